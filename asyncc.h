@@ -1,0 +1,683 @@
+/*
+ * asyncc.h — Rust-style async/await for C, on libevent.
+ *
+ * This header is the manual. Read it top to bottom once; after that, each section stands alone.
+ *
+ *   1. Overview and a complete example
+ *   2. The rules (locals, switch, cleanup, moving frames)
+ *   3. Futures and polling (the protocol every future speaks)
+ *   4. The DSL: ASYNC_FN, AWAIT, ASYNC_RETURN, ASYNC_FINALLY, ...
+ *   5. Errors
+ *   6. The executor
+ *   7. Tasks: spawn, join, detach, abort
+ *   8. Time: sleep, timeouts
+ *   9. Bridges between sync and async code: block_on, spawn_blocking, other threads
+ *  10. Diagnostics: the async backtrace, the slow-poll watchdog, misuse checks
+ *  11. Writing leaf futures
+ *
+ * ---------------------------------------------------------------------------------------------
+ * 1. OVERVIEW
+ *
+ * An async function is a C function that can stop in the middle (at an AWAIT) and carry on later
+ * from exactly that point. asyncc turns it into a *future*: a frame struct holding its parameters,
+ * the locals that must survive an await, and the frames of the async functions it calls, plus a
+ * poll function that the macros generate. Polling the future runs it until it must wait
+ * (AC_PENDING) or until it is finished (ready). This is Rust's `async fn`, `.await`,
+ * `Future::poll` and `Waker`, written by hand with macros:
+ *
+ *     #include <asyncc.h>
+ *     #include <stdio.h>
+ *
+ *     struct countdown {           // the frame: everything that lives across an await
+ *         ac_future future;        // header; always the first member
+ *         int n;                   // a parameter
+ *         ac_sleep nap;            // a child future, embedded: awaiting allocates nothing
+ *     };
+ *
+ *     ASYNC_FN(countdown)          // defines the poll function; `self` is the frame
+ *         while (self->n > 0) {
+ *             printf("%d...\n", self->n--);
+ *             AWAIT(ac_sleep_ms(&self->nap, 100));
+ *         }
+ *         ASYNC_RETURN(0);
+ *     ASYNC_END
+ *
+ *     ac_future *countdown(struct countdown *self, int from)   // the constructor
+ *     {
+ *         ASYNC_INIT(self, countdown);
+ *         self->n = from;
+ *         return &self->future;
+ *     }
+ *
+ *     int main(void)
+ *     {
+ *         ac_executor *ex = ac_executor_new();
+ *         struct countdown c;
+ *         int rc = ac_block_on(ex, countdown(&c, 3));   // runs it to completion
+ *         ac_executor_free(ex);
+ *         return rc < 0;
+ *     }
+ *
+ * Calling `countdown(&c, 3)` runs nothing: it fills in the frame `c` (in storage the caller
+ * provides; nothing is allocated) and returns it as an `ac_future *`. The executor polls it.
+ * Spawning it as a task (ac_spawn) copies the frame into one allocation with the task header.
+ *
+ * ---------------------------------------------------------------------------------------------
+ * 2. THE RULES
+ *
+ * - Locals. Stack variables do NOT survive an AWAIT: the function returns to the executor at an
+ *   await and re-enters later. Keep everything that must live across an await in the frame
+ *   (`self->x`). Plain locals are fine inside a block that contains no AWAIT:
+ *       { int len = strlen(self->name); self->total += len; }
+ *   Build with -Wjump-misses-init (gcc, C): it flags a local declared with an initialiser
+ *   between the start of the body and an await, which is how this mistake usually looks.
+ * - switch. With the default backend (computed goto; gcc and clang) AWAIT may appear anywhere,
+ *   including inside a `switch`. With the portable backend (`#define ASYNCC_PORTABLE 1` before
+ *   including this header) resume points are `case` labels, so an AWAIT inside a user `switch`
+ *   cannot work: it aborts on resume with "AWAIT inside a switch statement" and the file:line.
+ * - One await per line. Two AWAITs on one source line fail to compile (duplicate label/case).
+ * - Cleanup. ASYNC_FINALLY marks code that runs exactly once when the function ends — on
+ *   ASYNC_RETURN, on falling off the end, and when the future is cancelled. It cannot await.
+ *   ASYNC_RESULT tells it why it runs (>= 0 value, < 0 error, -ECANCELED when cancelled).
+ * - Moving. A frame may be copied (ac_spawn does) before its first poll, never after: a
+ *   suspended frame may be pointed to by timers, wakers and its parent. A constructor must not
+ *   store pointers into its own frame; take them in the body instead.
+ * - Frames are not zeroed. ASYNC_INIT sets the header only; the constructor sets the rest.
+ * - Results. Every future finishes with an `int`: >= 0 is a value, < 0 a negative errno-style
+ *   error (see section 5). Richer outputs live in the frame, where the caller reads them after
+ *   the await (`self->child.sum`).
+ *
+ * ---------------------------------------------------------------------------------------------
+ * Threads: an executor and its tasks belong to one thread. The only functions that may be
+ * called from other threads are the ones marked "thread-safe" (section 9).
+ */
+#ifndef ASYNCC_H
+#define ASYNCC_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Misuse checks (section 10) are on unless NDEBUG is defined; define ASYNCC_DEBUG to 0 or 1 to
+ * choose explicitly. Struct layouts do not depend on it. */
+#ifndef ASYNCC_DEBUG
+#ifdef NDEBUG
+#define ASYNCC_DEBUG 0
+#else
+#define ASYNCC_DEBUG 1
+#endif
+#endif
+
+/* ============================================================================================
+ * 3. FUTURES AND POLLING
+ *
+ * Every future — a coroutine frame made with ASYNC_FN, or a leaf such as ac_sleep — starts with
+ * an `ac_future` header. Polling asks the future to make progress:
+ *   - it returns ac_pending() after arranging to be woken (it registered the current task's
+ *     waker with whatever it waits for), or
+ *   - ac_ready() once it has finished; its result is then in `future.result`.
+ * Completion is sticky: a finished future is never run again.
+ * ============================================================================================ */
+
+typedef struct ac_future ac_future;
+typedef struct ac_cx ac_cx;             /* the poll context: which task is polling */
+typedef struct ac_task ac_task;         /* a spawned task; also its join handle */
+typedef struct ac_executor ac_executor; /* one per thread, owns a libevent event_base */
+
+/* The typed result of a poll. A struct, so that `return 0;` in an async body does not compile. */
+typedef struct ac_poll {
+    int is_ready;
+} ac_poll;
+
+static inline ac_poll ac_pending(void)
+{
+    ac_poll p = {0};
+    return p;
+}
+
+static inline ac_poll ac_ready(void)
+{
+    ac_poll p = {1};
+    return p;
+}
+
+/* What every future of one kind shares. ASYNC_FN makes one per async function; leaf futures
+ * define theirs by hand (section 11). */
+typedef struct ac_future_vtable {
+    /* Make progress. `cx` is NULL only when cleanup runs during cancellation. */
+    ac_poll (*poll)(ac_future *self, ac_cx *cx);
+    /* Drop a future that has not finished: release what it holds (timers, registrations) and
+     * leave it finished with result -ECANCELED. Never called on a finished future. */
+    void (*cancel)(ac_future *self);
+    /* For leaves: write what it waits for ("sleep, 120 ms left") into buf; returns buf.
+     * NULL for coroutine frames (the backtrace shows their file:line and name instead). */
+    const char *(*describe)(const ac_future *self, char *buf, size_t size);
+    const char *name; /* the async function's name, or the leaf's kind ("sleep") */
+    const char *file; /* where it is defined */
+    size_t size;      /* sizeof the whole frame: what ac_spawn copies */
+} ac_future_vtable;
+
+/* The header. `state` is 0 before the first poll, the source line of the current AWAIT while
+ * suspended, and negative once finishing or finished. Treat the fields as read-only except
+ * through the macros and the leaf API; `result` is the one users read. */
+struct ac_future {
+    const ac_future_vtable *vtable;
+    ac_future *awaiting; /* the child this frame is suspended on, or NULL */
+    int32_t state;
+    int32_t resume; /* goto backend: offset of the resume label; unused by the portable one */
+    int32_t result; /* the finished future's value (>= 0) or negative errno-style error */
+    uint32_t owner; /* id of the task that first polled it (misuse check) */
+};
+
+enum {
+    AC_STATE_START = 0,
+    AC_STATE_FINALLY = -1, /* running its cleanup */
+    AC_STATE_DONE = -2,    /* finished: result is final */
+};
+
+static inline int ac_future_is_done(const ac_future *f)
+{
+    return f->state == AC_STATE_DONE;
+}
+
+/* Poll `f` on behalf of the task in `cx` (defined in section 4). Leaf writers and
+ * combinators call this; async functions use AWAIT. Polling a finished future is a misuse
+ * (debug builds abort; otherwise it reports ready again, with the same result). */
+static inline ac_poll ac_future_poll(ac_future *f, ac_cx *cx);
+
+/* Drop `f`: if it is pending or not yet started, cancel its awaited children innermost-first,
+ * run its cleanup, and leave it finished with result -ECANCELED. A no-op on a finished future
+ * and during its own cleanup. Afterwards the storage may be reused or freed. */
+void ac_future_cancel(ac_future *f);
+
+/* ============================================================================================
+ * 4. THE DSL
+ *
+ * An async function has three parts: the frame struct (`struct NAME`, first member
+ * `ac_future future`), the body between ASYNC_FN(NAME) and ASYNC_END, and a constructor you
+ * write that calls ASYNC_INIT, stores the parameters and returns `&self->future`. Define the
+ * constructor after ASYNC_END (it refers to the vtable ASYNC_FN defines); declare its prototype
+ * wherever callers need it.
+ *
+ * ASYNC_FN(NAME) — opens the body. It defines `static ac_poll NAME_poll(...)` and the vtable
+ *   `NAME_vtable`, and declares `struct NAME *const self` for the body. Each poll re-enters the
+ *   body where it last stopped.
+ *
+ * ASYNC_END — closes the body. Falling off the end finishes the function with result 0
+ *   (running the ASYNC_FINALLY section first, if there is one).
+ *
+ * ASYNC_INIT(self, NAME) — in the constructor: makes `self` a fresh, not-yet-started NAME.
+ *   Only the header is written.
+ * ============================================================================================ */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define AC_FALLTHROUGH_ __attribute__((fallthrough))
+#define AC_UNUSED_LABEL_ __attribute__((unused))
+#else
+#define AC_FALLTHROUGH_ ((void)0)
+#define AC_UNUSED_LABEL_
+#endif
+
+#define AC_CAT2_(a, b) a##b
+#define AC_CAT_(a, b) AC_CAT2_(a, b)
+
+#if !defined(ASYNCC_PORTABLE) || !ASYNCC_PORTABLE
+/* Computed-goto backend (gcc, clang). The resume point is stored as the distance from a base
+ * label rather than as an address, so it stays valid if the compiler inlines or clones the
+ * poll function. */
+#define ASYNCC_BACKEND_NAME "goto"
+#define AC_SAVE_RESUME_(f)                                                                         \
+    ((f)->resume = (int32_t)((char *)&&AC_CAT_(ac_resume_, __LINE__) - (char *)&&ac_base_))
+#define AC_RESUME_POINT_ AC_CAT_(ac_resume_, __LINE__) :
+#define AC_DISPATCH_RESUME_(f)                                                                     \
+    if ((f)->state > 0)                                                                            \
+        goto *((char *)&&ac_base_ + (f)->resume);                                                  \
+    ac_base_:
+#else
+/* Portable backend (any C11 compiler): Duff's device. A resume point is a `case __LINE__:` of
+ * the dispatch switch, which is why it cannot sit inside a user `switch`. */
+#define ASYNCC_BACKEND_NAME "switch"
+#define AC_SAVE_RESUME_(f) ((void)0)
+#define AC_RESUME_POINT_ case __LINE__:
+#define AC_DISPATCH_RESUME_(f)
+#endif
+
+#define ASYNC_FN(NAME)                                                                             \
+    static ac_poll NAME##_poll(ac_future *ac_frame_, ac_cx *ac_cx_);                               \
+    static const ac_future_vtable NAME##_vtable = {NAME##_poll, ac_frame_cancel_, NULL, #NAME,     \
+                                                   __FILE__, sizeof(struct NAME)};                 \
+    static ac_poll NAME##_poll(ac_future *ac_frame_, ac_cx *ac_cx_)                                \
+    {                                                                                              \
+        struct NAME *const self = (struct NAME *)(void *)ac_frame_;                                \
+        (void)self;                                                                                \
+        (void)ac_cx_;                                                                              \
+    ac_dispatch_:                                                                                  \
+        AC_UNUSED_LABEL_;                                                                          \
+        AC_DISPATCH_RESUME_(ac_frame_)                                                             \
+        switch (ac_frame_->state) {                                                                \
+        case AC_STATE_START:
+
+#define ASYNC_END                                                                                  \
+    ac_frame_->state = AC_STATE_FINALLY;                                                           \
+    AC_FALLTHROUGH_;                                                                               \
+    default:                                                                                       \
+        if (ac_frame_->state != AC_STATE_FINALLY)                                                  \
+            return ac_frame_bad_state_(ac_frame_, __FILE__);                                       \
+        }                                                                                          \
+        ac_frame_->awaiting = NULL;                                                                \
+        ac_frame_->state = AC_STATE_DONE;                                                          \
+        return ac_ready();                                                                         \
+        }
+
+#define ASYNC_INIT(self, NAME) ac_frame_init_(&(self)->future, &NAME##_vtable)
+
+/* ASYNC_FINALLY — starts the cleanup section, between the body and ASYNC_END. It runs once,
+ * after the body ends for any reason: ASYNC_RETURN, ASYNC_TRY/AWAIT_TRY propagating an error,
+ * falling off the end, or cancellation (the awaited child has already been cancelled then).
+ * Read ASYNC_RESULT to learn why; you may change it with ASYNC_SET_RESULT. It may not AWAIT,
+ * ASYNC_RETURN or yield (debug builds abort naming the line). Write it so that it also works
+ * when the function was cancelled before its first poll: it then runs with only what the
+ * constructor set. */
+#define ASYNC_FINALLY                                                                              \
+    ac_frame_->state = AC_STATE_FINALLY;                                                           \
+    AC_FALLTHROUGH_;                                                                               \
+    case AC_STATE_FINALLY:
+
+/* ASYNC_RESULT — the function's result so far: what ASYNC_RETURN set, or -ECANCELED. */
+#define ASYNC_RESULT (ac_frame_->result)
+#define ASYNC_SET_RESULT(value) ((void)(ac_frame_->result = (int32_t)(value)))
+
+/* ASYNC_RETURN(value) — finish: store `value` (an int: >= 0 a value, < 0 an error) as the
+ * result, run ASYNC_FINALLY if present, and complete. Does not return to the caller in the C
+ * sense until cleanup has run. */
+#define ASYNC_RETURN(value)                                                                        \
+    do {                                                                                           \
+        if (ac_frame_->state == AC_STATE_FINALLY)                                                  \
+            ac_misuse_(ac_frame_, __FILE__, __LINE__, "ASYNC_RETURN inside ASYNC_FINALLY");        \
+        ac_frame_->result = (int32_t)(value);                                                      \
+        ac_frame_->state = AC_STATE_FINALLY;                                                       \
+        goto ac_dispatch_;                                                                         \
+    } while (0)
+
+/* ASYNC_TRY(expr) — `?` for plain expressions: evaluate `expr` (an int); if it is negative,
+ * ASYNC_RETURN it. */
+#define ASYNC_TRY(expr)                                                                            \
+    do {                                                                                           \
+        int ac_try_rc_ = (expr);                                                                   \
+        if (ac_try_rc_ < 0)                                                                        \
+            ASYNC_RETURN(ac_try_rc_);                                                              \
+    } while (0)
+
+/* AWAIT_INTO(dest, future_expr) — the await. In steps:
+ *   1. evaluate `future_expr` once (normally a constructor filling storage in the frame, such
+ *      as `ac_sleep_ms(&self->nap, 10)`), which yields an `ac_future *`, the child;
+ *   2. record the child and this line as the resume point (for cancellation and backtraces);
+ *   3. poll the child. If it is pending, return AC_PENDING to our own poller; the next poll of
+ *      this function jumps straight back to step 3.
+ *   4. once the child is ready, assign its result (an int) to `dest` and continue.
+ * The child's frame stays readable after the await (its outputs live there). Awaiting allocates
+ * nothing. Cancellation while suspended here cancels the child first, then runs ASYNC_FINALLY.
+ */
+#define AWAIT_INTO(dest, future_expr)                                                              \
+    do {                                                                                           \
+        ac_frame_->awaiting = (future_expr);                                                       \
+        ac_await_begin_(ac_frame_, __LINE__);                                                      \
+        AC_SAVE_RESUME_(ac_frame_);                                                                \
+        if (0) {                                                                                   \
+            AC_RESUME_POINT_                                                                       \
+            ac_await_resumed_(ac_frame_, __LINE__);                                                \
+        }                                                                                          \
+        if (!ac_future_poll(ac_frame_->awaiting, ac_cx_).is_ready)                                 \
+            return ac_pending();                                                                   \
+        (dest) = ac_frame_->awaiting->result;                                                      \
+        ac_frame_->awaiting = NULL;                                                                \
+    } while (0)
+
+/* AWAIT(future_expr) — AWAIT_INTO, discarding the result. */
+#define AWAIT(future_expr)                                                                         \
+    do {                                                                                           \
+        int32_t ac_discard_;                                                                       \
+        AWAIT_INTO(ac_discard_, future_expr);                                                      \
+        (void)ac_discard_;                                                                         \
+    } while (0)
+
+/* AWAIT_TRY(dest, future_expr) — `?`: await; if the result is negative, ASYNC_RETURN it
+ * (cleanup runs); otherwise store it in `dest` (an lvalue in the frame, or a variable you only
+ * use before the next await). */
+#define AWAIT_TRY(dest, future_expr)                                                               \
+    do {                                                                                           \
+        AWAIT_INTO(dest, future_expr);                                                             \
+        if ((dest) < 0)                                                                            \
+            ASYNC_RETURN(dest);                                                                    \
+    } while (0)
+
+/* ASYNC_YIELD_NOW() — cooperative yield: put this task at the back of the run queue and let
+ * every other ready task (and libevent's I/O) run before this one continues. Use it inside
+ * long computations that never await anything pending. */
+#define ASYNC_YIELD_NOW()                                                                          \
+    do {                                                                                           \
+        ac_await_begin_(ac_frame_, __LINE__);                                                      \
+        AC_SAVE_RESUME_(ac_frame_);                                                                \
+        ac_yield_now_(ac_cx_);                                                                     \
+        return ac_pending();                                                                       \
+        if (0) {                                                                                   \
+            AC_RESUME_POINT_;                                                                      \
+        }                                                                                          \
+    } while (0)
+
+/* Internals the macros expand to. Not part of the API. */
+void ac_frame_cancel_(ac_future *f);
+ac_poll ac_frame_bad_state_(ac_future *f, const char *file);
+void ac_misuse_(const ac_future *f, const char *file, int line, const char *what);
+void ac_yield_now_(ac_cx *cx);
+
+static inline ac_future *ac_frame_init_(ac_future *f, const ac_future_vtable *vtable)
+{
+    f->vtable = vtable;
+    f->awaiting = NULL;
+    f->state = AC_STATE_START;
+    f->resume = 0;
+    f->result = 0;
+    f->owner = 0;
+    return f;
+}
+
+void ac_poll_finished_(ac_future *f);
+void ac_check_owner_(ac_future *f, ac_cx *cx);
+
+static inline ac_poll ac_future_poll(ac_future *f, ac_cx *cx)
+{
+    ac_poll p;
+    if (f->state == AC_STATE_DONE) {
+        ac_poll_finished_(f);
+        return ac_ready();
+    }
+    if (ASYNCC_DEBUG)
+        ac_check_owner_(f, cx);
+    p = f->vtable->poll(f, cx);
+    if (!p.is_ready && f->state == AC_STATE_START)
+        f->state = 1; /* a pending leaf: started, so re-initialising it now is detectable */
+    return p;
+}
+
+/* On the resume path of an AWAIT: the child must still be the one we left pending. */
+static inline void ac_await_resumed_(ac_future *f, int line)
+{
+    if (ASYNCC_DEBUG && f->awaiting->state == AC_STATE_START)
+        ac_misuse_(f, f->vtable->file, line,
+                   "the awaited future was re-initialised while it was pending");
+}
+
+static inline void ac_await_begin_(ac_future *f, int line)
+{
+    if (ASYNCC_DEBUG && f->state == AC_STATE_FINALLY)
+        ac_misuse_(f, f->vtable->file, line, "AWAIT inside ASYNC_FINALLY (cleanup cannot await)");
+    f->state = line;
+}
+
+/* ============================================================================================
+ * 5. ERRORS
+ *
+ * Every fallible function returns an int: >= 0 on success, a negative errno value on failure
+ * (-ENOMEM, -EINVAL, ...). asyncc's own outcomes use standard codes:
+ *   -ECANCELED  the future or task was cancelled (aborted)
+ *   -ETIMEDOUT  ac_timeout ran out of time
+ *   -EDEADLK    block_on/run found nothing that could ever wake the remaining tasks, or
+ *               block_on was called from inside a poll
+ *   -ESHUTDOWN  the executor is shutting down
+ * ============================================================================================ */
+
+/* A static, human-readable description of `err` (negative or positive errno value). */
+const char *ac_strerror(int err);
+
+/* ============================================================================================
+ * 6. THE EXECUTOR
+ *
+ * One executor per thread. It owns a run queue of woken tasks and drives them from a libevent
+ * event_base: libevent callbacks (timers, I/O, other threads) only *wake* tasks; a single
+ * libevent event, activated when the run queue becomes non-empty, polls them in FIFO order, at
+ * most `budget` polls per turn before letting libevent look for I/O again.
+ * ============================================================================================ */
+
+struct event_base;
+
+/* Create an executor with its own event_base, bound to the calling thread. Returns NULL when
+ * out of memory, or when this thread already has an executor (one per thread). */
+ac_executor *ac_executor_new(void);
+
+/* Create an executor on an event_base the caller owns (to live inside an existing libevent
+ * program). The caller keeps driving the base with event_base_dispatch()/loop(); tasks run
+ * from its callbacks. The base must outlive the executor. */
+ac_executor *ac_executor_new_with_base(struct event_base *base);
+
+/* Cancel every remaining task (their cleanup runs, joiners see -ECANCELED), wait for blocking
+ * jobs in flight to return (their results are discarded), and free everything, including the
+ * event_base if the executor created it. Must not be called from inside a poll. NULL is a no-op.
+ */
+void ac_executor_free(ac_executor *ex);
+
+/* The executor of the calling thread, or NULL. */
+ac_executor *ac_executor_current(void);
+
+/* The event_base the executor runs on (to add your own libevent events). */
+struct event_base *ac_executor_base(ac_executor *ex);
+
+/* Run the loop until every task has finished (joined or not) or ac_executor_stop() is called.
+ * Returns 0, -EDEADLK if tasks remain that nothing can ever wake (no timer, no libevent event,
+ * no blocking job, no remote waker), or -EDEADLK when called from inside a poll. */
+int ac_executor_run(ac_executor *ex);
+
+/* Make ac_executor_run / ac_block_on return after the current turn (block_on returns
+ * -ESHUTDOWN). Callable from tasks and libevent callbacks on the executor's thread. */
+void ac_executor_stop(ac_executor *ex);
+
+/* Maximum task polls per turn before libevent checks for I/O (default 128, minimum 1). */
+void ac_executor_set_budget(ac_executor *ex, unsigned polls_per_turn);
+
+/* ============================================================================================
+ * 7. TASKS
+ *
+ * A task is a future the executor drives on its own, like a green thread. Spawning copies the
+ * (not yet started) future into one allocation together with the task header; nothing else is
+ * allocated for the task's whole life. The returned `ac_task *` is the join handle. Release
+ * it exactly once, by one of:
+ *   - awaiting ac_task_join() to completion (the result is delivered, the task freed), or
+ *   - ac_task_detach() (the task frees itself when it finishes).
+ * ac_task_abort() does not release the handle. After release the handle must not be used
+ * (debug builds catch use after detach while the task is alive; ASan catches it after).
+ * ac_executor_free() frees tasks whose handles were never released.
+ * ============================================================================================ */
+
+/* Spawn `future` (not yet started; its frame is copied, so its storage may be reused at once)
+ * on `ex`. `name` (may be NULL) is copied and shown in task dumps. Returns the handle, or NULL
+ * when out of memory (the future is then cancelled so that its cleanup runs). The task first
+ * runs on a later turn of the loop, never inside this call. */
+#define ac_spawn(ex, future) ac_spawn_at_((ex), (future), NULL, __FILE__, __LINE__)
+#define ac_spawn_named(ex, future, name) ac_spawn_at_((ex), (future), (name), __FILE__, __LINE__)
+ac_task *ac_spawn_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
+                      int line);
+
+/* Release the handle: the task keeps running and frees itself when it finishes. Detaching a
+ * finished task frees it now. */
+void ac_task_detach(ac_task *task);
+
+/* Cancel the task: its pending await is dropped (innermost first), its cleanup runs, and its
+ * result becomes -ECANCELED. If the task is running right now (it aborts itself, or a task it
+ * polls does), the cancellation happens as soon as the current poll returns. Returns 0 when
+ * cancelled, -EALREADY when the task had already finished (the result is kept). Aborting twice
+ * is harmless. The handle stays valid: join or detach it as usual. */
+int ac_task_abort(ac_task *task);
+
+/* Inspection: the id (unique per executor, from 1), name (never NULL: the root function's name
+ * if none was given), whether it finished, and its result once finished. */
+uint32_t ac_task_id(const ac_task *task);
+const char *ac_task_name(const ac_task *task);
+int ac_task_is_finished(const ac_task *task);
+int ac_task_result(const ac_task *task);
+
+/* The join future: finishes with the task's result (or -ECANCELED if it was aborted), then
+ * frees the task and releases the handle. One joiner per task: a second concurrent ac_task_join on
+ * the same handle is a misuse. Cancelling a pending join leaves the handle unreleased: join or
+ * detach it later. */
+typedef struct ac_join {
+    ac_future future;
+    ac_task *task;
+} ac_join;
+ac_future *ac_task_join(ac_join *join, ac_task *task);
+
+/* ============================================================================================
+ * 8. TIME
+ *
+ * Time is measured on the monotonic clock in nanoseconds (ac_instant). Sleeping allocates
+ * nothing: the ac_sleep future is the timer (a node in the executor's timer heap), so a million
+ * sleeping tasks cost a million small frames and nothing else.
+ * ============================================================================================ */
+
+typedef uint64_t ac_instant; /* nanoseconds on CLOCK_MONOTONIC */
+
+ac_instant ac_now(void);
+
+#define AC_MSEC ((ac_instant)1000000)
+#define AC_SEC ((ac_instant)1000000000)
+
+/* Finishes with result 0 once the deadline has passed. A deadline that has already passed
+ * (zero or past) finishes on the first poll. Cancel-safe: cancelling removes the timer. */
+typedef struct ac_sleep {
+    ac_future future;
+    ac_instant deadline;
+    ac_task *waiter;     /* the task to wake when the timer fires */
+    uint32_t heap_index; /* position in the executor's timer heap; 0 when not armed */
+    uint32_t fired;
+} ac_sleep;
+
+ac_future *ac_sleep_ms(ac_sleep *sleep, uint64_t ms);
+ac_future *ac_sleep_until(ac_sleep *sleep, ac_instant deadline);
+
+/* Await `inner` for at most `ms` milliseconds. Finishes with inner's result if it finishes in
+ * time; otherwise cancels inner (its cleanup runs) and finishes with -ETIMEDOUT. `inner` is
+ * usually a child frame stored next to the ac_timeout in the parent's frame; it is not copied.
+ * Cancelling the timeout cancels inner too. */
+typedef struct ac_timeout {
+    ac_future future;
+    ac_future *inner;
+    ac_sleep timer;
+} ac_timeout;
+
+ac_future *ac_timeout_ms(ac_timeout *timeout, uint64_t ms, ac_future *inner);
+
+/* ============================================================================================
+ * 9. BRIDGES BETWEEN SYNC AND ASYNC CODE
+ * ============================================================================================ */
+
+/* Run `future` to completion from plain synchronous code, driving `ex`'s loop (other tasks
+ * make progress meanwhile), and return its result. The future stays in the caller's storage,
+ * so its outputs can be read afterwards. Returns -EDEADLK (and prints why) when called from
+ * inside a poll — debug builds abort instead — or when the future can never be woken;
+ * -ESHUTDOWN if ac_executor_stop() was called (the future is then cancelled). */
+int ac_block_on(ac_executor *ex, ac_future *future);
+
+/* Run `fn(arg)` on the executor's bounded pool of blocking threads (default 8 threads,
+ * created on demand) and finish with its return value (an int, >= 0 or negative errno).
+ * Outputs go through `arg`, which must stay valid until the future finishes. One allocation
+ * per job. Cancelling the future before the job starts removes it from the queue; cancelling
+ * while it runs lets `fn` finish on its thread and discards the result (`arg` must then stay
+ * valid until `fn` returns: keep it out of the cancelled frame, or make `fn` not touch it).
+ * ac_executor_free waits for running jobs to return and discards queued ones. */
+typedef int (*ac_blocking_fn)(void *arg);
+typedef struct ac_blocking {
+    ac_future future;
+    ac_blocking_fn fn;
+    void *arg;
+    struct ac_blocking_job *job; /* allocated on first poll, owned by the pool once queued */
+} ac_blocking;
+
+ac_future *ac_spawn_blocking(ac_blocking *blocking, ac_blocking_fn fn, void *arg);
+/* Maximum blocking threads (default 8, minimum 1). */
+void ac_executor_set_blocking_threads(ac_executor *ex, unsigned max_threads);
+
+/* Other threads. A remote waker lets any thread wake a task of this executor; it keeps the
+ * task's memory alive until released. Take it during a poll, hand it to the other thread,
+ * call ac_remote_wake as often as needed, and release it exactly once. All remote wakers must
+ * be released before the executor is freed (debug builds check). */
+typedef struct ac_remote_waker ac_remote_waker;
+ac_remote_waker *ac_cx_remote_waker(ac_cx *cx);
+void ac_remote_wake(ac_remote_waker *waker);         /* thread-safe */
+void ac_remote_waker_release(ac_remote_waker *waker); /* thread-safe */
+
+/* Spawn onto `ex` from any thread (thread-safe): the future is copied now and started on the
+ * executor's thread, detached. Returns 0 or -ENOMEM (the future is then cancelled on the
+ * calling thread). */
+#define ac_spawn_remote(ex, future, name)                                                          \
+    ac_spawn_remote_at_((ex), (future), (name), __FILE__, __LINE__)
+int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
+                        int line);
+
+/* ============================================================================================
+ * 10. DIAGNOSTICS
+ * ============================================================================================ */
+
+/* The async backtrace: write every live task, one line each, as
+ *   task 42 "conn#42" (spawned at server.c:31) -> server.c:57 handle_conn -> sleep, 120 ms left
+ * Tasks that finished but were not joined show their result. Always available. Safe to call
+ * from a task, a libevent callback or plain code on the executor's thread (not from a signal
+ * handler: set a flag there, or use a libevent signal event). Returns the number of tasks. */
+int ac_dump_tasks(ac_executor *ex, FILE *out);
+
+/* The chain of one task as a string (same format as a dump line, without the newline).
+ * Returns the length it needed, like snprintf. */
+int ac_task_backtrace(const ac_task *task, char *buf, size_t size);
+
+/* The slow-poll watchdog: when one poll of a task keeps the loop busy longer than
+ * `threshold_ms`, call `report` (or print to stderr when NULL) with the task and the poll's
+ * duration, naming the await the task resumed from. 0 turns it off. Default: 100 ms. */
+typedef void (*ac_slow_poll_fn)(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
+                                void *user);
+void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
+                               void *user);
+
+/* Misuse checks (ASYNCC_DEBUG): each prints "asyncc: misuse: <what> at <file>:<line>" and
+ * aborts. They catch: polling a finished future; one future polled by two tasks; block_on
+ * inside a poll; a task returning pending with no waker registered (a lost wake-up); a frame
+ * re-initialised while it was pending; AWAIT or ASYNC_RETURN in ASYNC_FINALLY; using a handle
+ * after detach. */
+
+/* ============================================================================================
+ * 11. WRITING LEAF FUTURES
+ *
+ * A leaf future talks to the outside world (a timer, a socket, another thread). Its poll
+ * function checks whether what it waits for has happened; if not, it takes the waker from cx,
+ * stores it where the event source will find it, and returns ac_pending(). Write the waker down
+ * before testing readiness if readiness can change concurrently. When the event happens, call
+ * ac_wake(waker): it schedules the task (once, however often it is called) and never polls
+ * inline. Its cancel function unregisters the waker and sets state AC_STATE_DONE with result
+ * -ECANCELED (use ac_leaf_finish).
+ * ============================================================================================ */
+
+typedef ac_task *ac_waker;
+ac_waker ac_cx_waker(ac_cx *cx);
+void ac_wake(ac_waker waker);
+ac_executor *ac_cx_executor(ac_cx *cx);
+
+static inline ac_future *ac_leaf_init(ac_future *f, const ac_future_vtable *vtable)
+{
+    return ac_frame_init_(f, vtable);
+}
+
+/* Mark a leaf finished with `result` and report ready. */
+static inline ac_poll ac_leaf_finish(ac_future *f, int result)
+{
+    f->result = (int32_t)result;
+    f->state = AC_STATE_DONE;
+    return ac_ready();
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ASYNCC_H */

@@ -1,0 +1,343 @@
+/*
+ * executor.c — the run queue and the loop.
+ *
+ * Woken tasks wait in a FIFO run queue. A single libevent event (run_event) drains it: the
+ * first wake that finds the queue idle activates the event; the callback polls at most
+ * `budget` tasks and, if some remain, re-arms the event with a zero timeout rather than
+ * activating it, so libevent polls for I/O before the next batch (fairness). libevent callbacks
+ * never poll a task themselves; they call ac_wake(). The loop itself is libevent's: run() and
+ * block_on() call event_base_loop(EVLOOP_ONCE) until their goal is met, and an executor
+ * attached to a user's base runs from the user's own dispatch.
+ *
+ * Invariant: a task is in the run queue at most once (AC_TASK_SCHEDULED), so a wake is
+ * idempotent and costs a flag test when repeated.
+ */
+#include "internal.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local ac_executor *tls_executor;
+
+enum { AC_DEFAULT_BUDGET = 128, AC_DEFAULT_SLOW_POLL_MS = 100 };
+
+ac_executor *ac_executor_current(void)
+{
+    return tls_executor;
+}
+
+struct event_base *ac_executor_base(ac_executor *ex)
+{
+    return ex->base;
+}
+
+static void arm_run_event(ac_executor *ex)
+{
+    if (!ex->in_batch && !ex->run_armed) {
+        ex->run_armed = true;
+        event_active(ex->run_event, 0, 0);
+    }
+}
+
+void ac_schedule_(ac_task *t)
+{
+    ac_executor *ex = t->ex;
+    if (t->flags & (AC_TASK_SCHEDULED | AC_TASK_FINISHED))
+        return;
+    t->flags |= AC_TASK_SCHEDULED;
+    t->run_next = NULL;
+    if (ex->run_tail)
+        ex->run_tail->run_next = t;
+    else
+        ex->run_head = t;
+    ex->run_tail = t;
+    arm_run_event(ex);
+}
+
+void ac_wake(ac_waker waker)
+{
+    ac_schedule_(waker);
+}
+
+ac_waker ac_cx_waker(ac_cx *cx)
+{
+    ac_task *t = (ac_task *)cx;
+    t->flags |= AC_TASK_WAKER_TAKEN;
+    return t;
+}
+
+ac_executor *ac_cx_executor(ac_cx *cx)
+{
+    return ((ac_task *)cx)->ex;
+}
+
+void ac_yield_now_(ac_cx *cx)
+{
+    ac_task *t = (ac_task *)cx;
+    t->flags |= AC_TASK_WAKER_TAKEN;
+    /* Scheduling a running task queues it behind everything already ready. */
+    ac_schedule_(t);
+}
+
+static uint64_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void report_slow_poll(ac_executor *ex, ac_task *t, uint64_t elapsed_ms,
+                             const char *resumed_at)
+{
+    ac_slow_poll_fn report = ex->slow_poll_report ? ex->slow_poll_report : ac_slow_poll_default_;
+    report(t, elapsed_ms, resumed_at, ex->slow_poll_user);
+}
+
+static void poll_task(ac_executor *ex, ac_task *t)
+{
+    char resumed_at[160] = "";
+    uint64_t started_ms = 0;
+    ac_poll p;
+
+    t->flags &= ~AC_TASK_WAKER_TAKEN;
+    t->flags |= AC_TASK_RUNNING;
+    ex->current = t;
+    if (ex->slow_poll_ms) {
+        started_ms = coarse_ms();
+        ac_resume_point_(t, resumed_at, sizeof resumed_at);
+    }
+    p = ac_future_poll(ac_task_root_(t), (ac_cx *)t);
+    ex->current = NULL;
+    t->flags &= ~AC_TASK_RUNNING;
+    if (ex->slow_poll_ms) {
+        uint64_t elapsed = coarse_ms() - started_ms;
+        if (elapsed >= ex->slow_poll_ms)
+            report_slow_poll(ex, t, elapsed, resumed_at);
+    }
+
+    if (p.is_ready)
+        ac_task_finish_(t);
+    else if (t->flags & AC_TASK_ABORT_PENDING)
+        ac_task_cancel_now_(t);
+    else if (ASYNCC_DEBUG && !(t->flags & (AC_TASK_WAKER_TAKEN | AC_TASK_SCHEDULED)))
+        ac_misuse_task_(t, "the task returned pending without registering a waker (lost wake-up)");
+}
+
+static void run_cb(evutil_socket_t fd, short what, void *arg)
+{
+    ac_executor *ex = arg;
+    unsigned polled;
+    (void)fd;
+    (void)what;
+
+    ex->run_armed = false;
+    ex->in_batch = true;
+    for (polled = 0; polled < ex->budget && ex->run_head && !ex->stopped; polled++) {
+        ac_task *t = ex->run_head;
+        ex->run_head = t->run_next;
+        if (!ex->run_head)
+            ex->run_tail = NULL;
+        t->flags &= ~AC_TASK_SCHEDULED;
+        if (t->flags & AC_TASK_FINISHED) {
+            /* aborted while queued; it was kept alive until it left the queue */
+            if (t->flags & AC_TASK_RELEASED)
+                ac_task_unlink_and_free_(t);
+            continue;
+        }
+        poll_task(ex, t);
+    }
+    ex->in_batch = false;
+    if (ex->run_head) {
+        static const struct timeval next_turn = {0, 0};
+        ex->run_armed = true;
+        event_add(ex->run_event, &next_turn);
+    }
+}
+
+static ac_executor *executor_create(struct event_base *base, bool owns_base)
+{
+    ac_executor *ex;
+    if (tls_executor || !base)
+        return NULL;
+    ex = calloc(1, sizeof *ex);
+    if (!ex)
+        return NULL;
+    ex->base = base;
+    ex->owns_base = owns_base;
+    ex->thread = pthread_self();
+    ex->budget = AC_DEFAULT_BUDGET;
+    ex->slow_poll_ms = AC_DEFAULT_SLOW_POLL_MS;
+    ex->next_id = 1;
+    ex->inbox_fd = -1;
+    ex->run_event = event_new(base, -1, 0, run_cb, ex);
+    if (!ex->run_event || ac_timers_init_(ex) < 0 || ac_inbox_init_(ex) < 0) {
+        ac_inbox_free_(ex);
+        ac_timers_free_(ex);
+        if (ex->run_event)
+            event_free(ex->run_event);
+        free(ex);
+        return NULL;
+    }
+    tls_executor = ex;
+    return ex;
+}
+
+ac_executor *ac_executor_new(void)
+{
+    struct event_base *base;
+    ac_executor *ex;
+    if (tls_executor)
+        return NULL;
+    base = event_base_new();
+    ex = executor_create(base, true);
+    if (!ex && base)
+        event_base_free(base);
+    return ex;
+}
+
+ac_executor *ac_executor_new_with_base(struct event_base *base)
+{
+    return executor_create(base, false);
+}
+
+void ac_executor_set_budget(ac_executor *ex, unsigned polls_per_turn)
+{
+    ex->budget = polls_per_turn ? polls_per_turn : 1;
+}
+
+void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
+                               void *user)
+{
+    ex->slow_poll_ms = threshold_ms;
+    ex->slow_poll_report = report;
+    ex->slow_poll_user = user;
+}
+
+void ac_executor_stop(ac_executor *ex)
+{
+    ex->stopped = true;
+    event_base_loopbreak(ex->base);
+}
+
+/* True when no source of wake-ups remains: empty run queue, no timers, no remote wakers (a
+ * blocking job holds one), and no libevent event of anyone's besides the inbox's own. */
+bool ac_nothing_can_wake_(ac_executor *ex)
+{
+    int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
+    int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
+    int internal = 1 + (ex->heap_len > 0); /* inbox_event, and timer_event when armed */
+    return !ex->run_head && !ex->run_armed && ex->heap_len == 0 && ex->remote_refs == 0 &&
+           active == 0 && added <= internal;
+}
+
+static int refuse_inside_poll(const char *what)
+{
+    ac_executor *ex = tls_executor;
+    if (!ex || !ex->current)
+        return 0;
+    if (ASYNCC_DEBUG)
+        ac_misuse_task_(ex->current, what);
+    fprintf(stderr, "asyncc: %s (task %u); refused with -EDEADLK\n", what, ex->current->id);
+    return -EDEADLK;
+}
+
+/* event_base_loop fails when the base is already being dispatched: we were called from inside
+ * a libevent callback of the same base. */
+static int loop_failed(void)
+{
+    fprintf(stderr, "asyncc: the event loop is already running (called from inside a libevent "
+                    "callback?); refused with -EDEADLK\n");
+    return -EDEADLK;
+}
+
+int ac_executor_run(ac_executor *ex)
+{
+    int rc = refuse_inside_poll("ac_executor_run called from inside a poll");
+    if (rc)
+        return rc;
+    ex->stopped = false;
+    while (ex->unfinished > 0 && !ex->stopped) {
+        if (ac_nothing_can_wake_(ex))
+            return -EDEADLK;
+        if (event_base_loop(ex->base, EVLOOP_ONCE) < 0)
+            return loop_failed();
+    }
+    return 0;
+}
+
+int ac_block_on(ac_executor *ex, ac_future *future)
+{
+    ac_external_task bt;
+    int rc = refuse_inside_poll("ac_block_on called from inside a poll");
+    if (rc)
+        return rc;
+    memset(&bt, 0, sizeof bt);
+    bt.root = future;
+    bt.task.flags = AC_TASK_EXTERNAL_ROOT;
+    ac_task_link_(ex, &bt.task, __FILE__, __LINE__);
+    ex->stopped = false;
+    ac_schedule_(&bt.task);
+    while (!(bt.task.flags & AC_TASK_FINISHED)) {
+        if (ex->stopped || ac_nothing_can_wake_(ex))
+            rc = ex->stopped ? -ESHUTDOWN : -EDEADLK;
+        else if (event_base_loop(ex->base, EVLOOP_ONCE) < 0)
+            rc = loop_failed();
+        if (rc) {
+            ac_task_cancel_now_(&bt.task);
+            break;
+        }
+    }
+    /* The stack task must leave the run queue and the live list before this frame ends. */
+    if (bt.task.flags & AC_TASK_SCHEDULED) {
+        ac_task **link = &ex->run_head;
+        ac_task *prev = NULL;
+        while (*link != &bt.task) {
+            prev = *link;
+            link = &(*link)->run_next;
+        }
+        *link = bt.task.run_next;
+        if (ex->run_tail == &bt.task)
+            ex->run_tail = prev;
+    }
+    bt.task.flags |= AC_TASK_RELEASED;
+    ac_task_unlink_and_free_(&bt.task);
+    return rc ? rc : future->result;
+}
+
+void ac_executor_free(ac_executor *ex)
+{
+    ac_task *t;
+    if (!ex)
+        return;
+    if (refuse_inside_poll("ac_executor_free called from inside a poll"))
+        return;
+    /* Cancel until nothing is left unfinished: cleanup may spawn more tasks. */
+    while (ex->unfinished > 0) {
+        for (t = ex->live_head; t && (t->flags & AC_TASK_FINISHED); t = t->live_next)
+            ;
+        if (!t)
+            break;
+        ac_task_cancel_now_(t);
+    }
+    ac_blocking_shutdown_(ex);
+    if (ASYNCC_DEBUG && ex->remote_refs)
+        fprintf(stderr, "asyncc: misuse: ac_executor_free with %zu remote waker(s) unreleased\n",
+                ex->remote_refs);
+    ac_inbox_free_(ex);
+    while (ex->live_head) {
+        t = ex->live_head;
+        t->flags |= AC_TASK_RELEASED;
+        t->remote_refs = 0;
+        t->flags &= ~AC_TASK_REMOTE_EVER;
+        ac_task_unlink_and_free_(t);
+    }
+    ac_timers_free_(ex);
+    event_free(ex->run_event);
+    if (ex->owns_base)
+        event_base_free(ex->base);
+    if (tls_executor == ex)
+        tls_executor = NULL;
+    free(ex);
+}

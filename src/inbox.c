@@ -1,0 +1,224 @@
+/*
+ * inbox.c — how other threads reach an executor.
+ *
+ * Other threads never touch a task or the event_base. They append a request to the inbox (a
+ * mutex-guarded array) and, when it was empty, write to an eventfd that the loop watches; the
+ * loop's callback takes the whole array and carries the requests out on its own thread. So the
+ * executor itself needs no atomics, and a remote wake costs one short critical section.
+ *
+ * Requests: wake a task (at most one queued per task: inbox_state), drop a remote waker
+ * reference, or start a task spawned remotely. A task with remote references is never freed;
+ * a task being freed first removes any wake still queued for it (ac_inbox_forget_).
+ */
+#include "internal.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+enum ac_inbox_kind { AC_INBOX_WAKE, AC_INBOX_RELEASE, AC_INBOX_SPAWN };
+
+struct ac_inbox_entry {
+    ac_task *task;
+    enum ac_inbox_kind kind;
+};
+
+/* inbox_state values (guarded by inbox_lock) */
+enum { AC_INBOX_IDLE = 0, AC_INBOX_WAKE_QUEUED = 1 };
+
+static void signal_loop(ac_executor *ex)
+{
+    uint64_t one = 1;
+    ssize_t n;
+    do
+        n = write(ex->inbox_fd, &one, sizeof one);
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN means the counter is saturated: the loop is certain to wake anyway. */
+}
+
+/* Append under the lock; returns -ENOMEM when the array cannot grow. */
+static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
+{
+    bool was_empty;
+    pthread_mutex_lock(&ex->inbox_lock);
+    if (kind == AC_INBOX_WAKE && t->inbox_state == AC_INBOX_WAKE_QUEUED) {
+        pthread_mutex_unlock(&ex->inbox_lock);
+        return 0; /* wakes are idempotent */
+    }
+    if (ex->inbox_len == ex->inbox_cap) {
+        size_t cap = ex->inbox_cap ? ex->inbox_cap * 2 : 16;
+        struct ac_inbox_entry *grown = realloc(ex->inbox, cap * sizeof *grown);
+        if (!grown) {
+            pthread_mutex_unlock(&ex->inbox_lock);
+            return -ENOMEM;
+        }
+        ex->inbox = grown;
+        ex->inbox_cap = cap;
+    }
+    if (kind == AC_INBOX_WAKE)
+        t->inbox_state = AC_INBOX_WAKE_QUEUED;
+    was_empty = ex->inbox_len == 0;
+    ex->inbox[ex->inbox_len].task = t;
+    ex->inbox[ex->inbox_len].kind = kind;
+    ex->inbox_len++;
+    pthread_mutex_unlock(&ex->inbox_lock);
+    if (was_empty)
+        signal_loop(ex);
+    return 0;
+}
+
+void ac_remote_release_local_(ac_task *t)
+{
+    t->remote_refs--;
+    t->ex->remote_refs--;
+    if (t->remote_refs == 0 && (t->flags & AC_TASK_FINISHED) && (t->flags & AC_TASK_RELEASED) &&
+        !(t->flags & AC_TASK_SCHEDULED))
+        ac_task_unlink_and_free_(t);
+}
+
+static void carry_out(ac_executor *ex, struct ac_inbox_entry *e)
+{
+    switch (e->kind) {
+    case AC_INBOX_WAKE:
+        ac_wake(e->task);
+        break;
+    case AC_INBOX_RELEASE:
+        ac_remote_release_local_(e->task);
+        break;
+    case AC_INBOX_SPAWN:
+        ac_task_link_(ex, e->task, e->task->spawn_file, e->task->spawn_line);
+        e->task->flags |= AC_TASK_RELEASED;
+        ac_schedule_(e->task);
+        break;
+    }
+}
+
+static void inbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+    ac_executor *ex = arg;
+    struct ac_inbox_entry *batch;
+    size_t len, i;
+    uint64_t count;
+    (void)what;
+    if (read(fd, &count, sizeof count) < 0 && errno != EAGAIN)
+        return;
+    pthread_mutex_lock(&ex->inbox_lock);
+    batch = ex->inbox;
+    len = ex->inbox_len;
+    ex->inbox = NULL;
+    ex->inbox_len = ex->inbox_cap = 0;
+    for (i = 0; i < len; i++)
+        if (batch[i].kind == AC_INBOX_WAKE)
+            batch[i].task->inbox_state = AC_INBOX_IDLE;
+    pthread_mutex_unlock(&ex->inbox_lock);
+    for (i = 0; i < len; i++)
+        carry_out(ex, &batch[i]);
+    free(batch);
+}
+
+int ac_inbox_init_(ac_executor *ex)
+{
+    if (pthread_mutex_init(&ex->inbox_lock, NULL) != 0)
+        return -ENOMEM;
+    ex->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ex->inbox_fd < 0)
+        return -errno;
+    ex->inbox_event = event_new(ex->base, ex->inbox_fd, EV_READ | EV_PERSIST, inbox_cb, ex);
+    if (!ex->inbox_event || event_add(ex->inbox_event, NULL) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* At shutdown: tasks spawned remotely but never started are cancelled and freed; wakes and
+ * releases are moot, since every task is about to be freed. */
+void ac_inbox_free_(ac_executor *ex)
+{
+    size_t i;
+    if (ex->inbox_fd < 0)
+        return;
+    for (i = 0; i < ex->inbox_len; i++) {
+        if (ex->inbox[i].kind == AC_INBOX_SPAWN) {
+            ac_future_cancel(ac_task_root_(ex->inbox[i].task));
+            free(ex->inbox[i].task);
+        }
+    }
+    free(ex->inbox);
+    ex->inbox = NULL;
+    ex->inbox_len = ex->inbox_cap = 0;
+    if (ex->inbox_event)
+        event_free(ex->inbox_event);
+    ex->inbox_event = NULL;
+    close(ex->inbox_fd);
+    ex->inbox_fd = -1;
+    pthread_mutex_destroy(&ex->inbox_lock);
+}
+
+void ac_inbox_forget_(ac_task *t)
+{
+    ac_executor *ex = t->ex;
+    size_t i, kept = 0;
+    if (ex->inbox_fd < 0)
+        return;
+    pthread_mutex_lock(&ex->inbox_lock);
+    for (i = 0; i < ex->inbox_len; i++)
+        if (ex->inbox[i].task != t)
+            ex->inbox[kept++] = ex->inbox[i];
+    ex->inbox_len = kept;
+    t->inbox_state = AC_INBOX_IDLE;
+    pthread_mutex_unlock(&ex->inbox_lock);
+}
+
+/* ---- the public remote API ---- */
+
+struct ac_remote_waker {
+    ac_task task; /* a remote waker is its task, reference-counted */
+};
+
+ac_remote_waker *ac_cx_remote_waker(ac_cx *cx)
+{
+    ac_task *t = ac_cx_waker(cx);
+    if (t->remote_refs == UINT16_MAX)
+        return NULL;
+    t->remote_refs++;
+    t->ex->remote_refs++;
+    t->flags |= AC_TASK_REMOTE_EVER;
+    return (ac_remote_waker *)(void *)t;
+}
+
+void ac_remote_wake(ac_remote_waker *w)
+{
+    ac_task *t = &w->task;
+    if (pthread_equal(pthread_self(), t->ex->thread))
+        ac_wake(t);
+    else if (post(t->ex, t, AC_INBOX_WAKE) < 0)
+        fprintf(stderr, "asyncc: out of memory posting a remote wake; the task may stall\n");
+}
+
+void ac_remote_waker_release(ac_remote_waker *w)
+{
+    ac_task *t = &w->task;
+    if (pthread_equal(pthread_self(), t->ex->thread))
+        ac_remote_release_local_(t);
+    else
+        while (post(t->ex, t, AC_INBOX_RELEASE) < 0)
+            sched_yield(); /* a lost release would leak the task: retry until memory frees */
+}
+
+int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
+                        int line)
+{
+    ac_task *t = ac_task_alloc_(future, name);
+    if (!t)
+        return -ENOMEM;
+    t->ex = ex;
+    t->spawn_file = file;
+    t->spawn_line = line;
+    if (post(ex, t, AC_INBOX_SPAWN) < 0) {
+        ac_future_cancel(ac_task_root_(t));
+        free(t);
+        return -ENOMEM;
+    }
+    return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * internal.h — what the runtime's files share and users never see.
+ *
+ * Ownership at a glance: the executor owns its tasks (the live list), its timer heap (which
+ * points into sleeping futures, never owning them), its inbox (other threads' requests) and its
+ * blocking pool. A task owns its root frame (same allocation). Everything runs on the executor's
+ * thread except what touches `inbox_*` and the blocking pool, which are guarded by mutexes.
+ */
+#ifndef ASYNCC_INTERNAL_H
+/* Before any system header: CLOCK_MONOTONIC_COARSE, strerrordesc_np, eventfd. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#define ASYNCC_INTERNAL_H
+
+#include "asyncc.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+
+struct event;
+
+enum ac_task_flag {
+    AC_TASK_SCHEDULED = 1u << 0,   /* in the run queue */
+    AC_TASK_RUNNING = 1u << 1,     /* being polled right now */
+    AC_TASK_FINISHED = 1u << 2,    /* root future done; result final */
+    AC_TASK_RELEASED = 1u << 3,    /* handle given up (detached or joined) */
+    AC_TASK_ABORT_PENDING = 1u << 4, /* abort requested while running */
+    AC_TASK_CANCELLING = 1u << 5,  /* root is being cancelled: cleanup running */
+    AC_TASK_WAKER_TAKEN = 1u << 6, /* this poll registered a waker (lost-wake check) */
+    AC_TASK_EXTERNAL_ROOT = 1u << 7, /* root lives elsewhere (block_on), task not malloc'd */
+    AC_TASK_NAMED = 1u << 8,       /* a copied name follows the root frame */
+    AC_TASK_REMOTE_EVER = 1u << 9, /* a remote waker was taken: freeing must consult the inbox */
+};
+
+/* The task header. 64 bytes; the root frame follows it in the same allocation, then the name. */
+struct ac_task {
+    ac_executor *ex;
+    ac_task *run_next;               /* run queue link */
+    ac_task *live_prev, *live_next;  /* every task not yet freed */
+    ac_task *joiner;                 /* the task awaiting ac_task_join on this one */
+    const char *spawn_file;
+    uint32_t id;
+    int32_t spawn_line;
+    uint32_t flags;
+    uint16_t remote_refs;            /* outstanding remote wakers (executor thread only) */
+    uint8_t inbox_state;             /* guarded by ex->inbox_lock: see inbox.c */
+    uint8_t reserved;
+};
+
+/* block_on's task lives on the C stack and points at the caller's future. */
+typedef struct ac_external_task {
+    ac_task task;
+    ac_future *root;
+} ac_external_task;
+
+static inline ac_future *ac_task_root_(const ac_task *t)
+{
+    if (t->flags & AC_TASK_EXTERNAL_ROOT)
+        return ((const ac_external_task *)t)->root;
+    return (ac_future *)(void *)(t + 1);
+}
+
+struct ac_blocking_pool;
+struct ac_inbox_entry;
+
+struct ac_executor {
+    struct event_base *base;
+    bool owns_base;
+    bool in_batch;  /* run_cb is draining the run queue: wakes need not arm run_event */
+    bool run_armed; /* run_event is active or scheduled */
+    bool stopped;
+    pthread_t thread;
+
+    struct event *run_event;
+    ac_task *run_head, *run_tail;
+    unsigned budget;
+
+    ac_task *live_head;
+    size_t unfinished; /* tasks whose root has not finished */
+    uint32_t next_id;
+    ac_task *current; /* the task being polled, or NULL */
+
+    /* timer.c: a binary min-heap of armed sleeps, 1-based (index 0 means "not armed") */
+    struct event *timer_event;
+    ac_sleep **heap;
+    uint32_t heap_len, heap_cap;
+
+    /* inbox.c: requests from other threads, and the eventfd that wakes the loop */
+    pthread_mutex_t inbox_lock;
+    struct ac_inbox_entry *inbox;
+    size_t inbox_len, inbox_cap;
+    int inbox_fd;
+    struct event *inbox_event;
+    size_t remote_refs; /* all tasks' remote_refs */
+
+    struct ac_blocking_pool *pool; /* blocking.c, created on first use */
+
+    /* the slow-poll watchdog */
+    uint64_t slow_poll_ms;
+    ac_slow_poll_fn slow_poll_report;
+    void *slow_poll_user;
+};
+
+/* executor.c */
+void ac_schedule_(ac_task *t);
+bool ac_nothing_can_wake_(ac_executor *ex);
+void ac_task_unlink_and_free_(ac_task *t);
+
+/* task.c */
+ac_task *ac_task_alloc_(ac_future *future, const char *name);
+void ac_task_finish_(ac_task *t);
+void ac_task_cancel_now_(ac_task *t);
+ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line);
+
+/* timer.c */
+int ac_timers_init_(ac_executor *ex);
+void ac_timers_free_(ac_executor *ex);
+
+/* inbox.c */
+int ac_inbox_init_(ac_executor *ex);
+void ac_inbox_free_(ac_executor *ex);
+void ac_inbox_forget_(ac_task *t);
+void ac_remote_release_local_(ac_task *t);
+
+/* blocking.c */
+void ac_blocking_shutdown_(ac_executor *ex);
+
+/* diagnostics.c */
+void ac_misuse_task_(const ac_task *t, const char *what);
+const char *ac_resume_point_(const ac_task *t, char *buf, size_t size);
+void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
+                           void *user);
+
+#endif

@@ -1,0 +1,201 @@
+/*
+ * task.c — spawn, join, detach, abort.
+ *
+ * A task is one allocation: the 64-byte header, the root frame copied from the caller, then the
+ * optional name. Its memory is freed once three things hold: the root has finished, the handle
+ * has been released (joined or detached), and no remote waker or queued wake refers to it. Until
+ * then it stays on the executor's live list, which is what dumps and shutdown walk.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line)
+{
+    t->ex = ex;
+    t->id = ex->next_id++;
+    if (t->id == 0) /* ids wrap after 2^32 spawns; 0 means "no task" in ac_future.owner */
+        t->id = ex->next_id++;
+    t->spawn_file = file;
+    t->spawn_line = line;
+    t->live_prev = NULL;
+    t->live_next = ex->live_head;
+    if (ex->live_head)
+        ex->live_head->live_prev = t;
+    ex->live_head = t;
+    ex->unfinished++;
+    return t;
+}
+
+/* One allocation: header, a copy of the not-yet-started root frame, the name. */
+ac_task *ac_task_alloc_(ac_future *future, const char *name)
+{
+    size_t frame_size = future->vtable->size;
+    size_t name_size = name ? strlen(name) + 1 : 0;
+    ac_task *t = malloc(sizeof *t + frame_size + name_size);
+    if (!t) {
+        ac_future_cancel(future);
+        return NULL;
+    }
+    memset(t, 0, sizeof *t);
+    memcpy(t + 1, future, frame_size);
+    if (name) {
+        t->flags |= AC_TASK_NAMED;
+        memcpy((char *)(t + 1) + frame_size, name, name_size);
+    }
+    return t;
+}
+
+ac_task *ac_spawn_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
+                      int line)
+{
+    ac_task *t;
+    if (ASYNCC_DEBUG && future->state != AC_STATE_START)
+        ac_misuse_(future, file, line, "ac_spawn of a future that already started");
+    t = ac_task_alloc_(future, name);
+    if (!t)
+        return NULL;
+    ac_task_link_(ex, t, file, line);
+    ac_schedule_(t);
+    return t;
+}
+
+void ac_task_unlink_and_free_(ac_task *t)
+{
+    ac_executor *ex = t->ex;
+    if (t->remote_refs)
+        return; /* the last ac_remote_waker_release frees it */
+    if (t->flags & AC_TASK_REMOTE_EVER)
+        ac_inbox_forget_(t);
+    if (t->live_prev)
+        t->live_prev->live_next = t->live_next;
+    else
+        ex->live_head = t->live_next;
+    if (t->live_next)
+        t->live_next->live_prev = t->live_prev;
+    if (!(t->flags & AC_TASK_EXTERNAL_ROOT))
+        free(t);
+}
+
+/* The root has finished: deliver the result to the joiner, or free a detached task. */
+void ac_task_finish_(ac_task *t)
+{
+    t->flags |= AC_TASK_FINISHED;
+    t->ex->unfinished--;
+    if (t->joiner)
+        ac_wake(t->joiner);
+    if ((t->flags & AC_TASK_RELEASED) && !(t->flags & AC_TASK_SCHEDULED))
+        ac_task_unlink_and_free_(t);
+}
+
+/* Cancel the root now (its cleanup runs here) and finish the task with -ECANCELED. */
+void ac_task_cancel_now_(ac_task *t)
+{
+    if (t->flags & (AC_TASK_FINISHED | AC_TASK_CANCELLING))
+        return;
+    t->flags |= AC_TASK_CANCELLING;
+    t->flags &= ~AC_TASK_ABORT_PENDING;
+    ac_future_cancel(ac_task_root_(t));
+    ac_task_finish_(t);
+}
+
+int ac_task_abort(ac_task *t)
+{
+    if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
+        ac_misuse_task_(t, "ac_task_abort on a handle that was already detached or joined");
+    if (t->flags & AC_TASK_FINISHED)
+        return -EALREADY;
+    if (t->flags & AC_TASK_RUNNING) {
+        /* It is on the C stack right now: cancel once its poll returns. */
+        t->flags |= AC_TASK_ABORT_PENDING;
+        return 0;
+    }
+    ac_task_cancel_now_(t);
+    return 0;
+}
+
+void ac_task_detach(ac_task *t)
+{
+    if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
+        ac_misuse_task_(t, "ac_task_detach on a handle that was already detached or joined");
+    t->flags |= AC_TASK_RELEASED;
+    if ((t->flags & AC_TASK_FINISHED) && !(t->flags & AC_TASK_SCHEDULED))
+        ac_task_unlink_and_free_(t);
+}
+
+uint32_t ac_task_id(const ac_task *t)
+{
+    return t->id;
+}
+
+const char *ac_task_name(const ac_task *t)
+{
+    const ac_future *root = ac_task_root_(t);
+    if (t->flags & AC_TASK_NAMED)
+        return (const char *)root + root->vtable->size;
+    return root->vtable->name;
+}
+
+int ac_task_is_finished(const ac_task *t)
+{
+    return (t->flags & AC_TASK_FINISHED) != 0;
+}
+
+int ac_task_result(const ac_task *t)
+{
+    return ac_task_root_(t)->result;
+}
+
+/* ---- the join future ---- */
+
+static ac_poll join_poll(ac_future *f, ac_cx *cx)
+{
+    ac_join *j = (ac_join *)(void *)f;
+    ac_task *t = j->task;
+    ac_waker me = ac_cx_waker(cx);
+
+    if (t->flags & AC_TASK_FINISHED) {
+        int result = ac_task_root_(t)->result;
+        t->joiner = NULL;
+        t->flags |= AC_TASK_RELEASED;
+        if (!(t->flags & AC_TASK_SCHEDULED))
+            ac_task_unlink_and_free_(t);
+        j->task = NULL;
+        return ac_leaf_finish(f, result);
+    }
+    if (t == me) {
+        fprintf(stderr, "asyncc: task %u tried to join itself; -EDEADLK\n", t->id);
+        return ac_leaf_finish(f, -EDEADLK);
+    }
+    if (ASYNCC_DEBUG && t->joiner && t->joiner != me)
+        ac_misuse_task_(me, "two tasks are joining the same task");
+    t->joiner = me;
+    return ac_pending();
+}
+
+static void join_cancel(ac_future *f)
+{
+    ac_join *j = (ac_join *)(void *)f;
+    if (j->task && j->task->joiner)
+        j->task->joiner = NULL;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *join_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_join *j = (const ac_join *)(const void *)f;
+    snprintf(buf, size, "join task %u", j->task ? j->task->id : 0u);
+    return buf;
+}
+
+static const ac_future_vtable join_vtable = {join_poll,   join_cancel, join_describe,
+                                             "join",      __FILE__,    sizeof(ac_join)};
+
+ac_future *ac_task_join(ac_join *j, ac_task *task)
+{
+    if (ASYNCC_DEBUG && (task->flags & AC_TASK_RELEASED))
+        ac_misuse_task_(task, "ac_task_join on a handle that was already detached or joined");
+    j->task = task;
+    return ac_leaf_init(&j->future, &join_vtable);
+}

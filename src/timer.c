@@ -1,0 +1,237 @@
+/*
+ * timer.c — sleeps and timeouts on one libevent timer.
+ *
+ * Armed sleeps sit in a binary min-heap ordered by deadline; each ac_sleep records its heap
+ * index, so cancelling one is O(log n) and sleeping allocates nothing but (amortised) one heap
+ * slot of 8 bytes. A single libevent timer is kept armed for the earliest deadline. A million
+ * sleepers therefore cost a million frames, an 8 MB heap array and one struct event — not a
+ * million libevent events of ~130 bytes each.
+ */
+#include "internal.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <time.h>
+
+ac_instant ac_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (ac_instant)ts.tv_sec * AC_SEC + (ac_instant)ts.tv_nsec;
+}
+
+static void heap_place(ac_executor *ex, uint32_t i, ac_sleep *s)
+{
+    ex->heap[i] = s;
+    s->heap_index = i;
+}
+
+static void sift_up(ac_executor *ex, uint32_t i)
+{
+    ac_sleep *s = ex->heap[i];
+    while (i > 1 && ex->heap[i / 2]->deadline > s->deadline) {
+        heap_place(ex, i, ex->heap[i / 2]);
+        i /= 2;
+    }
+    heap_place(ex, i, s);
+}
+
+static void sift_down(ac_executor *ex, uint32_t i)
+{
+    ac_sleep *s = ex->heap[i];
+    for (;;) {
+        uint32_t child = 2 * i;
+        if (child > ex->heap_len)
+            break;
+        if (child < ex->heap_len && ex->heap[child + 1]->deadline < ex->heap[child]->deadline)
+            child++;
+        if (ex->heap[child]->deadline >= s->deadline)
+            break;
+        heap_place(ex, i, ex->heap[child]);
+        i = child;
+    }
+    heap_place(ex, i, s);
+}
+
+/* Keep the libevent timer armed for the earliest deadline (or disarmed when there is none). */
+static void rearm(ac_executor *ex)
+{
+    ac_instant now, deadline, wait_us;
+    struct timeval tv;
+    if (ex->heap_len == 0) {
+        event_del(ex->timer_event);
+        return;
+    }
+    deadline = ex->heap[1]->deadline;
+    now = ac_now();
+    /* Round up: waking a microsecond late is fine, early means a wasted turn. */
+    wait_us = deadline > now ? (deadline - now + 999) / 1000 : 0;
+    tv.tv_sec = (time_t)(wait_us / 1000000);
+    tv.tv_usec = (suseconds_t)(wait_us % 1000000);
+    event_add(ex->timer_event, &tv);
+}
+
+static int heap_push(ac_executor *ex, ac_sleep *s)
+{
+    if (ex->heap_len + 1 >= ex->heap_cap) {
+        uint32_t cap = ex->heap_cap ? ex->heap_cap * 2 : 64;
+        ac_sleep **heap = realloc(ex->heap, cap * sizeof *heap);
+        if (!heap)
+            return -ENOMEM;
+        ex->heap = heap;
+        ex->heap_cap = cap;
+    }
+    ex->heap[++ex->heap_len] = s;
+    sift_up(ex, ex->heap_len);
+    if (s->heap_index == 1)
+        rearm(ex);
+    return 0;
+}
+
+static void heap_remove(ac_executor *ex, ac_sleep *s)
+{
+    uint32_t i = s->heap_index;
+    ac_sleep *last = ex->heap[ex->heap_len--];
+    s->heap_index = 0;
+    if (last != s) {
+        heap_place(ex, i, last);
+        sift_up(ex, i);
+        sift_down(ex, last->heap_index);
+    }
+    if (i == 1)
+        rearm(ex);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    ac_executor *ex = arg;
+    ac_instant now = ac_now();
+    (void)fd;
+    (void)what;
+    while (ex->heap_len > 0 && ex->heap[1]->deadline <= now) {
+        ac_sleep *s = ex->heap[1];
+        ac_sleep *last = ex->heap[ex->heap_len--];
+        s->heap_index = 0;
+        s->fired = 1;
+        if (ex->heap_len > 0) {
+            heap_place(ex, 1, last);
+            sift_down(ex, 1);
+        }
+        ac_wake(s->waiter);
+    }
+    rearm(ex);
+}
+
+int ac_timers_init_(ac_executor *ex)
+{
+    ex->timer_event = evtimer_new(ex->base, timer_cb, ex);
+    return ex->timer_event ? 0 : -ENOMEM;
+}
+
+void ac_timers_free_(ac_executor *ex)
+{
+    if (ex->timer_event)
+        event_free(ex->timer_event);
+    ex->timer_event = NULL;
+    free(ex->heap);
+    ex->heap = NULL;
+    ex->heap_len = ex->heap_cap = 0;
+}
+
+/* ---- ac_sleep ---- */
+
+static ac_poll sleep_poll(ac_future *f, ac_cx *cx)
+{
+    ac_sleep *s = (ac_sleep *)(void *)f;
+    if (s->fired)
+        return ac_leaf_finish(f, 0);
+    s->waiter = ac_cx_waker(cx);
+    if (s->heap_index == 0) {
+        int rc;
+        if (s->deadline <= ac_now())
+            return ac_leaf_finish(f, 0);
+        rc = heap_push(ac_cx_executor(cx), s);
+        if (rc < 0)
+            return ac_leaf_finish(f, rc);
+    }
+    return ac_pending();
+}
+
+static void sleep_cancel(ac_future *f)
+{
+    ac_sleep *s = (ac_sleep *)(void *)f;
+    if (s->heap_index)
+        heap_remove(s->waiter->ex, s);
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *sleep_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_sleep *s = (const ac_sleep *)(const void *)f;
+    ac_instant now = ac_now();
+    ac_instant left = s->deadline > now ? s->deadline - now : 0;
+    snprintf(buf, size, "sleep, %llu ms left", (unsigned long long)((left + AC_MSEC - 1) / AC_MSEC));
+    return buf;
+}
+
+static const ac_future_vtable sleep_vtable = {sleep_poll, sleep_cancel, sleep_describe,
+                                              "sleep",    __FILE__,     sizeof(ac_sleep)};
+
+ac_future *ac_sleep_until(ac_sleep *s, ac_instant deadline)
+{
+    s->deadline = deadline;
+    s->waiter = NULL;
+    s->heap_index = 0;
+    s->fired = 0;
+    return ac_leaf_init(&s->future, &sleep_vtable);
+}
+
+ac_future *ac_sleep_ms(ac_sleep *s, uint64_t ms)
+{
+    return ac_sleep_until(s, ac_now() + ms * AC_MSEC);
+}
+
+/* ---- ac_timeout: a select between the inner future and a sleep ---- */
+
+static ac_poll timeout_poll(ac_future *f, ac_cx *cx)
+{
+    ac_timeout *t = (ac_timeout *)(void *)f;
+    if (ac_future_poll(t->inner, cx).is_ready) {
+        ac_future_cancel(&t->timer.future);
+        return ac_leaf_finish(f, t->inner->result);
+    }
+    if (ac_future_poll(&t->timer.future, cx).is_ready) {
+        ac_future_cancel(t->inner);
+        return ac_leaf_finish(f, -ETIMEDOUT);
+    }
+    return ac_pending();
+}
+
+static void timeout_cancel(ac_future *f)
+{
+    ac_timeout *t = (ac_timeout *)(void *)f;
+    ac_future_cancel(t->inner);
+    ac_future_cancel(&t->timer.future);
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *timeout_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_timeout *t = (const ac_timeout *)(const void *)f;
+    char left[64];
+    sleep_describe(&t->timer.future, left, sizeof left);
+    snprintf(buf, size, "timeout (%s)", left + sizeof "sleep, " - 1);
+    return buf;
+}
+
+static const ac_future_vtable timeout_vtable = {timeout_poll, timeout_cancel, timeout_describe,
+                                                "timeout",    __FILE__,       sizeof(ac_timeout)};
+
+ac_future *ac_timeout_ms(ac_timeout *t, uint64_t ms, ac_future *inner)
+{
+    t->inner = inner;
+    ac_sleep_ms(&t->timer, ms);
+    ac_leaf_init(&t->future, &timeout_vtable);
+    t->future.awaiting = inner; /* so backtraces continue into the inner future */
+    return &t->future;
+}
