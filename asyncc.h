@@ -624,9 +624,15 @@ int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, co
 /* The async backtrace: write every live task, one line each, as
  *   task 42 "conn#42" (spawned at server.c:31) -> server.c:57 handle_conn -> sleep, 120 ms left
  * Tasks that finished but were not joined show their result. Always available. Safe to call
- * from a task, a libevent callback or plain code on the executor's thread (not from a signal
- * handler: set a flag there, or use a libevent signal event). Returns the number of tasks. */
+ * from a task, a libevent callback or plain code on the executor's thread — not from a signal
+ * handler; use ac_dump_tasks_on_signal for that. Returns the number of tasks. */
 int ac_dump_tasks(ac_executor *ex, FILE *out);
+
+/* Dump the tasks to `out` whenever the process receives `signo` (e.g. SIGUSR1: `kill -USR1
+ * <pid>` shows where every task is waiting). The signal is handled through libevent, so the
+ * dump runs on the loop, between polls. Returns 0, or a negative errno value. Replaces an
+ * earlier hook; `signo` 0 removes it. */
+int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out);
 
 /* The chain of one task as a string (same format as a dump line, without the newline).
  * Returns the length it needed, like snprintf. */

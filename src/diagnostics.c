@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include <event2/event.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,18 +84,47 @@ int ac_dump_tasks(ac_executor *ex, FILE *out)
     return count;
 }
 
-/* "file:line name" of the innermost coroutine frame: where the task will resume. */
-const char *ac_resume_point_(const ac_task *t, char *buf, size_t size)
+static void dump_signal_cb(evutil_socket_t signo, short what, void *arg)
 {
-    const ac_future *f = ac_task_root_(t);
-    const ac_future *frame = f;
-    size_t len = 0;
-    for (; f; f = f->awaiting)
-        if (!f->vtable->describe)
-            frame = f;
-    if (size)
-        buf[0] = '\0';
-    append_future(buf, size, &len, frame);
+    ac_executor *ex = arg;
+    (void)signo;
+    (void)what;
+    ac_dump_tasks(ex, ex->dump_out);
+}
+
+void ac_dump_signal_free_(ac_executor *ex)
+{
+    if (ex->dump_signal_event)
+        event_free(ex->dump_signal_event);
+    ex->dump_signal_event = NULL;
+}
+
+int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out)
+{
+    ac_dump_signal_free_(ex);
+    if (signo == 0)
+        return 0;
+    if (signo < 0 || !out)
+        return -EINVAL;
+    ex->dump_out = out;
+    ex->dump_signal_event = evsignal_new(ex->base, signo, dump_signal_cb, ex);
+    if (!ex->dump_signal_event)
+        return -ENOMEM;
+    if (event_add(ex->dump_signal_event, NULL) < 0) {
+        ac_dump_signal_free_(ex);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* "file:line name" of a frame as it was at `line` (its state when the poll began). */
+const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, size_t size)
+{
+    if (line > 0)
+        snprintf(buf, size, "%s:%d %s", base_name(frame->vtable->file), (int)line,
+                 frame->vtable->name);
+    else
+        snprintf(buf, size, "the start of %s", frame->vtable->name);
     return buf;
 }
 

@@ -89,15 +89,28 @@ static uint64_t coarse_ms(void)
 }
 
 static void report_slow_poll(ac_executor *ex, ac_task *t, uint64_t elapsed_ms,
-                             const char *resumed_at)
+                             const ac_future *frame, int32_t line)
 {
+    char resumed_at[256];
     ac_slow_poll_fn report = ex->slow_poll_report ? ex->slow_poll_report : ac_slow_poll_default_;
+    ac_describe_frame_(frame, line, resumed_at, sizeof resumed_at);
     report(t, elapsed_ms, resumed_at, ex->slow_poll_user);
+}
+
+/* The innermost coroutine frame of a task: where its next poll resumes. */
+static const ac_future *resume_frame(const ac_task *t)
+{
+    const ac_future *f = ac_task_root_(t), *frame = f;
+    for (; f; f = f->awaiting)
+        if (!f->vtable->describe)
+            frame = f;
+    return frame;
 }
 
 static void poll_task(ac_executor *ex, ac_task *t)
 {
-    char resumed_at[160] = "";
+    const ac_future *resumed_frame = NULL;
+    int32_t resumed_line = 0;
     uint64_t started_ms = 0;
     ac_poll p;
 
@@ -105,8 +118,10 @@ static void poll_task(ac_executor *ex, ac_task *t)
     t->flags |= AC_TASK_RUNNING;
     ex->current = t;
     if (ex->slow_poll_ms) {
+        /* Only pointers now; the report is formatted only if the poll turns out slow. */
         started_ms = coarse_ms();
-        ac_resume_point_(t, resumed_at, sizeof resumed_at);
+        resumed_frame = resume_frame(t);
+        resumed_line = resumed_frame->state;
     }
     p = ac_future_poll(ac_task_root_(t), (ac_cx *)t);
     ex->current = NULL;
@@ -114,7 +129,7 @@ static void poll_task(ac_executor *ex, ac_task *t)
     if (ex->slow_poll_ms) {
         uint64_t elapsed = coarse_ms() - started_ms;
         if (elapsed >= ex->slow_poll_ms)
-            report_slow_poll(ex, t, elapsed, resumed_at);
+            report_slow_poll(ex, t, elapsed, resumed_frame, resumed_line);
     }
 
     if (p.is_ready)
@@ -227,7 +242,8 @@ bool ac_nothing_can_wake_(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
-    int internal = 1 + (ex->heap_len > 0); /* inbox_event, and timer_event when armed */
+    /* inbox_event, timer_event when armed, the dump signal hook: none of them wakes a task */
+    int internal = 1 + (ex->heap_len > 0) + (ex->dump_signal_event != NULL);
     return !ex->run_head && !ex->run_armed && ex->heap_len == 0 && ex->remote_refs == 0 &&
            active == 0 && added <= internal;
 }
@@ -241,6 +257,14 @@ static int refuse_inside_poll(const char *what)
         ac_misuse_task_(ex->current, what);
     fprintf(stderr, "asyncc: %s (task %u); refused with -EDEADLK\n", what, ex->current->id);
     return -EDEADLK;
+}
+
+/* A stop may have left woken tasks queued with run_event idle: arm it again. */
+static void resume_after_stop(ac_executor *ex)
+{
+    ex->stopped = false;
+    if (ex->run_head)
+        arm_run_event(ex);
 }
 
 /* event_base_loop fails when the base is already being dispatched: we were called from inside
@@ -257,7 +281,7 @@ int ac_executor_run(ac_executor *ex)
     int rc = refuse_inside_poll("ac_executor_run called from inside a poll");
     if (rc)
         return rc;
-    ex->stopped = false;
+    resume_after_stop(ex);
     while (ex->unfinished > 0 && !ex->stopped) {
         if (ac_nothing_can_wake_(ex))
             return -EDEADLK;
@@ -277,7 +301,7 @@ int ac_block_on(ac_executor *ex, ac_future *future)
     bt.root = future;
     bt.task.flags = AC_TASK_EXTERNAL_ROOT;
     ac_task_link_(ex, &bt.task, __FILE__, __LINE__);
-    ex->stopped = false;
+    resume_after_stop(ex);
     ac_schedule_(&bt.task);
     while (!(bt.task.flags & AC_TASK_FINISHED)) {
         if (ex->stopped || ac_nothing_can_wake_(ex))
@@ -334,6 +358,7 @@ void ac_executor_free(ac_executor *ex)
         ac_task_unlink_and_free_(t);
     }
     ac_timers_free_(ex);
+    ac_dump_signal_free_(ex);
     event_free(ex->run_event);
     if (ex->owns_base)
         event_base_free(ex->base);

@@ -96,6 +96,10 @@ struct ac_executor {
 
     struct ac_blocking_pool *pool; /* blocking.c, created on first use */
 
+    /* diagnostics.c: ac_dump_tasks_on_signal */
+    struct event *dump_signal_event;
+    FILE *dump_out;
+
     /* the slow-poll watchdog */
     uint64_t slow_poll_ms;
     ac_slow_poll_fn slow_poll_report;
@@ -127,8 +131,9 @@ void ac_remote_release_local_(ac_task *t);
 void ac_blocking_shutdown_(ac_executor *ex);
 
 /* diagnostics.c */
+void ac_dump_signal_free_(ac_executor *ex);
 void ac_misuse_task_(const ac_task *t, const char *what);
-const char *ac_resume_point_(const ac_task *t, char *buf, size_t size);
+const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, size_t size);
 void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
                            void *user);
 
