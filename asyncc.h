@@ -202,7 +202,8 @@ void ac_future_cancel(ac_future *f);
  * `ac_future future`), the body between ASYNC_FN(NAME) and ASYNC_END, and a constructor you
  * write that calls ASYNC_INIT, stores the parameters and returns `&self->future`. Define the
  * constructor after ASYNC_END (it refers to the vtable ASYNC_FN defines); declare its prototype
- * wherever callers need it.
+ * wherever callers need it. In C the constructor may share the struct's name (`countdown()`
+ * fills a `struct countdown`); in C++ that name would hide the struct, so call it NAME_init.
  *
  * ASYNC_FN(NAME) — opens the body. It defines `static ac_poll NAME_poll(...)` and the vtable
  *   `NAME_vtable`, and declares `struct NAME *const self` for the body. Each poll re-enters the
@@ -218,9 +219,11 @@ void ac_future_cancel(ac_future *f);
 #if defined(__GNUC__) || defined(__clang__)
 #define AC_FALLTHROUGH_ __attribute__((fallthrough))
 #define AC_UNUSED_LABEL_ __attribute__((unused))
+#define AC_NORETURN_ __attribute__((noreturn))
 #else
 #define AC_FALLTHROUGH_ ((void)0)
 #define AC_UNUSED_LABEL_
+#define AC_NORETURN_
 #endif
 
 #define AC_CAT2_(a, b) a##b
@@ -280,7 +283,7 @@ void ac_future_cancel(ac_future *f);
  * after the body ends for any reason: ASYNC_RETURN, ASYNC_TRY/AWAIT_TRY propagating an error,
  * falling off the end, or cancellation (the awaited child has already been cancelled then).
  * Read ASYNC_RESULT to learn why; you may change it with ASYNC_SET_RESULT. It may not AWAIT,
- * ASYNC_RETURN or yield (debug builds abort naming the line). Write it so that it also works
+ * ASYNC_RETURN or yield: in every build that aborts, naming the line. Write it so that it also works
  * when the function was cancelled before its first poll: it then runs with only what the
  * constructor set. */
 #define ASYNC_FINALLY                                                                              \
@@ -372,8 +375,8 @@ void ac_future_cancel(ac_future *f);
 
 /* Internals the macros expand to. Not part of the API. */
 void ac_frame_cancel_(ac_future *f);
-ac_poll ac_frame_bad_state_(ac_future *f, const char *file);
-void ac_misuse_(const ac_future *f, const char *file, int line, const char *what);
+AC_NORETURN_ ac_poll ac_frame_bad_state_(ac_future *f, const char *file);
+AC_NORETURN_ void ac_misuse_(const ac_future *f, const char *file, int line, const char *what);
 void ac_yield_now_(ac_cx *cx);
 
 static inline ac_future *ac_frame_init_(ac_future *f, const ac_future_vtable *vtable)
@@ -415,7 +418,8 @@ static inline void ac_await_resumed_(ac_future *f, int line)
 
 static inline void ac_await_begin_(ac_future *f, int line)
 {
-    if (ASYNCC_DEBUG && f->state == AC_STATE_FINALLY)
+    /* Checked in every build: during cancellation cleanup runs without a task to wake. */
+    if (f->state == AC_STATE_FINALLY)
         ac_misuse_(f, f->vtable->file, line, "AWAIT inside ASYNC_FINALLY (cleanup cannot await)");
     f->state = line;
 }
@@ -646,8 +650,8 @@ typedef void (*ac_slow_poll_fn)(ac_task *task, uint64_t elapsed_ms, const char *
 void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
                                void *user);
 
-/* Misuse checks (ASYNCC_DEBUG): each prints "asyncc: misuse: <what> at <file>:<line>" and
- * aborts. They catch: polling a finished future; one future polled by two tasks; block_on
+/* Misuse checks (ASYNCC_DEBUG): each prints "asyncc: misuse: <what>" followed by where — the
+ * future's file:line, or the task's async backtrace — and aborts. They catch: polling a finished future; one future polled by two tasks; block_on
  * inside a poll; a task returning pending with no waker registered (a lost wake-up); a frame
  * re-initialised while it was pending; AWAIT or ASYNC_RETURN in ASYNC_FINALLY; using a handle
  * after detach. */

@@ -40,7 +40,7 @@ static void append_future(char *buf, size_t size, size_t *len, const ac_future *
         append(buf, size, len, "%s:%d %s", base_name(f->vtable->file), (int)f->state,
                f->vtable->name);
     else if (f->state == AC_STATE_START)
-        append(buf, size, len, "%s (not started)", f->vtable->name);
+        append(buf, size, len, "%s (at its start)", f->vtable->name);
     else
         append(buf, size, len, "%s (finishing)", f->vtable->name);
 }

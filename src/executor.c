@@ -107,11 +107,13 @@ static const ac_future *resume_frame(const ac_task *t)
     return frame;
 }
 
-static void poll_task(ac_executor *ex, ac_task *t)
+/* `clock_ms` is the watchdog's clock: the caller's last reading (0 if none yet) on entry, the
+ * time this poll ended on return. The end of one poll starts the next, so the watchdog costs one
+ * clock read per poll. */
+static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ms)
 {
     const ac_future *resumed_frame = NULL;
     int32_t resumed_line = 0;
-    uint64_t started_ms = 0;
     ac_poll p;
 
     t->flags &= ~AC_TASK_WAKER_TAKEN;
@@ -119,15 +121,18 @@ static void poll_task(ac_executor *ex, ac_task *t)
     ex->current = t;
     if (ex->slow_poll_ms) {
         /* Only pointers now; the report is formatted only if the poll turns out slow. */
-        started_ms = coarse_ms();
+        if (*clock_ms == 0)
+            *clock_ms = coarse_ms();
         resumed_frame = resume_frame(t);
         resumed_line = resumed_frame->state;
     }
     p = ac_future_poll(ac_task_root_(t), (ac_cx *)t);
     ex->current = NULL;
     t->flags &= ~AC_TASK_RUNNING;
-    if (ex->slow_poll_ms) {
-        uint64_t elapsed = coarse_ms() - started_ms;
+    if (ex->slow_poll_ms && resumed_frame) {
+        uint64_t started_ms = *clock_ms, elapsed;
+        *clock_ms = coarse_ms();
+        elapsed = *clock_ms - started_ms;
         if (elapsed >= ex->slow_poll_ms)
             report_slow_poll(ex, t, elapsed, resumed_frame, resumed_line);
     }
@@ -144,6 +149,7 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
 {
     ac_executor *ex = arg;
     unsigned polled;
+    uint64_t clock_ms = 0;
     (void)fd;
     (void)what;
 
@@ -161,7 +167,7 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
                 ac_task_unlink_and_free_(t);
             continue;
         }
-        poll_task(ex, t);
+        poll_task(ex, t, &clock_ms);
     }
     ex->in_batch = false;
     if (ex->run_head) {

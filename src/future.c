@@ -42,6 +42,12 @@ ac_poll ac_frame_bad_state_(ac_future *f, const char *file)
     abort();
 }
 
+/* A leaf's state is 0 or 1, not a line: only coroutine frames can say where they are. */
+static int line_of(const ac_future *f)
+{
+    return !f->vtable->describe && f->state > 0 ? (int)f->state : 0;
+}
+
 void ac_poll_finished_(ac_future *f)
 {
     if (ASYNCC_DEBUG)
@@ -54,22 +60,26 @@ void ac_check_owner_(ac_future *f, ac_cx *cx)
     if (f->owner == 0)
         f->owner = id;
     else if (f->owner != id)
-        ac_misuse_(f, f->vtable->file, f->state > 0 ? (int)f->state : 0,
-                   "one future is being awaited by two tasks");
+        ac_misuse_(f, f->vtable->file, line_of(f), "one future is being awaited by two tasks");
 }
 
 void ac_misuse_(const ac_future *f, const char *file, int line, const char *what)
 {
-    fprintf(stderr, "asyncc: misuse: %s, in %s at %s:%d\n", what, f ? f->vtable->name : "?", file,
-            line);
+    if (line > 0)
+        fprintf(stderr, "asyncc: misuse: %s, in %s at %s:%d\n", what, f->vtable->name, file,
+                line);
+    else
+        fprintf(stderr, "asyncc: misuse: %s, in %s (defined in %s)\n", what, f->vtable->name,
+                file);
     abort();
 }
 
 const char *ac_strerror(int err)
 {
-    if (err >= 0)
+    int code = err < 0 ? -err : err; /* the header accepts either sign */
+    if (code == 0)
         return "success";
-    switch (-err) {
+    switch (code) {
     case ECANCELED:
         return "cancelled";
     case ETIMEDOUT:
@@ -79,6 +89,6 @@ const char *ac_strerror(int err)
     case ESHUTDOWN:
         return "the executor is shutting down";
     default:
-        return strerrordesc_np(-err) ? strerrordesc_np(-err) : "unknown error";
+        return strerrordesc_np(code) ? strerrordesc_np(code) : "unknown error";
     }
 }

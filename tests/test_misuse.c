@@ -1,0 +1,606 @@
+/*
+ * test_misuse.c — every misuse check documented in section 10 of asyncc.h aborts, and says
+ * what went wrong and where.
+ *
+ * Each scenario runs in a child this file forks itself, with stderr on a pipe, so a test can
+ * assert both that the child died of SIGABRT and what the message says (the mistake, and this
+ * file's name through the future's definition or the task's spawn site).
+ */
+/* ctest: needs-fork */
+#include "asyncc.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct death {
+    int signal; /* the signal that ended the child, or 0 when it exited */
+    char message[4096];
+};
+
+/* Run `scenario` in a forked child whose stderr goes to a pipe; collect how it ended. */
+static struct death run_to_death(void (*scenario)(void))
+{
+    struct death d = {0, ""};
+    size_t len = 0;
+    ssize_t n;
+    int fds[2], status;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        alarm(30); /* a scenario that hangs instead of aborting dies of SIGALRM and fails */
+        scenario();
+        _exit(0);
+    }
+    close(fds[1]);
+    while ((n = read(fds[0], d.message + len, sizeof d.message - 1 - len)) > 0)
+        len += (size_t)n;
+    d.message[len] = '\0';
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    d.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    return d;
+}
+
+#define ck_assert_aborted_saying(d, what)                                                          \
+    do {                                                                                           \
+        ck_assert_msg((d).signal == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s",        \
+                      (d).signal, (d).message);                                                    \
+        ck_assert_msg(strncmp((d).message, "asyncc: ", 8) == 0, "not asyncc's report: %s",         \
+                      (d).message);                                                                \
+        ck_assert_msg(strstr((d).message, (what)) != NULL, "stderr lacks \"%s\": %s", (what),      \
+                      (d).message);                                                                \
+        ck_assert_msg(strstr((d).message, "test_misuse.c:") != NULL,                               \
+                      "stderr does not name the source file: %s", (d).message);                    \
+    } while (0)
+
+/* ---- Futures the scenarios share ----------------------------------------------------------- */
+
+/* park: a leaf that never finishes; it leaves its task's waker in `parked`. */
+static ac_waker parked;
+
+struct park {
+    ac_future future;
+};
+
+static ac_poll park_poll(ac_future *f, ac_cx *cx)
+{
+    (void)f;
+    parked = ac_cx_waker(cx);
+    return ac_pending();
+}
+
+static void park_cancel(ac_future *f)
+{
+    parked = NULL;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const ac_future_vtable park_vtable = {park_poll, park_cancel, NULL,
+                                             "park",    __FILE__,    sizeof(struct park)};
+
+static ac_future *park(struct park *p)
+{
+    return ac_leaf_init(&p->future, &park_vtable);
+}
+
+/* quick: an async function that finishes on its first poll. */
+struct quick {
+    ac_future future;
+};
+
+ASYNC_FN(quick)
+    ASYNC_RETURN(1);
+ASYNC_END
+
+static ac_future *quick(struct quick *self)
+{
+    return ASYNC_INIT(self, quick);
+}
+
+/* one_turn: finishes on its second poll, after every task that was ready has run once. */
+struct one_turn {
+    ac_future future;
+};
+
+ASYNC_FN(one_turn)
+    ASYNC_YIELD_NOW();
+ASYNC_END
+
+static ac_future *one_turn(struct one_turn *self)
+{
+    return ASYNC_INIT(self, one_turn);
+}
+
+/* parker: a task body that parks for good (until cancelled). */
+struct parker {
+    ac_future future;
+    struct park park;
+};
+
+ASYNC_FN(parker)
+    AWAIT(park(&self->park));
+ASYNC_END
+
+static ac_future *parker(struct parker *self)
+{
+    return ASYNC_INIT(self, parker);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static void well_behaved(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct quick q;
+    fprintf(stderr, "result %d\n", ac_block_on(ex, quick(&q)));
+    ac_executor_free(ex);
+}
+
+START_TEST(harness_reports_a_clean_exit)
+{
+    struct death d = run_to_death(well_behaved);
+    ck_assert_int_eq(d.signal, 0);
+    ck_assert_str_eq(d.message, "result 1\n");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+struct repoll {
+    ac_future future;
+    struct quick child;
+};
+
+ASYNC_FN(repoll)
+    AWAIT(quick(&self->child));
+    ac_future_poll(&self->child.future, ac_cx_);
+ASYNC_END
+
+static ac_future *repoll(struct repoll *self)
+{
+    return ASYNC_INIT(self, repoll);
+}
+
+static void poll_finished_future(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct repoll r;
+    ac_block_on(ex, repoll(&r));
+}
+
+START_TEST(polling_a_finished_future_aborts)
+{
+    struct death d = run_to_death(poll_finished_future);
+    ck_assert_aborted_saying(d, "a finished future was polled again");
+    ck_assert_ptr_nonnull(strstr(d.message, "in quick"));
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static struct park shared_park;
+
+struct share {
+    ac_future future;
+};
+
+ASYNC_FN(share)
+    AWAIT(&shared_park.future);
+ASYNC_END
+
+static ac_future *share(struct share *self)
+{
+    return ASYNC_INIT(self, share);
+}
+
+static void two_tasks_await_one_future(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct share a, b;
+    park(&shared_park);
+    ac_spawn(ex, share(&a));
+    ac_spawn(ex, share(&b));
+    ac_executor_run(ex);
+}
+
+START_TEST(one_future_awaited_by_two_tasks_aborts)
+{
+    struct death d = run_to_death(two_tasks_await_one_future);
+    ck_assert_aborted_saying(d, "one future is being awaited by two tasks");
+    ck_assert_ptr_nonnull(strstr(d.message, "in park"));
+}
+END_TEST
+
+/* Joining is the same mistake through a join handle. */
+struct joiner {
+    ac_future future;
+    ac_task *target;
+    ac_join join;
+};
+
+ASYNC_FN(joiner)
+    AWAIT(ac_task_join(&self->join, self->target));
+ASYNC_END
+
+static ac_future *joiner(struct joiner *self, ac_task *target)
+{
+    ASYNC_INIT(self, joiner);
+    self->target = target;
+    return &self->future;
+}
+
+static void two_tasks_join_one_task(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct parker p;
+    struct joiner a, b;
+    ac_task *target = ac_spawn(ex, parker(&p));
+    ac_spawn(ex, joiner(&a, target));
+    ac_spawn(ex, joiner(&b, target));
+    ac_executor_run(ex);
+}
+
+START_TEST(two_tasks_joining_one_task_aborts)
+{
+    struct death d = run_to_death(two_tasks_join_one_task);
+    ck_assert_aborted_saying(d, "two tasks are joining the same task");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+struct nested_block_on {
+    ac_future future;
+    struct quick q;
+};
+
+ASYNC_FN(nested_block_on)
+    ac_block_on(ac_cx_executor(ac_cx_), quick(&self->q));
+ASYNC_END
+
+static ac_future *nested_block_on(struct nested_block_on *self)
+{
+    return ASYNC_INIT(self, nested_block_on);
+}
+
+static void block_on_inside_a_poll(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct nested_block_on n;
+    ac_spawn(ex, nested_block_on(&n));
+    ac_executor_run(ex);
+}
+
+START_TEST(block_on_inside_a_poll_aborts)
+{
+    struct death d = run_to_death(block_on_inside_a_poll);
+    ck_assert_aborted_saying(d, "ac_block_on called from inside a poll");
+    ck_assert_ptr_nonnull(strstr(d.message, "nested_block_on"));
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+/* A buggy leaf: says "pending" but never takes the waker, so nothing could ever wake the task. */
+struct forgetful {
+    ac_future future;
+};
+
+static ac_poll forgetful_poll(ac_future *f, ac_cx *cx)
+{
+    (void)f;
+    (void)cx;
+    return ac_pending();
+}
+
+static void forgetful_cancel(ac_future *f)
+{
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const ac_future_vtable forgetful_vtable = {
+    forgetful_poll, forgetful_cancel, NULL, "forgetful", __FILE__, sizeof(struct forgetful)};
+
+struct loses_wakeup {
+    ac_future future;
+    struct forgetful leaf;
+};
+
+ASYNC_FN(loses_wakeup)
+    AWAIT(ac_leaf_init(&self->leaf.future, &forgetful_vtable));
+ASYNC_END
+
+static ac_future *loses_wakeup(struct loses_wakeup *self)
+{
+    return ASYNC_INIT(self, loses_wakeup);
+}
+
+static void pending_without_waker(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct loses_wakeup l;
+    ac_spawn(ex, loses_wakeup(&l));
+    ac_executor_run(ex);
+}
+
+START_TEST(pending_without_a_waker_aborts)
+{
+    struct death d = run_to_death(pending_without_waker);
+    ck_assert_aborted_saying(d, "returned pending without registering a waker");
+    ck_assert_ptr_nonnull(strstr(d.message, "loses_wakeup"));
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+struct reinit_parent {
+    ac_future future;
+    struct parker child;
+};
+
+/* The running task's frame, exposed by its body (frames are copied on spawn). */
+static struct reinit_parent *live_parent;
+
+ASYNC_FN(reinit_parent)
+    live_parent = self;
+    AWAIT(parker(&self->child));
+ASYNC_END
+
+static ac_future *reinit_parent(struct reinit_parent *self)
+{
+    return ASYNC_INIT(self, reinit_parent);
+}
+
+static void reinitialise_while_pending(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct reinit_parent p;
+    struct one_turn turn;
+    ac_spawn(ex, reinit_parent(&p));
+    ac_block_on(ex, one_turn(&turn)); /* the task suspends: parent -> parker -> park */
+    parker(&live_parent->child);
+    ac_wake(parked);
+    ac_block_on(ex, one_turn(&turn));
+}
+
+START_TEST(reinitialising_a_pending_frame_aborts)
+{
+    struct death d = run_to_death(reinitialise_while_pending);
+    ck_assert_aborted_saying(d, "re-initialised while it was pending");
+    ck_assert_ptr_nonnull(strstr(d.message, "reinit_parent"));
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+struct await_in_cleanup {
+    ac_future future;
+    struct quick q;
+};
+
+ASYNC_FN(await_in_cleanup)
+    ASYNC_RETURN(1);
+ASYNC_FINALLY
+    AWAIT(quick(&self->q));
+ASYNC_END
+
+static ac_future *await_in_cleanup(struct await_in_cleanup *self)
+{
+    return ASYNC_INIT(self, await_in_cleanup);
+}
+
+static void await_inside_finally(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct await_in_cleanup a;
+    ac_block_on(ex, await_in_cleanup(&a));
+}
+
+START_TEST(await_inside_finally_aborts)
+{
+    struct death d = run_to_death(await_inside_finally);
+    ck_assert_aborted_saying(d, "AWAIT inside ASYNC_FINALLY");
+}
+END_TEST
+
+struct yield_in_cleanup {
+    ac_future future;
+};
+
+ASYNC_FN(yield_in_cleanup)
+    ASYNC_RETURN(1);
+ASYNC_FINALLY
+    ASYNC_YIELD_NOW();
+ASYNC_END
+
+static ac_future *yield_in_cleanup(struct yield_in_cleanup *self)
+{
+    return ASYNC_INIT(self, yield_in_cleanup);
+}
+
+static void yield_inside_finally(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct yield_in_cleanup y;
+    ac_block_on(ex, yield_in_cleanup(&y));
+}
+
+START_TEST(yield_inside_finally_aborts)
+{
+    struct death d = run_to_death(yield_inside_finally);
+    ck_assert_aborted_saying(d, "AWAIT inside ASYNC_FINALLY");
+}
+END_TEST
+
+struct return_in_cleanup {
+    ac_future future;
+};
+
+ASYNC_FN(return_in_cleanup)
+    ASYNC_RETURN(1);
+ASYNC_FINALLY
+    ASYNC_RETURN(2);
+ASYNC_END
+
+static ac_future *return_in_cleanup(struct return_in_cleanup *self)
+{
+    return ASYNC_INIT(self, return_in_cleanup);
+}
+
+static void return_inside_finally(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct return_in_cleanup r;
+    ac_block_on(ex, return_in_cleanup(&r));
+}
+
+START_TEST(async_return_inside_finally_aborts)
+{
+    struct death d = run_to_death(return_inside_finally);
+    ck_assert_aborted_saying(d, "ASYNC_RETURN inside ASYNC_FINALLY");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static ac_task *spawn_parked_and_detach(ac_executor *ex, struct parker *p)
+{
+    ac_task *task = ac_spawn(ex, parker(p));
+    ac_task_detach(task);
+    return task;
+}
+
+static void abort_after_detach(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct parker p;
+    ac_task_abort(spawn_parked_and_detach(ex, &p));
+}
+
+static void detach_after_detach(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct parker p;
+    ac_task_detach(spawn_parked_and_detach(ex, &p));
+}
+
+static void join_after_detach(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct parker p;
+    ac_join join;
+    ac_task_join(&join, spawn_parked_and_detach(ex, &p));
+}
+
+START_TEST(abort_after_detach_aborts)
+{
+    struct death d = run_to_death(abort_after_detach);
+    ck_assert_aborted_saying(d, "ac_task_abort on a handle that was already detached");
+}
+END_TEST
+
+START_TEST(detach_after_detach_aborts)
+{
+    struct death d = run_to_death(detach_after_detach);
+    ck_assert_aborted_saying(d, "ac_task_detach on a handle that was already detached");
+}
+END_TEST
+
+START_TEST(join_after_detach_aborts)
+{
+    struct death d = run_to_death(join_after_detach);
+    ck_assert_aborted_saying(d, "ac_task_join on a handle that was already detached");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+#if ASYNCC_PORTABLE
+struct switch_await {
+    ac_future future;
+    int which;
+    struct one_turn turn;
+};
+
+ASYNC_FN(switch_await)
+    switch (self->which) {
+    case 0:
+        AWAIT(one_turn(&self->turn));
+        break;
+    default:
+        break;
+    }
+ASYNC_END
+
+static ac_future *switch_await(struct switch_await *self)
+{
+    ASYNC_INIT(self, switch_await);
+    self->which = 0;
+    return &self->future;
+}
+
+static void await_inside_switch(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct switch_await s;
+    ac_block_on(ex, switch_await(&s));
+}
+
+START_TEST(await_inside_a_switch_aborts_on_resume_with_the_portable_backend)
+{
+    struct death d = run_to_death(await_inside_switch);
+    ck_assert_aborted_saying(d, "AWAIT inside a switch statement");
+    ck_assert_ptr_nonnull(strstr(d.message, "switch_await"));
+}
+END_TEST
+#endif
+
+/* Misuse inside cleanup and the unreachable resume point abort in every build; the other checks
+ * exist only with ASYNCC_DEBUG (not under NDEBUG). */
+static Suite *misuse_suite(void)
+{
+    Suite *s = suite_create("misuse");
+    TCase *always = tcase_create("always");
+    tcase_add_test(always, harness_reports_a_clean_exit);
+    tcase_add_test(always, await_inside_finally_aborts);
+    tcase_add_test(always, yield_inside_finally_aborts);
+    tcase_add_test(always, async_return_inside_finally_aborts);
+#if ASYNCC_PORTABLE
+    tcase_add_test(always, await_inside_a_switch_aborts_on_resume_with_the_portable_backend);
+#endif
+    suite_add_tcase(s, always);
+    if (ASYNCC_DEBUG) {
+        TCase *debug = tcase_create("debug");
+        tcase_add_test(debug, polling_a_finished_future_aborts);
+        tcase_add_test(debug, one_future_awaited_by_two_tasks_aborts);
+        tcase_add_test(debug, two_tasks_joining_one_task_aborts);
+        tcase_add_test(debug, block_on_inside_a_poll_aborts);
+        tcase_add_test(debug, pending_without_a_waker_aborts);
+        tcase_add_test(debug, reinitialising_a_pending_frame_aborts);
+        tcase_add_test(debug, abort_after_detach_aborts);
+        tcase_add_test(debug, detach_after_detach_aborts);
+        tcase_add_test(debug, join_after_detach_aborts);
+        suite_add_tcase(s, debug);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *runner = srunner_create(misuse_suite());
+    int failed;
+    srunner_run_all(runner, CK_NORMAL);
+    failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
