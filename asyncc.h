@@ -473,7 +473,9 @@ struct event_base *ac_executor_base(ac_executor *ex);
 
 /* Run the loop until every task has finished (joined or not) or ac_executor_stop() is called.
  * Returns 0, -EDEADLK if tasks remain that nothing can ever wake (no timer, no libevent event,
- * no blocking job, no remote waker), or -EDEADLK when called from inside a poll. */
+ * no blocking job, no remote waker), or -EDEADLK when called from inside a poll. A task that
+ * waits for work another thread will ac_spawn_remote later must hold a remote waker meanwhile
+ * (and so must any waiter in block_on), or the loop cannot know that a wake is still coming. */
 int ac_executor_run(ac_executor *ex);
 
 /* Make ac_executor_run / ac_block_on return after the current turn (block_on returns
@@ -512,7 +514,8 @@ void ac_task_detach(ac_task *task);
 
 /* Cancel the task: its pending await is dropped (innermost first), its cleanup runs, and its
  * result becomes -ECANCELED. If the task is running right now (it aborts itself, or a task it
- * polls does), the cancellation happens as soon as the current poll returns. Returns 0 when
+ * polls does), the cancellation happens as soon as the current poll returns — unless that poll
+ * finishes the task, which then keeps its result. Returns 0 when
  * cancelled, -EALREADY when the task had already finished (the result is kept). Aborting twice
  * is harmless. The handle stays valid: join or detach it as usual. */
 int ac_task_abort(ac_task *task);

@@ -76,6 +76,8 @@ int ac_dump_tasks(ac_executor *ex, FILE *out)
     int count = 0;
     const ac_task *t;
     for (t = ex->live_head; t; t = t->live_next) {
+        if (!ac_task_root_(t))
+            continue; /* a finished block_on lingering for a remote waker's release */
         ac_task_backtrace(t, line, sizeof line);
         fprintf(out, "%s\n", line);
         count++;

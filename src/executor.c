@@ -299,40 +299,33 @@ int ac_executor_run(ac_executor *ex)
 
 int ac_block_on(ac_executor *ex, ac_future *future)
 {
-    ac_external_task bt;
+    ac_external_task *bt;
     int rc = refuse_inside_poll("ac_block_on called from inside a poll");
     if (rc)
         return rc;
-    memset(&bt, 0, sizeof bt);
-    bt.root = future;
-    bt.task.flags = AC_TASK_EXTERNAL_ROOT;
-    ac_task_link_(ex, &bt.task, __FILE__, __LINE__);
+    /* On the heap, not the C stack: a remote waker taken by the future may outlive this call. */
+    bt = calloc(1, sizeof *bt);
+    if (!bt)
+        return -ENOMEM;
+    bt->root = future;
+    bt->task.flags = AC_TASK_EXTERNAL_ROOT;
+    ac_task_link_(ex, &bt->task, __FILE__, __LINE__);
     resume_after_stop(ex);
-    ac_schedule_(&bt.task);
-    while (!(bt.task.flags & AC_TASK_FINISHED)) {
+    ac_schedule_(&bt->task);
+    while (!(bt->task.flags & AC_TASK_FINISHED)) {
         if (ex->stopped || ac_nothing_can_wake_(ex))
             rc = ex->stopped ? -ESHUTDOWN : -EDEADLK;
         else if (event_base_loop(ex->base, EVLOOP_ONCE) < 0)
             rc = loop_failed();
         if (rc) {
-            ac_task_cancel_now_(&bt.task);
+            ac_task_cancel_now_(&bt->task);
             break;
         }
     }
-    /* The stack task must leave the run queue and the live list before this frame ends. */
-    if (bt.task.flags & AC_TASK_SCHEDULED) {
-        ac_task **link = &ex->run_head;
-        ac_task *prev = NULL;
-        while (*link != &bt.task) {
-            prev = *link;
-            link = &(*link)->run_next;
-        }
-        *link = bt.task.run_next;
-        if (ex->run_tail == &bt.task)
-            ex->run_tail = prev;
-    }
-    bt.task.flags |= AC_TASK_RELEASED;
-    ac_task_unlink_and_free_(&bt.task);
+    /* The caller's future is theirs again; a task still referenced (queued, or held by a remote
+     * waker) lingers without it and is freed when the last reference goes. */
+    bt->root = NULL;
+    ac_task_detach(&bt->task);
     return rc ? rc : future->result;
 }
 

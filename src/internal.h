@@ -28,7 +28,7 @@ enum ac_task_flag {
     AC_TASK_ABORT_PENDING = 1u << 4, /* abort requested while running */
     AC_TASK_CANCELLING = 1u << 5,  /* root is being cancelled: cleanup running */
     AC_TASK_WAKER_TAKEN = 1u << 6, /* this poll registered a waker (lost-wake check) */
-    AC_TASK_EXTERNAL_ROOT = 1u << 7, /* root lives elsewhere (block_on), task not malloc'd */
+    AC_TASK_EXTERNAL_ROOT = 1u << 7, /* root is the caller's future (block_on), not inline */
     AC_TASK_NAMED = 1u << 8,       /* a copied name follows the root frame */
     AC_TASK_REMOTE_EVER = 1u << 9, /* a remote waker was taken: freeing must consult the inbox */
 };
@@ -48,7 +48,7 @@ struct ac_task {
     uint8_t reserved;
 };
 
-/* block_on's task lives on the C stack and points at the caller's future. */
+/* block_on's task points at the caller's future; NULL once block_on has returned. */
 typedef struct ac_external_task {
     ac_task task;
     ac_future *root;

@@ -74,13 +74,14 @@ void ac_task_unlink_and_free_(ac_task *t)
         ex->live_head = t->live_next;
     if (t->live_next)
         t->live_next->live_prev = t->live_prev;
-    if (!(t->flags & AC_TASK_EXTERNAL_ROOT))
-        free(t);
+    free(t);
 }
 
 /* The root has finished: deliver the result to the joiner, or free a detached task. */
 void ac_task_finish_(ac_task *t)
 {
+    /* A task that aborts itself and then finishes in the same poll keeps its result. */
+    t->flags &= ~AC_TASK_ABORT_PENDING;
     t->flags |= AC_TASK_FINISHED;
     t->ex->unfinished--;
     if (t->joiner)

@@ -1,0 +1,641 @@
+/*
+ * test_executor.c — the executor: run-queue order, wakes, the poll budget, living on a user's
+ * event_base, one executor per thread, how run() ends (done, deadlock, stop), shutdown with
+ * tasks still pending, and ac_strerror.
+ */
+#include "asyncc.h"
+
+#include <check.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- futures shared by the tests ---- */
+
+/* Records the order in which tasks are first polled. */
+static int first_poll_order[16];
+static int first_poll_count;
+
+struct record_first {
+    ac_future future;
+    int index;
+};
+
+ASYNC_FN(record_first)
+    first_poll_order[first_poll_count++] = self->index;
+    ASYNC_RETURN(self->index);
+ASYNC_END
+
+static ac_future *record_first(struct record_first *self, int index)
+{
+    ASYNC_INIT(self, record_first);
+    self->index = index;
+    return &self->future;
+}
+
+/* A leaf that stays pending until `*open` becomes true, counting its polls. Whoever opens it
+ * wakes the task through `*waker`. */
+typedef struct gate {
+    ac_future future;
+    const int *open;
+    int polls;
+    ac_waker *waker;
+} gate;
+
+static ac_poll gate_poll(ac_future *f, ac_cx *cx)
+{
+    gate *g = (gate *)(void *)f;
+    g->polls++;
+    if (*g->open)
+        return ac_leaf_finish(f, 0);
+    *g->waker = ac_cx_waker(cx);
+    return ac_pending();
+}
+
+static void gate_cancel(ac_future *f)
+{
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const ac_future_vtable gate_vtable = {gate_poll, gate_cancel, NULL,
+                                             "gate",    __FILE__,    sizeof(gate)};
+
+static ac_future *gate_init(gate *g, const int *open, ac_waker *waker)
+{
+    g->open = open;
+    g->polls = 0;
+    g->waker = waker;
+    return ac_leaf_init(&g->future, &gate_vtable);
+}
+
+/* A leaf that claims the waker but keeps it nowhere: nothing can ever wake it. */
+static ac_poll lost_poll(ac_future *f, ac_cx *cx)
+{
+    (void)f;
+    (void)ac_cx_waker(cx);
+    return ac_pending();
+}
+
+static const ac_future_vtable lost_vtable = {lost_poll, gate_cancel, NULL,
+                                             "lost",    __FILE__,    sizeof(ac_future)};
+
+/* Awaits a future it does not own (a gate in the test's storage) and records its cleanup. */
+struct await_ptr {
+    ac_future future;
+    ac_future *inner;
+    int *cleanup;
+};
+
+ASYNC_FN(await_ptr)
+    AWAIT(self->inner);
+ASYNC_FINALLY
+    if (self->cleanup)
+        *self->cleanup = ASYNC_RESULT;
+ASYNC_END
+
+static ac_future *await_ptr(struct await_ptr *self, ac_future *inner, int *cleanup)
+{
+    ASYNC_INIT(self, await_ptr);
+    self->inner = inner;
+    self->cleanup = cleanup;
+    return &self->future;
+}
+
+/* Opens a gate and wakes its waiter three times. */
+struct opener {
+    ac_future future;
+    int *open;
+    ac_waker *waker;
+};
+
+ASYNC_FN(opener)
+    *self->open = 1;
+    ac_wake(*self->waker);
+    ac_wake(*self->waker);
+    ac_wake(*self->waker);
+ASYNC_END
+
+static ac_future *opener(struct opener *self, int *open, ac_waker *waker)
+{
+    ASYNC_INIT(self, opener);
+    self->open = open;
+    self->waker = waker;
+    return &self->future;
+}
+
+/* Sleeps `ms`, then returns `value`; its cleanup stores the result it finished with. */
+struct napper {
+    ac_future future;
+    ac_sleep nap;
+    uint64_t ms;
+    int value;
+    int *cleanup;
+};
+
+ASYNC_FN(napper)
+    AWAIT(ac_sleep_ms(&self->nap, self->ms));
+    ASYNC_RETURN(self->value);
+ASYNC_FINALLY
+    if (self->cleanup)
+        *self->cleanup = ASYNC_RESULT;
+ASYNC_END
+
+static ac_future *napper(struct napper *self, uint64_t ms, int value, int *cleanup)
+{
+    ASYNC_INIT(self, napper);
+    self->ms = ms;
+    self->value = value;
+    self->cleanup = cleanup;
+    return &self->future;
+}
+
+/* Yields forever, counting its polls. */
+struct yielder {
+    ac_future future;
+    long *polls;
+};
+
+ASYNC_FN(yielder)
+    for (;;) {
+        ++*self->polls;
+        ASYNC_YIELD_NOW();
+    }
+ASYNC_END
+
+static ac_future *yielder(struct yielder *self, long *polls)
+{
+    ASYNC_INIT(self, yielder);
+    self->polls = polls;
+    return &self->future;
+}
+
+/* ---- FIFO order and wakes ---- */
+
+START_TEST(first_polls_follow_spawn_order)
+{
+    ac_executor *ex = ac_executor_new();
+    struct record_first frame;
+    ac_task *tasks[10];
+    int i;
+
+    first_poll_count = 0;
+    for (i = 0; i < 10; i++)
+        tasks[i] = ac_spawn(ex, record_first(&frame, i));
+    ck_assert_int_eq(first_poll_count, 0); /* spawning never polls inline */
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(first_poll_count, 10);
+    for (i = 0; i < 10; i++) {
+        ck_assert_int_eq(first_poll_order[i], i);
+        ck_assert_int_eq(ac_task_result(tasks[i]), i);
+        ac_task_detach(tasks[i]);
+    }
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(repeated_wakes_poll_once)
+{
+    ac_executor *ex = ac_executor_new();
+    int open = 0;
+    ac_waker waker = NULL;
+    gate g;
+    struct await_ptr waiter;
+    struct opener op;
+    ac_task *t;
+
+    t = ac_spawn(ex, await_ptr(&waiter, gate_init(&g, &open, &waker), NULL));
+    ac_task_detach(t);
+    /* The waiter's first poll stores the waker; the opener then wakes it three times. */
+    ck_assert_int_eq(ac_block_on(ex, opener(&op, &open, &waker)), 0);
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(g.polls, 2);
+    ck_assert_int_eq(g.future.result, 0);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* A leaf that wakes its own task three times while being polled. */
+typedef struct self_waker {
+    ac_future future;
+    int polls;
+} self_waker;
+
+static ac_poll self_waker_poll(ac_future *f, ac_cx *cx)
+{
+    self_waker *s = (self_waker *)(void *)f;
+    ac_waker me;
+    if (++s->polls > 1)
+        return ac_leaf_finish(f, s->polls);
+    me = ac_cx_waker(cx);
+    ac_wake(me);
+    ac_wake(me);
+    ac_wake(me);
+    return ac_pending();
+}
+
+static const ac_future_vtable self_waker_vtable = {
+    self_waker_poll, gate_cancel, NULL, "self_waker", __FILE__, sizeof(self_waker)};
+
+START_TEST(waking_yourself_thrice_polls_once_more)
+{
+    ac_executor *ex = ac_executor_new();
+    self_waker s;
+    s.polls = 0;
+    ck_assert_int_eq(ac_block_on(ex, ac_leaf_init(&s.future, &self_waker_vtable)), 2);
+    ck_assert_int_eq(s.polls, 2);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* ---- the budget ---- */
+
+static void set_flag_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(int *)arg = 1;
+}
+
+/* Joins the sleeper, notes whether the libevent timer and I/O callbacks had run by then, then
+ * aborts the yielder and joins it. */
+struct fairness {
+    ac_future future;
+    ac_task *sleeper, *yielder;
+    const int *timer_fired, *io_fired;
+    int timer_fired_before_sleeper, io_fired_before_sleeper;
+    int sleeper_result, yielder_result, abort_rc;
+    ac_join join;
+};
+
+ASYNC_FN(fairness)
+    AWAIT_INTO(self->sleeper_result, ac_task_join(&self->join, self->sleeper));
+    self->timer_fired_before_sleeper = *self->timer_fired;
+    self->io_fired_before_sleeper = *self->io_fired;
+    self->abort_rc = ac_task_abort(self->yielder);
+    AWAIT_INTO(self->yielder_result, ac_task_join(&self->join, self->yielder));
+ASYNC_END
+
+static ac_future *fairness(struct fairness *self, ac_task *sleeper, ac_task *yielder,
+                           const int *timer_fired, const int *io_fired)
+{
+    ASYNC_INIT(self, fairness);
+    self->sleeper = sleeper;
+    self->yielder = yielder;
+    self->timer_fired = timer_fired;
+    self->io_fired = io_fired;
+    self->timer_fired_before_sleeper = self->io_fired_before_sleeper = 0;
+    return &self->future;
+}
+
+START_TEST(budget_lets_timers_and_events_run_beside_a_yielder)
+{
+    ac_executor *ex = ac_executor_new();
+    struct timeval ten_ms = {0, 10000};
+    struct event *timer, *readable;
+    int timer_fired = 0, io_fired = 0, fds[2];
+    long yields = 0;
+    struct yielder y;
+    struct napper n;
+    struct fairness fair;
+    ac_task *yielding, *sleeping;
+
+    ac_executor_set_budget(ex, 4);
+    timer = evtimer_new(ac_executor_base(ex), set_flag_cb, &timer_fired);
+    evtimer_add(timer, &ten_ms);
+    ck_assert_int_eq(pipe(fds), 0);
+    readable = event_new(ac_executor_base(ex), fds[0], EV_READ, set_flag_cb, &io_fired);
+    event_add(readable, NULL);
+    yielding = ac_spawn(ex, yielder(&y, &yields));
+    sleeping = ac_spawn(ex, napper(&n, 20, 11, NULL));
+    ck_assert_int_eq(write(fds[1], "x", 1), 1);
+    ck_assert_int_eq(ac_block_on(ex, fairness(&fair, sleeping, yielding, &timer_fired, &io_fired)),
+                     0);
+    ck_assert_int_eq(fair.sleeper_result, 11);
+    ck_assert_int_eq(fair.timer_fired_before_sleeper, 1);
+    ck_assert_int_eq(fair.io_fired_before_sleeper, 1);
+    ck_assert_int_eq(fair.abort_rc, 0);
+    ck_assert_int_eq(fair.yielder_result, -ECANCELED);
+    ck_assert_int_gt(yields, 1);
+    event_free(timer);
+    event_free(readable);
+    close(fds[0]);
+    close(fds[1]);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(budget_zero_means_one)
+{
+    ac_executor *ex = ac_executor_new();
+    struct record_first frame;
+    int i;
+
+    ac_executor_set_budget(ex, 0);
+    first_poll_count = 0;
+    for (i = 0; i < 5; i++)
+        ac_task_detach(ac_spawn(ex, record_first(&frame, i)));
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(first_poll_count, 5);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* ---- living on the user's event_base ---- */
+
+struct on_user_base {
+    ac_future future;
+    ac_sleep nap;
+    const int *user_timer_fired;
+    int saw_user_timer;
+};
+
+ASYNC_FN(on_user_base)
+    AWAIT(ac_sleep_ms(&self->nap, 30));
+    self->saw_user_timer = *self->user_timer_fired;
+    event_base_loopbreak(ac_executor_base(ac_cx_executor(ac_cx_)));
+    ASYNC_RETURN(5);
+ASYNC_END
+
+static ac_future *on_user_base(struct on_user_base *self, const int *user_timer_fired)
+{
+    ASYNC_INIT(self, on_user_base);
+    self->user_timer_fired = user_timer_fired;
+    self->saw_user_timer = 0;
+    return &self->future;
+}
+
+START_TEST(executor_runs_from_the_users_dispatch)
+{
+    struct event_base *base = event_base_new();
+    struct timeval five_ms = {0, 5000};
+    struct event *timer;
+    int user_timer_fired = 0;
+    struct on_user_base frame;
+    ac_executor *ex;
+    ac_task *t;
+
+    ck_assert_ptr_nonnull(base);
+    ex = ac_executor_new_with_base(base);
+    ck_assert_ptr_nonnull(ex);
+    ck_assert_ptr_eq(ac_executor_base(ex), base);
+    ck_assert_ptr_eq(ac_executor_current(), ex);
+    timer = evtimer_new(base, set_flag_cb, &user_timer_fired);
+    evtimer_add(timer, &five_ms);
+    t = ac_spawn(ex, on_user_base(&frame, &user_timer_fired));
+
+    ck_assert_int_eq(event_base_dispatch(base), 0);
+    ck_assert_int_eq(user_timer_fired, 1);
+    ck_assert(ac_task_is_finished(t));
+    ck_assert_int_eq(ac_task_result(t), 5);
+    ac_task_detach(t);
+    event_free(timer);
+    ac_executor_free(ex);
+    event_base_free(base); /* still ours: the executor did not free it */
+}
+END_TEST
+
+/* ---- one executor per thread ---- */
+
+static void *try_executor_on_new_thread(void *arg)
+{
+    ac_executor *ex = ac_executor_new();
+    *(int *)arg = ex != NULL && ac_executor_current() == ex;
+    ac_executor_free(ex);
+    return NULL;
+}
+
+START_TEST(one_executor_per_thread)
+{
+    struct event_base *base = event_base_new();
+    ac_executor *first = ac_executor_new();
+    ac_executor *again;
+    pthread_t thread;
+    int other_thread_ok = 0;
+
+    ck_assert_ptr_nonnull(first);
+    ck_assert_ptr_eq(ac_executor_current(), first);
+    ck_assert_ptr_null(ac_executor_new());
+    ck_assert_ptr_null(ac_executor_new_with_base(base));
+
+    ck_assert_int_eq(pthread_create(&thread, NULL, try_executor_on_new_thread, &other_thread_ok),
+                     0);
+    pthread_join(thread, NULL);
+    ck_assert_int_eq(other_thread_ok, 1);
+
+    ac_executor_free(first);
+    ck_assert_ptr_null(ac_executor_current());
+    again = ac_executor_new();
+    ck_assert_ptr_nonnull(again);
+    ck_assert_ptr_eq(ac_executor_current(), again);
+    ac_executor_free(again);
+    ac_executor_free(NULL);
+    event_base_free(base);
+}
+END_TEST
+
+/* ---- how run() ends ---- */
+
+START_TEST(run_returns_zero_when_all_finished)
+{
+    ac_executor *ex = ac_executor_new();
+    struct napper n;
+    ac_task *a, *b;
+
+    ck_assert_int_eq(ac_executor_run(ex), 0); /* nothing to do */
+    a = ac_spawn(ex, napper(&n, 2, 1, NULL));
+    b = ac_spawn(ex, napper(&n, 1, 2, NULL));
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert(ac_task_is_finished(a));
+    ck_assert(ac_task_is_finished(b));
+    ck_assert_int_eq(ac_task_result(a), 1);
+    ck_assert_int_eq(ac_task_result(b), 2);
+    ac_task_detach(a);
+    ac_task_detach(b);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Joins the task that `*other` will point to. */
+struct join_other {
+    ac_future future;
+    ac_task *const *other;
+    ac_join join;
+};
+
+ASYNC_FN(join_other)
+    AWAIT(ac_task_join(&self->join, *self->other));
+ASYNC_END
+
+static ac_future *join_other(struct join_other *self, ac_task *const *other)
+{
+    ASYNC_INIT(self, join_other);
+    self->other = other;
+    return &self->future;
+}
+
+START_TEST(run_detects_tasks_joining_each_other)
+{
+    ac_executor *ex = ac_executor_new();
+    struct join_other frame;
+    ac_task *a, *b;
+
+    a = ac_spawn(ex, join_other(&frame, &b));
+    b = ac_spawn(ex, join_other(&frame, &a));
+    ck_assert_int_eq(ac_executor_run(ex), -EDEADLK);
+    ck_assert(!ac_task_is_finished(a));
+    ck_assert(!ac_task_is_finished(b));
+    ac_executor_free(ex); /* cancels both; valgrind checks that both are freed */
+}
+END_TEST
+
+START_TEST(run_detects_a_lost_waker)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_future lost;
+    struct await_ptr frame;
+    int cleanup = 1;
+    ac_task *t;
+
+    t = ac_spawn(ex, await_ptr(&frame, ac_leaf_init(&lost, &lost_vtable), &cleanup));
+    ck_assert_int_eq(ac_executor_run(ex), -EDEADLK);
+    ck_assert(!ac_task_is_finished(t));
+    ck_assert_int_eq(ac_task_abort(t), 0);
+    ck_assert_int_eq(cleanup, -ECANCELED);
+    ck_assert_int_eq(lost.result, -ECANCELED);
+    ac_task_detach(t);
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Stops the executor, then carries on: sleeps and returns 3. */
+struct stopper {
+    ac_future future;
+    ac_sleep nap;
+    int *before_stop, *after_stop;
+};
+
+ASYNC_FN(stopper)
+    *self->before_stop = 1;
+    ac_executor_stop(ac_cx_executor(ac_cx_));
+    AWAIT(ac_sleep_ms(&self->nap, 1));
+    *self->after_stop = 1;
+    ASYNC_RETURN(3);
+ASYNC_END
+
+static ac_future *stopper(struct stopper *self, int *before_stop, int *after_stop)
+{
+    ASYNC_INIT(self, stopper);
+    self->before_stop = before_stop;
+    self->after_stop = after_stop;
+    return &self->future;
+}
+
+START_TEST(stop_from_a_task_makes_run_return)
+{
+    ac_executor *ex = ac_executor_new();
+    struct stopper frame;
+    int before_stop = 0, after_stop = 0;
+    ac_task *t = ac_spawn(ex, stopper(&frame, &before_stop, &after_stop));
+
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(before_stop, 1);
+    ck_assert_int_eq(after_stop, 0);
+    ck_assert(!ac_task_is_finished(t));
+    /* Another run picks up where the first left off. */
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(after_stop, 1);
+    ck_assert_int_eq(ac_task_result(t), 3);
+    ac_task_detach(t);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* ---- shutdown ---- */
+
+START_TEST(free_cancels_pending_tasks_and_runs_their_cleanup)
+{
+    ac_executor *ex = ac_executor_new();
+    int sleeping_cleanup = 1, unstarted_cleanup = 1, gated_cleanup = 1;
+    int open = 0;
+    ac_waker waker = NULL;
+    gate g;
+    struct napper n;
+    struct await_ptr a;
+    struct join_other j;
+    ac_task *sleeping, *gated, *finished;
+    struct napper quick;
+
+    sleeping = ac_spawn(ex, napper(&n, 60000, 0, &sleeping_cleanup));
+    gated = ac_spawn(ex, await_ptr(&a, gate_init(&g, &open, &waker), &gated_cleanup));
+    finished = ac_spawn(ex, napper(&n, 0, 4, NULL));
+    ac_task_detach(ac_spawn(ex, join_other(&j, &sleeping)));
+    ck_assert_int_eq(ac_block_on(ex, napper(&quick, 1, 0, NULL)), 0);
+    ck_assert(ac_task_is_finished(finished));
+
+    /* spawned but never polled */
+    ac_spawn(ex, napper(&n, 60000, 0, &unstarted_cleanup));
+    ac_task_detach(gated);
+
+    ac_executor_free(ex);
+    ck_assert_int_eq(sleeping_cleanup, -ECANCELED);
+    ck_assert_int_eq(gated_cleanup, -ECANCELED);
+    ck_assert_int_eq(unstarted_cleanup, -ECANCELED);
+    ck_assert_int_eq(g.polls, 1);
+    ck_assert_int_eq(g.future.result, -ECANCELED);
+    ck_assert_ptr_null(ac_executor_current());
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(strerror_describes_asyncc_codes)
+{
+    static const int codes[] = {-ECANCELED, -ETIMEDOUT, -EDEADLK, -ESHUTDOWN};
+    size_t i, k;
+
+    ck_assert_str_eq(ac_strerror(-ECANCELED), "cancelled");
+    ck_assert_str_eq(ac_strerror(-ETIMEDOUT), "timed out");
+    ck_assert_ptr_nonnull(strstr(ac_strerror(-EDEADLK), "deadlock"));
+    ck_assert_ptr_nonnull(strstr(ac_strerror(-ESHUTDOWN), "shutting down"));
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        ck_assert_str_eq(ac_strerror(-codes[i]), ac_strerror(codes[i])); /* either sign */
+        for (k = 0; k < i; k++)
+            ck_assert_str_ne(ac_strerror(codes[i]), ac_strerror(codes[k]));
+    }
+    ck_assert_str_eq(ac_strerror(-ENOMEM), strerror(ENOMEM));
+    ck_assert_str_eq(ac_strerror(-EINVAL), strerror(EINVAL));
+    ck_assert_ptr_nonnull(ac_strerror(0));
+    ck_assert_ptr_nonnull(ac_strerror(-99999));
+    ck_assert_str_ne(ac_strerror(-99999), "");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("executor");
+    TCase *tc = tcase_create("executor");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, first_polls_follow_spawn_order);
+    tcase_add_test(tc, repeated_wakes_poll_once);
+    tcase_add_test(tc, waking_yourself_thrice_polls_once_more);
+    tcase_add_test(tc, budget_lets_timers_and_events_run_beside_a_yielder);
+    tcase_add_test(tc, budget_zero_means_one);
+    tcase_add_test(tc, executor_runs_from_the_users_dispatch);
+    tcase_add_test(tc, one_executor_per_thread);
+    tcase_add_test(tc, run_returns_zero_when_all_finished);
+    tcase_add_test(tc, run_detects_tasks_joining_each_other);
+    tcase_add_test(tc, run_detects_a_lost_waker);
+    tcase_add_test(tc, stop_from_a_task_makes_run_return);
+    tcase_add_test(tc, free_cancels_pending_tasks_and_runs_their_cleanup);
+    tcase_add_test(tc, strerror_describes_asyncc_codes);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
