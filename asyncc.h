@@ -14,6 +14,8 @@
  *   9. Bridges between sync and async code: block_on, spawn_blocking, other threads
  *  10. Diagnostics: the async backtrace, the slow-poll watchdog, misuse checks
  *  11. Writing leaf futures
+ *  12. Async I/O: registered file descriptors and readiness
+ *  13. Sockets: TCP, UDP and Unix-domain
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -98,6 +100,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -688,6 +691,168 @@ static inline ac_poll ac_leaf_finish(ac_future *f, int result)
     f->state = AC_STATE_DONE;
     return ac_ready();
 }
+
+/* ============================================================================================
+ * 12. ASYNC I/O: REGISTERED FILE DESCRIPTORS AND READINESS
+ *
+ * An ac_io is a non-blocking file descriptor registered with the executor once — one libevent
+ * event, persistent and edge-triggered — that remembers whether the fd is readable and
+ * writable (mio's model). An operation first tries the system call; only when it says EAGAIN
+ * does it forget that readiness and wait for libevent to report the next edge. So there is no
+ * epoll_ctl per await and no allocation per operation: the operation's state lives in a small
+ * future in your frame.
+ *
+ * One reader and one writer at a time: a read and a write may be pending together (two tasks
+ * can each own one direction), two reads may not (debug builds abort). Operations are
+ * cancel-safe: a cancelled read has consumed nothing, a cancelled write has written nothing
+ * beyond what a finished write reported. Writes to sockets never raise SIGPIPE: a closed peer
+ * is -EPIPE (or -ECONNRESET).
+ * ============================================================================================ */
+
+typedef struct ac_io ac_io;
+
+enum {
+    AC_IO_OWN_FD = 1 << 0, /* ac_io_close also closes the fd */
+};
+enum {
+    AC_IO_READ = 1 << 0,
+    AC_IO_WRITE = 1 << 1,
+};
+
+/* Register `fd` (made non-blocking) with `ex`. Returns 0 and sets *out, or a negative errno
+ * value (-EBADF, -ENOMEM, -EEXIST when the fd is already registered). The ac_io is allocated
+ * here (with its libevent event) and freed by ac_io_close. */
+int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out);
+
+/* Deregister and free; with AC_IO_OWN_FD also close the fd. No operation may be pending on it
+ * (cancel or finish them first; debug builds abort otherwise). NULL is a no-op. */
+void ac_io_close(ac_io *io);
+
+int ac_io_fd(const ac_io *io);
+
+/* After your own system call on the fd said EAGAIN: forget that direction's readiness, so the
+ * next ac_io_readable/ac_io_writable suspends until libevent reports a new edge. */
+void ac_io_clear_ready(ac_io *io, unsigned direction);
+
+/* Wait until the fd is readable (or writable) — or in error or hung up, which the next system
+ * call will report. Finishes with 0. For wrapping your own non-blocking fds (tokio's AsyncFd):
+ * wait, try the call, on EAGAIN ac_io_clear_ready and wait again. */
+typedef struct ac_readiness {
+    ac_future future;
+    ac_io *io;
+    unsigned direction;
+} ac_readiness;
+ac_future *ac_io_readable(ac_readiness *op, ac_io *io);
+ac_future *ac_io_writable(ac_readiness *op, ac_io *io);
+
+/* Read at most `len` bytes into `buf` (which must stay valid until the future finishes).
+ * Finishes with the byte count (> 0), 0 at end of file, or a negative errno value. */
+typedef struct ac_read {
+    ac_future future;
+    ac_io *io;
+    void *buf;
+    size_t len;
+} ac_read;
+ac_future *ac_io_read(ac_read *op, ac_io *io, void *buf, size_t len);
+
+/* ac_io_write: write some of `buf` — finishes with the count written (> 0) or a negative errno.
+ * ac_io_write_all: write all of it — finishes with `len` or a negative errno; `op->done` says
+ * how much had been written when it failed or was cancelled. `len` is at most INT32_MAX. */
+typedef struct ac_write {
+    ac_future future;
+    ac_io *io;
+    const void *buf;
+    size_t len;
+    size_t done;
+    int all;
+} ac_write;
+ac_future *ac_io_write(ac_write *op, ac_io *io, const void *buf, size_t len);
+ac_future *ac_io_write_all(ac_write *op, ac_io *io, const void *buf, size_t len);
+
+/* ============================================================================================
+ * 13. SOCKETS: TCP, UDP AND UNIX-DOMAIN
+ *
+ * Addresses are numeric (IPv4 "127.0.0.1", IPv6 "::1") or Unix paths; name resolution comes
+ * with DNS. Every socket is created non-blocking and close-on-exec and registered as an ac_io
+ * that owns its fd: release it with ac_io_close.
+ * ============================================================================================ */
+
+typedef struct ac_sockaddr {
+    struct sockaddr_storage storage;
+    socklen_t len;
+} ac_sockaddr;
+
+/* Fill `addr` from a numeric IPv4/IPv6 address and a port: 0 or -EINVAL. */
+int ac_sockaddr_ip(ac_sockaddr *addr, const char *ip, uint16_t port);
+/* Fill `addr` with a Unix-domain path: 0 or -ENAMETOOLONG. */
+int ac_sockaddr_unix(ac_sockaddr *addr, const char *path);
+/* "127.0.0.1:8080", "[::1]:80" or the Unix path; returns the length like snprintf. */
+int ac_sockaddr_format(const ac_sockaddr *addr, char *buf, size_t size);
+/* The port of an IP address (0 for Unix-domain). */
+uint16_t ac_sockaddr_port(const ac_sockaddr *addr);
+
+enum {
+    AC_LISTEN_REUSEPORT = 1 << 0, /* SO_REUSEPORT: several listeners (threads) share the port */
+};
+
+/* A listening stream socket (TCP when addr is IP — with SO_REUSEADDR — or Unix-domain) with the
+ * given backlog (<= 0: SOMAXCONN). Port 0 picks a free port: read it with ac_io_local_address.
+ * Returns 0 or a negative errno (-EADDRINUSE, -EACCES, ...). */
+int ac_socket_listen(ac_executor *ex, const ac_sockaddr *addr, int backlog, unsigned flags,
+                     ac_io **listener);
+int ac_io_local_address(const ac_io *io, ac_sockaddr *out);
+int ac_io_peer_address(const ac_io *io, ac_sockaddr *out);
+
+/* Accept one connection: finishes with 0 and `op->conn` (a registered ac_io you now own) and
+ * `op->peer`, or a negative errno. -EMFILE/-ENFILE (out of file descriptors) leave the
+ * connection queued: the listener stays usable, so back off (sleep) and accept again.
+ * Cancel-safe: a cancelled accept has accepted nothing. */
+typedef struct ac_accept {
+    ac_future future;
+    ac_io *listener;
+    ac_io *conn;
+    ac_sockaddr peer;
+} ac_accept;
+ac_future *ac_socket_accept(ac_accept *op, ac_io *listener);
+
+/* Connect a stream socket (TCP or Unix-domain) to `addr`: finishes with 0 and `op->conn` (yours
+ * to close), or a negative errno (-ECONNREFUSED, -ENETUNREACH, ...). Wrap it in ac_timeout_ms
+ * for a deadline; cancelling closes the half-open socket. */
+typedef struct ac_connect {
+    ac_future future;
+    ac_executor *ex;
+    ac_sockaddr addr;
+    ac_io *conn;
+} ac_connect;
+ac_future *ac_socket_connect(ac_connect *op, ac_executor *ex, const ac_sockaddr *addr);
+
+/* Shut down the write direction (the peer reads end of file) — or AC_IO_READ, or both. */
+int ac_socket_shutdown(ac_io *io, unsigned directions);
+
+/* A UDP socket bound to `addr` (port 0: any free port). 0 or a negative errno. */
+int ac_udp_bind(ac_executor *ex, const ac_sockaddr *addr, ac_io **out);
+
+/* Send one datagram to `to`: finishes with the byte count or a negative errno. */
+typedef struct ac_send_to {
+    ac_future future;
+    ac_io *io;
+    const void *buf;
+    size_t len;
+    ac_sockaddr to;
+} ac_send_to;
+ac_future *ac_socket_send_to(ac_send_to *op, ac_io *io, const void *buf, size_t len,
+                             const ac_sockaddr *to);
+
+/* Receive one datagram into `buf`: finishes with its length (truncated to `len`) and the sender
+ * in `op->from`, or a negative errno. Cancel-safe: a cancelled receive took no datagram. */
+typedef struct ac_recv_from {
+    ac_future future;
+    ac_io *io;
+    void *buf;
+    size_t len;
+    ac_sockaddr from;
+} ac_recv_from;
+ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t len);
 
 #ifdef __cplusplus
 }

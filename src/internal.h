@@ -61,6 +61,18 @@ static inline ac_future *ac_task_root_(const ac_task *t)
     return (ac_future *)(void *)(t + 1);
 }
 
+/* A registered fd (io.c). The libevent event lives in the same allocation, after it. */
+struct ac_io {
+    ac_executor *ex;
+    ac_task *reader, *writer; /* the task waiting in each direction, or NULL */
+    struct event *event;
+    int fd;
+    uint8_t ready; /* AC_IO_READ | AC_IO_WRITE: last known readiness */
+    bool is_socket;
+    bool owns_fd;
+    bool unregistered; /* a regular file: always ready, so libevent never watches it */
+};
+
 struct ac_blocking_pool;
 struct ac_inbox_entry;
 
@@ -126,6 +138,10 @@ int ac_inbox_init_(ac_executor *ex);
 void ac_inbox_free_(ac_executor *ex);
 void ac_inbox_forget_(ac_task *t);
 void ac_remote_release_local_(ac_task *t);
+
+/* io.c: for the socket operations in net.c */
+ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx);
+ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op, int result);
 
 /* blocking.c */
 void ac_blocking_shutdown_(ac_executor *ex);

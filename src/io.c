@@ -1,0 +1,281 @@
+/*
+ * io.c — registered file descriptors and readiness (mio's model on libevent).
+ *
+ * Each ac_io is one allocation holding its libevent event, registered once with
+ * EV_READ|EV_WRITE|EV_PERSIST|EV_ET. The callback only records readiness and wakes the task
+ * waiting in that direction. Operations try their system call while the direction is marked
+ * ready and clear the mark only on EAGAIN; because edges are reported by the next epoll_wait
+ * and all of this runs on the executor's thread, no edge can slip between the EAGAIN and the
+ * wait. A fresh registration starts optimistic (both directions ready): the first call tells.
+ */
+#include "internal.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    ac_io *io = arg;
+    (void)fd;
+    if (what & EV_READ) {
+        io->ready |= AC_IO_READ;
+        if (io->reader)
+            ac_wake(io->reader);
+    }
+    if (what & EV_WRITE) {
+        io->ready |= AC_IO_WRITE;
+        if (io->writer)
+            ac_wake(io->writer);
+    }
+}
+
+static bool is_regular_file(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
+{
+    size_t event_offset = (sizeof(ac_io) + 15) & ~(size_t)15;
+    int type;
+    socklen_t type_len = sizeof type;
+    int fl = fcntl(fd, F_GETFL);
+    ac_io *io;
+
+    *out = NULL;
+    if (fl < 0)
+        return -EBADF;
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    io = calloc(1, event_offset + event_get_struct_event_size());
+    if (!io)
+        return -ENOMEM;
+    io->ex = ex;
+    io->fd = fd;
+    io->owns_fd = (flags & AC_IO_OWN_FD) != 0;
+    io->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) == 0;
+    io->ready = AC_IO_READ | AC_IO_WRITE;
+    io->event = (struct event *)(void *)((char *)io + event_offset);
+    if (event_assign(io->event, ex->base, fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET, io_cb, io) <
+        0) {
+        free(io);
+        return -EINVAL;
+    }
+    if (is_regular_file(fd)) {
+        /* epoll refuses regular files; they never say EAGAIN, so they never wait either. */
+        io->unregistered = true;
+    } else if (event_add(io->event, NULL) < 0) {
+        free(io);
+        return -EINVAL;
+    }
+    *out = io;
+    return 0;
+}
+
+void ac_io_close(ac_io *io)
+{
+    if (!io)
+        return;
+    if (ASYNCC_DEBUG && (io->reader || io->writer))
+        ac_misuse_task_(io->reader ? io->reader : io->writer,
+                        "ac_io_close while an operation on it is pending");
+    if (!io->unregistered)
+        event_del(io->event);
+    if (io->owns_fd)
+        close(io->fd);
+    free(io);
+}
+
+int ac_io_fd(const ac_io *io)
+{
+    return io->fd;
+}
+
+void ac_io_clear_ready(ac_io *io, unsigned direction)
+{
+    io->ready &= (uint8_t)~direction;
+}
+
+/* Park the polling task as this direction's waiter. One waiter per direction. */
+ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx)
+{
+    ac_task **slot = direction == AC_IO_READ ? &io->reader : &io->writer;
+    ac_waker me = ac_cx_waker(cx);
+    if (ASYNCC_DEBUG && *slot && *slot != me)
+        ac_misuse_task_(me, direction == AC_IO_READ
+                                ? "two tasks are reading from the same ac_io at once"
+                                : "two tasks are writing to the same ac_io at once");
+    *slot = me;
+    return ac_pending();
+}
+
+/* The operation is over (finished or cancelled): it no longer waits in that direction. */
+ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op, int result)
+{
+    if (direction == AC_IO_READ)
+        io->reader = NULL;
+    else
+        io->writer = NULL;
+    return ac_leaf_finish(op, result);
+}
+
+/* ---- readiness futures ---- */
+
+static ac_poll readiness_poll(ac_future *f, ac_cx *cx)
+{
+    ac_readiness *op = (ac_readiness *)(void *)f;
+    if (op->io->ready & op->direction)
+        return ac_io_finish_(op->io, op->direction, f, 0);
+    return ac_io_wait_(op->io, op->direction, cx);
+}
+
+static void readiness_cancel(ac_future *f)
+{
+    ac_readiness *op = (ac_readiness *)(void *)f;
+    ac_io_finish_(op->io, op->direction, f, -ECANCELED);
+}
+
+static const char *readiness_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_readiness *op = (const ac_readiness *)(const void *)f;
+    snprintf(buf, size, "fd %d %s", op->io->fd,
+             op->direction == AC_IO_READ ? "readable" : "writable");
+    return buf;
+}
+
+static const ac_future_vtable readiness_vtable = {
+    readiness_poll, readiness_cancel, readiness_describe, "readiness", __FILE__,
+    sizeof(ac_readiness)};
+
+static ac_future *readiness_init(ac_readiness *op, ac_io *io, unsigned direction)
+{
+    op->io = io;
+    op->direction = direction;
+    return ac_leaf_init(&op->future, &readiness_vtable);
+}
+
+ac_future *ac_io_readable(ac_readiness *op, ac_io *io)
+{
+    return readiness_init(op, io, AC_IO_READ);
+}
+
+ac_future *ac_io_writable(ac_readiness *op, ac_io *io)
+{
+    return readiness_init(op, io, AC_IO_WRITE);
+}
+
+/* ---- read ---- */
+
+static ac_poll read_poll(ac_future *f, ac_cx *cx)
+{
+    ac_read *op = (ac_read *)(void *)f;
+    ac_io *io = op->io;
+    while (io->ready & AC_IO_READ) {
+        ssize_t n = read(io->fd, op->buf, op->len);
+        if (n >= 0)
+            return ac_io_finish_(io, AC_IO_READ, f, (int)n);
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return ac_io_finish_(io, AC_IO_READ, f, -errno);
+        io->ready &= (uint8_t)~AC_IO_READ;
+    }
+    return ac_io_wait_(io, AC_IO_READ, cx);
+}
+
+static void read_cancel(ac_future *f)
+{
+    ac_read *op = (ac_read *)(void *)f;
+    ac_io_finish_(op->io, AC_IO_READ, f, -ECANCELED);
+}
+
+static const char *read_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_read *op = (const ac_read *)(const void *)f;
+    snprintf(buf, size, "read fd %d", op->io->fd);
+    return buf;
+}
+
+static const ac_future_vtable read_vtable = {read_poll, read_cancel, read_describe,
+                                             "read",    __FILE__,    sizeof(ac_read)};
+
+ac_future *ac_io_read(ac_read *op, ac_io *io, void *buf, size_t len)
+{
+    op->io = io;
+    op->buf = buf;
+    op->len = len > INT32_MAX ? INT32_MAX : len;
+    return ac_leaf_init(&op->future, &read_vtable);
+}
+
+/* ---- write ---- */
+
+/* One write system call; sockets use send(MSG_NOSIGNAL) so a closed peer is -EPIPE, not a
+ * signal. */
+static ssize_t write_some(const ac_io *io, const void *buf, size_t len)
+{
+    if (io->is_socket)
+        return send(io->fd, buf, len, MSG_NOSIGNAL);
+    return write(io->fd, buf, len);
+}
+
+static ac_poll write_poll(ac_future *f, ac_cx *cx)
+{
+    ac_write *op = (ac_write *)(void *)f;
+    ac_io *io = op->io;
+    while (io->ready & AC_IO_WRITE) {
+        ssize_t n = write_some(io, (const char *)op->buf + op->done, op->len - op->done);
+        if (n >= 0) {
+            op->done += (size_t)n;
+            if (!op->all || op->done == op->len)
+                return ac_io_finish_(io, AC_IO_WRITE, f, (int)(op->all ? op->len : (size_t)n));
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return ac_io_finish_(io, AC_IO_WRITE, f, -errno);
+        io->ready &= (uint8_t)~AC_IO_WRITE;
+    }
+    return ac_io_wait_(io, AC_IO_WRITE, cx);
+}
+
+static void write_cancel(ac_future *f)
+{
+    ac_write *op = (ac_write *)(void *)f;
+    ac_io_finish_(op->io, AC_IO_WRITE, f, -ECANCELED);
+}
+
+static const char *write_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_write *op = (const ac_write *)(const void *)f;
+    snprintf(buf, size, "write fd %d (%zu of %zu bytes done)", op->io->fd, op->done, op->len);
+    return buf;
+}
+
+static const ac_future_vtable write_vtable = {write_poll, write_cancel, write_describe,
+                                              "write",    __FILE__,     sizeof(ac_write)};
+
+static ac_future *write_init(ac_write *op, ac_io *io, const void *buf, size_t len, int all)
+{
+    op->io = io;
+    op->buf = buf;
+    op->len = len > INT32_MAX ? INT32_MAX : len;
+    op->done = 0;
+    op->all = all;
+    return ac_leaf_init(&op->future, &write_vtable);
+}
+
+ac_future *ac_io_write(ac_write *op, ac_io *io, const void *buf, size_t len)
+{
+    return write_init(op, io, buf, len, 0);
+}
+
+ac_future *ac_io_write_all(ac_write *op, ac_io *io, const void *buf, size_t len)
+{
+    return write_init(op, io, buf, len, 1);
+}

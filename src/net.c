@@ -1,0 +1,397 @@
+/*
+ * net.c — sockets on top of io.c: addresses, listen/accept, connect, UDP.
+ *
+ * Every socket is created SOCK_NONBLOCK | SOCK_CLOEXEC and wrapped in an ac_io that owns it.
+ * The operations follow io.c's rule: try the call, wait for readiness only on EAGAIN.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ---- addresses ---- */
+
+int ac_sockaddr_ip(ac_sockaddr *addr, const char *ip, uint16_t port)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&addr->storage;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)&addr->storage;
+    memset(addr, 0, sizeof *addr);
+    if (ip && inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        addr->len = sizeof *v4;
+        return 0;
+    }
+    if (ip && inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        addr->len = sizeof *v6;
+        return 0;
+    }
+    return -EINVAL;
+}
+
+int ac_sockaddr_unix(ac_sockaddr *addr, const char *path)
+{
+    struct sockaddr_un *un = (struct sockaddr_un *)(void *)&addr->storage;
+    size_t len = path ? strlen(path) : 0;
+    memset(addr, 0, sizeof *addr);
+    if (len == 0)
+        return -EINVAL;
+    if (len >= sizeof un->sun_path)
+        return -ENAMETOOLONG;
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, len + 1);
+    addr->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+    return 0;
+}
+
+int ac_sockaddr_format(const ac_sockaddr *addr, char *buf, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN];
+    const struct sockaddr *sa = (const struct sockaddr *)(const void *)&addr->storage;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)(const void *)sa;
+        inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip);
+        return snprintf(buf, size, "%s:%u", ip, ntohs(v4->sin_port));
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)(const void *)sa;
+        inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
+        return snprintf(buf, size, "[%s]:%u", ip, ntohs(v6->sin6_port));
+    }
+    if (sa->sa_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)(const void *)sa;
+        return snprintf(buf, size, "%s", un->sun_path[0] ? un->sun_path : "(unnamed)");
+    }
+    return snprintf(buf, size, "(unknown address family %d)", sa->sa_family);
+}
+
+uint16_t ac_sockaddr_port(const ac_sockaddr *addr)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)(const void *)&addr->storage;
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+    return 0;
+}
+
+static int family_of(const ac_sockaddr *addr)
+{
+    return ((const struct sockaddr *)(const void *)&addr->storage)->sa_family;
+}
+
+/* A new non-blocking socket registered as an owning ac_io; on failure nothing is left open. */
+static int open_socket(ac_executor *ex, int family, int type, int *fd_out, ac_io **out)
+{
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int rc;
+    *out = NULL;
+    if (fd < 0)
+        return -errno;
+    rc = ac_io_open(ex, fd, AC_IO_OWN_FD, out);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+int ac_io_local_address(const ac_io *io, ac_sockaddr *out)
+{
+    memset(out, 0, sizeof *out);
+    out->len = sizeof out->storage;
+    if (getsockname(io->fd, (struct sockaddr *)(void *)&out->storage, &out->len) < 0)
+        return -errno;
+    return 0;
+}
+
+int ac_io_peer_address(const ac_io *io, ac_sockaddr *out)
+{
+    memset(out, 0, sizeof *out);
+    out->len = sizeof out->storage;
+    if (getpeername(io->fd, (struct sockaddr *)(void *)&out->storage, &out->len) < 0)
+        return -errno;
+    return 0;
+}
+
+int ac_socket_shutdown(ac_io *io, unsigned directions)
+{
+    int how;
+    if (directions == (AC_IO_READ | AC_IO_WRITE))
+        how = SHUT_RDWR;
+    else if (directions == AC_IO_WRITE)
+        how = SHUT_WR;
+    else if (directions == AC_IO_READ)
+        how = SHUT_RD;
+    else
+        return -EINVAL;
+    return shutdown(io->fd, how) < 0 ? -errno : 0;
+}
+
+/* ---- listen and accept ---- */
+
+int ac_socket_listen(ac_executor *ex, const ac_sockaddr *addr, int backlog, unsigned flags,
+                     ac_io **listener)
+{
+    int family = family_of(addr), one = 1, fd, rc;
+    ac_io *io;
+    *listener = NULL;
+    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+        return -EAFNOSUPPORT;
+    rc = open_socket(ex, family, SOCK_STREAM, &fd, &io);
+    if (rc < 0)
+        return rc;
+    if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        rc = -errno;
+    if (rc == 0 && (flags & AC_LISTEN_REUSEPORT) &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+        rc = -errno;
+    if (rc == 0 && bind(fd, (const struct sockaddr *)(const void *)&addr->storage, addr->len) < 0)
+        rc = -errno;
+    if (rc == 0 && listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        ac_io_close(io);
+        return rc;
+    }
+    *listener = io;
+    return 0;
+}
+
+static ac_poll accept_poll(ac_future *f, ac_cx *cx)
+{
+    ac_accept *op = (ac_accept *)(void *)f;
+    ac_io *listener = op->listener;
+    while (listener->ready & AC_IO_READ) {
+        socklen_t len = sizeof op->peer.storage;
+        int fd = accept4(listener->fd, (struct sockaddr *)(void *)&op->peer.storage, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            int rc = ac_io_open(listener->ex, fd, AC_IO_OWN_FD, &op->conn);
+            op->peer.len = len;
+            if (rc < 0)
+                close(fd);
+            return ac_io_finish_(listener, AC_IO_READ, f, rc);
+        }
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue; /* interrupted, or the peer gave up before we got to it */
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return ac_io_finish_(listener, AC_IO_READ, f, -errno); /* readiness kept: retry */
+        listener->ready &= (uint8_t)~AC_IO_READ;
+    }
+    return ac_io_wait_(listener, AC_IO_READ, cx);
+}
+
+static void accept_cancel(ac_future *f)
+{
+    ac_accept *op = (ac_accept *)(void *)f;
+    ac_io_finish_(op->listener, AC_IO_READ, f, -ECANCELED);
+}
+
+static const char *accept_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_accept *op = (const ac_accept *)(const void *)f;
+    snprintf(buf, size, "accept on fd %d", op->listener->fd);
+    return buf;
+}
+
+static const ac_future_vtable accept_vtable = {accept_poll, accept_cancel, accept_describe,
+                                               "accept",    __FILE__,      sizeof(ac_accept)};
+
+ac_future *ac_socket_accept(ac_accept *op, ac_io *listener)
+{
+    op->listener = listener;
+    op->conn = NULL;
+    memset(&op->peer, 0, sizeof op->peer);
+    return ac_leaf_init(&op->future, &accept_vtable);
+}
+
+/* ---- connect ---- */
+
+/* First poll: start the connection. Later polls: wait for writability, then read the outcome. */
+static ac_poll connect_poll(ac_future *f, ac_cx *cx)
+{
+    ac_connect *op = (ac_connect *)(void *)f;
+    int err = 0, fd;
+    socklen_t len = sizeof err;
+
+    if (!op->conn) {
+        int family = family_of(&op->addr);
+        int rc = open_socket(op->ex, family, SOCK_STREAM, &fd, &op->conn);
+        if (rc < 0)
+            return ac_leaf_finish(f, rc);
+        if (connect(fd, (const struct sockaddr *)(const void *)&op->addr.storage, op->addr.len) ==
+            0)
+            return ac_io_finish_(op->conn, AC_IO_WRITE, f, 0);
+        if (errno != EINPROGRESS) {
+            /* Unix-domain sockets say EAGAIN when the listener's backlog is full. */
+            rc = -errno;
+            ac_io_close(op->conn);
+            op->conn = NULL;
+            return ac_leaf_finish(f, rc);
+        }
+        /* The optimistic write readiness of a new registration means nothing here. */
+        op->conn->ready &= (uint8_t)~AC_IO_WRITE;
+    }
+    if (!(op->conn->ready & AC_IO_WRITE))
+        return ac_io_wait_(op->conn, AC_IO_WRITE, cx);
+    if (getsockopt(op->conn->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err != 0) {
+        ac_io_finish_(op->conn, AC_IO_WRITE, f, -err);
+        ac_io_close(op->conn);
+        op->conn = NULL;
+        return ac_ready();
+    }
+    return ac_io_finish_(op->conn, AC_IO_WRITE, f, 0);
+}
+
+static void connect_cancel(ac_future *f)
+{
+    ac_connect *op = (ac_connect *)(void *)f;
+    if (op->conn) {
+        op->conn->writer = NULL;
+        ac_io_close(op->conn);
+        op->conn = NULL;
+    }
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *connect_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_connect *op = (const ac_connect *)(const void *)f;
+    char addr[128];
+    ac_sockaddr_format(&op->addr, addr, sizeof addr);
+    snprintf(buf, size, "connect to %s", addr);
+    return buf;
+}
+
+static const ac_future_vtable connect_vtable = {connect_poll, connect_cancel, connect_describe,
+                                                "connect",    __FILE__,       sizeof(ac_connect)};
+
+ac_future *ac_socket_connect(ac_connect *op, ac_executor *ex, const ac_sockaddr *addr)
+{
+    op->ex = ex;
+    op->addr = *addr;
+    op->conn = NULL;
+    return ac_leaf_init(&op->future, &connect_vtable);
+}
+
+/* ---- UDP ---- */
+
+int ac_udp_bind(ac_executor *ex, const ac_sockaddr *addr, ac_io **out)
+{
+    int family = family_of(addr), fd, rc;
+    ac_io *io;
+    *out = NULL;
+    if (family != AF_INET && family != AF_INET6)
+        return -EAFNOSUPPORT;
+    rc = open_socket(ex, family, SOCK_DGRAM, &fd, &io);
+    if (rc < 0)
+        return rc;
+    if (bind(fd, (const struct sockaddr *)(const void *)&addr->storage, addr->len) < 0) {
+        rc = -errno;
+        ac_io_close(io);
+        return rc;
+    }
+    *out = io;
+    return 0;
+}
+
+static ac_poll send_to_poll(ac_future *f, ac_cx *cx)
+{
+    ac_send_to *op = (ac_send_to *)(void *)f;
+    ac_io *io = op->io;
+    while (io->ready & AC_IO_WRITE) {
+        ssize_t n = sendto(io->fd, op->buf, op->len, MSG_NOSIGNAL,
+                           (const struct sockaddr *)(const void *)&op->to.storage, op->to.len);
+        if (n >= 0)
+            return ac_io_finish_(io, AC_IO_WRITE, f, (int)n);
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return ac_io_finish_(io, AC_IO_WRITE, f, -errno);
+        io->ready &= (uint8_t)~AC_IO_WRITE;
+    }
+    return ac_io_wait_(io, AC_IO_WRITE, cx);
+}
+
+static void send_to_cancel(ac_future *f)
+{
+    ac_send_to *op = (ac_send_to *)(void *)f;
+    ac_io_finish_(op->io, AC_IO_WRITE, f, -ECANCELED);
+}
+
+static const char *send_to_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_send_to *op = (const ac_send_to *)(const void *)f;
+    snprintf(buf, size, "send_to on fd %d", op->io->fd);
+    return buf;
+}
+
+static const ac_future_vtable send_to_vtable = {send_to_poll, send_to_cancel, send_to_describe,
+                                                "send_to",    __FILE__,       sizeof(ac_send_to)};
+
+ac_future *ac_socket_send_to(ac_send_to *op, ac_io *io, const void *buf, size_t len,
+                             const ac_sockaddr *to)
+{
+    op->io = io;
+    op->buf = buf;
+    op->len = len > INT32_MAX ? INT32_MAX : len;
+    op->to = *to;
+    return ac_leaf_init(&op->future, &send_to_vtable);
+}
+
+static ac_poll recv_from_poll(ac_future *f, ac_cx *cx)
+{
+    ac_recv_from *op = (ac_recv_from *)(void *)f;
+    ac_io *io = op->io;
+    while (io->ready & AC_IO_READ) {
+        socklen_t len = sizeof op->from.storage;
+        ssize_t n = recvfrom(io->fd, op->buf, op->len, 0,
+                             (struct sockaddr *)(void *)&op->from.storage, &len);
+        if (n >= 0) {
+            op->from.len = len;
+            return ac_io_finish_(io, AC_IO_READ, f, (int)n);
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return ac_io_finish_(io, AC_IO_READ, f, -errno);
+        io->ready &= (uint8_t)~AC_IO_READ;
+    }
+    return ac_io_wait_(io, AC_IO_READ, cx);
+}
+
+static void recv_from_cancel(ac_future *f)
+{
+    ac_recv_from *op = (ac_recv_from *)(void *)f;
+    ac_io_finish_(op->io, AC_IO_READ, f, -ECANCELED);
+}
+
+static const char *recv_from_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_recv_from *op = (const ac_recv_from *)(const void *)f;
+    snprintf(buf, size, "recv_from on fd %d", op->io->fd);
+    return buf;
+}
+
+static const ac_future_vtable recv_from_vtable = {
+    recv_from_poll, recv_from_cancel, recv_from_describe, "recv_from", __FILE__,
+    sizeof(ac_recv_from)};
+
+ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t len)
+{
+    op->io = io;
+    op->buf = buf;
+    op->len = len > INT32_MAX ? INT32_MAX : len;
+    memset(&op->from, 0, sizeof op->from);
+    return ac_leaf_init(&op->future, &recv_from_vtable);
+}
