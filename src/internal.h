@@ -45,7 +45,7 @@ struct ac_task {
     uint32_t flags;
     uint16_t remote_refs;            /* outstanding remote wakers (executor thread only) */
     uint8_t inbox_state;             /* guarded by ex->inbox_lock: see inbox.c */
-    uint8_t reserved;
+    uint8_t size_class;              /* task.c's block cache class, 0 when not cacheable */
 };
 
 /* block_on's task points at the caller's future; NULL once block_on has returned. */
@@ -69,12 +69,16 @@ struct ac_io {
     int fd;
     uint8_t ready; /* AC_IO_READ | AC_IO_WRITE: last known readiness */
     bool is_socket;
+    bool is_stream; /* a stream socket: a read shorter than asked for drained it (io.c) */
     bool owns_fd;
     bool unregistered; /* a regular file: always ready, so libevent never watches it */
 };
 
 struct ac_blocking_pool;
 struct ac_inbox_entry;
+
+enum { AC_TASK_CACHE_CLASSES = 32, AC_TASK_CACHE_GRANULE = 16 };
+#define AC_TASK_CACHE_BYTES ((size_t)1 << 20)
 
 struct ac_executor {
     struct event_base *base;
@@ -87,6 +91,10 @@ struct ac_executor {
     struct event *run_event;
     ac_task *run_head, *run_tail;
     unsigned budget;
+
+    /* task.c: finished tasks' blocks kept for reuse, one free list per 16-byte size class */
+    void *task_cache[AC_TASK_CACHE_CLASSES];
+    size_t task_cache_bytes; /* at most AC_TASK_CACHE_BYTES */
 
     ac_task *live_head;
     size_t unfinished; /* tasks whose root has not finished */
@@ -124,7 +132,8 @@ bool ac_nothing_can_wake_(ac_executor *ex);
 void ac_task_unlink_and_free_(ac_task *t);
 
 /* task.c */
-ac_task *ac_task_alloc_(ac_future *future, const char *name);
+ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name);
+void ac_task_cache_free_(ac_executor *ex);
 void ac_task_finish_(ac_task *t);
 void ac_task_cancel_now_(ac_task *t);
 ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line);

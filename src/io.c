@@ -59,6 +59,7 @@ int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
     io->fd = fd;
     io->owns_fd = (flags & AC_IO_OWN_FD) != 0;
     io->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) == 0;
+    io->is_stream = io->is_socket && type == SOCK_STREAM;
     io->ready = AC_IO_READ | AC_IO_WRITE;
     io->event = (struct event *)(void *)((char *)io + event_offset);
     if (event_assign(io->event, ex->base, fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET, io_cb, io) <
@@ -177,8 +178,14 @@ static ac_poll read_poll(ac_future *f, ac_cx *cx)
     ac_io *io = op->io;
     while (io->ready & AC_IO_READ) {
         ssize_t n = read(io->fd, op->buf, op->len);
-        if (n >= 0)
+        if (n >= 0) {
+            /* A stream socket that gave less than asked for has nothing more queued, and data
+             * arriving later raises a new edge: skip the read that would only say EAGAIN (tokio
+             * does the same). Not for datagrams or other fds, which may stop short of more. */
+            if (n > 0 && (size_t)n < op->len && io->is_stream)
+                io->ready &= (uint8_t)~AC_IO_READ;
             return ac_io_finish_(io, AC_IO_READ, f, (int)n);
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
