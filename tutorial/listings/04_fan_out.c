@@ -1,0 +1,104 @@
+/* Fan-out: spawn one task per page, let them run concurrently, join them in order. Then a
+ * detached task that nobody joins, and ac_executor_run to let it finish. */
+#include <asyncc.h>
+#include <stdio.h>
+
+/* "Downloads" a page: waits until `due`, returns the page's size (1000 bytes per page number). */
+struct fetch {
+    ac_future future;
+    int page;
+    ac_instant due;
+    ac_sleep nap;
+};
+
+ASYNC_FN(fetch)
+    AWAIT(ac_sleep_until(&self->nap, self->due));
+    printf("  page %d arrived\n", self->page);
+    ASYNC_RETURN(1000 * self->page);
+ASYNC_END
+
+static ac_future *fetch(struct fetch *self, int page, ac_instant due)
+{
+    ASYNC_INIT(self, fetch);
+    self->page = page;
+    self->due = due;
+    return &self->future;
+}
+
+/* Prints a line after a short wait; nobody waits for it. */
+struct log_line {
+    ac_future future;
+    const char *text;
+    ac_sleep nap;
+};
+
+ASYNC_FN(log_line)
+    AWAIT(ac_sleep_ms(&self->nap, 10));
+    printf("log: %s\n", self->text);
+ASYNC_END
+
+static ac_future *log_line(struct log_line *self, const char *text)
+{
+    ASYNC_INIT(self, log_line);
+    self->text = text;
+    return &self->future;
+}
+
+enum { PAGES = 3 };
+
+struct fetch_all {
+    ac_future future;
+    ac_instant start;
+    ac_task *tasks[PAGES];
+    int i;
+    int size;
+    int total;
+    ac_join join;
+};
+
+ASYNC_FN(fetch_all)
+    self->start = ac_now();
+    for (self->i = 0; self->i < PAGES; self->i++) {
+        static const ac_instant latency[PAGES] = {60 * AC_MSEC, 20 * AC_MSEC, 40 * AC_MSEC};
+        struct fetch f;
+        self->tasks[self->i] =
+            ac_spawn(ac_executor_current(), fetch(&f, self->i + 1, self->start + latency[self->i]));
+        if (!self->tasks[self->i])
+            ASYNC_RETURN(-ENOMEM);
+    }
+    printf("spawned %d fetches\n", PAGES);
+    for (self->i = 0; self->i < PAGES; self->i++) {
+        AWAIT_INTO(self->size, ac_task_join(&self->join, self->tasks[self->i]));
+        printf("joined page %d: %d bytes\n", self->i + 1, self->size);
+        self->total += self->size;
+    }
+    {
+        struct log_line l;
+        ac_task *t = ac_spawn(ac_executor_current(), log_line(&l, "all pages fetched"));
+        if (t)
+            ac_task_detach(t); /* it runs on; it frees itself when done */
+    }
+    ASYNC_RETURN(self->total);
+ASYNC_END
+
+static ac_future *fetch_all(struct fetch_all *self)
+{
+    ASYNC_INIT(self, fetch_all);
+    self->total = 0;
+    return &self->future;
+}
+
+int main(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct fetch_all all;
+    int total;
+
+    if (!ex)
+        return 1;
+    total = ac_block_on(ex, fetch_all(&all));
+    printf("total: %d bytes\n", total);
+    printf("run: %d\n", ac_executor_run(ex)); /* until the detached logger is done */
+    ac_executor_free(ex);
+    return total < 0;
+}
