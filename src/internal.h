@@ -69,7 +69,6 @@ struct ac_io {
     int fd;
     uint8_t ready; /* AC_IO_READ | AC_IO_WRITE: last known readiness */
     bool is_socket;
-    bool is_stream; /* a stream socket: a read shorter than asked for drained it (io.c) */
     bool owns_fd;
     bool unregistered; /* a regular file: always ready, so libevent never watches it */
 };

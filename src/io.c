@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,10 +34,27 @@ static void io_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static bool is_regular_file(int fd)
+/* Files epoll refuses (EPERM): regular files, directories, and character devices without a poll
+ * method such as /dev/null and /dev/zero (`prog < /dev/null`). Their reads and writes never say
+ * EAGAIN. Character devices are probed on a throwaway epoll set, since ttys do support epoll. */
+static bool never_waits(int fd)
 {
     struct stat st;
-    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    struct epoll_event probe_event = {.events = EPOLLIN};
+    int probe;
+    bool refused;
+    if (fstat(fd, &st) < 0)
+        return false;
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+        return true;
+    if (!S_ISCHR(st.st_mode))
+        return false;
+    probe = epoll_create1(EPOLL_CLOEXEC);
+    if (probe < 0)
+        return false;
+    refused = epoll_ctl(probe, EPOLL_CTL_ADD, fd, &probe_event) < 0 && errno == EPERM;
+    close(probe);
+    return refused;
 }
 
 int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
@@ -59,7 +77,6 @@ int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
     io->fd = fd;
     io->owns_fd = (flags & AC_IO_OWN_FD) != 0;
     io->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) == 0;
-    io->is_stream = io->is_socket && type == SOCK_STREAM;
     io->ready = AC_IO_READ | AC_IO_WRITE;
     io->event = (struct event *)(void *)((char *)io + event_offset);
     if (event_assign(io->event, ex->base, fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET, io_cb, io) <
@@ -67,8 +84,8 @@ int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
         free(io);
         return -EINVAL;
     }
-    if (is_regular_file(fd)) {
-        /* epoll refuses regular files; they never say EAGAIN, so they never wait either. */
+    if (never_waits(fd)) {
+        /* epoll would refuse the fd; it never says EAGAIN, so it never waits either. */
         io->unregistered = true;
     } else if (event_add(io->event, NULL) < 0) {
         free(io);
@@ -178,14 +195,8 @@ static ac_poll read_poll(ac_future *f, ac_cx *cx)
     ac_io *io = op->io;
     while (io->ready & AC_IO_READ) {
         ssize_t n = read(io->fd, op->buf, op->len);
-        if (n >= 0) {
-            /* A stream socket that gave less than asked for has nothing more queued, and data
-             * arriving later raises a new edge: skip the read that would only say EAGAIN (tokio
-             * does the same). Not for datagrams or other fds, which may stop short of more. */
-            if (n > 0 && (size_t)n < op->len && io->is_stream)
-                io->ready &= (uint8_t)~AC_IO_READ;
+        if (n >= 0)
             return ac_io_finish_(io, AC_IO_READ, f, (int)n);
-        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
