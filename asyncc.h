@@ -16,6 +16,7 @@
  *  11. Writing leaf futures
  *  12. Async I/O: registered file descriptors and readiness
  *  13. Sockets: TCP, UDP and Unix-domain
+ *  14. Streams: buffered reads, lines, write-all, copy
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -853,6 +854,195 @@ typedef struct ac_recv_from {
     ac_sockaddr from;
 } ac_recv_from;
 ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t len);
+
+/* ============================================================================================
+ * 14. STREAMS
+ *
+ * An ac_stream is a connected byte stream — a TCP or Unix-domain socket, a pipe, a terminal:
+ * anything ac_io accepts — with a read buffer, for reading lines, delimited records and exact
+ * sizes, plus write-all, vectored writes, half-close and copying between streams.
+ *
+ * Memory. The stream itself is one small allocation. Its read buffer is allocated only while it
+ * holds unread bytes or a read needs room: it starts at 4 KiB, doubles as a long line needs,
+ * up to the stream's buffer limit (default 64 KiB, see ac_stream_set_buffer_limit), and is freed
+ * as soon as it is empty when a read must wait for the peer, or when a read_some/read_exact
+ * leaves it empty. So an idle connection — its task parked in a read with nothing buffered —
+ * costs the ac_stream and its ac_io with its libevent event: about 300 bytes of heap in all.
+ *
+ * Writes are not buffered: write_all and writev_all hand the bytes to the kernel before they
+ * finish, so there is nothing to flush. To send a reply made of pieces in one system call,
+ * gather them with ac_stream_writev_all.
+ *
+ * Split. Like ac_io, a stream has one reader and one writer at a time: one task may read (the
+ * buffer belongs to the read side) while another writes or half-closes. That is the split into
+ * a read half and a write half; two reads (or two writes) at once are a misuse that debug
+ * builds catch.
+ *
+ * Cancellation (dropping the future, e.g. by ac_timeout_ms or ac_task_abort):
+ *   read_some, read_until, read_line   cancel-safe: nothing is consumed; bytes received so far
+ *                                      stay buffered for the next read.
+ *   read_exact                         bytes already copied into your buffer are counted in
+ *                                      op->done; the rest stays buffered.
+ *   write_all, writev_all              op->done bytes were written; the rest were not.
+ *   copy, copy_bidirectional           op->copied bytes were written; bytes read but not yet
+ *                                      written stay in the source's read buffer.
+ * Results are negative errno values: -ECONNRESET (peer reset), -EPIPE (writing to a closed
+ * peer; never SIGPIPE), -ENODATA (end of file before read_exact's count), -EMSGSIZE (a line
+ * longer than its maximum), -ENOMEM, -ECANCELED.
+ *
+ *     struct session { ac_future future; ac_stream *s; ac_stream_until line; ac_stream_write w;
+ *                      int n; };
+ *     ASYNC_FN(session)                                // a line-echo connection
+ *         for (;;) {
+ *             AWAIT_TRY(self->n, ac_stream_read_line(&self->line, self->s, 1024));
+ *             if (self->n == 0)
+ *                 break;                               // end of file
+ *             AWAIT_TRY(self->n, ac_stream_write_all(&self->w, self->s, self->line.data,
+ *                                                   (size_t)self->n));
+ *         }
+ *     ASYNC_FINALLY
+ *         ac_stream_close(self->s);
+ *     ASYNC_END
+ * ============================================================================================ */
+
+typedef struct ac_stream ac_stream;
+struct iovec; /* <sys/uio.h> */
+
+/* Open a stream on a connected fd, registering it with `ex`. Takes ownership of `fd` whatever
+ * happens: on failure (-ENOMEM, -EBADF, -EEXIST) it is closed. 0 and *out on success. */
+int ac_stream_open(ac_executor *ex, int fd, ac_stream **out);
+
+/* A stream that reads from `read_fd` and writes to `write_fd` (e.g. stdin and stdout, or the
+ * two ends of two pipes). Takes ownership of both as above. Half-closing it closes write_fd. */
+int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, ac_stream **out);
+
+/* A stream on an ac_io, e.g. the `conn` of ac_socket_accept or ac_socket_connect. Takes
+ * ownership of `io` whatever happens (on -ENOMEM it is closed). No operation may be pending on
+ * the io; afterwards use it only through the stream (ac_stream_io reads it back). */
+int ac_stream_from_io(ac_io *io, ac_stream **out);
+
+/* Close the ac_io(s) (which closes the fds they own) and free the buffer and the stream. No
+ * operation may be pending on it. NULL is a no-op. */
+void ac_stream_close(ac_stream *stream);
+
+/* The read side's ac_io, for ac_io_peer_address and the like. Do not read from it directly. */
+ac_io *ac_stream_io(const ac_stream *stream);
+
+/* The maximum size of the read buffer (default 65536, minimum 1): the longest line
+ * read_until can return. Lowering it below what is buffered takes effect once drained. */
+void ac_stream_set_buffer_limit(ac_stream *stream, size_t limit);
+
+/* Bytes allocated for the read buffer right now (0 when none is held). */
+size_t ac_stream_buffer_capacity(const ac_stream *stream);
+
+/* The unread bytes held in the read buffer: their count, and in *data (if not NULL) where they
+ * start. Valid until the next read operation starts. With ac_stream_consume this is the way
+ * to look at raw input, e.g. to skip an over-long line. */
+size_t ac_stream_buffered(const ac_stream *stream, const void **data);
+
+/* Drop the first `count` unread bytes (at most what is buffered); returns how many it dropped.
+ * Must not be called while a read is pending. */
+size_t ac_stream_consume(ac_stream *stream, size_t count);
+
+/* ---- reading ---- */
+
+/* ac_stream_read_some: read at most `len` bytes into `buf`: buffered bytes first (without a
+ *   system call), otherwise one read from the fd straight into `buf`. Finishes with the count
+ *   (> 0), 0 at end of file (or when len is 0), or a negative errno. Cancel-safe.
+ * ac_stream_read_exact: read exactly `len` bytes. Finishes with `len`; -ENODATA at end of file
+ *   before that, with `op->done` bytes (fewer than len) in `buf` — nothing is lost; or another
+ *   negative errno, again with op->done bytes delivered. Large reads bypass the buffer.
+ * `buf` must stay valid until the future finishes; `len` is at most INT32_MAX. */
+typedef struct ac_stream_read {
+    ac_future future;
+    ac_stream *stream;
+    void *buf;
+    size_t len;
+    size_t done;
+    int exact;
+} ac_stream_read;
+ac_future *ac_stream_read_some(ac_stream_read *op, ac_stream *stream, void *buf, size_t len);
+ac_future *ac_stream_read_exact(ac_stream_read *op, ac_stream *stream, void *buf, size_t len);
+
+/* ac_stream_read_until: read up to and including the byte `delimiter`. Finishes with the
+ * length including the delimiter; the bytes are at `op->data`, inside the stream's buffer, valid
+ * until the next read operation on the stream starts (copy them if you need them longer). They
+ * are already consumed: the next read continues after them.
+ *   - End of file: a last piece without the delimiter is returned as it is (its final byte is
+ *     not the delimiter, and op->eof is 1); the next read finishes with 0. 0 = end of file with
+ *     nothing buffered.
+ *   - More than `max` bytes without the delimiter: -EMSGSIZE, and nothing is consumed. Recover
+ *     by skipping (ac_stream_buffered + ac_stream_consume), by reading the raw bytes with
+ *     read_some, or by reading again with a larger max. `max` (> 0) is capped at the buffer
+ *     limit.
+ *   - An error (-ECONNRESET, ...): what was received stays buffered (ac_stream_buffered).
+ * Cancel-safe. ac_stream_read_line is read_until with '\n'. */
+typedef struct ac_stream_until {
+    ac_future future;
+    ac_stream *stream;
+    const char *data; /* the result, when it is > 0 */
+    size_t max;
+    size_t scanned; /* buffered bytes already searched for the delimiter */
+    int delimiter;
+    int eof;
+} ac_stream_until;
+ac_future *ac_stream_read_until(ac_stream_until *op, ac_stream *stream, int delimiter,
+                                size_t max);
+ac_future *ac_stream_read_line(ac_stream_until *op, ac_stream *stream, size_t max);
+
+/* ---- writing ---- */
+
+/* ac_stream_write_all: write all `len` bytes of `buf`. ac_stream_writev_all: write all the bytes
+ * of `iovcnt` buffers, in order, using writev/sendmsg (partial writes resume mid-buffer). Both
+ * finish with the total (at most INT32_MAX, otherwise -EINVAL) or a negative errno (-EPIPE,
+ * -ECONNRESET, ...); `op->done` says how many bytes were written before an error or a cancel.
+ * The buffers (and the iovec array) must stay valid until the future finishes; neither is
+ * modified. */
+typedef struct ac_stream_write {
+    ac_future future;
+    ac_stream *stream;
+    const struct iovec *iov; /* NULL for write_all: then buf and len */
+    const void *buf;
+    size_t len; /* the total */
+    size_t done;
+    size_t offset; /* into iov[index] */
+    int iovcnt;
+    int index;
+} ac_stream_write;
+ac_future *ac_stream_write_all(ac_stream_write *op, ac_stream *stream, const void *buf,
+                               size_t len);
+ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *stream, const struct iovec *iov,
+                                int iovcnt);
+
+/* Half-close: the peer reads end of file; reading continues. A socket is shut down for writing;
+ * a stream from ac_stream_open_pair closes its write fd. Later writes fail with -EPIPE. Returns
+ * 0 or a negative errno (-ENOTSOCK for a single fd that is not a socket). No write may be
+ * pending. */
+int ac_stream_shutdown_write(ac_stream *stream);
+
+/* ---- copying ---- */
+
+/* Copy from `from` to `to` until `from` reaches end of file: finishes with 0 (then `to` is left
+ * open: half-close it yourself if the peer should see end of file) or the first negative errno
+ * of either side. `op->copied` counts the bytes written to `to`. Uses from's read buffer, so
+ * buffered bytes go first and nothing is lost on cancel or error. `from` and `to` may be the
+ * same stream (an echo). Takes from's read side and to's write side. */
+typedef struct ac_copy {
+    ac_future future;
+    ac_stream *from, *to;
+    uint64_t copied;
+} ac_copy;
+ac_future *ac_stream_copy(ac_copy *op, ac_stream *from, ac_stream *to);
+
+/* Copy a → b and b → a at once (netcat, a proxy) until both reach end of file, half-closing
+ * each destination as its source ends. Finishes with 0, or with the first error of either
+ * direction (the other direction is then dropped). Byte counts: op->a_to_b.copied and
+ * op->b_to_a.copied. Takes both sides of both streams. */
+typedef struct ac_copy_bidirectional {
+    ac_future future;
+    ac_copy a_to_b, b_to_a;
+} ac_copy_bidirectional;
+ac_future *ac_stream_copy_bidirectional(ac_copy_bidirectional *op, ac_stream *a, ac_stream *b);
 
 #ifdef __cplusplus
 }

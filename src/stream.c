@@ -1,0 +1,701 @@
+/*
+ * stream.c — buffered streams on top of io.c: lines, exact reads, write-all, copy.
+ *
+ * The read buffer holds the unread bytes buf[start, end). It exists only while it is needed:
+ * it is allocated when a read needs room and freed when it is empty and a read must wait for
+ * the fd (or a read that copies out leaves it empty), so a parked connection holds no buffer.
+ * A delivered line is consumed at once (start moves past it) but its bytes stay where they are
+ * until the next read operation starts: only read operations move or free the buffer.
+ *
+ * Every operation is a leaf future that uses the ac_io readiness directly (try the system call,
+ * wait only on EAGAIN), so a stream read costs the same as an ac_io read.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+enum {
+    STREAM_INITIAL_BUFFER = 4096,
+    STREAM_DEFAULT_LIMIT = 65536,
+    STREAM_IOV_BATCH = 64, /* iovecs handed to one writev/sendmsg */
+};
+
+struct ac_stream {
+    ac_io *rio; /* the read side */
+    ac_io *wio; /* the write side: rio for one fd; NULL once a pair's write fd is closed */
+    char *buf;  /* NULL when no buffer is held */
+    size_t cap; /* bytes allocated at buf */
+    size_t start, end;
+    size_t limit; /* the largest buffer allowed */
+};
+
+/* ---- creating and closing ---- */
+
+static int stream_new(ac_io *rio, ac_io *wio, ac_stream **out)
+{
+    ac_stream *s = calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s)
+        return -ENOMEM;
+    s->rio = rio;
+    s->wio = wio;
+    s->limit = STREAM_DEFAULT_LIMIT;
+    *out = s;
+    return 0;
+}
+
+int ac_stream_from_io(ac_io *io, ac_stream **out)
+{
+    int rc = stream_new(io, io, out);
+    if (rc < 0)
+        ac_io_close(io);
+    return rc;
+}
+
+int ac_stream_open(ac_executor *ex, int fd, ac_stream **out)
+{
+    ac_io *io;
+    int rc = ac_io_open(ex, fd, AC_IO_OWN_FD, &io);
+    *out = NULL;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return ac_stream_from_io(io, out);
+}
+
+int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, ac_stream **out)
+{
+    ac_io *rio, *wio;
+    int rc;
+    if (read_fd == write_fd)
+        return ac_stream_open(ex, read_fd, out);
+    *out = NULL;
+    rc = ac_io_open(ex, read_fd, AC_IO_OWN_FD, &rio);
+    if (rc < 0) {
+        close(read_fd);
+        close(write_fd);
+        return rc;
+    }
+    rc = ac_io_open(ex, write_fd, AC_IO_OWN_FD, &wio);
+    if (rc < 0) {
+        ac_io_close(rio);
+        close(write_fd);
+        return rc;
+    }
+    rc = stream_new(rio, wio, out);
+    if (rc < 0) {
+        ac_io_close(rio);
+        ac_io_close(wio);
+    }
+    return rc;
+}
+
+void ac_stream_close(ac_stream *s)
+{
+    if (!s)
+        return;
+    if (s->wio && s->wio != s->rio)
+        ac_io_close(s->wio);
+    ac_io_close(s->rio);
+    free(s->buf);
+    free(s);
+}
+
+ac_io *ac_stream_io(const ac_stream *s)
+{
+    return s->rio;
+}
+
+void ac_stream_set_buffer_limit(ac_stream *s, size_t limit)
+{
+    if (limit > INT32_MAX)
+        limit = INT32_MAX;
+    s->limit = limit ? limit : 1;
+}
+
+size_t ac_stream_buffer_capacity(const ac_stream *s)
+{
+    return s->buf ? s->cap : 0;
+}
+
+size_t ac_stream_buffered(const ac_stream *s, const void **data)
+{
+    if (data)
+        *data = s->buf ? s->buf + s->start : NULL;
+    return s->end - s->start;
+}
+
+size_t ac_stream_consume(ac_stream *s, size_t count)
+{
+    size_t n = s->end - s->start;
+    if (count > n)
+        count = n;
+    s->start += count;
+    return count;
+}
+
+int ac_stream_shutdown_write(ac_stream *s)
+{
+    if (!s->wio)
+        return 0; /* already closed */
+    if (s->wio->is_socket)
+        return ac_socket_shutdown(s->wio, AC_IO_WRITE);
+    if (s->wio == s->rio)
+        return -ENOTSOCK;
+    ac_io_close(s->wio);
+    s->wio = NULL;
+    return 0;
+}
+
+/* ---- the read buffer ---- */
+
+static void release_buffer(ac_stream *s)
+{
+    free(s->buf);
+    s->buf = NULL;
+    s->cap = s->start = s->end = 0;
+}
+
+static void release_if_empty(ac_stream *s)
+{
+    if (s->start == s->end)
+        release_buffer(s);
+}
+
+/* Make room to read at least one more byte while keeping the unread bytes, in a buffer of at
+ * least `want` bytes (capped at the limit, and always more than what is buffered): allocate,
+ * move the unread bytes to the front, or grow by doubling. Moving invalidates pointers into
+ * the buffer, so only read operations call it. 0 or -ENOMEM. */
+static int make_room(ac_stream *s, size_t want)
+{
+    size_t unread = s->end - s->start;
+    size_t size;
+    char *grown;
+
+    if (want > s->limit)
+        want = s->limit;
+    if (want <= unread)
+        want = unread + 1;
+    if (!s->buf) {
+        /* nothing is buffered, so want <= limit */
+        size = want > STREAM_INITIAL_BUFFER ? want : STREAM_INITIAL_BUFFER;
+        if (size > s->limit)
+            size = s->limit;
+        s->buf = malloc(size);
+        if (!s->buf)
+            return -ENOMEM;
+        s->cap = size;
+        s->start = s->end = 0;
+        return 0;
+    }
+    if (s->start > 0 && (s->end == s->cap || s->cap < want || unread == 0)) {
+        memmove(s->buf, s->buf + s->start, unread);
+        s->start = 0;
+        s->end = unread;
+    }
+    if (s->cap >= want && s->end < s->cap)
+        return 0;
+    size = s->cap * 2 > want ? s->cap * 2 : want;
+    if (size > s->limit)
+        size = s->limit > want ? s->limit : want;
+    grown = realloc(s->buf, size);
+    if (!grown)
+        return -ENOMEM;
+    s->buf = grown;
+    s->cap = size;
+    return 0;
+}
+
+/* One read system call on `io` into buf: the count (> 0), 0 at end of file, -EAGAIN when there
+ * is nothing to read now (its readiness is then forgotten), or another negative errno. */
+static int read_once(ac_io *io, void *buf, size_t len)
+{
+    while (io->ready & AC_IO_READ) {
+        ssize_t n = read(io->fd, buf, len > INT32_MAX ? INT32_MAX : len);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        io->ready &= (uint8_t)~AC_IO_READ;
+    }
+    return -EAGAIN;
+}
+
+/* Read once into the buffer's free space, which make_room provided. */
+static int fill(ac_stream *s)
+{
+    int n = read_once(s->rio, s->buf + s->end, s->cap - s->end);
+    if (n > 0)
+        s->end += (size_t)n;
+    return n;
+}
+
+/* Park until the read side is readable, holding no buffer if nothing is buffered. */
+static ac_poll wait_readable(ac_stream *s, ac_cx *cx)
+{
+    release_if_empty(s);
+    return ac_io_wait_(s->rio, AC_IO_READ, cx);
+}
+
+/* Move up to `len` buffered bytes to `dst`; returns how many. */
+static size_t take_buffered(ac_stream *s, void *dst, size_t len)
+{
+    size_t n = s->end - s->start;
+    if (n > len)
+        n = len;
+    if (n) {
+        memcpy(dst, s->buf + s->start, n);
+        s->start += n;
+    }
+    return n;
+}
+
+/* ---- read_some and read_exact ---- */
+
+static ac_poll stream_read_finish(ac_stream_read *op, int result)
+{
+    release_if_empty(op->stream);
+    return ac_io_finish_(op->stream->rio, AC_IO_READ, &op->future, result);
+}
+
+/* Small reads go through the buffer (one system call serves many of them); reads of a buffer's
+ * size or more go straight to the caller's memory. */
+static ac_poll stream_read_poll(ac_future *f, ac_cx *cx)
+{
+    ac_stream_read *op = (ac_stream_read *)(void *)f;
+    ac_stream *s = op->stream;
+
+    while (op->done < op->len) {
+        char *dst = (char *)op->buf + op->done;
+        size_t wanted = op->len - op->done;
+        size_t taken = take_buffered(s, dst, wanted);
+        int n;
+        if (taken) {
+            op->done += taken;
+            if (!op->exact)
+                break;
+            continue;
+        }
+        if (!(s->rio->ready & AC_IO_READ))
+            return wait_readable(s, cx);
+        if (wanted < STREAM_INITIAL_BUFFER) {
+            n = make_room(s, STREAM_INITIAL_BUFFER);
+            if (n == 0)
+                n = fill(s);
+        } else {
+            n = read_once(s->rio, dst, wanted);
+            if (n > 0)
+                op->done += (size_t)n;
+        }
+        if (n == -EAGAIN)
+            return wait_readable(s, cx);
+        if (n < 0)
+            return stream_read_finish(op, n);
+        if (n == 0)
+            return stream_read_finish(op, op->exact ? -ENODATA : 0);
+        if (!op->exact && op->done > 0)
+            break;
+    }
+    return stream_read_finish(op, (int)op->done);
+}
+
+static void stream_read_cancel(ac_future *f)
+{
+    ac_stream_read *op = (ac_stream_read *)(void *)f;
+    ac_io_finish_(op->stream->rio, AC_IO_READ, f, -ECANCELED);
+}
+
+static const char *stream_read_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_stream_read *op = (const ac_stream_read *)(const void *)f;
+    if (op->exact)
+        snprintf(buf, size, "stream read_exact fd %d (%zu of %zu bytes)", op->stream->rio->fd,
+                 op->done, op->len);
+    else
+        snprintf(buf, size, "stream read fd %d", op->stream->rio->fd);
+    return buf;
+}
+
+static const ac_future_vtable stream_read_vtable = {
+    stream_read_poll, stream_read_cancel, stream_read_describe,
+    "stream_read",    __FILE__,           sizeof(ac_stream_read)};
+
+static ac_future *stream_read_init(ac_stream_read *op, ac_stream *s, void *buf, size_t len,
+                                   int exact)
+{
+    op->stream = s;
+    op->buf = buf;
+    op->len = len > INT32_MAX ? INT32_MAX : len;
+    op->done = 0;
+    op->exact = exact;
+    return ac_leaf_init(&op->future, &stream_read_vtable);
+}
+
+ac_future *ac_stream_read_some(ac_stream_read *op, ac_stream *s, void *buf, size_t len)
+{
+    return stream_read_init(op, s, buf, len, 0);
+}
+
+ac_future *ac_stream_read_exact(ac_stream_read *op, ac_stream *s, void *buf, size_t len)
+{
+    return stream_read_init(op, s, buf, len, 1);
+}
+
+/* ---- read_until ---- */
+
+/* Hand out the first `len` buffered bytes as the result; they are consumed but stay in place. */
+static ac_poll until_deliver(ac_stream_until *op, size_t len)
+{
+    ac_stream *s = op->stream;
+    op->data = s->buf + s->start;
+    s->start += len;
+    return ac_io_finish_(s->rio, AC_IO_READ, &op->future, (int)len);
+}
+
+static ac_poll until_poll(ac_future *f, ac_cx *cx)
+{
+    ac_stream_until *op = (ac_stream_until *)(void *)f;
+    ac_stream *s = op->stream;
+    size_t max = op->max < s->limit ? op->max : s->limit;
+
+    for (;;) {
+        size_t unread = s->end - s->start;
+        const char *hit = NULL;
+        int n;
+        if (op->scanned < unread)
+            hit = memchr(s->buf + s->start + op->scanned, op->delimiter, unread - op->scanned);
+        if (hit) {
+            size_t len = (size_t)(hit - (s->buf + s->start)) + 1;
+            if (len > max)
+                return ac_io_finish_(s->rio, AC_IO_READ, f, -EMSGSIZE);
+            return until_deliver(op, len);
+        }
+        op->scanned = unread;
+        if (unread >= max)
+            return ac_io_finish_(s->rio, AC_IO_READ, f, -EMSGSIZE);
+        if (!(s->rio->ready & AC_IO_READ))
+            return wait_readable(s, cx);
+        n = make_room(s, unread + 1);
+        if (n == 0)
+            n = fill(s);
+        if (n == -EAGAIN)
+            return wait_readable(s, cx);
+        if (n == 0) {
+            if (unread == 0)
+                return ac_io_finish_(s->rio, AC_IO_READ, f, 0);
+            op->eof = 1;
+            return until_deliver(op, unread);
+        }
+        if (n < 0)
+            return ac_io_finish_(s->rio, AC_IO_READ, f, n);
+    }
+}
+
+static void until_cancel(ac_future *f)
+{
+    ac_stream_until *op = (ac_stream_until *)(void *)f;
+    ac_io_finish_(op->stream->rio, AC_IO_READ, f, -ECANCELED);
+}
+
+static const char *until_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_stream_until *op = (const ac_stream_until *)(const void *)f;
+    snprintf(buf, size, "stream read_until fd %d (%zu bytes buffered)", op->stream->rio->fd,
+             op->stream->end - op->stream->start);
+    return buf;
+}
+
+static const ac_future_vtable until_vtable = {until_poll,   until_cancel, until_describe,
+                                              "read_until", __FILE__,     sizeof(ac_stream_until)};
+
+ac_future *ac_stream_read_until(ac_stream_until *op, ac_stream *s, int delimiter, size_t max)
+{
+    op->stream = s;
+    op->data = NULL;
+    op->max = max > INT32_MAX ? INT32_MAX : max;
+    op->scanned = 0;
+    op->delimiter = (unsigned char)delimiter;
+    op->eof = 0;
+    return ac_leaf_init(&op->future, &until_vtable);
+}
+
+ac_future *ac_stream_read_line(ac_stream_until *op, ac_stream *s, size_t max)
+{
+    return ac_stream_read_until(op, s, '\n', max);
+}
+
+/* ---- writing ---- */
+
+/* One writev/sendmsg of up to STREAM_IOV_BATCH buffers: the count, or -1 with errno. Sockets
+ * use sendmsg(MSG_NOSIGNAL) so a closed peer is EPIPE, not a signal. */
+static ssize_t write_vector(const ac_io *io, struct iovec *vec, int count)
+{
+    struct msghdr msg;
+    if (!io->is_socket)
+        return writev(io->fd, vec, count);
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = vec;
+    msg.msg_iovlen = (size_t)count;
+    return sendmsg(io->fd, &msg, MSG_NOSIGNAL);
+}
+
+/* The buffers still to write, starting at the current position. */
+static int remaining_vector(const ac_stream_write *op, struct iovec *vec)
+{
+    int count = 0;
+    if (!op->iov) {
+        vec[0].iov_base = (char *)(uintptr_t)op->buf + op->done;
+        vec[0].iov_len = op->len - op->done;
+        return 1;
+    }
+    for (int i = op->index; i < op->iovcnt && count < STREAM_IOV_BATCH; i++) {
+        size_t skip = i == op->index ? op->offset : 0;
+        if (op->iov[i].iov_len == skip)
+            continue;
+        vec[count].iov_base = (char *)op->iov[i].iov_base + skip;
+        vec[count].iov_len = op->iov[i].iov_len - skip;
+        count++;
+    }
+    return count;
+}
+
+static void advance(ac_stream_write *op, size_t n)
+{
+    op->done += n;
+    if (!op->iov)
+        return;
+    while (op->index < op->iovcnt) {
+        size_t left = op->iov[op->index].iov_len - op->offset;
+        if (n < left) {
+            op->offset += n;
+            return;
+        }
+        n -= left;
+        op->index++;
+        op->offset = 0;
+    }
+}
+
+static ac_poll write_finish(ac_stream_write *op, int result)
+{
+    ac_io *io = op->stream->wio;
+    if (!io)
+        return ac_leaf_finish(&op->future, result);
+    return ac_io_finish_(io, AC_IO_WRITE, &op->future, result);
+}
+
+static ac_poll stream_write_poll(ac_future *f, ac_cx *cx)
+{
+    ac_stream_write *op = (ac_stream_write *)(void *)f;
+    ac_io *io = op->stream->wio;
+    struct iovec vec[STREAM_IOV_BATCH];
+
+    if (op->len > INT32_MAX)
+        return ac_leaf_finish(f, -EINVAL);
+    if (!io)
+        return ac_leaf_finish(f, -EPIPE);
+    while (op->done < op->len) {
+        ssize_t n;
+        if (!(io->ready & AC_IO_WRITE))
+            return ac_io_wait_(io, AC_IO_WRITE, cx);
+        n = write_vector(io, vec, remaining_vector(op, vec));
+        if (n >= 0) {
+            advance(op, (size_t)n);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return write_finish(op, -errno);
+        io->ready &= (uint8_t)~AC_IO_WRITE;
+    }
+    return write_finish(op, (int)op->len);
+}
+
+static void stream_write_cancel(ac_future *f)
+{
+    write_finish((ac_stream_write *)(void *)f, -ECANCELED);
+}
+
+static const char *stream_write_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_stream_write *op = (const ac_stream_write *)(const void *)f;
+    snprintf(buf, size, "stream write fd %d (%zu of %zu bytes done)",
+             op->stream->wio ? op->stream->wio->fd : -1, op->done, op->len);
+    return buf;
+}
+
+static const ac_future_vtable stream_write_vtable = {
+    stream_write_poll, stream_write_cancel,    stream_write_describe, "stream_write",
+    __FILE__,          sizeof(ac_stream_write)};
+
+ac_future *ac_stream_write_all(ac_stream_write *op, ac_stream *s, const void *buf, size_t len)
+{
+    op->stream = s;
+    op->iov = NULL;
+    op->buf = buf;
+    op->len = len;
+    op->done = op->offset = 0;
+    op->iovcnt = op->index = 0;
+    return ac_leaf_init(&op->future, &stream_write_vtable);
+}
+
+ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *s, const struct iovec *iov,
+                                int iovcnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len > INT32_MAX ? (size_t)INT32_MAX + 1 : iov[i].iov_len;
+    op->stream = s;
+    op->iov = iov;
+    op->buf = NULL;
+    op->len = total;
+    op->done = op->offset = 0;
+    op->iovcnt = iovcnt > 0 ? iovcnt : 0;
+    op->index = 0;
+    return ac_leaf_init(&op->future, &stream_write_vtable);
+}
+
+/* ---- copy ---- */
+
+/* Writes from `from`'s buffer whenever it holds bytes, and refills it only when it is empty, so
+ * bytes read but not yet written are never anywhere but in that buffer. */
+static ac_poll copy_finish(ac_copy *op, int result)
+{
+    op->from->rio->reader = NULL;
+    if (op->to->wio)
+        op->to->wio->writer = NULL;
+    release_if_empty(op->from);
+    return ac_leaf_finish(&op->future, result);
+}
+
+static ac_poll copy_poll(ac_future *f, ac_cx *cx)
+{
+    ac_copy *op = (ac_copy *)(void *)f;
+    ac_stream *from = op->from;
+    ac_io *out = op->to->wio;
+
+    for (;;) {
+        size_t unread = from->end - from->start;
+        int n;
+        if (unread > 0) {
+            ssize_t written;
+            struct iovec vec;
+            if (!out)
+                return copy_finish(op, -EPIPE);
+            if (!(out->ready & AC_IO_WRITE))
+                return ac_io_wait_(out, AC_IO_WRITE, cx);
+            vec.iov_base = from->buf + from->start;
+            vec.iov_len = unread;
+            written = write_vector(out, &vec, 1);
+            if (written >= 0) {
+                from->start += (size_t)written;
+                op->copied += (uint64_t)written;
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                out->ready &= (uint8_t)~AC_IO_WRITE;
+            } else if (errno != EINTR) {
+                return copy_finish(op, -errno);
+            }
+            continue;
+        }
+        if (!(from->rio->ready & AC_IO_READ))
+            return wait_readable(from, cx);
+        n = make_room(from, from->limit);
+        if (n == 0)
+            n = fill(from);
+        if (n == -EAGAIN)
+            return wait_readable(from, cx);
+        if (n <= 0)
+            return copy_finish(op, n);
+    }
+}
+
+static void copy_cancel(ac_future *f)
+{
+    copy_finish((ac_copy *)(void *)f, -ECANCELED);
+}
+
+static const char *copy_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_copy *op = (const ac_copy *)(const void *)f;
+    snprintf(buf, size, "copy fd %d -> fd %d (%llu bytes so far)", op->from->rio->fd,
+             op->to->wio ? op->to->wio->fd : -1, (unsigned long long)op->copied);
+    return buf;
+}
+
+static const ac_future_vtable copy_vtable = {copy_poll, copy_cancel, copy_describe,
+                                             "copy",    __FILE__,    sizeof(ac_copy)};
+
+ac_future *ac_stream_copy(ac_copy *op, ac_stream *from, ac_stream *to)
+{
+    op->from = from;
+    op->to = to;
+    op->copied = 0;
+    return ac_leaf_init(&op->future, &copy_vtable);
+}
+
+/* ---- bidirectional copy ---- */
+
+/* Polls one direction if it is still running; when it reaches end of file, half-closes its
+ * destination. Returns its result once finished, 1 while it runs. */
+static int poll_direction(ac_copy *op, ac_cx *cx)
+{
+    if (ac_future_is_done(&op->future))
+        return op->future.result;
+    if (!ac_future_poll(&op->future, cx).is_ready)
+        return 1;
+    if (op->future.result == 0)
+        ac_stream_shutdown_write(op->to); /* the peer may be gone already: nothing to report */
+    return op->future.result;
+}
+
+static ac_poll bidi_poll(ac_future *f, ac_cx *cx)
+{
+    ac_copy_bidirectional *op = (ac_copy_bidirectional *)(void *)f;
+    int forward = poll_direction(&op->a_to_b, cx);
+    int backward = forward < 0 ? 1 : poll_direction(&op->b_to_a, cx);
+
+    if (forward < 0 || backward < 0) {
+        ac_future_cancel(&op->a_to_b.future);
+        ac_future_cancel(&op->b_to_a.future);
+        return ac_leaf_finish(f, forward < 0 ? forward : backward);
+    }
+    if (forward == 0 && backward == 0)
+        return ac_leaf_finish(f, 0);
+    return ac_pending();
+}
+
+static void bidi_cancel(ac_future *f)
+{
+    ac_copy_bidirectional *op = (ac_copy_bidirectional *)(void *)f;
+    ac_future_cancel(&op->a_to_b.future);
+    ac_future_cancel(&op->b_to_a.future);
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *bidi_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_copy_bidirectional *op = (const ac_copy_bidirectional *)(const void *)f;
+    snprintf(buf, size, "copy_bidirectional fd %d <-> fd %d (%llu / %llu bytes)",
+             op->a_to_b.from->rio->fd, op->b_to_a.from->rio->fd,
+             (unsigned long long)op->a_to_b.copied, (unsigned long long)op->b_to_a.copied);
+    return buf;
+}
+
+static const ac_future_vtable bidi_vtable = {bidi_poll,     bidi_cancel,
+                                             bidi_describe, "copy_bidirectional",
+                                             __FILE__,      sizeof(ac_copy_bidirectional)};
+
+ac_future *ac_stream_copy_bidirectional(ac_copy_bidirectional *op, ac_stream *a, ac_stream *b)
+{
+    ac_stream_copy(&op->a_to_b, a, b);
+    ac_stream_copy(&op->b_to_a, b, a);
+    return ac_leaf_init(&op->future, &bidi_vtable);
+}

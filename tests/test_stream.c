@@ -1,0 +1,1026 @@
+/*
+ * test_stream.c — buffered streams: read_some/read_exact/read_until on every path (packet
+ * boundaries, buffer edges, EOF mid-line, over-long lines and recovery), write_all/writev_all
+ * with partial writes, copy and bidirectional copy with half-close, the read/write split,
+ * cancellation (no data lost; write progress reported), peer reset, a closed peer (EPIPE, no
+ * SIGPIPE) and the read buffer's release when idle.
+ */
+#include "asyncc.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static ac_executor *ex;
+
+static void setup(void)
+{
+    ex = ac_executor_new();
+    ck_assert_ptr_nonnull(ex);
+}
+
+static void teardown(void)
+{
+    ac_executor_free(ex);
+}
+
+/* ---- helpers ---- */
+
+/* A stream on one end of a Unix socketpair; the other end stays a plain blocking fd. */
+static ac_stream *stream_with_peer(int *peer)
+{
+    int sv[2];
+    ac_stream *s;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], &s), 0);
+    *peer = sv[1];
+    return s;
+}
+
+/* Two connected streams. */
+static void stream_pair(ac_stream **a, ac_stream **b)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], a), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[1], b), 0);
+}
+
+static void put(int fd, const char *text)
+{
+    size_t len = strlen(text);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+}
+
+static unsigned char pattern(size_t i)
+{
+    return (unsigned char)(i * 131 + (i >> 12));
+}
+
+static void small_socket_buffers(int fd)
+{
+    int size = 4096;
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
+}
+
+static int join(ac_task *task)
+{
+    ac_join j;
+    return ac_block_on(ex, ac_task_join(&j, task));
+}
+
+/* Everything the non-blocking fd holds right now. */
+static size_t drain(int fd)
+{
+    char buf[65536];
+    size_t total = 0;
+    ssize_t n;
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        total += (size_t)n;
+    fcntl(fd, F_SETFL, fl);
+    return total;
+}
+
+/* Writes each chunk, yielding between them so the reader sees them in separate reads, then
+ * half-closes. */
+struct feeder {
+    ac_future future;
+    ac_stream *s;
+    const char *const *chunks;
+    int i, yields, rc;
+    ac_stream_write w;
+};
+
+ASYNC_FN(feeder)
+    for (self->i = 0; self->chunks[self->i]; self->i++) {
+        AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s, self->chunks[self->i],
+                                                strlen(self->chunks[self->i])));
+        for (self->yields = 0; self->yields < 3; self->yields++)
+            ASYNC_YIELD_NOW();
+    }
+    ASYNC_RETURN(ac_stream_shutdown_write(self->s));
+ASYNC_END
+
+static ac_future *feeder(struct feeder *self, ac_stream *s, const char *const *chunks)
+{
+    ASYNC_INIT(self, feeder);
+    self->s = s;
+    self->chunks = chunks;
+    return &self->future;
+}
+
+/* Reads lines until end of file or an error, appending each to `text` followed by '|' (or '$'
+ * for a last line cut short by end of file). Finishes with the last read's result. */
+struct line_reader {
+    ac_future future;
+    ac_stream *s;
+    size_t max;
+    int rc;
+    char text[512];
+    size_t used;
+    ac_stream_until line;
+};
+
+ASYNC_FN(line_reader)
+    for (;;) {
+        AWAIT_INTO(self->rc, ac_stream_read_line(&self->line, self->s, self->max));
+        if (self->rc <= 0)
+            break;
+        ck_assert_uint_lt(self->used + (size_t)self->rc + 1, sizeof self->text);
+        memcpy(self->text + self->used, self->line.data, (size_t)self->rc);
+        self->used += (size_t)self->rc;
+        self->text[self->used++] = self->line.eof ? '$' : '|';
+        self->text[self->used] = 0;
+    }
+    ASYNC_RETURN(self->rc);
+ASYNC_END
+
+static ac_future *line_reader(struct line_reader *self, ac_stream *s, size_t max)
+{
+    ASYNC_INIT(self, line_reader);
+    self->s = s;
+    self->max = max;
+    self->used = 0;
+    self->text[0] = 0;
+    return &self->future;
+}
+
+/* Writes `total` pattern bytes in uneven chunks, then half-closes. */
+struct pattern_writer {
+    ac_future future;
+    ac_stream *s;
+    size_t total, sent, chunk;
+    int rc;
+    unsigned char buf[70000];
+    ac_stream_write w;
+};
+
+ASYNC_FN(pattern_writer)
+    while (self->sent < self->total) {
+        self->chunk = self->total - self->sent;
+        if (self->chunk > 1000 + self->sent % sizeof self->buf / 2)
+            self->chunk = 1000 + self->sent % sizeof self->buf / 2;
+        for (size_t i = 0; i < self->chunk; i++)
+            self->buf[i] = pattern(self->sent + i);
+        AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s, self->buf, self->chunk));
+        ck_assert_uint_eq(self->w.done, self->chunk);
+        self->sent += self->chunk;
+    }
+    ASYNC_RETURN(ac_stream_shutdown_write(self->s));
+ASYNC_END
+
+static ac_future *pattern_writer(struct pattern_writer *self, ac_stream *s, size_t total)
+{
+    ASYNC_INIT(self, pattern_writer);
+    self->s = s;
+    self->total = total;
+    self->sent = 0;
+    return &self->future;
+}
+
+/* Reads to end of file with read_some, checking every byte against the pattern; finishes with
+ * 0 or the error, and counts the bytes in *got (outside the frame, which spawning copies). */
+struct pattern_reader {
+    ac_future future;
+    ac_stream *s;
+    size_t *got, len;
+    int n;
+    size_t wrong; /* bytes that differed from the pattern */
+    unsigned char buf[20000];
+    ac_stream_read r;
+};
+
+ASYNC_FN(pattern_reader)
+    for (;;) {
+        /* vary the size: small reads go through the stream's buffer, large ones bypass it */
+        self->len = *self->got % 3 == 0 ? sizeof self->buf : 1 + *self->got % 700;
+        AWAIT_TRY(self->n, ac_stream_read_some(&self->r, self->s, self->buf, self->len));
+        if (self->n == 0)
+            break;
+        /* one assertion per read: Check records every assertion, too slow per byte */
+        for (int i = 0; i < self->n; i++)
+            self->wrong += self->buf[i] != pattern(*self->got + (size_t)i);
+        *self->got += (size_t)self->n;
+    }
+    ck_assert_uint_eq(self->wrong, 0);
+    ASYNC_RETURN(0);
+ASYNC_END
+
+static ac_future *pattern_reader(struct pattern_reader *self, ac_stream *s, size_t *got)
+{
+    ASYNC_INIT(self, pattern_reader);
+    self->s = s;
+    self->got = got;
+    *got = 0;
+    self->wrong = 0;
+    return &self->future;
+}
+
+/* ---- reading ---- */
+
+START_TEST(read_some_takes_buffered_bytes_first)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_read r;
+    char buf[100];
+    const void *data;
+
+    put(peer, "hello");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, s, buf, 2)), 2);
+    ck_assert_mem_eq(buf, "he", 2);
+    /* the one read system call buffered the rest */
+    ck_assert_uint_eq(ac_stream_buffered(s, &data), 3);
+    ck_assert_mem_eq(data, "llo", 3);
+    put(peer, "world");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, s, buf, sizeof buf)), 3);
+    ck_assert_mem_eq(buf, "llo", 3);
+    ck_assert_uint_eq(ac_stream_buffer_capacity(s), 0); /* drained: released */
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, s, buf, sizeof buf)), 5);
+    ck_assert_mem_eq(buf, "world", 5);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, s, buf, 0)), 0);
+    close(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, s, buf, sizeof buf)), 0);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(read_exact_and_eof_before_the_count)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_read r;
+    char buf[16];
+
+    put(peer, "0123456789");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_exact(&r, s, buf, 4)), 4);
+    ck_assert_mem_eq(buf, "0123", 4);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_exact(&r, s, buf, 6)), 6);
+    ck_assert_mem_eq(buf, "456789", 6);
+    put(peer, "abc");
+    ck_assert_int_eq(shutdown(peer, SHUT_WR), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_exact(&r, s, buf, 5)), -ENODATA);
+    ck_assert_uint_eq(r.done, 3);
+    ck_assert_mem_eq(buf, "abc", 3);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, s, buf, sizeof buf)), 0);
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+/* Length-prefixed records, large and small, over small socket buffers. */
+struct record_reader {
+    ac_future future;
+    ac_stream *s;
+    int n, records;
+    uint32_t len;
+    size_t offset, wrong;
+    unsigned char *body;
+    ac_stream_read r;
+};
+
+ASYNC_FN(record_reader)
+    self->offset = 0;
+    for (self->records = 0;; self->records++) {
+        AWAIT_INTO(self->n, ac_stream_read_exact(&self->r, self->s, &self->len, 4));
+        if (self->n == -ENODATA && self->r.done == 0)
+            break; /* a clean end between records */
+        ck_assert_int_eq(self->n, 4);
+        AWAIT_TRY(self->n, ac_stream_read_exact(&self->r, self->s, self->body, self->len));
+        self->wrong = 0;
+        for (uint32_t i = 0; i < self->len; i++)
+            self->wrong += self->body[i] != pattern(self->offset + i);
+        ck_assert_uint_eq(self->wrong, 0);
+        self->offset += self->len;
+    }
+    ASYNC_RETURN(self->records);
+ASYNC_END
+
+static ac_future *record_reader(struct record_reader *self, ac_stream *s, unsigned char *body)
+{
+    ASYNC_INIT(self, record_reader);
+    self->s = s;
+    self->body = body;
+    return &self->future;
+}
+
+START_TEST(read_exact_of_records_across_partial_reads)
+{
+    static const uint32_t sizes[] = {1, 3, 4095, 4096, 4097, 1 << 20, 0, 7, 3 << 20};
+    enum { COUNT = sizeof sizes / sizeof sizes[0] };
+    int sv[2];
+    ac_stream *s;
+    unsigned char *body = malloc(3 << 20), *wire;
+    size_t wire_len = 0, offset = 0;
+    struct record_reader reader;
+    ac_task *task;
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    small_socket_buffers(sv[0]);
+    small_socket_buffers(sv[1]);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], &s), 0);
+    for (int i = 0; i < COUNT; i++)
+        wire_len += 4 + sizes[i];
+    wire = malloc(wire_len);
+    wire_len = 0;
+    for (int i = 0; i < COUNT; i++) {
+        memcpy(wire + wire_len, &sizes[i], 4);
+        wire_len += 4;
+        for (uint32_t j = 0; j < sizes[i]; j++)
+            wire[wire_len++] = pattern(offset++);
+    }
+    {
+        ac_stream *writer;
+        ac_stream_write w;
+        ck_assert_int_eq(ac_stream_open(ex, sv[1], &writer), 0);
+        task = ac_spawn(ex, record_reader(&reader, s, body));
+        ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, writer, wire, wire_len)),
+                         (int)wire_len);
+        ac_stream_close(writer);
+    }
+    ck_assert_int_eq(join(task), COUNT);
+    free(wire);
+    free(body);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(lines_across_packet_boundaries)
+{
+    static const char *const chunks[] = {"hel", "lo\nwor", "ld\n", "\n", "a\nb\nc", "\ntail", NULL};
+    ac_stream *a, *b;
+    struct feeder f;
+    struct line_reader reader;
+    ac_task *writer;
+
+    stream_pair(&a, &b);
+    writer = ac_spawn(ex, feeder(&f, a, chunks));
+    ck_assert_int_eq(ac_block_on(ex, line_reader(&reader, b, 100)), 0);
+    ck_assert_int_eq(join(writer), 0);
+    ck_assert_str_eq(reader.text, "hello\n|world\n|\n|a\n|b\n|c\n|tail$");
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
+START_TEST(eof_in_the_middle_of_a_line)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_until line;
+
+    put(peer, "one\ntwo");
+    close(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 100)), 4);
+    ck_assert_mem_eq(line.data, "one\n", 4);
+    ck_assert_int_eq(line.eof, 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 100)), 3);
+    ck_assert_mem_eq(line.data, "two", 3); /* no delimiter: cut short */
+    ck_assert_int_eq(line.eof, 1);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 100)), 0);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(over_long_line_then_recovery)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_until line;
+    ac_stream_read r;
+    const void *data;
+    char buf[8];
+
+    /* 1: read it again with a larger maximum */
+    put(peer, "0123456789ABCDEF\nok\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 8)), -EMSGSIZE);
+    ck_assert_uint_ge(ac_stream_buffered(s, &data), 8);
+    ck_assert_mem_eq(data, "01234567", 8);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 64)), 17);
+    ck_assert_mem_eq(line.data, "0123456789ABCDEF\n", 17);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 8)), 3);
+    ck_assert_mem_eq(line.data, "ok\n", 3);
+
+    /* 2: skip it, in pieces, as it arrives */
+    put(peer, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 8)), -EMSGSIZE);
+    ck_assert_uint_eq(ac_stream_consume(s, 1000), 40);
+    put(peer, "xxxx\nnext\n");
+    for (;;) {
+        int rc = ac_block_on(ex, ac_stream_read_line(&line, s, 8));
+        size_t held = ac_stream_buffered(s, &data);
+        const char *nl = memchr(data, '\n', held);
+        if (rc != -EMSGSIZE) {
+            /* the short remainder of the long line fitted */
+            ck_assert_int_eq(rc, 5);
+            ck_assert_mem_eq(line.data, "xxxx\n", 5);
+            break;
+        }
+        ac_stream_consume(s, nl ? (size_t)(nl - (const char *)data) + 1 : held);
+        if (nl)
+            break;
+    }
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 8)), 5);
+    ck_assert_mem_eq(line.data, "next\n", 5);
+
+    /* 3: take the raw bytes */
+    put(peer, "abcdefghijklmnop\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 4)), -EMSGSIZE);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_exact(&r, s, buf, 8)), 8);
+    ck_assert_mem_eq(buf, "abcdefgh", 8);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 16)), 9);
+    ck_assert_mem_eq(line.data, "ijklmnop\n", 9);
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(delimiter_at_the_buffer_edges)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_until line;
+
+    ac_stream_set_buffer_limit(s, 16);
+    /* exactly the buffer: the delimiter is its last byte */
+    put(peer, "AAAAAAAAAAAAAAA\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_until(&line, s, '\n', 1000)), 16);
+    ck_assert_mem_eq(line.data, "AAAAAAAAAAAAAAA\n", 16);
+    ck_assert_uint_eq(ac_stream_buffer_capacity(s), 16);
+    /* a delimiter as the first byte of a refill, and as the last byte of a moved partial */
+    put(peer, "BBBBBBBBBBBBBBBB");
+    put(peer, "\nCC\nDDDDDDDDDDDDD;\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_until(&line, s, '\n', 1000)), -EMSGSIZE);
+    ck_assert_uint_eq(ac_stream_consume(s, 16), 16);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 16)), 1);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 16)), 3);
+    ck_assert_mem_eq(line.data, "CC\n", 3);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_until(&line, s, ';', 16)), 14);
+    ck_assert_mem_eq(line.data, "DDDDDDDDDDDDD;", 14);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 16)), 1);
+    ck_assert_uint_le(ac_stream_buffer_capacity(s), 16);
+    /* one byte over the maximum */
+    put(peer, "EEEEEEEEEEEEEEEE\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 16)), -EMSGSIZE);
+    ac_stream_set_buffer_limit(s, 17);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 17)), 17);
+    close(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 17)), 0);
+    ac_stream_close(s);
+}
+END_TEST
+
+/* ---- cancellation ---- */
+
+START_TEST(cancelled_reads_lose_nothing)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_until line;
+    ac_stream_read r;
+    ac_timeout t;
+    char buf[32];
+    const void *data;
+
+    /* nothing arrives: the read is dropped, and data sent later is read afterwards */
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_read_some(&r, s, buf, 32))),
+                     -ETIMEDOUT);
+    put(peer, "late");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, s, buf, sizeof buf)), 4);
+    ck_assert_mem_eq(buf, "late", 4);
+
+    /* half a line arrives: it stays buffered through the cancel */
+    put(peer, "par");
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_read_line(&line, s, 32))),
+                     -ETIMEDOUT);
+    ck_assert_uint_eq(ac_stream_buffered(s, &data), 3);
+    ck_assert_mem_eq(data, "par", 3);
+    put(peer, "tial\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 32)), 8);
+    ck_assert_mem_eq(line.data, "partial\n", 8);
+
+    /* read_exact: what reached the caller's buffer is counted, the rest is still to come */
+    put(peer, "12345");
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_read_exact(&r, s, buf, 8))),
+                     -ETIMEDOUT);
+    ck_assert_uint_eq(r.done, 5);
+    ck_assert_mem_eq(buf, "12345", 5);
+    put(peer, "678");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_exact(&r, s, buf, 3)), 3);
+    ck_assert_mem_eq(buf, "678", 3);
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(cancelled_write_all_reports_what_was_written)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    size_t len = 4 << 20;
+    char *big = calloc(1, len);
+    ac_stream_write w;
+    ac_timeout t;
+
+    small_socket_buffers(ac_io_fd(ac_stream_io(s)));
+    small_socket_buffers(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_write_all(&w, s, big, len))),
+                     -ETIMEDOUT);
+    ck_assert_uint_gt(w.done, 0);
+    ck_assert_uint_lt(w.done, len);
+    ck_assert_uint_eq(drain(peer), w.done); /* exactly what it reported, no more */
+    free(big);
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+/* ---- writing ---- */
+
+START_TEST(writev_all_across_partial_writes)
+{
+    enum { PIECES = 150 };
+    static unsigned char data[1 << 20];
+    struct iovec iov[PIECES];
+    size_t total = 0;
+    ac_stream *a, *b;
+    struct pattern_reader reader;
+    size_t got;
+    ac_task *task;
+    ac_stream_write w;
+
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = pattern(i);
+    for (int i = 0; i < PIECES; i++) {
+        /* uneven pieces, some empty, more than one writev batch */
+        size_t len = i % 7 == 3 ? 0 : (size_t)(i * 97) % 13000;
+        iov[i].iov_base = data + total;
+        iov[i].iov_len = len;
+        total += len;
+    }
+    ck_assert_uint_le(total, sizeof data);
+    stream_pair(&a, &b);
+    small_socket_buffers(ac_io_fd(ac_stream_io(a)));
+    small_socket_buffers(ac_io_fd(ac_stream_io(b)));
+    task = ac_spawn(ex, pattern_reader(&reader, b, &got));
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, a, iov, PIECES)), (int)total);
+    ck_assert_uint_eq(w.done, total);
+    ck_assert_int_eq(ac_stream_shutdown_write(a), 0);
+    ck_assert_int_eq(join(task), 0);
+    ck_assert_uint_eq(got, total);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, a, iov, 0)), 0);
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
+START_TEST(large_transfer_with_small_socket_buffers)
+{
+    ac_stream *a, *b;
+    struct pattern_writer *writer = malloc(sizeof *writer);
+    struct pattern_reader reader;
+    size_t got;
+    ac_task *wt, *rt;
+
+    stream_pair(&a, &b);
+    small_socket_buffers(ac_io_fd(ac_stream_io(a)));
+    small_socket_buffers(ac_io_fd(ac_stream_io(b)));
+    wt = ac_spawn(ex, pattern_writer(writer, a, 5 << 20));
+    rt = ac_spawn(ex, pattern_reader(&reader, b, &got));
+    ck_assert_int_eq(join(rt), 0);
+    ck_assert_int_eq(join(wt), 0);
+    ck_assert_uint_eq(got, 5 << 20);
+    free(writer);
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
+START_TEST(write_to_a_closed_peer_is_epipe)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_write w;
+    struct iovec iov[2] = {{(void *)"a", 1}, {(void *)"b", 1}};
+
+    close(peer);
+    /* a SIGPIPE would kill the test */
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "hello", 5)), -EPIPE);
+    ck_assert_uint_eq(w.done, 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, s, iov, 2)), -EPIPE);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(half_close_of_pipes_and_sockets)
+{
+    int in[2], out[2], peer;
+    ac_stream *s, *single;
+    ac_stream_write w;
+    ac_stream_until line;
+    char buf[16];
+
+    /* a pair of pipes, like stdin and stdout: half-close closes the write fd */
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(ac_stream_open_pair(ex, in[0], out[1], &s), 0);
+    put(in[1], "question\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 64)), 9);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "answer", 6)), 6);
+    ck_assert_int_eq(ac_stream_shutdown_write(s), 0);
+    ck_assert_int_eq(read(out[0], buf, sizeof buf), 6);
+    ck_assert_int_eq(read(out[0], buf, sizeof buf), 0); /* end of file */
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "more", 4)), -EPIPE);
+    close(in[1]);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 64)), 0);
+    ac_stream_close(s);
+    close(out[0]);
+
+    /* a single pipe end cannot be half-closed */
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(ac_stream_open(ex, out[1], &single), 0);
+    ck_assert_int_eq(ac_stream_shutdown_write(single), -ENOTSOCK);
+    ac_stream_close(single);
+    close(out[0]);
+
+    /* a socket: the peer reads end of file, and can still talk back */
+    s = stream_with_peer(&peer);
+    ck_assert_int_eq(ac_stream_shutdown_write(s), 0);
+    ck_assert_int_eq(read(peer, buf, sizeof buf), 0);
+    put(peer, "still\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 64)), 6);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "x", 1)), -EPIPE);
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+/* ---- copy ---- */
+
+START_TEST(copy_until_end_of_file)
+{
+    ac_stream *src_peer, *src, *dst, *dst_peer;
+    struct pattern_writer *writer = malloc(sizeof *writer);
+    struct pattern_reader reader;
+    size_t got;
+    ac_copy copy;
+    ac_task *wt, *rt;
+    size_t total = 3 << 20;
+
+    stream_pair(&src_peer, &src);
+    stream_pair(&dst, &dst_peer);
+    small_socket_buffers(ac_io_fd(ac_stream_io(dst)));
+    wt = ac_spawn(ex, pattern_writer(writer, src_peer, total));
+    rt = ac_spawn(ex, pattern_reader(&reader, dst_peer, &got));
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_copy(&copy, src, dst)), 0);
+    ck_assert_uint_eq(copy.copied, total);
+    ck_assert_uint_eq(ac_stream_buffer_capacity(src), 0);
+    ck_assert_int_eq(ac_stream_shutdown_write(dst), 0); /* copy leaves that to the caller */
+    ck_assert_int_eq(join(rt), 0);
+    ck_assert_int_eq(join(wt), 0);
+    ck_assert_uint_eq(got, total);
+    free(writer);
+    ac_stream_close(src_peer);
+    ac_stream_close(src);
+    ac_stream_close(dst);
+    ac_stream_close(dst_peer);
+}
+END_TEST
+
+START_TEST(copy_sends_buffered_bytes_first_and_cancel_keeps_the_rest)
+{
+    int in_peer, out_peer;
+    ac_stream *in = stream_with_peer(&in_peer), *out = stream_with_peer(&out_peer);
+    ac_stream_until line;
+    ac_copy copy;
+    ac_timeout t;
+    char buf[64];
+
+    put(in_peer, "header\nbody...");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, in, 64)), 7);
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_copy(&copy, in, out))),
+                     -ETIMEDOUT);
+    ck_assert_uint_eq(copy.copied, 7);
+    ck_assert_int_eq(read(out_peer, buf, sizeof buf), 7);
+    ck_assert_mem_eq(buf, "body...", 7);
+    put(in_peer, "end");
+    close(in_peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_copy(&copy, in, out)), 0);
+    ck_assert_uint_eq(copy.copied, 3);
+    ck_assert_int_eq(read(out_peer, buf, sizeof buf), 3);
+    close(out_peer);
+    ac_stream_close(in);
+    ac_stream_close(out);
+}
+END_TEST
+
+/* One end of a conversation: sends `message`, half-closes, then reads to end of file. */
+struct talker {
+    ac_future future;
+    ac_stream *s;
+    const char *message;
+    char *got; /* 256 bytes, outside the frame */
+    size_t used;
+    int n;
+    ac_stream_write w;
+    ac_stream_read r;
+};
+
+ASYNC_FN(talker)
+    AWAIT_TRY(self->n,
+              ac_stream_write_all(&self->w, self->s, self->message, strlen(self->message)));
+    ASYNC_TRY(ac_stream_shutdown_write(self->s));
+    do {
+        AWAIT_TRY(self->n,
+                  ac_stream_read_some(&self->r, self->s, self->got + self->used, 255 - self->used));
+        self->used += (size_t)self->n;
+    } while (self->n > 0);
+    self->got[self->used] = 0;
+ASYNC_END
+
+static ac_future *talker(struct talker *self, ac_stream *s, const char *message, char *got)
+{
+    ASYNC_INIT(self, talker);
+    self->s = s;
+    self->message = message;
+    self->got = got;
+    self->used = 0;
+    return &self->future;
+}
+
+START_TEST(bidirectional_copy_half_closes_each_side)
+{
+    ac_stream *x, *a, *b, *y;
+    struct talker left, right;
+    char left_got[256], right_got[256];
+    ac_copy_bidirectional bidi;
+    ac_task *lt, *rt;
+
+    stream_pair(&x, &a);
+    stream_pair(&b, &y);
+    lt = ac_spawn(ex, talker(&left, x, "from the left, a longer message", left_got));
+    rt = ac_spawn(ex, talker(&right, y, "from the right", right_got));
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_copy_bidirectional(&bidi, a, b)), 0);
+    ck_assert_uint_eq(bidi.a_to_b.copied, strlen("from the left, a longer message"));
+    ck_assert_uint_eq(bidi.b_to_a.copied, strlen("from the right"));
+    ck_assert_int_eq(join(lt), 0);
+    ck_assert_int_eq(join(rt), 0);
+    ck_assert_str_eq(left_got, "from the right");
+    ck_assert_str_eq(right_got, "from the left, a longer message");
+    ac_stream_close(x);
+    ac_stream_close(a);
+    ac_stream_close(b);
+    ac_stream_close(y);
+}
+END_TEST
+
+START_TEST(bidirectional_copy_stops_at_the_first_error)
+{
+    ac_stream *x, *a, *b;
+    int y;
+    ac_copy_bidirectional bidi;
+    ac_stream_write w;
+
+    stream_pair(&x, &a);
+    b = stream_with_peer(&y);
+    close(y);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, x, "data", 4)), 4);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_copy_bidirectional(&bidi, a, b)), -EPIPE);
+    /* nothing lost: what could not be written is still in a's buffer */
+    ck_assert_uint_eq(ac_stream_buffered(a, NULL), 4);
+    ac_stream_close(x);
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
+/* ---- the split: a reader task and a writer task on one stream ---- */
+
+struct numbered_writer {
+    ac_future future;
+    ac_stream *s;
+    int i, count, n;
+    char line[32];
+    ac_stream_write w;
+};
+
+ASYNC_FN(numbered_writer)
+    for (self->i = 0; self->i < self->count; self->i++) {
+        self->n = snprintf(self->line, sizeof self->line, "line %d\n", self->i);
+        AWAIT_TRY(self->n, ac_stream_write_all(&self->w, self->s, self->line, (size_t)self->n));
+    }
+    ASYNC_RETURN(ac_stream_shutdown_write(self->s));
+ASYNC_END
+
+static ac_future *numbered_writer(struct numbered_writer *self, ac_stream *s, int count)
+{
+    ASYNC_INIT(self, numbered_writer);
+    self->s = s;
+    self->count = count;
+    return &self->future;
+}
+
+struct numbered_reader {
+    ac_future future;
+    ac_stream *s;
+    int i, n;
+    char expected[32];
+    ac_stream_until line;
+};
+
+ASYNC_FN(numbered_reader)
+    for (self->i = 0;; self->i++) {
+        AWAIT_TRY(self->n, ac_stream_read_line(&self->line, self->s, 32));
+        if (self->n == 0)
+            break;
+        snprintf(self->expected, sizeof self->expected, "line %d\n", self->i);
+        ck_assert_int_eq(self->n, (int)strlen(self->expected));
+        ck_assert_mem_eq(self->line.data, self->expected, (size_t)self->n);
+    }
+    ASYNC_RETURN(self->i);
+ASYNC_END
+
+static ac_future *numbered_reader(struct numbered_reader *self, ac_stream *s)
+{
+    ASYNC_INIT(self, numbered_reader);
+    self->s = s;
+    return &self->future;
+}
+
+START_TEST(reader_and_writer_tasks_share_a_stream)
+{
+    ac_stream *s, *echo;
+    struct numbered_writer writer;
+    struct numbered_reader reader;
+    ac_copy copy;
+    ac_task *wt, *rt, *et;
+
+    stream_pair(&s, &echo);
+    small_socket_buffers(ac_io_fd(ac_stream_io(s)));
+    small_socket_buffers(ac_io_fd(ac_stream_io(echo)));
+    /* the far end echoes with copy from a stream to itself, then half-closes */
+    et = ac_spawn(ex, ac_stream_copy(&copy, echo, echo));
+    wt = ac_spawn(ex, numbered_writer(&writer, s, 3000));
+    rt = ac_spawn(ex, numbered_reader(&reader, s));
+    ck_assert_int_eq(join(wt), 0);
+    ck_assert_int_eq(join(et), 0);
+    ck_assert_int_eq(ac_stream_shutdown_write(echo), 0);
+    ck_assert_int_eq(join(rt), 3000);
+    ac_stream_close(s);
+    ac_stream_close(echo);
+}
+END_TEST
+
+/* ---- TCP: accept/connect into streams, peer reset ---- */
+
+/* Accepts one connection into *conn (the spawned copy of this frame writes through it). */
+struct acceptor {
+    ac_future future;
+    ac_io *listener, **conn;
+    ac_accept acc;
+    int rc;
+};
+
+ASYNC_FN(acceptor)
+    AWAIT_TRY(self->rc, ac_socket_accept(&self->acc, self->listener));
+    *self->conn = self->acc.conn;
+ASYNC_END
+
+static ac_future *acceptor(struct acceptor *self, ac_io *listener, ac_io **conn)
+{
+    ASYNC_INIT(self, acceptor);
+    self->listener = listener;
+    self->conn = conn;
+    return &self->future;
+}
+
+/* A connected TCP pair on the loopback, through ac_socket_accept and ac_socket_connect. */
+static void tcp_pair(ac_io **server, ac_io **client)
+{
+    ac_sockaddr addr;
+    ac_io *listener;
+    struct acceptor acc;
+    ac_connect con;
+    ac_task *task;
+
+    ck_assert_int_eq(ac_sockaddr_ip(&addr, "127.0.0.1", 0), 0);
+    ck_assert_int_eq(ac_socket_listen(ex, &addr, 0, 0, &listener), 0);
+    ck_assert_int_eq(ac_io_local_address(listener, &addr), 0);
+    task = ac_spawn(ex, acceptor(&acc, listener, server));
+    ck_assert_int_eq(ac_block_on(ex, ac_socket_connect(&con, ex, &addr)), 0);
+    *client = con.conn;
+    ck_assert_int_eq(join(task), 0);
+    ac_io_close(listener);
+}
+
+START_TEST(peer_reset_mid_read_is_econnreset)
+{
+    ac_io *server_io, *client_io;
+    ac_stream *server, *client;
+    ac_stream_until line;
+    ac_timeout t;
+    struct linger hard = {1, 0};
+    const void *data;
+    ac_sockaddr peer;
+
+    tcp_pair(&server_io, &client_io);
+    ck_assert_int_eq(ac_stream_from_io(server_io, &server), 0);
+    ck_assert_int_eq(ac_stream_from_io(client_io, &client), 0);
+    ck_assert_int_eq(ac_io_peer_address(ac_stream_io(server), &peer), 0);
+
+    {
+        ac_stream_write w;
+        ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, client, "half a li", 9)), 9);
+    }
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_read_line(&line, server, 64))),
+                     -ETIMEDOUT);
+    ck_assert_uint_eq(ac_stream_buffered(server, NULL), 9);
+    /* the client aborts: a RST instead of a FIN */
+    ck_assert_int_eq(
+        setsockopt(ac_io_fd(ac_stream_io(client)), SOL_SOCKET, SO_LINGER, &hard, sizeof hard), 0);
+    ac_stream_close(client);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, server, 64)), -ECONNRESET);
+    ck_assert_uint_eq(ac_stream_buffered(server, &data), 9); /* still there */
+    ck_assert_mem_eq(data, "half a li", 9);
+    ac_stream_close(server);
+}
+END_TEST
+
+/* ---- memory ---- */
+
+START_TEST(the_read_buffer_is_released_when_idle)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_until line;
+    ac_timeout t;
+    char *long_line = malloc(40001);
+
+    ck_assert_uint_eq(ac_stream_buffer_capacity(s), 0); /* allocated lazily */
+    memset(long_line, 'x', 40000);
+    long_line[40000] = '\n';
+    ck_assert_int_eq(write(peer, long_line, 40001), 40001);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 65536)), 40001);
+    ck_assert_uint_ge(ac_stream_buffer_capacity(s), 40001);
+    ck_assert_uint_le(ac_stream_buffer_capacity(s), 65536);
+    /* the line's bytes stay valid until the next read starts */
+    ck_assert_int_eq(line.data[39999], 'x');
+    /* the connection goes idle: its read waits with nothing buffered, holding no buffer */
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_read_line(&line, s, 100))),
+                     -ETIMEDOUT);
+    ck_assert_uint_eq(ac_stream_buffer_capacity(s), 0);
+    /* the limit caps growth: a line longer than it is -EMSGSIZE */
+    ck_assert_int_eq(write(peer, long_line, 40001), 40001);
+    ac_stream_set_buffer_limit(s, 1000);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 65536)), -EMSGSIZE);
+    ck_assert_uint_eq(ac_stream_buffer_capacity(s), 1000);
+    free(long_line);
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *suite = suite_create("stream");
+    TCase *tc = tcase_create("stream");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, read_some_takes_buffered_bytes_first);
+    tcase_add_test(tc, read_exact_and_eof_before_the_count);
+    tcase_add_test(tc, read_exact_of_records_across_partial_reads);
+    tcase_add_test(tc, lines_across_packet_boundaries);
+    tcase_add_test(tc, eof_in_the_middle_of_a_line);
+    tcase_add_test(tc, over_long_line_then_recovery);
+    tcase_add_test(tc, delimiter_at_the_buffer_edges);
+    tcase_add_test(tc, cancelled_reads_lose_nothing);
+    tcase_add_test(tc, cancelled_write_all_reports_what_was_written);
+    tcase_add_test(tc, writev_all_across_partial_writes);
+    tcase_add_test(tc, large_transfer_with_small_socket_buffers);
+    tcase_add_test(tc, write_to_a_closed_peer_is_epipe);
+    tcase_add_test(tc, half_close_of_pipes_and_sockets);
+    tcase_add_test(tc, copy_until_end_of_file);
+    tcase_add_test(tc, copy_sends_buffered_bytes_first_and_cancel_keeps_the_rest);
+    tcase_add_test(tc, bidirectional_copy_half_closes_each_side);
+    tcase_add_test(tc, bidirectional_copy_stops_at_the_first_error);
+    tcase_add_test(tc, reader_and_writer_tasks_share_a_stream);
+    tcase_add_test(tc, peer_reset_mid_read_is_econnreset);
+    tcase_add_test(tc, the_read_buffer_is_released_when_idle);
+    suite_add_tcase(suite, tc);
+    sr = srunner_create(suite);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
