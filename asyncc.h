@@ -363,9 +363,10 @@ void ac_future_cancel(ac_future *f);
             ASYNC_RETURN(dest);                                                                    \
     } while (0)
 
-/* ASYNC_YIELD_NOW() — cooperative yield: put this task at the back of the run queue and let
- * every other ready task (and libevent's I/O) run before this one continues. Use it inside
- * long computations that never await anything pending. */
+/* ASYNC_YIELD_NOW() — cooperative yield: put this task at the back of the run queue, so every
+ * task that is ready now runs before this one continues. libevent's I/O and timers get their
+ * turn when the current batch ends, at most `budget` polls later (ac_executor_set_budget). Use
+ * it inside long computations that never await anything pending. */
 #define ASYNC_YIELD_NOW()                                                                          \
     do {                                                                                           \
         ac_await_begin_(ac_frame_, __LINE__);                                                      \
@@ -696,9 +697,9 @@ static inline ac_poll ac_leaf_finish(ac_future *f, int result)
 /* ============================================================================================
  * 12. ASYNC I/O: REGISTERED FILE DESCRIPTORS AND READINESS
  *
- * An ac_io is a non-blocking file descriptor registered with the executor once — one libevent
- * event, persistent and edge-triggered — that remembers whether the fd is readable and
- * writable (mio's model). An operation first tries the system call; only when it says EAGAIN
+ * An ac_io is a non-blocking file descriptor registered with the executor once — added to the
+ * executor's epoll set, edge-triggered — that remembers whether the fd is readable and
+ * writable (mio's model; the epoll set itself is one libevent event). An operation first tries the system call; only when it says EAGAIN
  * does it forget that readiness and wait for libevent to report the next edge. So there is no
  * epoll_ctl per await and no allocation per operation: the operation's state lives in a small
  * future in your frame.
@@ -722,7 +723,8 @@ enum {
 
 /* Register `fd` (made non-blocking) with `ex`. Returns 0 and sets *out, or a negative errno
  * value (-EBADF, -ENOMEM, -EEXIST when the fd is already registered). The ac_io is allocated
- * here (with its libevent event) and freed by ac_io_close. */
+ * here and freed by ac_io_close. Files epoll cannot watch (regular files, /dev/null) are
+ * accepted and never wait: their calls never say EAGAIN. */
 int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out);
 
 /* Deregister and free; with AC_IO_OWN_FD also close the fd. No operation may be pending on it
@@ -737,7 +739,8 @@ void ac_io_clear_ready(ac_io *io, unsigned direction);
 
 /* Wait until the fd is readable (or writable) — or in error or hung up, which the next system
  * call will report. Finishes with 0. For wrapping your own non-blocking fds (tokio's AsyncFd):
- * wait, try the call, on EAGAIN ac_io_clear_ready and wait again. */
+ * wait, try the call, on EAGAIN ac_io_clear_ready and wait again. A new registration starts out
+ * ready in both directions (the first call finds out), so the first wait finishes at once. */
 typedef struct ac_readiness {
     ac_future future;
     ac_io *io;

@@ -192,8 +192,11 @@ static ac_executor *executor_create(struct event_base *base, bool owns_base)
     ex->slow_poll_ms = AC_DEFAULT_SLOW_POLL_MS;
     ex->next_id = 1;
     ex->inbox_fd = -1;
+    ex->epoll_fd = -1;
     ex->run_event = event_new(base, -1, 0, run_cb, ex);
-    if (!ex->run_event || ac_timers_init_(ex) < 0 || ac_inbox_init_(ex) < 0) {
+    if (!ex->run_event || ac_timers_init_(ex) < 0 || ac_inbox_init_(ex) < 0 ||
+        ac_io_driver_init_(ex) < 0) {
+        ac_io_driver_free_(ex);
         ac_inbox_free_(ex);
         ac_timers_free_(ex);
         if (ex->run_event)
@@ -243,15 +246,16 @@ void ac_executor_stop(ac_executor *ex)
 }
 
 /* True when no source of wake-ups remains: empty run queue, no timers, no remote wakers (a
- * blocking job holds one), and no libevent event of anyone's besides the inbox's own. */
+ * blocking job holds one), no registered ac_io, and no libevent event of the user's. */
 bool ac_nothing_can_wake_(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
-    /* inbox_event, timer_event when armed, the dump signal hook: none of them wakes a task */
-    int internal = 1 + (ex->heap_len > 0) + (ex->dump_signal_event != NULL);
+    /* inbox_event, epoll_event, timer_event when armed, the dump signal hook: none of them
+     * wakes a task by itself (registered ac_ios are counted apart) */
+    int internal = 2 + (ex->heap_len > 0) + (ex->dump_signal_event != NULL);
     return !ex->run_head && !ex->run_armed && ex->heap_len == 0 && ex->remote_refs == 0 &&
-           active == 0 && added <= internal;
+           ex->registered_ios == 0 && active == 0 && added <= internal;
 }
 
 static int refuse_inside_poll(const char *what)
@@ -357,6 +361,7 @@ void ac_executor_free(ac_executor *ex)
         ac_task_unlink_and_free_(t);
     }
     ac_task_cache_free_(ex);
+    ac_io_driver_free_(ex);
     ac_timers_free_(ex);
     ac_dump_signal_free_(ex);
     event_free(ex->run_event);

@@ -61,16 +61,17 @@ static inline ac_future *ac_task_root_(const ac_task *t)
     return (ac_future *)(void *)(t + 1);
 }
 
-/* A registered fd (io.c). The libevent event lives in the same allocation, after it. */
+/* A registered fd (io.c): a member of its executor's epoll set. */
 struct ac_io {
     ac_executor *ex;
     ac_task *reader, *writer; /* the task waiting in each direction, or NULL */
-    struct event *event;
     int fd;
     uint8_t ready; /* AC_IO_READ | AC_IO_WRITE: last known readiness */
     bool is_socket;
+    bool is_stream_socket;
+    bool peer_closed;  /* EPOLLRDHUP seen: reads must go on until they return 0 */
     bool owns_fd;
-    bool unregistered; /* a regular file: always ready, so libevent never watches it */
+    bool unregistered; /* epoll refuses the fd (a regular file): always ready, never waits */
 };
 
 struct ac_blocking_pool;
@@ -104,6 +105,11 @@ struct ac_executor {
     struct event *timer_event;
     ac_sleep **heap;
     uint32_t heap_len, heap_cap;
+
+    /* io.c: the epoll set of every registered ac_io, watched by one libevent event */
+    int epoll_fd;
+    struct event *epoll_event;
+    size_t registered_ios;
 
     /* inbox.c: requests from other threads, and the eventfd that wakes the loop */
     pthread_mutex_t inbox_lock;
@@ -148,6 +154,8 @@ void ac_inbox_forget_(ac_task *t);
 void ac_remote_release_local_(ac_task *t);
 
 /* io.c: for the socket operations in net.c */
+int ac_io_driver_init_(ac_executor *ex);
+void ac_io_driver_free_(ac_executor *ex);
 ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx);
 ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op, int result);
 
