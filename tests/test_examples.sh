@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# The issue-3 examples (echo_server, connect_many, netcat, udp_echo) against clients no one here
+# wrote: nc (netcat-openbsd) and socat. Every reply is compared byte for byte.
+#
+# Servers print their address on stdout (or stderr for netcat -v), which this script reads
+# through a FIFO with a bounded `read -t`: no sleeps, no fixed ports. Every background process
+# is killed on exit, every client runs under `timeout`. Under the valgrind build
+# ($ASYNCC_RUN_PREFIX set) the examples run under valgrind, which fails them (exit 99) on a leak
+# or memory error, and the large transfers shrink.
+set -euo pipefail
+
+examples=$ASYNCC_EXAMPLES_DIR
+# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
+read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
+limit=60 # seconds any single step may take
+
+if ((${#run_prefix[@]})); then
+    big_size=$((1024 * 1024)) netcat_size=$((256 * 1024))
+else
+    big_size=$((8 * 1024 * 1024)) netcat_size=$((1024 * 1024))
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+    printf 'FAIL: %s\n' "$*" >&2
+    local err
+    for err in "$work"/*.err; do
+        [[ -s $err ]] && printf -- '--- %s:\n%s\n' "${err##*/}" "$(cat "$err")" >&2
+    done
+    exit 1
+}
+
+for tool in nc socat timeout; do
+    command -v "$tool" >/dev/null || fail "$tool is missing (./run installs netcat-openbsd and socat)"
+done
+
+# start <name> <stream: out|err> <command...>: runs the command in the background; the chosen
+# stream goes to a FIFO opened on fd $bg_fd (read it with next_match), the other to
+# $work/<name>.out or .err; stdin is start's own. Sets $bg_pid.
+start() {
+    local name=$1 stream=$2
+    shift 2
+    mkfifo "$work/$name.fifo"
+    # <&0: without an explicit redirection, a background command's stdin would be /dev/null.
+    if [[ $stream == out ]]; then
+        "$@" <&0 >"$work/$name.fifo" 2>"$work/$name.err" &
+    else
+        "$@" <&0 2>"$work/$name.fifo" >"$work/$name.out" &
+    fi
+    bg_pid=$!
+    pids+=("$bg_pid")
+    exec {bg_fd}<"$work/$name.fifo"
+}
+
+# next_match <fd> <regex>: reads lines from fd until one matches (BASH_REMATCH is set), failing
+# after $limit seconds without a line or at end of file.
+next_match() {
+    local fd=$1 pattern=$2 text
+    while IFS= read -r -t "$limit" -u "$fd" text; do
+        [[ $text =~ $pattern ]] && return 0
+    done
+    fail "no line matching '$pattern' within ${limit}s"
+}
+
+# finish <pid>: waits (bounded) for a background process to exit; sets $status.
+finish() {
+    timeout "$limit" tail --pid="$1" -s 0.1 -f /dev/null || fail "process $1 did not exit"
+    status=0
+    wait "$1" || status=$?
+}
+
+# expect_status <expected> <what>
+expect_status() {
+    ((status == $1)) || fail "$2: exit status $status, expected $1"
+}
+
+same() {
+    cmp "$1" "$2" >&2 || fail "$3: $2 differs from $1"
+}
+
+# ---- test data ----------------------------------------------------------------------------------
+
+# Every byte value, NUL, CR, LF and 0xff included, forwards then backwards, 32 times (16 KiB).
+escapes=""
+for ((i = 0; i < 256; i++)); do printf -v escapes '%s\\%03o' "$escapes" "$i"; done
+for ((i = 255; i >= 0; i--)); do printf -v escapes '%s\\%03o' "$escapes" "$i"; done
+# shellcheck disable=SC2059 # the format is the data
+printf "$escapes" >"$work/bytes"
+for ((i = 0; i < 5; i++)); do cat "$work/bytes" "$work/bytes" >"$work/bytes2" && mv "$work/bytes2" "$work/bytes"; done
+[[ $(wc -c <"$work/bytes") -eq 16384 ]] || fail "test data: bytes has the wrong size"
+head -c "$big_size" /dev/urandom >"$work/big"
+head -c "$netcat_size" /dev/urandom >"$work/up"
+head -c "$((netcat_size / 2 + 7))" /dev/urandom >"$work/down"
+
+# ---- echo_server --------------------------------------------------------------------------------
+
+echo "echo_server: start"
+start echo out "${run_prefix[@]}" "$examples/echo_server"
+echo_pid=$bg_pid echo_out=$bg_fd
+next_match "$echo_out" '^listening on 127\.0\.0\.1:([0-9]+)$'
+port=${BASH_REMATCH[1]}
+
+echo "echo_server: text with nc and socat"
+printf 'hello, asyncc\nsecond line\n' >"$work/text"
+timeout "$limit" nc -N 127.0.0.1 "$port" <"$work/text" >"$work/text.nc"
+same "$work/text" "$work/text.nc" "nc text echo"
+timeout "$limit" socat -t "$limit" - "TCP:127.0.0.1:$port" <"$work/text" >"$work/text.socat"
+same "$work/text" "$work/text.socat" "socat text echo"
+
+echo "echo_server: all 256 byte values"
+timeout "$limit" nc -N 127.0.0.1 "$port" <"$work/bytes" >"$work/bytes.nc"
+same "$work/bytes" "$work/bytes.nc" "nc binary echo"
+timeout "$limit" socat -t "$limit" - "TCP:127.0.0.1:$port" <"$work/bytes" >"$work/bytes.socat"
+same "$work/bytes" "$work/bytes.socat" "socat binary echo"
+
+echo "echo_server: $big_size bytes"
+sent=$(sha256sum <"$work/big")
+received=$(timeout "$limit" nc -N 127.0.0.1 "$port" <"$work/big" | sha256sum)
+[[ $received == "$sent" ]] || fail "large transfer: sha256 $received, expected $sent"
+
+echo "echo_server: 8 concurrent clients"
+clients=()
+for ((i = 0; i < 8; i++)); do
+    head -c "$((20000 + i * 3001))" /dev/urandom >"$work/c$i"
+    if ((i % 2)); then
+        timeout "$limit" nc -N 127.0.0.1 "$port" <"$work/c$i" >"$work/c$i.back" &
+    else
+        timeout "$limit" socat -t "$limit" - "TCP:127.0.0.1:$port" <"$work/c$i" >"$work/c$i.back" &
+    fi
+    clients+=($!)
+done
+for ((i = 0; i < 8; i++)); do
+    wait "${clients[i]}" || fail "concurrent client $i exited with $?"
+    same "$work/c$i" "$work/c$i.back" "concurrent client $i"
+done
+
+echo "echo_server: SIGUSR1 dumps the tasks"
+# A connection that stays open (bash's /dev/tcp) shows up as a task waiting to read.
+exec {held}<>"/dev/tcp/127.0.0.1/$port"
+printf 'ping' >&"$held"
+IFS= read -r -t "$limit" -N 4 -u "$held" reply || fail "held connection: no echo"
+[[ $reply == ping ]] || fail "held connection: echo '$reply'"
+kill -USR1 "$echo_pid"
+# Two lines, in either order: the server waiting to accept, the held connection waiting to read.
+dump_conn='^task [0-9]+ "conn#[0-9]+" \(spawned at echo_server\.c:[0-9]+\) -> echo_server\.c:[0-9]+ connection -> read fd [0-9]+$'
+dump_server='^task [0-9]+ "server" \(spawned at echo_server\.c:[0-9]+\) -> echo_server\.c:[0-9]+ server -> accept on fd [0-9]+$'
+seen=0
+while ((seen != 3)); do
+    next_match "$echo_out" "$dump_conn|$dump_server"
+    [[ ${BASH_REMATCH[0]} =~ $dump_server ]] && seen=$((seen | 1)) || seen=$((seen | 2))
+done
+
+echo "connect_many: one open port, one closed port"
+# Port 1 on the loopback: nothing listens there (binding it needs privileges, and no test does).
+status=0
+output=$(timeout "$limit" "${run_prefix[@]}" "$examples/connect_many" "127.0.0.1:$port" 127.0.0.1:1) || status=$?
+printf '%s\n' "$output"
+expect_status 1 "connect_many"
+grep -Eqx "127\.0\.0\.1:$port: connected in [0-9]+ ms" <<<"$output" || fail "connect_many: no 'connected' line"
+grep -Eqx '127\.0\.0\.1:1: refused \(Connection refused\) after [0-9]+ ms' <<<"$output" ||
+    fail "connect_many: no 'refused' line"
+[[ $(wc -l <<<"$output") -eq 2 ]] || fail "connect_many: expected 2 lines"
+
+echo "echo_server: SIGTERM stops it cleanly (connection still open)"
+kill -TERM "$echo_pid"
+finish "$echo_pid"
+expect_status 0 "echo_server after SIGTERM"
+# The server closed the held connection while stopping: reading it meets end of file (status 1,
+# where a timeout would be > 128).
+status=0
+IFS= read -r -t "$limit" -u "$held" reply || status=$?
+expect_status 1 "reading the held connection after SIGTERM"
+exec {held}<&-
+grep -q '^echo_server: SIGTERM, stopping$' "$work/echo.err" || fail "echo_server: no stop message"
+if grep -v '^echo_server: SIGTERM, stopping$' "$work/echo.err" >&2; then
+    fail "echo_server: unexpected messages on stderr"
+fi
+exec {echo_out}<&-
+
+echo "connect_many: a listener whose backlog is full times out"
+# perl (perl-base is essential on Debian) listens with backlog 0 and never accepts: one
+# connection fills the queue, and the kernel drops the SYNs of the next ones.
+# shellcheck disable=SC2016 # perl's variables, not the shell's
+start backlog out perl -MSocket -e '
+    socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+    bind($s, pack_sockaddr_in(0, inet_aton("127.0.0.1"))) or die "bind: $!";
+    listen($s, 0) or die "listen: $!";
+    my ($port) = unpack_sockaddr_in(getsockname($s));
+    $| = 1;
+    print "listening on 127.0.0.1:$port\n";
+    sleep 120;'
+backlog_pid=$bg_pid
+next_match "$bg_fd" '^listening on 127\.0\.0\.1:([0-9]+)$'
+full=${BASH_REMATCH[1]}
+exec {filler}<>"/dev/tcp/127.0.0.1/$full"
+status=0
+output=$(timeout "$limit" "${run_prefix[@]}" "$examples/connect_many" --timeout-ms 300 \
+    "127.0.0.1:$full" "127.0.0.1:$full") || status=$?
+printf '%s\n' "$output"
+# The queue may have room for one more on some kernels: at least one must time out.
+grep -Eqx "127\.0\.0\.1:$full: timed out after [0-9]+ ms" <<<"$output" || fail "connect_many: no 'timed out' line"
+((status == $(grep -c 'timed out' <<<"$output"))) || fail "connect_many: exit status $status"
+exec {filler}<&- {bg_fd}<&-
+kill "$backlog_pid"
+
+echo "echo_server: out of file descriptors, it backs off and recovers"
+# With at most 24 fds, 30 connections exhaust it: accept fails with EMFILE while the rest wait in
+# the listen queue. Once they close, the server accepts again and serves a new client.
+start emfile out bash -c 'ulimit -n 24 && exec "$@" 2>&1' _ "${run_prefix[@]}" "$examples/echo_server"
+emfile_pid=$bg_pid emfile_out=$bg_fd
+next_match "$emfile_out" '^listening on 127\.0\.0\.1:([0-9]+)$'
+emfile_port=${BASH_REMATCH[1]}
+held_fds=()
+for ((i = 0; i < 30; i++)); do
+    exec {fd}<>"/dev/tcp/127.0.0.1/$emfile_port"
+    held_fds+=("$fd")
+done
+next_match "$emfile_out" '^echo_server: accept: Too many open files; retrying in 100 ms$'
+for fd in "${held_fds[@]}"; do
+    exec {fd}<&-
+done
+timeout "$limit" nc -N 127.0.0.1 "$emfile_port" <"$work/text" >"$work/text.emfile"
+same "$work/text" "$work/text.emfile" "echo after running out of fds"
+kill -TERM "$emfile_pid"
+finish "$emfile_pid"
+expect_status 0 "echo_server after EMFILE and SIGTERM"
+exec {emfile_out}<&-
+
+# ---- netcat -------------------------------------------------------------------------------------
+
+echo "netcat: client against a socat listener, both directions, through pipes"
+start socat_listen err socat -d -d -t "$limit" TCP-LISTEN:0,bind=127.0.0.1 \
+    "OPEN:$work/down!!CREATE:$work/up.socat"
+socat_pid=$bg_pid
+next_match "$bg_fd" 'listening on .*127\.0\.0\.1:([0-9]+)$'
+# shellcheck disable=SC2002 # the cat is the point: stdin must be a pipe here
+cat "$work/up" | timeout "$limit" "${run_prefix[@]}" "$examples/netcat" 127.0.0.1 \
+    "${BASH_REMATCH[1]}" 2>"$work/netcat1.err" | cat >"$work/down.netcat" ||
+    fail "netcat client: exit status ${PIPESTATUS[*]}"
+finish "$socat_pid"
+expect_status 0 "socat listener"
+same "$work/up" "$work/up.socat" "netcat client -> socat"
+same "$work/down" "$work/down.netcat" "socat -> netcat client"
+
+echo "netcat: -l with a socat client, both directions, regular files"
+start netcat_listen err "${run_prefix[@]}" "$examples/netcat" -v -l 127.0.0.1 0 <"$work/up"
+netcat_pid=$bg_pid
+next_match "$bg_fd" '^netcat: listening on 127\.0\.0\.1:([0-9]+)$'
+listen_port=${BASH_REMATCH[1]}
+timeout "$limit" socat -t "$limit" "TCP:127.0.0.1:$listen_port" \
+    "OPEN:$work/down!!CREATE:$work/up.listen" || fail "socat client: exit status $?"
+next_match "$bg_fd" '^netcat: connection from 127\.0\.0\.1:[0-9]+$'
+finish "$netcat_pid"
+expect_status 0 "netcat -l"
+same "$work/up" "$work/up.listen" "netcat -l -> socat"
+same "$work/down" "$work/netcat_listen.out" "socat -> netcat -l"
+# It accepted one connection and closed its listener.
+if timeout "$limit" nc -z 127.0.0.1 "$listen_port"; then
+    fail "netcat -l still listens after its connection"
+fi
+
+echo "netcat: refused connection"
+status=0
+timeout "$limit" "${run_prefix[@]}" "$examples/netcat" 127.0.0.1 1 </dev/null >/dev/null \
+    2>"$work/refused.err" || status=$?
+expect_status 1 "netcat to a closed port"
+grep -q '^netcat: cannot connect to 127\.0\.0\.1:1: Connection refused$' "$work/refused.err" ||
+    fail "netcat: no 'refused' message"
+
+# ---- udp_echo -----------------------------------------------------------------------------------
+
+echo "udp_echo: server, our client and socat"
+start udp out "${run_prefix[@]}" "$examples/udp_echo" server
+udp_pid=$bg_pid udp_out=$bg_fd
+next_match "$udp_out" '^listening on 127\.0\.0\.1:([0-9]+)$'
+udp_port=${BASH_REMATCH[1]}
+status=0
+output=$(timeout "$limit" "${run_prefix[@]}" "$examples/udp_echo" client "127.0.0.1:$udp_port" \
+    hello 'two words' '') || status=$?
+expect_status 0 "udp_echo client"
+[[ $output == $'echo: hello\necho: two words\necho: ' ]] || fail "udp_echo client printed: $output"
+# socat: one datagram per read of stdin; the reply arrives while it waits -t seconds.
+timeout "$limit" socat -t 1 - "UDP:127.0.0.1:$udp_port" <"$work/bytes" >"$work/bytes.udp"
+same "$work/bytes" "$work/bytes.udp" "socat UDP binary echo"
+
+echo "udp_echo: SIGTERM, then a client gets no echo"
+kill -TERM "$udp_pid"
+finish "$udp_pid"
+expect_status 0 "udp_echo server after SIGTERM"
+exec {udp_out}<&-
+status=0
+timeout "$limit" "${run_prefix[@]}" "$examples/udp_echo" client --timeout-ms 300 \
+    "127.0.0.1:$udp_port" hello >/dev/null 2>"$work/udp_timeout.err" || status=$?
+expect_status 1 "udp_echo client without a server"
+grep -q '^udp_echo: no echo of message 1 within 300 ms$' "$work/udp_timeout.err" ||
+    fail "udp_echo: no timeout message"
+
+# ---- command lines ------------------------------------------------------------------------------
+
+echo "usage and --help"
+for program in echo_server connect_many netcat udp_echo; do
+    "$examples/$program" --help | grep -q '^usage: ' || fail "$program --help"
+done
+status=0
+"$examples/connect_many" 2>/dev/null || status=$?
+expect_status 125 "connect_many without addresses"
+status=0
+"$examples/netcat" -l 2>/dev/null || status=$?
+expect_status 2 "netcat without HOST PORT"
+status=0
+"$examples/echo_server" --port 70000 2>/dev/null || status=$?
+expect_status 2 "echo_server --port 70000"
+
+echo PASS
