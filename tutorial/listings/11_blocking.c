@@ -1,0 +1,130 @@
+/* Blocking the loop: while one task sits in a blocking call, no other task on the thread runs —
+ * here, a ticker stops ticking. The slow-poll watchdog names the culprit. Then two fixes: the
+ * same call through ac_spawn_blocking, and a long computation that yields now and then. */
+#include <asyncc.h>
+#include <stdio.h>
+#include <time.h>
+
+enum {
+    TICK_MS = 10,
+    CALL_MS = 250,      /* how long the blocking call takes */
+    SLOW_POLL_MS = 150, /* the watchdog's threshold */
+    SLICE_US = 100,     /* one slice of the long computation */
+};
+
+/* Counts ticks until it is cancelled. */
+struct ticker {
+    ac_future future;
+    unsigned *ticks;
+    ac_sleep nap;
+};
+
+ASYNC_FN(ticker)
+    for (;;) {
+        AWAIT(ac_sleep_ms(&self->nap, TICK_MS));
+        ++*self->ticks;
+    }
+ASYNC_END
+
+static ac_future *ticker(struct ticker *self, unsigned *ticks)
+{
+    ASYNC_INIT(self, ticker);
+    self->ticks = ticks;
+    return &self->future;
+}
+
+/* A synchronous library call that takes a while: a database client, getaddrinfo, a big read
+ * from a slow disk. Here it just sleeps. */
+static int lookup_price(void *arg)
+{
+    struct timespec duration = {0, CALL_MS * 1000000L};
+    (void)arg;
+    nanosleep(&duration, NULL);
+    return 42;
+}
+
+/* Work that only needs the CPU, for `us` microseconds. */
+static void compute_for(uint64_t us)
+{
+    ac_instant until = ac_now() + us * 1000;
+    while (ac_now() < until)
+        continue;
+}
+
+static void print_ticks(const char *during, unsigned before, unsigned after)
+{
+    printf("   ticks during %s: %s\n", during, after > before ? "some" : "none");
+}
+
+struct handle_request {
+    ac_future future;
+    unsigned *ticks;
+    unsigned before;
+    int price;
+    ac_instant done;
+    ac_sleep nap;
+    ac_blocking call;
+};
+
+ASYNC_FN(handle_request)
+    AWAIT(ac_sleep_ms(&self->nap, 2 * TICK_MS));
+
+    printf("1. the blocking call, made from the task\n");
+    self->before = *self->ticks;
+    self->price = lookup_price(NULL); /* the whole thread waits here */
+    print_ticks("the call", self->before, *self->ticks);
+    AWAIT(ac_sleep_ms(&self->nap, 2 * TICK_MS));
+
+    printf("2. the same call through ac_spawn_blocking\n");
+    self->before = *self->ticks;
+    AWAIT_INTO(self->price, ac_spawn_blocking(&self->call, lookup_price, NULL));
+    print_ticks("the call", self->before, *self->ticks);
+
+    printf("3. %d ms of computation, yielding after every %d us\n", CALL_MS, SLICE_US);
+    self->before = *self->ticks;
+    self->done = ac_now() + CALL_MS * AC_MSEC;
+    while (ac_now() < self->done) {
+        compute_for(SLICE_US);
+        ASYNC_YIELD_NOW();
+    }
+    print_ticks("the computation", self->before, *self->ticks);
+    ASYNC_RETURN(self->price);
+ASYNC_END
+
+static ac_future *handle_request(struct handle_request *self, unsigned *ticks)
+{
+    ASYNC_INIT(self, handle_request);
+    self->ticks = ticks;
+    return &self->future;
+}
+
+/* The watchdog's report: which task, and the await it resumed from before it stalled. (It
+ * prints the threshold rather than elapsed_ms, which differs a little from run to run.) */
+static void on_slow_poll(ac_task *task, uint64_t elapsed_ms, const char *resumed_at, void *user)
+{
+    (void)elapsed_ms;
+    (void)user;
+    printf("   watchdog: task \"%s\" blocked the loop for over %d ms, resumed from %s\n",
+           ac_task_name(task), SLOW_POLL_MS, resumed_at);
+}
+
+int main(void)
+{
+    ac_executor *ex = ac_executor_new();
+    unsigned ticks = 0;
+    struct ticker t;
+    struct handle_request r;
+    ac_task *request;
+    ac_join join;
+    int rc;
+
+    if (!ex)
+        return 1;
+    ac_executor_set_slow_poll(ex, SLOW_POLL_MS, on_slow_poll, NULL);
+    ac_spawn_named(ex, ticker(&t, &ticks), "ticker");
+    request = ac_spawn_named(ex, handle_request(&r, &ticks), "request#1");
+    rc = request ? ac_block_on(ex, ac_task_join(&join, request)) : -ENOMEM;
+    printf("price: %d\n", rc);
+    ac_executor_free(ex); /* cancels the ticker */
+    return rc < 0;
+}
