@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
 static _Thread_local ac_executor *tls_executor;
 
@@ -81,11 +84,42 @@ void ac_yield_now_(ac_cx *cx)
     ac_schedule_(t);
 }
 
+/* ---- the slow-poll watchdog's clock ----
+ * Every poll is timed, so the clock must be nearly free: a vDSO clock read with its conversion
+ * to milliseconds was ~25 instructions, twice per poll — a fifth of an echo round trip. On x86
+ * the time-stamp counter takes two instructions; only a poll longer than a conservative tick
+ * bound (as if the counter ran at 400 MHz) is converted to milliseconds, with the ratio of
+ * counter ticks to coarse milliseconds since the executor started. Elsewhere ticks are coarse
+ * milliseconds. */
+
 static uint64_t coarse_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define AC_MIN_TICKS_PER_MS 400000u
+static inline uint64_t watchdog_ticks(void)
+{
+    return __rdtsc();
+}
+#else
+#define AC_MIN_TICKS_PER_MS 1u
+static inline uint64_t watchdog_ticks(void)
+{
+    return coarse_ms();
+}
+#endif
+
+static uint64_t ticks_to_ms(const ac_executor *ex, uint64_t ticks)
+{
+    double ms_span = (double)(coarse_ms() - ex->watchdog_base_ms);
+    double tick_span = (double)(watchdog_ticks() - ex->watchdog_base_ticks);
+    if (AC_MIN_TICKS_PER_MS == 1u || tick_span <= 0)
+        return ticks;
+    return (uint64_t)((double)ticks * ms_span / tick_span);
 }
 
 static void report_slow_poll(ac_executor *ex, ac_task *t, uint64_t elapsed_ms,
@@ -97,44 +131,42 @@ static void report_slow_poll(ac_executor *ex, ac_task *t, uint64_t elapsed_ms,
     report(t, elapsed_ms, resumed_at, ex->slow_poll_user);
 }
 
-/* The innermost coroutine frame of a task: where its next poll resumes. */
-static const ac_future *resume_frame(const ac_task *t)
+/* The innermost coroutine frame under `root`: where the task's next poll resumes. */
+static const ac_future *resume_frame(const ac_future *root)
 {
-    const ac_future *f = ac_task_root_(t), *frame = f;
-    for (; f; f = f->awaiting)
+    const ac_future *f, *frame = root;
+    for (f = root->awaiting; f; f = f->awaiting)
         if (!f->vtable->describe)
             frame = f;
     return frame;
 }
 
-/* `clock_ms` is the watchdog's clock: the caller's last reading (0 if none yet) on entry, the
- * time this poll ended on return. The end of one poll starts the next, so the watchdog costs one
- * clock read per poll. */
-static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ms)
+static void poll_task(ac_executor *ex, ac_task *t)
 {
+    ac_future *root = ac_task_root_(t);
     const ac_future *resumed_frame = NULL;
     int32_t resumed_line = 0;
+    uint64_t started = 0;
     ac_poll p;
 
-    t->flags &= ~AC_TASK_WAKER_TAKEN;
-    t->flags |= AC_TASK_RUNNING;
+    t->flags = (t->flags & ~AC_TASK_WAKER_TAKEN) | AC_TASK_RUNNING;
     ex->current = t;
     if (ex->slow_poll_ms) {
         /* Only pointers now; the report is formatted only if the poll turns out slow. */
-        if (*clock_ms == 0)
-            *clock_ms = coarse_ms();
-        resumed_frame = resume_frame(t);
+        resumed_frame = resume_frame(root);
         resumed_line = resumed_frame->state;
+        started = watchdog_ticks();
     }
-    p = ac_future_poll(ac_task_root_(t), (ac_cx *)t);
+    p = ac_future_poll(root, (ac_cx *)t);
     ex->current = NULL;
     t->flags &= ~AC_TASK_RUNNING;
-    if (ex->slow_poll_ms && resumed_frame) {
-        uint64_t started_ms = *clock_ms, elapsed;
-        *clock_ms = coarse_ms();
-        elapsed = *clock_ms - started_ms;
-        if (elapsed >= ex->slow_poll_ms)
-            report_slow_poll(ex, t, elapsed, resumed_frame, resumed_line);
+    if (resumed_frame) {
+        uint64_t ticks = watchdog_ticks() - started;
+        if (ticks >= ex->slow_poll_ms * AC_MIN_TICKS_PER_MS) {
+            uint64_t elapsed_ms = ticks_to_ms(ex, ticks);
+            if (elapsed_ms >= ex->slow_poll_ms)
+                report_slow_poll(ex, t, elapsed_ms, resumed_frame, resumed_line);
+        }
     }
 
     if (p.is_ready)
@@ -149,7 +181,6 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
 {
     ac_executor *ex = arg;
     unsigned polled;
-    uint64_t clock_ms = 0;
     (void)fd;
     (void)what;
 
@@ -167,7 +198,7 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
                 ac_task_unlink_and_free_(t);
             continue;
         }
-        poll_task(ex, t, &clock_ms);
+        poll_task(ex, t);
     }
     ex->in_batch = false;
     if (ex->run_head) {
@@ -190,6 +221,8 @@ static ac_executor *executor_create(struct event_base *base, bool owns_base)
     ex->thread = pthread_self();
     ex->budget = AC_DEFAULT_BUDGET;
     ex->slow_poll_ms = AC_DEFAULT_SLOW_POLL_MS;
+    ex->watchdog_base_ms = coarse_ms();
+    ex->watchdog_base_ticks = watchdog_ticks();
     ex->next_id = 1;
     ex->inbox_fd = -1;
     ex->epoll_fd = -1;

@@ -127,6 +127,7 @@ struct ac_executor {
 
     /* the slow-poll watchdog */
     uint64_t slow_poll_ms;
+    uint64_t watchdog_base_ms, watchdog_base_ticks; /* calibrates the watchdog's tick clock */
     ac_slow_poll_fn slow_poll_report;
     void *slow_poll_user;
 };
