@@ -29,7 +29,7 @@ ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line)
 }
 
 /* ---- task memory ----
- * Finished tasks' blocks are kept for reuse: one free list per 16-byte size class up to 512
+ * Finished tasks' blocks are kept for reuse: one free list per 8-byte size class up to 512
  * bytes, at most AC_TASK_CACHE_BYTES in all (a fan-out of thousands reuses its blocks; a burst
  * of a million returns most to malloc), because malloc and free were a quarter of a spawn's
  * instructions. While cached, a block — all but its first word, the free-list link — is

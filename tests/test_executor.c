@@ -519,7 +519,9 @@ struct stopper {
 ASYNC_FN(stopper)
     *self->before_stop = 1;
     ac_executor_stop(ac_cx_executor(ac_cx_));
-    AWAIT(ac_sleep_ms(&self->nap, 1));
+    /* Long enough to be still ahead when first polled, even under valgrind on a busy machine:
+     * a deadline already past would finish at once, inside this same poll. */
+    AWAIT(ac_sleep_ms(&self->nap, 100));
     *self->after_stop = 1;
     ASYNC_RETURN(3);
 ASYNC_END
