@@ -59,7 +59,7 @@ struct fetch_all {
 ASYNC_FN(fetch_all)
     self->start = ac_now();
     for (self->i = 0; self->i < PAGES; self->i++) {
-        static const ac_instant latency[PAGES] = {60 * AC_MSEC, 20 * AC_MSEC, 40 * AC_MSEC};
+        static const ac_instant latency[PAGES] = {600 * AC_MSEC, 200 * AC_MSEC, 400 * AC_MSEC};
         struct fetch f;
         self->tasks[self->i] =
             ac_spawn(ac_executor_current(), fetch(&f, self->i + 1, self->start + latency[self->i]));
