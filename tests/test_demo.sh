@@ -57,11 +57,15 @@ max=$(to_ns "$(number "$output" '.* max ([0-9.]+ [um]s)$')")
 awk -v a="$p50" -v b="$p99" -v c="$max" 'BEGIN { exit !(0 < a && a <= b && b <= c) }' ||
     fail "latency percentiles out of order: p50 $p50 ns, p99 $p99 ns, max $max ns"
 
-# No progress line without a terminal, no warnings from the runtime, no failure lines.
-if grep -q -e 'connecting [0-9,]* /' -e 'running [0-9.]* s:' -e 'asyncc:' -e 'FAILED' \
-    -e 'first failure' -e 'server errors' <<<"$output"; then
-    fail 'unexpected progress, runtime or failure message'
+# No progress line without a terminal, no warnings from the runtime, no failure lines. Under
+# valgrind every poll runs some 50 times slower, so there the slow-poll watchdog's report is
+# the runtime working as documented, not a fault.
+unexpected=$(grep -e 'connecting [0-9,]* /' -e 'running [0-9.]* s:' -e 'asyncc:' -e 'FAILED' \
+    -e 'first failure' -e 'server errors' <<<"$output" || true)
+if [[ -n ${ASYNCC_RUN_PREFIX:-} ]]; then
+    unexpected=$(grep -v '^asyncc: slow poll: ' <<<"$unexpected" || true)
 fi
+[[ -z $unexpected ]] || fail "unexpected progress, runtime or failure message: $unexpected"
 
 # ---- demo: arguments, and the fd limit ----
 
