@@ -16,7 +16,10 @@
  *  11. Writing leaf futures
  *  12. Async I/O: registered file descriptors and readiness
  *  13. Sockets: TCP, UDP and Unix-domain
- *  14. Streams: buffered reads, lines, write-all, copy
+ *  14. Streams: buffered reads, lines, write-all, buffered writes and flush, copy
+ *  15. Combinators: join, try-join, select; interval timers
+ *  16. Channels: mpsc (bounded and unbounded), oneshot
+ *  17. Synchronisation: notify, semaphore, mutex
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -872,9 +875,16 @@ ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t le
  * leaves it empty. So an idle connection — its task parked in a read with nothing buffered —
  * costs the ac_stream and its ac_io with its libevent event: about 300 bytes of heap in all.
  *
- * Writes are not buffered: write_all and writev_all hand the bytes to the kernel before they
- * finish, so there is nothing to flush. To send a reply made of pieces in one system call,
- * gather them with ac_stream_writev_all.
+ * Writes. write_all and writev_all hand the bytes to the kernel before they finish. To send a
+ * reply made of pieces in one system call, gather them with ac_stream_writev_all — or write the
+ * pieces with ac_stream_write_buffered, which copies small writes into a write buffer (tokio's
+ * BufWriter), and send them all with ac_stream_flush. The write buffer follows the read buffer's
+ * rules: allocated on the first buffered write (default capacity 8 KiB, see
+ * ac_stream_set_write_buffer), freed whenever it is empty and a write finishes or waits — after
+ * every completed flush — so an idle connection holds none. Bytes never overtake each other:
+ * write_all, writev_all and copy into the stream send the unflushed bytes first. Unflushed bytes
+ * are never sent by themselves: flush before you wait for the peer's answer, and before
+ * ac_stream_shutdown_write (which refuses with -EBUSY) or ac_stream_close (which drops them).
  *
  * Split. Like ac_io, a stream has one reader and one writer at a time: one task may read (the
  * buffer belongs to the read side) while another writes or half-closes. That is the split into
@@ -886,7 +896,14 @@ ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t le
  *                                      stay buffered for the next read.
  *   read_exact                         bytes already copied into your buffer are counted in
  *                                      op->done; the rest stays buffered.
- *   write_all, writev_all              op->done bytes were written; the rest were not.
+ *   write_all, writev_all              op->done bytes were written; the rest were not. Of the
+ *                                      unflushed bytes sent first, those not yet written stay
+ *                                      buffered.
+ *   write_buffered                     op->done of your bytes were accepted — written, or copied
+ *                                      into the write buffer, where they stay and go out with
+ *                                      the next flush or write; the rest were not.
+ *   flush                              cancel-safe: what was not written stays buffered, and a
+ *                                      later flush sends it.
  *   copy, copy_bidirectional           op->copied bytes were written; bytes read but not yet
  *                                      written stay in the source's read buffer.
  * Results are negative errno values: -ECONNRESET (peer reset), -EPIPE (writing to a closed
@@ -916,16 +933,22 @@ struct iovec; /* <sys/uio.h> */
 int ac_stream_open(ac_executor *ex, int fd, ac_stream **out);
 
 /* A stream that reads from `read_fd` and writes to `write_fd` (e.g. stdin and stdout, or the
- * two ends of two pipes). Takes ownership of both as above. Half-closing it closes write_fd. */
-int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, ac_stream **out);
+ * two ends of two pipes; the same fd twice is ac_stream_open). With flags AC_IO_OWN_FD it takes
+ * ownership of both as above, and half-closing it closes write_fd. With flags 0 it borrows them
+ * (to wrap STDIN_FILENO and STDOUT_FILENO, say): they are never closed, not even on failure,
+ * and half-closing only stops the stream's writing (the reader sees end of file once you close
+ * the fd). Either way both are made non-blocking (see ac_io_open) and left so. */
+int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, unsigned flags,
+                        ac_stream **out);
 
 /* A stream on an ac_io, e.g. the `conn` of ac_socket_accept or ac_socket_connect. Takes
  * ownership of `io` whatever happens (on -ENOMEM it is closed). No operation may be pending on
  * the io; afterwards use it only through the stream (ac_stream_io reads it back). */
 int ac_stream_from_io(ac_io *io, ac_stream **out);
 
-/* Close the ac_io(s) (which closes the fds they own) and free the buffer and the stream. No
- * operation may be pending on it. NULL is a no-op. */
+/* Close the ac_io(s) (which closes the fds they own) and free the buffers and the stream. No
+ * operation may be pending on it. Unflushed bytes (ac_stream_unflushed) are dropped, unsent,
+ * like a BufWriter dropped without a flush: flush first. NULL is a no-op. */
 void ac_stream_close(ac_stream *stream);
 
 /* The read side's ac_io, for ac_io_peer_address and the like. Do not read from it directly. */
@@ -1017,9 +1040,37 @@ ac_future *ac_stream_write_all(ac_stream_write *op, ac_stream *stream, const voi
 ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *stream, const struct iovec *iov,
                                 int iovcnt);
 
+/* Buffered writing (see "Writes" above).
+ * ac_stream_write_buffered: write `len` bytes through the write buffer. What fits is copied
+ *   there and the future finishes at once, without a system call. A write that does not fit, or
+ *   of the buffer's capacity or more, goes out together with the unflushed bytes in one writev
+ *   (awaiting writability as needed); what the kernel leaves of it is buffered once it fits.
+ *   Finishes with `len` or a negative errno; `op->done` counts your bytes accepted so far
+ *   (written or buffered). `buf` must stay valid until the future finishes, not longer (the
+ *   buffer keeps copies); `len` is at most INT32_MAX, otherwise -EINVAL.
+ * ac_stream_flush: write out every unflushed byte, then free the write buffer. Finishes with 0
+ *   or a negative errno (-EPIPE, ...), which leaves the unsent bytes buffered; `op->done` counts
+ *   the bytes it wrote. Nothing buffered: 0 at once.
+ * For the cancellation of both see the table above. */
+ac_future *ac_stream_write_buffered(ac_stream_write *op, ac_stream *stream, const void *buf,
+                                    size_t len);
+ac_future *ac_stream_flush(ac_stream_write *op, ac_stream *stream);
+
+/* The write buffer's capacity (default 8192, at most INT32_MAX; 0 counts as 1, which makes
+ * write_buffered write straight through). A buffer already held keeps its size until freed,
+ * except that raising the capacity lets it grow. */
+void ac_stream_set_write_buffer(ac_stream *stream, size_t capacity);
+
+/* Bytes allocated for the write buffer right now (0 when none is held). */
+size_t ac_stream_write_buffer_capacity(const ac_stream *stream);
+
+/* Bytes buffered by write_buffered and not yet written. */
+size_t ac_stream_unflushed(const ac_stream *stream);
+
 /* Half-close: the peer reads end of file; reading continues. A socket is shut down for writing;
  * a stream from ac_stream_open_pair closes its write fd. Later writes fail with -EPIPE. Returns
- * 0 or a negative errno (-ENOTSOCK for a single fd that is not a socket). No write may be
+ * 0 or a negative errno (-ENOTSOCK for a single fd that is not a socket; -EBUSY, doing nothing,
+ * while the write buffer holds unflushed bytes: await ac_stream_flush first). No write may be
  * pending. */
 int ac_stream_shutdown_write(ac_stream *stream);
 
@@ -1029,7 +1080,8 @@ int ac_stream_shutdown_write(ac_stream *stream);
  * open: half-close it yourself if the peer should see end of file) or the first negative errno
  * of either side. `op->copied` counts the bytes written to `to`. Uses from's read buffer, so
  * buffered bytes go first and nothing is lost on cancel or error. `from` and `to` may be the
- * same stream (an echo). Takes from's read side and to's write side. */
+ * same stream (an echo). Takes from's read side and to's write side. Does not use the write
+ * buffer: unflushed bytes in `to` are written first, then the copy writes straight through. */
 typedef struct ac_copy {
     ac_future future;
     ac_stream *from, *to;
@@ -1046,6 +1098,447 @@ typedef struct ac_copy_bidirectional {
     ac_copy a_to_b, b_to_a;
 } ac_copy_bidirectional;
 ac_future *ac_stream_copy_bidirectional(ac_copy_bidirectional *op, ac_stream *a, ac_stream *b);
+
+/* ============================================================================================
+ * 15. COMBINATORS: JOIN AND SELECT
+ *
+ * Run several futures — the branches — concurrently inside one task, and finish when all of them
+ * have finished (join), when all succeed or one fails (try-join), or when the first one finishes
+ * (select). Like ac_timeout's inner future, the branches are frames in your own frame and the
+ * array of pointers to them is yours too; the combinator copies and allocates nothing, and reads
+ * both until it finishes or is cancelled.
+ *
+ *     struct fetch_both { ac_future future; struct fetch a, b; ac_future *branches[2];
+ *                         ac_all all; };
+ *     ASYNC_FN(fetch_both)
+ *         self->branches[0] = fetch(&self->a, "alpha");   // in the body, not the constructor:
+ *         self->branches[1] = fetch(&self->b, "beta");    // the frame must not move any more
+ *         AWAIT(ac_join_all(&self->all, self->branches, 2));
+ *         printf("%d %d\n", self->a.future.result, self->b.future.result);
+ *     ASYNC_END
+ *
+ * Each branch keeps its own result in `branch->result` and its outputs in its frame.
+ *
+ * Cost. There is one waker per task, so a wake does not say which branch it was for: every poll
+ * of a combinator polls each unfinished branch again (a branch that is not ready just registers
+ * its waker once more). That is O(branches) per wake, which is fine for the handful of branches
+ * these are meant for; for hundreds of concurrent operations spawn tasks instead. (Per-branch
+ * wakers would remove the re-polls; they are a possible future improvement.) So a branch must
+ * tolerate being polled when it was not woken: every asyncc future does, and a leaf you write
+ * (section 11) must too.
+ *
+ * Cancellation. Cancelling a pending join or select cancels every unfinished branch, in index
+ * order (their cleanup runs), and finishes it with -ECANCELED. Finished branches keep their
+ * results. In the async backtrace a pending combinator shows as "join (2 of 3 pending)" or
+ * "select of 3" and the chain continues into its first unfinished branch.
+ *
+ * Timeouts: wrap anything in ac_timeout_ms (section 8), or select against an ac_sleep.
+ * ============================================================================================ */
+
+/* ac_join_all: poll every branch until all have finished; finishes with 0. Errors do not stop
+ *   it: read each branch's result.
+ * ac_try_join_all: the same, but the first branch to finish with a negative result stops it: the
+ *   other unfinished branches are cancelled (their cleanup runs, in index order) and the error
+ *   is the result; `op->failed` is that branch's index (-1 when none failed).
+ * Zero branches finish at once with 0. Branches are polled in index order. `branches` and the
+ * frames it points to must stay valid, and unmoved, until the combinator finishes or is
+ * cancelled; a branch that has already finished counts as finished and is not polled again.
+ * Debug builds abort on a NULL branch. */
+typedef struct ac_all {
+    ac_future future;
+    ac_future **branches;
+    size_t count;
+    size_t pending; /* branches not finished yet (known after the first poll) */
+    int fail_fast;
+    int failed;
+} ac_all;
+ac_future *ac_join_all(ac_all *op, ac_future **branches, size_t count);
+ac_future *ac_try_join_all(ac_all *op, ac_future **branches, size_t count);
+
+enum {
+    /* Poll the branches from index 0 every time: when several are ready at once, the lowest
+     * index wins. Use it for priorities (a shutdown signal listed first). */
+    AC_SELECT_BIASED = 1 << 0,
+};
+
+/* ac_select: the first branch to finish wins. Before the select finishes, every other branch
+ * is cancelled (its cleanup runs, in index order), so a loser's side effects stop at its last
+ * await. Finishes with the winner's result; `op->winner` is its index (-1 while pending, after
+ * a cancel, or on error). Zero branches: -EINVAL.
+ *
+ * Fairness. By default (flags 0) the branch polled first rotates: each select starts one index
+ * later than the previous one made on this thread, and each further poll of the same select
+ * moves on by one more. So when several branches are ready together, none is always preferred:
+ * in a loop that selects over always-ready branches, each wins in turn. With AC_SELECT_BIASED
+ * the order is always 0, 1, 2, ...: an always-ready early branch starves the later ones.
+ *
+ * Cancel safety is the losers': a loser that was a cancel-safe operation (read_line, accept,
+ * recv_from) lost nothing; a loser that was half-way through a write_all reports op->done. */
+typedef struct ac_race {
+    ac_future future;
+    ac_future **branches;
+    size_t count;
+    size_t start; /* the branch polled first on the next poll */
+    unsigned flags;
+    int winner;
+} ac_race;
+ac_future *ac_select(ac_race *op, ac_future **branches, size_t count, unsigned flags);
+
+/* Interval timers: ticks at a fixed rate — start + period, start + 2 * period, ... — however
+ * long each tick's work takes, without drift (the schedule is not reset by late ticks).
+ *
+ * Missed ticks are skipped, and counted. When the task comes back to await a tick after more
+ * than a whole period of work, the ticks whose time passed meanwhile are not delivered in a
+ * burst: the next tick finishes at once, with the number of ticks it skipped as its result,
+ * and the schedule continues on the original grid. So a tick finishes with 0 when it was on
+ * time, with n > 0 when n ticks were missed just before it. `interval->ticks` counts the ticks
+ * delivered and `interval->missed` the ticks skipped in all.
+ *
+ * The ac_interval is plain memory that you own (no allocation, nothing to free). The first
+ * tick is one period after ac_interval_init. Awaiting a tick allocates nothing (the ac_tick
+ * is the timer). Cancel-safe: a cancelled tick consumes no tick, and the next one is awaited as
+ * if it had never started. One tick may be pending per interval at a time. */
+typedef struct ac_interval {
+    ac_instant period;
+    ac_instant next; /* when the next tick is due */
+    uint64_t ticks;
+    uint64_t missed;
+} ac_interval;
+
+/* `period_ms` > 0; returns 0, or -EINVAL for 0. A tick finishes with the number of ticks it
+ * skipped (>= 0), or -ENOMEM when the timer heap cannot grow. */
+int ac_interval_init(ac_interval *interval, uint64_t period_ms);
+
+typedef struct ac_tick {
+    ac_future future;
+    ac_interval *interval;
+    ac_sleep timer;
+} ac_tick;
+ac_future *ac_interval_tick(ac_tick *op, ac_interval *interval);
+
+/* ============================================================================================
+ * 16. CHANNELS
+ *
+ * Channels carry values between tasks of one executor. A value is a fixed number of bytes —
+ * the element size given at creation — copied in by a send and copied out by a receive, so the
+ * channel never points into your memory. To pass ownership of a heap object, send its pointer
+ * (element size sizeof(void *)): whoever receives it owns it.
+ *
+ * ac_mpsc: many senders, one receiver, first in first out. Bounded (capacity > 0: a fixed ring;
+ *   a send waits while it is full — backpressure) or unbounded (capacity 0: the ring doubles as
+ *   needed and keeps its peak size; a send never waits).
+ * ac_oneshot: exactly one value from one sender to one receiver (a reply, as tokio's oneshot).
+ * Broadcast and watch channels are not written yet.
+ *
+ * Handles. A channel is one heap object, reference-counted by its handles: it starts with one
+ * sender handle and the receiver handle, and is freed when the last handle is released. There
+ * is no separate handle type: every handle is the channel pointer, and what you may do with it
+ * depends on which reference you hold.
+ *   - sender:   ac_mpsc_sender_clone adds one (give it to another task); ac_mpsc_sender_release
+ *               gives one up. When the last sender is released, the receiver drains what is
+ *               queued and then sees end of stream.
+ *   - receiver: ac_mpsc_receiver_close gives it up. Senders then fail with -EPIPE; values
+ *               still queued are discarded (drain them with ac_mpsc_try_recv first if they own
+ *               resources).
+ * Release a handle only when no operation using it is pending (debug builds catch the last
+ * sender or the receiver going away under a pending operation).
+ *
+ * Waiting is intrusive: a pending send or receive links its own future into the channel, so an
+ * operation allocates nothing (only an unbounded channel's ring grows). Waiting senders are
+ * served first come, first served: when room appears it is reserved for the oldest waiting
+ * send, which copies its value in when its task next runs; try_send never takes a reserved
+ * slot or jumps the queue.
+ *
+ * Cancellation (dropping the future, e.g. by ac_timeout_ms, select or ac_task_abort):
+ *   ac_mpsc_send      a send that has not finished has not sent: the value is copied on the
+ *                     executor's thread at the moment the send finishes with 0, never earlier,
+ *                     so a cancelled send (result -ECANCELED) left nothing in the channel.
+ *                     Room it had reserved passes to the next waiting sender.
+ *   ac_mpsc_recv,     cancel-safe: the value is copied out only when the receive finishes, so
+ *   ac_oneshot_recv   a cancelled receive took nothing; the next receive gets the value.
+ *
+ *     struct consumer { ac_future future; ac_mpsc *rx; ac_mpsc_recv_op recv; int value, n; };
+ *     ASYNC_FN(consumer)
+ *         for (;;) {
+ *             AWAIT_TRY(self->n, ac_mpsc_recv(&self->recv, self->rx, &self->value));
+ *             if (self->n == 0)
+ *                 break;                           // every sender is gone: end of stream
+ *             printf("got %d\n", self->value);
+ *         }
+ *     ASYNC_FINALLY
+ *         ac_mpsc_receiver_close(self->rx);
+ *     ASYNC_END
+ * ============================================================================================ */
+
+typedef struct ac_mpsc ac_mpsc;
+
+/* Create a channel of `elem_size`-byte values (> 0) holding at most `capacity` of them, or
+ * unbounded when `capacity` is 0. Sets *out to a channel with one sender handle and the
+ * receiver handle, and returns 0; or -EINVAL (elem_size 0, or the ring's size overflows) or
+ * -ENOMEM. A bounded channel allocates its ring here; an unbounded one on its first value. */
+int ac_mpsc_new(size_t elem_size, size_t capacity, ac_mpsc **out);
+
+/* Add a sender handle (the caller must hold one) and return `ch`, to hand to another task. */
+ac_mpsc *ac_mpsc_sender_clone(ac_mpsc *ch);
+
+/* Give up one sender handle. The last one ends the stream: a waiting receiver wakes, drains
+ * what is queued and then sees end of stream. Frees the channel if the receiver is closed. */
+void ac_mpsc_sender_release(ac_mpsc *ch);
+
+/* Give up the receiver handle: queued values are discarded, and pending and later sends fail
+ * with -EPIPE. Frees the channel if no sender handle remains. No receive may be pending. */
+void ac_mpsc_receiver_close(ac_mpsc *ch);
+
+/* For senders: 1 once the receiver is closed (sends can only fail), else 0. */
+int ac_mpsc_is_closed(const ac_mpsc *ch);
+
+/* The number of values queued now. */
+size_t ac_mpsc_len(const ac_mpsc *ch);
+
+/* Send without waiting: copy `*value` in and return 0; or -EAGAIN (bounded and full, or
+ * senders are already waiting for room), -EPIPE (the receiver is closed), -ENOMEM (an
+ * unbounded ring could not grow). On any error the value was not sent. */
+int ac_mpsc_try_send(ac_mpsc *ch, const void *value);
+
+/* Receive without waiting: copy the oldest value to `*out` and return 1; 0 at end of stream
+ * (every sender released and nothing queued); -EAGAIN when empty while senders remain. */
+int ac_mpsc_try_recv(ac_mpsc *ch, void *out);
+
+/* The send future: copies elem_size bytes from `value` into the channel, waiting while a
+ * bounded channel is full. Finishes with 0 once sent; otherwise with -EPIPE (the receiver is
+ * closed, now or while waiting), -ENOMEM (unbounded ring) or -ECANCELED, and then the value
+ * was NOT sent: the bytes at `value` are untouched, still yours to retry, reroute or free.
+ * `value` must stay valid until the future finishes (keep it in the frame). */
+typedef struct ac_mpsc_send_op {
+    ac_future future;
+    ac_mpsc *ch;
+    const void *value;
+    ac_task *waiter;                     /* the task to wake when room is reserved for it */
+    struct ac_mpsc_send_op *prev, *next; /* the channel's queue of waiting senders */
+    int phase;                           /* channel.c's: idle, waiting, room reserved */
+} ac_mpsc_send_op;
+ac_future *ac_mpsc_send(ac_mpsc_send_op *op, ac_mpsc *ch, const void *value);
+
+/* The receive future: waits for a value and copies it to `out` (elem_size bytes; must stay
+ * valid until the future finishes). Finishes with 1 when a value was received, 0 at end of
+ * stream (every sender released and the queue drained; later receives finish with 0 again),
+ * or -ECANCELED. One receiver: two receives pending at once is a misuse (debug builds abort). */
+typedef struct ac_mpsc_recv_op {
+    ac_future future;
+    ac_mpsc *ch;
+    void *out;
+    ac_task *waiter; /* the task to wake when a value or end of stream arrives */
+} ac_mpsc_recv_op;
+ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out);
+
+/* ---- oneshot ---- */
+
+typedef struct ac_oneshot ac_oneshot;
+
+/* Create a oneshot channel for one `elem_size`-byte value (> 0), with its sender handle and its
+ * receiver handle. 0 and *out, or -EINVAL / -ENOMEM. */
+int ac_oneshot_new(size_t elem_size, ac_oneshot **out);
+
+/* Send the value (never waits) and give up the sender handle: 0, or -EPIPE when the receiver is
+ * already closed — the value was not sent and `*value` is untouched. Either way the sender
+ * handle is gone: call this or ac_oneshot_sender_release, exactly once. */
+int ac_oneshot_send(ac_oneshot *os, const void *value);
+
+/* Give up the sender handle without sending: the receiver's recv finishes with -EPIPE. */
+void ac_oneshot_sender_release(ac_oneshot *os);
+
+/* Give up the receiver handle — after receiving, or instead of it (a later send then fails
+ * with -EPIPE). Exactly once; no receive may be pending. */
+void ac_oneshot_receiver_close(ac_oneshot *os);
+
+/* Wait for the value and copy it to `out`: 0; -EPIPE when the sender was released without
+ * sending (or the value was already received); -ECANCELED. Cancel-safe. */
+typedef struct ac_oneshot_recv_op {
+    ac_future future;
+    ac_oneshot *os;
+    void *out;
+    ac_task *waiter; /* the task to wake when the value or the sender's release arrives */
+} ac_oneshot_recv_op;
+ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
+
+/* ============================================================================================
+ * 17. SYNCHRONISATION: NOTIFY, SEMAPHORE, MUTEX
+ *
+ * Async counterparts of condition variables, counting semaphores and mutexes, for tasks of ONE
+ * executor (they use no atomics: every call must come from the executor's thread). Waiting
+ * suspends only the waiting task, never the thread.
+ *
+ * Memory. Each primitive is a small struct you embed or allocate and initialise with
+ * ac_notify_init / ac_semaphore_init / ac_mutex_init; nothing is allocated, then or later. A
+ * waiting operation is a leaf future in the waiter's frame that links itself into the
+ * primitive's FIFO wait list: waiting costs no allocation. So a primitive must stay where it is
+ * (not be copied or moved) while anything waits on it, and must outlive its waiters.
+ *
+ * Fairness: every wait list is strict FIFO. A waiter is woken in the order it started waiting,
+ * and what it waits for (a notification, permits, the lock) is handed to it at wake-up time,
+ * before it runs again: nobody can barge in between, so nobody starves.
+ *
+ * Cancellation (ac_future_cancel, ac_task_abort, a losing select branch, ac_timeout): every wait
+ * is cancel-safe. A cancelled wait holds nothing and loses nothing for the others: if the
+ * notification, the permits or the lock had already been handed to it but it was cancelled
+ * before it ran, they are passed on to the next waiter (or given back) at once.
+ *
+ * Destroying (ac_*_destroy) a primitive that still has waiters — or a mutex still held — is a
+ * misuse: debug builds abort with "asyncc: misuse: ...". The destroy functions do nothing
+ * else; there is nothing to free.
+ *
+ * Task dumps (ac_dump_tasks) show a waiting task's leaf as "notify", "semaphore (0 permits,
+ * 3 waiting)" or "mutex (held by task 7)".
+ * ============================================================================================ */
+
+/* A waiter's link in a primitive's wait list. It lives inside the waiting future; the fields
+ * belong to the library. */
+typedef struct ac_wait_node ac_wait_node;
+struct ac_wait_node {
+    ac_wait_node *prev, *next;
+    ac_task *task;   /* the task to wake */
+    size_t wanted;   /* semaphore: permits requested */
+    uint32_t status; /* sync.c: idle, queued, or what it was handed */
+};
+
+typedef struct ac_wait_list {
+    ac_wait_node *head, *tail;
+    uint32_t len;
+} ac_wait_list;
+
+/* ---- Notify: wake one task, or every waiting task (tokio::sync::Notify) ----
+ *
+ * ac_notify_one(n): wakes the task that has waited longest. If no task is waiting, it stores
+ *   ONE permit instead (several calls still store one): the next ac_notify_wait then finishes
+ *   at once, consuming it, and the wait after that waits. So a notification sent just before
+ *   the receiver starts waiting is not lost — the usual "check state, then wait" race is
+ *   safe with one waiter:
+ *       for (;;) { if (queue_has_work(q)) break; AWAIT(ac_notify_wait(&self->w, &q->ready)); }
+ * ac_notify_all(n): wakes every task waiting right now (ones that start waiting later are not
+ *   woken) and stores no permit.
+ * ac_notify_wait: finishes with 0 when notified (or -ECANCELED). A wait counts as waiting from
+ *   its first poll (the AWAIT), not from its constructor. Cancel-safe: a wait cancelled after
+ *   notify_one picked it, but before it ran, passes that notification on to the next waiter
+ *   (or stores it as the permit), so notify_one is never lost; a notify_all wake is simply
+ *   dropped. */
+typedef struct ac_notify {
+    ac_wait_list waiters;
+    uint32_t permit; /* 1: a notify_one found nobody waiting */
+} ac_notify;
+
+typedef struct ac_notified {
+    ac_future future;
+    ac_notify *notify;
+    ac_wait_node node;
+} ac_notified;
+
+void ac_notify_init(ac_notify *notify);
+void ac_notify_destroy(ac_notify *notify);
+void ac_notify_one(ac_notify *notify);
+void ac_notify_all(ac_notify *notify);
+ac_future *ac_notify_wait(ac_notified *op, ac_notify *notify);
+
+/* ---- Semaphore: a count of permits (tokio::sync::Semaphore) ----
+ *
+ * ac_semaphore_acquire(op, s, n): finishes with 0 once it holds `n` permits (n = 0 finishes at
+ *   once), -EIDRM if the semaphore is closed (as semop(2) reports a removed semaphore), or
+ *   -ECANCELED. Policy: strict FIFO. An acquire succeeds at once only when no one is waiting
+ *   and enough permits are free; otherwise it queues, and permits released later go to the
+ *   queue's head first. A large request at the head is never overtaken by small ones behind it
+ *   (they wait with it), so it cannot starve. Cancel-safe: a cancelled acquire holds no permits;
+ *   permits handed to it before it ran are released again (to the next waiters).
+ * ac_semaphore_try_acquire(s, n): takes `n` permits now and returns 0 (always for n = 0);
+ *   -EAGAIN when fewer are free or someone is waiting (it never jumps the queue); -EIDRM when
+ *   closed.
+ * ac_semaphore_release(s, n): gives back (or adds) `n` permits and hands them to the waiters
+ *   at the head of the queue, in order, while they fit. Works after close too (the count
+ *   still goes up; acquires still fail). Nothing checks that you release only what you took:
+ *   releasing more than acquired raises the capacity, like tokio's add_permits.
+ * ac_semaphore_close(s): from now on every acquire, waiting or new, and try_acquire fail with
+ *   -EIDRM. Waiters are woken at once. An acquire that had already been handed its permits
+ *   finishes with 0 and holds them. Closing twice is harmless.
+ * The releasing side is your code: release the permits in ASYNC_FINALLY (see the mutex
+ * pattern below) so that an aborted task gives them back. */
+typedef struct ac_semaphore {
+    ac_wait_list waiters;
+    size_t permits; /* free now */
+    uint32_t closed;
+} ac_semaphore;
+
+typedef struct ac_acquire {
+    ac_future future;
+    ac_semaphore *semaphore;
+    ac_wait_node node;
+} ac_acquire;
+
+void ac_semaphore_init(ac_semaphore *semaphore, size_t permits);
+void ac_semaphore_destroy(ac_semaphore *semaphore);
+ac_future *ac_semaphore_acquire(ac_acquire *op, ac_semaphore *semaphore, size_t n);
+int ac_semaphore_try_acquire(ac_semaphore *semaphore, size_t n);
+void ac_semaphore_release(ac_semaphore *semaphore, size_t n);
+void ac_semaphore_close(ac_semaphore *semaphore);
+size_t ac_semaphore_available(const ac_semaphore *semaphore); /* free permits */
+uint32_t ac_semaphore_waiting(const ac_semaphore *semaphore); /* queued acquires */
+int ac_semaphore_is_closed(const ac_semaphore *semaphore);
+
+/* ---- Mutex: FIFO-fair mutual exclusion between tasks (tokio::sync::Mutex) ----
+ *
+ * ac_mutex_lock(op, m): finishes with 0 once the calling task holds the lock (or -ECANCELED).
+ *   Waiters get the lock in the order they asked for it: ac_mutex_unlock hands it straight to
+ *   the first waiter, so a task that unlocks and locks again at once queues behind the others.
+ *   Cancel-safe: a cancelled lock wait does not hold the lock (if it had just been handed the
+ *   lock, it passes it on to the next waiter or unlocks).
+ * ac_mutex_try_lock(m): 0 and the lock now, or -EBUSY when it is held or someone waits.
+ * ac_mutex_unlock(m): a plain call. Unlocking a mutex that is not locked is a misuse (debug
+ *   builds abort).
+ * ac_mutex_holder(m): the id of the task that holds it (or that it was handed to), 0 when
+ *   unlocked — or when it was taken by try_lock outside any task.
+ *
+ * Holding the lock across an AWAIT is allowed (that is what an async mutex is for): the holder
+ * sleeps with it and every other task that wants it waits meanwhile — keep such sections short.
+ *
+ * There is no guard object that unlocks when it goes out of scope, as in Rust: you unlock. So
+ * that a lock is never left held by accident — by a task that returned early, failed, or was
+ * aborted — pair each lock with an unlock in the same async function, and put the unlock in
+ * ASYNC_FINALLY behind a flag in the frame (ASYNC_FINALLY runs on return, on error and on
+ * abort, so it is the only unlock needed):
+ *
+ *     struct deposit { ac_future future; ac_mutex *m; ac_lock lock; ac_sleep io;
+ *                      int held; long *balance; };
+ *     ASYNC_FN(deposit)
+ *         AWAIT(ac_mutex_lock(&self->lock, self->m));
+ *         self->held = 1;                              // from here on we must unlock
+ *         AWAIT(ac_sleep_ms(&self->io, 1));            // other tasks wait for the lock
+ *         *self->balance += 10;
+ *     ASYNC_FINALLY
+ *         if (self->held)
+ *             ac_mutex_unlock(self->m);
+ *     ASYNC_END
+ *     // the constructor sets held = 0 (the frame may be cancelled before its first poll)
+ *
+ * Cancelling the lock wait itself needs no cleanup (held is still 0). Locking in one task and
+ * unlocking in another is possible when done on purpose (hand the duty over explicitly and say
+ * so); nothing tracks it for you, and dumps keep naming the task that took the lock. A waiting
+ * task shows as "mutex (held by task 7)", or "mutex (held)" when the holder is not a task. */
+typedef struct ac_mutex {
+    ac_wait_list waiters;
+    uint32_t locked;
+    uint32_t holder; /* task id, 0 when unknown or unlocked */
+} ac_mutex;
+
+typedef struct ac_lock {
+    ac_future future;
+    ac_mutex *mutex;
+    ac_wait_node node;
+} ac_lock;
+
+void ac_mutex_init(ac_mutex *mutex);
+void ac_mutex_destroy(ac_mutex *mutex);
+ac_future *ac_mutex_lock(ac_lock *op, ac_mutex *mutex);
+int ac_mutex_try_lock(ac_mutex *mutex);
+void ac_mutex_unlock(ac_mutex *mutex);
+int ac_mutex_is_locked(const ac_mutex *mutex);
+uint32_t ac_mutex_holder(const ac_mutex *mutex);
 
 #ifdef __cplusplus
 }

@@ -118,7 +118,7 @@ static int open_stdio(ac_executor *ex, struct saved_flags saved[2], ac_stream **
             close(out);
         return 1;
     }
-    rc = ac_stream_open_pair(ex, in, out, stdio);
+    rc = ac_stream_open_pair(ex, in, out, AC_IO_OWN_FD, stdio);
     if (rc < 0) {
         fprintf(stderr, "netcat: cannot use stdin/stdout: %s\n", ac_strerror(rc));
         return 1;

@@ -7,6 +7,11 @@
  * A delivered line is consumed at once (start moves past it) but its bytes stay where they are
  * until the next read operation starts: only read operations move or free the buffer.
  *
+ * The write buffer holds the unflushed bytes wbuf[wstart, wend). Only write_buffered puts bytes
+ * there; every other write to the stream (write_all, writev_all, flush, copy into it) sends them
+ * first, so bytes reach the fd in the order the caller wrote them. It too is allocated on first
+ * use and freed whenever it is empty and a write finishes or waits.
+ *
  * Every operation is a leaf future that uses the ac_io readiness directly (try the system call,
  * wait only on EAGAIN), so a stream read costs the same as an ac_io read.
  */
@@ -21,6 +26,7 @@
 enum {
     STREAM_INITIAL_BUFFER = 4096,
     STREAM_DEFAULT_LIMIT = 65536,
+    STREAM_DEFAULT_WRITE_BUFFER = 8192,
     STREAM_IOV_BATCH = 64, /* iovecs handed to one writev/sendmsg */
 };
 
@@ -31,6 +37,10 @@ struct ac_stream {
     size_t cap; /* bytes allocated at buf */
     size_t start, end;
     size_t limit; /* the largest buffer allowed */
+    char *wbuf;   /* the write buffer; NULL when none is held */
+    size_t wsize; /* bytes allocated at wbuf */
+    size_t wstart, wend;
+    size_t wcap; /* the write buffer's capacity setting */
 };
 
 /* ---- creating and closing ---- */
@@ -44,6 +54,7 @@ static int stream_new(ac_io *rio, ac_io *wio, ac_stream **out)
     s->rio = rio;
     s->wio = wio;
     s->limit = STREAM_DEFAULT_LIMIT;
+    s->wcap = STREAM_DEFAULT_WRITE_BUFFER;
     *out = s;
     return 0;
 }
@@ -68,24 +79,33 @@ int ac_stream_open(ac_executor *ex, int fd, ac_stream **out)
     return ac_stream_from_io(io, out);
 }
 
-int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, ac_stream **out)
+/* On a failed open, close the fds the stream was to own. */
+static int refuse_fds(int rc, unsigned flags, int fd1, int fd2)
+{
+    if (flags & AC_IO_OWN_FD) {
+        if (fd1 >= 0)
+            close(fd1);
+        if (fd2 >= 0)
+            close(fd2);
+    }
+    return rc;
+}
+
+int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, unsigned flags, ac_stream **out)
 {
     ac_io *rio, *wio;
     int rc;
-    if (read_fd == write_fd)
-        return ac_stream_open(ex, read_fd, out);
+    flags &= AC_IO_OWN_FD;
     *out = NULL;
-    rc = ac_io_open(ex, read_fd, AC_IO_OWN_FD, &rio);
-    if (rc < 0) {
-        close(read_fd);
-        close(write_fd);
-        return rc;
-    }
-    rc = ac_io_open(ex, write_fd, AC_IO_OWN_FD, &wio);
+    rc = ac_io_open(ex, read_fd, flags, &rio);
+    if (rc < 0)
+        return refuse_fds(rc, flags, read_fd, read_fd == write_fd ? -1 : write_fd);
+    if (read_fd == write_fd)
+        return ac_stream_from_io(rio, out);
+    rc = ac_io_open(ex, write_fd, flags, &wio);
     if (rc < 0) {
         ac_io_close(rio);
-        close(write_fd);
-        return rc;
+        return refuse_fds(rc, flags, write_fd, -1);
     }
     rc = stream_new(rio, wio, out);
     if (rc < 0) {
@@ -103,6 +123,7 @@ void ac_stream_close(ac_stream *s)
         ac_io_close(s->wio);
     ac_io_close(s->rio);
     free(s->buf);
+    free(s->wbuf);
     free(s);
 }
 
@@ -139,8 +160,27 @@ size_t ac_stream_consume(ac_stream *s, size_t count)
     return count;
 }
 
+void ac_stream_set_write_buffer(ac_stream *s, size_t capacity)
+{
+    if (capacity > INT32_MAX)
+        capacity = INT32_MAX;
+    s->wcap = capacity ? capacity : 1;
+}
+
+size_t ac_stream_write_buffer_capacity(const ac_stream *s)
+{
+    return s->wbuf ? s->wsize : 0;
+}
+
+size_t ac_stream_unflushed(const ac_stream *s)
+{
+    return s->wend - s->wstart;
+}
+
 int ac_stream_shutdown_write(ac_stream *s)
 {
+    if (s->wend > s->wstart)
+        return -EBUSY; /* flush first: the peer must see those bytes before end of file */
     if (!s->wio)
         return 0; /* already closed */
     if (s->wio->is_socket)
@@ -446,16 +486,85 @@ static ssize_t write_vector(const ac_io *io, struct iovec *vec, int count)
     return sendmsg(io->fd, &msg, MSG_NOSIGNAL);
 }
 
-/* The buffers still to write, starting at the current position. */
-static int remaining_vector(const ac_stream_write *op, struct iovec *vec)
+/* ---- the write buffer ---- */
+
+static void release_write_buffer_if_empty(ac_stream *s)
+{
+    if (s->wstart != s->wend)
+        return;
+    free(s->wbuf);
+    s->wbuf = NULL;
+    s->wsize = s->wstart = s->wend = 0;
+}
+
+/* Park until the write side is writable, holding no write buffer if nothing is in it. */
+static ac_poll wait_writable(ac_stream *s, ac_cx *cx)
+{
+    release_write_buffer_if_empty(s);
+    return ac_io_wait_(s->wio, AC_IO_WRITE, cx);
+}
+
+/* Append `len` bytes, which fit: unflushed + len <= wcap. 0 or -ENOMEM. */
+static int buffer_append(ac_stream *s, const void *data, size_t len)
+{
+    size_t unflushed = s->wend - s->wstart;
+    if (!s->wbuf) {
+        s->wbuf = malloc(s->wcap);
+        if (!s->wbuf)
+            return -ENOMEM;
+        s->wsize = s->wcap;
+        s->wstart = s->wend = 0;
+    }
+    if (s->wend + len > s->wsize) {
+        memmove(s->wbuf, s->wbuf + s->wstart, unflushed);
+        s->wstart = 0;
+        s->wend = unflushed;
+    }
+    if (s->wend + len > s->wsize) {
+        /* the capacity was raised while this smaller buffer was held */
+        char *grown = realloc(s->wbuf, s->wcap);
+        if (!grown)
+            return -ENOMEM;
+        s->wbuf = grown;
+        s->wsize = s->wcap;
+    }
+    memcpy(s->wbuf + s->wend, data, len);
+    s->wend += len;
+    return 0;
+}
+
+/* Put the unflushed bytes, if any, in vec[0]: returns 1 if it did, else 0. */
+static int unflushed_vector(const ac_stream *s, struct iovec *vec)
+{
+    if (s->wend == s->wstart)
+        return 0;
+    vec->iov_base = s->wbuf + s->wstart;
+    vec->iov_len = s->wend - s->wstart;
+    return 1;
+}
+
+/* `n` bytes of a write that started with the unflushed bytes went out: drop those from the
+ * buffer first, and return how many of the rest were the caller's. */
+static size_t consume_unflushed(ac_stream *s, size_t n)
+{
+    size_t unflushed = s->wend - s->wstart;
+    size_t taken = n < unflushed ? n : unflushed;
+    s->wstart += taken;
+    return n - taken;
+}
+
+/* The buffers still to write, starting at the current position: at most `max` of them. */
+static int remaining_vector(const ac_stream_write *op, struct iovec *vec, int max)
 {
     int count = 0;
     if (!op->iov) {
+        if (op->done == op->len)
+            return 0;
         vec[0].iov_base = (char *)(uintptr_t)op->buf + op->done;
         vec[0].iov_len = op->len - op->done;
         return 1;
     }
-    for (int i = op->index; i < op->iovcnt && count < STREAM_IOV_BATCH; i++) {
+    for (int i = op->index; i < op->iovcnt && count < max; i++) {
         size_t skip = i == op->index ? op->offset : 0;
         if (op->iov[i].iov_len == skip)
             continue;
@@ -486,28 +595,34 @@ static void advance(ac_stream_write *op, size_t n)
 static ac_poll write_finish(ac_stream_write *op, int result)
 {
     ac_io *io = op->stream->wio;
+    release_write_buffer_if_empty(op->stream);
     if (!io)
         return ac_leaf_finish(&op->future, result);
     return ac_io_finish_(io, AC_IO_WRITE, &op->future, result);
 }
 
+/* write_all and writev_all: the unflushed bytes go first, in the same system call. */
 static ac_poll stream_write_poll(ac_future *f, ac_cx *cx)
 {
     ac_stream_write *op = (ac_stream_write *)(void *)f;
-    ac_io *io = op->stream->wio;
+    ac_stream *s = op->stream;
+    ac_io *io = s->wio;
     struct iovec vec[STREAM_IOV_BATCH];
 
     if (op->len > INT32_MAX)
         return ac_leaf_finish(f, -EINVAL);
     if (!io)
         return ac_leaf_finish(f, -EPIPE);
-    while (op->done < op->len) {
+    while (op->done < op->len || s->wend > s->wstart) {
         ssize_t n;
+        int count;
         if (!(io->ready & AC_IO_WRITE))
-            return ac_io_wait_(io, AC_IO_WRITE, cx);
-        n = write_vector(io, vec, remaining_vector(op, vec));
+            return wait_writable(s, cx);
+        count = unflushed_vector(s, vec);
+        count += remaining_vector(op, vec + count, STREAM_IOV_BATCH - count);
+        n = write_vector(io, vec, count);
         if (n >= 0) {
-            advance(op, (size_t)n);
+            advance(op, consume_unflushed(s, (size_t)n));
             continue;
         }
         if (errno == EINTR)
@@ -536,7 +651,8 @@ static const ac_future_vtable stream_write_vtable = {
     stream_write_poll, stream_write_cancel,    stream_write_describe, "stream_write",
     __FILE__,          sizeof(ac_stream_write)};
 
-ac_future *ac_stream_write_all(ac_stream_write *op, ac_stream *s, const void *buf, size_t len)
+static ac_future *write_init(ac_stream_write *op, const ac_future_vtable *vtable, ac_stream *s,
+                             const void *buf, size_t len)
 {
     op->stream = s;
     op->iov = NULL;
@@ -544,7 +660,12 @@ ac_future *ac_stream_write_all(ac_stream_write *op, ac_stream *s, const void *bu
     op->len = len;
     op->done = op->offset = 0;
     op->iovcnt = op->index = 0;
-    return ac_leaf_init(&op->future, &stream_write_vtable);
+    return ac_leaf_init(&op->future, vtable);
+}
+
+ac_future *ac_stream_write_all(ac_stream_write *op, ac_stream *s, const void *buf, size_t len)
+{
+    return write_init(op, &stream_write_vtable, s, buf, len);
 }
 
 ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *s, const struct iovec *iov,
@@ -563,6 +684,133 @@ ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *s, const struct 
     return ac_leaf_init(&op->future, &stream_write_vtable);
 }
 
+/* ---- buffered writes and flush ---- */
+
+/* What fits goes into the buffer without a system call. What does not fit (or is of the
+ * buffer's capacity or more) goes out in one writev together with the unflushed bytes; whatever
+ * of it the kernel leaves is buffered if it now fits, so the write waits only while the buffer
+ * cannot take the rest. */
+static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
+{
+    ac_stream_write *op = (ac_stream_write *)(void *)f;
+    ac_stream *s = op->stream;
+    ac_io *io = s->wio;
+
+    if (op->len > INT32_MAX)
+        return ac_leaf_finish(f, -EINVAL);
+    if (!io)
+        return ac_leaf_finish(f, -EPIPE);
+    while (op->done < op->len) {
+        const char *rest = (const char *)op->buf + op->done;
+        size_t left = op->len - op->done;
+        struct iovec vec[2];
+        int count;
+        ssize_t n;
+        if (left < s->wcap && s->wend - s->wstart + left <= s->wcap) {
+            int rc = buffer_append(s, rest, left);
+            if (rc < 0)
+                return write_finish(op, rc);
+            op->done = op->len;
+            break;
+        }
+        if (!(io->ready & AC_IO_WRITE))
+            return wait_writable(s, cx);
+        count = unflushed_vector(s, vec);
+        vec[count].iov_base = (void *)(uintptr_t)rest;
+        vec[count].iov_len = left;
+        n = write_vector(io, vec, count + 1);
+        if (n >= 0) {
+            op->done += consume_unflushed(s, (size_t)n);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return write_finish(op, -errno);
+        io->ready &= (uint8_t)~AC_IO_WRITE;
+    }
+    return write_finish(op, (int)op->len);
+}
+
+static const char *buffered_write_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_stream_write *op = (const ac_stream_write *)(const void *)f;
+    snprintf(buf, size, "stream write_buffered fd %d (%zu of %zu bytes accepted, %zu unflushed)",
+             op->stream->wio ? op->stream->wio->fd : -1, op->done, op->len,
+             ac_stream_unflushed(op->stream));
+    return buf;
+}
+
+static const ac_future_vtable buffered_write_vtable = {buffered_write_poll,
+                                                       stream_write_cancel,
+                                                       buffered_write_describe,
+                                                       "write_buffered",
+                                                       __FILE__,
+                                                       sizeof(ac_stream_write)};
+
+ac_future *ac_stream_write_buffered(ac_stream_write *op, ac_stream *s, const void *buf, size_t len)
+{
+    return write_init(op, &buffered_write_vtable, s, buf, len);
+}
+
+/* One write of the unflushed bytes: the count (> 0), -EAGAIN (readiness is then forgotten) or
+ * another negative errno. There must be unflushed bytes and a write side. */
+static int flush_once(ac_stream *s)
+{
+    struct iovec vec;
+    unflushed_vector(s, &vec);
+    for (;;) {
+        ssize_t n = write_vector(s->wio, &vec, 1);
+        if (n >= 0) {
+            s->wstart += (size_t)n;
+            return (int)n;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        s->wio->ready &= (uint8_t)~AC_IO_WRITE;
+        return -EAGAIN;
+    }
+}
+
+static ac_poll flush_poll(ac_future *f, ac_cx *cx)
+{
+    ac_stream_write *op = (ac_stream_write *)(void *)f;
+    ac_stream *s = op->stream;
+
+    while (s->wend > s->wstart) {
+        int n;
+        if (!s->wio)
+            return ac_leaf_finish(f, -EPIPE);
+        if (!(s->wio->ready & AC_IO_WRITE))
+            return wait_writable(s, cx);
+        n = flush_once(s);
+        if (n > 0)
+            op->done += (size_t)n;
+        else if (n != -EAGAIN)
+            return write_finish(op, n);
+    }
+    return write_finish(op, 0);
+}
+
+static const char *flush_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_stream_write *op = (const ac_stream_write *)(const void *)f;
+    snprintf(buf, size, "stream flush fd %d (%zu bytes written, %zu to go)",
+             op->stream->wio ? op->stream->wio->fd : -1, op->done, ac_stream_unflushed(op->stream));
+    return buf;
+}
+
+static const ac_future_vtable flush_vtable = {flush_poll,     stream_write_cancel,
+                                              flush_describe, "stream_flush",
+                                              __FILE__,       sizeof(ac_stream_write)};
+
+ac_future *ac_stream_flush(ac_stream_write *op, ac_stream *s)
+{
+    return write_init(op, &flush_vtable, s, NULL, 0);
+}
+
 /* ---- copy ---- */
 
 /* Writes from `from`'s buffer whenever it holds bytes, and refills it only when it is empty, so
@@ -573,6 +821,7 @@ static ac_poll copy_finish(ac_copy *op, int result)
     if (op->to->wio)
         op->to->wio->writer = NULL;
     release_if_empty(op->from);
+    release_write_buffer_if_empty(op->to);
     return ac_leaf_finish(&op->future, result);
 }
 
@@ -585,6 +834,17 @@ static ac_poll copy_poll(ac_future *f, ac_cx *cx)
     for (;;) {
         size_t unread = from->end - from->start;
         int n;
+        if (op->to->wend > op->to->wstart) {
+            /* bytes write_buffered left in `to` go before anything copied */
+            if (!out)
+                return copy_finish(op, -EPIPE);
+            if (!(out->ready & AC_IO_WRITE))
+                return ac_io_wait_(out, AC_IO_WRITE, cx);
+            n = flush_once(op->to);
+            if (n < 0 && n != -EAGAIN)
+                return copy_finish(op, n);
+            continue;
+        }
         if (unread > 0) {
             ssize_t written;
             struct iovec vec;

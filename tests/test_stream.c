@@ -3,7 +3,9 @@
  * boundaries, buffer edges, EOF mid-line, over-long lines and recovery), write_all/writev_all
  * with partial writes, copy and bidirectional copy with half-close, the read/write split,
  * cancellation (no data lost; write progress reported), peer reset, a closed peer (EPIPE, no
- * SIGPIPE) and the read buffer's release when idle.
+ * SIGPIPE) and the read buffer's release when idle; buffered writes (coalescing, the full
+ * buffer, large pieces, order with write_all/writev_all/copy, cancelled flush and write, EPIPE
+ * on flush) and ac_stream_open_pair with borrowed fds.
  */
 #include "asyncc.h"
 
@@ -632,7 +634,7 @@ START_TEST(half_close_of_pipes_and_sockets)
     /* a pair of pipes, like stdin and stdout: half-close closes the write fd */
     ck_assert_int_eq(pipe(in), 0);
     ck_assert_int_eq(pipe(out), 0);
-    ck_assert_int_eq(ac_stream_open_pair(ex, in[0], out[1], &s), 0);
+    ck_assert_int_eq(ac_stream_open_pair(ex, in[0], out[1], AC_IO_OWN_FD, &s), 0);
     put(in[1], "question\n");
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 64)), 9);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "answer", 6)), 6);
@@ -955,6 +957,333 @@ START_TEST(peer_reset_mid_read_is_econnreset)
 }
 END_TEST
 
+/* ---- buffered writing ---- */
+
+/* Everything the peer fd holds right now, into buf. */
+static size_t drain_into(int fd, char *buf, size_t size)
+{
+    size_t total = 0;
+    ssize_t n;
+    while (total < size && (n = recv(fd, buf + total, size - total, MSG_DONTWAIT)) > 0)
+        total += (size_t)n;
+    return total;
+}
+
+START_TEST(buffered_writes_wait_for_flush)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_write w;
+    char expected[2048], got[4096], piece[32];
+    size_t total = 0;
+
+    ck_assert_uint_eq(ac_stream_write_buffer_capacity(s), 0); /* allocated lazily */
+    for (int i = 0; i < 100; i++) {
+        int len = snprintf(piece, sizeof piece, "line %d\n", i);
+        ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, piece, (size_t)len)), len);
+        ck_assert_uint_eq(w.done, (size_t)len);
+        memcpy(expected + total, piece, (size_t)len);
+        total += (size_t)len;
+    }
+    /* no system call yet: the peer has nothing */
+    ck_assert_int_eq(recv(peer, got, sizeof got, MSG_DONTWAIT), -1);
+    ck_assert_int_eq(errno, EAGAIN);
+    ck_assert_uint_eq(ac_stream_unflushed(s), total);
+    ck_assert_uint_eq(ac_stream_write_buffer_capacity(s), 8192);
+
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, s)), 0);
+    ck_assert_uint_eq(w.done, total);
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    ck_assert_uint_eq(ac_stream_write_buffer_capacity(s), 0); /* released once empty */
+    ck_assert_uint_eq(drain_into(peer, got, sizeof got), total);
+    ck_assert_mem_eq(got, expected, total);
+    /* nothing to flush: 0 at once */
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, s)), 0);
+    ck_assert_uint_eq(w.done, 0);
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(a_full_buffer_goes_out_in_one_write)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_write w;
+    char got[512], expected[512];
+
+    ac_stream_set_write_buffer(s, 64);
+    for (int i = 0; i < 7; i++) {
+        memset(expected + i * 10, 'a' + i, 10);
+        ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, expected + i * 10, 10)),
+                         10);
+        if (i < 6) {
+            ck_assert_uint_eq(ac_stream_unflushed(s), (size_t)(i + 1) * 10);
+            ck_assert_uint_eq(drain_into(peer, got, sizeof got), 0);
+        }
+    }
+    /* the seventh piece did not fit: one writev sent the 60 buffered bytes and it */
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    ck_assert_uint_eq(ac_stream_write_buffer_capacity(s), 0);
+    ck_assert_uint_eq(drain_into(peer, got, sizeof got), 70);
+    ck_assert_mem_eq(got, expected, 70);
+
+    /* a piece of the capacity or more bypasses the buffer, after what it holds */
+    memset(expected, 'x', 5);
+    memset(expected + 5, 'y', 64);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, expected, 5)), 5);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, expected + 5, 64)), 64);
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    ck_assert_uint_eq(drain_into(peer, got, sizeof got), 69);
+    ck_assert_mem_eq(got, expected, 69);
+
+    /* capacity 0 counts as 1: every write goes straight through */
+    ac_stream_set_write_buffer(s, 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "z", 1)), 1);
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    ck_assert_uint_eq(drain_into(peer, got, sizeof got), 1);
+    ck_assert_int_eq(got[0], 'z');
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+/* Writes `total` pattern bytes through the write buffer in uneven pieces, some larger than the
+ * buffer, then flushes and half-closes. */
+struct buffered_writer {
+    ac_future future;
+    ac_stream *s;
+    size_t total, sent, chunk;
+    int rc, round;
+    unsigned char buf[20000];
+    ac_stream_write w;
+};
+
+ASYNC_FN(buffered_writer)
+    while (self->sent < self->total) {
+        static const size_t sizes[] = {1, 7, 300, 2999, 8191, 8192, 12000, 5, 4096, 17};
+        self->chunk = sizes[self->round++ % (sizeof sizes / sizeof sizes[0])];
+        if (self->chunk > self->total - self->sent)
+            self->chunk = self->total - self->sent;
+        for (size_t i = 0; i < self->chunk; i++)
+            self->buf[i] = pattern(self->sent + i);
+        AWAIT_TRY(self->rc, ac_stream_write_buffered(&self->w, self->s, self->buf, self->chunk));
+        ck_assert_uint_eq(self->w.done, self->chunk);
+        ck_assert_uint_le(ac_stream_unflushed(self->s), 8192);
+        self->sent += self->chunk;
+    }
+    AWAIT_TRY(self->rc, ac_stream_flush(&self->w, self->s));
+    ASYNC_RETURN(ac_stream_shutdown_write(self->s));
+ASYNC_END
+
+static ac_future *buffered_writer(struct buffered_writer *self, ac_stream *s, size_t total)
+{
+    ASYNC_INIT(self, buffered_writer);
+    self->s = s;
+    self->total = total;
+    self->sent = 0;
+    self->round = 0;
+    return &self->future;
+}
+
+START_TEST(buffered_transfer_with_small_socket_buffers)
+{
+    ac_stream *a, *b;
+    struct buffered_writer *writer = malloc(sizeof *writer);
+    struct pattern_reader reader;
+    size_t got;
+    ac_task *wt, *rt;
+
+    stream_pair(&a, &b);
+    small_socket_buffers(ac_io_fd(ac_stream_io(a)));
+    small_socket_buffers(ac_io_fd(ac_stream_io(b)));
+    wt = ac_spawn(ex, buffered_writer(writer, a, 2 << 20));
+    rt = ac_spawn(ex, pattern_reader(&reader, b, &got));
+    ck_assert_int_eq(join(rt), 0);
+    ck_assert_int_eq(join(wt), 0);
+    ck_assert_uint_eq(got, 2 << 20);
+    ck_assert_uint_eq(ac_stream_write_buffer_capacity(a), 0);
+    free(writer);
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
+START_TEST(unbuffered_writes_and_copy_send_unflushed_bytes_first)
+{
+    int peer, src_peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream *src = stream_with_peer(&src_peer);
+    ac_stream_write w;
+    ac_copy copy;
+    struct iovec iov[2] = {{(void *)"ij", 2}, {(void *)"kl", 2}};
+    char got[64];
+    const char *expected = "abcdefghijklmnopqr";
+
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "abc", 3)), 3);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "def", 3)), 3);
+    ck_assert_uint_eq(w.done, 3); /* counts only its own bytes */
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    ck_assert_uint_eq(ac_stream_write_buffer_capacity(s), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "gh", 2)), 2);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, s, iov, 2)), 4);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "mn", 2)), 2);
+    /* a copy into the stream */
+    put(src_peer, "op");
+    ck_assert_int_eq(shutdown(src_peer, SHUT_WR), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_copy(&copy, src, s)), 0);
+    ck_assert_uint_eq(copy.copied, 2);
+    /* an empty write_all still sends what is buffered */
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "qr", 2)), 2);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "", 0)), 0);
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    ck_assert_uint_eq(drain_into(peer, got, sizeof got), strlen(expected));
+    ck_assert_mem_eq(got, expected, strlen(expected));
+    close(src_peer);
+    close(peer);
+    ac_stream_close(src);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(cancelled_flush_keeps_the_rest_buffered)
+{
+    enum { LEN = 512 << 10 };
+    ac_stream *a, *b;
+    unsigned char *data = malloc(LEN);
+    struct pattern_reader reader;
+    ac_stream_write w;
+    ac_timeout t;
+    size_t got;
+    ac_task *rt;
+
+    for (size_t i = 0; i < LEN; i++)
+        data[i] = pattern(i);
+    stream_pair(&a, &b);
+    small_socket_buffers(ac_io_fd(ac_stream_io(a)));
+    small_socket_buffers(ac_io_fd(ac_stream_io(b)));
+    ac_stream_set_write_buffer(a, 1 << 20);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, a, data, LEN)), LEN);
+    free(data); /* the stream holds its own copy */
+    ck_assert_uint_eq(ac_stream_unflushed(a), LEN);
+
+    /* nobody reads: the flush fills the socket buffers and times out */
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_flush(&w, a))), -ETIMEDOUT);
+    ck_assert_uint_gt(w.done, 0);
+    ck_assert_uint_lt(w.done, LEN);
+    ck_assert_uint_eq(ac_stream_unflushed(a), LEN - w.done);
+    ck_assert_int_eq(ac_stream_shutdown_write(a), -EBUSY); /* refused: bytes still buffered */
+
+    /* a later flush sends the rest: every byte arrives once, in order */
+    rt = ac_spawn(ex, pattern_reader(&reader, b, &got));
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, a)), 0);
+    ck_assert_uint_eq(ac_stream_write_buffer_capacity(a), 0);
+    ck_assert_int_eq(ac_stream_shutdown_write(a), 0);
+    ck_assert_int_eq(join(rt), 0);
+    ck_assert_uint_eq(got, LEN);
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
+START_TEST(cancelled_buffered_write_reports_what_was_accepted)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    size_t len = 4 << 20;
+    char *big = calloc(1, len);
+    char *sink = malloc(len);
+    ac_stream_write w;
+    ac_timeout t;
+
+    small_socket_buffers(ac_io_fd(ac_stream_io(s)));
+    small_socket_buffers(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "head", 4)), 4);
+    ck_assert_int_eq(
+        ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_write_buffered(&w, s, big, len))),
+        -ETIMEDOUT);
+    ck_assert_uint_gt(w.done, 0);
+    ck_assert_uint_lt(w.done, len);
+    /* the rest does not fit the buffer, so nothing of it was buffered: the peer holds exactly
+     * the head and what was reported */
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    ck_assert_uint_eq(drain_into(peer, sink, len), 4 + w.done);
+    ck_assert_mem_eq(sink, "head", 4);
+    free(sink);
+    free(big);
+    close(peer);
+    ac_stream_close(s);
+}
+END_TEST
+
+START_TEST(flush_to_a_closed_peer_is_epipe)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_write w;
+
+    /* buffering makes no system call, so it cannot notice the closed peer */
+    close(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "hello", 5)), 5);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, s)), -EPIPE);
+    ck_assert_uint_eq(w.done, 0);
+    ck_assert_uint_eq(ac_stream_unflushed(s), 5); /* kept: nothing is dropped silently */
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "x", 1)), -EPIPE);
+    ck_assert_uint_eq(w.done, 0);
+    ck_assert_int_eq(ac_stream_shutdown_write(s), -EBUSY);
+    ac_stream_close(s); /* drops the unflushed bytes */
+}
+END_TEST
+
+START_TEST(open_pair_can_borrow_its_fds)
+{
+    int in[2], out[2], sv[2];
+    ac_stream *s;
+    ac_stream_write w;
+    ac_stream_until line;
+    char buf[16];
+
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(ac_stream_open_pair(ex, in[0], out[1], 0, &s), 0);
+    put(in[1], "ping\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 64)), 5);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "pong", 4)), 4);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, s)), 0);
+    ck_assert_int_eq(read(out[0], buf, sizeof buf), 4);
+    /* half-closing a borrowed fd only stops the stream's writing */
+    ck_assert_int_eq(ac_stream_shutdown_write(s), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "more", 4)), -EPIPE);
+    ac_stream_close(s);
+    /* both fds are still open and usable */
+    ck_assert_int_eq(write(out[1], "after", 5), 5);
+    ck_assert_int_eq(read(out[0], buf, sizeof buf), 5);
+    put(in[1], "x");
+    ck_assert_int_eq(read(in[0], buf, sizeof buf), 1);
+
+    /* a failed open closes nothing borrowed, and leaves nothing registered */
+    ck_assert_int_eq(ac_stream_open_pair(ex, in[0], -1, 0, &s), -EBADF);
+    ck_assert_ptr_null(s);
+    ck_assert_int_ge(fcntl(in[0], F_GETFD), 0);
+    ck_assert_int_eq(ac_stream_open_pair(ex, in[0], out[1], 0, &s), 0);
+    ac_stream_close(s);
+
+    /* the same fd twice: one borrowed socket */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open_pair(ex, sv[0], sv[0], 0, &s), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "hi", 2)), 2);
+    ac_stream_close(s);
+    ck_assert_int_eq(write(sv[0], "!", 1), 1);
+    ck_assert_int_eq(read(sv[1], buf, sizeof buf), 3);
+    ck_assert_mem_eq(buf, "hi!", 3);
+    for (int i = 0; i < 2; i++) {
+        close(in[i]);
+        close(out[i]);
+        close(sv[i]);
+    }
+}
+END_TEST
+
 /* ---- memory ---- */
 
 START_TEST(the_read_buffer_is_released_when_idle)
@@ -1017,6 +1346,14 @@ int main(void)
     tcase_add_test(tc, reader_and_writer_tasks_share_a_stream);
     tcase_add_test(tc, peer_reset_mid_read_is_econnreset);
     tcase_add_test(tc, the_read_buffer_is_released_when_idle);
+    tcase_add_test(tc, buffered_writes_wait_for_flush);
+    tcase_add_test(tc, a_full_buffer_goes_out_in_one_write);
+    tcase_add_test(tc, buffered_transfer_with_small_socket_buffers);
+    tcase_add_test(tc, unbuffered_writes_and_copy_send_unflushed_bytes_first);
+    tcase_add_test(tc, cancelled_flush_keeps_the_rest_buffered);
+    tcase_add_test(tc, cancelled_buffered_write_reports_what_was_accepted);
+    tcase_add_test(tc, flush_to_a_closed_peer_is_epipe);
+    tcase_add_test(tc, open_pair_can_borrow_its_fds);
     suite_add_tcase(suite, tc);
     sr = srunner_create(suite);
     srunner_run_all(sr, CK_NORMAL);

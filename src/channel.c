@@ -1,0 +1,493 @@
+/*
+ * channel.c — mpsc and oneshot channels between the tasks of one executor.
+ *
+ * An mpsc channel is a ring of fixed-size values plus two kinds of waiter: at most one pending
+ * receive (ch->receiving) and a FIFO list of pending sends, linked through the send futures
+ * themselves, so waiting allocates nothing.
+ *
+ * Room in a bounded channel is handed out as reservations (tokio's permits): when a value
+ * leaves, the oldest waiting send is unlinked, marked RESERVED and woken; `reserved` counts such
+ * sends, and len + reserved never exceeds the capacity. The reserved send copies its value when
+ * its task next polls it. This is what makes waiting senders strictly FIFO (try_send and new
+ * sends see no room while a slot is reserved or anyone waits) and what makes send cancel-safe
+ * in the strong sense: nothing is copied until the send finishes, and a cancelled reservation
+ * is passed on to the next waiter, so no wake-up is lost.
+ *
+ * Invariants: a send is on the waiting list iff its phase is WAITING; len + reserved <= capacity
+ * for bounded channels; the waiting list is empty for unbounded ones; once the receiver is
+ * closed the list is empty, the ring is freed and len is 0.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { SEND_IDLE, SEND_WAITING, SEND_RESERVED };
+
+enum { UNBOUNDED_FIRST_RING = 8 };
+
+struct ac_mpsc {
+    size_t elem_size;
+    size_t capacity; /* 0: unbounded */
+    size_t senders;  /* sender handles */
+    bool receiver_open;
+    unsigned char *ring;
+    size_t ring_cap, head, len;
+    size_t reserved; /* slots promised to woken sends that have not copied yet */
+    ac_mpsc_send_op *wait_head, *wait_tail;
+    ac_mpsc_recv_op *receiving;
+};
+
+static void channel_misuse(const char *what)
+{
+    ac_executor *ex = ac_executor_current();
+    if (ex && ex->current)
+        ac_misuse_task_(ex->current, what);
+    fprintf(stderr, "asyncc: misuse: %s\n", what);
+    abort();
+}
+
+int ac_mpsc_new(size_t elem_size, size_t capacity, ac_mpsc **out)
+{
+    ac_mpsc *ch;
+    *out = NULL;
+    if (elem_size == 0 || (capacity && capacity > SIZE_MAX / elem_size))
+        return -EINVAL;
+    ch = calloc(1, sizeof *ch);
+    if (!ch)
+        return -ENOMEM;
+    if (capacity) {
+        ch->ring = malloc(capacity * elem_size);
+        if (!ch->ring) {
+            free(ch);
+            return -ENOMEM;
+        }
+        ch->ring_cap = capacity;
+    }
+    ch->elem_size = elem_size;
+    ch->capacity = capacity;
+    ch->senders = 1;
+    ch->receiver_open = true;
+    *out = ch;
+    return 0;
+}
+
+static void mpsc_free_if_unused(ac_mpsc *ch)
+{
+    if (ch->senders == 0 && !ch->receiver_open) {
+        free(ch->ring);
+        free(ch);
+    }
+}
+
+/* ---- the ring ---- */
+
+static unsigned char *slot(const ac_mpsc *ch, size_t index)
+{
+    return ch->ring + ((ch->head + index) % ch->ring_cap) * ch->elem_size;
+}
+
+/* Double an unbounded ring, unwrapping it so that the oldest value comes first. */
+static int grow(ac_mpsc *ch)
+{
+    size_t cap = ch->ring_cap ? ch->ring_cap * 2 : UNBOUNDED_FIRST_RING;
+    size_t first = ch->ring_cap - ch->head; /* values from head to the end of the old ring */
+    unsigned char *ring;
+    if (cap > SIZE_MAX / 2 / ch->elem_size)
+        return -ENOMEM;
+    ring = malloc(cap * ch->elem_size);
+    if (!ring)
+        return -ENOMEM;
+    if (first > ch->len)
+        first = ch->len;
+    if (ch->len) {
+        memcpy(ring, slot(ch, 0), first * ch->elem_size);
+        memcpy(ring + first * ch->elem_size, ch->ring, (ch->len - first) * ch->elem_size);
+    }
+    free(ch->ring);
+    ch->ring = ring;
+    ch->ring_cap = cap;
+    ch->head = 0;
+    return 0;
+}
+
+/* Append a value and wake the receiver. The caller made sure a bounded ring has room. */
+static int push(ac_mpsc *ch, const void *value)
+{
+    if (ch->len == ch->ring_cap) {
+        int rc = grow(ch);
+        if (rc < 0)
+            return rc;
+    }
+    memcpy(slot(ch, ch->len), value, ch->elem_size);
+    ch->len++;
+    if (ch->receiving)
+        ac_wake(ch->receiving->waiter);
+    return 0;
+}
+
+static void unlink_waiter(ac_mpsc *ch, ac_mpsc_send_op *op)
+{
+    if (op->prev)
+        op->prev->next = op->next;
+    else
+        ch->wait_head = op->next;
+    if (op->next)
+        op->next->prev = op->prev;
+    else
+        ch->wait_tail = op->prev;
+    op->prev = op->next = NULL;
+}
+
+/* Reserve free slots for the oldest waiting sends and wake them. */
+static void reserve_for_waiters(ac_mpsc *ch)
+{
+    while (ch->wait_head && ch->len + ch->reserved < ch->capacity) {
+        ac_mpsc_send_op *op = ch->wait_head;
+        unlink_waiter(ch, op);
+        op->phase = SEND_RESERVED;
+        ch->reserved++;
+        ac_wake(op->waiter);
+    }
+}
+
+/* Take the oldest value; a slot is free again, so the next waiting send gets it. */
+static void pop(ac_mpsc *ch, void *out)
+{
+    memcpy(out, slot(ch, 0), ch->elem_size);
+    ch->head = (ch->head + 1) % ch->ring_cap;
+    ch->len--;
+    reserve_for_waiters(ch);
+}
+
+/* A new send may go straight in: there is room nobody is waiting for or has reserved. */
+static bool has_free_room(const ac_mpsc *ch)
+{
+    return ch->capacity == 0 || (!ch->wait_head && ch->len + ch->reserved < ch->capacity);
+}
+
+/* ---- handles ---- */
+
+ac_mpsc *ac_mpsc_sender_clone(ac_mpsc *ch)
+{
+    if (ASYNCC_DEBUG && ch->senders == 0)
+        channel_misuse("ac_mpsc_sender_clone after every sender handle was released");
+    ch->senders++;
+    return ch;
+}
+
+void ac_mpsc_sender_release(ac_mpsc *ch)
+{
+    if (ASYNCC_DEBUG && ch->senders == 0)
+        channel_misuse("ac_mpsc_sender_release: no sender handle left to release");
+    if (--ch->senders > 0)
+        return;
+    if (ASYNCC_DEBUG && (ch->wait_head || ch->reserved))
+        channel_misuse("the last mpsc sender handle was released while a send is pending");
+    if (ch->receiving)
+        ac_wake(ch->receiving->waiter);
+    mpsc_free_if_unused(ch);
+}
+
+void ac_mpsc_receiver_close(ac_mpsc *ch)
+{
+    if (ASYNCC_DEBUG && !ch->receiver_open)
+        channel_misuse("ac_mpsc_receiver_close called twice");
+    if (ASYNCC_DEBUG && ch->receiving)
+        channel_misuse("ac_mpsc_receiver_close while a receive is pending");
+    ch->receiver_open = false;
+    /* Waiting and reserved sends find the receiver gone when they next poll: -EPIPE. */
+    while (ch->wait_head) {
+        ac_mpsc_send_op *op = ch->wait_head;
+        unlink_waiter(ch, op);
+        op->phase = SEND_IDLE;
+        ac_wake(op->waiter);
+    }
+    free(ch->ring);
+    ch->ring = NULL;
+    ch->ring_cap = ch->head = ch->len = 0;
+    mpsc_free_if_unused(ch);
+}
+
+int ac_mpsc_is_closed(const ac_mpsc *ch)
+{
+    return !ch->receiver_open;
+}
+
+size_t ac_mpsc_len(const ac_mpsc *ch)
+{
+    return ch->len;
+}
+
+int ac_mpsc_try_send(ac_mpsc *ch, const void *value)
+{
+    if (!ch->receiver_open)
+        return -EPIPE;
+    if (!has_free_room(ch))
+        return -EAGAIN;
+    return push(ch, value);
+}
+
+int ac_mpsc_try_recv(ac_mpsc *ch, void *out)
+{
+    if (ch->len) {
+        pop(ch, out);
+        return 1;
+    }
+    return ch->senders ? -EAGAIN : 0;
+}
+
+/* ---- the send future ---- */
+
+/* The send is over (finished or cancelled): give back its place in the queue or its slot. */
+static void send_withdraw(ac_mpsc_send_op *op)
+{
+    ac_mpsc *ch = op->ch;
+    if (op->phase == SEND_WAITING) {
+        unlink_waiter(ch, op);
+    } else if (op->phase == SEND_RESERVED) {
+        ch->reserved--;
+        if (ch->receiver_open)
+            reserve_for_waiters(ch);
+    }
+    op->phase = SEND_IDLE;
+}
+
+static ac_poll send_poll(ac_future *f, ac_cx *cx)
+{
+    ac_mpsc_send_op *op = (ac_mpsc_send_op *)(void *)f;
+    ac_mpsc *ch = op->ch;
+    int rc;
+    if (!ch->receiver_open) {
+        send_withdraw(op);
+        return ac_leaf_finish(f, -EPIPE);
+    }
+    switch (op->phase) {
+    case SEND_RESERVED:
+        ch->reserved--;
+        op->phase = SEND_IDLE;
+        return ac_leaf_finish(f, push(ch, op->value));
+    case SEND_WAITING:
+        op->waiter = ac_cx_waker(cx);
+        return ac_pending();
+    default:
+        break;
+    }
+    if (has_free_room(ch)) {
+        rc = push(ch, op->value);
+        return ac_leaf_finish(f, rc);
+    }
+    op->waiter = ac_cx_waker(cx);
+    op->phase = SEND_WAITING;
+    op->prev = ch->wait_tail;
+    op->next = NULL;
+    if (ch->wait_tail)
+        ch->wait_tail->next = op;
+    else
+        ch->wait_head = op;
+    ch->wait_tail = op;
+    return ac_pending();
+}
+
+static void send_cancel(ac_future *f)
+{
+    send_withdraw((ac_mpsc_send_op *)(void *)f);
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *send_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_mpsc_send_op *op = (const ac_mpsc_send_op *)(const void *)f;
+    const ac_mpsc *ch = op->ch;
+    if (!ch->receiver_open)
+        snprintf(buf, size, "mpsc send (receiver closed)");
+    else if (op->phase == SEND_RESERVED)
+        snprintf(buf, size, "mpsc send (room reserved)");
+    else
+        snprintf(buf, size, "mpsc send (full, %zu of %zu)", ch->len, ch->capacity);
+    return buf;
+}
+
+static const ac_future_vtable send_vtable = {send_poll,   send_cancel, send_describe,
+                                             "mpsc send", __FILE__,    sizeof(ac_mpsc_send_op)};
+
+ac_future *ac_mpsc_send(ac_mpsc_send_op *op, ac_mpsc *ch, const void *value)
+{
+    op->ch = ch;
+    op->value = value;
+    op->waiter = NULL;
+    op->prev = op->next = NULL;
+    op->phase = SEND_IDLE;
+    return ac_leaf_init(&op->future, &send_vtable);
+}
+
+/* ---- the receive future ---- */
+
+static ac_poll recv_poll(ac_future *f, ac_cx *cx)
+{
+    ac_mpsc_recv_op *op = (ac_mpsc_recv_op *)(void *)f;
+    ac_mpsc *ch = op->ch;
+    if (ASYNCC_DEBUG && ch->receiving && ch->receiving != op)
+        ac_misuse_task_(ac_cx_waker(cx), "two receives are pending at once on one mpsc channel");
+    if (ch->len) {
+        ch->receiving = NULL;
+        pop(ch, op->out);
+        return ac_leaf_finish(f, 1);
+    }
+    if (ch->senders == 0) {
+        ch->receiving = NULL;
+        return ac_leaf_finish(f, 0);
+    }
+    op->waiter = ac_cx_waker(cx);
+    ch->receiving = op;
+    return ac_pending();
+}
+
+static void recv_cancel(ac_future *f)
+{
+    ac_mpsc_recv_op *op = (ac_mpsc_recv_op *)(void *)f;
+    if (op->ch->receiving == op)
+        op->ch->receiving = NULL;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *recv_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_mpsc_recv_op *op = (const ac_mpsc_recv_op *)(const void *)f;
+    snprintf(buf, size, "mpsc recv (%zu queued, %zu senders)", op->ch->len, op->ch->senders);
+    return buf;
+}
+
+static const ac_future_vtable recv_vtable = {recv_poll,   recv_cancel, recv_describe,
+                                             "mpsc recv", __FILE__,    sizeof(ac_mpsc_recv_op)};
+
+ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out)
+{
+    if (ASYNCC_DEBUG && !ch->receiver_open)
+        channel_misuse("ac_mpsc_recv after ac_mpsc_receiver_close");
+    op->ch = ch;
+    op->out = out;
+    op->waiter = NULL;
+    return ac_leaf_init(&op->future, &recv_vtable);
+}
+
+/* ---- oneshot ---- */
+
+struct ac_oneshot {
+    bool sender_alive, receiver_open, has_value;
+    ac_oneshot_recv_op *receiving;
+    size_t elem_size;
+    unsigned char value[];
+};
+
+int ac_oneshot_new(size_t elem_size, ac_oneshot **out)
+{
+    ac_oneshot *os;
+    *out = NULL;
+    if (elem_size == 0 || elem_size > SIZE_MAX - sizeof *os)
+        return -EINVAL;
+    os = malloc(sizeof *os + elem_size);
+    if (!os)
+        return -ENOMEM;
+    os->sender_alive = os->receiver_open = true;
+    os->has_value = false;
+    os->receiving = NULL;
+    os->elem_size = elem_size;
+    *out = os;
+    return 0;
+}
+
+static void oneshot_free_if_unused(ac_oneshot *os)
+{
+    if (!os->sender_alive && !os->receiver_open)
+        free(os);
+}
+
+/* The sender is gone, with or without a value: the receiver can finish now. */
+static void oneshot_sender_gone(ac_oneshot *os)
+{
+    if (ASYNCC_DEBUG && !os->sender_alive)
+        channel_misuse("the oneshot sender handle was used after it was released");
+    os->sender_alive = false;
+    if (os->receiving)
+        ac_wake(os->receiving->waiter);
+    oneshot_free_if_unused(os);
+}
+
+int ac_oneshot_send(ac_oneshot *os, const void *value)
+{
+    int rc = 0;
+    if (os->receiver_open) {
+        memcpy(os->value, value, os->elem_size);
+        os->has_value = true;
+    } else {
+        rc = -EPIPE;
+    }
+    oneshot_sender_gone(os);
+    return rc;
+}
+
+void ac_oneshot_sender_release(ac_oneshot *os)
+{
+    oneshot_sender_gone(os);
+}
+
+void ac_oneshot_receiver_close(ac_oneshot *os)
+{
+    if (ASYNCC_DEBUG && !os->receiver_open)
+        channel_misuse("ac_oneshot_receiver_close called twice");
+    if (ASYNCC_DEBUG && os->receiving)
+        channel_misuse("ac_oneshot_receiver_close while a receive is pending");
+    os->receiver_open = false;
+    oneshot_free_if_unused(os);
+}
+
+static ac_poll oneshot_recv_poll(ac_future *f, ac_cx *cx)
+{
+    ac_oneshot_recv_op *op = (ac_oneshot_recv_op *)(void *)f;
+    ac_oneshot *os = op->os;
+    if (ASYNCC_DEBUG && os->receiving && os->receiving != op)
+        ac_misuse_task_(ac_cx_waker(cx), "two receives are pending at once on one oneshot");
+    if (os->has_value) {
+        os->receiving = NULL;
+        os->has_value = false;
+        memcpy(op->out, os->value, os->elem_size);
+        return ac_leaf_finish(f, 0);
+    }
+    if (!os->sender_alive) {
+        os->receiving = NULL;
+        return ac_leaf_finish(f, -EPIPE);
+    }
+    op->waiter = ac_cx_waker(cx);
+    os->receiving = op;
+    return ac_pending();
+}
+
+static void oneshot_recv_cancel(ac_future *f)
+{
+    ac_oneshot_recv_op *op = (ac_oneshot_recv_op *)(void *)f;
+    if (op->os->receiving == op)
+        op->os->receiving = NULL;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *oneshot_recv_describe(const ac_future *f, char *buf, size_t size)
+{
+    (void)f;
+    snprintf(buf, size, "oneshot recv");
+    return buf;
+}
+
+static const ac_future_vtable oneshot_recv_vtable = {
+    oneshot_recv_poll, oneshot_recv_cancel,       oneshot_recv_describe, "oneshot recv",
+    __FILE__,          sizeof(ac_oneshot_recv_op)};
+
+ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out)
+{
+    if (ASYNCC_DEBUG && !os->receiver_open)
+        channel_misuse("ac_oneshot_recv after ac_oneshot_receiver_close");
+    op->os = os;
+    op->out = out;
+    op->waiter = NULL;
+    return ac_leaf_init(&op->future, &oneshot_recv_vtable);
+}

@@ -1,0 +1,234 @@
+/*
+ * combinators.c — join, try-join and select over branches that live in the caller's frame, and
+ * fixed-rate interval timers.
+ *
+ * A combinator is a leaf future (section 11) whose poll polls its branches on behalf of the
+ * same task. A task has a single waker, so a wake-up cannot say which branch it was meant for:
+ * every poll re-polls each unfinished branch, and a branch that is still waiting simply
+ * registers the task's waker again. Finished branches are never polled again (that would be a
+ * misuse), which is why every loop below tests ac_future_is_done first.
+ *
+ * Invariant while a combinator is pending: `future.awaiting` points at an unfinished branch, so
+ * the async backtrace continues into it. It is NULL once the combinator has finished.
+ */
+#include "internal.h"
+
+/* Cancel every unfinished branch, in index order, except `keep` (pass count for none). */
+static void cancel_branches(ac_future **branches, size_t count, size_t keep)
+{
+    size_t i;
+    for (i = 0; i < count; i++)
+        if (i != keep)
+            ac_future_cancel(branches[i]);
+}
+
+static void check_branches(ac_future *op, ac_future **branches, size_t count)
+{
+    size_t i;
+    if (!ASYNCC_DEBUG)
+        return;
+    if (count > INT32_MAX)
+        ac_misuse_(op, __FILE__, 0, "more than INT32_MAX branches");
+    for (i = 0; i < count; i++)
+        if (!branches[i])
+            ac_misuse_(op, __FILE__, 0, "a NULL branch");
+}
+
+/* ---- join and try-join ---- */
+
+static ac_poll all_poll(ac_future *f, ac_cx *cx)
+{
+    ac_all *op = (ac_all *)(void *)f;
+    ac_future *first_pending = NULL;
+    size_t i;
+    op->pending = 0;
+    for (i = 0; i < op->count; i++) {
+        ac_future *branch = op->branches[i];
+        if (!ac_future_is_done(branch) && !ac_future_poll(branch, cx).is_ready) {
+            op->pending++;
+            if (!first_pending)
+                first_pending = branch;
+            continue;
+        }
+        if (op->fail_fast && branch->result < 0) {
+            op->failed = (int)i;
+            cancel_branches(op->branches, op->count, i);
+            f->awaiting = NULL;
+            op->pending = 0;
+            return ac_leaf_finish(f, branch->result);
+        }
+    }
+    f->awaiting = first_pending;
+    if (op->pending > 0)
+        return ac_pending();
+    return ac_leaf_finish(f, 0);
+}
+
+static void all_cancel(ac_future *f)
+{
+    ac_all *op = (ac_all *)(void *)f;
+    cancel_branches(op->branches, op->count, op->count);
+    f->awaiting = NULL;
+    op->pending = 0;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *all_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_all *op = (const ac_all *)(const void *)f;
+    snprintf(buf, size, "%s (%zu of %zu pending)", op->fail_fast ? "try_join" : "join", op->pending,
+             op->count);
+    return buf;
+}
+
+static const ac_future_vtable all_vtable = {all_poll, all_cancel, all_describe,
+                                            "join",   __FILE__,   sizeof(ac_all)};
+
+static ac_future *all_init(ac_all *op, ac_future **branches, size_t count, int fail_fast)
+{
+    op->branches = branches;
+    op->count = count;
+    op->pending = count;
+    op->fail_fast = fail_fast;
+    op->failed = -1;
+    ac_leaf_init(&op->future, &all_vtable);
+    check_branches(&op->future, branches, count);
+    return &op->future;
+}
+
+ac_future *ac_join_all(ac_all *op, ac_future **branches, size_t count)
+{
+    return all_init(op, branches, count, 0);
+}
+
+ac_future *ac_try_join_all(ac_all *op, ac_future **branches, size_t count)
+{
+    return all_init(op, branches, count, 1);
+}
+
+/* ---- select ---- */
+
+/* Where fair selects start: one later for each select made on this thread. */
+static _Thread_local size_t next_fair_start;
+
+static ac_poll race_poll(ac_future *f, ac_cx *cx)
+{
+    ac_race *op = (ac_race *)(void *)f;
+    ac_future *first_pending = NULL;
+    size_t n;
+    if (op->count == 0)
+        return ac_leaf_finish(f, -EINVAL);
+    for (n = 0; n < op->count; n++) {
+        size_t i = (op->start + n) % op->count;
+        ac_future *branch = op->branches[i];
+        if (ac_future_is_done(branch) || ac_future_poll(branch, cx).is_ready) {
+            op->winner = (int)i;
+            cancel_branches(op->branches, op->count, i);
+            f->awaiting = NULL;
+            return ac_leaf_finish(f, branch->result);
+        }
+        if (!first_pending)
+            first_pending = branch;
+    }
+    if (!(op->flags & AC_SELECT_BIASED))
+        op->start = (op->start + 1) % op->count;
+    f->awaiting = first_pending;
+    return ac_pending();
+}
+
+static void race_cancel(ac_future *f)
+{
+    ac_race *op = (ac_race *)(void *)f;
+    cancel_branches(op->branches, op->count, op->count);
+    f->awaiting = NULL;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *race_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_race *op = (const ac_race *)(const void *)f;
+    snprintf(buf, size, "select of %zu%s", op->count,
+             op->flags & AC_SELECT_BIASED ? " (biased)" : "");
+    return buf;
+}
+
+static const ac_future_vtable race_vtable = {race_poll, race_cancel, race_describe,
+                                             "select",  __FILE__,    sizeof(ac_race)};
+
+ac_future *ac_select(ac_race *op, ac_future **branches, size_t count, unsigned flags)
+{
+    op->branches = branches;
+    op->count = count;
+    op->flags = flags;
+    op->winner = -1;
+    op->start = 0;
+    if (count > 0 && !(flags & AC_SELECT_BIASED))
+        op->start = next_fair_start++ % count;
+    ac_leaf_init(&op->future, &race_vtable);
+    check_branches(&op->future, branches, count);
+    return &op->future;
+}
+
+/* ---- interval timers ---- */
+
+int ac_interval_init(ac_interval *interval, uint64_t period_ms)
+{
+    if (period_ms == 0 || period_ms > UINT64_MAX / AC_MSEC)
+        return -EINVAL;
+    interval->period = period_ms * AC_MSEC;
+    interval->next = ac_now() + interval->period;
+    interval->ticks = 0;
+    interval->missed = 0;
+    return 0;
+}
+
+static ac_poll tick_poll(ac_future *f, ac_cx *cx)
+{
+    ac_tick *op = (ac_tick *)(void *)f;
+    ac_interval *iv = op->interval;
+    ac_instant now;
+    uint64_t missed;
+    if (!ac_future_poll(&op->timer.future, cx).is_ready)
+        return ac_pending();
+    if (op->timer.future.result < 0) {
+        f->awaiting = NULL;
+        return ac_leaf_finish(f, op->timer.future.result); /* -ENOMEM arming the timer */
+    }
+    /* The tick due at iv->next is delivered; the grid points after it that have also passed
+     * are the missed ticks. The schedule stays on the grid: no drift, no burst. */
+    now = ac_now();
+    missed = now > iv->next ? (now - iv->next) / iv->period : 0;
+    iv->next += (missed + 1) * iv->period;
+    iv->ticks++;
+    iv->missed += missed;
+    f->awaiting = NULL;
+    return ac_leaf_finish(f, missed > INT32_MAX ? INT32_MAX : (int)missed);
+}
+
+static void tick_cancel(ac_future *f)
+{
+    ac_tick *op = (ac_tick *)(void *)f;
+    ac_future_cancel(&op->timer.future);
+    f->awaiting = NULL;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *tick_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_tick *op = (const ac_tick *)(const void *)f;
+    snprintf(buf, size, "interval tick (every %llu ms)",
+             (unsigned long long)(op->interval->period / AC_MSEC));
+    return buf;
+}
+
+static const ac_future_vtable tick_vtable = {tick_poll,  tick_cancel, tick_describe,
+                                             "interval", __FILE__,    sizeof(ac_tick)};
+
+ac_future *ac_interval_tick(ac_tick *op, ac_interval *interval)
+{
+    op->interval = interval;
+    ac_sleep_until(&op->timer, interval->next);
+    ac_leaf_init(&op->future, &tick_vtable);
+    op->future.awaiting = &op->timer.future; /* the backtrace continues into the sleep */
+    return &op->future;
+}

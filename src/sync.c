@@ -1,0 +1,412 @@
+/*
+ * sync.c — Notify, Semaphore and Mutex for the tasks of one executor.
+ *
+ * Each primitive keeps an intrusive FIFO list of ac_wait_nodes; a node lives inside the pending
+ * future that waits, so waiting allocates nothing. Whatever a waiter waits for is handed to it
+ * when it is woken — its node leaves the list with status GRANTED (or NOTIFIED_*, CLOSED) —
+ * rather than when it runs, so no later arrival can take it in between (fairness).
+ *
+ * Invariants, true whenever no library call is running:
+ *   - a node is in its primitive's list iff its status is QUEUED;
+ *   - notify: permit == 1 only while no one waits;
+ *   - semaphore: if the list is not empty, its head wants more than the free permits (otherwise
+ *     it would have been granted), unless the semaphore is closed, when the list is empty;
+ *   - mutex: if the list is not empty, the mutex is locked.
+ * Cancelling a wait restores them: a node that was handed something passes it on, and removing
+ * the head of a semaphore's list may let the new head through.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+enum wait_status {
+    WAIT_IDLE = 0,     /* not started, or finished */
+    WAIT_QUEUED,       /* in the list, waiting */
+    WAIT_GRANTED,      /* handed its permits or the lock; not yet run */
+    WAIT_NOTIFIED_ONE, /* picked by notify_one; not yet run */
+    WAIT_NOTIFIED_ALL, /* woken by notify_all; not yet run */
+    WAIT_CLOSED,       /* the semaphore was closed while it waited */
+};
+
+static void sync_misuse(const char *what, uint32_t waiting)
+{
+    fprintf(stderr, "asyncc: misuse: %s (%u waiting)\n", what, (unsigned)waiting);
+    abort();
+}
+
+static uint32_t current_task_id(void)
+{
+    ac_executor *ex = ac_executor_current();
+    return ex && ex->current ? ex->current->id : 0;
+}
+
+/* ---- the wait list ---- */
+
+static void list_init(ac_wait_list *list)
+{
+    list->head = list->tail = NULL;
+    list->len = 0;
+}
+
+static void list_push(ac_wait_list *list, ac_wait_node *node)
+{
+    node->next = NULL;
+    node->prev = list->tail;
+    if (list->tail)
+        list->tail->next = node;
+    else
+        list->head = node;
+    list->tail = node;
+    list->len++;
+    node->status = WAIT_QUEUED;
+}
+
+static void list_remove(ac_wait_list *list, ac_wait_node *node)
+{
+    if (node->prev)
+        node->prev->next = node->next;
+    else
+        list->head = node->next;
+    if (node->next)
+        node->next->prev = node->prev;
+    else
+        list->tail = node->prev;
+    node->prev = node->next = NULL;
+    list->len--;
+}
+
+/* Take the head out of the list, mark it with what it was handed, and wake its task. */
+static ac_wait_node *list_hand_to_head(ac_wait_list *list, uint32_t status)
+{
+    ac_wait_node *node = list->head;
+    list_remove(list, node);
+    node->status = status;
+    ac_wake(node->task);
+    return node;
+}
+
+static void node_init(ac_wait_node *node)
+{
+    node->prev = node->next = NULL;
+    node->task = NULL;
+    node->wanted = 0;
+    node->status = WAIT_IDLE;
+}
+
+/* Queue the polling task (first poll), or refresh its waker (a poll before it was handed
+ * anything, e.g. by a select polling every branch). */
+static ac_poll wait_pending(ac_wait_list *list, ac_wait_node *node, ac_cx *cx)
+{
+    node->task = ac_cx_waker(cx);
+    if (node->status == WAIT_IDLE)
+        list_push(list, node);
+    return ac_pending();
+}
+
+/* ---- Notify ---- */
+
+void ac_notify_init(ac_notify *n)
+{
+    list_init(&n->waiters);
+    n->permit = 0;
+}
+
+void ac_notify_destroy(ac_notify *n)
+{
+    if (ASYNCC_DEBUG && n->waiters.len)
+        sync_misuse("ac_notify_destroy on a notify that tasks are waiting on", n->waiters.len);
+}
+
+void ac_notify_one(ac_notify *n)
+{
+    if (n->waiters.head)
+        list_hand_to_head(&n->waiters, WAIT_NOTIFIED_ONE);
+    else
+        n->permit = 1;
+}
+
+void ac_notify_all(ac_notify *n)
+{
+    while (n->waiters.head)
+        list_hand_to_head(&n->waiters, WAIT_NOTIFIED_ALL);
+}
+
+static ac_poll notified_poll(ac_future *f, ac_cx *cx)
+{
+    ac_notified *op = (ac_notified *)(void *)f;
+    ac_notify *n = op->notify;
+    switch (op->node.status) {
+    case WAIT_NOTIFIED_ONE:
+    case WAIT_NOTIFIED_ALL:
+        op->node.status = WAIT_IDLE;
+        return ac_leaf_finish(f, 0);
+    case WAIT_IDLE:
+        if (n->permit) {
+            n->permit = 0;
+            return ac_leaf_finish(f, 0);
+        }
+        break;
+    default:
+        break;
+    }
+    return wait_pending(&n->waiters, &op->node, cx);
+}
+
+static void notified_cancel(ac_future *f)
+{
+    ac_notified *op = (ac_notified *)(void *)f;
+    if (op->node.status == WAIT_QUEUED)
+        list_remove(&op->notify->waiters, &op->node);
+    else if (op->node.status == WAIT_NOTIFIED_ONE)
+        ac_notify_one(op->notify); /* the notification was meant for someone: pass it on */
+    op->node.status = WAIT_IDLE;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *notified_describe(const ac_future *f, char *buf, size_t size)
+{
+    (void)f;
+    snprintf(buf, size, "notify");
+    return buf;
+}
+
+static const ac_future_vtable notified_vtable = {
+    notified_poll, notified_cancel, notified_describe, "notify", __FILE__, sizeof(ac_notified)};
+
+ac_future *ac_notify_wait(ac_notified *op, ac_notify *n)
+{
+    op->notify = n;
+    node_init(&op->node);
+    return ac_leaf_init(&op->future, &notified_vtable);
+}
+
+/* ---- Semaphore ---- */
+
+/* Strict FIFO: grant the head while it fits; a head that does not fit blocks everyone behind
+ * it, so a large request is never starved by small ones. */
+static void semaphore_grant(ac_semaphore *s)
+{
+    while (s->waiters.head && s->waiters.head->wanted <= s->permits) {
+        s->permits -= s->waiters.head->wanted;
+        list_hand_to_head(&s->waiters, WAIT_GRANTED);
+    }
+}
+
+void ac_semaphore_init(ac_semaphore *s, size_t permits)
+{
+    list_init(&s->waiters);
+    s->permits = permits;
+    s->closed = 0;
+}
+
+void ac_semaphore_destroy(ac_semaphore *s)
+{
+    if (ASYNCC_DEBUG && s->waiters.len)
+        sync_misuse("ac_semaphore_destroy on a semaphore that tasks are waiting on",
+                    s->waiters.len);
+}
+
+int ac_semaphore_try_acquire(ac_semaphore *s, size_t n)
+{
+    if (s->closed)
+        return -EIDRM;
+    if (n == 0)
+        return 0;
+    if (s->waiters.head || s->permits < n)
+        return -EAGAIN;
+    s->permits -= n;
+    return 0;
+}
+
+void ac_semaphore_release(ac_semaphore *s, size_t n)
+{
+    if (ASYNCC_DEBUG && s->permits + n < s->permits)
+        sync_misuse("ac_semaphore_release overflows the permit count", s->waiters.len);
+    s->permits += n;
+    if (!s->closed)
+        semaphore_grant(s);
+}
+
+void ac_semaphore_close(ac_semaphore *s)
+{
+    s->closed = 1;
+    while (s->waiters.head)
+        list_hand_to_head(&s->waiters, WAIT_CLOSED);
+}
+
+size_t ac_semaphore_available(const ac_semaphore *s)
+{
+    return s->permits;
+}
+
+uint32_t ac_semaphore_waiting(const ac_semaphore *s)
+{
+    return s->waiters.len;
+}
+
+int ac_semaphore_is_closed(const ac_semaphore *s)
+{
+    return s->closed != 0;
+}
+
+static ac_poll acquire_poll(ac_future *f, ac_cx *cx)
+{
+    ac_acquire *op = (ac_acquire *)(void *)f;
+    ac_semaphore *s = op->semaphore;
+    switch (op->node.status) {
+    case WAIT_GRANTED:
+        op->node.status = WAIT_IDLE;
+        return ac_leaf_finish(f, 0);
+    case WAIT_CLOSED:
+        op->node.status = WAIT_IDLE;
+        return ac_leaf_finish(f, -EIDRM);
+    case WAIT_IDLE: {
+        int rc = ac_semaphore_try_acquire(s, op->node.wanted);
+        if (rc != -EAGAIN)
+            return ac_leaf_finish(f, rc);
+        break;
+    }
+    default:
+        break;
+    }
+    return wait_pending(&s->waiters, &op->node, cx);
+}
+
+static void acquire_cancel(ac_future *f)
+{
+    ac_acquire *op = (ac_acquire *)(void *)f;
+    ac_semaphore *s = op->semaphore;
+    if (op->node.status == WAIT_QUEUED) {
+        list_remove(&s->waiters, &op->node);
+        /* If it was the head that did not fit, the new head may: this is the wake-up that
+         * would otherwise be lost. */
+        if (!s->closed)
+            semaphore_grant(s);
+    } else if (op->node.status == WAIT_GRANTED) {
+        ac_semaphore_release(s, op->node.wanted); /* handed but never seen: give it back */
+    }
+    op->node.status = WAIT_IDLE;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *acquire_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_acquire *op = (const ac_acquire *)(const void *)f;
+    const ac_semaphore *s = op->semaphore;
+    snprintf(buf, size, "semaphore (%zu permits, %u waiting)", s->permits,
+             (unsigned)s->waiters.len);
+    return buf;
+}
+
+static const ac_future_vtable acquire_vtable = {acquire_poll, acquire_cancel, acquire_describe,
+                                                "semaphore",  __FILE__,       sizeof(ac_acquire)};
+
+ac_future *ac_semaphore_acquire(ac_acquire *op, ac_semaphore *s, size_t n)
+{
+    op->semaphore = s;
+    node_init(&op->node);
+    op->node.wanted = n;
+    return ac_leaf_init(&op->future, &acquire_vtable);
+}
+
+/* ---- Mutex ---- */
+
+void ac_mutex_init(ac_mutex *m)
+{
+    list_init(&m->waiters);
+    m->locked = 0;
+    m->holder = 0;
+}
+
+void ac_mutex_destroy(ac_mutex *m)
+{
+    if (ASYNCC_DEBUG && (m->waiters.len || m->locked))
+        sync_misuse(m->waiters.len ? "ac_mutex_destroy on a mutex that tasks are waiting on"
+                                   : "ac_mutex_destroy on a locked mutex",
+                    m->waiters.len);
+}
+
+int ac_mutex_try_lock(ac_mutex *m)
+{
+    if (m->locked)
+        return -EBUSY; /* the list is empty unless locked, so no one is overtaken */
+    m->locked = 1;
+    m->holder = current_task_id();
+    return 0;
+}
+
+/* Hand the lock to the first waiter, or unlock when there is none. */
+static void mutex_pass_on(ac_mutex *m)
+{
+    if (m->waiters.head) {
+        ac_wait_node *next = list_hand_to_head(&m->waiters, WAIT_GRANTED);
+        m->holder = next->task->id;
+    } else {
+        m->locked = 0;
+        m->holder = 0;
+    }
+}
+
+void ac_mutex_unlock(ac_mutex *m)
+{
+    if (ASYNCC_DEBUG && !m->locked)
+        sync_misuse("ac_mutex_unlock on a mutex that is not locked", m->waiters.len);
+    mutex_pass_on(m);
+}
+
+int ac_mutex_is_locked(const ac_mutex *m)
+{
+    return m->locked != 0;
+}
+
+uint32_t ac_mutex_holder(const ac_mutex *m)
+{
+    return m->holder;
+}
+
+static ac_poll lock_poll(ac_future *f, ac_cx *cx)
+{
+    ac_lock *op = (ac_lock *)(void *)f;
+    ac_mutex *m = op->mutex;
+    if (op->node.status == WAIT_GRANTED) {
+        op->node.status = WAIT_IDLE;
+        return ac_leaf_finish(f, 0);
+    }
+    if (op->node.status == WAIT_IDLE && !m->locked) {
+        m->locked = 1;
+        m->holder = ((ac_task *)(void *)cx)->id;
+        return ac_leaf_finish(f, 0);
+    }
+    return wait_pending(&m->waiters, &op->node, cx);
+}
+
+static void lock_cancel(ac_future *f)
+{
+    ac_lock *op = (ac_lock *)(void *)f;
+    if (op->node.status == WAIT_QUEUED)
+        list_remove(&op->mutex->waiters, &op->node);
+    else if (op->node.status == WAIT_GRANTED)
+        mutex_pass_on(op->mutex); /* handed the lock but never ran: the next one gets it */
+    op->node.status = WAIT_IDLE;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *lock_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_lock *op = (const ac_lock *)(const void *)f;
+    if (op->mutex->holder)
+        snprintf(buf, size, "mutex (held by task %u)", (unsigned)op->mutex->holder);
+    else
+        snprintf(buf, size, "mutex (held)");
+    return buf;
+}
+
+static const ac_future_vtable lock_vtable = {lock_poll, lock_cancel, lock_describe,
+                                             "mutex",   __FILE__,    sizeof(ac_lock)};
+
+ac_future *ac_mutex_lock(ac_lock *op, ac_mutex *m)
+{
+    op->mutex = m;
+    node_init(&op->node);
+    return ac_leaf_init(&op->future, &lock_vtable);
+}
