@@ -129,7 +129,6 @@ struct ac_executor {
 
     /* the slow-poll watchdog */
     uint64_t slow_poll_ms;
-    uint64_t watchdog_base_ms, watchdog_base_ticks; /* calibrates the watchdog's tick clock */
     ac_slow_poll_fn slow_poll_report;
     void *slow_poll_user;
 };
@@ -156,18 +155,44 @@ void ac_inbox_free_(ac_executor *ex);
 void ac_inbox_forget_(ac_task *t);
 void ac_remote_release_local_(ac_task *t);
 
-/* io.c: for the socket operations in net.c */
+/* diagnostics.c: prints the task's async backtrace and aborts */
+AC_NORETURN_ void ac_misuse_task_(const ac_task *t, const char *what);
+
+/* io.c */
 int ac_io_driver_init_(ac_executor *ex);
 void ac_io_driver_free_(ac_executor *ex);
-ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx);
-ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op, int result);
+
+/* For the operations of io.c, net.c and stream.c; inline because every I/O await runs them. */
+
+/* Park the polling task as this direction's waiter. One waiter per direction. */
+static inline ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx)
+{
+    ac_task **slot = direction == AC_IO_READ ? &io->reader : &io->writer;
+    ac_task *me = (ac_task *)cx;
+    me->flags |= AC_TASK_WAKER_TAKEN;
+    if (ASYNCC_DEBUG && *slot && *slot != me)
+        ac_misuse_task_(me, direction == AC_IO_READ
+                                ? "two tasks are reading from the same ac_io at once"
+                                : "two tasks are writing to the same ac_io at once");
+    *slot = me;
+    return ac_pending();
+}
+
+/* The operation is over (finished or cancelled): it no longer waits in that direction. */
+static inline ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op, int result)
+{
+    if (direction == AC_IO_READ)
+        io->reader = NULL;
+    else
+        io->writer = NULL;
+    return ac_leaf_finish(op, result);
+}
 
 /* blocking.c */
 void ac_blocking_shutdown_(ac_executor *ex);
 
 /* diagnostics.c */
 void ac_dump_signal_free_(ac_executor *ex);
-void ac_misuse_task_(const ac_task *t, const char *what);
 const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, size_t size);
 void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
                            void *user);

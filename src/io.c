@@ -145,29 +145,6 @@ void ac_io_clear_ready(ac_io *io, unsigned direction)
     io->ready &= (uint8_t)~direction;
 }
 
-/* Park the polling task as this direction's waiter. One waiter per direction. */
-ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx)
-{
-    ac_task **slot = direction == AC_IO_READ ? &io->reader : &io->writer;
-    ac_waker me = ac_cx_waker(cx);
-    if (ASYNCC_DEBUG && *slot && *slot != me)
-        ac_misuse_task_(me, direction == AC_IO_READ
-                                ? "two tasks are reading from the same ac_io at once"
-                                : "two tasks are writing to the same ac_io at once");
-    *slot = me;
-    return ac_pending();
-}
-
-/* The operation is over (finished or cancelled): it no longer waits in that direction. */
-ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op, int result)
-{
-    if (direction == AC_IO_READ)
-        io->reader = NULL;
-    else
-        io->writer = NULL;
-    return ac_leaf_finish(op, result);
-}
-
 /* ---- readiness futures ---- */
 
 static ac_poll readiness_poll(ac_future *f, ac_cx *cx)
