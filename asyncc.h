@@ -290,8 +290,8 @@ void ac_future_cancel(ac_future *f);
  * after the body ends for any reason: ASYNC_RETURN, ASYNC_TRY/AWAIT_TRY propagating an error,
  * falling off the end, or cancellation (the awaited child has already been cancelled then).
  * Read ASYNC_RESULT to learn why; you may change it with ASYNC_SET_RESULT. It may not AWAIT,
- * ASYNC_RETURN or yield: in every build that aborts, naming the line. Write it so that it also works
- * when the function was cancelled before its first poll: it then runs with only what the
+ * ASYNC_RETURN or yield: in every build that aborts, naming the line. Write it so that it also
+ * works when the function was cancelled before its first poll: it then runs with only what the
  * constructor set. */
 #define ASYNC_FINALLY                                                                              \
     ac_frame_->state = AC_STATE_FINALLY;                                                           \
@@ -662,10 +662,11 @@ void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_p
                                void *user);
 
 /* Misuse checks (ASYNCC_DEBUG): each prints "asyncc: misuse: <what>" followed by where — the
- * future's file:line, or the task's async backtrace — and aborts. They catch: polling a finished future; one future polled by two tasks; block_on
- * inside a poll; a task returning pending with no waker registered (a lost wake-up); a frame
- * re-initialised while it was pending; AWAIT or ASYNC_RETURN in ASYNC_FINALLY; using a handle
- * after detach. */
+ * future's file:line, or the task's async backtrace — and aborts. They catch: polling a
+ * finished future; one future polled by two tasks; block_on inside a poll; a task returning
+ * pending with no waker registered (a lost wake-up); a frame re-initialised while it was
+ * pending; AWAIT or ASYNC_RETURN in ASYNC_FINALLY (checked in every build); using a handle
+ * after detach; the I/O, channel and lock misuses their sections list. */
 
 /* ============================================================================================
  * 11. WRITING LEAF FUTURES
@@ -702,10 +703,10 @@ static inline ac_poll ac_leaf_finish(ac_future *f, int result)
  *
  * An ac_io is a non-blocking file descriptor registered with the executor once — added to the
  * executor's epoll set, edge-triggered — that remembers whether the fd is readable and
- * writable (mio's model; the epoll set itself is one libevent event). An operation first tries the system call; only when it says EAGAIN
- * does it forget that readiness and wait for libevent to report the next edge. So there is no
- * epoll_ctl per await and no allocation per operation: the operation's state lives in a small
- * future in your frame.
+ * writable (mio's model; the epoll set itself is one libevent event). An operation first tries
+ * the system call; only when it says EAGAIN does it forget that readiness and wait for the
+ * next edge. So there is no epoll_ctl per await and no allocation per operation: the
+ * operation's state lives in a small future in your frame.
  *
  * One reader and one writer at a time: a read and a write may be pending together (two tasks
  * can each own one direction), two reads may not (debug builds abort). Operations are
@@ -873,7 +874,7 @@ ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t le
  * up to the stream's buffer limit (default 64 KiB, see ac_stream_set_buffer_limit), and is freed
  * as soon as it is empty when a read must wait for the peer, or when a read_some/read_exact
  * leaves it empty. So an idle connection — its task parked in a read with nothing buffered —
- * costs the ac_stream and its ac_io with its libevent event: about 300 bytes of heap in all.
+ * costs the ac_stream and its ac_io: a couple of hundred bytes of heap in all.
  *
  * Writes. write_all and writev_all hand the bytes to the kernel before they finish. To send a
  * reply made of pieces in one system call, gather them with ac_stream_writev_all — or write the

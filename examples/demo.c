@@ -914,7 +914,7 @@ static bool print_report(const struct server_result *s, bool client_ok)
     printf("                      (one message in flight per connection, so p50 is about\n"
            "                      connections / rate; try --connections 100 for the bare cost)\n");
     printf("  server memory       peak RSS %.1f MiB; %.0f B per connection: the task, its frame\n"
-           "                      and buffer, the ac_io and its libevent event (anonymous RSS\n"
+           "                      and buffer, the ac_io in the epoll set (anonymous RSS\n"
            "                      with %s idle connections minus before the first; the\n"
            "                      kernel's socket buffers are not in RSS)\n",
            (double)s->rss_peak / 1048576.0, per_conn, thousands(s->held, c2, sizeof c2));

@@ -170,7 +170,8 @@ static const char *sleep_describe(const ac_future *f, char *buf, size_t size)
     const ac_sleep *s = (const ac_sleep *)(const void *)f;
     ac_instant now = ac_now();
     ac_instant left = s->deadline > now ? s->deadline - now : 0;
-    snprintf(buf, size, "sleep, %llu ms left", (unsigned long long)((left + AC_MSEC - 1) / AC_MSEC));
+    unsigned long long left_ms = (left + AC_MSEC - 1) / AC_MSEC;
+    snprintf(buf, size, "sleep, %llu ms left", left_ms);
     return buf;
 }
 
