@@ -24,14 +24,19 @@ static void cancel_branches(ac_future **branches, size_t count, size_t keep)
 
 static void check_branches(ac_future *op, ac_future **branches, size_t count)
 {
+    char message[96];
     size_t i;
     if (!ASYNCC_DEBUG)
         return;
     if (count > INT32_MAX)
-        ac_misuse_(op, __FILE__, 0, "more than INT32_MAX branches");
-    for (i = 0; i < count; i++)
-        if (!branches[i])
-            ac_misuse_(op, __FILE__, 0, "a NULL branch");
+        ac_misuse_call_("more than INT32_MAX branches");
+    for (i = 0; i < count; i++) {
+        if (!branches[i]) {
+            snprintf(message, sizeof message, "a NULL branch (%zu of %zu) given to %s", i, count,
+                     op->vtable->name);
+            ac_misuse_call_(message);
+        }
+    }
 }
 
 /* ---- join and try-join ---- */

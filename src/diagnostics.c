@@ -140,6 +140,15 @@ void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resum
             task->id, ac_task_name(task), (unsigned long long)elapsed_ms, resumed_at);
 }
 
+void ac_misuse_call_(const char *what)
+{
+    ac_executor *ex = ac_executor_current();
+    if (ex && ex->current)
+        ac_misuse_task_(ex->current, what);
+    fprintf(stderr, "asyncc: misuse: %s (called outside any task)\n", what);
+    abort();
+}
+
 void ac_misuse_task_(const ac_task *t, const char *what)
 {
     char chain[512];

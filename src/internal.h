@@ -155,8 +155,10 @@ void ac_inbox_free_(ac_executor *ex);
 void ac_inbox_forget_(ac_task *t);
 void ac_remote_release_local_(ac_task *t);
 
-/* diagnostics.c: prints the task's async backtrace and aborts */
+/* diagnostics.c: print the task's async backtrace and abort */
 AC_NORETURN_ void ac_misuse_task_(const ac_task *t, const char *what);
+/* a misuse found in a plain call: names the running task (its backtrace), if any, and aborts */
+AC_NORETURN_ void ac_misuse_call_(const char *what);
 
 /* io.c */
 int ac_io_driver_init_(ac_executor *ex);

@@ -87,7 +87,7 @@ static int family_of(const ac_sockaddr *addr)
 }
 
 /* A new non-blocking socket registered as an owning ac_io; on failure nothing is left open. */
-static int open_socket(ac_executor *ex, int family, int type, int *fd_out, ac_io **out)
+static int open_socket(ac_executor *ex, int family, int type, ac_io **out)
 {
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int rc;
@@ -95,12 +95,9 @@ static int open_socket(ac_executor *ex, int family, int type, int *fd_out, ac_io
     if (fd < 0)
         return -errno;
     rc = ac_io_open(ex, fd, AC_IO_OWN_FD, out);
-    if (rc < 0) {
+    if (rc < 0)
         close(fd);
-        return rc;
-    }
-    *fd_out = fd;
-    return 0;
+    return rc;
 }
 
 int ac_io_local_address(const ac_io *io, ac_sockaddr *out)
@@ -145,9 +142,10 @@ int ac_socket_listen(ac_executor *ex, const ac_sockaddr *addr, int backlog, unsi
     *listener = NULL;
     if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
         return -EAFNOSUPPORT;
-    rc = open_socket(ex, family, SOCK_STREAM, &fd, &io);
+    rc = open_socket(ex, family, SOCK_STREAM, &io);
     if (rc < 0)
         return rc;
+    fd = io->fd;
     if (family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
         rc = -errno;
     if (rc == 0 && (flags & AC_LISTEN_REUSEPORT) &&
@@ -219,16 +217,16 @@ ac_future *ac_socket_accept(ac_accept *op, ac_io *listener)
 static ac_poll connect_poll(ac_future *f, ac_cx *cx)
 {
     ac_connect *op = (ac_connect *)(void *)f;
-    int err = 0, fd;
+    int err = 0;
     socklen_t len = sizeof err;
 
     if (!op->conn) {
         int family = family_of(&op->addr);
-        int rc = open_socket(op->ex, family, SOCK_STREAM, &fd, &op->conn);
+        int rc = open_socket(op->ex, family, SOCK_STREAM, &op->conn);
         if (rc < 0)
             return ac_leaf_finish(f, rc);
-        if (connect(fd, (const struct sockaddr *)(const void *)&op->addr.storage, op->addr.len) ==
-            0)
+        if (connect(op->conn->fd, (const struct sockaddr *)(const void *)&op->addr.storage,
+                    op->addr.len) == 0)
             return ac_io_finish_(op->conn, AC_IO_WRITE, f, 0);
         if (errno != EINPROGRESS) {
             /* Unix-domain sockets say EAGAIN when the listener's backlog is full. */
@@ -288,15 +286,15 @@ ac_future *ac_socket_connect(ac_connect *op, ac_executor *ex, const ac_sockaddr 
 
 int ac_udp_bind(ac_executor *ex, const ac_sockaddr *addr, ac_io **out)
 {
-    int family = family_of(addr), fd, rc;
+    int family = family_of(addr), rc;
     ac_io *io;
     *out = NULL;
     if (family != AF_INET && family != AF_INET6)
         return -EAFNOSUPPORT;
-    rc = open_socket(ex, family, SOCK_DGRAM, &fd, &io);
+    rc = open_socket(ex, family, SOCK_DGRAM, &io);
     if (rc < 0)
         return rc;
-    if (bind(fd, (const struct sockaddr *)(const void *)&addr->storage, addr->len) < 0) {
+    if (bind(io->fd, (const struct sockaddr *)(const void *)&addr->storage, addr->len) < 0) {
         rc = -errno;
         ac_io_close(io);
         return rc;

@@ -30,8 +30,12 @@ enum wait_status {
 
 static void sync_misuse(const char *what, uint32_t waiting)
 {
-    fprintf(stderr, "asyncc: misuse: %s (%u waiting)\n", what, (unsigned)waiting);
-    abort();
+    char message[160];
+    if (waiting)
+        snprintf(message, sizeof message, "%s (%u waiting)", what, (unsigned)waiting);
+    else
+        snprintf(message, sizeof message, "%s", what);
+    ac_misuse_call_(message);
 }
 
 static uint32_t current_task_id(void)

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -525,6 +526,241 @@ END_TEST
 
 /* ---------------------------------------------------------------------------------------------- */
 
+/* reader: a task body that reads from `io` once (waiting, since nothing is ever written). */
+struct reader {
+    ac_future future;
+    ac_io *io;
+    ac_read read;
+    char buf[16];
+};
+
+ASYNC_FN(reader)
+    AWAIT(ac_io_read(&self->read, self->io, self->buf, sizeof self->buf));
+ASYNC_END
+
+static ac_future *reader(struct reader *self, ac_io *io)
+{
+    ASYNC_INIT(self, reader);
+    self->io = io;
+    return &self->future;
+}
+
+/* One end of a fresh socket pair, registered with `ex`; the other end stays open and silent. */
+static ac_io *silent_socket(ac_executor *ex)
+{
+    int sv[2];
+    ac_io *io;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(ac_io_open(ex, sv[0], AC_IO_OWN_FD, &io), 0);
+    return io;
+}
+
+static void two_tasks_read_one_io(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_io *io = silent_socket(ex);
+    struct reader a, b;
+    ac_spawn(ex, reader(&a, io));
+    ac_spawn(ex, reader(&b, io));
+    ac_executor_run(ex);
+}
+
+START_TEST(two_tasks_reading_one_io_aborts)
+{
+    struct death d = run_to_death(two_tasks_read_one_io);
+    ck_assert_aborted_saying(d, "two tasks are reading from the same ac_io at once");
+    ck_assert_ptr_nonnull(strstr(d.message, "reader ->"));
+}
+END_TEST
+
+static void close_io_while_reading(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_io *io = silent_socket(ex);
+    struct reader r;
+    struct one_turn turn;
+    ac_spawn(ex, reader(&r, io));
+    ac_block_on(ex, one_turn(&turn)); /* the reader suspends on the read */
+    ac_io_close(io);
+}
+
+START_TEST(closing_an_io_with_a_pending_operation_aborts)
+{
+    struct death d = run_to_death(close_io_while_reading);
+    ck_assert_aborted_saying(d, "ac_io_close while an operation on it is pending");
+    ck_assert_ptr_nonnull(strstr(d.message, "reader ->"));
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+/* receiver: a task body that receives once from `ch` (waiting, since nothing is ever sent). */
+struct receiver {
+    ac_future future;
+    ac_mpsc *ch;
+    ac_mpsc_recv_op recv;
+    int value;
+};
+
+ASYNC_FN(receiver)
+    AWAIT(ac_mpsc_recv(&self->recv, self->ch, &self->value));
+ASYNC_END
+
+static ac_future *receiver(struct receiver *self, ac_mpsc *ch)
+{
+    ASYNC_INIT(self, receiver);
+    self->ch = ch;
+    return &self->future;
+}
+
+static void two_receives_on_one_channel(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc *ch;
+    struct receiver a, b;
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 0, &ch), 0);
+    ac_spawn(ex, receiver(&a, ch));
+    ac_spawn(ex, receiver(&b, ch));
+    ac_executor_run(ex);
+}
+
+START_TEST(two_receives_pending_on_one_mpsc_channel_aborts)
+{
+    struct death d = run_to_death(two_receives_on_one_channel);
+    ck_assert_aborted_saying(d, "two receives are pending at once on one mpsc channel");
+    ck_assert_ptr_nonnull(strstr(d.message, "receiver ->"));
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+/* These mistakes are made from plain code, outside any task: a report names the running task's
+ * backtrace when there is one, and otherwise says it was called outside any task. */
+#define ck_assert_aborted_saying_no_site(d, what)                                                  \
+    do {                                                                                           \
+        ck_assert_msg((d).signal == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s",        \
+                      (d).signal, (d).message);                                                    \
+        ck_assert_msg(strncmp((d).message, "asyncc: ", 8) == 0, "not asyncc's report: %s",         \
+                      (d).message);                                                                \
+        ck_assert_msg(strstr((d).message, (what)) != NULL, "stderr lacks \"%s\": %s", (what),      \
+                      (d).message);                                                                \
+        ck_assert_msg(strstr((d).message, "(called outside any task)") != NULL,                    \
+                      "stderr does not say where: %s", (d).message);                               \
+    } while (0)
+
+/* acquirer: a task body that takes one permit of `semaphore`. */
+struct acquirer {
+    ac_future future;
+    ac_semaphore *semaphore;
+    ac_acquire acquire;
+};
+
+ASYNC_FN(acquirer)
+    AWAIT(ac_semaphore_acquire(&self->acquire, self->semaphore, 1));
+ASYNC_END
+
+static ac_future *acquirer(struct acquirer *self, ac_semaphore *semaphore)
+{
+    ASYNC_INIT(self, acquirer);
+    self->semaphore = semaphore;
+    return &self->future;
+}
+
+static void destroy_semaphore_with_waiters(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_semaphore semaphore;
+    struct acquirer a;
+    struct one_turn turn;
+    ac_semaphore_init(&semaphore, 0);
+    ac_spawn(ex, acquirer(&a, &semaphore));
+    ac_block_on(ex, one_turn(&turn)); /* the acquirer waits for a permit */
+    ac_semaphore_destroy(&semaphore);
+}
+
+START_TEST(destroying_a_semaphore_with_waiters_aborts)
+{
+    struct death d = run_to_death(destroy_semaphore_with_waiters);
+    ck_assert_aborted_saying_no_site(d, "ac_semaphore_destroy on a semaphore that tasks are "
+                                        "waiting on (1 waiting)");
+}
+END_TEST
+
+/* locker: a task body that locks `mutex` and keeps it. */
+struct locker {
+    ac_future future;
+    ac_mutex *mutex;
+    ac_lock lock;
+};
+
+ASYNC_FN(locker)
+    AWAIT(ac_mutex_lock(&self->lock, self->mutex));
+ASYNC_END
+
+static ac_future *locker(struct locker *self, ac_mutex *mutex)
+{
+    ASYNC_INIT(self, locker);
+    self->mutex = mutex;
+    return &self->future;
+}
+
+static void destroy_mutex_with_waiters(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mutex mutex;
+    struct locker a;
+    struct one_turn turn;
+    ac_mutex_init(&mutex);
+    ck_assert_int_eq(ac_mutex_try_lock(&mutex), 0);
+    ac_spawn(ex, locker(&a, &mutex));
+    ac_block_on(ex, one_turn(&turn)); /* the locker waits for the lock */
+    ac_mutex_destroy(&mutex);
+}
+
+START_TEST(destroying_a_mutex_with_waiters_aborts)
+{
+    struct death d = run_to_death(destroy_mutex_with_waiters);
+    ck_assert_aborted_saying_no_site(d, "ac_mutex_destroy on a mutex that tasks are waiting on "
+                                        "(1 waiting)");
+}
+END_TEST
+
+static void unlock_unlocked_mutex(void)
+{
+    ac_mutex mutex;
+    ac_mutex_init(&mutex);
+    ac_mutex_unlock(&mutex);
+}
+
+START_TEST(unlocking_an_unlocked_mutex_aborts)
+{
+    struct death d = run_to_death(unlock_unlocked_mutex);
+    ck_assert_aborted_saying_no_site(d, "ac_mutex_unlock on a mutex that is not locked");
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
+static void join_all_with_a_null_branch(void)
+{
+    struct quick q;
+    ac_future *branches[2];
+    ac_all all;
+    branches[0] = quick(&q);
+    branches[1] = NULL;
+    ac_join_all(&all, branches, 2);
+}
+
+START_TEST(join_all_with_a_null_branch_aborts)
+{
+    struct death d = run_to_death(join_all_with_a_null_branch);
+    ck_assert_aborted_saying_no_site(d, "a NULL branch");
+    ck_assert_ptr_nonnull(strstr(d.message, "given to join"));
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------------- */
+
 #if ASYNCC_PORTABLE
 struct switch_await {
     ac_future future;
@@ -590,6 +826,13 @@ static Suite *misuse_suite(void)
         tcase_add_test(debug, abort_after_detach_aborts);
         tcase_add_test(debug, detach_after_detach_aborts);
         tcase_add_test(debug, join_after_detach_aborts);
+        tcase_add_test(debug, two_tasks_reading_one_io_aborts);
+        tcase_add_test(debug, closing_an_io_with_a_pending_operation_aborts);
+        tcase_add_test(debug, two_receives_pending_on_one_mpsc_channel_aborts);
+        tcase_add_test(debug, destroying_a_semaphore_with_waiters_aborts);
+        tcase_add_test(debug, destroying_a_mutex_with_waiters_aborts);
+        tcase_add_test(debug, unlocking_an_unlocked_mutex_aborts);
+        tcase_add_test(debug, join_all_with_a_null_branch_aborts);
         suite_add_tcase(s, debug);
     }
     return s;
