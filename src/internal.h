@@ -180,6 +180,19 @@ static inline ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx)
     return ac_pending();
 }
 
+/* A system call on `io` in `direction` failed (errno set). Returns 0 to go round the caller's
+ * try-loop again — after EINTR, or after EAGAIN with the direction's readiness cleared, which
+ * ends the loop so the operation waits — or the negative errno that finishes the operation. */
+static inline int ac_io_failed_(ac_io *io, unsigned direction)
+{
+    int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK)
+        io->ready &= (uint8_t)~direction;
+    else if (err != EINTR)
+        return -err;
+    return 0;
+}
+
 /* The operation is over (finished or cancelled): it no longer waits in that direction. */
 static inline ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op, int result)
 {

@@ -197,17 +197,15 @@ static ac_poll read_poll(ac_future *f, ac_cx *cx)
     ac_read *op = (ac_read *)(void *)f;
     ac_io *io = op->io;
     while (io->ready & AC_IO_READ) {
+        int err;
         ssize_t n = read(io->fd, op->buf, op->len);
         if (n >= 0) {
             if (n > 0 && (size_t)n < op->len && io->is_stream_socket && !io->peer_closed)
                 io->ready &= (uint8_t)~AC_IO_READ; /* drained: see the top of this file */
             return ac_io_finish_(io, AC_IO_READ, f, (int)n);
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return ac_io_finish_(io, AC_IO_READ, f, -errno);
-        io->ready &= (uint8_t)~AC_IO_READ;
+        if ((err = ac_io_failed_(io, AC_IO_READ)) < 0)
+            return ac_io_finish_(io, AC_IO_READ, f, err);
     }
     return ac_io_wait_(io, AC_IO_READ, cx);
 }
@@ -252,6 +250,7 @@ static ac_poll write_poll(ac_future *f, ac_cx *cx)
     ac_write *op = (ac_write *)(void *)f;
     ac_io *io = op->io;
     while (io->ready & AC_IO_WRITE) {
+        int err;
         ssize_t n = write_some(io, (const char *)op->buf + op->done, op->len - op->done);
         if (n >= 0) {
             op->done += (size_t)n;
@@ -259,11 +258,8 @@ static ac_poll write_poll(ac_future *f, ac_cx *cx)
                 return ac_io_finish_(io, AC_IO_WRITE, f, (int)(op->all ? op->len : (size_t)n));
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return ac_io_finish_(io, AC_IO_WRITE, f, -errno);
-        io->ready &= (uint8_t)~AC_IO_WRITE;
+        if ((err = ac_io_failed_(io, AC_IO_WRITE)) < 0)
+            return ac_io_finish_(io, AC_IO_WRITE, f, err);
     }
     return ac_io_wait_(io, AC_IO_WRITE, cx);
 }

@@ -168,6 +168,7 @@ static ac_poll accept_poll(ac_future *f, ac_cx *cx)
     ac_accept *op = (ac_accept *)(void *)f;
     ac_io *listener = op->listener;
     while (listener->ready & AC_IO_READ) {
+        int err;
         socklen_t len = sizeof op->peer.storage;
         int fd = accept4(listener->fd, (struct sockaddr *)(void *)&op->peer.storage, &len,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -178,11 +179,11 @@ static ac_poll accept_poll(ac_future *f, ac_cx *cx)
                 close(fd);
             return ac_io_finish_(listener, AC_IO_READ, f, rc);
         }
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue; /* interrupted, or the peer gave up before we got to it */
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return ac_io_finish_(listener, AC_IO_READ, f, -errno); /* readiness kept: retry */
-        listener->ready &= (uint8_t)~AC_IO_READ;
+        if (errno == ECONNABORTED)
+            continue; /* the peer gave up before we got to it */
+        /* EMFILE and other errors keep the readiness: the next accept retries the call */
+        if ((err = ac_io_failed_(listener, AC_IO_READ)) < 0)
+            return ac_io_finish_(listener, AC_IO_READ, f, err);
     }
     return ac_io_wait_(listener, AC_IO_READ, cx);
 }
@@ -308,15 +309,13 @@ static ac_poll send_to_poll(ac_future *f, ac_cx *cx)
     ac_send_to *op = (ac_send_to *)(void *)f;
     ac_io *io = op->io;
     while (io->ready & AC_IO_WRITE) {
+        int err;
         ssize_t n = sendto(io->fd, op->buf, op->len, MSG_NOSIGNAL,
                            (const struct sockaddr *)(const void *)&op->to.storage, op->to.len);
         if (n >= 0)
             return ac_io_finish_(io, AC_IO_WRITE, f, (int)n);
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return ac_io_finish_(io, AC_IO_WRITE, f, -errno);
-        io->ready &= (uint8_t)~AC_IO_WRITE;
+        if ((err = ac_io_failed_(io, AC_IO_WRITE)) < 0)
+            return ac_io_finish_(io, AC_IO_WRITE, f, err);
     }
     return ac_io_wait_(io, AC_IO_WRITE, cx);
 }
@@ -352,6 +351,7 @@ static ac_poll recv_from_poll(ac_future *f, ac_cx *cx)
     ac_recv_from *op = (ac_recv_from *)(void *)f;
     ac_io *io = op->io;
     while (io->ready & AC_IO_READ) {
+        int err;
         socklen_t len = sizeof op->from.storage;
         ssize_t n = recvfrom(io->fd, op->buf, op->len, 0,
                              (struct sockaddr *)(void *)&op->from.storage, &len);
@@ -359,11 +359,8 @@ static ac_poll recv_from_poll(ac_future *f, ac_cx *cx)
             op->from.len = len;
             return ac_io_finish_(io, AC_IO_READ, f, (int)n);
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return ac_io_finish_(io, AC_IO_READ, f, -errno);
-        io->ready &= (uint8_t)~AC_IO_READ;
+        if ((err = ac_io_failed_(io, AC_IO_READ)) < 0)
+            return ac_io_finish_(io, AC_IO_READ, f, err);
     }
     return ac_io_wait_(io, AC_IO_READ, cx);
 }

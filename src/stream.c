@@ -256,14 +256,12 @@ static int make_room(ac_stream *s, size_t want)
 static int read_once(ac_io *io, void *buf, size_t len)
 {
     while (io->ready & AC_IO_READ) {
+        int err;
         ssize_t n = read(io->fd, buf, len > INT32_MAX ? INT32_MAX : len);
         if (n >= 0)
             return (int)n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        io->ready &= (uint8_t)~AC_IO_READ;
+        if ((err = ac_io_failed_(io, AC_IO_READ)) < 0)
+            return err;
     }
     return -EAGAIN;
 }
@@ -614,6 +612,7 @@ static ac_poll stream_write_poll(ac_future *f, ac_cx *cx)
     if (!io)
         return ac_leaf_finish(f, -EPIPE);
     while (op->done < op->len || s->wend > s->wstart) {
+        int err;
         ssize_t n;
         int count;
         if (!(io->ready & AC_IO_WRITE))
@@ -625,11 +624,8 @@ static ac_poll stream_write_poll(ac_future *f, ac_cx *cx)
             advance(op, consume_unflushed(s, (size_t)n));
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return write_finish(op, -errno);
-        io->ready &= (uint8_t)~AC_IO_WRITE;
+        if ((err = ac_io_failed_(io, AC_IO_WRITE)) < 0)
+            return write_finish(op, err);
     }
     return write_finish(op, (int)op->len);
 }
@@ -701,6 +697,7 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
     if (!io)
         return ac_leaf_finish(f, -EPIPE);
     while (op->done < op->len) {
+        int err;
         const char *rest = (const char *)op->buf + op->done;
         size_t left = op->len - op->done;
         struct iovec vec[2];
@@ -723,11 +720,8 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
             op->done += consume_unflushed(s, (size_t)n);
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return write_finish(op, -errno);
-        io->ready &= (uint8_t)~AC_IO_WRITE;
+        if ((err = ac_io_failed_(io, AC_IO_WRITE)) < 0)
+            return write_finish(op, err);
     }
     return write_finish(op, (int)op->len);
 }
@@ -760,17 +754,16 @@ static int flush_once(ac_stream *s)
     struct iovec vec;
     unflushed_vector(s, &vec);
     for (;;) {
+        int err;
         ssize_t n = write_vector(s->wio, &vec, 1);
         if (n >= 0) {
             s->wstart += (size_t)n;
             return (int)n;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        s->wio->ready &= (uint8_t)~AC_IO_WRITE;
-        return -EAGAIN;
+        if ((err = ac_io_failed_(s->wio, AC_IO_WRITE)) < 0)
+            return err;
+        if (!(s->wio->ready & AC_IO_WRITE))
+            return -EAGAIN;
     }
 }
 
