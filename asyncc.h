@@ -20,6 +20,7 @@
  *  15. Combinators: join, try-join, select; interval timers
  *  16. Channels: mpsc (bounded and unbounded), oneshot
  *  17. Synchronisation: notify, semaphore, mutex
+ *  18. Task groups: structured concurrency
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -1540,6 +1541,140 @@ int ac_mutex_try_lock(ac_mutex *mutex);
 void ac_mutex_unlock(ac_mutex *mutex);
 int ac_mutex_is_locked(const ac_mutex *mutex);
 uint32_t ac_mutex_holder(const ac_mutex *mutex);
+
+/* ============================================================================================
+ * 18. TASK GROUPS: STRUCTURED CONCURRENCY
+ *
+ * A task group owns the tasks spawned into it (as a Trio nursery, a libdill bundle, or tokio's
+ * JoinSet): they run as ordinary tasks, concurrently with the owner, but they have no join
+ * handle of their own and cannot outlive the group. The owner collects them one at a time as
+ * they finish (ac_group_next), or all at once (ac_group_join); cancelling or destroying the
+ * group cancels every member, and their cleanup (ASYNC_FINALLY) has run by the time the call
+ * returns. So concurrency has a shape: when the function that owns the group is over, so is
+ * everything it started.
+ *
+ * Memory. An ac_group is plain memory you own — usually a field of the owner's frame —
+ * initialised by ac_group_init. Nothing is allocated for the group itself; each member is one
+ * task allocation, 24 bytes larger than a plain task (its link into the group). The group must
+ * stay where it is, and outlive its members: destroy it in the owner's ASYNC_FINALLY, which runs
+ * on return, on error and on abort, so the members cannot outlive the owner either:
+ *
+ *     struct crawl { ac_future future; ac_group group; struct fetch fetch; ac_group_next_op next;
+ *                    const char **urls; size_t i, n; int got; };
+ *     ASYNC_FN(crawl)
+ *         for (self->i = 0; self->i < self->n; self->i++)
+ *             if (!ac_group_spawn(&self->group, fetch(&self->fetch, self->urls[self->i])))
+ *                 ASYNC_RETURN(-ENOMEM);                // FINALLY cancels what was started
+ *         for (;;) {
+ *             AWAIT_INTO(self->got, ac_group_next(&self->next, &self->group));
+ *             if (self->got == 0)
+ *                 break;                                // every member collected
+ *             printf("task %u: %d\n", self->next.task_id, self->next.result);
+ *         }
+ *     ASYNC_FINALLY
+ *         ac_group_destroy(&self->group);               // cancels and frees whatever is left
+ *     ASYNC_END
+ *
+ *     ac_future *crawl(struct crawl *self, const char **urls, size_t n)
+ *     {
+ *         ASYNC_INIT(self, crawl);
+ *         ac_group_init(&self->group, AC_GROUP_FAIL_FAST);  // here, so FINALLY always finds
+ *         self->urls = urls;                                 // it initialised
+ *         self->n = n;
+ *         return &self->future;
+ *     }
+ *
+ * Initialise the group in the owner's constructor: an empty group may be copied with its frame
+ * (ac_spawn copies the frame), and ASYNC_FINALLY then finds it initialised even if the owner is
+ * cancelled before its first poll. Once it has members it must not move. The group binds to
+ * the executor of its first spawn.
+ *
+ * Policies, chosen at init:
+ *   AC_GROUP_COLLECT_ALL  members run to the end whatever the others do; each result is
+ *                         delivered by ac_group_next; ac_group_join returns the first error.
+ *   AC_GROUP_FAIL_FAST    the first member to finish with an error (a negative result other
+ *                         than -ECANCELED) cancels every other member at once, and the group
+ *                         accepts no more tasks. The cancelled ones are still delivered by
+ *                         ac_group_next, with -ECANCELED; ac_group_join returns the error.
+ *
+ * A member is an ordinary task while it runs: it is scheduled, dumped and aborted like any
+ * other (ac_task_abort on it finishes it with -ECANCELED, which does not trip fail-fast). The
+ * ac_task pointer ac_group_spawn returns is valid until ac_group_next delivers that member or
+ * the group is destroyed; never ac_task_join or ac_task_detach it (debug builds abort).
+ *
+ * One executor: spawn, next, join, cancel and destroy are called on its thread, and the
+ * members run on it. One task at a time may await ac_group_next or ac_group_join.
+ * ============================================================================================ */
+
+enum ac_group_policy {
+    AC_GROUP_COLLECT_ALL = 0,
+    AC_GROUP_FAIL_FAST = 1,
+};
+
+typedef struct ac_group {
+    ac_executor *ex;
+    ac_task *running;               /* members whose root has not finished (a list) */
+    ac_task *done_head, *done_tail; /* finished, not yet delivered, in finish order */
+    ac_task *waiter;                /* the task awaiting next or join */
+    uint32_t running_count, done_count;
+    int policy;
+    int first_error; /* the first member error (< 0, not -ECANCELED), or 0 */
+    uint32_t flags;  /* group.c's: initialised, cancelled */
+} ac_group;
+
+/* Initialise an empty group with a policy (above). Any thread; nothing is allocated. */
+void ac_group_init(ac_group *group, int policy);
+
+/* Spawn `future` (not yet started, copied as by ac_spawn) as a member. Returns the member's
+ * task, or NULL when out of memory or when the group accepts no more tasks (cancelled, failed
+ * fast, or destroyed: ac_group_is_cancelled tells) — in both cases the future is cancelled so
+ * that its cleanup runs. */
+#define ac_group_spawn(group, future) ac_group_spawn_at_((group), (future), NULL, __FILE__, __LINE__)
+#define ac_group_spawn_named(group, future, name)                                                \
+    ac_group_spawn_at_((group), (future), (name), __FILE__, __LINE__)
+ac_task *ac_group_spawn_at_(ac_group *group, ac_future *future, const char *name,
+                            const char *file, int line);
+
+/* Wait for the next member to finish (or take one that already has, in finish order) and free
+ * it. Finishes with 1, setting op->task_id and op->result (the member's result, -ECANCELED if it
+ * was cancelled); with 0 when the group has no member left, running or undelivered (at once,
+ * not waiting for a spawn that may come); or -ECANCELED. Cancel-safe: a member is delivered only
+ * by the next that finishes with 1, so a cancelled next took nothing. */
+typedef struct ac_group_next_op {
+    ac_future future;
+    ac_group *group;
+    uint32_t task_id;
+    int result;
+} ac_group_next_op;
+ac_future *ac_group_next(ac_group_next_op *op, ac_group *group);
+
+/* Wait until every member has finished, free them all (undelivered results are dropped), and
+ * finish with 0, or with the group's first error (the first member, in finish order, to return
+ * a negative result other than -ECANCELED). A group with no members finishes at once.
+ * Cancel-safe: a cancelled join leaves the members running and owned by the group. */
+typedef struct ac_group_join_op {
+    ac_future future;
+    ac_group *group;
+} ac_group_join_op;
+ac_future *ac_group_join(ac_group_join_op *op, ac_group *group);
+
+/* Cancel every running member now — each one's cleanup runs before this returns; a member that
+ * is itself running (it cancels its own group) is cancelled as soon as its poll returns — and
+ * refuse further spawns. Members stay in the group, to be delivered (-ECANCELED) or joined.
+ * Cancelling twice is harmless. */
+void ac_group_cancel(ac_group *group);
+
+/* Cancel every running member (as ac_group_cancel) and free every member. The group is then
+ * empty and accepts no more tasks; the memory is yours again. No next or join may be pending,
+ * and it may not be called from inside one of the group's own members (debug builds abort). */
+void ac_group_destroy(ac_group *group);
+
+/* Inspection: running members, finished members not yet delivered, whether it is cancelled
+ * (by ac_group_cancel, ac_group_destroy or fail-fast), and its first error (0 if none). */
+uint32_t ac_group_running(const ac_group *group);
+uint32_t ac_group_finished(const ac_group *group);
+int ac_group_is_cancelled(const ac_group *group);
+int ac_group_error(const ac_group *group);
 
 #ifdef __cplusplus
 }

@@ -209,7 +209,7 @@ void ac_remote_waker_release(ac_remote_waker *w)
 int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
                         int line)
 {
-    ac_task *t = ac_task_alloc_(NULL, future, name);
+    ac_task *t = ac_task_alloc_(NULL, future, name, false);
     if (!t)
         return -ENOMEM;
     t->ex = ex;

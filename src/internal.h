@@ -31,6 +31,7 @@ enum ac_task_flag {
     AC_TASK_EXTERNAL_ROOT = 1u << 7, /* root is the caller's future (block_on), not inline */
     AC_TASK_NAMED = 1u << 8,       /* a copied name follows the root frame */
     AC_TASK_REMOTE_EVER = 1u << 9, /* a remote waker was taken: freeing must consult the inbox */
+    AC_TASK_GROUPED = 1u << 10,    /* a group member: an ac_group_link follows the root frame */
 };
 
 /* The task header. 64 bytes; the root frame follows it in the same allocation, then the name. */
@@ -59,6 +60,17 @@ static inline ac_future *ac_task_root_(const ac_task *t)
     if (t->flags & AC_TASK_EXTERNAL_ROOT)
         return ((const ac_external_task *)t)->root;
     return (ac_future *)(void *)(t + 1);
+}
+
+/* A group member's link (group.c), between its root frame and its name. */
+typedef struct ac_group_link {
+    ac_group *group;
+    ac_task *prev, *next; /* in the group's running list, then its done list */
+} ac_group_link;
+
+static inline ac_group_link *ac_task_group_link_(ac_task *t)
+{
+    return (ac_group_link *)(void *)((char *)(t + 1) + ac_task_root_(t)->vtable->size);
 }
 
 /* A registered fd (io.c): a member of its executor's epoll set. */
@@ -139,11 +151,14 @@ bool ac_nothing_can_wake_(ac_executor *ex);
 void ac_task_unlink_and_free_(ac_task *t);
 
 /* task.c */
-ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name);
+ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name, bool grouped);
 void ac_task_cache_free_(ac_executor *ex);
 void ac_task_finish_(ac_task *t);
 void ac_task_cancel_now_(ac_task *t);
 ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line);
+
+/* group.c: a member's root has finished (called by ac_task_finish_) */
+void ac_group_member_finished_(ac_task *t);
 
 /* timer.c */
 int ac_timers_init_(ac_executor *ex);

@@ -97,13 +97,14 @@ void ac_task_cache_free_(ac_executor *ex)
     ex->task_cache_bytes = 0;
 }
 
-/* One block: header, a copy of the not-yet-started root frame, the name. `cache` is the
- * executor whose block cache to use, or NULL on other threads. */
-ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name)
+/* One block: header, a copy of the not-yet-started root frame, a group member's link, the name.
+ * `cache` is the executor whose block cache to use, or NULL on other threads. */
+ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name, bool grouped)
 {
     size_t frame_size = future->vtable->size;
+    size_t link_size = grouped ? sizeof(ac_group_link) : 0;
     size_t name_size = name ? strlen(name) + 1 : 0;
-    size_t size = sizeof(ac_task) + frame_size + name_size;
+    size_t size = sizeof(ac_task) + frame_size + link_size + name_size;
     unsigned cls = cache ? size_class_of(size) : 0;
     ac_task *t = block_get(cache, cls, size);
     if (!t) {
@@ -113,9 +114,11 @@ ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name)
     memset(t, 0, sizeof *t);
     t->size_class = (uint8_t)cls;
     memcpy(t + 1, future, frame_size);
+    if (grouped)
+        t->flags |= AC_TASK_GROUPED;
     if (name) {
         t->flags |= AC_TASK_NAMED;
-        memcpy((char *)(t + 1) + frame_size, name, name_size);
+        memcpy((char *)(t + 1) + frame_size + link_size, name, name_size);
     }
     return t;
 }
@@ -126,7 +129,7 @@ ac_task *ac_spawn_at_(ac_executor *ex, ac_future *future, const char *name, cons
     ac_task *t;
     if (ASYNCC_DEBUG && future->state != AC_STATE_START)
         ac_misuse_(future, file, line, "ac_spawn of a future that already started");
-    t = ac_task_alloc_(ex, future, name);
+    t = ac_task_alloc_(ex, future, name, false);
     if (!t)
         return NULL;
     ac_task_link_(ex, t, file, line);
@@ -157,6 +160,10 @@ void ac_task_finish_(ac_task *t)
     t->flags &= ~AC_TASK_ABORT_PENDING;
     t->flags |= AC_TASK_FINISHED;
     t->ex->unfinished--;
+    if (t->flags & AC_TASK_GROUPED) {
+        ac_group_member_finished_(t); /* the group delivers and frees it */
+        return;
+    }
     if (t->joiner)
         ac_wake(t->joiner);
     if ((t->flags & AC_TASK_RELEASED) && !(t->flags & AC_TASK_SCHEDULED))
@@ -193,6 +200,8 @@ void ac_task_detach(ac_task *t)
 {
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
         ac_misuse_task_(t, "ac_task_detach on a handle that was already detached or joined");
+    if (ASYNCC_DEBUG && (t->flags & AC_TASK_GROUPED))
+        ac_misuse_task_(t, "ac_task_detach on a task group member (the group owns it)");
     t->flags |= AC_TASK_RELEASED;
     if ((t->flags & AC_TASK_FINISHED) && !(t->flags & AC_TASK_SCHEDULED))
         ac_task_unlink_and_free_(t);
@@ -207,7 +216,8 @@ const char *ac_task_name(const ac_task *t)
 {
     const ac_future *root = ac_task_root_(t);
     if (t->flags & AC_TASK_NAMED)
-        return (const char *)root + root->vtable->size;
+        return (const char *)root + root->vtable->size +
+               (t->flags & AC_TASK_GROUPED ? sizeof(ac_group_link) : 0);
     return root->vtable->name;
 }
 
@@ -270,6 +280,8 @@ ac_future *ac_task_join(ac_join *j, ac_task *task)
 {
     if (ASYNCC_DEBUG && (task->flags & AC_TASK_RELEASED))
         ac_misuse_task_(task, "ac_task_join on a handle that was already detached or joined");
+    if (ASYNCC_DEBUG && (task->flags & AC_TASK_GROUPED))
+        ac_misuse_task_(task, "ac_task_join on a task group member (use ac_group_next)");
     j->task = task;
     return ac_leaf_init(&j->future, &join_vtable);
 }

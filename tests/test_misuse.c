@@ -761,6 +761,99 @@ END_TEST
 
 /* ---------------------------------------------------------------------------------------------- */
 
+/* group_owner: spawns one member that waits for a turn, then does `mistake` to it. */
+enum group_mistake { JOIN_MEMBER, DETACH_MEMBER, DESTROY_FROM_MEMBER };
+
+struct group_member {
+    ac_future future;
+    ac_group *group;
+    int destroy;
+    struct one_turn turn;
+};
+
+ASYNC_FN(group_member)
+    AWAIT(one_turn(&self->turn));
+    if (self->destroy)
+        ac_group_destroy(self->group);
+ASYNC_END
+
+static ac_future *group_member(struct group_member *self, ac_group *group, int destroy)
+{
+    ASYNC_INIT(self, group_member);
+    self->group = group;
+    self->destroy = destroy;
+    return &self->future;
+}
+
+struct group_owner {
+    ac_future future;
+    ac_group group;
+    struct group_member member;
+    ac_join join;
+    ac_group_join_op wait;
+    ac_sleep nap;
+    enum group_mistake mistake;
+    ac_task *t;
+};
+
+ASYNC_FN(group_owner)
+    self->t = ac_group_spawn(&self->group, group_member(&self->member, &self->group,
+                                                        self->mistake == DESTROY_FROM_MEMBER));
+    if (self->mistake == JOIN_MEMBER)
+        AWAIT(ac_task_join(&self->join, self->t));
+    if (self->mistake == DETACH_MEMBER)
+        ac_task_detach(self->t);
+    if (self->mistake == DESTROY_FROM_MEMBER)
+        AWAIT(ac_sleep_ms(&self->nap, 60000)); /* not awaiting the group meanwhile */
+    AWAIT(ac_group_join(&self->wait, &self->group));
+ASYNC_END
+
+static void group_mistake(enum group_mistake mistake)
+{
+    ac_executor *ex = ac_executor_new();
+    struct group_owner o;
+    ASYNC_INIT(&o, group_owner);
+    ac_group_init(&o.group, AC_GROUP_COLLECT_ALL);
+    o.mistake = mistake;
+    ac_block_on(ex, &o.future);
+}
+
+static void join_a_group_member(void)
+{
+    group_mistake(JOIN_MEMBER);
+}
+
+static void detach_a_group_member(void)
+{
+    group_mistake(DETACH_MEMBER);
+}
+
+static void destroy_a_group_from_its_member(void)
+{
+    group_mistake(DESTROY_FROM_MEMBER);
+}
+
+static void destroy_an_uninitialised_group(void)
+{
+    ac_group group;
+    memset(&group, 0x5a, sizeof group);
+    ac_group_destroy(&group);
+}
+
+START_TEST(group_members_cannot_be_joined_detached_or_destroy_their_group)
+{
+    struct death d = run_to_death(join_a_group_member);
+    ck_assert_aborted_saying(d, "ac_task_join on a task group member");
+    d = run_to_death(detach_a_group_member);
+    ck_assert_aborted_saying(d, "ac_task_detach on a task group member");
+    d = run_to_death(destroy_a_group_from_its_member);
+    ck_assert_aborted_saying(d, "ac_group_destroy from inside one of its own members");
+    d = run_to_death(destroy_an_uninitialised_group);
+    ck_assert_aborted_saying_no_site(d, "ac_group_destroy on a task group that was never "
+                                        "initialised");
+}
+END_TEST
+
 #if ASYNCC_PORTABLE
 struct switch_await {
     ac_future future;
@@ -833,6 +926,7 @@ static Suite *misuse_suite(void)
         tcase_add_test(debug, destroying_a_mutex_with_waiters_aborts);
         tcase_add_test(debug, unlocking_an_unlocked_mutex_aborts);
         tcase_add_test(debug, join_all_with_a_null_branch_aborts);
+        tcase_add_test(debug, group_members_cannot_be_joined_detached_or_destroy_their_group);
         suite_add_tcase(s, debug);
     }
     return s;
