@@ -21,6 +21,7 @@
  *  16. Channels: mpsc (bounded and unbounded), oneshot
  *  17. Synchronisation: notify, semaphore, mutex
  *  18. Task groups: structured concurrency
+ *  21. Generators and streams: ASYNC_YIELD and FOR_AWAIT
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -1629,8 +1630,9 @@ void ac_group_init(ac_group *group, int policy);
  * task, or NULL when out of memory or when the group accepts no more tasks (cancelled, failed
  * fast, or destroyed: ac_group_is_cancelled tells) — in both cases the future is cancelled so
  * that its cleanup runs. */
-#define ac_group_spawn(group, future) ac_group_spawn_at_((group), (future), NULL, __FILE__, __LINE__)
-#define ac_group_spawn_named(group, future, name)                                                \
+#define ac_group_spawn(group, future)                                                              \
+    ac_group_spawn_at_((group), (future), NULL, __FILE__, __LINE__)
+#define ac_group_spawn_named(group, future, name)                                                  \
     ac_group_spawn_at_((group), (future), (name), __FILE__, __LINE__)
 ac_task *ac_group_spawn_at_(ac_group *group, ac_future *future, const char *name,
                             const char *file, int line);
@@ -1675,6 +1677,106 @@ uint32_t ac_group_running(const ac_group *group);
 uint32_t ac_group_finished(const ac_group *group);
 int ac_group_is_cancelled(const ac_group *group);
 int ac_group_error(const ac_group *group);
+
+/* ============================================================================================
+ * 21. GENERATORS AND STREAMS: ASYNC_YIELD AND FOR_AWAIT
+ *
+ * A generator is an async function that produces a sequence: each ASYNC_YIELD(value) hands one
+ * item to its consumer and suspends the generator until the consumer asks for the next one. It
+ * may await anything between items (read a socket, sleep, receive from a channel). Its frame
+ * declares a field named `item`, of the items' type; the consumer reads it after each step:
+ *
+ *     struct lines_of { ac_future future; ac_stream *s; ac_stream_until line; int n;
+ *                       const char *item; };                     // the items: lines
+ *     ASYNC_FN(lines_of)
+ *         for (;;) {
+ *             AWAIT_TRY(self->n, ac_stream_read_line(&self->line, self->s, 4096));
+ *             if (self->n == 0)
+ *                 break;                                         // end of file: the end
+ *             ASYNC_YIELD(self->line.data);
+ *         }
+ *     ASYNC_END
+ *
+ * The stream protocol. Awaiting a generator runs it to its next ASYNC_YIELD, and the await
+ * finishes with 1: an item is in `item`. Awaiting the same frame again resumes it after that
+ * yield. When the generator ends (falls off ASYNC_END, or ASYNC_RETURN(0)), the await finishes
+ * with 0; with an error (ASYNC_RETURN(-EIO), AWAIT_TRY, ASYNC_TRY) it finishes with that
+ * negative result. A finished generator is not awaited again. So a generator must not
+ * ASYNC_RETURN a positive value: that would read as an item.
+ *
+ * The same protocol — > 0: an item; 0: the end; < 0: an error — is what ac_mpsc_recv (1 per
+ * value, 0 once every sender is gone and the channel is drained), ac_broadcast_recv and
+ * ac_stream_read_line (the line's length, 0 at end of file) already follow, one fresh
+ * operation per item. FOR_AWAIT consumes any of them:
+ *
+ * FOR_AWAIT(dest, future_expr) statement — the `for await` loop. Before each round it
+ * evaluates `future_expr` and awaits it into `dest`; a result > 0 runs the statement (the loop
+ * body), anything else leaves the loop with `dest` = 0 at the end or < 0 on error. `break` and
+ * `continue` work as in any loop. For a generator, `future_expr` is the pointer to its frame,
+ * built once before the loop; for a channel or a line reader, the call that starts one
+ * receive or one read:
+ *
+ *     lines_of(&self->lines, stream);                            // build the generator once
+ *     FOR_AWAIT(self->n, &self->lines.future)                    // ...and resume it per item
+ *         printf("line: %s", self->lines.item);
+ *     FOR_AWAIT(self->n, ac_mpsc_recv(&self->recv, self->rx, &self->value))
+ *         total += self->value;
+ *     if (self->n < 0) ...                                       // an error ended the loop
+ *
+ * Like AWAIT, it may not share a line with another AWAIT or FOR_AWAIT, and with the portable
+ * backend it may not sit inside a `switch`.
+ *
+ * Composition. map, filter and take are generators that FOR_AWAIT another one and
+ * ASYNC_YIELD what they choose (examples/pipeline.c builds a pipeline of them); the library
+ * ships no generic adapters, because in C a typed five-line generator is clearer than a
+ * callback with void pointers.
+ *
+ * Closing early. While its consumer runs the loop body, a generator is suspended at an
+ * ASYNC_YIELD and nobody awaits it: if the consumer leaves the loop before the end (break,
+ * return, an error) or is cancelled in the body, the generator's ASYNC_FINALLY has not run.
+ * Close it with ac_future_cancel(&gen.future) — in the consumer's ASYNC_FINALLY, so that every
+ * way out closes it; cancelling a generator that has finished does nothing. A generator the
+ * consumer is awaiting when the consumer is cancelled is cancelled with it, as any awaited
+ * future.
+ *
+ * Allocation: none. A generator is a frame in its consumer's frame, and each step is an AWAIT.
+ * Generators are not tasks: to produce items concurrently with the consumer (ahead of it, or
+ * for several consumers), run the generator in a task that sends its items into a channel.
+ * Cancellation inside a combinator (ac_select, ac_timeout_ms) closes the generator for good:
+ * it is cancelled, not paused. For a timeout per item, put the generator in its own task
+ * feeding an ac_mpsc and time out the receives, which are cancel-safe.
+ *
+ * Misuse: spawning a generator, or passing it to ac_block_on, makes the executor see a root
+ * future that is ready but not finished; debug builds abort naming it. ASYNC_YIELD inside
+ * ASYNC_FINALLY aborts in every build.
+ * ============================================================================================ */
+
+/* ASYNC_YIELD(value) — in a generator: store `value` in self->item, suspend, and make the
+ * consumer's await finish with 1. The consumer's next await resumes after it. */
+#define ASYNC_YIELD(value)                                                                         \
+    do {                                                                                           \
+        self->item = (value);                                                                      \
+        ac_await_begin_(ac_frame_, __LINE__);                                                      \
+        AC_SAVE_RESUME_(ac_frame_);                                                                \
+        ac_frame_->result = 1;                                                                     \
+        return ac_ready();                                                                         \
+        if (0) {                                                                                   \
+            AC_RESUME_POINT_;                                                                      \
+            ac_frame_->result = 0; /* falling off ASYNC_END after this is the end: 0 */            \
+        }                                                                                          \
+    } while (0)
+
+/* FOR_AWAIT(dest, future_expr) statement — see above. The loop body is entered through a goto
+ * into the else branch, so that the await can sit in the loop before the body. */
+#define FOR_AWAIT(dest, future_expr)                                                               \
+    for (;;)                                                                                       \
+        if (1) {                                                                                   \
+            AWAIT_INTO(dest, future_expr);                                                         \
+            if ((dest) <= 0)                                                                       \
+                break;                                                                             \
+            goto AC_CAT_(ac_for_await_body_, __LINE__);                                            \
+        } else                                                                                     \
+            AC_CAT_(ac_for_await_body_, __LINE__) :
 
 #ifdef __cplusplus
 }

@@ -142,9 +142,12 @@ static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ns)
             report_slow_poll(ex, t, elapsed / 1000000u, resumed_frame, resumed_line);
     }
 
-    if (p.is_ready)
+    if (p.is_ready) {
+        if (ASYNCC_DEBUG && root->state != AC_STATE_DONE)
+            ac_misuse_task_(t, "the task's root future yielded an item (ASYNC_YIELD): a "
+                               "generator must be awaited (FOR_AWAIT), not spawned or block_on'd");
         ac_task_finish_(t);
-    else if (t->flags & AC_TASK_ABORT_PENDING)
+    } else if (t->flags & AC_TASK_ABORT_PENDING)
         ac_task_cancel_now_(t);
     else if (ASYNCC_DEBUG && !(t->flags & (AC_TASK_WAKER_TAKEN | AC_TASK_SCHEDULED)))
         ac_misuse_task_(t, "the task returned pending without registering a waker (lost wake-up)");

@@ -14,9 +14,9 @@
 #include "internal.h"
 
 /* group->flags: a magic number in the high half catches a group that was never initialised. */
+#define GROUP_MAGIC 0x47520000u /* "GR" */
+#define GROUP_MAGIC_MASK 0xffff0000u
 enum {
-    GROUP_MAGIC = 0x47520000u, /* "GR" */
-    GROUP_MAGIC_MASK = 0xffff0000u,
     GROUP_CANCELLED = 1u << 0, /* no more spawns: cancelled, failed fast or destroyed */
     GROUP_WAIT_ALL = 1u << 1,  /* the waiter is a join: wake it only when none is running */
 };

@@ -2,9 +2,10 @@
  * cxx_header.cpp — asyncc.h used from C++17 (built with -Wall -Wextra -Werror like the rest).
  *
  * Defines async functions with the DSL — a frame struct, ASYNC_FN, AWAIT on ac_sleep_ms and on
- * a child async function, AWAIT_TRY, ASYNC_FINALLY — runs them with ac_block_on and checks the
- * results. C++ forbids jumping over an initialisation, which is what resuming at an await does,
- * so every initialised local sits in a block without an await (the documented rule anyway).
+ * a child async function, AWAIT_TRY, ASYNC_FINALLY, a generator consumed with FOR_AWAIT — runs
+ * them with ac_block_on and checks the results. C++ forbids jumping over an initialisation,
+ * which is what resuming at an await does, so every initialised local sits in a block without an
+ * await (the documented rule anyway).
  * The constructors are named NAME_init rather than NAME: in C++ a function named like the frame
  * struct hides the struct's implicit constructor, which g++ -Wshadow reports.
  * A plain program: prints what it checked, exits non-zero if anything mismatched.
@@ -104,6 +105,39 @@ static ac_future *job_init(struct job *self, bool fail)
     return &self->future;
 }
 
+/* evens(n): a generator of 0, 2, 4, ... below n; sum_evens consumes it with FOR_AWAIT. */
+struct evens {
+    ac_future future;
+    int n, i;
+    int item;
+};
+
+ASYNC_FN(evens)
+    for (self->i = 0; self->i < self->n; self->i += 2)
+        ASYNC_YIELD(self->i);
+ASYNC_END
+
+struct sum_evens {
+    ac_future future;
+    struct evens gen;
+    int got, sum;
+};
+
+ASYNC_FN(sum_evens)
+    FOR_AWAIT(self->got, &self->gen.future)
+        self->sum += self->gen.item;
+    ASYNC_RETURN(self->sum);
+ASYNC_END
+
+static ac_future *sum_evens_init(struct sum_evens *self, int n)
+{
+    ASYNC_INIT(self, sum_evens);
+    ASYNC_INIT(&self->gen, evens);
+    self->gen.n = n;
+    self->sum = 0;
+    return &self->future;
+}
+
 int main()
 {
     ac_executor *ex = ac_executor_new();
@@ -124,6 +158,9 @@ int main()
     check("job(fail): steps taken", bad.steps, 3);
     check("job(fail): cleanup saw", bad.cleanup_saw, -EPROTO);
     check("job(fail): finished", ac_future_is_done(&bad.future), 1);
+
+    struct sum_evens se;
+    check("generator: sum of evens below 10", ac_block_on(ex, sum_evens_init(&se, 10)), 20);
 
     ac_executor_free(ex);
     std::printf("%s\n", failures ? "FAILED" : "ok");

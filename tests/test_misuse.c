@@ -854,6 +854,56 @@ START_TEST(group_members_cannot_be_joined_detached_or_destroy_their_group)
 }
 END_TEST
 
+/* a generator of one item, whose cleanup (with `yield_in_cleanup`) wrongly yields */
+struct one_item {
+    ac_future future;
+    int yield_in_cleanup;
+    int item;
+};
+
+ASYNC_FN(one_item)
+    ASYNC_YIELD(42);
+ASYNC_FINALLY
+    if (self->yield_in_cleanup)
+        ASYNC_YIELD(43);
+ASYNC_END
+
+static ac_future *one_item(struct one_item *self, int yield_in_cleanup)
+{
+    ASYNC_INIT(self, one_item);
+    self->yield_in_cleanup = yield_in_cleanup;
+    return &self->future;
+}
+
+static void spawn_a_generator(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct one_item g;
+    ac_spawn(ex, one_item(&g, 0));
+    ac_executor_run(ex);
+}
+
+static void yield_an_item_in_cleanup(void)
+{
+    struct one_item g;
+    ac_future_cancel(one_item(&g, 1));
+}
+
+START_TEST(spawning_a_generator_aborts)
+{
+    struct death d = run_to_death(spawn_a_generator);
+    ck_assert_aborted_saying(d, "a generator must be awaited (FOR_AWAIT), not spawned");
+    ck_assert_ptr_nonnull(strstr(d.message, "one_item"));
+}
+END_TEST
+
+START_TEST(async_yield_inside_finally_aborts)
+{
+    struct death d = run_to_death(yield_an_item_in_cleanup);
+    ck_assert_aborted_saying(d, "AWAIT inside ASYNC_FINALLY");
+}
+END_TEST
+
 #if ASYNCC_PORTABLE
 struct switch_await {
     ac_future future;
@@ -904,6 +954,7 @@ static Suite *misuse_suite(void)
     tcase_add_test(always, await_inside_finally_aborts);
     tcase_add_test(always, yield_inside_finally_aborts);
     tcase_add_test(always, async_return_inside_finally_aborts);
+    tcase_add_test(always, async_yield_inside_finally_aborts);
 #if ASYNCC_PORTABLE
     tcase_add_test(always, await_inside_a_switch_aborts_on_resume_with_the_portable_backend);
 #endif
@@ -927,6 +978,7 @@ static Suite *misuse_suite(void)
         tcase_add_test(debug, unlocking_an_unlocked_mutex_aborts);
         tcase_add_test(debug, join_all_with_a_null_branch_aborts);
         tcase_add_test(debug, group_members_cannot_be_joined_detached_or_destroy_their_group);
+        tcase_add_test(debug, spawning_a_generator_aborts);
         suite_add_tcase(s, debug);
     }
     return s;
