@@ -539,8 +539,8 @@ int ac_task_result(const ac_task *task);
 
 /* The join future: finishes with the task's result (or -ECANCELED if it was aborted), then
  * frees the task and releases the handle. One joiner per task: a second concurrent ac_task_join on
- * the same handle is a misuse. Cancelling a pending join leaves the handle unreleased: join or
- * detach it later. */
+ * the same handle is a misuse. Cancelling a pending join leaves the task running and the handle
+ * unreleased: join, detach or abort it later. */
 typedef struct ac_join {
     ac_future future;
     ac_task *task;
@@ -842,7 +842,9 @@ int ac_socket_shutdown(ac_io *io, unsigned directions);
 /* A UDP socket bound to `addr` (port 0: any free port). 0 or a negative errno. */
 int ac_udp_bind(ac_executor *ex, const ac_sockaddr *addr, ac_io **out);
 
-/* Send one datagram to `to`: finishes with the byte count or a negative errno. */
+/* Send one datagram to `to`: finishes with the byte count or a negative errno. Cancel-safe: a
+ * datagram goes out whole or not at all, and a cancelled send (still waiting for room in the
+ * socket buffer) sent nothing. */
 typedef struct ac_send_to {
     ac_future future;
     ac_io *io;
@@ -1142,7 +1144,7 @@ ac_future *ac_stream_copy_bidirectional(ac_copy_bidirectional *op, ac_stream *a,
  *   it: read each branch's result.
  * ac_try_join_all: the same, but the first branch to finish with a negative result stops it: the
  *   other unfinished branches are cancelled (their cleanup runs, in index order) and the error
- *   is the result; `op->failed` is that branch's index (-1 when none failed).
+ *   is the result; `op->failed` is that branch's index (-1 when none failed, and after a cancel).
  * Zero branches finish at once with 0. Branches are polled in index order. `branches` and the
  * frames it points to must stay valid, and unmoved, until the combinator finishes or is
  * cancelled; a branch that has already finished counts as finished and is not polled again.

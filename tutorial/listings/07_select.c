@@ -1,0 +1,102 @@
+/* ac_select: the first branch to finish wins and the others are cancelled (their cleanup runs).
+ * Then fairness: when every branch is ready at once, a fair select rotates the winner, a biased
+ * one always picks the lowest index. */
+#include <asyncc.h>
+#include <stdio.h>
+
+/* A pretend mirror that answers `answer` after `delay_ms`. */
+struct mirror {
+    ac_future future;
+    const char *name;
+    uint64_t delay_ms;
+    int answer;
+    ac_sleep nap;
+};
+
+ASYNC_FN(mirror)
+    AWAIT(ac_sleep_ms(&self->nap, self->delay_ms));
+    printf("  %s: answered\n", self->name);
+    ASYNC_RETURN(self->answer);
+ASYNC_FINALLY
+    if (ASYNC_RESULT == -ECANCELED)
+        printf("  %s: lost the race, cleaning up\n", self->name);
+ASYNC_END
+
+static ac_future *mirror(struct mirror *self, const char *name, uint64_t delay_ms, int answer)
+{
+    ASYNC_INIT(self, mirror);
+    self->name = name;
+    self->delay_ms = delay_ms;
+    self->answer = answer;
+    return &self->future;
+}
+
+struct fastest {
+    ac_future future;
+    int rc;
+    struct mirror near, far;
+    ac_sleep deadline; /* a plain sleep is a branch too: a timeout by another name */
+    ac_future *branches[3];
+    ac_race race;
+};
+
+ASYNC_FN(fastest)
+    printf("the fastest of two mirrors, or give up after 500 ms:\n");
+    self->branches[0] = mirror(&self->far, "far mirror", 300, 300);
+    self->branches[1] = mirror(&self->near, "near mirror", 100, 100);
+    self->branches[2] = ac_sleep_ms(&self->deadline, 500);
+    AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 3, 0));
+    printf("  -> branch %d won with %d\n", self->race.winner, self->rc);
+ASYNC_END
+
+static ac_future *fastest(struct fastest *self)
+{
+    ASYNC_INIT(self, fastest);
+    return &self->future;
+}
+
+/* Selects `rounds` times between two branches that are both ready at once. */
+struct always_ready {
+    ac_future future;
+    unsigned flags;
+    int round, rounds;
+    int wins[2];
+    ac_sleep ready[2]; /* a deadline in the past: finishes on its first poll */
+    ac_future *branches[2];
+    ac_race race;
+};
+
+ASYNC_FN(always_ready)
+    for (self->round = 0; self->round < self->rounds; self->round++) {
+        self->branches[0] = ac_sleep_until(&self->ready[0], 0);
+        self->branches[1] = ac_sleep_until(&self->ready[1], 0);
+        AWAIT(ac_select(&self->race, self->branches, 2, self->flags));
+        self->wins[self->race.winner]++;
+    }
+    printf("%s: branch 0 won %d times, branch 1 won %d times\n",
+           self->flags & AC_SELECT_BIASED ? "biased" : "fair", self->wins[0], self->wins[1]);
+ASYNC_END
+
+static ac_future *always_ready(struct always_ready *self, unsigned flags, int rounds)
+{
+    ASYNC_INIT(self, always_ready);
+    self->flags = flags;
+    self->rounds = rounds;
+    self->wins[0] = self->wins[1] = 0;
+    return &self->future;
+}
+
+int main(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct fastest f;
+    struct always_ready r;
+
+    if (!ex)
+        return 1;
+    ac_block_on(ex, fastest(&f));
+    ac_block_on(ex, always_ready(&r, 0, 10));
+    ac_block_on(ex, always_ready(&r, AC_SELECT_BIASED, 10));
+    ac_executor_free(ex);
+    return 0;
+}
