@@ -18,9 +18,10 @@
  *  13. Sockets: TCP, UDP and Unix-domain
  *  14. Streams: buffered reads, lines, write-all, buffered writes and flush, copy
  *  15. Combinators: join, try-join, select; interval timers
- *  16. Channels: mpsc (bounded and unbounded), oneshot
+ *  16. Channels: mpsc (bounded and unbounded), oneshot (broadcast and watch: section 19)
  *  17. Synchronisation: notify, semaphore, mutex
  *  18. Task groups: structured concurrency
+ *  19. Channels II: broadcast and watch
  *  21. Generators and streams: ASYNC_YIELD and FOR_AWAIT
  *
  * ---------------------------------------------------------------------------------------------
@@ -1233,7 +1234,7 @@ ac_future *ac_interval_tick(ac_tick *op, ac_interval *interval);
  *   a send waits while it is full — backpressure) or unbounded (capacity 0: the ring doubles as
  *   needed and keeps its peak size; a send never waits).
  * ac_oneshot: exactly one value from one sender to one receiver (a reply, as tokio's oneshot).
- * Broadcast and watch channels are not written yet.
+ * Broadcast (every receiver sees every value) and watch (the latest value) are in section 19.
  *
  * Handles. A channel is one heap object, reference-counted by its handles: it starts with one
  * sender handle and the receiver handle, and is freed when the last handle is released. There
@@ -1679,6 +1680,185 @@ uint32_t ac_group_running(const ac_group *group);
 uint32_t ac_group_finished(const ac_group *group);
 int ac_group_is_cancelled(const ac_group *group);
 int ac_group_error(const ac_group *group);
+
+/* ============================================================================================
+ * 19. CHANNELS II: BROADCAST AND WATCH
+ *
+ * ac_broadcast: many senders, many receivers; every receiver sees every value sent after it
+ *   subscribed, in order (tokio::sync::broadcast). The channel keeps the last `capacity` values
+ *   in a ring; a send never waits: when the ring is full it overwrites the oldest value, and a
+ *   receiver that had not read it yet has *lagged* — its next receive reports how many values
+ *   it missed and carries on from the oldest value still kept.
+ * ac_watch: one sender publishes a value; receivers read the latest one and can wait until it
+ *   changes (tokio::sync::watch). Only the newest value is kept: a receiver that is slower than
+ *   the sender skips intermediate values, by design (configuration, state, "latest reading").
+ *
+ * Values are copied, as with ac_mpsc (section 16): the element size is fixed at creation. For
+ * broadcast every receiver gets its OWN copy of the bytes. To share a heap object, send a pointer
+ * to a reference-counted object holding one reference per receiver (ac_broadcast_send returns how
+ * many receivers it reached): each receiver drops its reference when done with it. Copies that
+ * no receiver will ever get — overwritten before a lagging receiver read them, or unread when a
+ * receiver closes — are handed to the drop function (ac_broadcast_set_drop) with their count,
+ * so such references are released too, never silently lost. A watch holds one copy: borrowing
+ * copies it out; a receiver that keeps a shared object takes its own reference right after
+ * ac_watch_borrow (no await in between), and the sender drops the old value's reference after
+ * replacing it.
+ *
+ * Handles. A channel is one heap object freed when its last handle is given up. Sender handles
+ * are the channel pointer (broadcast: clone/release as for ac_mpsc; watch: exactly one sender).
+ * A receiver is its own small allocation made by ac_*_subscribe — call it while you hold any
+ * handle of the channel (a sender handle or a receiver) — and is given up with ac_*_rx_close.
+ * Give up a handle only when no operation using it is pending (debug builds abort with
+ * "asyncc: misuse: ..." on a receiver closed under a pending receive, on two receives pending on
+ * one receiver, and on a broadcast/watch sender used after its release).
+ *
+ * Waiting is intrusive and allocates nothing: a pending receive links its future into the
+ * channel's list of waiting receivers, and a send wakes them all. Sending, receiving and
+ * borrowing allocate nothing; only subscribing does (the receiver).
+ *
+ * Cancellation:
+ *   ac_broadcast_recv  cancel-safe: the value is copied out, and the receiver's position moves,
+ *                      only when the receive finishes (1 with a value, or -EOVERFLOW on lag); a
+ *                      cancelled receive took nothing and the next receive gets that value.
+ *   ac_watch_changed   cancel-safe: the newest version is marked seen only when it finishes
+ *                      with 0; a cancelled wait leaves the change unseen for the next one.
+ *
+ *     struct listener { ac_future future; ac_broadcast_rx *rx; ac_broadcast_recv_op recv;
+ *                       int value, n; };
+ *     ASYNC_FN(listener)
+ *         for (;;) {
+ *             AWAIT_INTO(self->n, ac_broadcast_recv(&self->recv, self->rx, &self->value));
+ *             if (self->n == 0)
+ *                 break;                                  // every sender is gone, all read
+ *             if (self->n == -EOVERFLOW)
+ *                 printf("missed %llu\n", (unsigned long long)self->recv.missed);
+ *             else if (self->n == 1)
+ *                 printf("got %d\n", self->value);
+ *         }
+ *     ASYNC_FINALLY
+ *         ac_broadcast_rx_close(self->rx);
+ *     ASYNC_END
+ *     // elsewhere: ac_broadcast_subscribe(ch, &l.rx) before spawning it; ac_broadcast_send(ch, &v)
+ *
+ *     // watch: apply every new configuration until the sender goes away
+ *     for (;;) {
+ *         AWAIT_INTO(self->rc, ac_watch_changed(&self->changed, self->rx));
+ *         if (self->rc < 0)
+ *             break;                                      // -EPIPE: no sender, nothing newer
+ *         ac_watch_borrow(self->rx, &self->config);       // the latest; earlier ones skipped
+ *         apply(&self->config);
+ *     }
+ * ============================================================================================ */
+
+/* ---- broadcast ---- */
+
+typedef struct ac_broadcast ac_broadcast;
+typedef struct ac_broadcast_rx ac_broadcast_rx;
+
+/* Called with a value (in the ring; do not keep the pointer) and the number of copies of it
+ * that no receiver will receive: it was overwritten before `copies` lagging receivers read it,
+ * or a receiver closed before reading it (copies 1). */
+typedef void (*ac_broadcast_drop_fn)(void *value, size_t copies, void *user);
+
+/* Create a channel of `elem_size`-byte values (> 0) keeping the last `capacity` (> 0) of them.
+ * Sets *out to a channel with one sender handle and no receivers, and returns 0; or -EINVAL
+ * (a size is 0, or the ring's size overflows) or -ENOMEM. The ring is allocated here, once. */
+int ac_broadcast_new(size_t elem_size, size_t capacity, ac_broadcast **out);
+
+/* Add a sender handle (the caller must hold one) and return `ch`. */
+ac_broadcast *ac_broadcast_sender_clone(ac_broadcast *ch);
+
+/* Give up one sender handle. After the last one, each receiver reads what it has not read yet
+ * and then sees end of stream; waiting receivers wake. Frees the channel if no receiver is
+ * left. */
+void ac_broadcast_sender_release(ac_broadcast *ch);
+
+/* Install the drop function (NULL: none, the default) for copies no receiver will get. */
+void ac_broadcast_set_drop(ac_broadcast *ch, ac_broadcast_drop_fn drop, void *user);
+
+/* Make a receiver that sees every value sent from now on: 0 and *out, or -ENOMEM. */
+int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_rx **out);
+
+/* Give up a receiver: the values it had not read are dropped for it (the drop function sees
+ * each once, copies 1). Frees the channel if it was the last handle. No receive may be pending.
+ */
+void ac_broadcast_rx_close(ac_broadcast_rx *rx);
+
+/* Send without ever waiting: copy `*value` into the ring, overwriting the oldest value when it
+ * is full, wake the waiting receivers, and return the number of receivers it reached (>= 1).
+ * -EPIPE when there are no receivers: the value was not sent and `*value` is untouched. */
+int ac_broadcast_send(ac_broadcast *ch, const void *value);
+
+/* Receivers subscribed now. */
+size_t ac_broadcast_receivers(const ac_broadcast *ch);
+
+/* Values this receiver can still read (0 .. capacity); after a lag, the ones kept. */
+size_t ac_broadcast_rx_len(const ac_broadcast_rx *rx);
+
+/* Receive without waiting: 1 and the next value in `*out`; 0 at end of stream (every sender
+ * released and everything read); -EAGAIN when nothing is new; -EOVERFLOW when the receiver
+ * lagged: `*missed` (if not NULL) is set to how many values it missed, and the next receive
+ * returns the oldest value kept. */
+int ac_broadcast_try_recv(ac_broadcast_rx *rx, void *out, uint64_t *missed);
+
+/* The receive future: waits for the next value and copies it to `out` (elem_size bytes; valid
+ * until the future finishes). Finishes with 1 and a value, 0 at end of stream, -EOVERFLOW when
+ * the receiver lagged (op->missed says by how many; the next receive continues from the oldest
+ * value kept), or -ECANCELED. One pending receive per receiver. */
+typedef struct ac_broadcast_recv_op {
+    ac_future future;
+    ac_broadcast_rx *rx;
+    void *out;
+    uint64_t missed;    /* set when it finishes with -EOVERFLOW */
+    ac_wait_node node;  /* the channel's list of waiting receivers */
+} ac_broadcast_recv_op;
+ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_rx *rx, void *out);
+
+/* ---- watch ---- */
+
+typedef struct ac_watch ac_watch;
+typedef struct ac_watch_rx ac_watch_rx;
+
+/* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with its
+ * one sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
+int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out);
+
+/* Replace the value with a copy of `*value` (never waits), make it a new version and wake every
+ * waiting ac_watch_changed. The value is stored even when nobody is subscribed (a later
+ * subscriber sees it). Returns the number of receivers now (>= 0). */
+int ac_watch_send(ac_watch *w, const void *value);
+
+/* Give up the sender handle (exactly once). Receivers can still borrow the last value; their
+ * waits finish with -EPIPE once they have seen it. Frees the watch if no receiver is left. */
+void ac_watch_sender_release(ac_watch *w);
+
+/* Make a receiver; the current value counts as seen. 0 and *out, or -ENOMEM. */
+int ac_watch_subscribe(ac_watch *w, ac_watch_rx **out);
+
+/* Give up a receiver. No ac_watch_changed may be pending on it. */
+void ac_watch_rx_close(ac_watch_rx *rx);
+
+/* Copy the latest value to `*out` and mark it seen. Always works, even after the sender is
+ * gone. */
+void ac_watch_borrow(ac_watch_rx *rx, void *out);
+
+/* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and the
+ * sender is gone (none ever will). */
+int ac_watch_has_changed(const ac_watch_rx *rx);
+
+/* The number of versions sent so far (0 for the initial value). */
+uint64_t ac_watch_version(const ac_watch *w);
+
+/* Wait until a version newer than the last one seen exists, then mark it seen and finish with
+ * 0 (read it with ac_watch_borrow). Finishes at once if one exists already; -EPIPE when the
+ * sender is gone and nothing newer exists; -ECANCELED. Changes made while nobody waited are not
+ * queued: one wait covers all of them. One pending wait per receiver. */
+typedef struct ac_watch_changed_op {
+    ac_future future;
+    ac_watch_rx *rx;
+    ac_wait_node node; /* the watch's list of waiting receivers */
+} ac_watch_changed_op;
+ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_rx *rx);
 
 /* ============================================================================================
  * 21. GENERATORS AND STREAMS: ASYNC_YIELD AND FOR_AWAIT

@@ -1,0 +1,219 @@
+/*
+ * watch.c — a watch channel between the tasks of one executor: one sender publishes the latest
+ * value, receivers read it and wait for it to change.
+ *
+ * The watch holds one copy of the value and a version, bumped by every send. A receiver
+ * remembers the version it has seen; a change is "a version newer than that". Waiting
+ * ac_watch_changed futures link their ac_wait_node into the watch's list; a send or the
+ * sender's release unlinks and wakes them all, and each re-checks the version when it runs.
+ *
+ * Invariants: a wait is in the list iff its node's status is QUEUED; rx->seen <= version.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { NODE_IDLE = 0, NODE_QUEUED };
+
+struct ac_watch {
+    size_t elem_size;
+    uint64_t version;
+    size_t receivers;
+    bool sender_alive;
+    ac_wait_list waiting;
+    unsigned char value[];
+};
+
+struct ac_watch_rx {
+    ac_watch *w;
+    uint64_t seen; /* the newest version this receiver has seen */
+    ac_watch_changed_op *waiting;
+};
+
+int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out)
+{
+    ac_watch *w;
+    *out = NULL;
+    if (elem_size == 0 || elem_size > SIZE_MAX - sizeof *w)
+        return -EINVAL;
+    w = malloc(sizeof *w + elem_size);
+    if (!w)
+        return -ENOMEM;
+    w->elem_size = elem_size;
+    w->version = 0;
+    w->receivers = 0;
+    w->sender_alive = true;
+    w->waiting.head = w->waiting.tail = NULL;
+    w->waiting.len = 0;
+    memcpy(w->value, initial, elem_size);
+    *out = w;
+    return 0;
+}
+
+static void free_if_unused(ac_watch *w)
+{
+    if (!w->sender_alive && w->receivers == 0)
+        free(w);
+}
+
+/* Unlink every waiting receiver and wake its task; each re-checks the version when it runs. */
+static void wake_all(ac_watch *w)
+{
+    while (w->waiting.head) {
+        ac_wait_node *node = w->waiting.head;
+        w->waiting.head = node->next;
+        node->prev = node->next = NULL;
+        node->status = NODE_IDLE;
+        ac_wake(node->task);
+    }
+    w->waiting.tail = NULL;
+    w->waiting.len = 0;
+}
+
+static void unlink_node(ac_watch *w, ac_wait_node *node)
+{
+    if (node->prev)
+        node->prev->next = node->next;
+    else
+        w->waiting.head = node->next;
+    if (node->next)
+        node->next->prev = node->prev;
+    else
+        w->waiting.tail = node->prev;
+    node->prev = node->next = NULL;
+    node->status = NODE_IDLE;
+    w->waiting.len--;
+}
+
+static void link_node(ac_watch *w, ac_wait_node *node)
+{
+    node->next = NULL;
+    node->prev = w->waiting.tail;
+    if (w->waiting.tail)
+        w->waiting.tail->next = node;
+    else
+        w->waiting.head = node;
+    w->waiting.tail = node;
+    w->waiting.len++;
+    node->status = NODE_QUEUED;
+}
+
+int ac_watch_send(ac_watch *w, const void *value)
+{
+    if (ASYNCC_DEBUG && !w->sender_alive)
+        ac_misuse_call_("ac_watch_send after ac_watch_sender_release");
+    memcpy(w->value, value, w->elem_size);
+    w->version++;
+    wake_all(w);
+    return w->receivers > INT_MAX ? INT_MAX : (int)w->receivers;
+}
+
+void ac_watch_sender_release(ac_watch *w)
+{
+    if (ASYNCC_DEBUG && !w->sender_alive)
+        ac_misuse_call_("ac_watch_sender_release called twice");
+    w->sender_alive = false;
+    wake_all(w); /* waits with nothing newer finish with -EPIPE */
+    free_if_unused(w);
+}
+
+int ac_watch_subscribe(ac_watch *w, ac_watch_rx **out)
+{
+    ac_watch_rx *rx = malloc(sizeof *rx);
+    *out = NULL;
+    if (!rx)
+        return -ENOMEM;
+    rx->w = w;
+    rx->seen = w->version;
+    rx->waiting = NULL;
+    w->receivers++;
+    *out = rx;
+    return 0;
+}
+
+void ac_watch_rx_close(ac_watch_rx *rx)
+{
+    ac_watch *w = rx->w;
+    if (ASYNCC_DEBUG && rx->waiting)
+        ac_misuse_call_("ac_watch_rx_close while ac_watch_changed is pending on the receiver");
+    w->receivers--;
+    free(rx);
+    free_if_unused(w);
+}
+
+void ac_watch_borrow(ac_watch_rx *rx, void *out)
+{
+    memcpy(out, rx->w->value, rx->w->elem_size);
+    rx->seen = rx->w->version;
+}
+
+int ac_watch_has_changed(const ac_watch_rx *rx)
+{
+    if (rx->seen < rx->w->version)
+        return 1;
+    return rx->w->sender_alive ? 0 : -EPIPE;
+}
+
+uint64_t ac_watch_version(const ac_watch *w)
+{
+    return w->version;
+}
+
+/* ---- the wait for a change ---- */
+
+static ac_poll changed_poll(ac_future *f, ac_cx *cx)
+{
+    ac_watch_changed_op *op = (ac_watch_changed_op *)(void *)f;
+    ac_watch_rx *rx = op->rx;
+    int rc = ac_watch_has_changed(rx);
+    if (ASYNCC_DEBUG && rx->waiting && rx->waiting != op)
+        ac_misuse_task_(ac_cx_waker(cx), "two ac_watch_changed are pending at once on one "
+                                         "watch receiver");
+    if (rc != 0) {
+        if (op->node.status == NODE_QUEUED)
+            unlink_node(rx->w, &op->node);
+        rx->waiting = NULL;
+        if (rc == 1)
+            rx->seen = rx->w->version;
+        return ac_leaf_finish(f, rc == 1 ? 0 : rc);
+    }
+    op->node.task = ac_cx_waker(cx);
+    if (op->node.status == NODE_IDLE)
+        link_node(rx->w, &op->node);
+    rx->waiting = op;
+    return ac_pending();
+}
+
+static void changed_cancel(ac_future *f)
+{
+    ac_watch_changed_op *op = (ac_watch_changed_op *)(void *)f;
+    if (op->node.status == NODE_QUEUED)
+        unlink_node(op->rx->w, &op->node);
+    if (op->rx->waiting == op)
+        op->rx->waiting = NULL;
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *changed_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_watch_changed_op *op = (const ac_watch_changed_op *)(const void *)f;
+    snprintf(buf, size, "watch changed (version %llu seen)", (unsigned long long)op->rx->seen);
+    return buf;
+}
+
+static const ac_future_vtable changed_vtable = {changed_poll,     changed_cancel,
+                                                changed_describe, "watch changed",
+                                                __FILE__,         sizeof(ac_watch_changed_op)};
+
+ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_rx *rx)
+{
+    op->rx = rx;
+    op->node.prev = op->node.next = NULL;
+    op->node.task = NULL;
+    op->node.wanted = 0;
+    op->node.status = NODE_IDLE;
+    return ac_leaf_init(&op->future, &changed_vtable);
+}

@@ -1,0 +1,219 @@
+/*
+ * test_channel2_misuse.c — the misuse checks of broadcast and watch channels (asyncc.h section
+ * 19) abort and say what went wrong: two receives pending on one receiver, a receiver closed
+ * under its pending receive, a sender used after its release.
+ *
+ * Each scenario runs in a child this file forks itself, with stderr on a pipe, so a test can
+ * assert both that the child died of SIGABRT and what the message says. The mistakes are made
+ * from inside a task, so the report also names this file (the task's spawn site).
+ */
+/* ctest: needs-fork */
+#include "asyncc.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct death {
+    int signal; /* the signal that ended the child, or 0 when it exited */
+    char message[4096];
+};
+
+/* Run `scenario` in a forked child whose stderr goes to a pipe; collect how it ended. */
+static struct death run_to_death(void (*scenario)(void))
+{
+    struct death d = {0, ""};
+    size_t len = 0;
+    ssize_t n;
+    int fds[2], status;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        alarm(30); /* a scenario that hangs instead of aborting dies of SIGALRM and fails */
+        scenario();
+        _exit(0);
+    }
+    close(fds[1]);
+    while ((n = read(fds[0], d.message + len, sizeof d.message - 1 - len)) > 0)
+        len += (size_t)n;
+    d.message[len] = '\0';
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    d.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    return d;
+}
+
+#define ck_assert_aborted_saying(d, what)                                                          \
+    do {                                                                                           \
+        ck_assert_msg((d).signal == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s",        \
+                      (d).signal, (d).message);                                                    \
+        ck_assert_msg(strncmp((d).message, "asyncc: misuse: ", 16) == 0,                           \
+                      "not asyncc's report: %s", (d).message);                                     \
+        ck_assert_msg(strstr((d).message, (what)) != NULL, "stderr lacks \"%s\": %s", (what),      \
+                      (d).message);                                                                \
+        ck_assert_msg(strstr((d).message, "test_channel2_misuse.c") != NULL,                       \
+                      "stderr does not name the source file: %s", (d).message);                    \
+    } while (0)
+
+enum mistake {
+    BROADCAST_TWO_RECEIVES,
+    BROADCAST_CLOSE_UNDER_RECEIVE,
+    BROADCAST_SEND_AFTER_RELEASE,
+    WATCH_TWO_WAITS,
+    WATCH_CLOSE_UNDER_WAIT,
+    WATCH_SEND_AFTER_RELEASE,
+    WATCH_RELEASE_TWICE,
+};
+
+/* A task that waits on a receiver (broadcast when `brx` is set, else watch) until killed. */
+struct waiter {
+    ac_future future;
+    ac_broadcast_rx *brx;
+    ac_watch_rx *wrx;
+    int value;
+    ac_broadcast_recv_op recv;
+    ac_watch_changed_op changed;
+};
+
+ASYNC_FN(waiter)
+    if (self->brx)
+        AWAIT(ac_broadcast_recv(&self->recv, self->brx, &self->value));
+    else
+        AWAIT(ac_watch_changed(&self->changed, self->wrx));
+ASYNC_END
+
+/* Lets a waiter park on the receiver, then makes the mistake. */
+struct culprit;
+static void send_after_release(struct culprit *c);
+static void release_watch(struct culprit *c);
+
+struct culprit {
+    ac_future future;
+    enum mistake mistake;
+    ac_broadcast *bc;
+    ac_broadcast_rx *brx;
+    ac_watch *w;
+    ac_watch_rx *wrx;
+    int value;
+    struct waiter waiter;
+    ac_broadcast_recv_op recv;
+    ac_watch_changed_op changed;
+};
+
+ASYNC_FN(culprit)
+    ASYNC_INIT(&self->waiter, waiter);
+    self->waiter.brx = self->mistake < WATCH_TWO_WAITS ? self->brx : NULL;
+    self->waiter.wrx = self->wrx;
+    ac_task_detach(ac_spawn(ac_cx_executor(ac_cx_), &self->waiter.future));
+    ASYNC_YIELD_NOW(); /* the waiter runs and parks on the receiver */
+    if (self->mistake == BROADCAST_TWO_RECEIVES)
+        AWAIT(ac_broadcast_recv(&self->recv, self->brx, &self->value));
+    else if (self->mistake == WATCH_TWO_WAITS)
+        AWAIT(ac_watch_changed(&self->changed, self->wrx));
+    else if (self->mistake == BROADCAST_CLOSE_UNDER_RECEIVE)
+        ac_broadcast_rx_close(self->brx);
+    else if (self->mistake == WATCH_CLOSE_UNDER_WAIT)
+        ac_watch_rx_close(self->wrx);
+    else if (self->mistake == BROADCAST_SEND_AFTER_RELEASE)
+        send_after_release(self);
+    else
+        release_watch(self);
+ASYNC_END
+
+static void send_after_release(struct culprit *c)
+{
+    ac_broadcast_sender_release(c->bc); /* the receiver keeps the channel alive */
+    ac_broadcast_send(c->bc, &c->value);
+}
+
+/* Watch sender mistakes: sending after the release, or releasing twice. */
+static void release_watch(struct culprit *c)
+{
+    ac_watch_sender_release(c->w); /* the receiver keeps the watch alive */
+    if (c->mistake == WATCH_SEND_AFTER_RELEASE)
+        ac_watch_send(c->w, &c->value);
+    else
+        ac_watch_sender_release(c->w);
+}
+
+static void make_mistake(enum mistake mistake)
+{
+    ac_executor *ex = ac_executor_new();
+    struct culprit c;
+    int initial = 0;
+    ASYNC_INIT(&c, culprit);
+    c.mistake = mistake;
+    c.value = 1;
+    ck_assert_int_eq(ac_broadcast_new(sizeof(int), 4, &c.bc), 0);
+    ck_assert_int_eq(ac_broadcast_subscribe(c.bc, &c.brx), 0);
+    ck_assert_int_eq(ac_watch_new(sizeof(int), &initial, &c.w), 0);
+    ck_assert_int_eq(ac_watch_subscribe(c.w, &c.wrx), 0);
+    ac_task_detach(ac_spawn(ex, &c.future));
+    ac_executor_run(ex);
+}
+
+#define SCENARIO(name, mistake)                                                                    \
+    static void name(void)                                                                         \
+    {                                                                                              \
+        make_mistake(mistake);                                                                     \
+    }
+
+SCENARIO(broadcast_two_receives, BROADCAST_TWO_RECEIVES)
+SCENARIO(broadcast_close_under_receive, BROADCAST_CLOSE_UNDER_RECEIVE)
+SCENARIO(broadcast_send_after_release, BROADCAST_SEND_AFTER_RELEASE)
+SCENARIO(watch_two_waits, WATCH_TWO_WAITS)
+SCENARIO(watch_close_under_wait, WATCH_CLOSE_UNDER_WAIT)
+SCENARIO(watch_send_after_release, WATCH_SEND_AFTER_RELEASE)
+SCENARIO(watch_release_twice, WATCH_RELEASE_TWICE)
+
+START_TEST(broadcast_misuse_aborts)
+{
+    struct death d = run_to_death(broadcast_two_receives);
+    ck_assert_aborted_saying(d, "two receives are pending at once on one broadcast receiver");
+    d = run_to_death(broadcast_close_under_receive);
+    ck_assert_aborted_saying(d, "ac_broadcast_rx_close while a receive is pending");
+    d = run_to_death(broadcast_send_after_release);
+    ck_assert_aborted_saying(d, "ac_broadcast_send after every sender handle was released");
+}
+END_TEST
+
+START_TEST(watch_misuse_aborts)
+{
+    struct death d = run_to_death(watch_two_waits);
+    ck_assert_aborted_saying(d, "two ac_watch_changed are pending at once on one watch receiver");
+    d = run_to_death(watch_close_under_wait);
+    ck_assert_aborted_saying(d, "ac_watch_rx_close while ac_watch_changed is pending");
+    d = run_to_death(watch_send_after_release);
+    ck_assert_aborted_saying(d, "ac_watch_send after ac_watch_sender_release");
+    d = run_to_death(watch_release_twice);
+    ck_assert_aborted_saying(d, "ac_watch_sender_release called twice");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("channel2_misuse");
+    TCase *tc = tcase_create("debug");
+    SRunner *sr;
+    int failed;
+    tcase_set_timeout(tc, 60);
+    if (ASYNCC_DEBUG) { /* the checks exist only with ASYNCC_DEBUG (not under NDEBUG) */
+        tcase_add_test(tc, broadcast_misuse_aborts);
+        tcase_add_test(tc, watch_misuse_aborts);
+    }
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,525 @@
+/*
+ * test_watch.c — watch channels: borrow and versions, late subscribers, one send waking every
+ * waiter, coalesced changes, changed() marking the version seen, the sender's release with and
+ * without unseen changes, cancellation of every wait state (no change lost), executor teardown,
+ * and a fixed-seed randomized stress test (receivers only ever see newer values and end on the
+ * last one).
+ *
+ * "settle" runs the executor until every task has finished or waits for something only the
+ * test's plain code can provide (ac_executor_run then reports -EDEADLK).
+ */
+#include "asyncc.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void settle(ac_executor *ex)
+{
+    int rc = ac_executor_run(ex);
+    ck_assert(rc == 0 || rc == -EDEADLK);
+}
+
+static int join(ac_executor *ex, ac_task *task)
+{
+    ac_join j;
+    return ac_block_on(ex, ac_task_join(&j, task));
+}
+
+static int backtrace_has(const ac_task *task, const char *needle)
+{
+    char buf[512];
+    ac_task_backtrace(task, buf, sizeof buf);
+    return strstr(buf, needle) != NULL;
+}
+
+static ac_watch *new_watch(int initial)
+{
+    ac_watch *w;
+    ck_assert_int_eq(ac_watch_new(sizeof initial, &initial, &w), 0);
+    return w;
+}
+
+static ac_watch_rx *subscribe(ac_watch *w)
+{
+    ac_watch_rx *rx;
+    ck_assert_int_eq(ac_watch_subscribe(w, &rx), 0);
+    return rx;
+}
+
+static int send_int(ac_watch *w, int v)
+{
+    return ac_watch_send(w, &v);
+}
+
+static int borrow_int(ac_watch_rx *rx)
+{
+    int v = -1;
+    ac_watch_borrow(rx, &v);
+    return v;
+}
+
+/* ---- a waiting task: waits for `changes` changes, borrowing the value after each ---- */
+
+struct seen {
+    int values[64];
+    int n;
+    int rc; /* the last wait's result; 1 before any finished */
+};
+
+struct follower {
+    ac_future future;
+    ac_watch_rx *rx;
+    struct seen *seen;
+    int changes, close;
+    ac_watch_changed_op changed;
+};
+
+ASYNC_FN(follower)
+    while (self->seen->n < self->changes) {
+        AWAIT_INTO(self->seen->rc, ac_watch_changed(&self->changed, self->rx));
+        if (self->seen->rc < 0)
+            break;
+        self->seen->values[self->seen->n++] = borrow_int(self->rx);
+    }
+ASYNC_FINALLY
+    if (self->close)
+        ac_watch_rx_close(self->rx);
+ASYNC_END
+
+static ac_task *spawn_follower(ac_executor *ex, ac_watch_rx *rx, int changes, int close,
+                               struct seen *seen)
+{
+    struct follower f;
+    ASYNC_INIT(&f, follower);
+    f.rx = rx;
+    f.seen = seen;
+    f.changes = changes;
+    f.close = close;
+    memset(seen, 0, sizeof *seen);
+    seen->rc = 1;
+    return ac_spawn_named(ex, &f.future, "follower");
+}
+
+/* ---- plain calls ---- */
+
+START_TEST(creation_arguments)
+{
+    ac_watch *w = (ac_watch *)&w;
+    int v = 0;
+    ck_assert_int_eq(ac_watch_new(0, &v, &w), -EINVAL);
+    ck_assert_ptr_null(w);
+}
+END_TEST
+
+START_TEST(borrow_send_and_versions)
+{
+    ac_watch *w = new_watch(10);
+    ac_watch_rx *rx = subscribe(w);
+    ck_assert_uint_eq(ac_watch_version(w), 0);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 0); /* the initial value counts as seen */
+    ck_assert_int_eq(borrow_int(rx), 10);
+    ck_assert_int_eq(send_int(w, 11), 1);
+    ck_assert_int_eq(send_int(w, 12), 1);
+    ck_assert_uint_eq(ac_watch_version(w), 2);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 1);
+    ck_assert_int_eq(borrow_int(rx), 12); /* only the latest is kept */
+    ck_assert_int_eq(ac_watch_has_changed(rx), 0);
+    ck_assert_int_eq(borrow_int(rx), 12); /* borrowing again is fine */
+    ac_watch_rx_close(rx);
+    ac_watch_sender_release(w);
+}
+END_TEST
+
+START_TEST(values_are_copied_with_their_element_size)
+{
+    struct config {
+        int port;
+        char host[40];
+    } in = {8080, "example.org"}, out;
+    ac_watch *w;
+    ac_watch_rx *rx;
+    ck_assert_int_eq(ac_watch_new(sizeof in, &in, &w), 0);
+    in.port = 0; /* the watch holds its own copy */
+    ck_assert_int_eq(ac_watch_subscribe(w, &rx), 0);
+    ac_watch_borrow(rx, &out);
+    ck_assert_int_eq(out.port, 8080);
+    ck_assert_str_eq(out.host, "example.org");
+    ac_watch_sender_release(w);
+    ac_watch_rx_close(rx); /* the last handle frees the watch */
+}
+END_TEST
+
+START_TEST(send_without_receivers_is_stored_for_later_subscribers)
+{
+    ac_watch *w = new_watch(1);
+    ac_watch_rx *rx;
+    ck_assert_int_eq(send_int(w, 2), 0); /* nobody subscribed: stored anyway */
+    rx = subscribe(w);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 0); /* current value counts as seen */
+    ck_assert_int_eq(borrow_int(rx), 2);
+    ac_watch_rx_close(rx);
+    ck_assert_int_eq(send_int(w, 3), 0);
+    ac_watch_sender_release(w);
+}
+END_TEST
+
+START_TEST(sender_release_keeps_the_last_value_readable)
+{
+    ac_watch *w = new_watch(1);
+    ac_watch_rx *rx = subscribe(w), *late;
+    send_int(w, 5);
+    late = subscribe(w);
+    ac_watch_sender_release(w);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 1); /* still unseen: not -EPIPE yet */
+    ck_assert_int_eq(borrow_int(rx), 5);
+    ck_assert_int_eq(ac_watch_has_changed(rx), -EPIPE);
+    ck_assert_int_eq(ac_watch_has_changed(late), -EPIPE);
+    ck_assert_int_eq(borrow_int(late), 5);
+    ac_watch_rx_close(rx);
+    ac_watch_rx_close(late);
+}
+END_TEST
+
+/* ---- waiting ---- */
+
+START_TEST(one_send_wakes_every_waiter)
+{
+    enum { FOLLOWERS = 8 };
+    ac_executor *ex = ac_executor_new();
+    ac_watch *w = new_watch(0);
+    struct seen seen[FOLLOWERS];
+    ac_task *tasks[FOLLOWERS];
+    int i;
+    for (i = 0; i < FOLLOWERS; i++)
+        tasks[i] = spawn_follower(ex, subscribe(w), 2, 1, &seen[i]);
+    settle(ex);
+    for (i = 0; i < FOLLOWERS; i++) {
+        ck_assert_int_eq(seen[i].n, 0);
+        ck_assert(backtrace_has(tasks[i], "watch changed (version 0 seen)"));
+    }
+    ck_assert_int_eq(send_int(w, 7), FOLLOWERS);
+    settle(ex);
+    ck_assert_int_eq(send_int(w, 8), FOLLOWERS);
+    settle(ex);
+    for (i = 0; i < FOLLOWERS; i++) {
+        ck_assert_int_eq(join(ex, tasks[i]), 0);
+        ck_assert_int_eq(seen[i].n, 2);
+        ck_assert_int_eq(seen[i].values[0], 7);
+        ck_assert_int_eq(seen[i].values[1], 8);
+    }
+    ac_watch_sender_release(w);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(changes_while_nobody_waits_coalesce)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_watch *w = new_watch(0);
+    ac_watch_rx *rx = subscribe(w);
+    struct seen seen;
+    ac_task *t = spawn_follower(ex, rx, 2, 0, &seen);
+    settle(ex);
+    send_int(w, 1);
+    send_int(w, 2);
+    send_int(w, 3); /* three sends before the follower runs: one change, value 3 */
+    settle(ex);
+    ck_assert_int_eq(seen.n, 1);
+    ck_assert_int_eq(seen.values[0], 3);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 0);
+    send_int(w, 4);
+    settle(ex);
+    ck_assert_int_eq(join(ex, t), 0);
+    ck_assert_int_eq(seen.values[1], 4);
+    ac_watch_rx_close(rx);
+    ac_watch_sender_release(w);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(changed_finishes_at_once_and_marks_the_version_seen)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_watch *w = new_watch(0);
+    ac_watch_rx *rx = subscribe(w);
+    ac_watch_changed_op changed;
+    ac_timeout timeout;
+    send_int(w, 1);
+    ck_assert_int_eq(ac_block_on(ex, ac_watch_changed(&changed, rx)), 0);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 0);
+    /* Nothing newer: a second wait waits (here until its timeout). */
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 1, ac_watch_changed(&changed, rx))),
+                     -ETIMEDOUT);
+    ck_assert_int_eq(borrow_int(rx), 1);
+    ac_watch_rx_close(rx);
+    ac_watch_sender_release(w);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(sender_release_ends_waits)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_watch *w = new_watch(0);
+    ac_watch_rx *unseen = subscribe(w);
+    struct seen waiting_seen, unseen_seen;
+    ac_task *waiting, *t;
+    waiting = spawn_follower(ex, subscribe(w), 5, 1, &waiting_seen);
+    settle(ex);
+    send_int(w, 1);
+    settle(ex); /* the waiter saw 1 and waits again */
+    ck_assert_int_eq(waiting_seen.n, 1);
+    ac_watch_sender_release(w);
+    settle(ex);
+    ck_assert_int_eq(join(ex, waiting), 0);
+    ck_assert_int_eq(waiting_seen.rc, -EPIPE);
+    ck_assert_int_eq(waiting_seen.n, 1);
+    /* A receiver with an unseen change gets it first, then -EPIPE. */
+    t = spawn_follower(ex, unseen, 5, 1, &unseen_seen);
+    settle(ex);
+    ck_assert_int_eq(join(ex, t), 0);
+    ck_assert_int_eq(unseen_seen.n, 1);
+    ck_assert_int_eq(unseen_seen.values[0], 1);
+    ck_assert_int_eq(unseen_seen.rc, -EPIPE);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* ---- cancellation ---- */
+
+START_TEST(cancelled_wait_leaves_the_change_unseen)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_watch *w = new_watch(0);
+    ac_watch_rx *rx = subscribe(w);
+    struct seen seen;
+    ac_task *t = spawn_follower(ex, rx, 1, 0, &seen);
+    settle(ex);
+    ck_assert_int_eq(ac_task_abort(t), 0); /* dropped while waiting */
+    ck_assert_int_eq(join(ex, t), -ECANCELED);
+    send_int(w, 1);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 1); /* the change is still there */
+    ck_assert_int_eq(borrow_int(rx), 1);
+    t = spawn_follower(ex, rx, 1, 0, &seen);
+    settle(ex);
+    send_int(w, 2);                        /* wakes it... */
+    ck_assert_int_eq(ac_task_abort(t), 0); /* ...dropped before it ran: 2 stays unseen */
+    ck_assert_int_eq(join(ex, t), -ECANCELED);
+    ck_assert_int_eq(seen.n, 0);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 1);
+    ck_assert_int_eq(borrow_int(rx), 2);
+    ac_watch_rx_close(rx);
+    ac_watch_sender_release(w);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_watch *w = new_watch(0);
+    ac_watch_rx *middle = subscribe(w);
+    struct seen seen[3];
+    ac_task *tasks[3];
+    tasks[0] = spawn_follower(ex, subscribe(w), 1, 1, &seen[0]);
+    tasks[1] = spawn_follower(ex, middle, 1, 0, &seen[1]);
+    tasks[2] = spawn_follower(ex, subscribe(w), 1, 1, &seen[2]);
+    settle(ex);
+    ck_assert_int_eq(ac_task_abort(tasks[1]), 0);
+    ck_assert_int_eq(join(ex, tasks[1]), -ECANCELED);
+    send_int(w, 9);
+    settle(ex);
+    ck_assert_int_eq(join(ex, tasks[0]), 0);
+    ck_assert_int_eq(join(ex, tasks[2]), 0);
+    ck_assert_int_eq(seen[0].values[0], 9);
+    ck_assert_int_eq(seen[2].values[0], 9);
+    ck_assert_int_eq(ac_watch_has_changed(middle), 1);
+    ac_watch_rx_close(middle);
+    ac_watch_sender_release(w);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(cancelled_wait_never_polled)
+{
+    ac_watch *w = new_watch(0);
+    ac_watch_rx *rx = subscribe(w);
+    ac_watch_changed_op changed;
+    send_int(w, 1);
+    ac_future_cancel(ac_watch_changed(&changed, rx));
+    ck_assert_int_eq(changed.future.result, -ECANCELED);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 1);
+    ac_watch_rx_close(rx);
+    ac_watch_sender_release(w);
+}
+END_TEST
+
+START_TEST(executor_free_with_waiting_receivers)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_watch *w = new_watch(0);
+    struct seen seen[3];
+    int i;
+    for (i = 0; i < 3; i++)
+        ac_task_detach(spawn_follower(ex, subscribe(w), 1, 1, &seen[i]));
+    settle(ex);
+    ac_watch_sender_release(w); /* the followers' closes free the watch when they are cancelled */
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* ---- randomized stress ---- */
+
+enum { STRESS_RECEIVERS = 6, STRESS_SENDS = 400 };
+
+static struct {
+    uint32_t rng;
+    int last_sent;
+    long observed; /* values receivers saw change to */
+} stress;
+
+static uint32_t next_random(void)
+{
+    /* xorshift32: a fixed seed gives the same schedule every run */
+    stress.rng ^= stress.rng << 13;
+    stress.rng ^= stress.rng >> 17;
+    stress.rng ^= stress.rng << 5;
+    return stress.rng;
+}
+
+/* Sends 1, 2, ... STRESS_SENDS with random yields, then releases the sender. */
+struct stress_sender {
+    ac_future future;
+    ac_watch *w;
+    int i;
+};
+
+ASYNC_FN(stress_sender)
+    for (self->i = 1; self->i <= STRESS_SENDS; self->i++) {
+        while (next_random() % 3 == 0)
+            ASYNC_YIELD_NOW();
+        ac_watch_send(self->w, &self->i);
+        stress.last_sent = self->i;
+    }
+ASYNC_FINALLY
+    ac_watch_sender_release(self->w);
+ASYNC_END
+
+/* Every change it sees is to a strictly newer value; it ends on -EPIPE having seen the last. */
+struct stress_receiver {
+    ac_future future;
+    ac_watch_rx *rx;
+    int last, value, rc;
+    ac_watch_changed_op changed;
+};
+
+ASYNC_FN(stress_receiver)
+    for (;;) {
+        while (next_random() % 2 == 0)
+            ASYNC_YIELD_NOW();
+        AWAIT_INTO(self->rc, ac_watch_changed(&self->changed, self->rx));
+        if (self->rc == -EPIPE)
+            break;
+        ck_assert_int_eq(self->rc, 0);
+        ac_watch_borrow(self->rx, &self->value);
+        ck_assert_int_gt(self->value, self->last);
+        ck_assert_int_le(self->value, stress.last_sent);
+        self->last = self->value;
+        stress.observed++;
+    }
+    ck_assert_int_eq(self->last, STRESS_SENDS);
+ASYNC_FINALLY
+    ac_watch_rx_close(self->rx);
+ASYNC_END
+
+static ac_task *spawn_stress_receiver(ac_executor *ex, ac_watch *w)
+{
+    struct stress_receiver r;
+    ASYNC_INIT(&r, stress_receiver);
+    ck_assert_int_eq(ac_watch_subscribe(w, &r.rx), 0);
+    ac_watch_borrow(r.rx, &r.last);
+    return ac_spawn(ex, &r.future);
+}
+
+/* Runs the sender and the receivers, aborting random receivers and subscribing new ones. */
+struct stress_driver {
+    ac_future future;
+    ac_executor *ex;
+    ac_watch *w;
+    ac_task *sender, *receivers[STRESS_RECEIVERS];
+    int i, rc;
+    ac_join join;
+};
+
+ASYNC_FN(stress_driver)
+    for (self->i = 0; self->i < STRESS_RECEIVERS; self->i++)
+        self->receivers[self->i] = spawn_stress_receiver(self->ex, self->w);
+    {
+        struct stress_sender s;
+        ASYNC_INIT(&s, stress_sender);
+        s.w = self->w;
+        self->sender = ac_spawn(self->ex, &s.future);
+    }
+    while (stress.last_sent < STRESS_SENDS) {
+        ASYNC_YIELD_NOW();
+        if (next_random() % 100 < 5) {
+            self->i = (int)(next_random() % STRESS_RECEIVERS);
+            ac_task_abort(self->receivers[self->i]);
+            AWAIT(ac_task_join(&self->join, self->receivers[self->i]));
+            self->receivers[self->i] = spawn_stress_receiver(self->ex, self->w);
+        }
+    }
+    for (self->i = 0; self->i < STRESS_RECEIVERS; self->i++) {
+        AWAIT_INTO(self->rc, ac_task_join(&self->join, self->receivers[self->i]));
+        ck_assert_int_eq(self->rc, 0);
+    }
+    AWAIT(ac_task_join(&self->join, self->sender));
+ASYNC_END
+
+START_TEST(stress_random_changes_and_aborts)
+{
+    static const uint32_t seeds[] = {1, 0x9e3779b9u, 20261127u};
+    ac_executor *ex = ac_executor_new();
+    struct stress_driver d;
+    memset(&stress, 0, sizeof stress);
+    stress.rng = seeds[_i];
+    ASYNC_INIT(&d, stress_driver);
+    d.ex = ex;
+    d.w = new_watch(0);
+    ck_assert_int_eq(ac_block_on(ex, &d.future), 0);
+    /* Receivers saw real progress, but fewer changes than sends: intermediate ones coalesce. */
+    ck_assert_int_gt(stress.observed, STRESS_SENDS / 4);
+    ck_assert_int_lt(stress.observed, (long)STRESS_RECEIVERS * STRESS_SENDS);
+    ac_executor_free(ex);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("watch");
+    TCase *tc = tcase_create("watch");
+    SRunner *sr;
+    int failed;
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, creation_arguments);
+    tcase_add_test(tc, borrow_send_and_versions);
+    tcase_add_test(tc, values_are_copied_with_their_element_size);
+    tcase_add_test(tc, send_without_receivers_is_stored_for_later_subscribers);
+    tcase_add_test(tc, sender_release_keeps_the_last_value_readable);
+    tcase_add_test(tc, one_send_wakes_every_waiter);
+    tcase_add_test(tc, changes_while_nobody_waits_coalesce);
+    tcase_add_test(tc, changed_finishes_at_once_and_marks_the_version_seen);
+    tcase_add_test(tc, sender_release_ends_waits);
+    tcase_add_test(tc, cancelled_wait_leaves_the_change_unseen);
+    tcase_add_test(tc, cancelled_waiter_leaves_the_other_waiters_linked);
+    tcase_add_test(tc, cancelled_wait_never_polled);
+    tcase_add_test(tc, executor_free_with_waiting_receivers);
+    tcase_add_loop_test(tc, stress_random_changes_and_aborts, 0, 3);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
