@@ -22,6 +22,7 @@
  *  17. Synchronisation: notify, semaphore, mutex
  *  18. Task groups: structured concurrency
  *  19. Channels II: broadcast and watch
+ *  20. Synchronisation II: rwlock, barrier, once cell
  *  21. Generators and streams: ASYNC_YIELD and FOR_AWAIT
  *
  * ---------------------------------------------------------------------------------------------
@@ -1859,6 +1860,174 @@ typedef struct ac_watch_changed_op {
     ac_wait_node node; /* the watch's list of waiting receivers */
 } ac_watch_changed_op;
 ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_rx *rx);
+
+/* ============================================================================================
+ * 20. SYNCHRONISATION II: RWLOCK, BARRIER, ONCE CELL
+ *
+ * Three more primitives built like section 17's (read its introduction first): for the tasks of
+ * ONE executor, no atomics, nothing allocated. Each is a struct you embed and initialise; each
+ * wait is a leaf future in the waiter's frame holding an ac_wait_node, linked into the
+ * primitive's strict FIFO list, and what it waits for is handed to it when it is woken, so
+ * nobody barges in. A primitive must not move while anything waits on it, and must outlive its
+ * waiters. Destroying one that has waiters (or, for the rwlock, holders; for the once cell, an
+ * initialisation in progress) is a misuse: debug builds abort with "asyncc: misuse: ...".
+ *
+ * Cancellation: every wait below is cancel-safe; the sentence for each operation says exactly
+ * what a cancelled one leaves behind.
+ *
+ * Task dumps show a waiting task's leaf as "rwlock write (3 readers, 1 waiting)", "barrier
+ * (2 of 5 arrived)" or "once cell (another task initialises, 2 waiting)".
+ * ============================================================================================ */
+
+/* ---- RwLock: many readers or one writer (tokio::sync::RwLock) ----
+ *
+ * ac_rwlock_read(op, rw) / ac_rwlock_write(op, rw): finish with 0 once the calling task holds a
+ *   read lock (shared with other readers) or the write lock (alone), or with -ECANCELED.
+ *   Policy: strict FIFO, readers and writers in one queue. A lock is taken at once only when
+ *   nobody is queued and it is compatible with the holders; otherwise the caller queues. So a
+ *   waiting writer blocks every reader that arrives after it (writers cannot starve), and when
+ *   the lock is released, the readers at the head of the queue are admitted together, up to the
+ *   next queued writer. Cancel-safe like the mutex's lock: a cancelled wait holds nothing; if
+ *   the lock had been handed to it before it ran, it is released at once, which passes it on;
+ *   and a cancelled waiting writer lets the readers queued behind it in if the lock is read-held.
+ * ac_rwlock_try_read(rw) / ac_rwlock_try_write(rw): 0 and the lock now, or -EBUSY (held
+ *   incompatibly, or — for try_read — a writer is queued: it never jumps the queue).
+ * ac_rwlock_read_unlock(rw) / ac_rwlock_write_unlock(rw): plain calls that give back one read
+ *   lock / the write lock. Unlocking what is not held (a read unlock of an unlocked or
+ *   write-locked rwlock, a write unlock of an unlocked or read-locked one) is a misuse (debug
+ *   builds abort). Nothing records which task holds a read lock.
+ * ac_rwlock_readers(rw): read locks held now (counting ones handed to waiters not yet run);
+ * ac_rwlock_is_write_locked(rw): 1 while the write lock is held or handed to a writer;
+ * ac_rwlock_waiting(rw): queued read and write waits.
+ *
+ * As with ac_mutex there is no guard: pair every lock with its unlock in ASYNC_FINALLY behind a
+ * flag in the frame, which is 0 in the constructor (section 17, "Mutex", shows the pattern):
+ *
+ *     struct lookup { ac_future future; ac_rwlock *rw; ac_rwlock_lock lock; int held; };
+ *     ASYNC_FN(lookup)
+ *         AWAIT(ac_rwlock_read(&self->lock, self->rw));
+ *         self->held = 1;                 // other readers may hold it too; writers wait
+ *         ... read the shared table, awaiting if need be ...
+ *     ASYNC_FINALLY
+ *         if (self->held)
+ *             ac_rwlock_read_unlock(self->rw);
+ *     ASYNC_END */
+typedef struct ac_rwlock {
+    ac_wait_list waiters; /* readers and writers; node.wanted is 0 for read, 1 for write */
+    uint32_t readers;     /* read locks held */
+    uint32_t writer;      /* 1 while write-locked */
+} ac_rwlock;
+
+typedef struct ac_rwlock_lock {
+    ac_future future;
+    ac_rwlock *rwlock;
+    ac_wait_node node;
+} ac_rwlock_lock;
+
+void ac_rwlock_init(ac_rwlock *rwlock);
+void ac_rwlock_destroy(ac_rwlock *rwlock);
+ac_future *ac_rwlock_read(ac_rwlock_lock *op, ac_rwlock *rwlock);
+ac_future *ac_rwlock_write(ac_rwlock_lock *op, ac_rwlock *rwlock);
+int ac_rwlock_try_read(ac_rwlock *rwlock);
+int ac_rwlock_try_write(ac_rwlock *rwlock);
+void ac_rwlock_read_unlock(ac_rwlock *rwlock);
+void ac_rwlock_write_unlock(ac_rwlock *rwlock);
+uint32_t ac_rwlock_readers(const ac_rwlock *rwlock);
+int ac_rwlock_is_write_locked(const ac_rwlock *rwlock);
+uint32_t ac_rwlock_waiting(const ac_rwlock *rwlock);
+
+/* ---- Barrier: wait until `parties` tasks have arrived (tokio::sync::Barrier) ----
+ *
+ * ac_barrier_init(b, parties): a barrier for `parties` tasks (0 is taken as 1, as tokio does).
+ * ac_barrier_wait(op, b): arrive and wait until `parties` tasks have arrived. In each
+ *   generation exactly one wait finishes with 1 — the leader, which is the last to arrive and
+ *   never waits (tokio's is_leader) — and the others with 0, or with -ECANCELED. Then the
+ *   barrier is ready for the next generation: the same tasks may wait again at once. A task
+ *   counts as arrived from its first poll (the AWAIT), not from the constructor.
+ *   Cancel-safe, and stricter than tokio: a wait cancelled before the barrier tripped takes its
+ *   arrival back, so the barrier still needs `parties` live arrivals (a timed-out task never
+ *   lets the others through short-handed). Once the barrier has tripped, cancelling a wait that
+ *   has not run yet changes nothing for the others: their generation is over.
+ * ac_barrier_waiting(b): tasks arrived and waiting in this generation (always < parties);
+ * ac_barrier_generation(b): how many times it has tripped.
+ *
+ *     struct phase_worker { ac_future future; ac_barrier *b; ac_arrival arrive; int i, leader; };
+ *     ASYNC_FN(phase_worker)
+ *         for (self->i = 0; self->i < 3; self->i++) {
+ *             compute_phase(self->i);
+ *             AWAIT_INTO(self->leader, ac_barrier_wait(&self->arrive, self->b));
+ *             if (self->leader)
+ *                 publish_phase(self->i);       // one task per phase
+ *         }
+ *     ASYNC_END */
+typedef struct ac_barrier {
+    ac_wait_list waiters; /* the tasks that have arrived in this generation */
+    uint32_t parties;
+    uint32_t generation;
+} ac_barrier;
+
+typedef struct ac_arrival {
+    ac_future future;
+    ac_barrier *barrier;
+    ac_wait_node node;
+} ac_arrival;
+
+void ac_barrier_init(ac_barrier *barrier, uint32_t parties);
+void ac_barrier_destroy(ac_barrier *barrier);
+ac_future *ac_barrier_wait(ac_arrival *op, ac_barrier *barrier);
+uint32_t ac_barrier_waiting(const ac_barrier *barrier);
+uint32_t ac_barrier_generation(const ac_barrier *barrier);
+
+/* ---- Once cell: initialise something exactly once, asynchronously (tokio::sync::OnceCell) ----
+ *
+ * The cell guards an initialisation; the value itself lives wherever you keep it (next to the
+ * cell, typically), and is written by your init future. Once the cell is set it stays set, and
+ * readers need no lock: ac_once_is_set, or a get_or_init that finishes at once.
+ *
+ * ac_once_get_or_init(op, cell, init): finishes with 0 once the cell is set — by this caller's
+ *   `init` or by another task's. `init` is a future in the caller's frame (required) that
+ *   produces the value and finishes >= 0 on success. If the cell is not set and nobody is
+ *   initialising it, this caller polls its own `init` as part of this op; callers that come
+ *   meanwhile wait, in FIFO order. If `init` fails (< 0), this op finishes with that error — the
+ *   error goes to this caller only, and the cell stays unset — and the first waiter becomes the
+ *   initialiser, running its own init future. An init future that the op did not run to the end
+ *   (because the cell was set by someone else, or the op was cancelled) is cancelled with
+ *   ac_future_cancel before the op finishes, so its ASYNC_FINALLY always runs; after the op,
+ *   `init` is always finished. An init future must not wait for the cell it initialises (it
+ *   would wait for itself: ac_executor_run reports -EDEADLK).
+ *   Cancel-safe: a cancelled waiter leaves the queue; a cancelled initialiser's init future is
+ *   cancelled (its cleanup runs) and the turn passes to the first waiter, exactly as on failure;
+ *   a waiter cancelled after being handed the turn, before it ran, passes it on likewise. The
+ *   cancelled op finishes with -ECANCELED and the cell is never left half-set.
+ * ac_once_set(cell): set it without an init future (you wrote the value yourself): 0, or -EEXIST
+ *   when it is already set or being initialised.
+ * ac_once_is_set(cell): 1 once set.
+ *
+ *     struct config_cell { ac_once once; struct config cfg; };      // ac_once_init(&c.once)
+ *     struct use_config { ac_future future; struct config_cell *c;
+ *                         struct load_config load; ac_once_get_or_init_op get; int rc; };
+ *     ASYNC_FN(use_config)
+ *         AWAIT_TRY(self->rc, ac_once_get_or_init(&self->get, &self->c->once,
+ *                                                 load_config(&self->load, &self->c->cfg)));
+ *         use(&self->c->cfg);                  // set: by our load_config or by another task's
+ *     ASYNC_END */
+typedef struct ac_once {
+    ac_wait_list waiters; /* callers waiting while another initialises */
+    uint32_t state;       /* once.c's: unset, being initialised, set */
+} ac_once;
+
+typedef struct ac_once_get_or_init_op {
+    ac_future future;
+    ac_once *cell;
+    ac_future *init; /* the caller's init future */
+    ac_wait_node node;
+} ac_once_get_or_init_op;
+
+void ac_once_init(ac_once *cell);
+void ac_once_destroy(ac_once *cell);
+ac_future *ac_once_get_or_init(ac_once_get_or_init_op *op, ac_once *cell, ac_future *init);
+int ac_once_set(ac_once *cell);
+int ac_once_is_set(const ac_once *cell);
 
 /* ============================================================================================
  * 21. GENERATORS AND STREAMS: ASYNC_YIELD AND FOR_AWAIT

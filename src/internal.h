@@ -218,6 +218,82 @@ static inline ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op
     return ac_leaf_finish(op, result);
 }
 
+/* The FIFO wait lists of section 17 (sync.c), shared by every primitive that queues tasks
+ * (rwlock.c, barrier.c, once.c). A node lives inside the pending future that waits, so waiting
+ * allocates nothing; whatever it waits for is handed to it when it is woken (its node leaves the
+ * list with a status other than QUEUED), so no later arrival can take it in between.
+ * Invariant: a node is in its list iff its status is AC_WAIT_QUEUED. */
+enum ac_wait_status {
+    AC_WAIT_IDLE = 0,     /* not started, or finished */
+    AC_WAIT_QUEUED,       /* in the list, waiting */
+    AC_WAIT_GRANTED,      /* handed its permits, the lock, or its wake-up; not yet run */
+    AC_WAIT_NOTIFIED_ONE, /* picked by notify_one; not yet run */
+    AC_WAIT_NOTIFIED_ALL, /* woken by notify_all; not yet run */
+    AC_WAIT_CLOSED,       /* the semaphore was closed while it waited */
+    AC_WAIT_PRIVATE_,     /* the first status a primitive may define for itself */
+};
+
+static inline void ac_wait_list_init_(ac_wait_list *list)
+{
+    list->head = list->tail = NULL;
+    list->len = 0;
+}
+
+static inline void ac_wait_list_push_(ac_wait_list *list, ac_wait_node *node)
+{
+    node->next = NULL;
+    node->prev = list->tail;
+    if (list->tail)
+        list->tail->next = node;
+    else
+        list->head = node;
+    list->tail = node;
+    list->len++;
+    node->status = AC_WAIT_QUEUED;
+}
+
+static inline void ac_wait_list_remove_(ac_wait_list *list, ac_wait_node *node)
+{
+    if (node->prev)
+        node->prev->next = node->next;
+    else
+        list->head = node->next;
+    if (node->next)
+        node->next->prev = node->prev;
+    else
+        list->tail = node->prev;
+    node->prev = node->next = NULL;
+    list->len--;
+}
+
+/* Take the head out of the list, mark it with what it was handed, and wake its task. */
+static inline ac_wait_node *ac_wait_list_hand_to_head_(ac_wait_list *list, uint32_t status)
+{
+    ac_wait_node *node = list->head;
+    ac_wait_list_remove_(list, node);
+    node->status = status;
+    ac_wake(node->task);
+    return node;
+}
+
+static inline void ac_wait_node_init_(ac_wait_node *node)
+{
+    node->prev = node->next = NULL;
+    node->task = NULL;
+    node->wanted = 0;
+    node->status = AC_WAIT_IDLE;
+}
+
+/* Queue the polling task (first poll), or refresh its waker (a poll before it was handed
+ * anything, e.g. by a select polling every branch). */
+static inline ac_poll ac_wait_pending_(ac_wait_list *list, ac_wait_node *node, ac_cx *cx)
+{
+    node->task = ac_cx_waker(cx);
+    if (node->status == AC_WAIT_IDLE)
+        ac_wait_list_push_(list, node);
+    return ac_pending();
+}
+
 /* blocking.c */
 void ac_blocking_shutdown_(ac_executor *ex);
 

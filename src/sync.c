@@ -19,15 +19,6 @@
 
 #include <stdlib.h>
 
-enum wait_status {
-    WAIT_IDLE = 0,     /* not started, or finished */
-    WAIT_QUEUED,       /* in the list, waiting */
-    WAIT_GRANTED,      /* handed its permits or the lock; not yet run */
-    WAIT_NOTIFIED_ONE, /* picked by notify_one; not yet run */
-    WAIT_NOTIFIED_ALL, /* woken by notify_all; not yet run */
-    WAIT_CLOSED,       /* the semaphore was closed while it waited */
-};
-
 static void sync_misuse(const char *what, uint32_t waiting)
 {
     char message[160];
@@ -44,74 +35,11 @@ static uint32_t current_task_id(void)
     return ex && ex->current ? ex->current->id : 0;
 }
 
-/* ---- the wait list ---- */
-
-static void list_init(ac_wait_list *list)
-{
-    list->head = list->tail = NULL;
-    list->len = 0;
-}
-
-static void list_push(ac_wait_list *list, ac_wait_node *node)
-{
-    node->next = NULL;
-    node->prev = list->tail;
-    if (list->tail)
-        list->tail->next = node;
-    else
-        list->head = node;
-    list->tail = node;
-    list->len++;
-    node->status = WAIT_QUEUED;
-}
-
-static void list_remove(ac_wait_list *list, ac_wait_node *node)
-{
-    if (node->prev)
-        node->prev->next = node->next;
-    else
-        list->head = node->next;
-    if (node->next)
-        node->next->prev = node->prev;
-    else
-        list->tail = node->prev;
-    node->prev = node->next = NULL;
-    list->len--;
-}
-
-/* Take the head out of the list, mark it with what it was handed, and wake its task. */
-static ac_wait_node *list_hand_to_head(ac_wait_list *list, uint32_t status)
-{
-    ac_wait_node *node = list->head;
-    list_remove(list, node);
-    node->status = status;
-    ac_wake(node->task);
-    return node;
-}
-
-static void node_init(ac_wait_node *node)
-{
-    node->prev = node->next = NULL;
-    node->task = NULL;
-    node->wanted = 0;
-    node->status = WAIT_IDLE;
-}
-
-/* Queue the polling task (first poll), or refresh its waker (a poll before it was handed
- * anything, e.g. by a select polling every branch). */
-static ac_poll wait_pending(ac_wait_list *list, ac_wait_node *node, ac_cx *cx)
-{
-    node->task = ac_cx_waker(cx);
-    if (node->status == WAIT_IDLE)
-        list_push(list, node);
-    return ac_pending();
-}
-
 /* ---- Notify ---- */
 
 void ac_notify_init(ac_notify *n)
 {
-    list_init(&n->waiters);
+    ac_wait_list_init_(&n->waiters);
     n->permit = 0;
 }
 
@@ -124,7 +52,7 @@ void ac_notify_destroy(ac_notify *n)
 void ac_notify_one(ac_notify *n)
 {
     if (n->waiters.head)
-        list_hand_to_head(&n->waiters, WAIT_NOTIFIED_ONE);
+        ac_wait_list_hand_to_head_(&n->waiters, AC_WAIT_NOTIFIED_ONE);
     else
         n->permit = 1;
 }
@@ -132,7 +60,7 @@ void ac_notify_one(ac_notify *n)
 void ac_notify_all(ac_notify *n)
 {
     while (n->waiters.head)
-        list_hand_to_head(&n->waiters, WAIT_NOTIFIED_ALL);
+        ac_wait_list_hand_to_head_(&n->waiters, AC_WAIT_NOTIFIED_ALL);
 }
 
 static ac_poll notified_poll(ac_future *f, ac_cx *cx)
@@ -140,11 +68,11 @@ static ac_poll notified_poll(ac_future *f, ac_cx *cx)
     ac_notified *op = (ac_notified *)(void *)f;
     ac_notify *n = op->notify;
     switch (op->node.status) {
-    case WAIT_NOTIFIED_ONE:
-    case WAIT_NOTIFIED_ALL:
-        op->node.status = WAIT_IDLE;
+    case AC_WAIT_NOTIFIED_ONE:
+    case AC_WAIT_NOTIFIED_ALL:
+        op->node.status = AC_WAIT_IDLE;
         return ac_leaf_finish(f, 0);
-    case WAIT_IDLE:
+    case AC_WAIT_IDLE:
         if (n->permit) {
             n->permit = 0;
             return ac_leaf_finish(f, 0);
@@ -153,17 +81,17 @@ static ac_poll notified_poll(ac_future *f, ac_cx *cx)
     default:
         break;
     }
-    return wait_pending(&n->waiters, &op->node, cx);
+    return ac_wait_pending_(&n->waiters, &op->node, cx);
 }
 
 static void notified_cancel(ac_future *f)
 {
     ac_notified *op = (ac_notified *)(void *)f;
-    if (op->node.status == WAIT_QUEUED)
-        list_remove(&op->notify->waiters, &op->node);
-    else if (op->node.status == WAIT_NOTIFIED_ONE)
+    if (op->node.status == AC_WAIT_QUEUED)
+        ac_wait_list_remove_(&op->notify->waiters, &op->node);
+    else if (op->node.status == AC_WAIT_NOTIFIED_ONE)
         ac_notify_one(op->notify); /* the notification was meant for someone: pass it on */
-    op->node.status = WAIT_IDLE;
+    op->node.status = AC_WAIT_IDLE;
     ac_leaf_finish(f, -ECANCELED);
 }
 
@@ -180,7 +108,7 @@ static const ac_future_vtable notified_vtable = {
 ac_future *ac_notify_wait(ac_notified *op, ac_notify *n)
 {
     op->notify = n;
-    node_init(&op->node);
+    ac_wait_node_init_(&op->node);
     return ac_leaf_init(&op->future, &notified_vtable);
 }
 
@@ -192,13 +120,13 @@ static void semaphore_grant(ac_semaphore *s)
 {
     while (s->waiters.head && s->waiters.head->wanted <= s->permits) {
         s->permits -= s->waiters.head->wanted;
-        list_hand_to_head(&s->waiters, WAIT_GRANTED);
+        ac_wait_list_hand_to_head_(&s->waiters, AC_WAIT_GRANTED);
     }
 }
 
 void ac_semaphore_init(ac_semaphore *s, size_t permits)
 {
-    list_init(&s->waiters);
+    ac_wait_list_init_(&s->waiters);
     s->permits = permits;
     s->closed = 0;
 }
@@ -235,7 +163,7 @@ void ac_semaphore_close(ac_semaphore *s)
 {
     s->closed = 1;
     while (s->waiters.head)
-        list_hand_to_head(&s->waiters, WAIT_CLOSED);
+        ac_wait_list_hand_to_head_(&s->waiters, AC_WAIT_CLOSED);
 }
 
 size_t ac_semaphore_available(const ac_semaphore *s)
@@ -258,13 +186,13 @@ static ac_poll acquire_poll(ac_future *f, ac_cx *cx)
     ac_acquire *op = (ac_acquire *)(void *)f;
     ac_semaphore *s = op->semaphore;
     switch (op->node.status) {
-    case WAIT_GRANTED:
-        op->node.status = WAIT_IDLE;
+    case AC_WAIT_GRANTED:
+        op->node.status = AC_WAIT_IDLE;
         return ac_leaf_finish(f, 0);
-    case WAIT_CLOSED:
-        op->node.status = WAIT_IDLE;
+    case AC_WAIT_CLOSED:
+        op->node.status = AC_WAIT_IDLE;
         return ac_leaf_finish(f, -EIDRM);
-    case WAIT_IDLE: {
+    case AC_WAIT_IDLE: {
         int rc = ac_semaphore_try_acquire(s, op->node.wanted);
         if (rc != -EAGAIN)
             return ac_leaf_finish(f, rc);
@@ -273,23 +201,23 @@ static ac_poll acquire_poll(ac_future *f, ac_cx *cx)
     default:
         break;
     }
-    return wait_pending(&s->waiters, &op->node, cx);
+    return ac_wait_pending_(&s->waiters, &op->node, cx);
 }
 
 static void acquire_cancel(ac_future *f)
 {
     ac_acquire *op = (ac_acquire *)(void *)f;
     ac_semaphore *s = op->semaphore;
-    if (op->node.status == WAIT_QUEUED) {
-        list_remove(&s->waiters, &op->node);
+    if (op->node.status == AC_WAIT_QUEUED) {
+        ac_wait_list_remove_(&s->waiters, &op->node);
         /* If it was the head that did not fit, the new head may: this is the wake-up that
          * would otherwise be lost. */
         if (!s->closed)
             semaphore_grant(s);
-    } else if (op->node.status == WAIT_GRANTED) {
+    } else if (op->node.status == AC_WAIT_GRANTED) {
         ac_semaphore_release(s, op->node.wanted); /* handed but never seen: give it back */
     }
-    op->node.status = WAIT_IDLE;
+    op->node.status = AC_WAIT_IDLE;
     ac_leaf_finish(f, -ECANCELED);
 }
 
@@ -308,7 +236,7 @@ static const ac_future_vtable acquire_vtable = {acquire_poll, acquire_cancel, ac
 ac_future *ac_semaphore_acquire(ac_acquire *op, ac_semaphore *s, size_t n)
 {
     op->semaphore = s;
-    node_init(&op->node);
+    ac_wait_node_init_(&op->node);
     op->node.wanted = n;
     return ac_leaf_init(&op->future, &acquire_vtable);
 }
@@ -317,7 +245,7 @@ ac_future *ac_semaphore_acquire(ac_acquire *op, ac_semaphore *s, size_t n)
 
 void ac_mutex_init(ac_mutex *m)
 {
-    list_init(&m->waiters);
+    ac_wait_list_init_(&m->waiters);
     m->locked = 0;
     m->holder = 0;
 }
@@ -343,7 +271,7 @@ int ac_mutex_try_lock(ac_mutex *m)
 static void mutex_pass_on(ac_mutex *m)
 {
     if (m->waiters.head) {
-        ac_wait_node *next = list_hand_to_head(&m->waiters, WAIT_GRANTED);
+        ac_wait_node *next = ac_wait_list_hand_to_head_(&m->waiters, AC_WAIT_GRANTED);
         m->holder = next->task->id;
     } else {
         m->locked = 0;
@@ -372,26 +300,26 @@ static ac_poll lock_poll(ac_future *f, ac_cx *cx)
 {
     ac_lock *op = (ac_lock *)(void *)f;
     ac_mutex *m = op->mutex;
-    if (op->node.status == WAIT_GRANTED) {
-        op->node.status = WAIT_IDLE;
+    if (op->node.status == AC_WAIT_GRANTED) {
+        op->node.status = AC_WAIT_IDLE;
         return ac_leaf_finish(f, 0);
     }
-    if (op->node.status == WAIT_IDLE && !m->locked) {
+    if (op->node.status == AC_WAIT_IDLE && !m->locked) {
         m->locked = 1;
         m->holder = ((ac_task *)(void *)cx)->id;
         return ac_leaf_finish(f, 0);
     }
-    return wait_pending(&m->waiters, &op->node, cx);
+    return ac_wait_pending_(&m->waiters, &op->node, cx);
 }
 
 static void lock_cancel(ac_future *f)
 {
     ac_lock *op = (ac_lock *)(void *)f;
-    if (op->node.status == WAIT_QUEUED)
-        list_remove(&op->mutex->waiters, &op->node);
-    else if (op->node.status == WAIT_GRANTED)
+    if (op->node.status == AC_WAIT_QUEUED)
+        ac_wait_list_remove_(&op->mutex->waiters, &op->node);
+    else if (op->node.status == AC_WAIT_GRANTED)
         mutex_pass_on(op->mutex); /* handed the lock but never ran: the next one gets it */
-    op->node.status = WAIT_IDLE;
+    op->node.status = AC_WAIT_IDLE;
     ac_leaf_finish(f, -ECANCELED);
 }
 
@@ -411,6 +339,6 @@ static const ac_future_vtable lock_vtable = {lock_poll, lock_cancel, lock_descri
 ac_future *ac_mutex_lock(ac_lock *op, ac_mutex *m)
 {
     op->mutex = m;
-    node_init(&op->node);
+    ac_wait_node_init_(&op->node);
     return ac_leaf_init(&op->future, &lock_vtable);
 }
