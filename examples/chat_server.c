@@ -1,0 +1,483 @@
+/*
+ * chat_server.c — a line-based TCP chat server on one thread.
+ *
+ *   chat_server [--port N]
+ *
+ * Listens on 127.0.0.1 (port 0, the default, picks a free one), prints "listening on
+ * 127.0.0.1:PORT" on stdout, and relays every line a client sends to every other client as
+ * "nick: text". Try it with two terminals:
+ *
+ *   ./chat_server --port 7000
+ *   nc 127.0.0.1 7000          (in each of two more terminals; type /nick alice, then chat)
+ *
+ * Commands: /nick NAME renames you, /who lists who is here, /quit leaves.
+ *
+ * How it is built (tutorial chapter 8 walks through it):
+ *   - The accept loop owns a task group: one member task per client, so when the server stops,
+ *     no client task outlives it.
+ *   - One ac_broadcast carries every chat line to every client task. A message is a fixed-size
+ *     struct, copied into the ring and out again into each receiver's frame: no pointers, so
+ *     nothing to reference-count or free. A send never waits: a client too slow to keep up
+ *     lags, and is told how many messages it missed, instead of holding everyone back.
+ *   - Each client task selects over three cancel-safe operations: the shutdown watch, the next
+ *     broadcast message and its socket's next line, preferring them in that order. Whichever
+ *     finishes first is handled; the others are cancelled and lose nothing.
+ *   - The list of who is here is a plain linked list. Every task runs on this one thread and
+ *     only touches it between awaits, so no task can see it half-updated: no mutex is needed.
+ *   - SIGINT/SIGTERM set the shutdown watch (from a libevent signal event): the accept loop
+ *     stops accepting, every client is told "* server shutting down", and the program exits 0.
+ */
+#include <asyncc.h>
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    MAX_LINE = 512,           /* longest line a client may send, newline included */
+    MAX_NICK = 32,            /* nickname buffer, terminator included */
+    BACKLOG = 64,             /* messages the broadcast ring keeps for slow clients */
+    SHUTDOWN_GRACE_MS = 2000, /* how long clients get to say goodbye before they are cancelled */
+    ACCEPT_BACKOFF_MS = 100,
+};
+
+/* What the broadcast carries: the finished text, ready to write, and who sent it (so that the
+ * sender's own task can skip it). Copied by value: each receiver gets its own copy. */
+struct message {
+    uint32_t from;
+    uint32_t len;
+    char text[MAX_NICK + MAX_LINE + 8];
+};
+
+/* Someone who is here: lives in its client task's frame, linked in while the client is here. */
+struct member {
+    struct member *prev, *next;
+    uint32_t id;
+    char nick[MAX_NICK];
+};
+
+/* The server's shared state, owned by main(), outliving every task. */
+struct chat {
+    ac_broadcast *messages; /* main's sender handle, borrowed by every client task */
+    ac_watch *shutdown;     /* an int: 1 once a stop signal arrived */
+    struct member *first, *last;
+    unsigned count;
+};
+
+/* Broadcast a line (formatted like printf) on behalf of client `from`, whose own task will skip
+ * it. Never waits. */
+static void announce(struct chat *chat, uint32_t from, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void announce(struct chat *chat, uint32_t from, const char *format, ...)
+{
+    struct message msg;
+    va_list args;
+    int n;
+    va_start(args, format);
+    n = vsnprintf(msg.text, sizeof msg.text, format, args);
+    va_end(args);
+    msg.from = from;
+    msg.len = n < (int)sizeof msg.text ? (uint32_t)n : (uint32_t)sizeof msg.text - 1;
+    ac_broadcast_send(chat->messages, &msg); /* -EPIPE (nobody listening) is fine */
+}
+
+static struct member *find_member(struct chat *chat, const char *nick)
+{
+    for (struct member *m = chat->first; m; m = m->next)
+        if (strcmp(m->nick, nick) == 0)
+            return m;
+    return NULL;
+}
+
+/* ---- one client ---- */
+
+struct client {
+    ac_future future;
+    struct chat *chat;
+    ac_stream *stream;
+    ac_broadcast_rx *rx; /* this client's view of the messages */
+    ac_watch_rx *stop;
+    struct member me;
+    int here;     /* me is linked into chat's list */
+    int skipping; /* dropping the rest of an over-long line */
+    int quit;     /* the client said /quit */
+    int rc;
+    ac_watch_changed_op changed;
+    ac_broadcast_recv_op recv;
+    ac_stream_until line;
+    ac_future *branches[3];
+    ac_race race;
+    struct message in;
+    const char *out; /* what to write next: in.text or reply */
+    size_t out_len;
+    char reply[MAX_LINE];
+    ac_stream_write write;
+};
+
+static void answer(struct client *self, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void answer(struct client *self, const char *format, ...)
+{
+    va_list args;
+    int n;
+    va_start(args, format);
+    n = vsnprintf(self->reply, sizeof self->reply, format, args);
+    va_end(args);
+    self->out = self->reply;
+    self->out_len = n < (int)sizeof self->reply ? (size_t)n : sizeof self->reply - 1;
+}
+
+static int valid_nick(const char *nick)
+{
+    size_t len = strlen(nick);
+    if (len == 0 || len >= MAX_NICK || strncmp(nick, "guest", 5) == 0)
+        return 0; /* "guestN" names are the server's to give */
+    return strspn(nick, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
+}
+
+/* "* 3 here: alice, bob, carol" (cut short if it does not fit). */
+static void who(struct client *self)
+{
+    const size_t room = sizeof self->reply - 1; /* keeps a byte for the newline */
+    size_t used = (size_t)snprintf(self->reply, room, "* %u here:", self->chat->count);
+    for (struct member *m = self->chat->first; m && used < room; m = m->next)
+        used += (size_t)snprintf(self->reply + used, room - used, "%s %s",
+                                 m == self->chat->first ? "" : ",", m->nick);
+    if (used >= room)
+        used = room - 1; /* truncated: snprintf returned what it would have needed */
+    self->reply[used++] = '\n';
+    self->out = self->reply;
+    self->out_len = used;
+}
+
+/* A complete line from the client (newline stripped): a command or something to say. Sets
+ * self->out when the client gets an answer. Returns 1 when the client asked to leave. */
+static int handle_line(struct client *self, const char *text)
+{
+    struct chat *chat = self->chat;
+    if (strcmp(text, "/quit") == 0) {
+        answer(self, "* bye\n");
+        return 1;
+    }
+    if (strcmp(text, "/who") == 0) {
+        who(self);
+    } else if (strncmp(text, "/nick ", 6) == 0) {
+        const char *nick = text + 6;
+        if (!valid_nick(nick)) {
+            answer(self, "* a nickname is 1-%d letters, digits, '-' or '_', not guestN\n",
+                   MAX_NICK - 1);
+        } else if (find_member(chat, nick)) {
+            answer(self, "* %s is taken\n", nick);
+        } else {
+            announce(chat, self->me.id, "* %s is now %s\n", self->me.nick, nick);
+            snprintf(self->me.nick, sizeof self->me.nick, "%s", nick);
+            answer(self, "* you are now %s\n", nick);
+        }
+    } else if (text[0] == '/') {
+        answer(self, "* unknown command; try /nick NAME, /who or /quit\n");
+    } else if (text[0] != '\0') {
+        announce(chat, self->me.id, "%s: %s\n", self->me.nick, text);
+    }
+    return 0;
+}
+
+/* read_line said -EMSGSIZE: no newline within MAX_LINE bytes. Drop what is buffered, up to and
+ * including a newline if there is one; otherwise keep skipping what comes next. */
+static void skip_long_line(struct client *self)
+{
+    const void *data;
+    size_t len = ac_stream_buffered(self->stream, &data);
+    const char *newline = memchr(data, '\n', len);
+    ac_stream_consume(self->stream, newline ? (size_t)(newline - (const char *)data) + 1 : len);
+    self->skipping = newline == NULL;
+}
+
+ASYNC_FN(client)
+    self->me.prev = self->chat->last; /* here, not in the constructor: the frame has stopped */
+    self->me.next = NULL;             /* moving, so the list may point into it */
+    *(self->me.prev ? &self->me.prev->next : &self->chat->first) = &self->me;
+    self->chat->last = &self->me;
+    self->chat->count++;
+    self->here = 1;
+    announce(self->chat, self->me.id, "* %s joined\n", self->me.nick);
+    answer(self, "* welcome, %s! /nick NAME renames you, /who lists who is here, /quit leaves\n",
+           self->me.nick);
+    AWAIT_TRY(self->rc, ac_stream_write_all(&self->write, self->stream, self->out, self->out_len));
+    for (;;) {
+        self->out_len = 0;
+        /* Biased, in this order: shutdown first; then messages before input, so that a client
+         * forwards everything sent to it before it reads its next line. It never falls behind
+         * on its own lines, and one that talks faster than it listens is slowed down to the
+         * speed at which it listens. */
+        self->branches[0] = ac_watch_changed(&self->changed, self->stop);
+        self->branches[1] = ac_broadcast_recv(&self->recv, self->rx, &self->in);
+        self->branches[2] = ac_stream_read_line(&self->line, self->stream, MAX_LINE);
+        AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 3, AC_SELECT_BIASED));
+        if (self->race.winner == 0 || (self->race.winner == 1 && self->rc == 0)) {
+            answer(self, "* server shutting down\n"); /* the watch changed, or the chat is gone */
+            AWAIT(ac_stream_write_all(&self->write, self->stream, self->out, self->out_len));
+            break;
+        }
+        if (self->race.winner == 1 && self->rc == -EOVERFLOW) {
+            answer(self, "* you missed %llu message%s\n", (unsigned long long)self->recv.missed,
+                   self->recv.missed == 1 ? "" : "s");
+        } else if (self->race.winner == 1) {
+            if (self->in.from != self->me.id) {
+                self->out = self->in.text;
+                self->out_len = self->in.len;
+            }
+        } else if (self->rc == -EMSGSIZE) {
+            if (!self->skipping)
+                answer(self, "* line too long (more than %d bytes); dropped\n", MAX_LINE - 1);
+            skip_long_line(self);
+        } else if (self->rc <= 0) {
+            ASYNC_RETURN(self->rc); /* 0: the client hung up; < 0: reset or another error */
+        } else if (self->skipping) {
+            self->skipping = 0; /* the end of an over-long line */
+        } else {
+            /* Copy the line out of the stream's buffer, which the next read reuses. */
+            char text[MAX_LINE];
+            size_t len = (size_t)self->rc;
+            while (len > 0 &&
+                   (self->line.data[len - 1] == '\n' || self->line.data[len - 1] == '\r'))
+                len--;
+            memcpy(text, self->line.data, len);
+            text[len] = '\0';
+            self->quit = handle_line(self, text);
+        }
+        if (self->out_len > 0)
+            AWAIT_TRY(self->rc,
+                      ac_stream_write_all(&self->write, self->stream, self->out, self->out_len));
+        if (self->quit)
+            break;
+        /* One line per turn: a client pasting a thousand lines gives the others a turn to
+         * forward each before it reads the next, instead of overrunning the ring in one go. */
+        if (self->race.winner == 2)
+            ASYNC_YIELD_NOW();
+    }
+ASYNC_FINALLY
+    /* Every way out — hang-up, reset, /quit, shutdown, cancellation — ends here. */
+    if (self->here) {
+        *(self->me.prev ? &self->me.prev->next : &self->chat->first) = self->me.next;
+        *(self->me.next ? &self->me.next->prev : &self->chat->last) = self->me.prev;
+        self->chat->count--;
+        int stopping;
+        ac_watch_borrow(self->stop, &stopping);
+        if (!stopping) /* not while everyone is leaving anyway */
+            announce(self->chat, self->me.id, "* %s left\n", self->me.nick);
+    }
+    ac_broadcast_rx_close(self->rx);
+    ac_watch_rx_close(self->stop);
+    ac_stream_close(self->stream);
+ASYNC_END
+
+/* Takes ownership of the stream and both receivers: the cleanup releases them, even if the
+ * task never runs. */
+static ac_future *client(struct client *self, struct chat *chat, ac_stream *stream, uint32_t id,
+                         ac_broadcast_rx *rx, ac_watch_rx *stop)
+{
+    ASYNC_INIT(self, client);
+    self->chat = chat;
+    self->stream = stream;
+    self->rx = rx;
+    self->stop = stop;
+    self->me.id = id;
+    snprintf(self->me.nick, sizeof self->me.nick, "guest%u", id);
+    self->here = 0;
+    self->skipping = 0;
+    self->quit = 0;
+    return &self->future;
+}
+
+/* ---- the accept loop: owns every client task ---- */
+
+struct server {
+    ac_future future;
+    struct chat *chat;
+    ac_io *listener;
+    ac_watch_rx *stop;
+    ac_group clients;
+    uint32_t next_id;
+    int rc;
+    ac_watch_changed_op changed;
+    ac_accept accept;
+    ac_group_next_op reap;
+    ac_future *branches[3];
+    size_t branch_count;
+    ac_race race;
+    ac_sleep backoff;
+    ac_group_join_op join;
+    ac_timeout grace;
+    struct client client;
+};
+
+/* Subscribes the new client (before it is spawned, so that it misses nothing from now on) and
+ * spawns its task into the group. */
+static void start_client(struct server *self, ac_io *conn)
+{
+    ac_stream *stream;
+    ac_broadcast_rx *rx = NULL;
+    ac_watch_rx *stop = NULL;
+    if (ac_stream_from_io(conn, &stream) < 0)
+        return; /* out of memory: the connection is closed */
+    if (ac_broadcast_subscribe(self->chat->messages, &rx) < 0 ||
+        ac_watch_subscribe(self->chat->shutdown, &stop) < 0) {
+        if (rx)
+            ac_broadcast_rx_close(rx);
+        ac_stream_close(stream);
+        return;
+    }
+    /* On failure the future is cancelled, and its cleanup releases all three. */
+    ac_group_spawn_named(&self->clients,
+                         client(&self->client, self->chat, stream, ++self->next_id, rx, stop),
+                         "client");
+}
+
+ASYNC_FN(server)
+    for (;;) {
+        self->branches[0] = ac_watch_changed(&self->changed, self->stop); /* first: biased */
+        self->branches[1] = ac_socket_accept(&self->accept, self->listener);
+        /* Collect finished clients, so that they do not pile up in the group. Only while it
+         * has members: an empty group's next finishes at once, with 0. */
+        self->branches[2] = ac_group_next(&self->reap, &self->clients);
+        self->branch_count =
+            ac_group_running(&self->clients) + ac_group_finished(&self->clients) > 0 ? 3 : 2;
+        AWAIT_INTO(self->rc,
+                   ac_select(&self->race, self->branches, self->branch_count, AC_SELECT_BIASED));
+        if (self->race.winner == 0)
+            break; /* shutting down */
+        if (self->race.winner == 2)
+            continue; /* a client finished and is freed */
+        if (self->rc == -EMFILE || self->rc == -ENFILE || self->rc == -ENOBUFS ||
+            self->rc == -ENOMEM) {
+            AWAIT(ac_sleep_ms(&self->backoff, ACCEPT_BACKOFF_MS)); /* out of fds: wait */
+            continue;
+        }
+        if (self->rc < 0)
+            ASYNC_RETURN(self->rc);
+        start_client(self, self->accept.conn);
+    }
+    ac_io_close(self->listener); /* stop accepting */
+    self->listener = NULL;
+    /* Every client has seen the watch change and says goodbye; give them a little while. */
+    AWAIT_INTO(self->rc, ac_timeout_ms(&self->grace, SHUTDOWN_GRACE_MS,
+                                       ac_group_join(&self->join, &self->clients)));
+    if (self->rc == -ETIMEDOUT)
+        fprintf(stderr, "chat_server: %u clients did not finish in time; cancelled\n",
+                ac_group_running(&self->clients));
+    ASYNC_RETURN(0);
+ASYNC_FINALLY
+    ac_group_destroy(&self->clients); /* cancels whoever is still there */
+    ac_io_close(self->listener);
+    ac_watch_rx_close(self->stop);
+ASYNC_END
+
+static ac_future *server(struct server *self, struct chat *chat, ac_io *listener, ac_watch_rx *stop)
+{
+    ASYNC_INIT(self, server);
+    ac_group_init(&self->clients, AC_GROUP_COLLECT_ALL);
+    self->chat = chat;
+    self->listener = listener;
+    self->stop = stop;
+    self->next_id = 0;
+    return &self->future;
+}
+
+/* ---- main: options, signals, the loop ---- */
+
+static void on_stop_signal(evutil_socket_t signo, short what, void *arg)
+{
+    struct chat *chat = arg;
+    const int stopping = 1;
+    (void)what;
+    fprintf(stderr, "chat_server: %s, shutting down\n", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    ac_watch_send(chat->shutdown, &stopping); /* wakes the accept loop and every client */
+}
+
+/* Parses the command line and opens the listener. Returns 0 or the exit code. */
+static int start_listening(ac_executor *ex, int argc, char **argv, ac_io **listener)
+{
+    ac_sockaddr addr;
+    char text[64];
+    unsigned long port = 0;
+    char *end = NULL;
+    int rc;
+    if (argc == 3 && strcmp(argv[1], "--port") == 0)
+        port = strtoul(argv[2], &end, 10);
+    if (argc != 1 && (argc != 3 || !end || *argv[2] == '\0' || *end != '\0' || port > 65535)) {
+        fprintf(stderr, "usage: chat_server [--port N]\n");
+        return 2;
+    }
+    rc = ac_sockaddr_ip(&addr, "127.0.0.1", (uint16_t)port);
+    if (rc == 0)
+        rc = ac_socket_listen(ex, &addr, 0, 0, listener);
+    if (rc == 0)
+        rc = ac_io_local_address(*listener, &addr);
+    if (rc < 0) {
+        fprintf(stderr, "chat_server: cannot listen on port %lu: %s\n", port, ac_strerror(rc));
+        ac_io_close(*listener);
+        *listener = NULL;
+        return 1;
+    }
+    ac_sockaddr_format(&addr, text, sizeof text);
+    printf("listening on %s\n", text);
+    fflush(stdout); /* scripts wait for this line to learn the port */
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct chat chat = {0};
+    const int running = 0;
+    struct event *stop_events[2] = {NULL, NULL};
+    const int stop_signals[2] = {SIGINT, SIGTERM};
+    ac_executor *ex = ac_executor_new();
+    ac_io *listener = NULL;
+    ac_watch_rx *stop = NULL;
+    struct server srv;
+    ac_task *task;
+    int rc = 0;
+
+    if (!ex || ac_broadcast_new(sizeof(struct message), BACKLOG, &chat.messages) < 0 ||
+        ac_watch_new(sizeof running, &running, &chat.shutdown) < 0 ||
+        ac_watch_subscribe(chat.shutdown, &stop) < 0) {
+        fprintf(stderr, "chat_server: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < 2; i++) {
+        stop_events[i] = evsignal_new(ac_executor_base(ex), stop_signals[i], on_stop_signal, &chat);
+        if (!stop_events[i] || event_add(stop_events[i], NULL) < 0)
+            rc = 1;
+    }
+    if (rc == 0)
+        rc = start_listening(ex, argc, argv, &listener);
+    if (rc == 0) {
+        task = ac_spawn_named(ex, server(&srv, &chat, listener, stop), "server");
+        stop = NULL; /* the server owns it now, even if the spawn failed */
+        if (task) {
+            rc = ac_executor_run(ex); /* until the server and every client are done */
+            if (rc == 0)
+                rc = ac_task_result(task);
+            if (rc < 0)
+                fprintf(stderr, "chat_server: %s\n", ac_strerror(rc));
+            rc = rc < 0;
+            ac_task_detach(task);
+        } else {
+            rc = 1;
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (stop_events[i])
+            event_free(stop_events[i]); /* they live on the executor's event_base */
+    ac_executor_free(ex);
+    if (stop)
+        ac_watch_rx_close(stop);
+    ac_watch_sender_release(chat.shutdown);
+    ac_broadcast_sender_release(chat.messages);
+    return rc;
+}
