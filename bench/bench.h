@@ -26,13 +26,15 @@ enum { BENCH_REPETITIONS = 5 };
 typedef struct bench_args {
     uint64_t count; /* the benchmark's size: iterations or tasks */
     bool quick;     /* --quick: small sizes for a smoke run */
+    bool tsv;       /* --tsv: one run of the main figure only, printed as lines
+                       `benchmark<TAB>asyncc<TAB>value<TAB>unit` for bench/peers/micro.sh */
 } bench_args;
 
-/* Parses `[--quick] [COUNT]`; COUNT defaults to `full` (or `quick` with --quick). Exits with a
- * usage message on anything else. */
+/* Parses `[--quick] [--tsv] [COUNT]`; COUNT defaults to `full` (or `quick` with --quick). Exits
+ * with a usage message on anything else. */
 static inline bench_args bench_parse_args(int argc, char **argv, uint64_t full, uint64_t quick)
 {
-    bench_args args = {full, false};
+    bench_args args = {full, false, false};
     bool counted = false;
     for (int i = 1; i < argc; i++) {
         char *end;
@@ -41,9 +43,13 @@ static inline bench_args bench_parse_args(int argc, char **argv, uint64_t full, 
             args.quick = true;
             continue;
         }
+        if (strcmp(argv[i], "--tsv") == 0) {
+            args.tsv = true;
+            continue;
+        }
         n = strtoull(argv[i], &end, 10);
         if (*argv[i] == '\0' || *end != '\0' || n == 0) {
-            fprintf(stderr, "usage: %s [--quick] [COUNT]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--tsv] [COUNT]\n", argv[0]);
             exit(2);
         }
         args.count = n;
@@ -107,6 +113,12 @@ static inline uint64_t bench_proc_status_bytes(const char *field)
 static inline uint64_t bench_rss_bytes(void)
 {
     return bench_proc_status_bytes("VmRSS");
+}
+
+/* One machine-readable result line of --tsv mode (see bench_args.tsv). */
+static inline void bench_print_tsv(const char *benchmark, double value, const char *unit)
+{
+    printf("%s\tasyncc\t%.6g\t%s\n", benchmark, value, unit);
 }
 
 static inline const char *bench_verdict(bool met)

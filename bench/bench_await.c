@@ -221,6 +221,11 @@ int main(int argc, char **argv)
                     (long long)loop.sum, (long long)want);
             return 1;
         }
+        if (args.tsv) {
+            bench_print_tsv("await", async_ns[rep], "ns");
+            ac_executor_free(ex);
+            return 0;
+        }
         pointer_ns[rep] = time_hand_written(args.count, true, want);
         inline_ns[rep] = time_hand_written(args.count, false, want);
     }

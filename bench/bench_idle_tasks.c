@@ -187,6 +187,10 @@ int main(int argc, char **argv)
 
     total = (double)(main_task.rss_parked - main_task.rss_before);
     per_task = total / (double)args.count;
+    if (args.tsv) { /* micro.sh names it bytes_per_task_1m or _10m after the count */
+        bench_print_tsv("bytes_per_task", per_task, "B");
+        return 0;
+    }
     printf("idle tasks: %s tasks parked on one notify (frame %zu B, task header 64 B)\n",
            bench_thousands(args.count, count_text, sizeof count_text), sizeof(struct idle_task));
     printf("  RSS for all parked tasks            %8.3f GiB\n", total / gib);

@@ -187,6 +187,11 @@ int main(int argc, char **argv)
         static struct poll_directly poll_frame;
         each_ns[rep] = time_future(ex, spawn_join_each(&each_frame, args.count), &each_frame.sum,
                                    want, args.count, "spawn+join each");
+        if (args.tsv) {
+            bench_print_tsv("spawn", each_ns[rep], "ns");
+            ac_executor_free(ex);
+            return 0;
+        }
         batch_ns[rep] = time_future(ex, spawn_join_batch(&batch_frame, args.count),
                                     &batch_frame.sum, want, args.count, "spawn+join batch");
         poll_ns[rep] = time_future(ex, poll_directly(&poll_frame, args.count), &poll_frame.sum,

@@ -1,0 +1,3 @@
+module asyncc.peers/micro
+
+go 1.19
