@@ -3,8 +3,9 @@
  *
  * For three frame sizes, spawn COUNT tasks (they are queued, not yet run, so nothing but the
  * spawn has touched memory) and read the process's resident set size before and after. The RSS
- * delta per task, minus sizeof the frame, is what the runtime adds: the task header plus
- * malloc's chunk header and rounding. Each size is measured in a fresh child process, so memory
+ * delta per task, minus sizeof the frame, is what the runtime adds: the task header, plus what
+ * the allocator adds (task blocks come from slabs without per-block headers: their heads and
+ * tail ends only). Each size is measured in a fresh child process, so memory
  * freed by one measurement cannot be reused by the next.
  *
  * Budget (DESIGN.md §4): <= 64 bytes per task beyond the user's frame.
@@ -151,8 +152,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_task_memory: a measurement failed\n");
         return 1;
     }
-    printf("  runtime = RSS per task - sizeof frame = the %d-byte task header + malloc's 8-byte\n"
-           "  chunk header + rounding up to 16 bytes (0 or 8)\n",
+    printf("  runtime = RSS per task - sizeof frame = the %d-byte task header + the slabs' heads\n"
+           "  and tail ends (a fraction of a byte per task)\n",
            TASK_HEADER_BYTES);
     printf("budget: <= 64 B per task beyond the frame: %s\n", bench_verdict(worst == 0));
     return 0;

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     printf("  wall time, first spawn to last finish %6.3f s   (ideal 2.000 s, ratio %.3f)\n", wall,
            wall / 2.0);
     printf("  RSS per sleeping task                 %6.1f B   (frame %zu B + task header 64 B "
-           "+ malloc + timer heap slot)\n",
+           "+ timer heap slot)\n",
            per_task, sizeof(struct sleeper));
     printf("budget: <= 2.5 s wall: %s (%.3f s); <= 128 B RSS per task: %s (%.1f B)\n",
            bench_verdict(wall <= 2.5), wall, bench_verdict(per_task <= 128.0), per_task);

@@ -46,7 +46,7 @@ struct ac_task {
     uint32_t flags;
     uint16_t remote_refs;            /* outstanding remote wakers (executor thread only) */
     uint8_t inbox_state;             /* guarded by ex->inbox_lock: see inbox.c */
-    uint8_t size_class;              /* task.c's block cache class, 0 when not cacheable */
+    uint8_t size_class;              /* task.c's slab class; 0: the block came from malloc */
 };
 
 /* block_on's task points at the caller's future; NULL once block_on has returned. */
@@ -89,10 +89,12 @@ struct ac_io {
 struct ac_blocking_pool;
 struct ac_inbox_entry;
 
-/* 8-byte classes: rounding a request up to 8 never changes the size of glibc's chunk (16-byte
- * aligned, 8 bytes of header), so the cache costs no memory. */
-enum { AC_TASK_CACHE_CLASSES = 64, AC_TASK_CACHE_GRANULE = 8 };
-#define AC_TASK_CACHE_BYTES ((size_t)1 << 20)
+/* task.c's slabs: blocks of 8-byte size classes up to 512 bytes, carved from 64 KiB chunks. */
+enum { AC_TASK_SLAB_GRANULE = 8, AC_TASK_SLAB_MAX_BLOCK = 512 };
+enum { AC_TASK_SLAB_CLASSES = AC_TASK_SLAB_MAX_BLOCK / AC_TASK_SLAB_GRANULE };
+#define AC_TASK_SLAB_BYTES ((size_t)64 * 1024)
+enum { AC_TASK_SPARE_SLABS = 16 }; /* empty slabs kept for reuse: 1 MiB */
+typedef struct ac_slab ac_slab;
 
 struct ac_executor {
     struct event_base *base;
@@ -106,9 +108,10 @@ struct ac_executor {
     ac_task *run_head, *run_tail;
     unsigned budget;
 
-    /* task.c: finished tasks' blocks kept for reuse, one free list per 8-byte size class */
-    void *task_cache[AC_TASK_CACHE_CLASSES];
-    size_t task_cache_bytes; /* at most AC_TASK_CACHE_BYTES */
+    /* task.c: per size class, the slabs that have a free block; empty slabs kept for reuse */
+    ac_slab *task_slabs[AC_TASK_SLAB_CLASSES];
+    ac_slab *spare_slabs;
+    unsigned spare_slab_count;
 
     ac_task *live_head;
     size_t unfinished; /* tasks whose root has not finished */
