@@ -11,70 +11,13 @@
  * settle() runs until every task has finished (0) or every remaining one waits for something
  * only this test's plain code does (-EDEADLK): deterministic, no sleeps.
  */
+#define EVENT_LOG_CAPACITY 1024
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the event log ---- */
-
-static int events[1024];
-static int event_count;
-
-static void log_event(int value)
-{
-    ck_assert_int_lt(event_count, (int)(sizeof events / sizeof events[0]));
-    events[event_count++] = value;
-}
-
-static void expect_log(const int *want, int count)
-{
-    int i;
-    ck_assert_int_eq(event_count, count);
-    for (i = 0; i < count; i++)
-        ck_assert_msg(events[i] == want[i], "event %d: got %d, want %d", i, events[i], want[i]);
-}
-
-#define EXPECT_LOG(...)                                                                            \
-    expect_log((const int[]){__VA_ARGS__}, (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)))
-
-static void setup(void)
-{
-    event_count = 0;
-}
-
-static int settle(ac_executor *ex)
-{
-    return ac_executor_run(ex);
-}
-
-static void expect_backtrace_ends_with(const ac_task *t, const char *suffix)
-{
-    char line[512];
-    size_t a, b = strlen(suffix);
-    ac_task_backtrace(t, line, sizeof line);
-    a = strlen(line);
-    ck_assert_msg(a >= b && strcmp(line + a - b, suffix) == 0,
-                  "backtrace \"%s\" does not end with \"%s\"", line, suffix);
-}
-
-static void expect_backtrace_has(const ac_task *t, const char *part)
-{
-    char line[512];
-    ac_task_backtrace(t, line, sizeof line);
-    ck_assert_msg(strstr(line, part) != NULL, "backtrace \"%s\" lacks \"%s\"", line, part);
-}
-
-static uint32_t rng_state;
-
-static uint32_t rnd(uint32_t below)
-{
-    rng_state ^= rng_state << 13; /* xorshift32 */
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state % below;
-}
 
 /* ============================== Barrier ============================== */
 
@@ -830,10 +773,8 @@ int main(void)
 {
     Suite *s = suite_create("barrier_once");
     TCase *tc = tcase_create("barrier_once");
-    SRunner *sr;
-    int failed;
 
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, log_reset, NULL);
     tcase_add_test(tc, the_last_to_arrive_leads_and_releases_the_others);
     tcase_add_test(tc, a_barrier_of_one_never_waits);
     tcase_add_test(tc, every_generation_has_one_leader);
@@ -853,9 +794,5 @@ int main(void)
     tcase_add_test(tc, a_leaf_init_future_is_polled_and_dropped_like_any_other);
     tcase_add_loop_test(tc, stress_once_initialises_each_cell_at_most_once, 0, 3);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

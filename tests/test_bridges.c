@@ -4,6 +4,7 @@
  * in flight), remote wakers from other threads and ac_spawn_remote.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -86,14 +87,6 @@ static ac_future *await_ptr(struct await_ptr *self, ac_future *inner)
     ASYNC_INIT(self, await_ptr);
     self->inner = inner;
     return &self->future;
-}
-
-/* Lets every task queued so far run until its first await: the sleep is ready on its first
- * poll, which comes after theirs (the run queue is FIFO). */
-static void run_queued_tasks(ac_executor *ex)
-{
-    ac_sleep nap;
-    ck_assert_int_eq(ac_block_on(ex, ac_sleep_ms(&nap, 0)), 0);
 }
 
 /* Lets the loop carry out what other threads have already posted (their inbox entries): the
@@ -737,8 +730,6 @@ int main(void)
 {
     Suite *s = suite_create("bridges");
     TCase *tc = tcase_create("bridges");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, block_on_returns_the_result_and_keeps_outputs);
     tcase_add_test(tc, other_tasks_progress_during_block_on);
@@ -755,9 +746,5 @@ int main(void)
     tcase_add_test(tc, block_on_outlived_by_a_remote_waker);
     tcase_add_test(tc, spawn_remote_from_four_threads);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,34 +6,16 @@
  * randomized stress test with many senders and receivers that checks gapless sequences except
  * for reported lags.
  *
- * "settle" runs the executor until every task has finished or waits for something only the
- * test's plain code can provide (ac_executor_run then reports -EDEADLK): channels have no other
- * wake-up source, so this is a deterministic "run until nothing can move".
+ * expect_settled() runs the executor until every task has finished or waits for something only
+ * the test's plain code can provide (ac_executor_run then reports -EDEADLK): channels have no
+ * other wake-up source, so this is a deterministic "run until nothing can move".
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void settle(ac_executor *ex)
-{
-    int rc = ac_executor_run(ex);
-    ck_assert(rc == 0 || rc == -EDEADLK);
-}
-
-static int join(ac_executor *ex, ac_task *task)
-{
-    ac_join j;
-    return ac_block_on(ex, ac_task_join(&j, task));
-}
-
-static int backtrace_has(const ac_task *task, const char *needle)
-{
-    char buf[512];
-    ac_task_backtrace(task, buf, sizeof buf);
-    return strstr(buf, needle) != NULL;
-}
 
 static ac_broadcast *new_broadcast(size_t capacity)
 {
@@ -283,15 +265,15 @@ START_TEST(one_send_wakes_every_waiting_receiver)
     int i;
     for (i = 0; i < LISTENERS; i++)
         tasks[i] = spawn_listener(ex, subscribe(ch), 2, 1, &logs[i]);
-    settle(ex);
+    expect_settled(ex);
     for (i = 0; i < LISTENERS; i++) {
         ck_assert_int_eq(logs[i].n, 0);
         ck_assert(backtrace_has(tasks[i], "broadcast recv (10 receivers, 1 senders)"));
     }
     ck_assert_int_eq(send_int(ch, 41), LISTENERS);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(send_int(ch, 42), LISTENERS);
-    settle(ex);
+    expect_settled(ex);
     for (i = 0; i < LISTENERS; i++) {
         ck_assert_int_eq(join(ex, tasks[i]), 0);
         ck_assert_int_eq(logs[i].n, 2);
@@ -313,19 +295,19 @@ START_TEST(senders_gone_receivers_drain_then_end_of_stream)
     ac_task *waiting, *behind_task;
     int v;
     waiting = spawn_listener(ex, subscribe(ch), 0, 1, &waiting_log);
-    settle(ex);
+    expect_settled(ex);
     ac_broadcast_sender_clone(ch);
     send_int(ch, 1);
     ac_broadcast_sender_release(ch);
     send_int(ch, 2); /* one sender handle is still held */
     ac_broadcast_sender_release(ch);
     /* The waiting receiver was woken by the last release; the other has two values unread. */
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, waiting), 0);
     ck_assert_int_eq(waiting_log.rc, 0);
     ck_assert_int_eq(waiting_log.n, 2);
     behind_task = spawn_listener(ex, behind, 0, 0, &behind_log);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, behind_task), 0);
     ck_assert_int_eq(behind_log.n, 2);
     ck_assert_int_eq(behind_log.values[1], 2);
@@ -346,7 +328,7 @@ START_TEST(receiver_closing_mid_stream_does_not_disturb_the_others)
     int i;
     ta = spawn_listener(ex, subscribe(ch), 0, 1, &a);
     tb = spawn_listener(ex, subscribe(ch), 0, 1, &b);
-    settle(ex);
+    expect_settled(ex);
     for (i = 0; i < 3; i++)
         ck_assert_int_eq(send_int(ch, i), 3);
     ck_assert_int_eq(try_recv_int(quitter), 0);
@@ -355,7 +337,7 @@ START_TEST(receiver_closing_mid_stream_does_not_disturb_the_others)
     for (i = 3; i < 6; i++)
         ck_assert_int_eq(send_int(ch, i), 2);
     ac_broadcast_sender_release(ch);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, ta), 0);
     ck_assert_int_eq(join(ex, tb), 0);
     ck_assert_int_eq(a.n, 6);
@@ -439,7 +421,7 @@ START_TEST(cancelled_pending_recv_loses_nothing)
     ac_broadcast_rx *rx = subscribe(ch);
     struct log log;
     ac_task *t = spawn_listener(ex, rx, 0, 0, &log);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(ac_task_abort(t), 0); /* dropped while waiting, no value yet */
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ck_assert_int_eq(send_int(ch, 5), 1); /* the receiver is still subscribed */
@@ -457,13 +439,13 @@ START_TEST(recv_woken_then_cancelled_leaves_the_value_for_the_next)
     ac_broadcast_rx *rx = subscribe(ch);
     struct log log;
     ac_task *t = spawn_listener(ex, rx, 0, 0, &log);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(send_int(ch, 6), 1);  /* wakes the listener... */
     ck_assert_int_eq(ac_task_abort(t), 0); /* ...dropped before it ran */
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ck_assert_int_eq(log.n, 0);
     t = spawn_listener(ex, rx, 1, 0, &log);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(log.n, 1);
     ck_assert_int_eq(log.values[0], 6);
@@ -484,11 +466,11 @@ START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
     tasks[0] = spawn_listener(ex, subscribe(ch), 1, 1, &logs[0]);
     tasks[1] = spawn_listener(ex, middle, 1, 0, &logs[1]);
     tasks[2] = spawn_listener(ex, subscribe(ch), 1, 1, &logs[2]);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(ac_task_abort(tasks[1]), 0); /* unlinks the middle of the wait list */
     ck_assert_int_eq(join(ex, tasks[1]), -ECANCELED);
     send_int(ch, 9);
-    settle(ex);
+    expect_settled(ex);
     for (i = 0; i < 3; i += 2) {
         ck_assert_int_eq(join(ex, tasks[i]), 0);
         ck_assert_int_eq(logs[i].values[0], 9);
@@ -547,7 +529,7 @@ START_TEST(executor_free_with_waiting_receivers)
     int i;
     for (i = 0; i < 3; i++)
         ac_task_detach(spawn_listener(ex, subscribe(ch), 0, 1, &logs[i]));
-    settle(ex);
+    expect_settled(ex);
     ac_broadcast_sender_release(ch);
     for (i = 0; i < 3; i++) /* woken by the release, not run yet */
         ck_assert_int_eq(logs[i].rc, 1);
@@ -560,22 +542,12 @@ END_TEST
 enum { STRESS_SENDERS = 4, STRESS_RECEIVERS = 6, STRESS_EACH = 150 };
 
 static struct {
-    uint32_t rng;
     int next_value;      /* values are 0, 1, 2, ... in send order */
     long reached;        /* sum of the sends' results: copies handed out */
     long received, lost; /* copies received, copies reported missed */
     long dropped;        /* copies given to the drop function */
     int live_senders;
 } stress;
-
-static uint32_t next_random(void)
-{
-    /* xorshift32: a fixed seed gives the same schedule every run */
-    stress.rng ^= stress.rng << 13;
-    stress.rng ^= stress.rng >> 17;
-    stress.rng ^= stress.rng << 5;
-    return stress.rng;
-}
 
 static void stress_drop(void *value, size_t copies, void *user)
 {
@@ -592,7 +564,7 @@ struct stress_sender {
 
 ASYNC_FN(stress_sender)
     for (self->i = 0; self->i < STRESS_EACH; self->i++) {
-        if (next_random() % 3 == 0)
+        if (rnd(3) == 0)
             ASYNC_YIELD_NOW();
         {
             int rc = ac_broadcast_send(self->ch, &stress.next_value);
@@ -621,7 +593,7 @@ struct stress_receiver {
 
 ASYNC_FN(stress_receiver)
     for (;;) {
-        if (next_random() % 2 == 0)
+        if (rnd(2) == 0)
             ASYNC_YIELD_NOW();
         AWAIT_INTO(self->rc, ac_broadcast_recv(&self->recv, self->rx, &self->value));
         if (self->rc == 0)
@@ -674,8 +646,8 @@ ASYNC_FN(stress_driver)
         self->receivers[self->i] = spawn_stress_receiver(self->ex, self->ch);
     while (stress.live_senders > 0) {
         ASYNC_YIELD_NOW();
-        if (next_random() % 100 < 4) {
-            self->i = (int)(next_random() % STRESS_RECEIVERS);
+        if (rnd(100) < 4) {
+            self->i = (int)rnd(STRESS_RECEIVERS);
             ac_task_abort(self->receivers[self->i]);
             AWAIT(ac_task_join(&self->join, self->receivers[self->i]));
             if (stress.live_senders > 0)
@@ -700,7 +672,7 @@ static void run_stress(uint32_t seed, size_t capacity)
     ac_broadcast *ch = new_broadcast(capacity);
     struct stress_driver d;
     memset(&stress, 0, sizeof stress);
-    stress.rng = seed;
+    rng_state = seed;
     ac_broadcast_set_drop(ch, stress_drop, NULL);
     ASYNC_INIT(&d, stress_driver);
     d.ex = ex;
@@ -730,8 +702,6 @@ int main(void)
 {
     Suite *s = suite_create("broadcast");
     TCase *tc = tcase_create("broadcast");
-    SRunner *sr;
-    int failed;
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, creation_arguments);
     tcase_add_test(tc, every_receiver_gets_every_value_in_order);
@@ -753,9 +723,5 @@ int main(void)
     tcase_add_test(tc, executor_free_with_waiting_receivers);
     tcase_add_loop_test(tc, stress_random_lags_and_aborts, 0, 9);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

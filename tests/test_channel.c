@@ -4,13 +4,14 @@
  * duplicated), a randomized abort stress test with fixed seeds, oneshot paths, the manager-task
  * pattern, task-dump descriptions and the two-receivers misuse check.
  *
- * "settle" runs the executor until every task has finished or waits for something only the
- * test's plain code can provide (ac_executor_run then reports -EDEADLK): channels have no other
- * wake-up source, so this is a deterministic "run until nothing can move".
+ * expect_settled() runs the executor until every task has finished or waits for something only
+ * the test's plain code can provide (ac_executor_run then reports -EDEADLK): channels have no
+ * other wake-up source, so this is a deterministic "run until nothing can move".
  *
  * Spawning copies a frame into the task, so tasks report through structs the test owns.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <signal.h>
@@ -19,25 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
-
-static void settle(ac_executor *ex)
-{
-    int rc = ac_executor_run(ex);
-    ck_assert(rc == 0 || rc == -EDEADLK);
-}
-
-static int join(ac_executor *ex, ac_task *task)
-{
-    ac_join j;
-    return ac_block_on(ex, ac_task_join(&j, task));
-}
-
-static int backtrace_has(const ac_task *task, const char *needle)
-{
-    char buf[512];
-    ac_task_backtrace(task, buf, sizeof buf);
-    return strstr(buf, needle) != NULL;
-}
 
 /* ---- tasks ---- */
 
@@ -177,7 +159,7 @@ START_TEST(unbounded_fifo_across_growth_and_wrap)
     ck_assert_uint_eq(ac_mpsc_len(ch), 997);
     ac_mpsc_sender_release(ch);
     ac_task_detach(spawn_consumer(ex, ch, 0, &got));
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(got.rc, 0); /* end of stream after the drain */
     ck_assert_int_eq(got.n, 997);
     for (i = 0; i < got.n; i++)
@@ -241,7 +223,7 @@ START_TEST(bounded_send_waits_for_room)
     struct sent_report report;
     ac_task *p = spawn_producer(ex, ch, 10, 3, 1, &report);
     int v = 99;
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(report.sent, 2); /* the third send waits */
     ck_assert_uint_eq(ac_mpsc_len(ch), 2);
     ck_assert(!ac_task_is_finished(p));
@@ -250,7 +232,7 @@ START_TEST(bounded_send_waits_for_room)
     /* The freed slot is reserved for the waiting send: nobody may take it meanwhile. */
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), -EAGAIN);
     ck_assert(backtrace_has(p, "mpsc send (room reserved)"));
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(report.sent, 3);
     ck_assert_int_eq(report.rc, 0);
     ck_assert_int_eq(join(ex, p), 0);
@@ -271,7 +253,7 @@ START_TEST(waiting_senders_are_served_in_arrival_order)
     int i;
     for (i = 0; i < 5; i++) {
         tasks[i] = spawn_producer(ex, ac_mpsc_sender_clone(ch), 100 * i, 2, 1, &reports[i]);
-        settle(ex); /* each arrives after the previous one is waiting */
+        expect_settled(ex); /* each arrives after the previous one is waiting */
     }
     ac_mpsc_sender_release(ch);
     /* Producer 0 took the free slot and queued first for its second value; each other
@@ -279,7 +261,7 @@ START_TEST(waiting_senders_are_served_in_arrival_order)
     for (i = 0; i < 10; i++) {
         static const int order[] = {0, 1, 100, 200, 300, 400, 101, 201, 301, 401};
         ck_assert_int_eq(try_recv_int(ch), order[i]);
-        settle(ex);
+        expect_settled(ex);
     }
     for (i = 0; i < 5; i++) {
         ck_assert_int_eq(reports[i].sent, 2);
@@ -341,12 +323,12 @@ START_TEST(senders_gone_drain_then_end_of_stream)
         ck_assert_int_eq(ac_mpsc_try_send(ch, &i), 0);
     ac_mpsc_sender_release(ch);
     c = spawn_consumer(ex, ch, 0, &got);
-    settle(ex);
+    expect_settled(ex);
     /* One sender is left: the queue is drained and the receiver waits for more. */
     ck_assert_int_eq(got.n, 3);
     ck_assert(backtrace_has(c, "mpsc recv (0 queued, 1 senders)"));
     ac_mpsc_sender_release(second); /* the last sender wakes the receiver: end of stream */
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, c), 0);
     ck_assert_int_eq(got.rc, 0);
     ck_assert_int_eq(got.values[0] * 100 + got.values[1] * 10 + got.values[2], 123);
@@ -365,12 +347,12 @@ START_TEST(send_after_receiver_close_fails_and_keeps_the_value)
     int v = 5;
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
     p = spawn_producer(ex, ch, 42, 1, 0, &report);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(report.rc, 1); /* waiting for room */
     ck_assert_int_eq(ac_mpsc_is_closed(ch), 0);
     ac_mpsc_receiver_close(ch);
     ck_assert_int_eq(ac_mpsc_is_closed(ch), 1);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(report.rc, -EPIPE);
     ck_assert_int_eq(report.sent, 0);
     ck_assert_int_eq(report.value, 42); /* not sent: still in the sender's memory */
@@ -392,10 +374,10 @@ START_TEST(receiver_close_while_a_send_holds_reserved_room)
     int v = 1;
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
     p = spawn_producer(ex, ch, 7, 1, 1, &report);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(try_recv_int(ch), 1); /* reserves the slot for the producer and wakes it */
     ac_mpsc_receiver_close(ch);            /* before the producer runs */
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(report.rc, -EPIPE);
     ck_assert_int_eq(report.value, 7);
     ck_assert_int_eq(join(ex, p), 0); /* its cleanup released the last sender: freed */
@@ -425,12 +407,12 @@ START_TEST(cancelled_pending_recv_loses_nothing)
     struct received got;
     ac_task *c = spawn_consumer(ex, ch, 1, &got);
     int v = 7;
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(ac_task_abort(c), 0);
     ck_assert_int_eq(join(ex, c), -ECANCELED);
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
     c = spawn_consumer(ex, ch, 1, &got); /* a new receive after a cancelled one */
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, c), 0);
     ck_assert_int_eq(got.n, 1);
     ck_assert_int_eq(got.values[0], 7);
@@ -447,7 +429,7 @@ START_TEST(recv_woken_then_cancelled_leaves_the_value_queued)
     struct received got;
     ac_task *c = spawn_consumer(ex, ch, 1, &got);
     int v = 9;
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0); /* wakes the consumer... */
     ck_assert_int_eq(ac_task_abort(c), 0);         /* ...which is dropped before it runs */
     ck_assert_int_eq(join(ex, c), -ECANCELED);
@@ -487,13 +469,13 @@ START_TEST(cancelled_waiting_send_did_not_send)
     int v = 1;
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
     p1 = spawn_producer(ex, ch, 2, 1, 0, &r1);
-    settle(ex);
+    expect_settled(ex);
     p2 = spawn_producer(ex, ch, 3, 1, 0, &r2);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(ac_task_abort(p1), 0); /* the first in the queue */
     ck_assert_int_eq(join(ex, p1), -ECANCELED);
     ck_assert_int_eq(try_recv_int(ch), 1); /* room goes to the next waiter, p2 */
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, p2), 0);
     ck_assert_int_eq(r2.rc, 0);
     ck_assert_int_eq(try_recv_int(ch), 3);
@@ -515,14 +497,14 @@ START_TEST(cancelled_send_with_reserved_room_passes_it_on)
     int v = 1;
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
     p1 = spawn_producer(ex, ch, 2, 1, 0, &r1);
-    settle(ex);
+    expect_settled(ex);
     p2 = spawn_producer(ex, ch, 3, 1, 0, &r2);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(try_recv_int(ch), 1);  /* reserves the slot for p1 and wakes it */
     ck_assert_int_eq(ac_task_abort(p1), 0); /* dropped before it copied: did not send */
     ck_assert_int_eq(join(ex, p1), -ECANCELED);
     ck_assert_int_eq(r1.sent, 0);
-    settle(ex); /* p2 inherited the reservation */
+    expect_settled(ex); /* p2 inherited the reservation */
     ck_assert_int_eq(join(ex, p2), 0);
     ck_assert_int_eq(try_recv_int(ch), 3);
     ck_assert_int_eq(ac_mpsc_try_recv(ch, &v), -EAGAIN);
@@ -592,21 +574,11 @@ END_TEST
 enum { STRESS_SENDERS = 16, STRESS_EACH = 120, STRESS_VALUES = STRESS_SENDERS * STRESS_EACH };
 
 static struct {
-    uint32_t rng;
     unsigned char sent[STRESS_VALUES];
     unsigned char received[STRESS_VALUES];
     int live_senders;
     int end_of_stream;
 } stress;
-
-static uint32_t next_random(void)
-{
-    /* xorshift32: a fixed seed gives the same schedule every run */
-    stress.rng ^= stress.rng << 13;
-    stress.rng ^= stress.rng >> 17;
-    stress.rng ^= stress.rng << 5;
-    return stress.rng;
-}
 
 struct stress_sender {
     ac_future future;
@@ -618,7 +590,7 @@ struct stress_sender {
 ASYNC_FN(stress_sender)
     for (self->i = 0; self->i < STRESS_EACH; self->i++) {
         self->value = self->first + self->i;
-        if (next_random() % 4 == 0)
+        if (rnd(4) == 0)
             ASYNC_YIELD_NOW();
         AWAIT_INTO(self->rc, ac_mpsc_send(&self->send, self->ch, &self->value));
         ck_assert_int_eq(self->rc, 0); /* the receiver never closes here */
@@ -638,7 +610,7 @@ struct stress_receiver {
 
 ASYNC_FN(stress_receiver)
     for (;;) {
-        if (next_random() % 4 == 0)
+        if (rnd(4) == 0)
             ASYNC_YIELD_NOW();
         AWAIT_INTO(self->rc, ac_mpsc_recv(&self->recv, self->ch, &self->value));
         if (self->rc == 0)
@@ -683,9 +655,9 @@ ASYNC_FN(stress_driver)
     while (stress.live_senders > 0) {
         uint32_t r;
         ASYNC_YIELD_NOW();
-        r = next_random() % 100;
+        r = rnd(100);
         if (r < 3) {
-            ac_task_abort(self->senders[next_random() % STRESS_SENDERS]);
+            ac_task_abort(self->senders[rnd(STRESS_SENDERS)]);
         } else if (r < 8) {
             ac_task_abort(self->receiver);
             AWAIT(ac_task_join(&self->join, self->receiver));
@@ -705,7 +677,7 @@ static void run_stress(uint32_t seed, size_t capacity)
     struct stress_driver d;
     int v, sent = 0, received = 0;
     memset(&stress, 0, sizeof stress);
-    stress.rng = seed;
+    rng_state = seed;
     ASYNC_INIT(&d, stress_driver);
     d.ex = ex;
     d.ch = ch;
@@ -783,11 +755,11 @@ START_TEST(oneshot_pending_recv_woken_by_send)
     ac_task *w;
     ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
     w = spawn_oneshot_waiter(ex, os, &out, &rc);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(rc, 1);
     ck_assert(backtrace_has(w, "oneshot recv"));
     ck_assert_int_eq(ac_oneshot_send(os, &v), 0);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, w), 0);
     ck_assert_int_eq(rc, 0);
     ck_assert_int_eq(out, 8);
@@ -804,9 +776,9 @@ START_TEST(oneshot_sender_released_without_sending)
     ac_task *w;
     ck_assert_int_eq(ac_oneshot_new(sizeof out, &os), 0);
     w = spawn_oneshot_waiter(ex, os, &out, &rc);
-    settle(ex);
+    expect_settled(ex);
     ac_oneshot_sender_release(os);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, w), 0);
     ck_assert_int_eq(rc, -EPIPE);
     ac_oneshot_receiver_close(os);
@@ -834,7 +806,7 @@ START_TEST(oneshot_cancelled_recv_loses_nothing)
     ac_task *w;
     ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
     w = spawn_oneshot_waiter(ex, os, &out, &rc);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(ac_oneshot_send(os, &v), 0); /* wakes the waiter... */
     ck_assert_int_eq(ac_task_abort(w), 0);        /* ...dropped before it copied */
     ck_assert_int_eq(join(ex, w), -ECANCELED);
@@ -966,8 +938,6 @@ int main(void)
 {
     Suite *s = suite_create("channel");
     TCase *tc = tcase_create("channel");
-    SRunner *sr;
-    int failed;
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, creation_arguments);
     tcase_add_test(tc, unbounded_fifo_across_growth_and_wrap);
@@ -996,9 +966,5 @@ int main(void)
     tcase_add_test(tc, manager_task_with_oneshot_replies);
     tcase_add_test(tc, two_receivers_at_once_abort);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -9,59 +9,17 @@
  */
 /* ctest: needs-fork */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-struct death {
-    int signal; /* the signal that ended the child, or 0 when it exited */
-    char message[4096];
-};
-
-/* Run `scenario` in a forked child whose stderr goes to a pipe; collect how it ended. */
-static struct death run_to_death(void (*scenario)(void))
-{
-    struct death d = {0, ""};
-    size_t len = 0;
-    ssize_t n;
-    int fds[2], status;
-    pid_t pid;
-
-    ck_assert_int_eq(pipe(fds), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[1]);
-        alarm(30); /* a scenario that hangs instead of aborting dies of SIGALRM and fails */
-        scenario();
-        _exit(0);
-    }
-    close(fds[1]);
-    while ((n = read(fds[0], d.message + len, sizeof d.message - 1 - len)) > 0)
-        len += (size_t)n;
-    d.message[len] = '\0';
-    close(fds[0]);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    d.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    return d;
-}
-
+/* asyncc's misuse report of `what`, naming this file (the spawn site of the task at fault). */
 #define ck_assert_aborted_saying(d, what)                                                          \
     do {                                                                                           \
-        ck_assert_msg((d).signal == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s",        \
-                      (d).signal, (d).message);                                                    \
-        ck_assert_msg(strncmp((d).message, "asyncc: misuse: ", 16) == 0,                           \
-                      "not asyncc's report: %s", (d).message);                                     \
-        ck_assert_msg(strstr((d).message, (what)) != NULL, "stderr lacks \"%s\": %s", (what),      \
-                      (d).message);                                                                \
-        ck_assert_msg(strstr((d).message, "test_channel2_misuse.c") != NULL,                       \
-                      "stderr does not name the source file: %s", (d).message);                    \
+        ck_assert_aborted_with(d, "asyncc: misuse: ", what);                                       \
+        ck_assert_stderr_names(d, "test_channel2_misuse.c");                                       \
     } while (0)
 
 enum mistake {
@@ -203,17 +161,11 @@ int main(void)
 {
     Suite *s = suite_create("channel2_misuse");
     TCase *tc = tcase_create("debug");
-    SRunner *sr;
-    int failed;
     tcase_set_timeout(tc, 60);
     if (ASYNCC_DEBUG) { /* the checks exist only with ASYNCC_DEBUG (not under NDEBUG) */
         tcase_add_test(tc, broadcast_misuse_aborts);
         tcase_add_test(tc, watch_misuse_aborts);
     }
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

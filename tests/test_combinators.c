@@ -5,6 +5,7 @@
  * counted, cancel safety).
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 /* An event log: branches append "name:result" when their cleanup runs. */
 static char log_buf[512];
 
-static void log_event(const char *name, int result)
+static void log_branch(const char *name, int result)
 {
     size_t len = strlen(log_buf);
     snprintf(log_buf + len, sizeof log_buf - len, "%s%s:%d", len ? " " : "", name, result);
@@ -42,7 +43,7 @@ ASYNC_FN(branch)
     ASYNC_RETURN(self->value);
 ASYNC_FINALLY
     self->cleanups++;
-    log_event(self->name, ASYNC_RESULT);
+    log_branch(self->name, ASYNC_RESULT);
 ASYNC_END
 
 static ac_future *branch(struct branch *self, const char *name, uint64_t ms, int value)
@@ -101,13 +102,6 @@ static ac_future *three(struct three *self, enum kind kind, const uint64_t ms[3]
     }
     self->result = 1;
     return &self->future;
-}
-
-/* Lets every task queued so far run until its first await (the run queue is FIFO). */
-static void run_queued_tasks(ac_executor *ex)
-{
-    ac_sleep nap;
-    ck_assert_int_eq(ac_block_on(ex, ac_sleep_ms(&nap, 0)), 0);
 }
 
 /* ---- join ---- */
@@ -538,8 +532,6 @@ int main(void)
 {
     Suite *s = suite_create("combinators");
     TCase *tc = tcase_create("combinators");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, join_waits_for_the_longest_and_keeps_every_result);
     tcase_add_test(tc, join_does_not_stop_at_an_error);
@@ -559,9 +551,5 @@ int main(void)
     tcase_add_test(tc, a_cancelled_tick_consumes_no_tick);
     suite_add_tcase(s, tc);
 
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -8,6 +8,7 @@
  * middle:-125 ...") and compared as a whole, so a missing, duplicated or reordered step fails.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdarg.h>
@@ -1057,10 +1058,5 @@ static Suite *dsl_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(dsl_suite());
-    int failed;
-    srunner_run_all(runner, CK_NORMAL);
-    failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(dsl_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -3,6 +3,7 @@
  * ac_task_backtrace's snprintf-like truncation, and the slow-poll watchdog.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -59,14 +60,6 @@ static ac_future *value_fn(struct value_fn *self, int value)
     ASYNC_INIT(self, value_fn);
     self->value = value;
     return &self->future;
-}
-
-/* Lets every task queued so far run until its first await: the sleep is ready on its first
- * poll, which comes after theirs (the run queue is FIFO). */
-static void run_queued_tasks(ac_executor *ex)
-{
-    ac_sleep nap;
-    ck_assert_int_eq(ac_block_on(ex, ac_sleep_ms(&nap, 0)), 0);
 }
 
 /* The dump line of task `id`, copied into `line`. */
@@ -346,8 +339,6 @@ int main(void)
 {
     Suite *s = suite_create("dump");
     TCase *tc = tcase_create("dump");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, dump_of_a_task_suspended_in_a_nested_sleep);
     tcase_add_test(tc, dump_of_a_task_not_started);
@@ -357,9 +348,5 @@ int main(void)
     tcase_add_test(tc, slow_poll_names_the_await_it_resumed_from);
     tcase_add_test(tc, slow_poll_threshold_zero_disables_it);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -4,6 +4,7 @@
  * tasks still pending, and ac_strerror.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <event2/event.h>
@@ -618,8 +619,6 @@ int main(void)
 {
     Suite *s = suite_create("executor");
     TCase *tc = tcase_create("executor");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, first_polls_follow_spawn_order);
     tcase_add_test(tc, repeated_wakes_poll_once);
@@ -635,9 +634,5 @@ int main(void)
     tcase_add_test(tc, free_cancels_pending_tasks_and_runs_their_cleanup);
     tcase_add_test(tc, strerror_describes_asyncc_codes);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -6,37 +6,14 @@
  * receiver and over a stream's lines, struct items, and that a dump shows a consumer inside
  * its generator.
  */
+#define EVENT_LOG_CAPACITY 256
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int events[256];
-static int event_count;
-
-static void log_event(int value)
-{
-    ck_assert_int_lt(event_count, (int)(sizeof events / sizeof events[0]));
-    events[event_count++] = value;
-}
-
-static void expect_log(const int *want, int count)
-{
-    int i;
-    for (i = 0; i < count && i < event_count; i++)
-        ck_assert_msg(events[i] == want[i], "event %d: got %d, want %d", i, events[i], want[i]);
-    ck_assert_int_eq(event_count, count);
-}
-
-#define EXPECT_LOG(...)                                                                            \
-    expect_log((const int[]){__VA_ARGS__}, (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)))
-
-static void setup(void)
-{
-    event_count = 0;
-}
 
 enum { CLOSED = 900 }; /* logged by a generator's cleanup: CLOSED + how far it got */
 
@@ -448,10 +425,8 @@ int main(void)
 {
     Suite *s = suite_create("generator");
     TCase *tc = tcase_create("generator");
-    SRunner *sr;
-    int failed;
 
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, log_reset, NULL);
     tcase_add_test(tc, items_arrive_in_order_and_the_end_is_zero);
     tcase_add_test(tc, an_empty_generator_ends_at_once);
     tcase_add_test(tc, a_generator_may_await_between_items);
@@ -464,9 +439,5 @@ int main(void)
     tcase_add_test(tc, for_await_reads_lines_from_a_generator_or_straight_from_the_stream);
     tcase_add_test(tc, items_may_be_structs_and_a_waiting_consumer_is_dumped_through_its_generator);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

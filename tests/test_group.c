@@ -10,37 +10,11 @@
  * wait on an ac_notify that only the test's plain code fires, so every step is deterministic.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the event log ---- */
-
-static int events[4096];
-static int event_count;
-
-static void log_event(int value)
-{
-    ck_assert_int_lt(event_count, (int)(sizeof events / sizeof events[0]));
-    events[event_count++] = value;
-}
-
-static void expect_log(const int *want, int count)
-{
-    int i;
-    for (i = 0; i < count && i < event_count; i++)
-        ck_assert_msg(events[i] == want[i], "event %d: got %d, want %d", i, events[i], want[i]);
-    ck_assert_int_eq(event_count, count);
-}
-
-#define EXPECT_LOG(...)                                                                            \
-    expect_log((const int[]){__VA_ARGS__}, (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)))
-
-static void setup(void)
-{
-    event_count = 0;
-}
 
 /* ---- members ---- */
 
@@ -741,10 +715,8 @@ int main(void)
 {
     Suite *s = suite_create("group");
     TCase *tc = tcase_create("group");
-    SRunner *sr;
-    int failed;
 
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, log_reset, NULL);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, members_are_delivered_in_finish_order_with_their_results);
     tcase_add_test(tc, an_empty_group_delivers_nothing_at_once);
@@ -761,9 +733,5 @@ int main(void)
     tcase_add_test(tc, ten_thousand_members_are_each_delivered_once);
     tcase_add_loop_test(tc, stress_every_member_is_delivered_once_and_cleaned_up_once, 0, 4);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

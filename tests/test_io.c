@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <event2/event.h>
@@ -95,13 +96,6 @@ static int open_fd_count(void)
         count += access(path, F_OK) == 0;
     }
     return count;
-}
-
-static void backtrace_contains(const ac_task *task, const char *needle)
-{
-    char line[512];
-    ac_task_backtrace(task, line, sizeof line);
-    ck_assert_msg(strstr(line, needle), "backtrace \"%s\" lacks \"%s\"", line, needle);
 }
 
 /* ---- futures ---- */
@@ -268,16 +262,10 @@ static ac_future *yield_n(struct yield_n *self, int n)
 }
 
 /* Lets freshly spawned tasks run until they park. */
-static void settle(ac_executor *ex)
+static void let_tasks_park(ac_executor *ex)
 {
     struct yield_n y;
     ck_assert_int_eq(ac_block_on(ex, yield_n(&y, 4)), 0);
-}
-
-static int join(ac_executor *ex, ac_task *task)
-{
-    ac_join j;
-    return ac_block_on(ex, ac_task_join(&j, task));
 }
 
 /* Yields once (so that the reader spawned before it parks first), then writes `text`. */
@@ -348,7 +336,7 @@ ASYNC_FN(eventfd_post)
     {
         char needle[64];
         snprintf(needle, sizeof needle, "fd %d readable", ac_io_fd(self->io));
-        backtrace_contains(eventfd_waiter, needle);
+        expect_backtrace_has(eventfd_waiter, needle);
     }
     AWAIT_TRY(self->rc, ac_io_writable(&self->ready, self->io));
     {
@@ -477,14 +465,14 @@ START_TEST(readiness_is_kept_after_a_partial_read)
     make_socketpair(s);
     io = open_io(ex, s[0]);
     t = ac_spawn(ex, read_once(&rf, io, buf, 4, &first_polls));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(t)); /* nothing to read yet: parked */
     ck_assert_int_eq(write(s[1], "0123456789", 10), 10);
     ck_assert_int_eq(join(ex, t), 4);
     ck_assert_int_eq(first_polls, 2); /* EAGAIN, then woken by the edge */
 
     t = ac_spawn(ex, read_once(&rf, io, buf + 4, sizeof buf, &second_polls));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(ac_task_is_finished(t));
     ck_assert_int_eq(join(ex, t), 6);
     ck_assert_int_eq(second_polls, 1);
@@ -492,7 +480,7 @@ START_TEST(readiness_is_kept_after_a_partial_read)
 
     /* Drained now: the next read waits again, and a new edge wakes it. */
     t = ac_spawn(ex, read_once(&rf, io, buf, sizeof buf, &third_polls));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(t));
     ck_assert_int_eq(write(s[1], "ab", 2), 2);
     ck_assert_int_eq(join(ex, t), 2);
@@ -649,13 +637,13 @@ START_TEST(one_reader_and_one_writer_pending_together)
     memset(payload, 'p', sizeof payload);
     reader = ac_spawn(ex, read_once(&rf, io, buf, sizeof buf, NULL));
     writer = ac_spawn(ex, write_all(&wf, io, payload, sizeof payload, &written, 0));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(reader));
     ck_assert(!ac_task_is_finished(writer));
     snprintf(needle, sizeof needle, "read fd %d", s[0]);
-    backtrace_contains(reader, needle);
+    expect_backtrace_has(reader, needle);
     snprintf(needle, sizeof needle, "write fd %d", s[0]);
-    backtrace_contains(writer, needle);
+    expect_backtrace_has(writer, needle);
 
     /* Make room: only the writer can proceed. */
     ck_assert_uint_eq(drain(s[1]), filled);
@@ -686,20 +674,20 @@ START_TEST(cancelled_read_leaves_no_waiter)
     make_pipe(p);
     r = open_io(ex, p[0]);
     t = ac_spawn(ex, read_once(&rf, r, buf, sizeof buf, NULL));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(t));
     ck_assert_int_eq(ac_task_abort(t), 0);
     ck_assert_int_eq(join(ex, t), -ECANCELED);
 
     t = ac_spawn(ex, read_once(&rf, r, buf, sizeof buf, NULL));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(t));
     ck_assert_int_eq(write(p[1], "after", 5), 5);
     ck_assert_int_eq(join(ex, t), 5);
     ck_assert_mem_eq(buf, "after", 5);
 
     t = ac_spawn(ex, read_once(&rf, r, buf, sizeof buf, NULL));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert_int_eq(ac_task_abort(t), 0);
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ac_io_close(r);
@@ -724,7 +712,7 @@ START_TEST(cancelled_write_all_reports_what_it_wrote)
     w = open_io(ex, p[1]);
     set_nonblocking(p[0]);
     t = ac_spawn(ex, write_all(&wf, w, data, SIZE, &written, 0));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(t)); /* the pipe is full */
     ck_assert_int_eq(ac_task_abort(t), 0);
     ck_assert_int_eq(join(ex, t), -ECANCELED);
@@ -838,7 +826,7 @@ START_TEST(a_task_parked_in_a_read_shows_it_in_the_dump)
     make_pipe(p);
     r = open_io(ex, p[0]);
     t = ac_spawn_named(ex, read_once(&rf, r, buf, sizeof buf, NULL), "reader");
-    settle(ex);
+    let_tasks_park(ex);
     out = open_memstream(&text, &size);
     count = ac_dump_tasks(ex, out);
     fclose(out);
@@ -892,7 +880,6 @@ int main(void)
 {
     Suite *s = suite_create("io");
     TCase *tc = tcase_create("io");
-    SRunner *sr;
     int failed, fds_before = open_fd_count();
 
     tcase_add_test(tc, read_and_write_over_a_pipe_and_a_socketpair);
@@ -911,10 +898,7 @@ int main(void)
     tcase_add_test(tc, a_task_parked_in_a_read_shows_it_in_the_dump);
     tcase_add_test(tc, awaiting_never_calls_epoll_ctl);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = run_suite(s);
     /* In no-fork mode (valgrind) every test ran in this process: none may leak an fd. */
     if (open_fd_count() != fds_before) {
         fprintf(stderr, "fd leak: %d open before, %d after\n", fds_before, open_fd_count());

@@ -8,60 +8,18 @@
  */
 /* ctest: needs-fork */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-struct death {
-    int signal; /* the signal that ended the child, or 0 when it exited */
-    char message[4096];
-};
-
-/* Run `scenario` in a forked child whose stderr goes to a pipe; collect how it ended. */
-static struct death run_to_death(void (*scenario)(void))
-{
-    struct death d = {0, ""};
-    size_t len = 0;
-    ssize_t n;
-    int fds[2], status;
-    pid_t pid;
-
-    ck_assert_int_eq(pipe(fds), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[1]);
-        alarm(30); /* a scenario that hangs instead of aborting dies of SIGALRM and fails */
-        scenario();
-        _exit(0);
-    }
-    close(fds[1]);
-    while ((n = read(fds[0], d.message + len, sizeof d.message - 1 - len)) > 0)
-        len += (size_t)n;
-    d.message[len] = '\0';
-    close(fds[0]);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    d.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    return d;
-}
-
+/* asyncc's report of `what`, naming this file (a future's definition or a task's spawn site). */
 #define ck_assert_aborted_saying(d, what)                                                          \
     do {                                                                                           \
-        ck_assert_msg((d).signal == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s",        \
-                      (d).signal, (d).message);                                                    \
-        ck_assert_msg(strncmp((d).message, "asyncc: ", 8) == 0, "not asyncc's report: %s",         \
-                      (d).message);                                                                \
-        ck_assert_msg(strstr((d).message, (what)) != NULL, "stderr lacks \"%s\": %s", (what),      \
-                      (d).message);                                                                \
-        ck_assert_msg(strstr((d).message, "test_misuse.c") != NULL,                               \
-                      "stderr does not name the source file: %s", (d).message);                    \
+        ck_assert_aborted_with(d, "asyncc: ", what);                                               \
+        ck_assert_stderr_names(d, "test_misuse.c");                                                \
     } while (0)
 
 /* ---- Futures the scenarios share ----------------------------------------------------------- */
@@ -638,14 +596,8 @@ END_TEST
  * backtrace when there is one, and otherwise says it was called outside any task. */
 #define ck_assert_aborted_saying_no_site(d, what)                                                  \
     do {                                                                                           \
-        ck_assert_msg((d).signal == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s",        \
-                      (d).signal, (d).message);                                                    \
-        ck_assert_msg(strncmp((d).message, "asyncc: ", 8) == 0, "not asyncc's report: %s",         \
-                      (d).message);                                                                \
-        ck_assert_msg(strstr((d).message, (what)) != NULL, "stderr lacks \"%s\": %s", (what),      \
-                      (d).message);                                                                \
-        ck_assert_msg(strstr((d).message, "(called outside any task)") != NULL,                    \
-                      "stderr does not say where: %s", (d).message);                               \
+        ck_assert_aborted_with(d, "asyncc: ", what);                                               \
+        ck_assert_stderr_names(d, "(called outside any task)");                                    \
     } while (0)
 
 /* acquirer: a task body that takes one permit of `semaphore`. */
@@ -986,10 +938,5 @@ static Suite *misuse_suite(void)
 
 int main(void)
 {
-    SRunner *runner = srunner_create(misuse_suite());
-    int failed;
-    srunner_run_all(runner, CK_NORMAL);
-    failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(misuse_suite()) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

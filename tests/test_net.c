@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* mkdtemp, open_memstream */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -70,13 +71,6 @@ static ac_io *listen_on(ac_executor *ex, const char *ip, int backlog, ac_sockadd
     return listener;
 }
 
-static void backtrace_contains(const ac_task *task, const char *needle)
-{
-    char line[512];
-    ac_task_backtrace(task, line, sizeof line);
-    ck_assert_msg(strstr(line, needle), "backtrace \"%s\" lacks \"%s\"", line, needle);
-}
-
 /* ---- futures ---- */
 
 /* Yields `n` times: every task already woken runs meanwhile. */
@@ -98,16 +92,10 @@ static ac_future *yield_n(struct yield_n *self, int n)
 }
 
 /* Lets freshly spawned tasks run until they park. */
-static void settle(ac_executor *ex)
+static void let_tasks_park(ac_executor *ex)
 {
     struct yield_n y;
     ck_assert_int_eq(ac_block_on(ex, yield_n(&y, 4)), 0);
-}
-
-static int join(ac_executor *ex, ac_task *task)
-{
-    ac_join j;
-    return ac_block_on(ex, ac_task_join(&j, task));
 }
 
 /* Accepts one connection into *conn (and its address into *peer). */
@@ -480,10 +468,10 @@ START_TEST(connect_times_out_and_cancelled_connects_leak_nothing)
 
     /* Aborting a task parked in connect closes its half-open socket too. */
     t = ac_spawn(ex, connect_within(&cf, ex, &addr, 60000));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(t));
     ck_assert_int_eq(open_fd_count(), fds + 1);
-    backtrace_contains(t, "connect to 127.0.0.1:");
+    expect_backtrace_has(t, "connect to 127.0.0.1:");
     ck_assert_int_eq(ac_task_abort(t), 0);
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ck_assert_int_eq(open_fd_count(), fds);
@@ -507,7 +495,7 @@ START_TEST(peer_reset_mid_read_is_econnreset)
 
     connect_pair(ex, listener, &client, &server, NULL);
     reader = ac_spawn(ex, read_once(&rf, client, buf, sizeof buf));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(reader));
     ck_assert_int_eq(
         setsockopt(ac_io_fd(server), SOL_SOCKET, SO_LINGER, &abortive, sizeof abortive), 0);
@@ -531,7 +519,7 @@ START_TEST(half_close_reads_eof_while_the_other_direction_works)
 
     connect_pair(ex, listener, &client, &server, NULL);
     reader = ac_spawn(ex, read_once(&rf, client, buf, sizeof buf));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(reader));
     ck_assert_int_eq(ac_socket_shutdown(server, AC_IO_WRITE), 0);
     ck_assert_int_eq(join(ex, reader), 0); /* the parked read is woken with end of file */
@@ -563,7 +551,7 @@ START_TEST(end_of_file_right_after_data_is_not_lost)
 
     connect_pair(ex, listener, &client, &server, NULL);
     reader = ac_spawn(ex, read_to_eof(&rf, client, 2000));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(reader));
     ck_assert_int_eq(ac_block_on(ex, ac_io_write_all(&wr, server, "last words", 10)), 10);
     ac_io_close(server);
@@ -591,7 +579,7 @@ START_TEST(writing_to_a_closed_peer_is_an_error_not_a_signal)
     for (int i = 0; i < 100 && rc >= 0; i++) {
         rc = ac_block_on(ex, ac_io_write_all(&wr, client, "data", 4));
         if (rc >= 0)
-            settle(ex);
+            let_tasks_park(ex);
     }
     ck_assert_msg(rc == -EPIPE || rc == -ECONNRESET, "rc = %d", rc);
     ck_assert_int_eq(ac_block_on(ex, ac_io_write(&wr, client, "data", 4)), -EPIPE);
@@ -664,7 +652,7 @@ START_TEST(udp_round_trip_truncation_and_cancelled_receive)
 
     /* A receive parks until the datagram arrives, and names its sender. */
     t = ac_spawn(ex, recv_once(&rf, b, buf, sizeof buf, &from));
-    settle(ex);
+    let_tasks_park(ex);
     ck_assert(!ac_task_is_finished(t));
     ck_assert_int_eq(ac_block_on(ex, ac_socket_send_to(&st, a, "datagram", 8, &b_addr)), 8);
     ck_assert_int_eq(join(ex, t), 8);
@@ -682,8 +670,8 @@ START_TEST(udp_round_trip_truncation_and_cancelled_receive)
 
     /* A cancelled receive took no datagram. */
     t = ac_spawn(ex, recv_once(&rf, b, buf, sizeof buf, NULL));
-    settle(ex);
-    backtrace_contains(t, "recv_from on fd");
+    let_tasks_park(ex);
+    expect_backtrace_has(t, "recv_from on fd");
     ck_assert_int_eq(ac_task_abort(t), 0);
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ck_assert_int_eq(ac_block_on(ex, ac_socket_send_to(&st, b, "back", 4, &a_addr)), 4);
@@ -770,9 +758,9 @@ START_TEST(cancelled_accept_accepted_nothing)
     ac_task *t;
 
     t = ac_spawn_named(ex, accept_one(&af, listener, &conn, NULL), "acceptor");
-    settle(ex);
+    let_tasks_park(ex);
     snprintf(needle, sizeof needle, "accept on fd %d", ac_io_fd(listener));
-    backtrace_contains(t, needle);
+    expect_backtrace_has(t, needle);
     ck_assert_int_eq(ac_task_abort(t), 0);
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ck_assert_ptr_null(conn);
@@ -855,7 +843,6 @@ int main(void)
 {
     Suite *s = suite_create("net");
     TCase *tc = tcase_create("net");
-    SRunner *sr;
     int failed, fds_before = open_fd_count();
 
     tcase_add_test(tc, addresses_parse_and_format);
@@ -878,10 +865,7 @@ int main(void)
     if (!RUNNING_ON_VALGRIND)
         tcase_add_test(tc, accept_at_the_fd_limit_recovers);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    failed = run_suite(s);
     /* In no-fork mode (valgrind) every test ran in this process: none may leak an fd. */
     if (open_fd_count() != fds_before) {
         fprintf(stderr, "fd leak: %d open before, %d after\n", fds_before, open_fd_count());

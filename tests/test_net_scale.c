@@ -10,6 +10,7 @@
  */
 /* ctest: no-valgrind */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -245,15 +246,9 @@ int main(void)
 {
     Suite *s = suite_create("net_scale");
     TCase *tc = tcase_create("net_scale");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, ten_thousand_connections_on_one_thread);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -8,56 +8,21 @@
  * As in test_sync.c, settle() runs until every task has finished (0) or every remaining one
  * waits for something only this test's plain code does (-EDEADLK): deterministic, no sleeps.
  */
+#define EVENT_LOG_CAPACITY 1024
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the event log ---- */
-
-static int events[1024];
-static int event_count;
-
-static void log_event(int value)
-{
-    ck_assert_int_lt(event_count, (int)(sizeof events / sizeof events[0]));
-    events[event_count++] = value;
-}
-
-static void expect_log(const int *want, int count)
-{
-    int i;
-    ck_assert_int_eq(event_count, count);
-    for (i = 0; i < count; i++)
-        ck_assert_msg(events[i] == want[i], "event %d: got %d, want %d", i, events[i], want[i]);
-}
-
-#define EXPECT_LOG(...)                                                                            \
-    expect_log((const int[]){__VA_ARGS__}, (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)))
 
 /* Tasks inside the lock right now, and the most readers seen inside at once. */
 static int readers_inside, writers_inside, max_readers_inside;
 
 static void setup(void)
 {
-    event_count = 0;
+    log_reset();
     readers_inside = writers_inside = max_readers_inside = 0;
-}
-
-static int settle(ac_executor *ex)
-{
-    return ac_executor_run(ex);
-}
-
-static void expect_backtrace_ends_with(const ac_task *t, const char *suffix)
-{
-    char line[512];
-    size_t a, b = strlen(suffix);
-    ac_task_backtrace(t, line, sizeof line);
-    a = strlen(line);
-    ck_assert_msg(a >= b && strcmp(line + a - b, suffix) == 0,
-                  "backtrace \"%s\" does not end with \"%s\"", line, suffix);
 }
 
 /* ---- the task ---- */
@@ -413,16 +378,6 @@ END_TEST
 
 enum { STRESS_TASKS = 40, STRESS_ROUNDS = 20, STRESS_ABORTS = 20 };
 
-static uint32_t rng_state;
-
-static uint32_t rnd(uint32_t below)
-{
-    rng_state ^= rng_state << 13; /* xorshift32 */
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state % below;
-}
-
 static struct {
     ac_rwlock rw;
     ac_task *workers[STRESS_TASKS];
@@ -573,8 +528,6 @@ int main(void)
 {
     Suite *s = suite_create("rwlock");
     TCase *tc = tcase_create("rwlock");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, try_read_and_try_write);
@@ -588,9 +541,5 @@ int main(void)
     tcase_add_test(tc, timed_out_waits_leave_the_queue);
     tcase_add_loop_test(tc, stress_no_lost_wakeups_and_exclusion, 0, 4);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

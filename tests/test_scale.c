@@ -5,6 +5,7 @@
  */
 /* ctest: no-valgrind */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -148,16 +149,10 @@ int main(void)
 {
     Suite *s = suite_create("scale");
     TCase *tc = tcase_create("scale");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, a_million_sleeping_tasks);
     tcase_add_test(tc, a_hundred_thousand_spawned_and_joined);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

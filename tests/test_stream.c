@@ -8,6 +8,7 @@
  * on flush) and ac_stream_open_pair with borrowed fds.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -70,12 +71,6 @@ static void small_socket_buffers(int fd)
     int size = 4096;
     ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
     ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
-}
-
-static int join(ac_task *task)
-{
-    ac_join j;
-    return ac_block_on(ex, ac_task_join(&j, task));
 }
 
 /* Everything the non-blocking fd holds right now. */
@@ -349,7 +344,7 @@ START_TEST(read_exact_of_records_across_partial_reads)
                          (int)wire_len);
         ac_stream_close(writer);
     }
-    ck_assert_int_eq(join(task), COUNT);
+    ck_assert_int_eq(join(ex, task), COUNT);
     free(wire);
     free(body);
     ac_stream_close(s);
@@ -367,7 +362,7 @@ START_TEST(lines_across_packet_boundaries)
     stream_pair(&a, &b);
     writer = ac_spawn(ex, feeder(&f, a, chunks));
     ck_assert_int_eq(ac_block_on(ex, line_reader(&reader, b, 100)), 0);
-    ck_assert_int_eq(join(writer), 0);
+    ck_assert_int_eq(join(ex, writer), 0);
     ck_assert_str_eq(reader.text, "hello\n|world\n|\n|a\n|b\n|c\n|tail$");
     ac_stream_close(a);
     ac_stream_close(b);
@@ -577,7 +572,7 @@ START_TEST(writev_all_across_partial_writes)
     ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, a, iov, PIECES)), (int)total);
     ck_assert_uint_eq(w.done, total);
     ck_assert_int_eq(ac_stream_shutdown_write(a), 0);
-    ck_assert_int_eq(join(task), 0);
+    ck_assert_int_eq(join(ex, task), 0);
     ck_assert_uint_eq(got, total);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, a, iov, 0)), 0);
     ac_stream_close(a);
@@ -598,8 +593,8 @@ START_TEST(large_transfer_with_small_socket_buffers)
     small_socket_buffers(ac_io_fd(ac_stream_io(b)));
     wt = ac_spawn(ex, pattern_writer(writer, a, 5 << 20));
     rt = ac_spawn(ex, pattern_reader(&reader, b, &got));
-    ck_assert_int_eq(join(rt), 0);
-    ck_assert_int_eq(join(wt), 0);
+    ck_assert_int_eq(join(ex, rt), 0);
+    ck_assert_int_eq(join(ex, wt), 0);
     ck_assert_uint_eq(got, 5 << 20);
     free(writer);
     ac_stream_close(a);
@@ -687,8 +682,8 @@ START_TEST(copy_until_end_of_file)
     ck_assert_uint_eq(copy.copied, total);
     ck_assert_uint_eq(ac_stream_buffer_capacity(src), 0);
     ck_assert_int_eq(ac_stream_shutdown_write(dst), 0); /* copy leaves that to the caller */
-    ck_assert_int_eq(join(rt), 0);
-    ck_assert_int_eq(join(wt), 0);
+    ck_assert_int_eq(join(ex, rt), 0);
+    ck_assert_int_eq(join(ex, wt), 0);
     ck_assert_uint_eq(got, total);
     free(writer);
     ac_stream_close(src_peer);
@@ -774,8 +769,8 @@ START_TEST(bidirectional_copy_half_closes_each_side)
     ck_assert_int_eq(ac_block_on(ex, ac_stream_copy_bidirectional(&bidi, a, b)), 0);
     ck_assert_uint_eq(bidi.a_to_b.copied, strlen("from the left, a longer message"));
     ck_assert_uint_eq(bidi.b_to_a.copied, strlen("from the right"));
-    ck_assert_int_eq(join(lt), 0);
-    ck_assert_int_eq(join(rt), 0);
+    ck_assert_int_eq(join(ex, lt), 0);
+    ck_assert_int_eq(join(ex, rt), 0);
     ck_assert_str_eq(left_got, "from the right");
     ck_assert_str_eq(right_got, "from the left, a longer message");
     ac_stream_close(x);
@@ -873,10 +868,10 @@ START_TEST(reader_and_writer_tasks_share_a_stream)
     et = ac_spawn(ex, ac_stream_copy(&copy, echo, echo));
     wt = ac_spawn(ex, numbered_writer(&writer, s, 3000));
     rt = ac_spawn(ex, numbered_reader(&reader, s));
-    ck_assert_int_eq(join(wt), 0);
-    ck_assert_int_eq(join(et), 0);
+    ck_assert_int_eq(join(ex, wt), 0);
+    ck_assert_int_eq(join(ex, et), 0);
     ck_assert_int_eq(ac_stream_shutdown_write(echo), 0);
-    ck_assert_int_eq(join(rt), 3000);
+    ck_assert_int_eq(join(ex, rt), 3000);
     ac_stream_close(s);
     ac_stream_close(echo);
 }
@@ -920,7 +915,7 @@ static void tcp_pair(ac_io **server, ac_io **client)
     task = ac_spawn(ex, acceptor(&acc, listener, server));
     ck_assert_int_eq(ac_block_on(ex, ac_socket_connect(&con, ex, &addr)), 0);
     *client = con.conn;
-    ck_assert_int_eq(join(task), 0);
+    ck_assert_int_eq(join(ex, task), 0);
     ac_io_close(listener);
 }
 
@@ -1099,8 +1094,8 @@ START_TEST(buffered_transfer_with_small_socket_buffers)
     small_socket_buffers(ac_io_fd(ac_stream_io(b)));
     wt = ac_spawn(ex, buffered_writer(writer, a, 2 << 20));
     rt = ac_spawn(ex, pattern_reader(&reader, b, &got));
-    ck_assert_int_eq(join(rt), 0);
-    ck_assert_int_eq(join(wt), 0);
+    ck_assert_int_eq(join(ex, rt), 0);
+    ck_assert_int_eq(join(ex, wt), 0);
     ck_assert_uint_eq(got, 2 << 20);
     ck_assert_uint_eq(ac_stream_write_buffer_capacity(a), 0);
     free(writer);
@@ -1179,7 +1174,7 @@ START_TEST(cancelled_flush_keeps_the_rest_buffered)
     ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, a)), 0);
     ck_assert_uint_eq(ac_stream_write_buffer_capacity(a), 0);
     ck_assert_int_eq(ac_stream_shutdown_write(a), 0);
-    ck_assert_int_eq(join(rt), 0);
+    ck_assert_int_eq(join(ex, rt), 0);
     ck_assert_uint_eq(got, LEN);
     ac_stream_close(a);
     ac_stream_close(b);
@@ -1322,8 +1317,6 @@ int main(void)
 {
     Suite *suite = suite_create("stream");
     TCase *tc = tcase_create("stream");
-    SRunner *sr;
-    int failed;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, read_some_takes_buffered_bytes_first);
@@ -1355,9 +1348,5 @@ int main(void)
     tcase_add_test(tc, flush_to_a_closed_peer_is_epipe);
     tcase_add_test(tc, open_pair_can_borrow_its_fds);
     suite_add_tcase(suite, tc);
-    sr = srunner_create(suite);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

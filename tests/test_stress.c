@@ -15,6 +15,7 @@
  * Fixed seeds; no timers, so each run is deterministic.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -266,15 +267,9 @@ int main(void)
 {
     Suite *s = suite_create("stress");
     TCase *tc = tcase_create("stress");
-    SRunner *sr;
-    int failed;
 
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, values_locks_and_wakeups_survive_random_aborts, 0, 6);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -10,58 +10,11 @@
  * unlock), and 0 once every task has finished. So each step is deterministic, without sleeps.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- the event log ---- */
-
-static int events[4096];
-static int event_count;
-
-static void log_event(int value)
-{
-    ck_assert_int_lt(event_count, (int)(sizeof events / sizeof events[0]));
-    events[event_count++] = value;
-}
-
-static void expect_log(const int *want, int count)
-{
-    int i;
-    ck_assert_int_eq(event_count, count);
-    for (i = 0; i < count; i++)
-        ck_assert_msg(events[i] == want[i], "event %d: got %d, want %d", i, events[i], want[i]);
-}
-
-#define EXPECT_LOG(...)                                                                            \
-    expect_log((const int[]){__VA_ARGS__}, (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)))
-
-static void setup(void)
-{
-    event_count = 0;
-}
-
-/* Run until every task has finished (0) or all that remain wait for this test (-EDEADLK). */
-static int settle(ac_executor *ex)
-{
-    return ac_executor_run(ex);
-}
-
-/* `text` ends with `suffix`. */
-static int ends_with(const char *text, const char *suffix)
-{
-    size_t a = strlen(text), b = strlen(suffix);
-    return a >= b && strcmp(text + a - b, suffix) == 0;
-}
-
-static void expect_backtrace_ends_with(const ac_task *t, const char *suffix)
-{
-    char line[512];
-    ac_task_backtrace(t, line, sizeof line);
-    ck_assert_msg(ends_with(line, suffix), "backtrace \"%s\" does not end with \"%s\"", line,
-                  suffix);
-}
 
 /* ---- tasks ---- */
 
@@ -727,16 +680,6 @@ END_TEST
 
 enum { STRESS_TASKS = 48, STRESS_ROUNDS = 24, STRESS_PERMITS = 3, STRESS_ABORTS = 24 };
 
-static uint32_t rng_state;
-
-static uint32_t rnd(uint32_t below)
-{
-    rng_state ^= rng_state << 13; /* xorshift32 */
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state % below;
-}
-
 static struct {
     ac_mutex m;
     ac_semaphore s;
@@ -920,10 +863,8 @@ int main(void)
 {
     Suite *s = suite_create("sync");
     TCase *tc = tcase_create("sync");
-    SRunner *sr;
-    int failed;
 
-    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_checked_fixture(tc, log_reset, NULL);
     tcase_add_test(tc, notify_one_wakes_waiters_in_fifo_order);
     tcase_add_test(tc, notify_one_with_no_waiter_stores_one_permit);
     tcase_add_test(tc, notify_all_wakes_only_current_waiters);
@@ -944,9 +885,5 @@ int main(void)
     tcase_add_test(tc, cancelled_lock_waiters_do_not_hold_up_the_queue);
     tcase_add_loop_test(tc, stress_no_lost_wakeups_and_mutual_exclusion, 0, 4);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

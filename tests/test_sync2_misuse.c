@@ -7,57 +7,16 @@
  */
 /* ctest: needs-fork */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-struct death {
-    int signal; /* the signal that ended the child, or 0 when it exited */
-    char message[4096];
-};
-
-/* Run `scenario` in a forked child whose stderr goes to a pipe; collect how it ended. */
-static struct death run_to_death(void (*scenario)(void))
-{
-    struct death d = {0, ""};
-    size_t len = 0;
-    ssize_t n;
-    int fds[2], status;
-    pid_t pid;
-
-    ck_assert_int_eq(pipe(fds), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[1]);
-        alarm(30); /* a scenario that hangs instead of aborting dies of SIGALRM and fails */
-        scenario();
-        _exit(0);
-    }
-    close(fds[1]);
-    while ((n = read(fds[0], d.message + len, sizeof d.message - 1 - len)) > 0)
-        len += (size_t)n;
-    d.message[len] = '\0';
-    close(fds[0]);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    d.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-    return d;
-}
 
 static void expect_abort_saying(void (*scenario)(void), const char *what)
 {
     struct death d = run_to_death(scenario);
-    ck_assert_msg(d.signal == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s", d.signal,
-                  d.message);
-    ck_assert_msg(strncmp(d.message, "asyncc: misuse: ", 16) == 0, "not asyncc's report: %s",
-                  d.message);
-    ck_assert_msg(strstr(d.message, what) != NULL, "stderr lacks \"%s\": %s", what, d.message);
+    ck_assert_aborted_with(d, "asyncc: misuse: ", what);
 }
 
 /* ---- rwlock ---- */
@@ -269,8 +228,6 @@ int main(void)
 {
     Suite *s = suite_create("sync2_misuse");
     TCase *tc = tcase_create("sync2_misuse");
-    SRunner *sr;
-    int failed;
 
     if (ASYNCC_DEBUG) { /* these checks exist only in debug builds (not under NDEBUG) */
         tcase_add_test(tc, rwlock_unlocks_of_what_is_not_held);
@@ -279,9 +236,5 @@ int main(void)
         tcase_add_test(tc, once_cell_misuse);
     }
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -3,6 +3,7 @@
  * spawning from tasks (also during shutdown).
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -626,8 +627,6 @@ int main(void)
 {
     Suite *s = suite_create("tasks");
     TCase *tc = tcase_create("tasks");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, join_returns_the_tasks_value);
     tcase_add_test(tc, join_of_a_finished_task);
@@ -645,9 +644,5 @@ int main(void)
     tcase_add_test(tc, a_thousand_children);
     tcase_add_test(tc, cleanup_spawning_during_shutdown);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

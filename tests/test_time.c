@@ -3,6 +3,7 @@
  * duration, timeouts won and lost, cancellation, and the timer heap under churn.
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
@@ -141,14 +142,6 @@ static ac_future *await_ptr(struct await_ptr *self, ac_future *inner)
     ASYNC_INIT(self, await_ptr);
     self->inner = inner;
     return &self->future;
-}
-
-/* Lets every task queued so far run until its first await: the sleep is ready on its first
- * poll, which comes after theirs (the run queue is FIFO). */
-static void run_queued_tasks(ac_executor *ex)
-{
-    ac_sleep nap;
-    ck_assert_int_eq(ac_block_on(ex, ac_sleep_ms(&nap, 0)), 0);
 }
 
 /* ---- order and deadlines ---- */
@@ -397,8 +390,6 @@ int main(void)
 {
     Suite *s = suite_create("time");
     TCase *tc = tcase_create("time");
-    SRunner *sr;
-    int failed;
 
     tcase_add_test(tc, sleepers_wake_in_deadline_order);
     tcase_add_test(tc, zero_and_past_deadlines_do_not_suspend);
@@ -411,9 +402,5 @@ int main(void)
     tcase_add_test(tc, identical_deadlines);
     tcase_add_test(tc, cancel_in_the_middle_of_the_heap);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -5,33 +5,15 @@
  * and a fixed-seed randomized stress test (receivers only ever see newer values and end on the
  * last one).
  *
- * "settle" runs the executor until every task has finished or waits for something only the
- * test's plain code can provide (ac_executor_run then reports -EDEADLK).
+ * expect_settled() runs the executor until every task has finished or waits for something only
+ * the test's plain code can provide (ac_executor_run then reports -EDEADLK).
  */
 #include "asyncc.h"
+#include "helpers.h"
 
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void settle(ac_executor *ex)
-{
-    int rc = ac_executor_run(ex);
-    ck_assert(rc == 0 || rc == -EDEADLK);
-}
-
-static int join(ac_executor *ex, ac_task *task)
-{
-    ac_join j;
-    return ac_block_on(ex, ac_task_join(&j, task));
-}
-
-static int backtrace_has(const ac_task *task, const char *needle)
-{
-    char buf[512];
-    ac_task_backtrace(task, buf, sizeof buf);
-    return strstr(buf, needle) != NULL;
-}
 
 static ac_watch *new_watch(int initial)
 {
@@ -193,15 +175,15 @@ START_TEST(one_send_wakes_every_waiter)
     int i;
     for (i = 0; i < FOLLOWERS; i++)
         tasks[i] = spawn_follower(ex, subscribe(w), 2, 1, &seen[i]);
-    settle(ex);
+    expect_settled(ex);
     for (i = 0; i < FOLLOWERS; i++) {
         ck_assert_int_eq(seen[i].n, 0);
         ck_assert(backtrace_has(tasks[i], "watch changed (version 0 seen)"));
     }
     ck_assert_int_eq(send_int(w, 7), FOLLOWERS);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(send_int(w, 8), FOLLOWERS);
-    settle(ex);
+    expect_settled(ex);
     for (i = 0; i < FOLLOWERS; i++) {
         ck_assert_int_eq(join(ex, tasks[i]), 0);
         ck_assert_int_eq(seen[i].n, 2);
@@ -220,16 +202,16 @@ START_TEST(changes_while_nobody_waits_coalesce)
     ac_watch_rx *rx = subscribe(w);
     struct seen seen;
     ac_task *t = spawn_follower(ex, rx, 2, 0, &seen);
-    settle(ex);
+    expect_settled(ex);
     send_int(w, 1);
     send_int(w, 2);
     send_int(w, 3); /* three sends before the follower runs: one change, value 3 */
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(seen.n, 1);
     ck_assert_int_eq(seen.values[0], 3);
     ck_assert_int_eq(ac_watch_has_changed(rx), 0);
     send_int(w, 4);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(seen.values[1], 4);
     ac_watch_rx_close(rx);
@@ -266,18 +248,18 @@ START_TEST(sender_release_ends_waits)
     struct seen waiting_seen, unseen_seen;
     ac_task *waiting, *t;
     waiting = spawn_follower(ex, subscribe(w), 5, 1, &waiting_seen);
-    settle(ex);
+    expect_settled(ex);
     send_int(w, 1);
-    settle(ex); /* the waiter saw 1 and waits again */
+    expect_settled(ex); /* the waiter saw 1 and waits again */
     ck_assert_int_eq(waiting_seen.n, 1);
     ac_watch_sender_release(w);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, waiting), 0);
     ck_assert_int_eq(waiting_seen.rc, -EPIPE);
     ck_assert_int_eq(waiting_seen.n, 1);
     /* A receiver with an unseen change gets it first, then -EPIPE. */
     t = spawn_follower(ex, unseen, 5, 1, &unseen_seen);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(unseen_seen.n, 1);
     ck_assert_int_eq(unseen_seen.values[0], 1);
@@ -295,14 +277,14 @@ START_TEST(cancelled_wait_leaves_the_change_unseen)
     ac_watch_rx *rx = subscribe(w);
     struct seen seen;
     ac_task *t = spawn_follower(ex, rx, 1, 0, &seen);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(ac_task_abort(t), 0); /* dropped while waiting */
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     send_int(w, 1);
     ck_assert_int_eq(ac_watch_has_changed(rx), 1); /* the change is still there */
     ck_assert_int_eq(borrow_int(rx), 1);
     t = spawn_follower(ex, rx, 1, 0, &seen);
-    settle(ex);
+    expect_settled(ex);
     send_int(w, 2);                        /* wakes it... */
     ck_assert_int_eq(ac_task_abort(t), 0); /* ...dropped before it ran: 2 stays unseen */
     ck_assert_int_eq(join(ex, t), -ECANCELED);
@@ -325,11 +307,11 @@ START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
     tasks[0] = spawn_follower(ex, subscribe(w), 1, 1, &seen[0]);
     tasks[1] = spawn_follower(ex, middle, 1, 0, &seen[1]);
     tasks[2] = spawn_follower(ex, subscribe(w), 1, 1, &seen[2]);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(ac_task_abort(tasks[1]), 0);
     ck_assert_int_eq(join(ex, tasks[1]), -ECANCELED);
     send_int(w, 9);
-    settle(ex);
+    expect_settled(ex);
     ck_assert_int_eq(join(ex, tasks[0]), 0);
     ck_assert_int_eq(join(ex, tasks[2]), 0);
     ck_assert_int_eq(seen[0].values[0], 9);
@@ -363,7 +345,7 @@ START_TEST(executor_free_with_waiting_receivers)
     int i;
     for (i = 0; i < 3; i++)
         ac_task_detach(spawn_follower(ex, subscribe(w), 1, 1, &seen[i]));
-    settle(ex);
+    expect_settled(ex);
     ac_watch_sender_release(w); /* the followers' closes free the watch when they are cancelled */
     ac_executor_free(ex);
 }
@@ -374,19 +356,9 @@ END_TEST
 enum { STRESS_RECEIVERS = 6, STRESS_SENDS = 400 };
 
 static struct {
-    uint32_t rng;
     int last_sent;
     long observed; /* values receivers saw change to */
 } stress;
-
-static uint32_t next_random(void)
-{
-    /* xorshift32: a fixed seed gives the same schedule every run */
-    stress.rng ^= stress.rng << 13;
-    stress.rng ^= stress.rng >> 17;
-    stress.rng ^= stress.rng << 5;
-    return stress.rng;
-}
 
 /* Sends 1, 2, ... STRESS_SENDS with random yields, then releases the sender. */
 struct stress_sender {
@@ -397,7 +369,7 @@ struct stress_sender {
 
 ASYNC_FN(stress_sender)
     for (self->i = 1; self->i <= STRESS_SENDS; self->i++) {
-        while (next_random() % 3 == 0)
+        while (rnd(3) == 0)
             ASYNC_YIELD_NOW();
         ac_watch_send(self->w, &self->i);
         stress.last_sent = self->i;
@@ -416,7 +388,7 @@ struct stress_receiver {
 
 ASYNC_FN(stress_receiver)
     for (;;) {
-        while (next_random() % 2 == 0)
+        while (rnd(2) == 0)
             ASYNC_YIELD_NOW();
         AWAIT_INTO(self->rc, ac_watch_changed(&self->changed, self->rx));
         if (self->rc == -EPIPE)
@@ -463,8 +435,8 @@ ASYNC_FN(stress_driver)
     }
     while (stress.last_sent < STRESS_SENDS) {
         ASYNC_YIELD_NOW();
-        if (next_random() % 100 < 5) {
-            self->i = (int)(next_random() % STRESS_RECEIVERS);
+        if (rnd(100) < 5) {
+            self->i = (int)rnd(STRESS_RECEIVERS);
             ac_task_abort(self->receivers[self->i]);
             AWAIT(ac_task_join(&self->join, self->receivers[self->i]));
             self->receivers[self->i] = spawn_stress_receiver(self->ex, self->w);
@@ -483,7 +455,7 @@ START_TEST(stress_random_changes_and_aborts)
     ac_executor *ex = ac_executor_new();
     struct stress_driver d;
     memset(&stress, 0, sizeof stress);
-    stress.rng = seeds[_i];
+    rng_state = seeds[_i];
     ASYNC_INIT(&d, stress_driver);
     d.ex = ex;
     d.w = new_watch(0);
@@ -499,8 +471,6 @@ int main(void)
 {
     Suite *s = suite_create("watch");
     TCase *tc = tcase_create("watch");
-    SRunner *sr;
-    int failed;
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, creation_arguments);
     tcase_add_test(tc, borrow_send_and_versions);
@@ -517,9 +487,5 @@ int main(void)
     tcase_add_test(tc, executor_free_with_waiting_receivers);
     tcase_add_loop_test(tc, stress_random_changes_and_aborts, 0, 3);
     suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

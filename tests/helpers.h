@@ -1,0 +1,213 @@
+/*
+ * helpers.h — the pieces several Check suites share. Header-only (static inline functions and
+ * macros), so each suite stays one self-contained executable; a suite uses what it needs.
+ *
+ * Running tasks:
+ *   settle(ex)                 run until every task has finished (0) or all that remain wait
+ *                              for the test (-EDEADLK); returns what ac_executor_run returned.
+ *   expect_settled(ex)         settle(ex), asserting it ended in one of those two ways.
+ *   run_queued_tasks(ex)       let every task queued so far run until its first await: a zero
+ *                              sleep is ready on its first poll, which comes after theirs (the
+ *                              run queue is FIFO).
+ *   join(ex, task)             block on joining `task`; returns its result.
+ *
+ * Backtraces (ac_task_backtrace of a parked task):
+ *   ends_with(text, suffix), backtrace_has(task, part)      plain predicates.
+ *   expect_backtrace_ends_with(task, suffix), expect_backtrace_has(task, part)  assertions.
+ *
+ * Randomized stress tests: set rng_state to a fixed seed, then rnd(n) draws 0 .. n-1 (xorshift32),
+ * so a seed gives the same schedule every run.
+ *
+ * The event log: tasks call log_event(value) as things happen; a test then states the exact
+ * sequence it expects with EXPECT_LOG(a, b, c) (the count must match too). Reset it before each
+ * test with `tcase_add_checked_fixture(tc, log_reset, NULL)` or from the suite's own setup. It
+ * holds EVENT_LOG_CAPACITY events (4096 unless the suite defines it before including this).
+ *
+ * Death tests (files marked needs-fork): run_to_death(scenario) runs `scenario` in a forked
+ * child with stderr on a pipe and a 30 s alarm, and reports how it ended (signal, stderr);
+ * ck_assert_aborted_with(d, prefix, what) asserts it died of SIGABRT with a report starting with
+ * `prefix` and mentioning `what`; ck_assert_stderr_names(d, where) that the report says where
+ * (a file name, or "(called outside any task)").
+ *
+ * Main: run_suite(s) runs every test of `s` (CK_NORMAL) and returns how many failed;
+ * `return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;`
+ */
+#ifndef ASYNCC_TESTS_HELPERS_H
+#define ASYNCC_TESTS_HELPERS_H
+
+#include "asyncc.h"
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- running tasks ---- */
+
+static inline int settle(ac_executor *ex)
+{
+    return ac_executor_run(ex);
+}
+
+static inline void expect_settled(ac_executor *ex)
+{
+    int rc = settle(ex);
+    ck_assert(rc == 0 || rc == -EDEADLK);
+}
+
+static inline void run_queued_tasks(ac_executor *ex)
+{
+    ac_sleep nap;
+    ck_assert_int_eq(ac_block_on(ex, ac_sleep_ms(&nap, 0)), 0);
+}
+
+static inline int join(ac_executor *ex, ac_task *task)
+{
+    ac_join j;
+    return ac_block_on(ex, ac_task_join(&j, task));
+}
+
+/* ---- backtraces ---- */
+
+static inline int ends_with(const char *text, const char *suffix)
+{
+    size_t a = strlen(text), b = strlen(suffix);
+    return a >= b && strcmp(text + a - b, suffix) == 0;
+}
+
+static inline int backtrace_has(const ac_task *task, const char *part)
+{
+    char line[512];
+    ac_task_backtrace(task, line, sizeof line);
+    return strstr(line, part) != NULL;
+}
+
+static inline void expect_backtrace_ends_with(const ac_task *task, const char *suffix)
+{
+    char line[512];
+    ac_task_backtrace(task, line, sizeof line);
+    ck_assert_msg(ends_with(line, suffix), "backtrace \"%s\" does not end with \"%s\"", line,
+                  suffix);
+}
+
+static inline void expect_backtrace_has(const ac_task *task, const char *part)
+{
+    char line[512];
+    ac_task_backtrace(task, line, sizeof line);
+    ck_assert_msg(strstr(line, part) != NULL, "backtrace \"%s\" lacks \"%s\"", line, part);
+}
+
+/* ---- fixed-seed randomness ---- */
+
+/* `unused`: only the randomized stress tests draw numbers. */
+static uint32_t rng_state __attribute__((unused));
+
+static inline uint32_t rnd(uint32_t below)
+{
+    rng_state ^= rng_state << 13; /* xorshift32 */
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state % below;
+}
+
+/* ---- the event log ---- */
+
+#ifndef EVENT_LOG_CAPACITY
+#define EVENT_LOG_CAPACITY 4096
+#endif
+
+/* `unused`: a suite that never logs must still compile warning-free. */
+static int events[EVENT_LOG_CAPACITY] __attribute__((unused));
+static int event_count __attribute__((unused));
+
+static inline void log_reset(void)
+{
+    event_count = 0;
+}
+
+static inline void log_event(int value)
+{
+    ck_assert_int_lt(event_count, EVENT_LOG_CAPACITY);
+    events[event_count++] = value;
+}
+
+static inline void expect_log(const int *want, int count)
+{
+    int i;
+    for (i = 0; i < count && i < event_count; i++)
+        ck_assert_msg(events[i] == want[i], "event %d: got %d, want %d", i, events[i], want[i]);
+    ck_assert_int_eq(event_count, count);
+}
+
+#define EXPECT_LOG(...)                                                                            \
+    expect_log((const int[]){__VA_ARGS__}, (int)(sizeof((const int[]){__VA_ARGS__}) / sizeof(int)))
+
+/* ---- death tests ---- */
+
+struct death {
+    int signal; /* the signal that ended the child, or 0 when it exited */
+    char message[4096];
+};
+
+/* Run `scenario` in a forked child whose stderr goes to a pipe; collect how it ended. */
+static inline struct death run_to_death(void (*scenario)(void))
+{
+    struct death d = {0, ""};
+    size_t len = 0;
+    ssize_t n;
+    int fds[2], status;
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        alarm(30); /* a scenario that hangs instead of aborting dies of SIGALRM and fails */
+        scenario();
+        _exit(0);
+    }
+    close(fds[1]);
+    while ((n = read(fds[0], d.message + len, sizeof d.message - 1 - len)) > 0)
+        len += (size_t)n;
+    d.message[len] = '\0';
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    d.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    return d;
+}
+
+#define ck_assert_aborted_with(d, prefix, what)                                                    \
+    do {                                                                                           \
+        ck_assert_msg((d).signal == SIGABRT, "expected SIGABRT, got signal %d; stderr: %s",        \
+                      (d).signal, (d).message);                                                    \
+        ck_assert_msg(strncmp((d).message, (prefix), strlen(prefix)) == 0,                         \
+                      "not asyncc's report: %s", (d).message);                                     \
+        ck_assert_msg(strstr((d).message, (what)) != NULL, "stderr lacks \"%s\": %s", (what),      \
+                      (d).message);                                                                \
+    } while (0)
+
+#define ck_assert_stderr_names(d, where)                                                           \
+    ck_assert_msg(strstr((d).message, (where)) != NULL, "stderr does not say \"%s\": %s", (where), \
+                  (d).message)
+
+/* ---- main ---- */
+
+static inline int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed;
+}
+
+#endif
