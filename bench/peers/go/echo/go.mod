@@ -1,0 +1,3 @@
+module asyncc/bench/peers/go/echo
+
+go 1.19
