@@ -82,6 +82,16 @@ report=$out/report.md
 stats=$out/stats.tsv
 awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
     function numeric(s) { return s ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ }
+    # Why a peer has no row for a benchmark nobody ran it on.
+    function missing(b, p) {
+        if (p == "libevent" && b !~ /^(echo|idle)/)
+            return "n/a (raw callbacks: no tasks, futures or channels of its own)"
+        if (p == "tokio_mt")
+            return "n/a (the same tasks, timers and channels as tokio_ct: measured there)"
+        if (p == "threads_10k")
+            return "n/a (only the idle-memory row: 10,000 threads where a million cannot run)"
+        return "n/a (no result)"
+    }
     {
         b = $1; p = $2
         if (!(b in seen_b)) { seen_b[b] = 1; extra_b[++nextra_b] = b }
@@ -104,7 +114,7 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
                 p = peers[j]; k = b SUBSEP p; c = n[k] + 0
                 if (c == 0) {
                     printf "%s\t%s\tn/a\t\t\t0\t%s\t%s\n", b, p, unit[b], \
-                        ((b, p) in na) ? na[b, p] : "n/a (no result)"
+                        ((b, p) in na) ? na[b, p] : missing(b, p)
                     continue
                 }
                 for (x = 1; x <= c; x++) s[x] = v[k, x]
