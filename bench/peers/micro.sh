@@ -130,11 +130,32 @@ nan() { # nan BENCHMARK PEER RUN UNIT REASON
 # The program prints `benchmark<TAB>peer<TAB>value<TAB>unit` lines; bench_idle_tasks and the idle
 # peers print the generic `bytes_per_task`, named here after the size being run, and the other
 # lines a program prints (bench_switch measures two benchmarks) are dropped.
+# The measurement runs in the background of this shell, so that a signal to this script reaches
+# it: timeout passes SIGTERM/SIGINT on to the program (one started inside $(...) was left
+# running when micro.sh was stopped).
+measurement_pid=""
+stop_measurement() {
+    [[ -n $measurement_pid ]] && kill -TERM "$measurement_pid" 2>/dev/null
+    exit 143
+}
+trap stop_measurement TERM INT
+
+measure() { # measure OUTPUT_FILE COMMAND...: runs COMMAND with its stdout in OUTPUT_FILE
+    local out=$1 status=0
+    shift
+    timeout 900 "$@" >"$out" &
+    measurement_pid=$!
+    wait "$measurement_pid" || status=$?
+    measurement_pid=""
+    return "$status"
+}
+
 run() {
     local figures=$1 peer=$2 run=$3 output lines figure
     shift 3
     echo "micro: $figures run $run/$runs: $peer" >&2
-    if output=$(timeout 900 "$@") &&
+    output=$(mktemp)
+    if measure "$output" "$@" &&
         lines=$(awk -F '\t' -v figures="$figures" -v p="$peer" -v r="$run" '
             BEGIN { n = split(figures, wanted, " ") }
             {
@@ -147,7 +168,7 @@ run() {
                     }
                 }
             }
-            END { for (i = 1; i <= n; i++) if (seen[i] != 1) exit 1 }' <<<"$output"); then
+            END { for (i = 1; i <= n; i++) if (seen[i] != 1) exit 1 }' "$output"); then
         printf '%s\n' "$lines"
     else
         echo "micro.sh: FAILED: $figures $peer run $run: $*" >&2
@@ -156,6 +177,7 @@ run() {
         done
         failed=1
     fi
+    rm -f "$output"
 }
 
 selected() { # selected BENCHMARK: whether --only (if given) names it
