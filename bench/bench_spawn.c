@@ -5,7 +5,9 @@
  * repeats COUNT times: each iteration is one allocation (header + frame), linking it into the
  * executor, a trip through the run queue, one poll, waking the joiner, delivering the result
  * and freeing the task. A second variant spawns a batch of tasks before joining them all, the
- * way a fan-out looks. Both run with the executor's defaults (budget 128, slow-poll watchdog on).
+ * way a fan-out looks, and a third spawns the same batches into a task group and collects them
+ * with ac_group_next (what the group's bookkeeping adds to a fan-out). All run with the
+ * executor's defaults (budget 128, slow-poll watchdog on).
  *
  * Baselines measured in the same run: malloc + free of the same size as the task's allocation,
  * and calling the task's poll function directly on a frame (no task, no queue).
@@ -107,6 +109,45 @@ static ac_future *spawn_join_batch(struct spawn_join_batch *self, uint64_t count
     return &self->future;
 }
 
+/* Spawn BATCH members of a task group, collect them with next; repeat. */
+struct group_batch {
+    ac_future future;
+    ac_group group;
+    ac_group_next_op next;
+    struct trivial member;
+    uint64_t done, count;
+    size_t i, spawned;
+    int64_t sum;
+    int got;
+};
+
+ASYNC_FN(group_batch)
+    for (self->done = 0; self->done < self->count; self->done += self->spawned) {
+        self->spawned = self->count - self->done < BATCH ? self->count - self->done : BATCH;
+        for (self->i = 0; self->i < self->spawned; self->i++)
+            if (!ac_group_spawn(&self->group,
+                                trivial(&self->member, value_of(self->done + self->i))))
+                ASYNC_RETURN(-ENOMEM);
+        for (;;) {
+            AWAIT_INTO(self->got, ac_group_next(&self->next, &self->group));
+            if (self->got == 0)
+                break;
+            self->sum += self->next.result;
+        }
+    }
+ASYNC_FINALLY
+    ac_group_destroy(&self->group);
+ASYNC_END
+
+static ac_future *group_batch(struct group_batch *self, uint64_t count)
+{
+    ASYNC_INIT(self, group_batch);
+    ac_group_init(&self->group, AC_GROUP_COLLECT_ALL);
+    self->count = count;
+    self->sum = 0;
+    return &self->future;
+}
+
 /* The poll alone: construct the frame and poll it to completion, in a task's context. */
 struct poll_directly {
     ac_future future;
@@ -169,13 +210,13 @@ static double time_malloc_free(size_t size, uint64_t count)
 int main(int argc, char **argv)
 {
     bench_args args = bench_parse_args(argc, argv, 5000000, 200000);
-    double each_ns[BENCH_REPETITIONS], batch_ns[BENCH_REPETITIONS], quiet_ns[BENCH_REPETITIONS],
-        malloc_ns[BENCH_REPETITIONS], poll_ns[BENCH_REPETITIONS];
+    double each_ns[BENCH_REPETITIONS], batch_ns[BENCH_REPETITIONS], group_ns[BENCH_REPETITIONS],
+        quiet_ns[BENCH_REPETITIONS], malloc_ns[BENCH_REPETITIONS], poll_ns[BENCH_REPETITIONS];
     size_t task_bytes = TASK_HEADER_BYTES + sizeof(struct trivial);
     int64_t want = expected_sum(args.count);
     ac_executor *ex = ac_executor_new();
     char count_text[32];
-    bench_stats each, batch, quiet, malloc_free, poll;
+    bench_stats each, batch, group, quiet, malloc_free, poll;
 
     if (!ex) {
         fprintf(stderr, "bench_spawn: cannot create an executor\n");
@@ -184,6 +225,7 @@ int main(int argc, char **argv)
     for (int rep = 0; rep < BENCH_REPETITIONS; rep++) {
         static struct spawn_join_each each_frame;
         static struct spawn_join_batch batch_frame;
+        static struct group_batch group_frame;
         static struct poll_directly poll_frame;
         each_ns[rep] = time_future(ex, spawn_join_each(&each_frame, args.count), &each_frame.sum,
                                    want, args.count, "spawn+join each");
@@ -194,6 +236,8 @@ int main(int argc, char **argv)
         }
         batch_ns[rep] = time_future(ex, spawn_join_batch(&batch_frame, args.count),
                                     &batch_frame.sum, want, args.count, "spawn+join batch");
+        group_ns[rep] = time_future(ex, group_batch(&group_frame, args.count), &group_frame.sum,
+                                    want, args.count, "group spawn+next batch");
         poll_ns[rep] = time_future(ex, poll_directly(&poll_frame, args.count), &poll_frame.sum,
                                    want, args.count, "poll directly");
         malloc_ns[rep] = time_malloc_free(task_bytes, args.count);
@@ -211,6 +255,7 @@ int main(int argc, char **argv)
 
     each = bench_summarise(each_ns, BENCH_REPETITIONS);
     batch = bench_summarise(batch_ns, BENCH_REPETITIONS);
+    group = bench_summarise(group_ns, BENCH_REPETITIONS);
     quiet = bench_summarise(quiet_ns, BENCH_REPETITIONS);
     malloc_free = bench_summarise(malloc_ns, BENCH_REPETITIONS);
     poll = bench_summarise(poll_ns, BENCH_REPETITIONS);
@@ -221,11 +266,13 @@ int main(int argc, char **argv)
     bench_print_stats("spawn, await join, repeat", each, "ns/task");
     bench_print_stats("spawn 1000, then join them", batch, "ns/task");
     bench_print_stats("  same, watchdog off, budget 2^20", quiet, "ns/task");
+    bench_print_stats("1000 in a group, collected by next", group, "ns/task");
     bench_print_stats("baseline: malloc + free same size", malloc_free, "ns");
     bench_print_stats("baseline: poll the frame directly", poll, "ns");
     printf("  ratio spawn+join / malloc+free      %8.2f x   (medians, one at a time)\n",
            each.median / malloc_free.median);
     printf("  ratio spawn+join / direct poll      %8.2f x\n", each.median / poll.median);
+    printf("  ratio group / join handles (1000)   %8.2f x\n", group.median / batch.median);
     printf(
         "budget: <= 60 ns per spawn+run+join: %s (%.1f ns one at a time), %s (%.1f ns batched)\n",
         bench_verdict(each.median <= 60.0), each.median, bench_verdict(batch.median <= 60.0),
