@@ -41,7 +41,7 @@
  *     struct countdown {           // the frame: everything that lives across an await
  *         ac_future future;        // header; always the first member
  *         int n;                   // a parameter
- *         ac_sleep nap;            // a child future, embedded: awaiting allocates nothing
+ *         ac_sleep_ms_op nap;            // a child future, embedded: awaiting allocates nothing
  *     };
  *
  *     ASYNC_FN(countdown)          // defines the poll function; `self` is the frame
@@ -127,7 +127,7 @@ extern "C" {
 /* ============================================================================================
  * 3. FUTURES AND POLLING
  *
- * Every future — a coroutine frame made with ASYNC_FN, or a leaf such as ac_sleep — starts with
+ * Every future — a coroutine frame made with ASYNC_FN, or a leaf such as ac_sleep_ms_op — starts with
  * an `ac_future` header. Polling asks the future to make progress:
  *   - it returns ac_pending() after arranging to be woken (it registered the current task's
  *     waker with whatever it waits for), or
@@ -188,12 +188,12 @@ struct ac_future {
 enum {
     AC_STATE_START = 0,
     AC_STATE_FINALLY = -1, /* running its cleanup */
-    AC_STATE_DONE = -2,    /* finished: result is final */
+    AC_STATE_FINISHED = -2,    /* finished: result is final */
 };
 
-static inline int ac_future_is_done(const ac_future *f)
+static inline int ac_future_is_finished(const ac_future *f)
 {
-    return f->state == AC_STATE_DONE;
+    return f->state == AC_STATE_FINISHED;
 }
 
 /* Poll `f` on behalf of the task in `cx` (defined in section 4). Leaf writers and
@@ -284,7 +284,7 @@ void ac_future_cancel(ac_future *f);
             return ac_frame_bad_state_(ac_frame_, __FILE__);                                       \
         }                                                                                          \
         ac_frame_->awaiting = NULL;                                                                \
-        ac_frame_->state = AC_STATE_DONE;                                                          \
+        ac_frame_->state = AC_STATE_FINISHED;                                                          \
         return ac_ready();                                                                         \
         }
 
@@ -408,7 +408,7 @@ void ac_check_owner_(ac_future *f, ac_cx *cx);
 static inline ac_poll ac_future_poll(ac_future *f, ac_cx *cx)
 {
     ac_poll p;
-    if (f->state == AC_STATE_DONE) {
+    if (f->state == AC_STATE_FINISHED) {
         ac_poll_finished_(f);
         return ac_ready();
     }
@@ -442,7 +442,7 @@ static inline void ac_await_begin_(ac_future *f, int line)
  * Every fallible function returns an int: >= 0 on success, a negative errno value on failure
  * (-ENOMEM, -EINVAL, ...). asyncc's own outcomes use standard codes:
  *   -ECANCELED  the future or task was cancelled (aborted)
- *   -ETIMEDOUT  ac_timeout ran out of time
+ *   -ETIMEDOUT  ac_timeout_ms_op ran out of time
  *   -EDEADLK    block_on/run found nothing that could ever wake the remaining tasks, or
  *               block_on was called from inside a poll
  *   -ESHUTDOWN  the executor is shutting down
@@ -543,17 +543,17 @@ int ac_task_result(const ac_task *task);
  * frees the task and releases the handle. One joiner per task: a second concurrent ac_task_join on
  * the same handle is a misuse. Cancelling a pending join leaves the task running and the handle
  * unreleased: join, detach or abort it later. */
-typedef struct ac_join {
+typedef struct ac_task_join_op {
     ac_future future;
     ac_task *task;
-} ac_join;
-ac_future *ac_task_join(ac_join *join, ac_task *task);
+} ac_task_join_op;
+ac_future *ac_task_join(ac_task_join_op *join, ac_task *task);
 
 /* ============================================================================================
  * 8. TIME
  *
  * Time is measured on the monotonic clock in nanoseconds (ac_instant). Sleeping allocates
- * nothing: the ac_sleep future is the timer (a node in the executor's timer heap), so a million
+ * nothing: the ac_sleep_ms_op future is the timer (a node in the executor's timer heap), so a million
  * sleeping tasks cost a million small frames and nothing else.
  * ============================================================================================ */
 
@@ -566,28 +566,29 @@ ac_instant ac_now(void);
 
 /* Finishes with result 0 once the deadline has passed. A deadline that has already passed
  * (zero or past) finishes on the first poll. Cancel-safe: cancelling removes the timer. */
-typedef struct ac_sleep {
+typedef struct ac_sleep_ms_op {
     ac_future future;
     ac_instant deadline;
     ac_task *waiter;     /* the task to wake when the timer fires */
     uint32_t heap_index; /* position in the executor's timer heap; 0 when not armed */
     uint32_t fired;
-} ac_sleep;
+} ac_sleep_ms_op;
+typedef ac_sleep_ms_op ac_sleep_until_op;
 
-ac_future *ac_sleep_ms(ac_sleep *sleep, uint64_t ms);
-ac_future *ac_sleep_until(ac_sleep *sleep, ac_instant deadline);
+ac_future *ac_sleep_ms(ac_sleep_ms_op *op, uint64_t ms);
+ac_future *ac_sleep_until(ac_sleep_until_op *op, ac_instant deadline);
 
 /* Await `inner` for at most `ms` milliseconds. Finishes with inner's result if it finishes in
  * time; otherwise cancels inner (its cleanup runs) and finishes with -ETIMEDOUT. `inner` is
- * usually a child frame stored next to the ac_timeout in the parent's frame; it is not copied.
+ * usually a child frame stored next to the ac_timeout_ms_op in the parent's frame; it is not copied.
  * Cancelling the timeout cancels inner too. */
-typedef struct ac_timeout {
+typedef struct ac_timeout_ms_op {
     ac_future future;
     ac_future *inner;
-    ac_sleep timer;
-} ac_timeout;
+    ac_sleep_until_op timer;
+} ac_timeout_ms_op;
 
-ac_future *ac_timeout_ms(ac_timeout *timeout, uint64_t ms, ac_future *inner);
+ac_future *ac_timeout_ms(ac_timeout_ms_op *timeout, uint64_t ms, ac_future *inner);
 
 /* ============================================================================================
  * 9. BRIDGES BETWEEN SYNC AND ASYNC CODE
@@ -608,14 +609,14 @@ int ac_block_on(ac_executor *ex, ac_future *future);
  * valid until `fn` returns: keep it out of the cancelled frame, or make `fn` not touch it).
  * ac_executor_free waits for running jobs to return and discards queued ones. */
 typedef int (*ac_blocking_fn)(void *arg);
-typedef struct ac_blocking {
+typedef struct ac_spawn_blocking_op {
     ac_future future;
     ac_blocking_fn fn;
     void *arg;
     struct ac_blocking_job *job; /* allocated on first poll, owned by the pool once queued */
-} ac_blocking;
+} ac_spawn_blocking_op;
 
-ac_future *ac_spawn_blocking(ac_blocking *blocking, ac_blocking_fn fn, void *arg);
+ac_future *ac_spawn_blocking(ac_spawn_blocking_op *blocking, ac_blocking_fn fn, void *arg);
 /* Maximum blocking threads (default 8, minimum 1). */
 void ac_executor_set_blocking_threads(ac_executor *ex, unsigned max_threads);
 
@@ -680,7 +681,7 @@ void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_p
  * stores it where the event source will find it, and returns ac_pending(). Write the waker down
  * before testing readiness if readiness can change concurrently. When the event happens, call
  * ac_wake(waker): it schedules the task (once, however often it is called) and never polls
- * inline. Its cancel function unregisters the waker and sets state AC_STATE_DONE with result
+ * inline. Its cancel function unregisters the waker and sets state AC_STATE_FINISHED with result
  * -ECANCELED (use ac_leaf_finish).
  * ============================================================================================ */
 
@@ -698,7 +699,7 @@ static inline ac_future *ac_leaf_init(ac_future *f, const ac_future_vtable *vtab
 static inline ac_poll ac_leaf_finish(ac_future *f, int result)
 {
     f->result = (int32_t)result;
-    f->state = AC_STATE_DONE;
+    f->state = AC_STATE_FINISHED;
     return ac_ready();
 }
 
@@ -749,37 +750,39 @@ void ac_io_clear_ready(ac_io *io, unsigned direction);
  * call will report. Finishes with 0. For wrapping your own non-blocking fds (tokio's AsyncFd):
  * wait, try the call, on EAGAIN ac_io_clear_ready and wait again. A new registration starts out
  * ready in both directions (the first call finds out), so the first wait finishes at once. */
-typedef struct ac_readiness {
+typedef struct ac_io_readable_op {
     ac_future future;
     ac_io *io;
     unsigned direction;
-} ac_readiness;
-ac_future *ac_io_readable(ac_readiness *op, ac_io *io);
-ac_future *ac_io_writable(ac_readiness *op, ac_io *io);
+} ac_io_readable_op;
+typedef ac_io_readable_op ac_io_writable_op;
+ac_future *ac_io_readable(ac_io_readable_op *op, ac_io *io);
+ac_future *ac_io_writable(ac_io_writable_op *op, ac_io *io);
 
 /* Read at most `len` bytes into `buf` (which must stay valid until the future finishes).
  * Finishes with the byte count (> 0), 0 at end of file, or a negative errno value. */
-typedef struct ac_read {
+typedef struct ac_io_read_op {
     ac_future future;
     ac_io *io;
     void *buf;
     size_t len;
-} ac_read;
-ac_future *ac_io_read(ac_read *op, ac_io *io, void *buf, size_t len);
+} ac_io_read_op;
+ac_future *ac_io_read(ac_io_read_op *op, ac_io *io, void *buf, size_t len);
 
 /* ac_io_write: write some of `buf` — finishes with the count written (> 0) or a negative errno.
- * ac_io_write_all: write all of it — finishes with `len` or a negative errno; `op->done` says
+ * ac_io_write_all: write all of it — finishes with `len` or a negative errno; `op->transferred` says
  * how much had been written when it failed or was cancelled. `len` is at most INT32_MAX. */
-typedef struct ac_write {
+typedef struct ac_io_write_op {
     ac_future future;
     ac_io *io;
     const void *buf;
     size_t len;
-    size_t done;
+    size_t transferred;
     int all;
-} ac_write;
-ac_future *ac_io_write(ac_write *op, ac_io *io, const void *buf, size_t len);
-ac_future *ac_io_write_all(ac_write *op, ac_io *io, const void *buf, size_t len);
+} ac_io_write_op;
+typedef ac_io_write_op ac_io_write_all_op;
+ac_future *ac_io_write(ac_io_write_op *op, ac_io *io, const void *buf, size_t len);
+ac_future *ac_io_write_all(ac_io_write_all_op *op, ac_io *io, const void *buf, size_t len);
 
 /* ============================================================================================
  * 13. SOCKETS: TCP, UDP AND UNIX-DOMAIN
@@ -819,24 +822,24 @@ int ac_io_peer_address(const ac_io *io, ac_sockaddr *out);
  * `op->peer`, or a negative errno. -EMFILE/-ENFILE (out of file descriptors) leave the
  * connection queued: the listener stays usable, so back off (sleep) and accept again.
  * Cancel-safe: a cancelled accept has accepted nothing. */
-typedef struct ac_accept {
+typedef struct ac_socket_accept_op {
     ac_future future;
     ac_io *listener;
     ac_io *conn;
     ac_sockaddr peer;
-} ac_accept;
-ac_future *ac_socket_accept(ac_accept *op, ac_io *listener);
+} ac_socket_accept_op;
+ac_future *ac_socket_accept(ac_socket_accept_op *op, ac_io *listener);
 
 /* Connect a stream socket (TCP or Unix-domain) to `addr`: finishes with 0 and `op->conn` (yours
  * to close), or a negative errno (-ECONNREFUSED, -ENETUNREACH, ...). Wrap it in ac_timeout_ms
  * for a deadline; cancelling closes the half-open socket. */
-typedef struct ac_connect {
+typedef struct ac_socket_connect_op {
     ac_future future;
     ac_executor *ex;
     ac_sockaddr addr;
     ac_io *conn;
-} ac_connect;
-ac_future *ac_socket_connect(ac_connect *op, ac_executor *ex, const ac_sockaddr *addr);
+} ac_socket_connect_op;
+ac_future *ac_socket_connect(ac_socket_connect_op *op, ac_executor *ex, const ac_sockaddr *addr);
 
 /* Shut down the write direction (the peer reads end of file) — or AC_IO_READ, or both. */
 int ac_socket_shutdown(ac_io *io, unsigned directions);
@@ -847,26 +850,26 @@ int ac_udp_bind(ac_executor *ex, const ac_sockaddr *addr, ac_io **out);
 /* Send one datagram to `to`: finishes with the byte count or a negative errno. Cancel-safe: a
  * datagram goes out whole or not at all, and a cancelled send (still waiting for room in the
  * socket buffer) sent nothing. */
-typedef struct ac_send_to {
+typedef struct ac_socket_send_to_op {
     ac_future future;
     ac_io *io;
     const void *buf;
     size_t len;
     ac_sockaddr to;
-} ac_send_to;
-ac_future *ac_socket_send_to(ac_send_to *op, ac_io *io, const void *buf, size_t len,
+} ac_socket_send_to_op;
+ac_future *ac_socket_send_to(ac_socket_send_to_op *op, ac_io *io, const void *buf, size_t len,
                              const ac_sockaddr *to);
 
 /* Receive one datagram into `buf`: finishes with its length (truncated to `len`) and the sender
  * in `op->from`, or a negative errno. Cancel-safe: a cancelled receive took no datagram. */
-typedef struct ac_recv_from {
+typedef struct ac_socket_recv_from_op {
     ac_future future;
     ac_io *io;
     void *buf;
     size_t len;
     ac_sockaddr from;
-} ac_recv_from;
-ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t len);
+} ac_socket_recv_from_op;
+ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf, size_t len);
 
 /* ============================================================================================
  * 14. STREAMS
@@ -902,11 +905,11 @@ ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t le
  *   read_some, read_until, read_line   cancel-safe: nothing is consumed; bytes received so far
  *                                      stay buffered for the next read.
  *   read_exact                         bytes already copied into your buffer are counted in
- *                                      op->done; the rest stays buffered.
- *   write_all, writev_all              op->done bytes were written; the rest were not. Of the
+ *                                      op->transferred; the rest stays buffered.
+ *   write_all, writev_all              op->transferred bytes were written; the rest were not. Of the
  *                                      unflushed bytes sent first, those not yet written stay
  *                                      buffered.
- *   write_buffered                     op->done of your bytes were accepted — written, or copied
+ *   write_buffered                     op->transferred of your bytes were accepted — written, or copied
  *                                      into the write buffer, where they stay and go out with
  *                                      the next flush or write; the rest were not.
  *   flush                              cancel-safe: what was not written stays buffered, and a
@@ -917,7 +920,7 @@ ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t le
  * peer; never SIGPIPE), -ENODATA (end of file before read_exact's count), -EMSGSIZE (a line
  * longer than its maximum), -ENOMEM, -ECANCELED.
  *
- *     struct session { ac_future future; ac_stream *s; ac_stream_until line; ac_stream_write w;
+ *     struct session { ac_future future; ac_stream *s; ac_stream_read_until_op line; ac_stream_write_all_op w;
  *                      int n; };
  *     ASYNC_FN(session)                                // a line-echo connection
  *         for (;;) {
@@ -983,19 +986,22 @@ size_t ac_stream_consume(ac_stream *stream, size_t count);
  *   system call), otherwise one read from the fd straight into `buf`. Finishes with the count
  *   (> 0), 0 at end of file (or when len is 0), or a negative errno. Cancel-safe.
  * ac_stream_read_exact: read exactly `len` bytes. Finishes with `len`; -ENODATA at end of file
- *   before that, with `op->done` bytes (fewer than len) in `buf` — nothing is lost; or another
- *   negative errno, again with op->done bytes delivered. Large reads bypass the buffer.
+ *   before that, with `op->transferred` bytes (fewer than len) in `buf` — nothing is lost; or another
+ *   negative errno, again with op->transferred bytes delivered. Large reads bypass the buffer.
  * `buf` must stay valid until the future finishes; `len` is at most INT32_MAX. */
-typedef struct ac_stream_read {
+typedef struct ac_stream_read_some_op {
     ac_future future;
     ac_stream *stream;
     void *buf;
     size_t len;
-    size_t done;
+    size_t transferred;
     int exact;
-} ac_stream_read;
-ac_future *ac_stream_read_some(ac_stream_read *op, ac_stream *stream, void *buf, size_t len);
-ac_future *ac_stream_read_exact(ac_stream_read *op, ac_stream *stream, void *buf, size_t len);
+} ac_stream_read_some_op;
+typedef ac_stream_read_some_op ac_stream_read_exact_op;
+ac_future *ac_stream_read_some(ac_stream_read_some_op *op, ac_stream *stream, void *buf,
+                               size_t len);
+ac_future *ac_stream_read_exact(ac_stream_read_exact_op *op, ac_stream *stream, void *buf,
+                                size_t len);
 
 /* ac_stream_read_until: read up to and including the byte `delimiter`. Finishes with the
  * length including the delimiter; the bytes are at `op->data`, inside the stream's buffer, valid
@@ -1010,7 +1016,7 @@ ac_future *ac_stream_read_exact(ac_stream_read *op, ac_stream *stream, void *buf
  *     limit.
  *   - An error (-ECONNRESET, ...): what was received stays buffered (ac_stream_buffered).
  * Cancel-safe. ac_stream_read_line is read_until with '\n'. */
-typedef struct ac_stream_until {
+typedef struct ac_stream_read_until_op {
     ac_future future;
     ac_stream *stream;
     const char *data; /* the result, when it is > 0 */
@@ -1018,50 +1024,54 @@ typedef struct ac_stream_until {
     size_t scanned; /* buffered bytes already searched for the delimiter */
     int delimiter;
     int eof;
-} ac_stream_until;
-ac_future *ac_stream_read_until(ac_stream_until *op, ac_stream *stream, int delimiter,
+} ac_stream_read_until_op;
+typedef ac_stream_read_until_op ac_stream_read_line_op;
+ac_future *ac_stream_read_until(ac_stream_read_until_op *op, ac_stream *stream, int delimiter,
                                 size_t max);
-ac_future *ac_stream_read_line(ac_stream_until *op, ac_stream *stream, size_t max);
+ac_future *ac_stream_read_line(ac_stream_read_line_op *op, ac_stream *stream, size_t max);
 
 /* ---- writing ---- */
 
 /* ac_stream_write_all: write all `len` bytes of `buf`. ac_stream_writev_all: write all the bytes
  * of `iovcnt` buffers, in order, using writev/sendmsg (partial writes resume mid-buffer). Both
  * finish with the total (at most INT32_MAX, otherwise -EINVAL) or a negative errno (-EPIPE,
- * -ECONNRESET, ...); `op->done` says how many bytes were written before an error or a cancel.
+ * -ECONNRESET, ...); `op->transferred` says how many bytes were written before an error or a cancel.
  * The buffers (and the iovec array) must stay valid until the future finishes; neither is
  * modified. */
-typedef struct ac_stream_write {
+typedef struct ac_stream_write_all_op {
     ac_future future;
     ac_stream *stream;
     const struct iovec *iov; /* NULL for write_all: then buf and len */
     const void *buf;
     size_t len; /* the total */
-    size_t done;
+    size_t transferred;
     size_t offset; /* into iov[index] */
     int iovcnt;
     int index;
-} ac_stream_write;
-ac_future *ac_stream_write_all(ac_stream_write *op, ac_stream *stream, const void *buf,
+} ac_stream_write_all_op;
+typedef ac_stream_write_all_op ac_stream_writev_all_op;
+typedef ac_stream_write_all_op ac_stream_write_buffered_op;
+typedef ac_stream_write_all_op ac_stream_flush_op;
+ac_future *ac_stream_write_all(ac_stream_write_all_op *op, ac_stream *stream, const void *buf,
                                size_t len);
-ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *stream, const struct iovec *iov,
-                                int iovcnt);
+ac_future *ac_stream_writev_all(ac_stream_writev_all_op *op, ac_stream *stream,
+                                const struct iovec *iov, int iovcnt);
 
 /* Buffered writing (see "Writes" above).
  * ac_stream_write_buffered: write `len` bytes through the write buffer. What fits is copied
  *   there and the future finishes at once, without a system call. A write that does not fit, or
  *   of the buffer's capacity or more, goes out together with the unflushed bytes in one writev
  *   (awaiting writability as needed); what the kernel leaves of it is buffered once it fits.
- *   Finishes with `len` or a negative errno; `op->done` counts your bytes accepted so far
+ *   Finishes with `len` or a negative errno; `op->transferred` counts your bytes accepted so far
  *   (written or buffered). `buf` must stay valid until the future finishes, not longer (the
  *   buffer keeps copies); `len` is at most INT32_MAX, otherwise -EINVAL.
  * ac_stream_flush: write out every unflushed byte, then free the write buffer. Finishes with 0
- *   or a negative errno (-EPIPE, ...), which leaves the unsent bytes buffered; `op->done` counts
+ *   or a negative errno (-EPIPE, ...), which leaves the unsent bytes buffered; `op->transferred` counts
  *   the bytes it wrote. Nothing buffered: 0 at once.
  * For the cancellation of both see the table above. */
-ac_future *ac_stream_write_buffered(ac_stream_write *op, ac_stream *stream, const void *buf,
-                                    size_t len);
-ac_future *ac_stream_flush(ac_stream_write *op, ac_stream *stream);
+ac_future *ac_stream_write_buffered(ac_stream_write_buffered_op *op, ac_stream *stream,
+                                    const void *buf, size_t len);
+ac_future *ac_stream_flush(ac_stream_flush_op *op, ac_stream *stream);
 
 /* The write buffer's capacity (default 8192, at most INT32_MAX; 0 counts as 1, which makes
  * write_buffered write straight through). A buffer already held keeps its size until freed,
@@ -1089,34 +1099,34 @@ int ac_stream_shutdown_write(ac_stream *stream);
  * buffered bytes go first and nothing is lost on cancel or error. `from` and `to` may be the
  * same stream (an echo). Takes from's read side and to's write side. Does not use the write
  * buffer: unflushed bytes in `to` are written first, then the copy writes straight through. */
-typedef struct ac_copy {
+typedef struct ac_stream_copy_op {
     ac_future future;
     ac_stream *from, *to;
     uint64_t copied;
-} ac_copy;
-ac_future *ac_stream_copy(ac_copy *op, ac_stream *from, ac_stream *to);
+} ac_stream_copy_op;
+ac_future *ac_stream_copy(ac_stream_copy_op *op, ac_stream *from, ac_stream *to);
 
 /* Copy a → b and b → a at once (netcat, a proxy) until both reach end of file, half-closing
  * each destination as its source ends. Finishes with 0, or with the first error of either
  * direction (the other direction is then dropped). Byte counts: op->a_to_b.copied and
  * op->b_to_a.copied. Takes both sides of both streams. */
-typedef struct ac_copy_bidirectional {
+typedef struct ac_stream_copy_bidirectional_op {
     ac_future future;
-    ac_copy a_to_b, b_to_a;
-} ac_copy_bidirectional;
-ac_future *ac_stream_copy_bidirectional(ac_copy_bidirectional *op, ac_stream *a, ac_stream *b);
+    ac_stream_copy_op a_to_b, b_to_a;
+} ac_stream_copy_bidirectional_op;
+ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_stream *a, ac_stream *b);
 
 /* ============================================================================================
  * 15. COMBINATORS: JOIN AND SELECT
  *
  * Run several futures — the branches — concurrently inside one task, and finish when all of them
  * have finished (join), when all succeed or one fails (try-join), or when the first one finishes
- * (select). Like ac_timeout's inner future, the branches are frames in your own frame and the
+ * (select). Like ac_timeout_ms_op's inner future, the branches are frames in your own frame and the
  * array of pointers to them is yours too; the combinator copies and allocates nothing, and reads
  * both until it finishes or is cancelled.
  *
  *     struct fetch_both { ac_future future; struct fetch a, b; ac_future *branches[2];
- *                         ac_all all; };
+ *                         ac_join_all_op all; };
  *     ASYNC_FN(fetch_both)
  *         self->branches[0] = fetch(&self->a, "alpha");   // in the body, not the constructor:
  *         self->branches[1] = fetch(&self->b, "beta");    // the frame must not move any more
@@ -1139,7 +1149,7 @@ ac_future *ac_stream_copy_bidirectional(ac_copy_bidirectional *op, ac_stream *a,
  * results. In the async backtrace a pending combinator shows as "join (2 of 3 pending)" or
  * "select of 3" and the chain continues into its first unfinished branch.
  *
- * Timeouts: wrap anything in ac_timeout_ms (section 8), or select against an ac_sleep.
+ * Timeouts: wrap anything in ac_timeout_ms (section 8), or select against an ac_sleep_ms_op.
  * ============================================================================================ */
 
 /* ac_join_all: poll every branch until all have finished; finishes with 0. Errors do not stop
@@ -1151,16 +1161,17 @@ ac_future *ac_stream_copy_bidirectional(ac_copy_bidirectional *op, ac_stream *a,
  * frames it points to must stay valid, and unmoved, until the combinator finishes or is
  * cancelled; a branch that has already finished counts as finished and is not polled again.
  * Debug builds abort on a NULL branch. */
-typedef struct ac_all {
+typedef struct ac_join_all_op {
     ac_future future;
     ac_future **branches;
     size_t count;
     size_t pending; /* branches not finished yet (known after the first poll) */
     int fail_fast;
     int failed;
-} ac_all;
-ac_future *ac_join_all(ac_all *op, ac_future **branches, size_t count);
-ac_future *ac_try_join_all(ac_all *op, ac_future **branches, size_t count);
+} ac_join_all_op;
+typedef ac_join_all_op ac_try_join_all_op;
+ac_future *ac_join_all(ac_join_all_op *op, ac_future **branches, size_t count);
+ac_future *ac_try_join_all(ac_try_join_all_op *op, ac_future **branches, size_t count);
 
 enum {
     /* Poll the branches from index 0 every time: when several are ready at once, the lowest
@@ -1180,16 +1191,16 @@ enum {
  * the order is always 0, 1, 2, ...: an always-ready early branch starves the later ones.
  *
  * Cancel safety is the losers': a loser that was a cancel-safe operation (read_line, accept,
- * recv_from) lost nothing; a loser that was half-way through a write_all reports op->done. */
-typedef struct ac_race {
+ * recv_from) lost nothing; a loser that was half-way through a write_all reports op->transferred. */
+typedef struct ac_select_op {
     ac_future future;
     ac_future **branches;
     size_t count;
     size_t start; /* the branch polled first on the next poll */
     unsigned flags;
     int winner;
-} ac_race;
-ac_future *ac_select(ac_race *op, ac_future **branches, size_t count, unsigned flags);
+} ac_select_op;
+ac_future *ac_select(ac_select_op *op, ac_future **branches, size_t count, unsigned flags);
 
 /* Interval timers: ticks at a fixed rate — start + period, start + 2 * period, ... — however
  * long each tick's work takes, without drift (the schedule is not reset by late ticks).
@@ -1202,7 +1213,7 @@ ac_future *ac_select(ac_race *op, ac_future **branches, size_t count, unsigned f
  * delivered and `interval->missed` the ticks skipped in all.
  *
  * The ac_interval is plain memory that you own (no allocation, nothing to free). The first
- * tick is one period after ac_interval_init. Awaiting a tick allocates nothing (the ac_tick
+ * tick is one period after ac_interval_init. Awaiting a tick allocates nothing (the ac_interval_tick_op
  * is the timer). Cancel-safe: a cancelled tick consumes no tick, and the next one is awaited as
  * if it had never started. One tick may be pending per interval at a time. */
 typedef struct ac_interval {
@@ -1216,12 +1227,12 @@ typedef struct ac_interval {
  * skipped (>= 0), or -ENOMEM when the timer heap cannot grow. */
 int ac_interval_init(ac_interval *interval, uint64_t period_ms);
 
-typedef struct ac_tick {
+typedef struct ac_interval_tick_op {
     ac_future future;
     ac_interval *interval;
-    ac_sleep timer;
-} ac_tick;
-ac_future *ac_interval_tick(ac_tick *op, ac_interval *interval);
+    ac_sleep_until_op timer;
+} ac_interval_tick_op;
+ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
 
 /* ============================================================================================
  * 16. CHANNELS
@@ -1244,7 +1255,7 @@ ac_future *ac_interval_tick(ac_tick *op, ac_interval *interval);
  *   - sender:   ac_mpsc_sender_clone adds one (give it to another task); ac_mpsc_sender_release
  *               gives one up. When the last sender is released, the receiver drains what is
  *               queued and then sees end of stream.
- *   - receiver: ac_mpsc_receiver_close gives it up. Senders then fail with -EPIPE; values
+ *   - receiver: ac_mpsc_receiver_release gives it up. Senders then fail with -EPIPE; values
  *               still queued are discarded (drain them with ac_mpsc_try_recv first if they own
  *               resources).
  * Release a handle only when no operation using it is pending (debug builds catch the last
@@ -1273,7 +1284,7 @@ ac_future *ac_interval_tick(ac_tick *op, ac_interval *interval);
  *             printf("got %d\n", self->value);
  *         }
  *     ASYNC_FINALLY
- *         ac_mpsc_receiver_close(self->rx);
+ *         ac_mpsc_receiver_release(self->rx);
  *     ASYNC_END
  * ============================================================================================ */
 
@@ -1294,7 +1305,7 @@ void ac_mpsc_sender_release(ac_mpsc *ch);
 
 /* Give up the receiver handle: queued values are discarded, and pending and later sends fail
  * with -EPIPE. Frees the channel if no sender handle remains. No receive may be pending. */
-void ac_mpsc_receiver_close(ac_mpsc *ch);
+void ac_mpsc_receiver_release(ac_mpsc *ch);
 
 /* For senders: 1 once the receiver is closed (sends can only fail), else 0. */
 int ac_mpsc_is_closed(const ac_mpsc *ch);
@@ -1351,15 +1362,16 @@ int ac_oneshot_new(size_t elem_size, ac_oneshot **out);
  * handle is gone: call this or ac_oneshot_sender_release, exactly once. */
 int ac_oneshot_send(ac_oneshot *os, const void *value);
 
-/* Give up the sender handle without sending: the receiver's recv finishes with -EPIPE. */
+/* Give up the sender handle without sending: the receiver's recv finishes with 0 (no value). */
 void ac_oneshot_sender_release(ac_oneshot *os);
 
 /* Give up the receiver handle — after receiving, or instead of it (a later send then fails
  * with -EPIPE). Exactly once; no receive may be pending. */
-void ac_oneshot_receiver_close(ac_oneshot *os);
+void ac_oneshot_receiver_release(ac_oneshot *os);
 
-/* Wait for the value and copy it to `out`: 0; -EPIPE when the sender was released without
- * sending (or the value was already received); -ECANCELED. Cancel-safe. */
+/* Wait for the value and copy it to `out`. Finishes like every receive: 1 when the value was
+ * received; 0 when none will come (the sender was released without sending, or the value was
+ * already received); -ECANCELED. Cancel-safe. */
 typedef struct ac_oneshot_recv_op {
     ac_future future;
     ac_oneshot *os;
@@ -1385,7 +1397,7 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
  * and what it waits for (a notification, permits, the lock) is handed to it at wake-up time,
  * before it runs again: nobody can barge in between, so nobody starves.
  *
- * Cancellation (ac_future_cancel, ac_task_abort, a losing select branch, ac_timeout): every wait
+ * Cancellation (ac_future_cancel, ac_task_abort, a losing select branch, ac_timeout_ms_op): every wait
  * is cancel-safe. A cancelled wait holds nothing and loses nothing for the others: if the
  * notification, the permits or the lock had already been handed to it but it was cancelled
  * before it ran, they are passed on to the next waiter (or given back) at once.
@@ -1433,36 +1445,36 @@ typedef struct ac_notify {
     uint32_t permit; /* 1: a notify_one found nobody waiting */
 } ac_notify;
 
-typedef struct ac_notified {
+typedef struct ac_notify_wait_op {
     ac_future future;
     ac_notify *notify;
     ac_wait_node node;
-} ac_notified;
+} ac_notify_wait_op;
 
 void ac_notify_init(ac_notify *notify);
 void ac_notify_destroy(ac_notify *notify);
 void ac_notify_one(ac_notify *notify);
 void ac_notify_all(ac_notify *notify);
-ac_future *ac_notify_wait(ac_notified *op, ac_notify *notify);
+ac_future *ac_notify_wait(ac_notify_wait_op *op, ac_notify *notify);
 
 /* ---- Semaphore: a count of permits (tokio::sync::Semaphore) ----
  *
  * ac_semaphore_acquire(op, s, n): finishes with 0 once it holds `n` permits (n = 0 finishes at
- *   once), -EIDRM if the semaphore is closed (as semop(2) reports a removed semaphore), or
+ *   once), -EPIPE if the semaphore is closed, or
  *   -ECANCELED. Policy: strict FIFO. An acquire succeeds at once only when no one is waiting
  *   and enough permits are free; otherwise it queues, and permits released later go to the
  *   queue's head first. A large request at the head is never overtaken by small ones behind it
  *   (they wait with it), so it cannot starve. Cancel-safe: a cancelled acquire holds no permits;
  *   permits handed to it before it ran are released again (to the next waiters).
  * ac_semaphore_try_acquire(s, n): takes `n` permits now and returns 0 (always for n = 0);
- *   -EAGAIN when fewer are free or someone is waiting (it never jumps the queue); -EIDRM when
+ *   -EAGAIN when fewer are free or someone is waiting (it never jumps the queue); -EPIPE when
  *   closed.
  * ac_semaphore_release(s, n): gives back (or adds) `n` permits and hands them to the waiters
  *   at the head of the queue, in order, while they fit. Works after close too (the count
  *   still goes up; acquires still fail). Nothing checks that you release only what you took:
  *   releasing more than acquired raises the capacity, like tokio's add_permits.
  * ac_semaphore_close(s): from now on every acquire, waiting or new, and try_acquire fail with
- *   -EIDRM. Waiters are woken at once. An acquire that had already been handed its permits
+ *   -EPIPE. Waiters are woken at once. An acquire that had already been handed its permits
  *   finishes with 0 and holds them. Closing twice is harmless.
  * The releasing side is your code: release the permits in ASYNC_FINALLY (see the mutex
  * pattern below) so that an aborted task gives them back. */
@@ -1472,15 +1484,15 @@ typedef struct ac_semaphore {
     uint32_t closed;
 } ac_semaphore;
 
-typedef struct ac_acquire {
+typedef struct ac_semaphore_acquire_op {
     ac_future future;
     ac_semaphore *semaphore;
     ac_wait_node node;
-} ac_acquire;
+} ac_semaphore_acquire_op;
 
 void ac_semaphore_init(ac_semaphore *semaphore, size_t permits);
 void ac_semaphore_destroy(ac_semaphore *semaphore);
-ac_future *ac_semaphore_acquire(ac_acquire *op, ac_semaphore *semaphore, size_t n);
+ac_future *ac_semaphore_acquire(ac_semaphore_acquire_op *op, ac_semaphore *semaphore, size_t n);
 int ac_semaphore_try_acquire(ac_semaphore *semaphore, size_t n);
 void ac_semaphore_release(ac_semaphore *semaphore, size_t n);
 void ac_semaphore_close(ac_semaphore *semaphore);
@@ -1495,7 +1507,7 @@ int ac_semaphore_is_closed(const ac_semaphore *semaphore);
  *   the first waiter, so a task that unlocks and locks again at once queues behind the others.
  *   Cancel-safe: a cancelled lock wait does not hold the lock (if it had just been handed the
  *   lock, it passes it on to the next waiter or unlocks).
- * ac_mutex_try_lock(m): 0 and the lock now, or -EBUSY when it is held or someone waits.
+ * ac_mutex_try_lock(m): 0 and the lock now, or -EAGAIN when it is held or someone waits.
  * ac_mutex_unlock(m): a plain call. Unlocking a mutex that is not locked is a misuse (debug
  *   builds abort).
  * ac_mutex_holder(m): the id of the task that holds it (or that it was handed to), 0 when
@@ -1510,7 +1522,7 @@ int ac_semaphore_is_closed(const ac_semaphore *semaphore);
  * ASYNC_FINALLY behind a flag in the frame (ASYNC_FINALLY runs on return, on error and on
  * abort, so it is the only unlock needed):
  *
- *     struct deposit { ac_future future; ac_mutex *m; ac_lock lock; ac_sleep io;
+ *     struct deposit { ac_future future; ac_mutex *m; ac_mutex_lock_op lock; ac_sleep_ms_op io;
  *                      int held; long *balance; };
  *     ASYNC_FN(deposit)
  *         AWAIT(ac_mutex_lock(&self->lock, self->m));
@@ -1533,15 +1545,15 @@ typedef struct ac_mutex {
     uint32_t holder; /* task id, 0 when unknown or unlocked */
 } ac_mutex;
 
-typedef struct ac_lock {
+typedef struct ac_mutex_lock_op {
     ac_future future;
     ac_mutex *mutex;
     ac_wait_node node;
-} ac_lock;
+} ac_mutex_lock_op;
 
 void ac_mutex_init(ac_mutex *mutex);
 void ac_mutex_destroy(ac_mutex *mutex);
-ac_future *ac_mutex_lock(ac_lock *op, ac_mutex *mutex);
+ac_future *ac_mutex_lock(ac_mutex_lock_op *op, ac_mutex *mutex);
 int ac_mutex_try_lock(ac_mutex *mutex);
 void ac_mutex_unlock(ac_mutex *mutex);
 int ac_mutex_is_locked(const ac_mutex *mutex);
@@ -1724,7 +1736,7 @@ int ac_group_error(const ac_group *group);
  *   ac_watch_changed   cancel-safe: the newest version is marked seen only when it finishes
  *                      with 0; a cancelled wait leaves the change unseen for the next one.
  *
- *     struct listener { ac_future future; ac_broadcast_rx *rx; ac_broadcast_recv_op recv;
+ *     struct listener { ac_future future; ac_broadcast_receiver *rx; ac_broadcast_recv_op recv;
  *                       int value, n; };
  *     ASYNC_FN(listener)
  *         for (;;) {
@@ -1737,7 +1749,7 @@ int ac_group_error(const ac_group *group);
  *                 printf("got %d\n", self->value);
  *         }
  *     ASYNC_FINALLY
- *         ac_broadcast_rx_close(self->rx);
+ *         ac_broadcast_receiver_release(self->rx);
  *     ASYNC_END
  *     // elsewhere: ac_broadcast_subscribe(ch, &l.rx) before spawning it; ac_broadcast_send(ch, &v)
  *
@@ -1754,7 +1766,7 @@ int ac_group_error(const ac_group *group);
 /* ---- broadcast ---- */
 
 typedef struct ac_broadcast ac_broadcast;
-typedef struct ac_broadcast_rx ac_broadcast_rx;
+typedef struct ac_broadcast_receiver ac_broadcast_receiver;
 
 /* Called with a value (in the ring; do not keep the pointer) and the number of copies of it
  * that no receiver will receive: it was overwritten before `copies` lagging receivers read it,
@@ -1778,12 +1790,12 @@ void ac_broadcast_sender_release(ac_broadcast *ch);
 void ac_broadcast_set_drop(ac_broadcast *ch, ac_broadcast_drop_fn drop, void *user);
 
 /* Make a receiver that sees every value sent from now on: 0 and *out, or -ENOMEM. */
-int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_rx **out);
+int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_receiver **out);
 
 /* Give up a receiver: the values it had not read are dropped for it (the drop function sees
  * each once, copies 1). Frees the channel if it was the last handle. No receive may be pending.
  */
-void ac_broadcast_rx_close(ac_broadcast_rx *rx);
+void ac_broadcast_receiver_release(ac_broadcast_receiver *rx);
 
 /* Send without ever waiting: copy `*value` into the ring, overwriting the oldest value when it
  * is full, wake the waiting receivers, and return the number of receivers it reached (>= 1).
@@ -1794,13 +1806,13 @@ int ac_broadcast_send(ac_broadcast *ch, const void *value);
 size_t ac_broadcast_receivers(const ac_broadcast *ch);
 
 /* Values this receiver can still read (0 .. capacity); after a lag, the ones kept. */
-size_t ac_broadcast_rx_len(const ac_broadcast_rx *rx);
+size_t ac_broadcast_receiver_len(const ac_broadcast_receiver *rx);
 
 /* Receive without waiting: 1 and the next value in `*out`; 0 at end of stream (every sender
  * released and everything read); -EAGAIN when nothing is new; -EOVERFLOW when the receiver
  * lagged: `*missed` (if not NULL) is set to how many values it missed, and the next receive
  * returns the oldest value kept. */
-int ac_broadcast_try_recv(ac_broadcast_rx *rx, void *out, uint64_t *missed);
+int ac_broadcast_try_recv(ac_broadcast_receiver *rx, void *out, uint64_t *missed);
 
 /* The receive future: waits for the next value and copies it to `out` (elem_size bytes; valid
  * until the future finishes). Finishes with 1 and a value, 0 at end of stream, -EOVERFLOW when
@@ -1808,17 +1820,17 @@ int ac_broadcast_try_recv(ac_broadcast_rx *rx, void *out, uint64_t *missed);
  * value kept), or -ECANCELED. One pending receive per receiver. */
 typedef struct ac_broadcast_recv_op {
     ac_future future;
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     void *out;
     uint64_t missed;    /* set when it finishes with -EOVERFLOW */
     ac_wait_node node;  /* the channel's list of waiting receivers */
 } ac_broadcast_recv_op;
-ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_rx *rx, void *out);
+ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx, void *out);
 
 /* ---- watch ---- */
 
 typedef struct ac_watch ac_watch;
-typedef struct ac_watch_rx ac_watch_rx;
+typedef struct ac_watch_receiver ac_watch_receiver;
 
 /* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with its
  * one sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
@@ -1834,18 +1846,18 @@ int ac_watch_send(ac_watch *w, const void *value);
 void ac_watch_sender_release(ac_watch *w);
 
 /* Make a receiver; the current value counts as seen. 0 and *out, or -ENOMEM. */
-int ac_watch_subscribe(ac_watch *w, ac_watch_rx **out);
+int ac_watch_subscribe(ac_watch *w, ac_watch_receiver **out);
 
 /* Give up a receiver. No ac_watch_changed may be pending on it. */
-void ac_watch_rx_close(ac_watch_rx *rx);
+void ac_watch_receiver_release(ac_watch_receiver *rx);
 
 /* Copy the latest value to `*out` and mark it seen. Always works, even after the sender is
  * gone. */
-void ac_watch_borrow(ac_watch_rx *rx, void *out);
+void ac_watch_borrow(ac_watch_receiver *rx, void *out);
 
 /* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and the
  * sender is gone (none ever will). */
-int ac_watch_has_changed(const ac_watch_rx *rx);
+int ac_watch_has_changed(const ac_watch_receiver *rx);
 
 /* The number of versions sent so far (0 for the initial value). */
 uint64_t ac_watch_version(const ac_watch *w);
@@ -1856,10 +1868,10 @@ uint64_t ac_watch_version(const ac_watch *w);
  * queued: one wait covers all of them. One pending wait per receiver. */
 typedef struct ac_watch_changed_op {
     ac_future future;
-    ac_watch_rx *rx;
+    ac_watch_receiver *rx;
     ac_wait_node node; /* the watch's list of waiting receivers */
 } ac_watch_changed_op;
-ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_rx *rx);
+ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_receiver *rx);
 
 /* ============================================================================================
  * 20. SYNCHRONISATION II: RWLOCK, BARRIER, ONCE CELL
@@ -1890,7 +1902,7 @@ ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_rx *rx);
  *   next queued writer. Cancel-safe like the mutex's lock: a cancelled wait holds nothing; if
  *   the lock had been handed to it before it ran, it is released at once, which passes it on;
  *   and a cancelled waiting writer lets the readers queued behind it in if the lock is read-held.
- * ac_rwlock_try_read(rw) / ac_rwlock_try_write(rw): 0 and the lock now, or -EBUSY (held
+ * ac_rwlock_try_read(rw) / ac_rwlock_try_write(rw): 0 and the lock now, or -EAGAIN (held
  *   incompatibly, or — for try_read — a writer is queued: it never jumps the queue).
  * ac_rwlock_read_unlock(rw) / ac_rwlock_write_unlock(rw): plain calls that give back one read
  *   lock / the write lock. Unlocking what is not held (a read unlock of an unlocked or
@@ -1903,7 +1915,7 @@ ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_rx *rx);
  * As with ac_mutex there is no guard: pair every lock with its unlock in ASYNC_FINALLY behind a
  * flag in the frame, which is 0 in the constructor (section 17, "Mutex", shows the pattern):
  *
- *     struct lookup { ac_future future; ac_rwlock *rw; ac_rwlock_lock lock; int held; };
+ *     struct lookup { ac_future future; ac_rwlock *rw; ac_rwlock_read_op lock; int held; };
  *     ASYNC_FN(lookup)
  *         AWAIT(ac_rwlock_read(&self->lock, self->rw));
  *         self->held = 1;                 // other readers may hold it too; writers wait
@@ -1918,16 +1930,17 @@ typedef struct ac_rwlock {
     uint32_t writer;      /* 1 while write-locked */
 } ac_rwlock;
 
-typedef struct ac_rwlock_lock {
+typedef struct ac_rwlock_read_op {
     ac_future future;
     ac_rwlock *rwlock;
     ac_wait_node node;
-} ac_rwlock_lock;
+} ac_rwlock_read_op;
+typedef ac_rwlock_read_op ac_rwlock_write_op;
 
 void ac_rwlock_init(ac_rwlock *rwlock);
 void ac_rwlock_destroy(ac_rwlock *rwlock);
-ac_future *ac_rwlock_read(ac_rwlock_lock *op, ac_rwlock *rwlock);
-ac_future *ac_rwlock_write(ac_rwlock_lock *op, ac_rwlock *rwlock);
+ac_future *ac_rwlock_read(ac_rwlock_read_op *op, ac_rwlock *rwlock);
+ac_future *ac_rwlock_write(ac_rwlock_write_op *op, ac_rwlock *rwlock);
 int ac_rwlock_try_read(ac_rwlock *rwlock);
 int ac_rwlock_try_write(ac_rwlock *rwlock);
 void ac_rwlock_read_unlock(ac_rwlock *rwlock);
@@ -1951,7 +1964,7 @@ uint32_t ac_rwlock_waiting(const ac_rwlock *rwlock);
  * ac_barrier_waiting(b): tasks arrived and waiting in this generation (always < parties);
  * ac_barrier_generation(b): how many times it has tripped.
  *
- *     struct phase_worker { ac_future future; ac_barrier *b; ac_arrival arrive; int i, leader; };
+ *     struct phase_worker { ac_future future; ac_barrier *b; ac_barrier_wait_op arrive; int i, leader; };
  *     ASYNC_FN(phase_worker)
  *         for (self->i = 0; self->i < 3; self->i++) {
  *             compute_phase(self->i);
@@ -1966,15 +1979,15 @@ typedef struct ac_barrier {
     uint32_t generation;
 } ac_barrier;
 
-typedef struct ac_arrival {
+typedef struct ac_barrier_wait_op {
     ac_future future;
     ac_barrier *barrier;
     ac_wait_node node;
-} ac_arrival;
+} ac_barrier_wait_op;
 
 void ac_barrier_init(ac_barrier *barrier, uint32_t parties);
 void ac_barrier_destroy(ac_barrier *barrier);
-ac_future *ac_barrier_wait(ac_arrival *op, ac_barrier *barrier);
+ac_future *ac_barrier_wait(ac_barrier_wait_op *op, ac_barrier *barrier);
 uint32_t ac_barrier_waiting(const ac_barrier *barrier);
 uint32_t ac_barrier_generation(const ac_barrier *barrier);
 
@@ -2037,7 +2050,7 @@ int ac_once_is_set(const ac_once *cell);
  * may await anything between items (read a socket, sleep, receive from a channel). Its frame
  * declares a field named `item`, of the items' type; the consumer reads it after each step:
  *
- *     struct lines_of { ac_future future; ac_stream *s; ac_stream_until line; int n;
+ *     struct lines_of { ac_future future; ac_stream *s; ac_stream_read_until_op line; int n;
  *                       const char *item; };                     // the items: lines
  *     ASYNC_FN(lines_of)
  *         for (;;) {

@@ -41,7 +41,7 @@ ASYNC_FN(pong_server)
         AWAIT(ac_mpsc_send(&self->send, self->replies, &self->value));
     }
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->requests);
+    ac_mpsc_receiver_release(self->requests);
     ac_mpsc_sender_release(self->replies);
 ASYNC_END
 
@@ -54,7 +54,7 @@ struct ping_client {
     ac_task *server;
     ac_mpsc_send_op send;
     ac_mpsc_recv_op recv;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(ping_client)
@@ -74,7 +74,7 @@ ASYNC_FN(ping_client)
     ac_mpsc_sender_release(self->requests); /* the server sees end of stream */
     AWAIT(ac_task_join(&self->join, self->server));
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->replies);
+    ac_mpsc_receiver_release(self->replies);
 ASYNC_END
 
 static double time_mpsc_ping_pong(ac_executor *ex, uint64_t count, int64_t want)
@@ -120,7 +120,7 @@ ASYNC_FN(reply_server)
         ac_oneshot_send(self->req.reply, &self->req.value);
     }
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->requests);
+    ac_mpsc_receiver_release(self->requests);
 ASYNC_END
 
 struct request_client {
@@ -133,7 +133,7 @@ struct request_client {
     ac_task *server;
     ac_mpsc_send_op send;
     ac_oneshot_recv_op recv;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(request_client)
@@ -148,7 +148,7 @@ ASYNC_FN(request_client)
         self->req.value = (int)(self->i & 0xffff);
         AWAIT(ac_mpsc_send(&self->send, self->requests, &self->req)); /* server owns the sender */
         AWAIT(ac_oneshot_recv(&self->recv, self->req.reply, &self->reply));
-        ac_oneshot_receiver_close(self->req.reply);
+        ac_oneshot_receiver_release(self->req.reply);
         self->sum += self->reply;
     }
     ac_mpsc_sender_release(self->requests);
@@ -178,7 +178,7 @@ static double time_request_reply(ac_executor *ex, uint64_t count, int64_t want)
 
 struct fan_receiver {
     ac_future future;
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     int value, rc;
     int64_t *sum;
     ac_broadcast_recv_op recv;
@@ -192,7 +192,7 @@ ASYNC_FN(fan_receiver)
         *self->sum += self->value;
     }
 ASYNC_FINALLY
-    ac_broadcast_rx_close(self->rx);
+    ac_broadcast_receiver_release(self->rx);
 ASYNC_END
 
 struct fan_sender {

@@ -25,7 +25,7 @@
 struct handoff_task {
     ac_future future;
     ac_mutex *m;
-    ac_lock lock;
+    ac_mutex_lock_op lock;
     uint64_t i, count, *total;
 };
 
@@ -52,7 +52,7 @@ struct handoff_driver {
     ac_future future;
     ac_mutex m;
     ac_task *tasks[2];
-    ac_join join;
+    ac_task_join_op join;
     int k;
     uint64_t count, total;
 };
@@ -87,7 +87,7 @@ static ac_future *handoff_driver(struct handoff_driver *self, uint64_t count)
 struct mutex_loop {
     ac_future future;
     ac_mutex m;
-    ac_lock lock;
+    ac_mutex_lock_op lock;
     uint64_t i, count, total;
 };
 
@@ -114,7 +114,7 @@ static ac_future *mutex_loop(struct mutex_loop *self, uint64_t count)
 struct read_loop {
     ac_future future;
     ac_rwlock rw;
-    ac_rwlock_lock lock;
+    ac_rwlock_read_op lock;
     uint64_t i, count, total;
 };
 

@@ -49,7 +49,7 @@ struct spawn_join_each {
     int64_t sum;
     int32_t value;
     ac_task *task;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(spawn_join_each)
@@ -80,7 +80,7 @@ struct spawn_join_batch {
     size_t i, spawned;
     int64_t sum;
     int32_t value;
-    ac_join join;
+    ac_task_join_op join;
     ac_task *tasks[BATCH];
 };
 

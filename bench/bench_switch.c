@@ -94,7 +94,7 @@ ASYNC_FN(pinger)
     ASYNC_RETURN(self->count > INT32_MAX ? INT32_MAX : (int)self->count);
     ASYNC_FINALLY
     ac_mpsc_sender_release(self->to_ponger);
-    ac_mpsc_receiver_close(self->from_ponger);
+    ac_mpsc_receiver_release(self->from_ponger);
 ASYNC_END
 
 static ac_future *pinger(struct pinger *self, ac_mpsc *to_ponger, ac_mpsc *from_ponger,
@@ -126,7 +126,7 @@ ASYNC_FN(ponger)
         AWAIT_TRY(self->sent, ac_mpsc_send(&self->send, self->to_pinger, &self->value));
     }
     ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->from_pinger);
+    ac_mpsc_receiver_release(self->from_pinger);
     ac_mpsc_sender_release(self->to_pinger);
 ASYNC_END
 

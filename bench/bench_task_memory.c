@@ -35,7 +35,7 @@ static ac_future *bare(struct bare *self)
 /* A typical small task: one parameter and a sleep. */
 struct napper {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(napper)
@@ -52,7 +52,7 @@ static ac_future *napper(struct napper *self)
 struct worker {
     ac_future future;
     char buffer[200];
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(worker)

@@ -16,7 +16,7 @@ static uint64_t finished;
 
 struct sleeper {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(sleeper)

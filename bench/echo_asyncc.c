@@ -27,8 +27,8 @@ struct connection {
     ac_future future;
     ac_io *io;
     int n;
-    ac_read read;
-    ac_write write;
+    ac_io_read_op read;
+    ac_io_write_op write;
     char buf[BUFFER_SIZE];
 };
 
@@ -53,7 +53,7 @@ static ac_future *connection(struct connection *self, ac_io *io)
 struct server {
     ac_future future;
     ac_io *listener;
-    ac_accept accept;
+    ac_socket_accept_op accept;
     int rc;
 };
 

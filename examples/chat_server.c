@@ -99,8 +99,8 @@ struct client {
     ac_future future;
     struct chat *chat;
     ac_stream *stream;
-    ac_broadcast_rx *rx; /* this client's view of the messages */
-    ac_watch_rx *stop;
+    ac_broadcast_receiver *rx; /* this client's view of the messages */
+    ac_watch_receiver *stop;
     struct member me;
     int here;     /* me is linked into chat's list */
     int skipping; /* dropping the rest of an over-long line */
@@ -108,14 +108,14 @@ struct client {
     int rc;
     ac_watch_changed_op changed;
     ac_broadcast_recv_op recv;
-    ac_stream_until line;
+    ac_stream_read_until_op line;
     ac_future *branches[3];
-    ac_race race;
+    ac_select_op race;
     struct message in;
     const char *out; /* what to write next: in.text or reply */
     size_t out_len;
     char reply[MAX_LINE];
-    ac_stream_write write;
+    ac_stream_write_all_op write;
 };
 
 static void answer(struct client *self, const char *format, ...)
@@ -271,15 +271,15 @@ ASYNC_FINALLY
         if (!stopping) /* not while everyone is leaving anyway */
             announce(self->chat, self->me.id, "* %s left\n", self->me.nick);
     }
-    ac_broadcast_rx_close(self->rx);
-    ac_watch_rx_close(self->stop);
+    ac_broadcast_receiver_release(self->rx);
+    ac_watch_receiver_release(self->stop);
     ac_stream_close(self->stream);
 ASYNC_END
 
 /* Takes ownership of the stream and both receivers: the cleanup releases them, even if the
  * task never runs. */
 static ac_future *client(struct client *self, struct chat *chat, ac_stream *stream, uint32_t id,
-                         ac_broadcast_rx *rx, ac_watch_rx *stop)
+                         ac_broadcast_receiver *rx, ac_watch_receiver *stop)
 {
     ASYNC_INIT(self, client);
     self->chat = chat;
@@ -300,19 +300,19 @@ struct server {
     ac_future future;
     struct chat *chat;
     ac_io *listener;
-    ac_watch_rx *stop;
+    ac_watch_receiver *stop;
     ac_group clients;
     uint32_t next_id;
     int rc;
     ac_watch_changed_op changed;
-    ac_accept accept;
+    ac_socket_accept_op accept;
     ac_group_next_op reap;
     ac_future *branches[3];
     size_t branch_count;
-    ac_race race;
-    ac_sleep backoff;
+    ac_select_op race;
+    ac_sleep_ms_op backoff;
     ac_group_join_op join;
-    ac_timeout grace;
+    ac_timeout_ms_op grace;
     struct client client;
 };
 
@@ -321,14 +321,14 @@ struct server {
 static void start_client(struct server *self, ac_io *conn)
 {
     ac_stream *stream;
-    ac_broadcast_rx *rx = NULL;
-    ac_watch_rx *stop = NULL;
+    ac_broadcast_receiver *rx = NULL;
+    ac_watch_receiver *stop = NULL;
     if (ac_stream_from_io(conn, &stream) < 0)
         return; /* out of memory: the connection is closed */
     if (ac_broadcast_subscribe(self->chat->messages, &rx) < 0 ||
         ac_watch_subscribe(self->chat->shutdown, &stop) < 0) {
         if (rx)
-            ac_broadcast_rx_close(rx);
+            ac_broadcast_receiver_release(rx);
         ac_stream_close(stream);
         return;
     }
@@ -374,10 +374,11 @@ ASYNC_FN(server)
 ASYNC_FINALLY
     ac_group_destroy(&self->clients); /* cancels whoever is still there */
     ac_io_close(self->listener);
-    ac_watch_rx_close(self->stop);
+    ac_watch_receiver_release(self->stop);
 ASYNC_END
 
-static ac_future *server(struct server *self, struct chat *chat, ac_io *listener, ac_watch_rx *stop)
+static ac_future *server(struct server *self, struct chat *chat, ac_io *listener,
+                         ac_watch_receiver *stop)
 {
     ASYNC_INIT(self, server);
     ac_group_init(&self->clients, AC_GROUP_COLLECT_ALL);
@@ -438,7 +439,7 @@ int main(int argc, char **argv)
     const int stop_signals[2] = {SIGINT, SIGTERM};
     ac_executor *ex = ac_executor_new();
     ac_io *listener = NULL;
-    ac_watch_rx *stop = NULL;
+    ac_watch_receiver *stop = NULL;
     struct server srv;
     ac_task *task;
     int rc = 0;
@@ -476,7 +477,7 @@ int main(int argc, char **argv)
             event_free(stop_events[i]); /* they live on the executor's event_base */
     ac_executor_free(ex);
     if (stop)
-        ac_watch_rx_close(stop);
+        ac_watch_receiver_release(stop);
     ac_watch_sender_release(chat.shutdown);
     ac_broadcast_sender_release(chat.messages);
     return rc;

@@ -33,8 +33,8 @@ struct probe {
     uint64_t timeout_ms;
     ac_instant start;
     int rc;
-    ac_timeout timeout;
-    ac_connect connect;
+    ac_timeout_ms_op timeout;
+    ac_socket_connect_op connect;
 };
 
 static void report(const struct probe *p)

@@ -319,7 +319,7 @@ struct control_recv {
     struct control_msg *msg;
     uint32_t kind;
     int n;
-    ac_read read;
+    ac_io_read_op read;
 };
 
 ASYNC_FN(control_recv)
@@ -367,8 +367,8 @@ struct echo_conn {
     ac_io *io;
     int n;
     union {
-        ac_read read;
-        ac_write write;
+        ac_io_read_op read;
+        ac_io_write_op write;
     } op;
     unsigned char buf[MESSAGE_SIZE];
 };
@@ -408,8 +408,8 @@ struct accept_loop {
     ac_io *listener;
     int rc;
     uint32_t batch;
-    ac_accept accept;
-    ac_sleep backoff;
+    ac_socket_accept_op accept;
+    ac_sleep_ms_op backoff;
 };
 
 ASYNC_FN(accept_loop)
@@ -472,9 +472,9 @@ struct server_main {
     int rc;
     struct control_msg msg;
     union {
-        ac_write write;
+        ac_io_write_op write;
         struct control_recv recv;
-        ac_timeout close_timeout;
+        ac_timeout_ms_op close_timeout;
     } op;
     struct gate_wait wait;
 };
@@ -593,8 +593,8 @@ struct round_trip {
     int n;
     ac_instant rtt;
     union {
-        ac_write write;
-        ac_read read;
+        ac_io_write_op write;
+        ac_io_read_op read;
     } op;
     unsigned char out[MESSAGE_SIZE], in[MESSAGE_SIZE];
 };
@@ -637,9 +637,9 @@ struct client_conn {
     bool settled;
     const char *step; /* for the report of a failure */
     ac_io *io;
-    ac_timeout timeout;
+    ac_timeout_ms_op timeout;
     union {
-        ac_connect connect;
+        ac_socket_connect_op connect;
         struct round_trip trip;
         struct gate_wait start;
     } op;
@@ -706,11 +706,11 @@ struct client_main {
     int rc;
     struct control_msg msg;
     union {
-        ac_write write;
+        ac_io_write_op write;
         struct control_recv recv;
-        ac_sleep pace;
+        ac_sleep_ms_op pace;
         struct gate_wait wait;
-        ac_join join;
+        ac_task_join_op join;
     } op;
 };
 
@@ -801,7 +801,7 @@ static ac_future *client_main(struct client_main *self, ac_io *control, ac_task 
 /* The live progress line (stderr, only on a terminal). */
 struct monitor {
     ac_future future;
-    ac_sleep tick;
+    ac_sleep_ms_op tick;
 };
 
 ASYNC_FN(monitor)

@@ -33,8 +33,8 @@ struct connection {
     ac_future future;
     ac_io *io;
     int n;
-    ac_read read;
-    ac_write write;
+    ac_io_read_op read;
+    ac_io_write_op write;
     char buf[ECHO_BUFFER];
 };
 
@@ -76,8 +76,8 @@ struct server {
     ac_io *listener;
     unsigned connections;
     int rc;
-    ac_accept accept;
-    ac_sleep backoff;
+    ac_socket_accept_op accept;
+    ac_sleep_ms_op backoff;
 };
 
 ASYNC_FN(server)

@@ -87,10 +87,10 @@ ASYNC_FINALLY
         printf("manager: stopped (%s); commands served: %d\n", ac_strerror(ASYNC_RESULT),
                self->served);
     /* Queued commands own reply senders: release them (their clients get -EPIPE) rather than
-     * let ac_mpsc_receiver_close discard them unanswered. */
+     * let ac_mpsc_receiver_release discard them unanswered. */
     while (ac_mpsc_try_recv(self->rx, &self->cmd) == 1)
         ac_oneshot_sender_release(self->cmd.reply);
-    ac_mpsc_receiver_close(self->rx);
+    ac_mpsc_receiver_release(self->rx);
 ASYNC_END
 
 static ac_future *manager(struct manager *self, ac_mpsc *rx)
@@ -113,7 +113,7 @@ struct client {
     ac_oneshot *reply;  /* the receiver handle while a command is out */
     struct command cmd; /* cmd.reply: the sender handle, while it is still ours */
     struct reply answer;
-    ac_sleep wait;
+    ac_sleep_ms_op wait;
     ac_mpsc_send_op send;
     ac_oneshot_recv_op recv;
 };
@@ -142,8 +142,9 @@ ASYNC_FN(client)
             self->cmd.reply = NULL; /* sent: answering is the manager's duty now */
             AWAIT_INTO(self->rc, ac_oneshot_recv(&self->recv, self->reply, &self->answer));
             print_command(self->id, &self->cmd);
-            if (self->rc < 0)
-                printf(" -> no reply (%s)\n", ac_strerror(self->rc));
+            if (self->rc <= 0) /* 0: the manager released the reply unanswered */
+                printf(" -> no reply (%s)\n",
+                       self->rc < 0 ? ac_strerror(self->rc) : "the manager went away");
             else if (self->answer.status == -ENOENT)
                 printf(" -> not found\n");
             else if (self->answer.status < 0)
@@ -151,7 +152,7 @@ ASYNC_FN(client)
             else
                 printf(" -> %ld\n", self->answer.value);
         }
-        ac_oneshot_receiver_close(self->reply);
+        ac_oneshot_receiver_release(self->reply);
         self->reply = NULL;
     }
     printf("client %d: done, releasing its sender\n", self->id);
@@ -160,7 +161,7 @@ ASYNC_FINALLY
     if (self->cmd.reply)
         ac_oneshot_sender_release(self->cmd.reply);
     if (self->reply)
-        ac_oneshot_receiver_close(self->reply);
+        ac_oneshot_receiver_release(self->reply);
     ac_mpsc_sender_release(self->tx);
 ASYNC_END
 
@@ -204,7 +205,7 @@ int main(void)
     ac_instant start;
     struct manager m;
     struct client c;
-    ac_sleep pause;
+    ac_sleep_ms_op pause;
 
     if (!ex || ac_mpsc_new(sizeof(struct command), 4, &ch) < 0)
         return 1;

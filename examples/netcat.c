@@ -34,8 +34,8 @@ struct open_connection {
     ac_io *listener;
     ac_io *conn; /* the result, yours to close */
     int rc;
-    ac_connect connect;
-    ac_accept accept;
+    ac_socket_connect_op connect;
+    ac_socket_accept_op accept;
 };
 
 static void report(int verbose, const char *what, const ac_sockaddr *addr)
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
     ac_stream *stdio = NULL, *sock = NULL;
     struct saved_flags saved[2] = {{STDIN_FILENO, -1}, {STDOUT_FILENO, -1}};
     struct open_connection opener;
-    ac_copy_bidirectional copy;
+    ac_stream_copy_bidirectional_op copy;
 
     rc = parse_args(argc, argv, &listen, &verbose, &addr);
     if (rc)

@@ -43,7 +43,7 @@ struct lines {
     ac_stream *in; /* borrowed: main owns it */
     unsigned count;
     int n;
-    ac_stream_until read;
+    ac_stream_read_until_op read;
     char buf[MAX_LINE + 1];
     const char *item;
 };
@@ -251,7 +251,7 @@ struct analyse {
     struct request req;
     int got, rc;
     ac_mpsc_recv_op recv;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(analyse)
@@ -277,7 +277,7 @@ ASYNC_FINALLY
         ac_task_detach(self->reader);
     }
     if (self->ch)
-        ac_mpsc_receiver_close(self->ch);
+        ac_mpsc_receiver_release(self->ch);
 ASYNC_END
 
 static ac_future *analyse(struct analyse *self, ac_stream *in)

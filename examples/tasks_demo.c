@@ -35,7 +35,7 @@ struct sleepy_task {
     ac_future future;
     uint32_t index;
     uint32_t sleep_ms;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 static int value_of(uint32_t index)
@@ -150,7 +150,7 @@ static void clear_progress(void)
 
 struct monitor {
     ac_future future;
-    ac_sleep tick;
+    ac_sleep_ms_op tick;
 };
 
 ASYNC_FN(monitor)
@@ -187,7 +187,7 @@ struct demo_main {
     ac_instant started;
     double spawn_seconds;
     uint64_t rss_before, rss_sleeping;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(demo_main)

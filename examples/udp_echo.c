@@ -29,8 +29,8 @@ struct echo_server {
     ac_future future;
     ac_io *sock;
     int n;
-    ac_recv_from recv;
-    ac_send_to send;
+    ac_socket_recv_from_op recv;
+    ac_socket_send_to_op send;
     char buf[MAX_DATAGRAM];
 };
 
@@ -113,9 +113,9 @@ struct echo_client {
     int count, index, n;
     uint64_t timeout_ms;
     ac_instant deadline;
-    ac_send_to send;
-    ac_recv_from recv;
-    ac_timeout timeout;
+    ac_socket_send_to_op send;
+    ac_socket_recv_from_op recv;
+    ac_timeout_ms_op timeout;
     char buf[MAX_DATAGRAM];
 };
 

@@ -36,7 +36,7 @@ uint32_t ac_barrier_generation(const ac_barrier *b)
 
 static ac_poll arrival_poll(ac_future *f, ac_cx *cx)
 {
-    ac_arrival *op = (ac_arrival *)(void *)f;
+    ac_barrier_wait_op *op = (ac_barrier_wait_op *)(void *)f;
     ac_barrier *b = op->barrier;
     if (op->node.status == AC_WAIT_GRANTED) {
         op->node.status = AC_WAIT_IDLE;
@@ -53,7 +53,7 @@ static ac_poll arrival_poll(ac_future *f, ac_cx *cx)
 
 static void arrival_cancel(ac_future *f)
 {
-    ac_arrival *op = (ac_arrival *)(void *)f;
+    ac_barrier_wait_op *op = (ac_barrier_wait_op *)(void *)f;
     if (op->node.status == AC_WAIT_QUEUED)
         ac_wait_list_remove_(&op->barrier->waiters, &op->node);
     op->node.status = AC_WAIT_IDLE;
@@ -62,17 +62,18 @@ static void arrival_cancel(ac_future *f)
 
 static const char *arrival_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_arrival *op = (const ac_arrival *)(const void *)f;
+    const ac_barrier_wait_op *op = (const ac_barrier_wait_op *)(const void *)f;
     const ac_barrier *b = op->barrier;
     snprintf(buf, size, "barrier (%u of %u arrived)", (unsigned)b->waiters.len,
              (unsigned)b->parties);
     return buf;
 }
 
-static const ac_future_vtable arrival_vtable = {arrival_poll, arrival_cancel, arrival_describe,
-                                                "barrier",    __FILE__,       sizeof(ac_arrival)};
+static const ac_future_vtable arrival_vtable = {arrival_poll,     arrival_cancel,
+                                                arrival_describe, "barrier",
+                                                __FILE__,         sizeof(ac_barrier_wait_op)};
 
-ac_future *ac_barrier_wait(ac_arrival *op, ac_barrier *b)
+ac_future *ac_barrier_wait(ac_barrier_wait_op *op, ac_barrier *b)
 {
     op->barrier = b;
     ac_wait_node_init_(&op->node);

@@ -161,7 +161,7 @@ void ac_blocking_shutdown_(ac_executor *ex)
 
 static ac_poll blocking_poll(ac_future *f, ac_cx *cx)
 {
-    ac_blocking *b = (ac_blocking *)(void *)f;
+    ac_spawn_blocking_op *b = (ac_spawn_blocking_op *)(void *)f;
     struct ac_blocking_job *job = b->job;
     int result;
 
@@ -202,7 +202,7 @@ static ac_poll blocking_poll(ac_future *f, ac_cx *cx)
 
 static void blocking_cancel(ac_future *f)
 {
-    ac_blocking *b = (ac_blocking *)(void *)f;
+    ac_spawn_blocking_op *b = (ac_spawn_blocking_op *)(void *)f;
     struct ac_blocking_job *job = b->job;
     if (job) {
         struct ac_remote_waker *waker = job->waker;
@@ -233,16 +233,16 @@ static void blocking_cancel(ac_future *f)
 
 static const char *blocking_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_blocking *b = (const ac_blocking *)(const void *)f;
+    const ac_spawn_blocking_op *b = (const ac_spawn_blocking_op *)(const void *)f;
     snprintf(buf, size, "spawn_blocking (%s)", b->job ? "submitted" : "not started");
     return buf;
 }
 
 static const ac_future_vtable blocking_vtable = {
     blocking_poll, blocking_cancel, blocking_describe, "spawn_blocking", __FILE__,
-    sizeof(ac_blocking)};
+    sizeof(ac_spawn_blocking_op)};
 
-ac_future *ac_spawn_blocking(ac_blocking *b, ac_blocking_fn fn, void *arg)
+ac_future *ac_spawn_blocking(ac_spawn_blocking_op *b, ac_blocking_fn fn, void *arg)
 {
     b->fn = fn;
     b->arg = arg;

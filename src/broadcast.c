@@ -38,7 +38,7 @@ struct ac_broadcast {
     void *drop_user;
 };
 
-struct ac_broadcast_rx {
+struct ac_broadcast_receiver {
     ac_broadcast *ch;
     uint64_t next; /* sequence number of the next value to read */
     ac_broadcast_recv_op *receiving;
@@ -163,9 +163,9 @@ void ac_broadcast_set_drop(ac_broadcast *ch, ac_broadcast_drop_fn drop, void *us
     ch->drop_user = user;
 }
 
-int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_rx **out)
+int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_receiver **out)
 {
-    ac_broadcast_rx *rx = malloc(sizeof *rx);
+    ac_broadcast_receiver *rx = malloc(sizeof *rx);
     *out = NULL;
     if (!rx)
         return -ENOMEM;
@@ -177,12 +177,12 @@ int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_rx **out)
     return 0;
 }
 
-void ac_broadcast_rx_close(ac_broadcast_rx *rx)
+void ac_broadcast_receiver_release(ac_broadcast_receiver *rx)
 {
     ac_broadcast *ch = rx->ch;
     uint64_t seq = rx->next > oldest(ch) ? rx->next : oldest(ch);
     if (ASYNCC_DEBUG && rx->receiving)
-        ac_misuse_call_("ac_broadcast_rx_close while a receive is pending on the receiver");
+        ac_misuse_call_("ac_broadcast_receiver_release while a receive is pending on the receiver");
     for (; seq < ch->tail; seq++) {
         ch->unread[slot_index(ch, seq)]--;
         if (ch->drop)
@@ -216,7 +216,7 @@ size_t ac_broadcast_receivers(const ac_broadcast *ch)
     return ch->receivers;
 }
 
-size_t ac_broadcast_rx_len(const ac_broadcast_rx *rx)
+size_t ac_broadcast_receiver_len(const ac_broadcast_receiver *rx)
 {
     const ac_broadcast *ch = rx->ch;
     uint64_t from = rx->next > oldest(ch) ? rx->next : oldest(ch);
@@ -224,7 +224,7 @@ size_t ac_broadcast_rx_len(const ac_broadcast_rx *rx)
 }
 
 /* One step of a receive, shared by try_recv and the future: 1, 0, -EOVERFLOW or -EAGAIN. */
-static int take(ac_broadcast_rx *rx, void *out, uint64_t *missed)
+static int take(ac_broadcast_receiver *rx, void *out, uint64_t *missed)
 {
     ac_broadcast *ch = rx->ch;
     uint64_t first = oldest(ch);
@@ -244,7 +244,7 @@ static int take(ac_broadcast_rx *rx, void *out, uint64_t *missed)
     return 1;
 }
 
-int ac_broadcast_try_recv(ac_broadcast_rx *rx, void *out, uint64_t *missed)
+int ac_broadcast_try_recv(ac_broadcast_receiver *rx, void *out, uint64_t *missed)
 {
     return take(rx, out, missed);
 }
@@ -254,7 +254,7 @@ int ac_broadcast_try_recv(ac_broadcast_rx *rx, void *out, uint64_t *missed)
 static ac_poll recv_poll(ac_future *f, ac_cx *cx)
 {
     ac_broadcast_recv_op *op = (ac_broadcast_recv_op *)(void *)f;
-    ac_broadcast_rx *rx = op->rx;
+    ac_broadcast_receiver *rx = op->rx;
     int rc;
     if (ASYNCC_DEBUG && rx->receiving && rx->receiving != op)
         ac_misuse_task_(ac_cx_waker(cx), "two receives are pending at once on one broadcast "
@@ -295,7 +295,7 @@ static const ac_future_vtable recv_vtable = {recv_poll,     recv_cancel,
                                              recv_describe, "broadcast recv",
                                              __FILE__,      sizeof(ac_broadcast_recv_op)};
 
-ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_rx *rx, void *out)
+ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx, void *out)
 {
     op->rx = rx;
     op->out = out;

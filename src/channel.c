@@ -189,12 +189,12 @@ void ac_mpsc_sender_release(ac_mpsc *ch)
     mpsc_free_if_unused(ch);
 }
 
-void ac_mpsc_receiver_close(ac_mpsc *ch)
+void ac_mpsc_receiver_release(ac_mpsc *ch)
 {
     if (ASYNCC_DEBUG && !ch->receiver_open)
-        channel_misuse("ac_mpsc_receiver_close called twice");
+        channel_misuse("ac_mpsc_receiver_release called twice");
     if (ASYNCC_DEBUG && ch->receiving)
-        channel_misuse("ac_mpsc_receiver_close while a receive is pending");
+        channel_misuse("ac_mpsc_receiver_release while a receive is pending");
     ch->receiver_open = false;
     /* Waiting and reserved sends find the receiver gone when they next poll: -EPIPE. */
     while (ch->wait_head) {
@@ -364,7 +364,7 @@ static const ac_future_vtable recv_vtable = {recv_poll,   recv_cancel, recv_desc
 ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out)
 {
     if (ASYNCC_DEBUG && !ch->receiver_open)
-        channel_misuse("ac_mpsc_recv after ac_mpsc_receiver_close");
+        channel_misuse("ac_mpsc_recv after ac_mpsc_receiver_release");
     op->ch = ch;
     op->out = out;
     op->waiter = NULL;
@@ -432,12 +432,12 @@ void ac_oneshot_sender_release(ac_oneshot *os)
     oneshot_sender_gone(os);
 }
 
-void ac_oneshot_receiver_close(ac_oneshot *os)
+void ac_oneshot_receiver_release(ac_oneshot *os)
 {
     if (ASYNCC_DEBUG && !os->receiver_open)
-        channel_misuse("ac_oneshot_receiver_close called twice");
+        channel_misuse("ac_oneshot_receiver_release called twice");
     if (ASYNCC_DEBUG && os->receiving)
-        channel_misuse("ac_oneshot_receiver_close while a receive is pending");
+        channel_misuse("ac_oneshot_receiver_release while a receive is pending");
     os->receiver_open = false;
     oneshot_free_if_unused(os);
 }
@@ -452,11 +452,11 @@ static ac_poll oneshot_recv_poll(ac_future *f, ac_cx *cx)
         os->receiving = NULL;
         os->has_value = false;
         memcpy(op->out, os->value, os->elem_size);
-        return ac_leaf_finish(f, 0);
+        return ac_leaf_finish(f, 1);
     }
-    if (!os->sender_alive) {
+    if (!os->sender_alive) { /* released without a value, or the value was taken: the end */
         os->receiving = NULL;
-        return ac_leaf_finish(f, -EPIPE);
+        return ac_leaf_finish(f, 0);
     }
     op->waiter = ac_cx_waker(cx);
     os->receiving = op;
@@ -485,7 +485,7 @@ static const ac_future_vtable oneshot_recv_vtable = {
 ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out)
 {
     if (ASYNCC_DEBUG && !os->receiver_open)
-        channel_misuse("ac_oneshot_recv after ac_oneshot_receiver_close");
+        channel_misuse("ac_oneshot_recv after ac_oneshot_receiver_release");
     op->os = os;
     op->out = out;
     op->waiter = NULL;

@@ -6,7 +6,7 @@
  * same task. A task has a single waker, so a wake-up cannot say which branch it was meant for:
  * every poll re-polls each unfinished branch, and a branch that is still waiting simply
  * registers the task's waker again. Finished branches are never polled again (that would be a
- * misuse), which is why every loop below tests ac_future_is_done first.
+ * misuse), which is why every loop below tests ac_future_is_finished first.
  *
  * Invariant while a combinator is pending: `future.awaiting` points at an unfinished branch, so
  * the async backtrace continues into it. It is NULL once the combinator has finished.
@@ -43,13 +43,13 @@ static void check_branches(ac_future *op, ac_future **branches, size_t count)
 
 static ac_poll all_poll(ac_future *f, ac_cx *cx)
 {
-    ac_all *op = (ac_all *)(void *)f;
+    ac_join_all_op *op = (ac_join_all_op *)(void *)f;
     ac_future *first_pending = NULL;
     size_t i;
     op->pending = 0;
     for (i = 0; i < op->count; i++) {
         ac_future *branch = op->branches[i];
-        if (!ac_future_is_done(branch) && !ac_future_poll(branch, cx).is_ready) {
+        if (!ac_future_is_finished(branch) && !ac_future_poll(branch, cx).is_ready) {
             op->pending++;
             if (!first_pending)
                 first_pending = branch;
@@ -71,7 +71,7 @@ static ac_poll all_poll(ac_future *f, ac_cx *cx)
 
 static void all_cancel(ac_future *f)
 {
-    ac_all *op = (ac_all *)(void *)f;
+    ac_join_all_op *op = (ac_join_all_op *)(void *)f;
     cancel_branches(op->branches, op->count, op->count);
     f->awaiting = NULL;
     op->pending = 0;
@@ -80,16 +80,16 @@ static void all_cancel(ac_future *f)
 
 static const char *all_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_all *op = (const ac_all *)(const void *)f;
+    const ac_join_all_op *op = (const ac_join_all_op *)(const void *)f;
     snprintf(buf, size, "%s (%zu of %zu pending)", op->fail_fast ? "try_join" : "join", op->pending,
              op->count);
     return buf;
 }
 
 static const ac_future_vtable all_vtable = {all_poll, all_cancel, all_describe,
-                                            "join",   __FILE__,   sizeof(ac_all)};
+                                            "join",   __FILE__,   sizeof(ac_join_all_op)};
 
-static ac_future *all_init(ac_all *op, ac_future **branches, size_t count, int fail_fast)
+static ac_future *all_init(ac_join_all_op *op, ac_future **branches, size_t count, int fail_fast)
 {
     op->branches = branches;
     op->count = count;
@@ -101,12 +101,12 @@ static ac_future *all_init(ac_all *op, ac_future **branches, size_t count, int f
     return &op->future;
 }
 
-ac_future *ac_join_all(ac_all *op, ac_future **branches, size_t count)
+ac_future *ac_join_all(ac_join_all_op *op, ac_future **branches, size_t count)
 {
     return all_init(op, branches, count, 0);
 }
 
-ac_future *ac_try_join_all(ac_all *op, ac_future **branches, size_t count)
+ac_future *ac_try_join_all(ac_join_all_op *op, ac_future **branches, size_t count)
 {
     return all_init(op, branches, count, 1);
 }
@@ -118,7 +118,7 @@ static _Thread_local size_t next_fair_start;
 
 static ac_poll race_poll(ac_future *f, ac_cx *cx)
 {
-    ac_race *op = (ac_race *)(void *)f;
+    ac_select_op *op = (ac_select_op *)(void *)f;
     ac_future *first_pending = NULL;
     size_t n;
     if (op->count == 0)
@@ -126,7 +126,7 @@ static ac_poll race_poll(ac_future *f, ac_cx *cx)
     for (n = 0; n < op->count; n++) {
         size_t i = (op->start + n) % op->count;
         ac_future *branch = op->branches[i];
-        if (ac_future_is_done(branch) || ac_future_poll(branch, cx).is_ready) {
+        if (ac_future_is_finished(branch) || ac_future_poll(branch, cx).is_ready) {
             op->winner = (int)i;
             cancel_branches(op->branches, op->count, i);
             f->awaiting = NULL;
@@ -143,7 +143,7 @@ static ac_poll race_poll(ac_future *f, ac_cx *cx)
 
 static void race_cancel(ac_future *f)
 {
-    ac_race *op = (ac_race *)(void *)f;
+    ac_select_op *op = (ac_select_op *)(void *)f;
     cancel_branches(op->branches, op->count, op->count);
     f->awaiting = NULL;
     ac_leaf_finish(f, -ECANCELED);
@@ -151,16 +151,16 @@ static void race_cancel(ac_future *f)
 
 static const char *race_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_race *op = (const ac_race *)(const void *)f;
+    const ac_select_op *op = (const ac_select_op *)(const void *)f;
     snprintf(buf, size, "select of %zu%s", op->count,
              op->flags & AC_SELECT_BIASED ? " (biased)" : "");
     return buf;
 }
 
 static const ac_future_vtable race_vtable = {race_poll, race_cancel, race_describe,
-                                             "select",  __FILE__,    sizeof(ac_race)};
+                                             "select",  __FILE__,    sizeof(ac_select_op)};
 
-ac_future *ac_select(ac_race *op, ac_future **branches, size_t count, unsigned flags)
+ac_future *ac_select(ac_select_op *op, ac_future **branches, size_t count, unsigned flags)
 {
     op->branches = branches;
     op->count = count;
@@ -189,7 +189,7 @@ int ac_interval_init(ac_interval *interval, uint64_t period_ms)
 
 static ac_poll tick_poll(ac_future *f, ac_cx *cx)
 {
-    ac_tick *op = (ac_tick *)(void *)f;
+    ac_interval_tick_op *op = (ac_interval_tick_op *)(void *)f;
     ac_interval *iv = op->interval;
     ac_instant now;
     uint64_t missed;
@@ -212,7 +212,7 @@ static ac_poll tick_poll(ac_future *f, ac_cx *cx)
 
 static void tick_cancel(ac_future *f)
 {
-    ac_tick *op = (ac_tick *)(void *)f;
+    ac_interval_tick_op *op = (ac_interval_tick_op *)(void *)f;
     ac_future_cancel(&op->timer.future);
     f->awaiting = NULL;
     ac_leaf_finish(f, -ECANCELED);
@@ -220,16 +220,16 @@ static void tick_cancel(ac_future *f)
 
 static const char *tick_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_tick *op = (const ac_tick *)(const void *)f;
+    const ac_interval_tick_op *op = (const ac_interval_tick_op *)(const void *)f;
     snprintf(buf, size, "interval tick (every %llu ms)",
              (unsigned long long)(op->interval->period / AC_MSEC));
     return buf;
 }
 
 static const ac_future_vtable tick_vtable = {tick_poll,  tick_cancel, tick_describe,
-                                             "interval", __FILE__,    sizeof(ac_tick)};
+                                             "interval", __FILE__,    sizeof(ac_interval_tick_op)};
 
-ac_future *ac_interval_tick(ac_tick *op, ac_interval *interval)
+ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval)
 {
     op->interval = interval;
     ac_sleep_until(&op->timer, interval->next);

@@ -143,7 +143,7 @@ static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ns)
     }
 
     if (p.is_ready) {
-        if (ASYNCC_DEBUG && root->state != AC_STATE_DONE)
+        if (ASYNCC_DEBUG && root->state != AC_STATE_FINISHED)
             ac_misuse_task_(t, "the task's root future yielded an item (ASYNC_YIELD): a "
                                "generator must be awaited (FOR_AWAIT), not spawned or block_on'd");
         ac_task_finish_(t);

@@ -13,7 +13,7 @@
 
 void ac_future_cancel(ac_future *f)
 {
-    if (f->state == AC_STATE_DONE || f->state == AC_STATE_FINALLY)
+    if (f->state == AC_STATE_FINISHED || f->state == AC_STATE_FINALLY)
         return; /* finished, or cancelled from inside its own cleanup */
     f->vtable->cancel(f);
 }

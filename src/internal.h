@@ -120,7 +120,7 @@ struct ac_executor {
 
     /* timer.c: a binary min-heap of armed sleeps, 1-based (index 0 means "not armed") */
     struct event *timer_event;
-    ac_sleep **heap;
+    ac_sleep_ms_op **heap;
     uint32_t heap_len, heap_cap;
 
     /* io.c: the epoll set of every registered ac_io, watched by one libevent event */

@@ -149,7 +149,7 @@ void ac_io_clear_ready(ac_io *io, unsigned direction)
 
 static ac_poll readiness_poll(ac_future *f, ac_cx *cx)
 {
-    ac_readiness *op = (ac_readiness *)(void *)f;
+    ac_io_readable_op *op = (ac_io_readable_op *)(void *)f;
     if (op->io->ready & op->direction)
         return ac_io_finish_(op->io, op->direction, f, 0);
     return ac_io_wait_(op->io, op->direction, cx);
@@ -157,13 +157,13 @@ static ac_poll readiness_poll(ac_future *f, ac_cx *cx)
 
 static void readiness_cancel(ac_future *f)
 {
-    ac_readiness *op = (ac_readiness *)(void *)f;
+    ac_io_readable_op *op = (ac_io_readable_op *)(void *)f;
     ac_io_finish_(op->io, op->direction, f, -ECANCELED);
 }
 
 static const char *readiness_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_readiness *op = (const ac_readiness *)(const void *)f;
+    const ac_io_readable_op *op = (const ac_io_readable_op *)(const void *)f;
     snprintf(buf, size, "fd %d %s", op->io->fd,
              op->direction == AC_IO_READ ? "readable" : "writable");
     return buf;
@@ -171,21 +171,21 @@ static const char *readiness_describe(const ac_future *f, char *buf, size_t size
 
 static const ac_future_vtable readiness_vtable = {
     readiness_poll, readiness_cancel, readiness_describe, "readiness", __FILE__,
-    sizeof(ac_readiness)};
+    sizeof(ac_io_readable_op)};
 
-static ac_future *readiness_init(ac_readiness *op, ac_io *io, unsigned direction)
+static ac_future *readiness_init(ac_io_readable_op *op, ac_io *io, unsigned direction)
 {
     op->io = io;
     op->direction = direction;
     return ac_leaf_init(&op->future, &readiness_vtable);
 }
 
-ac_future *ac_io_readable(ac_readiness *op, ac_io *io)
+ac_future *ac_io_readable(ac_io_readable_op *op, ac_io *io)
 {
     return readiness_init(op, io, AC_IO_READ);
 }
 
-ac_future *ac_io_writable(ac_readiness *op, ac_io *io)
+ac_future *ac_io_writable(ac_io_readable_op *op, ac_io *io)
 {
     return readiness_init(op, io, AC_IO_WRITE);
 }
@@ -194,7 +194,7 @@ ac_future *ac_io_writable(ac_readiness *op, ac_io *io)
 
 static ac_poll read_poll(ac_future *f, ac_cx *cx)
 {
-    ac_read *op = (ac_read *)(void *)f;
+    ac_io_read_op *op = (ac_io_read_op *)(void *)f;
     ac_io *io = op->io;
     while (io->ready & AC_IO_READ) {
         int err;
@@ -212,21 +212,21 @@ static ac_poll read_poll(ac_future *f, ac_cx *cx)
 
 static void read_cancel(ac_future *f)
 {
-    ac_read *op = (ac_read *)(void *)f;
+    ac_io_read_op *op = (ac_io_read_op *)(void *)f;
     ac_io_finish_(op->io, AC_IO_READ, f, -ECANCELED);
 }
 
 static const char *read_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_read *op = (const ac_read *)(const void *)f;
+    const ac_io_read_op *op = (const ac_io_read_op *)(const void *)f;
     snprintf(buf, size, "read fd %d", op->io->fd);
     return buf;
 }
 
 static const ac_future_vtable read_vtable = {read_poll, read_cancel, read_describe,
-                                             "read",    __FILE__,    sizeof(ac_read)};
+                                             "read",    __FILE__,    sizeof(ac_io_read_op)};
 
-ac_future *ac_io_read(ac_read *op, ac_io *io, void *buf, size_t len)
+ac_future *ac_io_read(ac_io_read_op *op, ac_io *io, void *buf, size_t len)
 {
     op->io = io;
     op->buf = buf;
@@ -247,14 +247,15 @@ static ssize_t write_some(const ac_io *io, const void *buf, size_t len)
 
 static ac_poll write_poll(ac_future *f, ac_cx *cx)
 {
-    ac_write *op = (ac_write *)(void *)f;
+    ac_io_write_op *op = (ac_io_write_op *)(void *)f;
     ac_io *io = op->io;
     while (io->ready & AC_IO_WRITE) {
         int err;
-        ssize_t n = write_some(io, (const char *)op->buf + op->done, op->len - op->done);
+        ssize_t n =
+            write_some(io, (const char *)op->buf + op->transferred, op->len - op->transferred);
         if (n >= 0) {
-            op->done += (size_t)n;
-            if (!op->all || op->done == op->len)
+            op->transferred += (size_t)n;
+            if (!op->all || op->transferred == op->len)
                 return ac_io_finish_(io, AC_IO_WRITE, f, (int)(op->all ? op->len : (size_t)n));
             continue;
         }
@@ -266,36 +267,37 @@ static ac_poll write_poll(ac_future *f, ac_cx *cx)
 
 static void write_cancel(ac_future *f)
 {
-    ac_write *op = (ac_write *)(void *)f;
+    ac_io_write_op *op = (ac_io_write_op *)(void *)f;
     ac_io_finish_(op->io, AC_IO_WRITE, f, -ECANCELED);
 }
 
 static const char *write_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_write *op = (const ac_write *)(const void *)f;
-    snprintf(buf, size, "write fd %d (%zu of %zu bytes done)", op->io->fd, op->done, op->len);
+    const ac_io_write_op *op = (const ac_io_write_op *)(const void *)f;
+    snprintf(buf, size, "write fd %d (%zu of %zu bytes written)", op->io->fd, op->transferred,
+             op->len);
     return buf;
 }
 
 static const ac_future_vtable write_vtable = {write_poll, write_cancel, write_describe,
-                                              "write",    __FILE__,     sizeof(ac_write)};
+                                              "write",    __FILE__,     sizeof(ac_io_write_op)};
 
-static ac_future *write_init(ac_write *op, ac_io *io, const void *buf, size_t len, int all)
+static ac_future *write_init(ac_io_write_op *op, ac_io *io, const void *buf, size_t len, int all)
 {
     op->io = io;
     op->buf = buf;
     op->len = len > INT32_MAX ? INT32_MAX : len;
-    op->done = 0;
+    op->transferred = 0;
     op->all = all;
     return ac_leaf_init(&op->future, &write_vtable);
 }
 
-ac_future *ac_io_write(ac_write *op, ac_io *io, const void *buf, size_t len)
+ac_future *ac_io_write(ac_io_write_op *op, ac_io *io, const void *buf, size_t len)
 {
     return write_init(op, io, buf, len, 0);
 }
 
-ac_future *ac_io_write_all(ac_write *op, ac_io *io, const void *buf, size_t len)
+ac_future *ac_io_write_all(ac_io_write_op *op, ac_io *io, const void *buf, size_t len)
 {
     return write_init(op, io, buf, len, 1);
 }

@@ -165,7 +165,7 @@ int ac_socket_listen(ac_executor *ex, const ac_sockaddr *addr, int backlog, unsi
 
 static ac_poll accept_poll(ac_future *f, ac_cx *cx)
 {
-    ac_accept *op = (ac_accept *)(void *)f;
+    ac_socket_accept_op *op = (ac_socket_accept_op *)(void *)f;
     ac_io *listener = op->listener;
     while (listener->ready & AC_IO_READ) {
         int err;
@@ -190,21 +190,21 @@ static ac_poll accept_poll(ac_future *f, ac_cx *cx)
 
 static void accept_cancel(ac_future *f)
 {
-    ac_accept *op = (ac_accept *)(void *)f;
+    ac_socket_accept_op *op = (ac_socket_accept_op *)(void *)f;
     ac_io_finish_(op->listener, AC_IO_READ, f, -ECANCELED);
 }
 
 static const char *accept_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_accept *op = (const ac_accept *)(const void *)f;
+    const ac_socket_accept_op *op = (const ac_socket_accept_op *)(const void *)f;
     snprintf(buf, size, "accept on fd %d", op->listener->fd);
     return buf;
 }
 
-static const ac_future_vtable accept_vtable = {accept_poll, accept_cancel, accept_describe,
-                                               "accept",    __FILE__,      sizeof(ac_accept)};
+static const ac_future_vtable accept_vtable = {
+    accept_poll, accept_cancel, accept_describe, "accept", __FILE__, sizeof(ac_socket_accept_op)};
 
-ac_future *ac_socket_accept(ac_accept *op, ac_io *listener)
+ac_future *ac_socket_accept(ac_socket_accept_op *op, ac_io *listener)
 {
     op->listener = listener;
     op->conn = NULL;
@@ -217,7 +217,7 @@ ac_future *ac_socket_accept(ac_accept *op, ac_io *listener)
 /* First poll: start the connection. Later polls: wait for writability, then read the outcome. */
 static ac_poll connect_poll(ac_future *f, ac_cx *cx)
 {
-    ac_connect *op = (ac_connect *)(void *)f;
+    ac_socket_connect_op *op = (ac_socket_connect_op *)(void *)f;
     int err = 0;
     socklen_t len = sizeof err;
 
@@ -254,7 +254,7 @@ static ac_poll connect_poll(ac_future *f, ac_cx *cx)
 
 static void connect_cancel(ac_future *f)
 {
-    ac_connect *op = (ac_connect *)(void *)f;
+    ac_socket_connect_op *op = (ac_socket_connect_op *)(void *)f;
     if (op->conn) {
         op->conn->writer = NULL;
         ac_io_close(op->conn);
@@ -265,17 +265,18 @@ static void connect_cancel(ac_future *f)
 
 static const char *connect_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_connect *op = (const ac_connect *)(const void *)f;
+    const ac_socket_connect_op *op = (const ac_socket_connect_op *)(const void *)f;
     char addr[128];
     ac_sockaddr_format(&op->addr, addr, sizeof addr);
     snprintf(buf, size, "connect to %s", addr);
     return buf;
 }
 
-static const ac_future_vtable connect_vtable = {connect_poll, connect_cancel, connect_describe,
-                                                "connect",    __FILE__,       sizeof(ac_connect)};
+static const ac_future_vtable connect_vtable = {connect_poll,     connect_cancel,
+                                                connect_describe, "connect",
+                                                __FILE__,         sizeof(ac_socket_connect_op)};
 
-ac_future *ac_socket_connect(ac_connect *op, ac_executor *ex, const ac_sockaddr *addr)
+ac_future *ac_socket_connect(ac_socket_connect_op *op, ac_executor *ex, const ac_sockaddr *addr)
 {
     op->ex = ex;
     op->addr = *addr;
@@ -306,7 +307,7 @@ int ac_udp_bind(ac_executor *ex, const ac_sockaddr *addr, ac_io **out)
 
 static ac_poll send_to_poll(ac_future *f, ac_cx *cx)
 {
-    ac_send_to *op = (ac_send_to *)(void *)f;
+    ac_socket_send_to_op *op = (ac_socket_send_to_op *)(void *)f;
     ac_io *io = op->io;
     while (io->ready & AC_IO_WRITE) {
         int err;
@@ -322,21 +323,22 @@ static ac_poll send_to_poll(ac_future *f, ac_cx *cx)
 
 static void send_to_cancel(ac_future *f)
 {
-    ac_send_to *op = (ac_send_to *)(void *)f;
+    ac_socket_send_to_op *op = (ac_socket_send_to_op *)(void *)f;
     ac_io_finish_(op->io, AC_IO_WRITE, f, -ECANCELED);
 }
 
 static const char *send_to_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_send_to *op = (const ac_send_to *)(const void *)f;
+    const ac_socket_send_to_op *op = (const ac_socket_send_to_op *)(const void *)f;
     snprintf(buf, size, "send_to on fd %d", op->io->fd);
     return buf;
 }
 
-static const ac_future_vtable send_to_vtable = {send_to_poll, send_to_cancel, send_to_describe,
-                                                "send_to",    __FILE__,       sizeof(ac_send_to)};
+static const ac_future_vtable send_to_vtable = {send_to_poll,     send_to_cancel,
+                                                send_to_describe, "send_to",
+                                                __FILE__,         sizeof(ac_socket_send_to_op)};
 
-ac_future *ac_socket_send_to(ac_send_to *op, ac_io *io, const void *buf, size_t len,
+ac_future *ac_socket_send_to(ac_socket_send_to_op *op, ac_io *io, const void *buf, size_t len,
                              const ac_sockaddr *to)
 {
     op->io = io;
@@ -348,7 +350,7 @@ ac_future *ac_socket_send_to(ac_send_to *op, ac_io *io, const void *buf, size_t 
 
 static ac_poll recv_from_poll(ac_future *f, ac_cx *cx)
 {
-    ac_recv_from *op = (ac_recv_from *)(void *)f;
+    ac_socket_recv_from_op *op = (ac_socket_recv_from_op *)(void *)f;
     ac_io *io = op->io;
     while (io->ready & AC_IO_READ) {
         int err;
@@ -367,22 +369,22 @@ static ac_poll recv_from_poll(ac_future *f, ac_cx *cx)
 
 static void recv_from_cancel(ac_future *f)
 {
-    ac_recv_from *op = (ac_recv_from *)(void *)f;
+    ac_socket_recv_from_op *op = (ac_socket_recv_from_op *)(void *)f;
     ac_io_finish_(op->io, AC_IO_READ, f, -ECANCELED);
 }
 
 static const char *recv_from_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_recv_from *op = (const ac_recv_from *)(const void *)f;
+    const ac_socket_recv_from_op *op = (const ac_socket_recv_from_op *)(const void *)f;
     snprintf(buf, size, "recv_from on fd %d", op->io->fd);
     return buf;
 }
 
 static const ac_future_vtable recv_from_vtable = {
     recv_from_poll, recv_from_cancel, recv_from_describe, "recv_from", __FILE__,
-    sizeof(ac_recv_from)};
+    sizeof(ac_socket_recv_from_op)};
 
-ac_future *ac_socket_recv_from(ac_recv_from *op, ac_io *io, void *buf, size_t len)
+ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf, size_t len)
 {
     op->io = io;
     op->buf = buf;

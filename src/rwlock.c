@@ -52,7 +52,7 @@ static void grant(ac_rwlock *rw)
 int ac_rwlock_try_read(ac_rwlock *rw)
 {
     if (rw->writer || rw->waiters.head)
-        return -EBUSY; /* behind a waiting writer, a reader waits too */
+        return -EAGAIN; /* behind a waiting writer, a reader waits too */
     rw->readers++;
     return 0;
 }
@@ -60,7 +60,7 @@ int ac_rwlock_try_read(ac_rwlock *rw)
 int ac_rwlock_try_write(ac_rwlock *rw)
 {
     if (rw->writer || rw->readers)
-        return -EBUSY; /* the list is empty unless locked, so no one is overtaken */
+        return -EAGAIN; /* the list is empty unless locked, so no one is overtaken */
     rw->writer = 1;
     return 0;
 }
@@ -100,7 +100,7 @@ uint32_t ac_rwlock_waiting(const ac_rwlock *rw)
 
 static ac_poll rwlock_poll(ac_future *f, ac_cx *cx)
 {
-    ac_rwlock_lock *op = (ac_rwlock_lock *)(void *)f;
+    ac_rwlock_read_op *op = (ac_rwlock_read_op *)(void *)f;
     ac_rwlock *rw = op->rwlock;
     if (op->node.status == AC_WAIT_GRANTED) {
         op->node.status = AC_WAIT_IDLE;
@@ -116,7 +116,7 @@ static ac_poll rwlock_poll(ac_future *f, ac_cx *cx)
 
 static void rwlock_cancel(ac_future *f)
 {
-    ac_rwlock_lock *op = (ac_rwlock_lock *)(void *)f;
+    ac_rwlock_read_op *op = (ac_rwlock_read_op *)(void *)f;
     ac_rwlock *rw = op->rwlock;
     if (op->node.status == AC_WAIT_QUEUED) {
         ac_wait_list_remove_(&rw->waiters, &op->node);
@@ -134,7 +134,7 @@ static void rwlock_cancel(ac_future *f)
 
 static const char *rwlock_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_rwlock_lock *op = (const ac_rwlock_lock *)(const void *)f;
+    const ac_rwlock_read_op *op = (const ac_rwlock_read_op *)(const void *)f;
     const ac_rwlock *rw = op->rwlock;
     const char *want = op->node.wanted == WANT_READ ? "read" : "write";
     if (rw->writer)
@@ -146,10 +146,10 @@ static const char *rwlock_describe(const ac_future *f, char *buf, size_t size)
     return buf;
 }
 
-static const ac_future_vtable rwlock_vtable = {rwlock_poll, rwlock_cancel, rwlock_describe,
-                                               "rwlock",    __FILE__,      sizeof(ac_rwlock_lock)};
+static const ac_future_vtable rwlock_vtable = {
+    rwlock_poll, rwlock_cancel, rwlock_describe, "rwlock", __FILE__, sizeof(ac_rwlock_read_op)};
 
-static ac_future *rwlock_lock_init(ac_rwlock_lock *op, ac_rwlock *rw, size_t want)
+static ac_future *rwlock_lock_init(ac_rwlock_read_op *op, ac_rwlock *rw, size_t want)
 {
     op->rwlock = rw;
     ac_wait_node_init_(&op->node);
@@ -157,12 +157,12 @@ static ac_future *rwlock_lock_init(ac_rwlock_lock *op, ac_rwlock *rw, size_t wan
     return ac_leaf_init(&op->future, &rwlock_vtable);
 }
 
-ac_future *ac_rwlock_read(ac_rwlock_lock *op, ac_rwlock *rw)
+ac_future *ac_rwlock_read(ac_rwlock_read_op *op, ac_rwlock *rw)
 {
     return rwlock_lock_init(op, rw, WANT_READ);
 }
 
-ac_future *ac_rwlock_write(ac_rwlock_lock *op, ac_rwlock *rw)
+ac_future *ac_rwlock_write(ac_rwlock_read_op *op, ac_rwlock *rw)
 {
     return rwlock_lock_init(op, rw, WANT_WRITE);
 }

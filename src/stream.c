@@ -297,7 +297,7 @@ static size_t take_buffered(ac_stream *s, void *dst, size_t len)
 
 /* ---- read_some and read_exact ---- */
 
-static ac_poll stream_read_finish(ac_stream_read *op, int result)
+static ac_poll stream_read_finish(ac_stream_read_some_op *op, int result)
 {
     release_if_empty(op->stream);
     return ac_io_finish_(op->stream->rio, AC_IO_READ, &op->future, result);
@@ -307,16 +307,16 @@ static ac_poll stream_read_finish(ac_stream_read *op, int result)
  * size or more go straight to the caller's memory. */
 static ac_poll stream_read_poll(ac_future *f, ac_cx *cx)
 {
-    ac_stream_read *op = (ac_stream_read *)(void *)f;
+    ac_stream_read_some_op *op = (ac_stream_read_some_op *)(void *)f;
     ac_stream *s = op->stream;
 
-    while (op->done < op->len) {
-        char *dst = (char *)op->buf + op->done;
-        size_t wanted = op->len - op->done;
+    while (op->transferred < op->len) {
+        char *dst = (char *)op->buf + op->transferred;
+        size_t wanted = op->len - op->transferred;
         size_t taken = take_buffered(s, dst, wanted);
         int n;
         if (taken) {
-            op->done += taken;
+            op->transferred += taken;
             if (!op->exact)
                 break;
             continue;
@@ -330,7 +330,7 @@ static ac_poll stream_read_poll(ac_future *f, ac_cx *cx)
         } else {
             n = read_once(s->rio, dst, wanted);
             if (n > 0)
-                op->done += (size_t)n;
+                op->transferred += (size_t)n;
         }
         if (n == -EAGAIN)
             return wait_readable(s, cx);
@@ -338,24 +338,24 @@ static ac_poll stream_read_poll(ac_future *f, ac_cx *cx)
             return stream_read_finish(op, n);
         if (n == 0)
             return stream_read_finish(op, op->exact ? -ENODATA : 0);
-        if (!op->exact && op->done > 0)
+        if (!op->exact && op->transferred > 0)
             break;
     }
-    return stream_read_finish(op, (int)op->done);
+    return stream_read_finish(op, (int)op->transferred);
 }
 
 static void stream_read_cancel(ac_future *f)
 {
-    ac_stream_read *op = (ac_stream_read *)(void *)f;
+    ac_stream_read_some_op *op = (ac_stream_read_some_op *)(void *)f;
     ac_io_finish_(op->stream->rio, AC_IO_READ, f, -ECANCELED);
 }
 
 static const char *stream_read_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_stream_read *op = (const ac_stream_read *)(const void *)f;
+    const ac_stream_read_some_op *op = (const ac_stream_read_some_op *)(const void *)f;
     if (op->exact)
         snprintf(buf, size, "stream read_exact fd %d (%zu of %zu bytes)", op->stream->rio->fd,
-                 op->done, op->len);
+                 op->transferred, op->len);
     else
         snprintf(buf, size, "stream read fd %d", op->stream->rio->fd);
     return buf;
@@ -363,25 +363,25 @@ static const char *stream_read_describe(const ac_future *f, char *buf, size_t si
 
 static const ac_future_vtable stream_read_vtable = {
     stream_read_poll, stream_read_cancel, stream_read_describe,
-    "stream_read",    __FILE__,           sizeof(ac_stream_read)};
+    "stream_read",    __FILE__,           sizeof(ac_stream_read_some_op)};
 
-static ac_future *stream_read_init(ac_stream_read *op, ac_stream *s, void *buf, size_t len,
+static ac_future *stream_read_init(ac_stream_read_some_op *op, ac_stream *s, void *buf, size_t len,
                                    int exact)
 {
     op->stream = s;
     op->buf = buf;
     op->len = len > INT32_MAX ? INT32_MAX : len;
-    op->done = 0;
+    op->transferred = 0;
     op->exact = exact;
     return ac_leaf_init(&op->future, &stream_read_vtable);
 }
 
-ac_future *ac_stream_read_some(ac_stream_read *op, ac_stream *s, void *buf, size_t len)
+ac_future *ac_stream_read_some(ac_stream_read_some_op *op, ac_stream *s, void *buf, size_t len)
 {
     return stream_read_init(op, s, buf, len, 0);
 }
 
-ac_future *ac_stream_read_exact(ac_stream_read *op, ac_stream *s, void *buf, size_t len)
+ac_future *ac_stream_read_exact(ac_stream_read_some_op *op, ac_stream *s, void *buf, size_t len)
 {
     return stream_read_init(op, s, buf, len, 1);
 }
@@ -389,7 +389,7 @@ ac_future *ac_stream_read_exact(ac_stream_read *op, ac_stream *s, void *buf, siz
 /* ---- read_until ---- */
 
 /* Hand out the first `len` buffered bytes as the result; they are consumed but stay in place. */
-static ac_poll until_deliver(ac_stream_until *op, size_t len)
+static ac_poll until_deliver(ac_stream_read_until_op *op, size_t len)
 {
     ac_stream *s = op->stream;
     op->data = s->buf + s->start;
@@ -399,7 +399,7 @@ static ac_poll until_deliver(ac_stream_until *op, size_t len)
 
 static ac_poll until_poll(ac_future *f, ac_cx *cx)
 {
-    ac_stream_until *op = (ac_stream_until *)(void *)f;
+    ac_stream_read_until_op *op = (ac_stream_read_until_op *)(void *)f;
     ac_stream *s = op->stream;
     size_t max = op->max < s->limit ? op->max : s->limit;
 
@@ -438,22 +438,24 @@ static ac_poll until_poll(ac_future *f, ac_cx *cx)
 
 static void until_cancel(ac_future *f)
 {
-    ac_stream_until *op = (ac_stream_until *)(void *)f;
+    ac_stream_read_until_op *op = (ac_stream_read_until_op *)(void *)f;
     ac_io_finish_(op->stream->rio, AC_IO_READ, f, -ECANCELED);
 }
 
 static const char *until_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_stream_until *op = (const ac_stream_until *)(const void *)f;
+    const ac_stream_read_until_op *op = (const ac_stream_read_until_op *)(const void *)f;
     snprintf(buf, size, "stream read_until fd %d (%zu bytes buffered)", op->stream->rio->fd,
              op->stream->end - op->stream->start);
     return buf;
 }
 
-static const ac_future_vtable until_vtable = {until_poll,   until_cancel, until_describe,
-                                              "read_until", __FILE__,     sizeof(ac_stream_until)};
+static const ac_future_vtable until_vtable = {until_poll,     until_cancel,
+                                              until_describe, "read_until",
+                                              __FILE__,       sizeof(ac_stream_read_until_op)};
 
-ac_future *ac_stream_read_until(ac_stream_until *op, ac_stream *s, int delimiter, size_t max)
+ac_future *ac_stream_read_until(ac_stream_read_until_op *op, ac_stream *s, int delimiter,
+                                size_t max)
 {
     op->stream = s;
     op->data = NULL;
@@ -464,7 +466,7 @@ ac_future *ac_stream_read_until(ac_stream_until *op, ac_stream *s, int delimiter
     return ac_leaf_init(&op->future, &until_vtable);
 }
 
-ac_future *ac_stream_read_line(ac_stream_until *op, ac_stream *s, size_t max)
+ac_future *ac_stream_read_line(ac_stream_read_until_op *op, ac_stream *s, size_t max)
 {
     return ac_stream_read_until(op, s, '\n', max);
 }
@@ -552,14 +554,14 @@ static size_t consume_unflushed(ac_stream *s, size_t n)
 }
 
 /* The buffers still to write, starting at the current position: at most `max` of them. */
-static int remaining_vector(const ac_stream_write *op, struct iovec *vec, int max)
+static int remaining_vector(const ac_stream_write_all_op *op, struct iovec *vec, int max)
 {
     int count = 0;
     if (!op->iov) {
-        if (op->done == op->len)
+        if (op->transferred == op->len)
             return 0;
-        vec[0].iov_base = (char *)(uintptr_t)op->buf + op->done;
-        vec[0].iov_len = op->len - op->done;
+        vec[0].iov_base = (char *)(uintptr_t)op->buf + op->transferred;
+        vec[0].iov_len = op->len - op->transferred;
         return 1;
     }
     for (int i = op->index; i < op->iovcnt && count < max; i++) {
@@ -573,9 +575,9 @@ static int remaining_vector(const ac_stream_write *op, struct iovec *vec, int ma
     return count;
 }
 
-static void advance(ac_stream_write *op, size_t n)
+static void advance(ac_stream_write_all_op *op, size_t n)
 {
-    op->done += n;
+    op->transferred += n;
     if (!op->iov)
         return;
     while (op->index < op->iovcnt) {
@@ -590,7 +592,7 @@ static void advance(ac_stream_write *op, size_t n)
     }
 }
 
-static ac_poll write_finish(ac_stream_write *op, int result)
+static ac_poll write_finish(ac_stream_write_all_op *op, int result)
 {
     ac_io *io = op->stream->wio;
     release_write_buffer_if_empty(op->stream);
@@ -602,7 +604,7 @@ static ac_poll write_finish(ac_stream_write *op, int result)
 /* write_all and writev_all: the unflushed bytes go first, in the same system call. */
 static ac_poll stream_write_poll(ac_future *f, ac_cx *cx)
 {
-    ac_stream_write *op = (ac_stream_write *)(void *)f;
+    ac_stream_write_all_op *op = (ac_stream_write_all_op *)(void *)f;
     ac_stream *s = op->stream;
     ac_io *io = s->wio;
     struct iovec vec[STREAM_IOV_BATCH];
@@ -611,7 +613,7 @@ static ac_poll stream_write_poll(ac_future *f, ac_cx *cx)
         return ac_leaf_finish(f, -EINVAL);
     if (!io)
         return ac_leaf_finish(f, -EPIPE);
-    while (op->done < op->len || s->wend > s->wstart) {
+    while (op->transferred < op->len || s->wend > s->wstart) {
         int err;
         ssize_t n;
         int count;
@@ -632,39 +634,40 @@ static ac_poll stream_write_poll(ac_future *f, ac_cx *cx)
 
 static void stream_write_cancel(ac_future *f)
 {
-    write_finish((ac_stream_write *)(void *)f, -ECANCELED);
+    write_finish((ac_stream_write_all_op *)(void *)f, -ECANCELED);
 }
 
 static const char *stream_write_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_stream_write *op = (const ac_stream_write *)(const void *)f;
-    snprintf(buf, size, "stream write fd %d (%zu of %zu bytes done)",
-             op->stream->wio ? op->stream->wio->fd : -1, op->done, op->len);
+    const ac_stream_write_all_op *op = (const ac_stream_write_all_op *)(const void *)f;
+    snprintf(buf, size, "stream write fd %d (%zu of %zu bytes written)",
+             op->stream->wio ? op->stream->wio->fd : -1, op->transferred, op->len);
     return buf;
 }
 
 static const ac_future_vtable stream_write_vtable = {
     stream_write_poll, stream_write_cancel,    stream_write_describe, "stream_write",
-    __FILE__,          sizeof(ac_stream_write)};
+    __FILE__,          sizeof(ac_stream_write_all_op)};
 
-static ac_future *write_init(ac_stream_write *op, const ac_future_vtable *vtable, ac_stream *s,
-                             const void *buf, size_t len)
+static ac_future *write_init(ac_stream_write_all_op *op, const ac_future_vtable *vtable,
+                             ac_stream *s, const void *buf, size_t len)
 {
     op->stream = s;
     op->iov = NULL;
     op->buf = buf;
     op->len = len;
-    op->done = op->offset = 0;
+    op->transferred = op->offset = 0;
     op->iovcnt = op->index = 0;
     return ac_leaf_init(&op->future, vtable);
 }
 
-ac_future *ac_stream_write_all(ac_stream_write *op, ac_stream *s, const void *buf, size_t len)
+ac_future *ac_stream_write_all(ac_stream_write_all_op *op, ac_stream *s, const void *buf,
+                               size_t len)
 {
     return write_init(op, &stream_write_vtable, s, buf, len);
 }
 
-ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *s, const struct iovec *iov,
+ac_future *ac_stream_writev_all(ac_stream_write_all_op *op, ac_stream *s, const struct iovec *iov,
                                 int iovcnt)
 {
     size_t total = 0;
@@ -674,7 +677,7 @@ ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *s, const struct 
     op->iov = iov;
     op->buf = NULL;
     op->len = total;
-    op->done = op->offset = 0;
+    op->transferred = op->offset = 0;
     op->iovcnt = iovcnt > 0 ? iovcnt : 0;
     op->index = 0;
     return ac_leaf_init(&op->future, &stream_write_vtable);
@@ -688,7 +691,7 @@ ac_future *ac_stream_writev_all(ac_stream_write *op, ac_stream *s, const struct 
  * cannot take the rest. */
 static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
 {
-    ac_stream_write *op = (ac_stream_write *)(void *)f;
+    ac_stream_write_all_op *op = (ac_stream_write_all_op *)(void *)f;
     ac_stream *s = op->stream;
     ac_io *io = s->wio;
 
@@ -696,10 +699,10 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
         return ac_leaf_finish(f, -EINVAL);
     if (!io)
         return ac_leaf_finish(f, -EPIPE);
-    while (op->done < op->len) {
+    while (op->transferred < op->len) {
         int err;
-        const char *rest = (const char *)op->buf + op->done;
-        size_t left = op->len - op->done;
+        const char *rest = (const char *)op->buf + op->transferred;
+        size_t left = op->len - op->transferred;
         struct iovec vec[2];
         int count;
         ssize_t n;
@@ -707,7 +710,7 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
             int rc = buffer_append(s, rest, left);
             if (rc < 0)
                 return write_finish(op, rc);
-            op->done = op->len;
+            op->transferred = op->len;
             break;
         }
         if (!(io->ready & AC_IO_WRITE))
@@ -717,7 +720,7 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
         vec[count].iov_len = left;
         n = write_vector(io, vec, count + 1);
         if (n >= 0) {
-            op->done += consume_unflushed(s, (size_t)n);
+            op->transferred += consume_unflushed(s, (size_t)n);
             continue;
         }
         if ((err = ac_io_failed_(io, AC_IO_WRITE)) < 0)
@@ -728,9 +731,9 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
 
 static const char *buffered_write_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_stream_write *op = (const ac_stream_write *)(const void *)f;
+    const ac_stream_write_all_op *op = (const ac_stream_write_all_op *)(const void *)f;
     snprintf(buf, size, "stream write_buffered fd %d (%zu of %zu bytes accepted, %zu unflushed)",
-             op->stream->wio ? op->stream->wio->fd : -1, op->done, op->len,
+             op->stream->wio ? op->stream->wio->fd : -1, op->transferred, op->len,
              ac_stream_unflushed(op->stream));
     return buf;
 }
@@ -740,9 +743,10 @@ static const ac_future_vtable buffered_write_vtable = {buffered_write_poll,
                                                        buffered_write_describe,
                                                        "write_buffered",
                                                        __FILE__,
-                                                       sizeof(ac_stream_write)};
+                                                       sizeof(ac_stream_write_all_op)};
 
-ac_future *ac_stream_write_buffered(ac_stream_write *op, ac_stream *s, const void *buf, size_t len)
+ac_future *ac_stream_write_buffered(ac_stream_write_all_op *op, ac_stream *s, const void *buf,
+                                    size_t len)
 {
     return write_init(op, &buffered_write_vtable, s, buf, len);
 }
@@ -769,7 +773,7 @@ static int flush_once(ac_stream *s)
 
 static ac_poll flush_poll(ac_future *f, ac_cx *cx)
 {
-    ac_stream_write *op = (ac_stream_write *)(void *)f;
+    ac_stream_write_all_op *op = (ac_stream_write_all_op *)(void *)f;
     ac_stream *s = op->stream;
 
     while (s->wend > s->wstart) {
@@ -780,7 +784,7 @@ static ac_poll flush_poll(ac_future *f, ac_cx *cx)
             return wait_writable(s, cx);
         n = flush_once(s);
         if (n > 0)
-            op->done += (size_t)n;
+            op->transferred += (size_t)n;
         else if (n != -EAGAIN)
             return write_finish(op, n);
     }
@@ -789,17 +793,18 @@ static ac_poll flush_poll(ac_future *f, ac_cx *cx)
 
 static const char *flush_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_stream_write *op = (const ac_stream_write *)(const void *)f;
+    const ac_stream_write_all_op *op = (const ac_stream_write_all_op *)(const void *)f;
     snprintf(buf, size, "stream flush fd %d (%zu bytes written, %zu to go)",
-             op->stream->wio ? op->stream->wio->fd : -1, op->done, ac_stream_unflushed(op->stream));
+             op->stream->wio ? op->stream->wio->fd : -1, op->transferred,
+             ac_stream_unflushed(op->stream));
     return buf;
 }
 
 static const ac_future_vtable flush_vtable = {flush_poll,     stream_write_cancel,
                                               flush_describe, "stream_flush",
-                                              __FILE__,       sizeof(ac_stream_write)};
+                                              __FILE__,       sizeof(ac_stream_write_all_op)};
 
-ac_future *ac_stream_flush(ac_stream_write *op, ac_stream *s)
+ac_future *ac_stream_flush(ac_stream_write_all_op *op, ac_stream *s)
 {
     return write_init(op, &flush_vtable, s, NULL, 0);
 }
@@ -808,7 +813,7 @@ ac_future *ac_stream_flush(ac_stream_write *op, ac_stream *s)
 
 /* Writes from `from`'s buffer whenever it holds bytes, and refills it only when it is empty, so
  * bytes read but not yet written are never anywhere but in that buffer. */
-static ac_poll copy_finish(ac_copy *op, int result)
+static ac_poll copy_finish(ac_stream_copy_op *op, int result)
 {
     op->from->rio->reader = NULL;
     if (op->to->wio)
@@ -820,7 +825,7 @@ static ac_poll copy_finish(ac_copy *op, int result)
 
 static ac_poll copy_poll(ac_future *f, ac_cx *cx)
 {
-    ac_copy *op = (ac_copy *)(void *)f;
+    ac_stream_copy_op *op = (ac_stream_copy_op *)(void *)f;
     ac_stream *from = op->from;
     ac_io *out = op->to->wio;
 
@@ -872,21 +877,21 @@ static ac_poll copy_poll(ac_future *f, ac_cx *cx)
 
 static void copy_cancel(ac_future *f)
 {
-    copy_finish((ac_copy *)(void *)f, -ECANCELED);
+    copy_finish((ac_stream_copy_op *)(void *)f, -ECANCELED);
 }
 
 static const char *copy_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_copy *op = (const ac_copy *)(const void *)f;
+    const ac_stream_copy_op *op = (const ac_stream_copy_op *)(const void *)f;
     snprintf(buf, size, "copy fd %d -> fd %d (%llu bytes so far)", op->from->rio->fd,
              op->to->wio ? op->to->wio->fd : -1, (unsigned long long)op->copied);
     return buf;
 }
 
 static const ac_future_vtable copy_vtable = {copy_poll, copy_cancel, copy_describe,
-                                             "copy",    __FILE__,    sizeof(ac_copy)};
+                                             "copy",    __FILE__,    sizeof(ac_stream_copy_op)};
 
-ac_future *ac_stream_copy(ac_copy *op, ac_stream *from, ac_stream *to)
+ac_future *ac_stream_copy(ac_stream_copy_op *op, ac_stream *from, ac_stream *to)
 {
     op->from = from;
     op->to = to;
@@ -898,9 +903,9 @@ ac_future *ac_stream_copy(ac_copy *op, ac_stream *from, ac_stream *to)
 
 /* Polls one direction if it is still running; when it reaches end of file, half-closes its
  * destination. Returns its result once finished, 1 while it runs. */
-static int poll_direction(ac_copy *op, ac_cx *cx)
+static int poll_direction(ac_stream_copy_op *op, ac_cx *cx)
 {
-    if (ac_future_is_done(&op->future))
+    if (ac_future_is_finished(&op->future))
         return op->future.result;
     if (!ac_future_poll(&op->future, cx).is_ready)
         return 1;
@@ -911,7 +916,7 @@ static int poll_direction(ac_copy *op, ac_cx *cx)
 
 static ac_poll bidi_poll(ac_future *f, ac_cx *cx)
 {
-    ac_copy_bidirectional *op = (ac_copy_bidirectional *)(void *)f;
+    ac_stream_copy_bidirectional_op *op = (ac_stream_copy_bidirectional_op *)(void *)f;
     int forward = poll_direction(&op->a_to_b, cx);
     int backward = forward < 0 ? 1 : poll_direction(&op->b_to_a, cx);
 
@@ -927,7 +932,7 @@ static ac_poll bidi_poll(ac_future *f, ac_cx *cx)
 
 static void bidi_cancel(ac_future *f)
 {
-    ac_copy_bidirectional *op = (ac_copy_bidirectional *)(void *)f;
+    ac_stream_copy_bidirectional_op *op = (ac_stream_copy_bidirectional_op *)(void *)f;
     ac_future_cancel(&op->a_to_b.future);
     ac_future_cancel(&op->b_to_a.future);
     ac_leaf_finish(f, -ECANCELED);
@@ -935,18 +940,21 @@ static void bidi_cancel(ac_future *f)
 
 static const char *bidi_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_copy_bidirectional *op = (const ac_copy_bidirectional *)(const void *)f;
+    const ac_stream_copy_bidirectional_op *op =
+        (const ac_stream_copy_bidirectional_op *)(const void *)f;
     snprintf(buf, size, "copy_bidirectional fd %d <-> fd %d (%llu / %llu bytes)",
              op->a_to_b.from->rio->fd, op->b_to_a.from->rio->fd,
              (unsigned long long)op->a_to_b.copied, (unsigned long long)op->b_to_a.copied);
     return buf;
 }
 
-static const ac_future_vtable bidi_vtable = {bidi_poll,     bidi_cancel,
-                                             bidi_describe, "copy_bidirectional",
-                                             __FILE__,      sizeof(ac_copy_bidirectional)};
+static const ac_future_vtable bidi_vtable = {
+    bidi_poll,     bidi_cancel,
+    bidi_describe, "copy_bidirectional",
+    __FILE__,      sizeof(ac_stream_copy_bidirectional_op)};
 
-ac_future *ac_stream_copy_bidirectional(ac_copy_bidirectional *op, ac_stream *a, ac_stream *b)
+ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_stream *a,
+                                        ac_stream *b)
 {
     ac_stream_copy(&op->a_to_b, a, b);
     ac_stream_copy(&op->b_to_a, b, a);

@@ -65,7 +65,7 @@ void ac_notify_all(ac_notify *n)
 
 static ac_poll notified_poll(ac_future *f, ac_cx *cx)
 {
-    ac_notified *op = (ac_notified *)(void *)f;
+    ac_notify_wait_op *op = (ac_notify_wait_op *)(void *)f;
     ac_notify *n = op->notify;
     switch (op->node.status) {
     case AC_WAIT_NOTIFIED_ONE:
@@ -86,7 +86,7 @@ static ac_poll notified_poll(ac_future *f, ac_cx *cx)
 
 static void notified_cancel(ac_future *f)
 {
-    ac_notified *op = (ac_notified *)(void *)f;
+    ac_notify_wait_op *op = (ac_notify_wait_op *)(void *)f;
     if (op->node.status == AC_WAIT_QUEUED)
         ac_wait_list_remove_(&op->notify->waiters, &op->node);
     else if (op->node.status == AC_WAIT_NOTIFIED_ONE)
@@ -102,10 +102,11 @@ static const char *notified_describe(const ac_future *f, char *buf, size_t size)
     return buf;
 }
 
-static const ac_future_vtable notified_vtable = {
-    notified_poll, notified_cancel, notified_describe, "notify", __FILE__, sizeof(ac_notified)};
+static const ac_future_vtable notified_vtable = {notified_poll,     notified_cancel,
+                                                 notified_describe, "notify",
+                                                 __FILE__,          sizeof(ac_notify_wait_op)};
 
-ac_future *ac_notify_wait(ac_notified *op, ac_notify *n)
+ac_future *ac_notify_wait(ac_notify_wait_op *op, ac_notify *n)
 {
     op->notify = n;
     ac_wait_node_init_(&op->node);
@@ -141,7 +142,7 @@ void ac_semaphore_destroy(ac_semaphore *s)
 int ac_semaphore_try_acquire(ac_semaphore *s, size_t n)
 {
     if (s->closed)
-        return -EIDRM;
+        return -EPIPE;
     if (n == 0)
         return 0;
     if (s->waiters.head || s->permits < n)
@@ -183,7 +184,7 @@ int ac_semaphore_is_closed(const ac_semaphore *s)
 
 static ac_poll acquire_poll(ac_future *f, ac_cx *cx)
 {
-    ac_acquire *op = (ac_acquire *)(void *)f;
+    ac_semaphore_acquire_op *op = (ac_semaphore_acquire_op *)(void *)f;
     ac_semaphore *s = op->semaphore;
     switch (op->node.status) {
     case AC_WAIT_GRANTED:
@@ -191,7 +192,7 @@ static ac_poll acquire_poll(ac_future *f, ac_cx *cx)
         return ac_leaf_finish(f, 0);
     case AC_WAIT_CLOSED:
         op->node.status = AC_WAIT_IDLE;
-        return ac_leaf_finish(f, -EIDRM);
+        return ac_leaf_finish(f, -EPIPE);
     case AC_WAIT_IDLE: {
         int rc = ac_semaphore_try_acquire(s, op->node.wanted);
         if (rc != -EAGAIN)
@@ -206,7 +207,7 @@ static ac_poll acquire_poll(ac_future *f, ac_cx *cx)
 
 static void acquire_cancel(ac_future *f)
 {
-    ac_acquire *op = (ac_acquire *)(void *)f;
+    ac_semaphore_acquire_op *op = (ac_semaphore_acquire_op *)(void *)f;
     ac_semaphore *s = op->semaphore;
     if (op->node.status == AC_WAIT_QUEUED) {
         ac_wait_list_remove_(&s->waiters, &op->node);
@@ -223,17 +224,18 @@ static void acquire_cancel(ac_future *f)
 
 static const char *acquire_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_acquire *op = (const ac_acquire *)(const void *)f;
+    const ac_semaphore_acquire_op *op = (const ac_semaphore_acquire_op *)(const void *)f;
     const ac_semaphore *s = op->semaphore;
     snprintf(buf, size, "semaphore (%zu permits, %u waiting)", s->permits,
              (unsigned)s->waiters.len);
     return buf;
 }
 
-static const ac_future_vtable acquire_vtable = {acquire_poll, acquire_cancel, acquire_describe,
-                                                "semaphore",  __FILE__,       sizeof(ac_acquire)};
+static const ac_future_vtable acquire_vtable = {acquire_poll,     acquire_cancel,
+                                                acquire_describe, "semaphore",
+                                                __FILE__,         sizeof(ac_semaphore_acquire_op)};
 
-ac_future *ac_semaphore_acquire(ac_acquire *op, ac_semaphore *s, size_t n)
+ac_future *ac_semaphore_acquire(ac_semaphore_acquire_op *op, ac_semaphore *s, size_t n)
 {
     op->semaphore = s;
     ac_wait_node_init_(&op->node);
@@ -261,7 +263,7 @@ void ac_mutex_destroy(ac_mutex *m)
 int ac_mutex_try_lock(ac_mutex *m)
 {
     if (m->locked)
-        return -EBUSY; /* the list is empty unless locked, so no one is overtaken */
+        return -EAGAIN; /* the list is empty unless locked, so no one is overtaken */
     m->locked = 1;
     m->holder = current_task_id();
     return 0;
@@ -298,7 +300,7 @@ uint32_t ac_mutex_holder(const ac_mutex *m)
 
 static ac_poll lock_poll(ac_future *f, ac_cx *cx)
 {
-    ac_lock *op = (ac_lock *)(void *)f;
+    ac_mutex_lock_op *op = (ac_mutex_lock_op *)(void *)f;
     ac_mutex *m = op->mutex;
     if (op->node.status == AC_WAIT_GRANTED) {
         op->node.status = AC_WAIT_IDLE;
@@ -314,7 +316,7 @@ static ac_poll lock_poll(ac_future *f, ac_cx *cx)
 
 static void lock_cancel(ac_future *f)
 {
-    ac_lock *op = (ac_lock *)(void *)f;
+    ac_mutex_lock_op *op = (ac_mutex_lock_op *)(void *)f;
     if (op->node.status == AC_WAIT_QUEUED)
         ac_wait_list_remove_(&op->mutex->waiters, &op->node);
     else if (op->node.status == AC_WAIT_GRANTED)
@@ -325,7 +327,7 @@ static void lock_cancel(ac_future *f)
 
 static const char *lock_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_lock *op = (const ac_lock *)(const void *)f;
+    const ac_mutex_lock_op *op = (const ac_mutex_lock_op *)(const void *)f;
     if (op->mutex->holder)
         snprintf(buf, size, "mutex (held by task %u)", (unsigned)op->mutex->holder);
     else
@@ -334,9 +336,9 @@ static const char *lock_describe(const ac_future *f, char *buf, size_t size)
 }
 
 static const ac_future_vtable lock_vtable = {lock_poll, lock_cancel, lock_describe,
-                                             "mutex",   __FILE__,    sizeof(ac_lock)};
+                                             "mutex",   __FILE__,    sizeof(ac_mutex_lock_op)};
 
-ac_future *ac_mutex_lock(ac_lock *op, ac_mutex *m)
+ac_future *ac_mutex_lock(ac_mutex_lock_op *op, ac_mutex *m)
 {
     op->mutex = m;
     ac_wait_node_init_(&op->node);

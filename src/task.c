@@ -379,7 +379,7 @@ int ac_task_result(const ac_task *t)
 
 static ac_poll join_poll(ac_future *f, ac_cx *cx)
 {
-    ac_join *j = (ac_join *)(void *)f;
+    ac_task_join_op *j = (ac_task_join_op *)(void *)f;
     ac_task *t = j->task;
     ac_waker me = ac_cx_waker(cx);
 
@@ -404,7 +404,7 @@ static ac_poll join_poll(ac_future *f, ac_cx *cx)
 
 static void join_cancel(ac_future *f)
 {
-    ac_join *j = (ac_join *)(void *)f;
+    ac_task_join_op *j = (ac_task_join_op *)(void *)f;
     if (j->task && j->task->joiner)
         j->task->joiner = NULL;
     ac_leaf_finish(f, -ECANCELED);
@@ -412,15 +412,15 @@ static void join_cancel(ac_future *f)
 
 static const char *join_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_join *j = (const ac_join *)(const void *)f;
+    const ac_task_join_op *j = (const ac_task_join_op *)(const void *)f;
     snprintf(buf, size, "join task %u", j->task ? j->task->id : 0u);
     return buf;
 }
 
 static const ac_future_vtable join_vtable = {join_poll,   join_cancel, join_describe,
-                                             "join",      __FILE__,    sizeof(ac_join)};
+                                             "join",      __FILE__,    sizeof(ac_task_join_op)};
 
-ac_future *ac_task_join(ac_join *j, ac_task *task)
+ac_future *ac_task_join(ac_task_join_op *j, ac_task *task)
 {
     if (ASYNCC_DEBUG && (task->flags & AC_TASK_RELEASED))
         ac_misuse_task_(task, "ac_task_join on a handle that was already detached or joined");

@@ -1,7 +1,7 @@
 /*
  * timer.c — sleeps and timeouts on one libevent timer.
  *
- * Armed sleeps sit in a binary min-heap ordered by deadline; each ac_sleep records its heap
+ * Armed sleeps sit in a binary min-heap ordered by deadline; each ac_sleep_ms_op records its heap
  * index, so cancelling one is O(log n) and sleeping allocates nothing but (amortised) one heap
  * slot of 8 bytes. A single libevent timer is kept armed for the earliest deadline. A million
  * sleepers therefore cost a million frames, an 8 MB heap array and one struct event — not a
@@ -20,7 +20,7 @@ ac_instant ac_now(void)
     return (ac_instant)ts.tv_sec * AC_SEC + (ac_instant)ts.tv_nsec;
 }
 
-static void heap_place(ac_executor *ex, uint32_t i, ac_sleep *s)
+static void heap_place(ac_executor *ex, uint32_t i, ac_sleep_ms_op *s)
 {
     ex->heap[i] = s;
     s->heap_index = i;
@@ -28,7 +28,7 @@ static void heap_place(ac_executor *ex, uint32_t i, ac_sleep *s)
 
 static void sift_up(ac_executor *ex, uint32_t i)
 {
-    ac_sleep *s = ex->heap[i];
+    ac_sleep_ms_op *s = ex->heap[i];
     while (i > 1 && ex->heap[i / 2]->deadline > s->deadline) {
         heap_place(ex, i, ex->heap[i / 2]);
         i /= 2;
@@ -38,7 +38,7 @@ static void sift_up(ac_executor *ex, uint32_t i)
 
 static void sift_down(ac_executor *ex, uint32_t i)
 {
-    ac_sleep *s = ex->heap[i];
+    ac_sleep_ms_op *s = ex->heap[i];
     for (;;) {
         uint32_t child = 2 * i;
         if (child > ex->heap_len)
@@ -71,11 +71,11 @@ static void rearm(ac_executor *ex)
     event_add(ex->timer_event, &tv);
 }
 
-static int heap_push(ac_executor *ex, ac_sleep *s)
+static int heap_push(ac_executor *ex, ac_sleep_ms_op *s)
 {
     if (ex->heap_len + 1 >= ex->heap_cap) {
         uint32_t cap = ex->heap_cap ? ex->heap_cap * 2 : 64;
-        ac_sleep **heap = realloc(ex->heap, cap * sizeof *heap);
+        ac_sleep_ms_op **heap = realloc(ex->heap, cap * sizeof *heap);
         if (!heap)
             return -ENOMEM;
         ex->heap = heap;
@@ -88,10 +88,10 @@ static int heap_push(ac_executor *ex, ac_sleep *s)
     return 0;
 }
 
-static void heap_remove(ac_executor *ex, ac_sleep *s)
+static void heap_remove(ac_executor *ex, ac_sleep_ms_op *s)
 {
     uint32_t i = s->heap_index;
-    ac_sleep *last = ex->heap[ex->heap_len--];
+    ac_sleep_ms_op *last = ex->heap[ex->heap_len--];
     s->heap_index = 0;
     if (last != s) {
         heap_place(ex, i, last);
@@ -109,8 +109,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     while (ex->heap_len > 0 && ex->heap[1]->deadline <= now) {
-        ac_sleep *s = ex->heap[1];
-        ac_sleep *last = ex->heap[ex->heap_len--];
+        ac_sleep_ms_op *s = ex->heap[1];
+        ac_sleep_ms_op *last = ex->heap[ex->heap_len--];
         s->heap_index = 0;
         s->fired = 1;
         if (ex->heap_len > 0) {
@@ -138,11 +138,11 @@ void ac_timers_free_(ac_executor *ex)
     ex->heap_len = ex->heap_cap = 0;
 }
 
-/* ---- ac_sleep ---- */
+/* ---- ac_sleep_ms_op ---- */
 
 static ac_poll sleep_poll(ac_future *f, ac_cx *cx)
 {
-    ac_sleep *s = (ac_sleep *)(void *)f;
+    ac_sleep_ms_op *s = (ac_sleep_ms_op *)(void *)f;
     if (s->fired)
         return ac_leaf_finish(f, 0);
     s->waiter = ac_cx_waker(cx);
@@ -159,7 +159,7 @@ static ac_poll sleep_poll(ac_future *f, ac_cx *cx)
 
 static void sleep_cancel(ac_future *f)
 {
-    ac_sleep *s = (ac_sleep *)(void *)f;
+    ac_sleep_ms_op *s = (ac_sleep_ms_op *)(void *)f;
     if (s->heap_index)
         heap_remove(s->waiter->ex, s);
     ac_leaf_finish(f, -ECANCELED);
@@ -167,7 +167,7 @@ static void sleep_cancel(ac_future *f)
 
 static const char *sleep_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_sleep *s = (const ac_sleep *)(const void *)f;
+    const ac_sleep_ms_op *s = (const ac_sleep_ms_op *)(const void *)f;
     ac_instant now = ac_now();
     ac_instant left = s->deadline > now ? s->deadline - now : 0;
     unsigned long long left_ms = (left + AC_MSEC - 1) / AC_MSEC;
@@ -176,9 +176,9 @@ static const char *sleep_describe(const ac_future *f, char *buf, size_t size)
 }
 
 static const ac_future_vtable sleep_vtable = {sleep_poll, sleep_cancel, sleep_describe,
-                                              "sleep",    __FILE__,     sizeof(ac_sleep)};
+                                              "sleep",    __FILE__,     sizeof(ac_sleep_ms_op)};
 
-ac_future *ac_sleep_until(ac_sleep *s, ac_instant deadline)
+ac_future *ac_sleep_until(ac_sleep_ms_op *s, ac_instant deadline)
 {
     s->deadline = deadline;
     s->waiter = NULL;
@@ -187,16 +187,16 @@ ac_future *ac_sleep_until(ac_sleep *s, ac_instant deadline)
     return ac_leaf_init(&s->future, &sleep_vtable);
 }
 
-ac_future *ac_sleep_ms(ac_sleep *s, uint64_t ms)
+ac_future *ac_sleep_ms(ac_sleep_ms_op *s, uint64_t ms)
 {
     return ac_sleep_until(s, ac_now() + ms * AC_MSEC);
 }
 
-/* ---- ac_timeout: a select between the inner future and a sleep ---- */
+/* ---- ac_timeout_ms_op: a select between the inner future and a sleep ---- */
 
 static ac_poll timeout_poll(ac_future *f, ac_cx *cx)
 {
-    ac_timeout *t = (ac_timeout *)(void *)f;
+    ac_timeout_ms_op *t = (ac_timeout_ms_op *)(void *)f;
     if (ac_future_poll(t->inner, cx).is_ready) {
         ac_future_cancel(&t->timer.future);
         return ac_leaf_finish(f, t->inner->result);
@@ -210,7 +210,7 @@ static ac_poll timeout_poll(ac_future *f, ac_cx *cx)
 
 static void timeout_cancel(ac_future *f)
 {
-    ac_timeout *t = (ac_timeout *)(void *)f;
+    ac_timeout_ms_op *t = (ac_timeout_ms_op *)(void *)f;
     ac_future_cancel(t->inner);
     ac_future_cancel(&t->timer.future);
     ac_leaf_finish(f, -ECANCELED);
@@ -218,17 +218,17 @@ static void timeout_cancel(ac_future *f)
 
 static const char *timeout_describe(const ac_future *f, char *buf, size_t size)
 {
-    const ac_timeout *t = (const ac_timeout *)(const void *)f;
+    const ac_timeout_ms_op *t = (const ac_timeout_ms_op *)(const void *)f;
     char left[64];
     sleep_describe(&t->timer.future, left, sizeof left);
     snprintf(buf, size, "timeout (%s)", left + sizeof "sleep, " - 1);
     return buf;
 }
 
-static const ac_future_vtable timeout_vtable = {timeout_poll, timeout_cancel, timeout_describe,
-                                                "timeout",    __FILE__,       sizeof(ac_timeout)};
+static const ac_future_vtable timeout_vtable = {
+    timeout_poll, timeout_cancel, timeout_describe, "timeout", __FILE__, sizeof(ac_timeout_ms_op)};
 
-ac_future *ac_timeout_ms(ac_timeout *t, uint64_t ms, ac_future *inner)
+ac_future *ac_timeout_ms(ac_timeout_ms_op *t, uint64_t ms, ac_future *inner)
 {
     t->inner = inner;
     ac_sleep_ms(&t->timer, ms);

@@ -27,7 +27,7 @@ struct ac_watch {
     unsigned char value[];
 };
 
-struct ac_watch_rx {
+struct ac_watch_receiver {
     ac_watch *w;
     uint64_t seen; /* the newest version this receiver has seen */
     ac_watch_changed_op *waiting;
@@ -120,9 +120,9 @@ void ac_watch_sender_release(ac_watch *w)
     free_if_unused(w);
 }
 
-int ac_watch_subscribe(ac_watch *w, ac_watch_rx **out)
+int ac_watch_subscribe(ac_watch *w, ac_watch_receiver **out)
 {
-    ac_watch_rx *rx = malloc(sizeof *rx);
+    ac_watch_receiver *rx = malloc(sizeof *rx);
     *out = NULL;
     if (!rx)
         return -ENOMEM;
@@ -134,23 +134,24 @@ int ac_watch_subscribe(ac_watch *w, ac_watch_rx **out)
     return 0;
 }
 
-void ac_watch_rx_close(ac_watch_rx *rx)
+void ac_watch_receiver_release(ac_watch_receiver *rx)
 {
     ac_watch *w = rx->w;
     if (ASYNCC_DEBUG && rx->waiting)
-        ac_misuse_call_("ac_watch_rx_close while ac_watch_changed is pending on the receiver");
+        ac_misuse_call_(
+            "ac_watch_receiver_release while ac_watch_changed is pending on the receiver");
     w->receivers--;
     free(rx);
     free_if_unused(w);
 }
 
-void ac_watch_borrow(ac_watch_rx *rx, void *out)
+void ac_watch_borrow(ac_watch_receiver *rx, void *out)
 {
     memcpy(out, rx->w->value, rx->w->elem_size);
     rx->seen = rx->w->version;
 }
 
-int ac_watch_has_changed(const ac_watch_rx *rx)
+int ac_watch_has_changed(const ac_watch_receiver *rx)
 {
     if (rx->seen < rx->w->version)
         return 1;
@@ -167,7 +168,7 @@ uint64_t ac_watch_version(const ac_watch *w)
 static ac_poll changed_poll(ac_future *f, ac_cx *cx)
 {
     ac_watch_changed_op *op = (ac_watch_changed_op *)(void *)f;
-    ac_watch_rx *rx = op->rx;
+    ac_watch_receiver *rx = op->rx;
     int rc = ac_watch_has_changed(rx);
     if (ASYNCC_DEBUG && rx->waiting && rx->waiting != op)
         ac_misuse_task_(ac_cx_waker(cx), "two ac_watch_changed are pending at once on one "
@@ -208,7 +209,7 @@ static const ac_future_vtable changed_vtable = {changed_poll,     changed_cancel
                                                 changed_describe, "watch changed",
                                                 __FILE__,         sizeof(ac_watch_changed_op)};
 
-ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_rx *rx)
+ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_receiver *rx)
 {
     op->rx = rx;
     op->node.prev = op->node.next = NULL;

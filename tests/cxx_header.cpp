@@ -29,7 +29,7 @@ static void check(const char *what, long actual, long expected)
 struct add_later {
     ac_future future;
     int a, b, sum;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(add_later)
@@ -50,7 +50,7 @@ static ac_future *add_later_init(struct add_later *self, int a, int b)
 struct fail_later {
     ac_future future;
     int err;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(fail_later)
@@ -72,7 +72,7 @@ struct job {
     bool fail;
     int total, r, steps;
     int cleanup_saw;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     struct add_later add;
     struct fail_later failing;
 };
@@ -157,7 +157,7 @@ int main()
     check("job(fail): ac_block_on result", ac_block_on(ex, job_init(&bad, true)), -EPROTO);
     check("job(fail): steps taken", bad.steps, 3);
     check("job(fail): cleanup saw", bad.cleanup_saw, -EPROTO);
-    check("job(fail): finished", ac_future_is_done(&bad.future), 1);
+    check("job(fail): finished", ac_future_is_finished(&bad.future), 1);
 
     struct sum_evens se;
     check("generator: sum of evens below 10", ac_block_on(ex, sum_evens_init(&se, 10)), 20);

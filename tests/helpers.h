@@ -62,13 +62,13 @@ static inline void expect_settled(ac_executor *ex)
 
 static inline void run_queued_tasks(ac_executor *ex)
 {
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     ck_assert_int_eq(ac_block_on(ex, ac_sleep_ms(&nap, 0)), 0);
 }
 
 static inline int join(ac_executor *ex, ac_task *task)
 {
-    ac_join j;
+    ac_task_join_op j;
     return ac_block_on(ex, ac_task_join(&j, task));
 }
 

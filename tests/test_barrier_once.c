@@ -27,8 +27,8 @@
 struct arriver {
     ac_future future;
     ac_barrier *b;
-    ac_arrival arrive;
-    ac_timeout timeout;
+    ac_barrier_wait_op arrive;
+    ac_timeout_ms_op timeout;
     ac_future *op;
     ac_task *victim;
     int id, times, i, rc, timeout_ms;
@@ -242,8 +242,8 @@ static struct {
  * must have arrived at r: generation r + 1 has tripped. */
 struct phased {
     ac_future future;
-    ac_arrival arrive;
-    ac_timeout timeout;
+    ac_barrier_wait_op arrive;
+    ac_timeout_ms_op timeout;
     ac_future *op;
     int round, yields, rc;
 };
@@ -307,7 +307,7 @@ struct init_value {
     ac_future future;
     int *value;
     ac_notify *gate;
-    ac_notified wait;
+    ac_notify_wait_op wait;
     int id, outcome;
 };
 
@@ -348,7 +348,7 @@ struct getter {
 
 ASYNC_FN(getter)
     AWAIT_INTO(self->rc, ac_once_get_or_init(&self->get, self->cell, &self->init.future));
-    ck_assert_int_eq(ac_future_is_done(&self->init.future), 1);
+    ck_assert_int_eq(ac_future_is_finished(&self->init.future), 1);
     log_event(self->rc < 0 ? -self->id : 10 * self->id);
     if (self->victim)
         ck_assert_int_eq(ac_task_abort(*self->victim), 0);
@@ -628,7 +628,7 @@ START_TEST(a_leaf_init_future_is_polled_and_dropped_like_any_other)
     ac_executor *ex = ac_executor_new();
     ac_once cell;
     ac_once_get_or_init_op get;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 
     ac_once_init(&cell);
     /* A sleep as the init future: the op waits on it, then sets the cell. */
@@ -698,7 +698,7 @@ ASYNC_FN(once_user)
     for (self->cell = 0; self->cell < ONCE_CELLS; self->cell++) {
         AWAIT_INTO(self->rc, ac_once_get_or_init(&self->get, &ostress.cells[self->cell],
                                                  flaky_init(&self->init, self->cell)));
-        ck_assert_int_eq(ac_future_is_done(&self->init.future), 1);
+        ck_assert_int_eq(ac_future_is_finished(&self->init.future), 1);
         if (self->rc < 0) {
             ck_assert_int_eq(self->rc, -EIO);
             ostress.failures++;

@@ -18,7 +18,7 @@
 /* Sleeps `ms`, then stores a + b in its frame and returns it; its cleanup records the result. */
 struct sum_later {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     uint64_t ms;
     int a, b, sum;
     int cleanup_result;
@@ -94,7 +94,7 @@ static ac_future *await_ptr(struct await_ptr *self, ac_future *inner)
  * first polled (else no turn happens), even under valgrind on a busy machine. */
 static void drain_inbox(ac_executor *ex)
 {
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     ck_assert_int_eq(ac_block_on(ex, ac_sleep_ms(&nap, 50)), 0);
 }
 
@@ -111,7 +111,7 @@ static int live_tasks(ac_executor *ex)
 /* Awaits one blocking job and returns its result; its cleanup records how it ended. */
 struct run_job {
     ac_future future;
-    ac_blocking blocking;
+    ac_spawn_blocking_op blocking;
     ac_blocking_fn fn;
     void *arg;
     int result;
@@ -208,7 +208,7 @@ START_TEST(block_on_returns_the_result_and_keeps_outputs)
     ck_assert_int_eq(ac_block_on(ex, sum_later(&frame, 1, 20, 22)), 42);
     ck_assert_int_eq(frame.sum, 42); /* the frame stayed in our storage */
     ck_assert_int_eq(frame.cleanup_result, 42);
-    ck_assert(ac_future_is_done(&frame.future));
+    ck_assert(ac_future_is_finished(&frame.future));
     ac_executor_free(ex);
 }
 END_TEST
@@ -236,7 +236,7 @@ START_TEST(block_on_reports_a_future_that_can_never_wake)
     frame.cleanup_result = 1;
     ck_assert_int_eq(ac_block_on(ex, &frame.future), -EDEADLK);
     ck_assert_int_eq(frame.cleanup_result, -ECANCELED);
-    ck_assert(ac_future_is_done(&frame.future));
+    ck_assert(ac_future_is_finished(&frame.future));
     ck_assert_int_eq(frame.never.result, -ECANCELED);
     /* the executor is still usable */
     {
@@ -266,7 +266,7 @@ START_TEST(stop_during_block_on)
     ac_task_detach(ac_spawn(ex, &stop.future));
     ck_assert_int_eq(ac_block_on(ex, sum_later(&frame, 60000, 1, 1)), -ESHUTDOWN);
     ck_assert_int_eq(frame.cleanup_result, -ECANCELED);
-    ck_assert(ac_future_is_done(&frame.future));
+    ck_assert(ac_future_is_finished(&frame.future));
     ck_assert_uint_eq(frame.nap.heap_index, 0);
     ac_executor_free(ex);
 }
@@ -289,7 +289,7 @@ START_TEST(spawn_blocking_result_and_outputs)
 {
     ac_executor *ex = ac_executor_new();
     struct square arg = {12, 0};
-    ac_blocking b;
+    ac_spawn_blocking_op b;
 
     ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking(&b, square_job, &arg)), 13);
     ck_assert_int_eq(arg.out, 144);
@@ -306,7 +306,7 @@ static int failing_job(void *arg)
 START_TEST(spawn_blocking_errors_propagate)
 {
     ac_executor *ex = ac_executor_new();
-    ac_blocking b;
+    ac_spawn_blocking_op b;
 
     ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking(&b, failing_job, NULL)), -EIO);
     ac_executor_free(ex);
@@ -336,7 +336,7 @@ struct many_jobs {
     struct square args[JOBS];
     ac_task *tasks[JOBS];
     struct run_job child;
-    ac_join join;
+    ac_task_join_op join;
     int i, result;
     long sum_results, sum_outputs;
 };
@@ -386,7 +386,7 @@ START_TEST(cancel_a_queued_job)
     struct run_job holder, queued;
     int queued_ran = 0, queued_cleanup = 1;
     ac_task *holding, *waiting;
-    ac_join join;
+    ac_task_join_op join;
 
     gate_init(&g);
     ac_executor_set_blocking_threads(ex, 1);
@@ -414,8 +414,8 @@ START_TEST(cancel_a_running_job)
     struct square arg = {3, 0};
     int cleanup = 1;
     ac_task *holding;
-    ac_blocking b;
-    ac_join join;
+    ac_spawn_blocking_op b;
+    ac_task_join_op join;
 
     gate_init(&g);
     ac_executor_set_blocking_threads(ex, 1);
@@ -529,7 +529,7 @@ START_TEST(remote_wakes_from_many_threads)
     watch_state watch = {.shared = &shared, .target = WAKER_THREADS * WAKES_PER_THREAD};
     struct await_ptr root;
     ac_task *t;
-    ac_join join;
+    ac_task_join_op join;
     int i;
 
     /* A task awaits the leaf, which stays in our storage so that we can read it afterwards.
@@ -699,7 +699,7 @@ START_TEST(spawn_remote_from_four_threads)
     struct spawner spawners[SPAWN_THREADS];
     wait_all waiter;
     ac_task *t;
-    ac_join join;
+    ac_task_join_op join;
     int i;
 
     memset(&counts, 0, sizeof counts);

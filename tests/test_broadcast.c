@@ -24,9 +24,9 @@ static ac_broadcast *new_broadcast(size_t capacity)
     return ch;
 }
 
-static ac_broadcast_rx *subscribe(ac_broadcast *ch)
+static ac_broadcast_receiver *subscribe(ac_broadcast *ch)
 {
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     ck_assert_int_eq(ac_broadcast_subscribe(ch, &rx), 0);
     return rx;
 }
@@ -36,7 +36,7 @@ static int send_int(ac_broadcast *ch, int v)
     return ac_broadcast_send(ch, &v);
 }
 
-static int try_recv_int(ac_broadcast_rx *rx)
+static int try_recv_int(ac_broadcast_receiver *rx)
 {
     int v = -1;
     ck_assert_int_eq(ac_broadcast_try_recv(rx, &v, NULL), 1);
@@ -54,7 +54,7 @@ struct log {
 
 struct listener {
     ac_future future;
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     struct log *log;
     int limit, value, rc;
     int close; /* close the receiver when it ends */
@@ -77,10 +77,10 @@ ASYNC_FN(listener)
     }
 ASYNC_FINALLY
     if (self->close)
-        ac_broadcast_rx_close(self->rx);
+        ac_broadcast_receiver_release(self->rx);
 ASYNC_END
 
-static ac_task *spawn_listener(ac_executor *ex, ac_broadcast_rx *rx, int limit, int close,
+static ac_task *spawn_listener(ac_executor *ex, ac_broadcast_receiver *rx, int limit, int close,
                                struct log *log)
 {
     struct listener l;
@@ -110,7 +110,7 @@ END_TEST
 START_TEST(every_receiver_gets_every_value_in_order)
 {
     ac_broadcast *ch = new_broadcast(8);
-    ac_broadcast_rx *rx[3];
+    ac_broadcast_receiver *rx[3];
     int i, r, v;
     for (r = 0; r < 3; r++)
         rx[r] = subscribe(ch);
@@ -118,14 +118,14 @@ START_TEST(every_receiver_gets_every_value_in_order)
     for (i = 0; i < 5; i++)
         ck_assert_int_eq(send_int(ch, 100 + i), 3); /* reached all three */
     for (r = 0; r < 3; r++) {
-        ck_assert_uint_eq(ac_broadcast_rx_len(rx[r]), 5);
+        ck_assert_uint_eq(ac_broadcast_receiver_len(rx[r]), 5);
         for (i = 0; i < 5; i++)
             ck_assert_int_eq(try_recv_int(rx[r]), 100 + i);
         ck_assert_int_eq(ac_broadcast_try_recv(rx[r], &v, NULL), -EAGAIN);
-        ck_assert_uint_eq(ac_broadcast_rx_len(rx[r]), 0);
+        ck_assert_uint_eq(ac_broadcast_receiver_len(rx[r]), 0);
     }
     for (r = 0; r < 3; r++)
-        ac_broadcast_rx_close(rx[r]);
+        ac_broadcast_receiver_release(rx[r]);
     ac_broadcast_sender_release(ch);
 }
 END_TEST
@@ -137,7 +137,7 @@ START_TEST(values_are_copied_with_their_element_size)
         char tag[24];
     } in = {1.5, -2.25, "north"}, out;
     ac_broadcast *ch;
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     ck_assert_int_eq(ac_broadcast_new(sizeof in, 2, &ch), 0);
     ck_assert_int_eq(ac_broadcast_subscribe(ch, &rx), 0);
     ck_assert_int_eq(ac_broadcast_send(ch, &in), 1);
@@ -146,21 +146,21 @@ START_TEST(values_are_copied_with_their_element_size)
     ck_assert(out.x == 1.5 && out.y == -2.25);
     ck_assert_str_eq(out.tag, "north");
     ac_broadcast_sender_release(ch);
-    ac_broadcast_rx_close(rx); /* the last handle frees the channel */
+    ac_broadcast_receiver_release(rx); /* the last handle frees the channel */
 }
 END_TEST
 
 START_TEST(send_without_receivers_fails_and_keeps_the_value)
 {
     ac_broadcast *ch = new_broadcast(4);
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     int v = 7;
     ck_assert_int_eq(ac_broadcast_send(ch, &v), -EPIPE);
     ck_assert_int_eq(v, 7);
     rx = subscribe(ch);
-    ck_assert_uint_eq(ac_broadcast_rx_len(rx), 0); /* the failed send left nothing */
+    ck_assert_uint_eq(ac_broadcast_receiver_len(rx), 0); /* the failed send left nothing */
     ck_assert_int_eq(send_int(ch, 8), 1);
-    ac_broadcast_rx_close(rx);
+    ac_broadcast_receiver_release(rx);
     ck_assert_int_eq(send_int(ch, 9), -EPIPE); /* the last receiver is gone again */
     ac_broadcast_sender_release(ch);
 }
@@ -169,7 +169,7 @@ END_TEST
 START_TEST(late_subscriber_sees_only_later_values)
 {
     ac_broadcast *ch = new_broadcast(8);
-    ac_broadcast_rx *early = subscribe(ch), *late;
+    ac_broadcast_receiver *early = subscribe(ch), *late;
     int v;
     send_int(ch, 1);
     send_int(ch, 2);
@@ -180,8 +180,8 @@ START_TEST(late_subscriber_sees_only_later_values)
     ck_assert_int_eq(try_recv_int(early), 1);
     ck_assert_int_eq(try_recv_int(early), 2);
     ck_assert_int_eq(try_recv_int(early), 3);
-    ac_broadcast_rx_close(early);
-    ac_broadcast_rx_close(late);
+    ac_broadcast_receiver_release(early);
+    ac_broadcast_receiver_release(late);
     ac_broadcast_sender_release(ch);
 }
 END_TEST
@@ -189,7 +189,7 @@ END_TEST
 START_TEST(capacity_one_keeps_only_the_newest)
 {
     ac_broadcast *ch = new_broadcast(1);
-    ac_broadcast_rx *rx = subscribe(ch);
+    ac_broadcast_receiver *rx = subscribe(ch);
     uint64_t missed = 0;
     int v = -1;
     send_int(ch, 1);
@@ -201,7 +201,7 @@ START_TEST(capacity_one_keeps_only_the_newest)
     ck_assert_int_eq(v, -1); /* a lag report copies nothing */
     ck_assert_int_eq(try_recv_int(rx), 3);
     ck_assert_int_eq(ac_broadcast_try_recv(rx, &v, &missed), -EAGAIN);
-    ac_broadcast_rx_close(rx);
+    ac_broadcast_receiver_release(rx);
     ac_broadcast_sender_release(ch);
 }
 END_TEST
@@ -209,14 +209,14 @@ END_TEST
 START_TEST(lagging_receiver_is_told_exactly_how_many_it_missed)
 {
     ac_broadcast *ch = new_broadcast(4);
-    ac_broadcast_rx *slow = subscribe(ch), *fast = subscribe(ch);
+    ac_broadcast_receiver *slow = subscribe(ch), *fast = subscribe(ch);
     uint64_t missed = 0;
     int i, v;
     for (i = 0; i < 10; i++) {
         send_int(ch, i);
         ck_assert_int_eq(try_recv_int(fast), i); /* a receiver in step never lags */
     }
-    ck_assert_uint_eq(ac_broadcast_rx_len(slow), 4);
+    ck_assert_uint_eq(ac_broadcast_receiver_len(slow), 4);
     ck_assert_int_eq(ac_broadcast_try_recv(slow, &v, &missed), -EOVERFLOW);
     ck_assert_uint_eq(missed, 6); /* 0..5 were overwritten */
     ck_assert_int_eq(try_recv_int(slow), 6);
@@ -226,8 +226,8 @@ START_TEST(lagging_receiver_is_told_exactly_how_many_it_missed)
     ck_assert_int_eq(ac_broadcast_try_recv(slow, &v, NULL), -EOVERFLOW); /* missed may be NULL */
     for (i = 10; i < 14; i++)
         ck_assert_int_eq(try_recv_int(slow), i);
-    ac_broadcast_rx_close(slow);
-    ac_broadcast_rx_close(fast);
+    ac_broadcast_receiver_release(slow);
+    ac_broadcast_receiver_release(fast);
     ac_broadcast_sender_release(ch);
 }
 END_TEST
@@ -236,7 +236,7 @@ START_TEST(lag_reported_by_the_future)
 {
     ac_executor *ex = ac_executor_new();
     ac_broadcast *ch = new_broadcast(2);
-    ac_broadcast_rx *rx = subscribe(ch);
+    ac_broadcast_receiver *rx = subscribe(ch);
     ac_broadcast_recv_op recv;
     int i, v = -1;
     for (i = 0; i < 5; i++)
@@ -247,7 +247,7 @@ START_TEST(lag_reported_by_the_future)
     ck_assert_int_eq(v, 3);
     ck_assert_int_eq(ac_block_on(ex, ac_broadcast_recv(&recv, rx, &v)), 1);
     ck_assert_int_eq(v, 4);
-    ac_broadcast_rx_close(rx);
+    ac_broadcast_receiver_release(rx);
     ac_broadcast_sender_release(ch);
     ac_executor_free(ex);
 }
@@ -290,7 +290,7 @@ START_TEST(senders_gone_receivers_drain_then_end_of_stream)
 {
     ac_executor *ex = ac_executor_new();
     ac_broadcast *ch = new_broadcast(4);
-    ac_broadcast_rx *behind = subscribe(ch);
+    ac_broadcast_receiver *behind = subscribe(ch);
     struct log waiting_log, behind_log;
     ac_task *waiting, *behind_task;
     int v;
@@ -313,7 +313,7 @@ START_TEST(senders_gone_receivers_drain_then_end_of_stream)
     ck_assert_int_eq(behind_log.values[1], 2);
     ck_assert_int_eq(behind_log.rc, 0);
     ck_assert_int_eq(ac_broadcast_try_recv(behind, &v, NULL), 0); /* and again */
-    ac_broadcast_rx_close(behind);
+    ac_broadcast_receiver_release(behind);
     ac_executor_free(ex);
 }
 END_TEST
@@ -322,7 +322,7 @@ START_TEST(receiver_closing_mid_stream_does_not_disturb_the_others)
 {
     ac_executor *ex = ac_executor_new();
     ac_broadcast *ch = new_broadcast(8);
-    ac_broadcast_rx *quitter = subscribe(ch);
+    ac_broadcast_receiver *quitter = subscribe(ch);
     struct log a, b;
     ac_task *ta, *tb;
     int i;
@@ -332,7 +332,7 @@ START_TEST(receiver_closing_mid_stream_does_not_disturb_the_others)
     for (i = 0; i < 3; i++)
         ck_assert_int_eq(send_int(ch, i), 3);
     ck_assert_int_eq(try_recv_int(quitter), 0);
-    ac_broadcast_rx_close(quitter); /* two values unread */
+    ac_broadcast_receiver_release(quitter); /* two values unread */
     ck_assert_uint_eq(ac_broadcast_receivers(ch), 2);
     for (i = 3; i < 6; i++)
         ck_assert_int_eq(send_int(ch, i), 2);
@@ -372,7 +372,7 @@ START_TEST(drop_function_balances_reference_counts)
 {
     enum { OBJECTS = 9 };
     ac_broadcast *ch;
-    ac_broadcast_rx *fast, *slow, *quitter;
+    ac_broadcast_receiver *fast, *slow, *quitter;
     struct shared objs[OBJECTS], *got;
     uint64_t missed;
     int i, n;
@@ -401,13 +401,13 @@ START_TEST(drop_function_balances_reference_counts)
     ck_assert_int_eq(ac_broadcast_try_recv(slow, &got, NULL), 1);
     ck_assert_int_eq(got->payload, 6);
     got->refs--;
-    ac_broadcast_rx_close(quitter); /* drops its copies of 6, 7, 8 */
+    ac_broadcast_receiver_release(quitter); /* drops its copies of 6, 7, 8 */
     ck_assert_int_eq(drop_calls, 9);
-    ac_broadcast_rx_close(slow); /* drops its copies of 7, 8 */
+    ac_broadcast_receiver_release(slow); /* drops its copies of 7, 8 */
     ck_assert_int_eq(drop_calls, 11);
     for (i = 0; i < OBJECTS; i++)
         ck_assert_int_eq(objs[i].refs, 0);
-    ac_broadcast_rx_close(fast);
+    ac_broadcast_receiver_release(fast);
     ac_broadcast_sender_release(ch);
 }
 END_TEST
@@ -418,7 +418,7 @@ START_TEST(cancelled_pending_recv_loses_nothing)
 {
     ac_executor *ex = ac_executor_new();
     ac_broadcast *ch = new_broadcast(4);
-    ac_broadcast_rx *rx = subscribe(ch);
+    ac_broadcast_receiver *rx = subscribe(ch);
     struct log log;
     ac_task *t = spawn_listener(ex, rx, 0, 0, &log);
     expect_settled(ex);
@@ -426,7 +426,7 @@ START_TEST(cancelled_pending_recv_loses_nothing)
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ck_assert_int_eq(send_int(ch, 5), 1); /* the receiver is still subscribed */
     ck_assert_int_eq(try_recv_int(rx), 5);
-    ac_broadcast_rx_close(rx);
+    ac_broadcast_receiver_release(rx);
     ac_broadcast_sender_release(ch);
     ac_executor_free(ex);
 }
@@ -436,7 +436,7 @@ START_TEST(recv_woken_then_cancelled_leaves_the_value_for_the_next)
 {
     ac_executor *ex = ac_executor_new();
     ac_broadcast *ch = new_broadcast(4);
-    ac_broadcast_rx *rx = subscribe(ch);
+    ac_broadcast_receiver *rx = subscribe(ch);
     struct log log;
     ac_task *t = spawn_listener(ex, rx, 0, 0, &log);
     expect_settled(ex);
@@ -449,7 +449,7 @@ START_TEST(recv_woken_then_cancelled_leaves_the_value_for_the_next)
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(log.n, 1);
     ck_assert_int_eq(log.values[0], 6);
-    ac_broadcast_rx_close(rx);
+    ac_broadcast_receiver_release(rx);
     ac_broadcast_sender_release(ch);
     ac_executor_free(ex);
 }
@@ -461,7 +461,7 @@ START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
     ac_broadcast *ch = new_broadcast(4);
     struct log logs[3];
     ac_task *tasks[3];
-    ac_broadcast_rx *middle = subscribe(ch);
+    ac_broadcast_receiver *middle = subscribe(ch);
     int i;
     tasks[0] = spawn_listener(ex, subscribe(ch), 1, 1, &logs[0]);
     tasks[1] = spawn_listener(ex, middle, 1, 0, &logs[1]);
@@ -476,7 +476,7 @@ START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
         ck_assert_int_eq(logs[i].values[0], 9);
     }
     ck_assert_int_eq(try_recv_int(middle), 9);
-    ac_broadcast_rx_close(middle);
+    ac_broadcast_receiver_release(middle);
     ac_broadcast_sender_release(ch);
     ac_executor_free(ex);
 }
@@ -486,9 +486,9 @@ START_TEST(recv_timeout_then_the_value_arrives)
 {
     ac_executor *ex = ac_executor_new();
     ac_broadcast *ch = new_broadcast(4);
-    ac_broadcast_rx *rx = subscribe(ch);
+    ac_broadcast_receiver *rx = subscribe(ch);
     ac_broadcast_recv_op recv;
-    ac_timeout timeout;
+    ac_timeout_ms_op timeout;
     int v = -1;
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 1, ac_broadcast_recv(&recv, rx, &v))),
                      -ETIMEDOUT);
@@ -496,7 +496,7 @@ START_TEST(recv_timeout_then_the_value_arrives)
     send_int(ch, 3);
     ck_assert_int_eq(ac_block_on(ex, ac_broadcast_recv(&recv, rx, &v)), 1);
     ck_assert_int_eq(v, 3);
-    ac_broadcast_rx_close(rx);
+    ac_broadcast_receiver_release(rx);
     ac_broadcast_sender_release(ch);
     ac_executor_free(ex);
 }
@@ -505,7 +505,7 @@ END_TEST
 START_TEST(cancelled_recv_never_polled)
 {
     ac_broadcast *ch = new_broadcast(4);
-    ac_broadcast_rx *rx = subscribe(ch);
+    ac_broadcast_receiver *rx = subscribe(ch);
     ac_broadcast_recv_op recv;
     int v = -1;
     send_int(ch, 4);
@@ -513,7 +513,7 @@ START_TEST(cancelled_recv_never_polled)
     ck_assert_int_eq(recv.future.result, -ECANCELED);
     ck_assert_int_eq(v, -1);
     ck_assert_int_eq(try_recv_int(rx), 4);
-    ac_broadcast_rx_close(rx);
+    ac_broadcast_receiver_release(rx);
     ac_broadcast_sender_release(ch);
 }
 END_TEST
@@ -586,7 +586,7 @@ ASYNC_END
  * follows the previous one directly, or after exactly the reported number of missed values. */
 struct stress_receiver {
     ac_future future;
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     int expect, value, rc;
     ac_broadcast_recv_op recv;
 };
@@ -611,7 +611,7 @@ ASYNC_FN(stress_receiver)
     }
     ck_assert_int_eq(self->expect, stress.next_value); /* drained to the very end */
 ASYNC_FINALLY
-    ac_broadcast_rx_close(self->rx);
+    ac_broadcast_receiver_release(self->rx);
 ASYNC_END
 
 static ac_task *spawn_stress_receiver(ac_executor *ex, ac_broadcast *ch)
@@ -631,7 +631,7 @@ struct stress_driver {
     ac_broadcast *ch;
     ac_task *receivers[STRESS_RECEIVERS];
     int i, rc;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(stress_driver)

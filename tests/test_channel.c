@@ -164,7 +164,7 @@ START_TEST(unbounded_fifo_across_growth_and_wrap)
     ck_assert_int_eq(got.n, 997);
     for (i = 0; i < got.n; i++)
         ck_assert_int_eq(got.values[i], next++);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -188,7 +188,7 @@ START_TEST(bounded_ring_wraps_in_order)
     ck_assert_int_eq(expect, 30);
     ac_mpsc_sender_release(ch);
     ck_assert_int_eq(ac_mpsc_try_recv(ch, &v), 0);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
 }
 END_TEST
 
@@ -210,7 +210,7 @@ START_TEST(values_are_copied_with_their_element_size)
     ck_assert_int_eq(ac_mpsc_try_recv(ch, &out), 1);
     ck_assert_str_eq(out.name, "second");
     ac_mpsc_sender_release(ch);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
 }
 END_TEST
 
@@ -239,7 +239,7 @@ START_TEST(bounded_send_waits_for_room)
     ck_assert_int_eq(try_recv_int(ch), 11);
     ck_assert_int_eq(try_recv_int(ch), 12);
     ck_assert_int_eq(ac_mpsc_try_recv(ch, &v), 0); /* the producer released the only sender */
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -268,7 +268,7 @@ START_TEST(waiting_senders_are_served_in_arrival_order)
         ck_assert_int_eq(join(ex, tasks[i]), 0);
     }
     ck_assert_int_eq(ac_mpsc_try_recv(ch, &i), 0);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -304,7 +304,7 @@ START_TEST(many_senders_one_receiver_exact_totals)
     for (i = 0; i < SENDERS; i++)
         expected += (long)EACH * i * 10000 + (long)EACH * (EACH - 1) / 2;
     ck_assert(sum == expected);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -333,7 +333,7 @@ START_TEST(senders_gone_drain_then_end_of_stream)
     ck_assert_int_eq(got.rc, 0);
     ck_assert_int_eq(got.values[0] * 100 + got.values[1] * 10 + got.values[2], 123);
     ck_assert_int_eq(ac_mpsc_try_recv(ch, &v), 0); /* end of stream is sticky */
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -350,7 +350,7 @@ START_TEST(send_after_receiver_close_fails_and_keeps_the_value)
     expect_settled(ex);
     ck_assert_int_eq(report.rc, 1); /* waiting for room */
     ck_assert_int_eq(ac_mpsc_is_closed(ch), 0);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ck_assert_int_eq(ac_mpsc_is_closed(ch), 1);
     expect_settled(ex);
     ck_assert_int_eq(report.rc, -EPIPE);
@@ -376,7 +376,7 @@ START_TEST(receiver_close_while_a_send_holds_reserved_room)
     p = spawn_producer(ex, ch, 7, 1, 1, &report);
     expect_settled(ex);
     ck_assert_int_eq(try_recv_int(ch), 1); /* reserves the slot for the producer and wakes it */
-    ac_mpsc_receiver_close(ch);            /* before the producer runs */
+    ac_mpsc_receiver_release(ch);            /* before the producer runs */
     expect_settled(ex);
     ck_assert_int_eq(report.rc, -EPIPE);
     ck_assert_int_eq(report.value, 7);
@@ -391,7 +391,7 @@ START_TEST(receiver_close_discards_queued_values)
     int i;
     for (i = 0; i < 100; i++)
         ck_assert_int_eq(ac_mpsc_try_send(ch, &i), 0);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ck_assert_uint_eq(ac_mpsc_len(ch), 0);
     ck_assert_int_eq(ac_mpsc_try_send(ch, &i), -EPIPE);
     ac_mpsc_sender_release(ch);
@@ -417,7 +417,7 @@ START_TEST(cancelled_pending_recv_loses_nothing)
     ck_assert_int_eq(got.n, 1);
     ck_assert_int_eq(got.values[0], 7);
     ac_mpsc_sender_release(ch);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -436,7 +436,7 @@ START_TEST(recv_woken_then_cancelled_leaves_the_value_queued)
     ck_assert_int_eq(got.n, 0);
     ck_assert_int_eq(try_recv_int(ch), 9);
     ac_mpsc_sender_release(ch);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -446,7 +446,7 @@ START_TEST(recv_timeout_then_the_value_arrives)
     ac_executor *ex = ac_executor_new();
     ac_mpsc *ch = new_mpsc(0);
     ac_mpsc_recv_op recv;
-    ac_timeout t;
+    ac_timeout_ms_op t;
     int v = 0, four = 4;
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 2, ac_mpsc_recv(&recv, ch, &v))),
                      -ETIMEDOUT);
@@ -455,7 +455,7 @@ START_TEST(recv_timeout_then_the_value_arrives)
     ck_assert_int_eq(v, 4);
     ac_mpsc_sender_release(ch);
     ck_assert_int_eq(ac_block_on(ex, ac_mpsc_recv(&recv, ch, &v)), 0);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -483,7 +483,7 @@ START_TEST(cancelled_waiting_send_did_not_send)
     ck_assert_int_eq(r1.sent, 0);
     ck_assert_int_eq(r1.value, 2);
     ac_mpsc_sender_release(ch);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -510,7 +510,7 @@ START_TEST(cancelled_send_with_reserved_room_passes_it_on)
     ck_assert_int_eq(ac_mpsc_try_recv(ch, &v), -EAGAIN);
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0); /* and no slot leaked */
     ac_mpsc_sender_release(ch);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 END_TEST
@@ -525,7 +525,7 @@ START_TEST(cancelled_send_never_polled)
     ck_assert_uint_eq(ac_mpsc_len(ch), 0);
     ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
     ac_mpsc_sender_release(ch);
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
 }
 END_TEST
 
@@ -533,7 +533,7 @@ END_TEST
 struct sender_holder {
     ac_future future;
     ac_mpsc *ch;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(sender_holder)
@@ -552,7 +552,7 @@ START_TEST(executor_free_with_tasks_holding_handles)
         ac_mpsc *ch = new_mpsc(2);
         struct received got;
         struct sender_holder h;
-        ac_sleep pause;
+        ac_sleep_ms_op pause;
         ASYNC_INIT(&h, sender_holder);
         h.ch = ch;
         if (holder_first)
@@ -564,7 +564,7 @@ START_TEST(executor_free_with_tasks_holding_handles)
         ck_assert_int_eq(got.rc, 1);
         ac_executor_free(ex);
         ck_assert_int_eq(got.rc, 1); /* cancelled while waiting: no value, no end of stream */
-        ac_mpsc_receiver_close(ch);  /* the last handle: frees the channel */
+        ac_mpsc_receiver_release(ch);  /* the last handle: frees the channel */
     }
 }
 END_TEST
@@ -638,7 +638,7 @@ struct stress_driver {
     ac_task *senders[STRESS_SENDERS];
     ac_task *receiver;
     int i;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(stress_driver)
@@ -695,7 +695,7 @@ static void run_stress(uint32_t seed, size_t capacity)
     ck_assert_int_gt(sent, STRESS_VALUES / 10); /* the run did real work... */
     if (capacity) /* unbounded sends never wait, so aborts mostly find finished senders */
         ck_assert_int_lt(sent, STRESS_VALUES); /* ...and aborts did cut sends short */
-    ac_mpsc_receiver_close(ch);
+    ac_mpsc_receiver_release(ch);
     ac_executor_free(ex);
 }
 
@@ -708,6 +708,8 @@ START_TEST(stress_random_aborts)
 END_TEST
 
 /* ---- oneshot ---- */
+
+enum { NOT_FINISHED = -1000 }; /* a waiter's rc before its receive finishes */
 
 struct oneshot_waiter {
     ac_future future;
@@ -727,7 +729,7 @@ static ac_task *spawn_oneshot_waiter(ac_executor *ex, ac_oneshot *os, int *out, 
     w.os = os;
     w.out = out;
     w.rc = rc;
-    *rc = 1;
+    *rc = NOT_FINISHED;
     return ac_spawn(ex, &w.future);
 }
 
@@ -739,10 +741,12 @@ START_TEST(oneshot_value_sent_before_recv)
     int v = 5, out = 0;
     ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
     ck_assert_int_eq(ac_oneshot_send(os, &v), 0);
-    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), 1);
     ck_assert_int_eq(out, 5);
-    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), -EPIPE); /* taken */
-    ac_oneshot_receiver_close(os);
+    out = 0;
+    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), 0); /* taken: the end */
+    ck_assert_int_eq(out, 0);
+    ac_oneshot_receiver_release(os);
     ac_executor_free(ex);
 }
 END_TEST
@@ -756,14 +760,14 @@ START_TEST(oneshot_pending_recv_woken_by_send)
     ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
     w = spawn_oneshot_waiter(ex, os, &out, &rc);
     expect_settled(ex);
-    ck_assert_int_eq(rc, 1);
+    ck_assert_int_eq(rc, NOT_FINISHED);
     ck_assert(backtrace_has(w, "oneshot recv"));
     ck_assert_int_eq(ac_oneshot_send(os, &v), 0);
     expect_settled(ex);
     ck_assert_int_eq(join(ex, w), 0);
-    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(rc, 1);
     ck_assert_int_eq(out, 8);
-    ac_oneshot_receiver_close(os);
+    ac_oneshot_receiver_release(os);
     ac_executor_free(ex);
 }
 END_TEST
@@ -780,8 +784,9 @@ START_TEST(oneshot_sender_released_without_sending)
     ac_oneshot_sender_release(os);
     expect_settled(ex);
     ck_assert_int_eq(join(ex, w), 0);
-    ck_assert_int_eq(rc, -EPIPE);
-    ac_oneshot_receiver_close(os);
+    ck_assert_int_eq(rc, 0); /* no value will ever come */
+    ck_assert_int_eq(out, 0);
+    ac_oneshot_receiver_release(os);
     ac_executor_free(ex);
 }
 END_TEST
@@ -791,7 +796,7 @@ START_TEST(oneshot_receiver_closed_send_fails_and_keeps_the_value)
     ac_oneshot *os;
     int v = 11;
     ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
-    ac_oneshot_receiver_close(os);
+    ac_oneshot_receiver_release(os);
     ck_assert_int_eq(ac_oneshot_send(os, &v), -EPIPE); /* also frees the oneshot */
     ck_assert_int_eq(v, 11);
 }
@@ -811,9 +816,9 @@ START_TEST(oneshot_cancelled_recv_loses_nothing)
     ck_assert_int_eq(ac_task_abort(w), 0);        /* ...dropped before it copied */
     ck_assert_int_eq(join(ex, w), -ECANCELED);
     ck_assert_int_eq(out, 0);
-    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), 1);
     ck_assert_int_eq(out, 12);
-    ac_oneshot_receiver_close(os);
+    ac_oneshot_receiver_release(os);
     ac_executor_free(ex);
 }
 END_TEST
@@ -843,7 +848,7 @@ ASYNC_FN(manager)
     }
     ASYNC_RETURN(self->total);
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->commands);
+    ac_mpsc_receiver_release(self->commands);
 ASYNC_END
 
 struct client {
@@ -860,13 +865,13 @@ ASYNC_FN(client)
     self->cmd.add = self->add;
     AWAIT_TRY(self->rc, ac_mpsc_send(&self->send, self->commands, &self->cmd));
     self->sent = 1; /* the reply's sender handle now belongs to the manager */
-    AWAIT_INTO(self->rc, ac_oneshot_recv(&self->recv, self->cmd.reply, self->answer));
-    ASYNC_RETURN(self->rc);
+    AWAIT_TRY(self->rc, ac_oneshot_recv(&self->recv, self->cmd.reply, self->answer));
+    ASYNC_RETURN(self->rc == 1 ? 0 : -EPIPE); /* 0: the manager dropped the reply */
 ASYNC_FINALLY
     if (self->cmd.reply) {
         if (!self->sent) /* failed or cancelled send: the command was not sent */
             ac_oneshot_sender_release(self->cmd.reply);
-        ac_oneshot_receiver_close(self->cmd.reply);
+        ac_oneshot_receiver_release(self->cmd.reply);
     }
     ac_mpsc_sender_release(self->commands);
 ASYNC_END

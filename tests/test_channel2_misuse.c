@@ -35,8 +35,8 @@ enum mistake {
 /* A task that waits on a receiver (broadcast when `brx` is set, else watch) until killed. */
 struct waiter {
     ac_future future;
-    ac_broadcast_rx *brx;
-    ac_watch_rx *wrx;
+    ac_broadcast_receiver *brx;
+    ac_watch_receiver *wrx;
     int value;
     ac_broadcast_recv_op recv;
     ac_watch_changed_op changed;
@@ -58,9 +58,9 @@ struct culprit {
     ac_future future;
     enum mistake mistake;
     ac_broadcast *bc;
-    ac_broadcast_rx *brx;
+    ac_broadcast_receiver *brx;
     ac_watch *w;
-    ac_watch_rx *wrx;
+    ac_watch_receiver *wrx;
     int value;
     struct waiter waiter;
     ac_broadcast_recv_op recv;
@@ -78,9 +78,9 @@ ASYNC_FN(culprit)
     else if (self->mistake == WATCH_TWO_WAITS)
         AWAIT(ac_watch_changed(&self->changed, self->wrx));
     else if (self->mistake == BROADCAST_CLOSE_UNDER_RECEIVE)
-        ac_broadcast_rx_close(self->brx);
+        ac_broadcast_receiver_release(self->brx);
     else if (self->mistake == WATCH_CLOSE_UNDER_WAIT)
-        ac_watch_rx_close(self->wrx);
+        ac_watch_receiver_release(self->wrx);
     else if (self->mistake == BROADCAST_SEND_AFTER_RELEASE)
         send_after_release(self);
     else
@@ -138,7 +138,7 @@ START_TEST(broadcast_misuse_aborts)
     struct death d = run_to_death(broadcast_two_receives);
     ck_assert_aborted_saying(d, "two receives are pending at once on one broadcast receiver");
     d = run_to_death(broadcast_close_under_receive);
-    ck_assert_aborted_saying(d, "ac_broadcast_rx_close while a receive is pending");
+    ck_assert_aborted_saying(d, "ac_broadcast_receiver_release while a receive is pending");
     d = run_to_death(broadcast_send_after_release);
     ck_assert_aborted_saying(d, "ac_broadcast_send after every sender handle was released");
 }
@@ -149,7 +149,7 @@ START_TEST(watch_misuse_aborts)
     struct death d = run_to_death(watch_two_waits);
     ck_assert_aborted_saying(d, "two ac_watch_changed are pending at once on one watch receiver");
     d = run_to_death(watch_close_under_wait);
-    ck_assert_aborted_saying(d, "ac_watch_rx_close while ac_watch_changed is pending");
+    ck_assert_aborted_saying(d, "ac_watch_receiver_release while ac_watch_changed is pending");
     d = run_to_death(watch_send_after_release);
     ck_assert_aborted_saying(d, "ac_watch_send after ac_watch_sender_release");
     d = run_to_death(watch_release_twice);

@@ -29,7 +29,7 @@ static void log_branch(const char *name, int result)
  * counts its runs. */
 struct branch {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     const char *name;
     uint64_t ms;
     int value;
@@ -64,8 +64,8 @@ struct three {
     ac_future future;
     struct branch b[3];
     ac_future *branches[3];
-    ac_all all;
-    ac_race race;
+    ac_join_all_op all;
+    ac_select_op race;
     enum kind kind;
     uint64_t ms[3];
     int values[3];
@@ -279,7 +279,7 @@ static void cancel_pending_combinator(enum kind kind)
     ac_executor *ex = ac_executor_new();
     struct three frame;
     ac_task *task;
-    ac_join join;
+    ac_task_join_op join;
 
     log_buf[0] = '\0';
     /* For a select the ready branch would win at once: make every branch wait. */
@@ -318,8 +318,8 @@ struct join_with_timeout {
     ac_future future;
     struct branch b[2];
     ac_future *branches[2];
-    ac_all all;
-    ac_timeout timeout;
+    ac_join_all_op all;
+    ac_timeout_ms_op timeout;
     int result;
 };
 
@@ -355,8 +355,8 @@ END_TEST
 START_TEST(zero_branches)
 {
     ac_executor *ex = ac_executor_new();
-    ac_all all;
-    ac_race race;
+    ac_join_all_op all;
+    ac_select_op race;
 
     ck_assert_int_eq(ac_block_on(ex, ac_join_all(&all, NULL, 0)), 0);
     ck_assert_int_eq(ac_block_on(ex, ac_try_join_all(&all, NULL, 0)), 0);
@@ -413,7 +413,7 @@ static void busy_wait(ac_instant duration)
 struct ticker {
     ac_future future;
     ac_interval interval;
-    ac_tick tick;
+    ac_interval_tick_op tick;
     uint64_t period_ms;
     int count, busy_before, n;
     ac_instant busy;
@@ -493,8 +493,8 @@ END_TEST
 struct cancelled_tick {
     ac_future future;
     ac_interval interval;
-    ac_tick tick;
-    ac_timeout timeout;
+    ac_interval_tick_op tick;
+    ac_timeout_ms_op timeout;
     ac_instant next_before;
     int result;
 };

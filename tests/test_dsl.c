@@ -369,7 +369,7 @@ START_TEST(nested_three_deep_reads_outputs_from_child_frames)
     /* The caller's storage holds the whole tree, readable after the run. */
     ck_assert_int_eq(o.middle.product, 35);
     ck_assert_int_eq(o.middle.inner.sum, 5);
-    ck_assert(ac_future_is_done(&o.middle.inner.future));
+    ck_assert(ac_future_is_finished(&o.middle.inner.future));
 }
 END_TEST
 
@@ -550,7 +550,7 @@ START_TEST(finally_runs_exactly_once_on_success_error_and_cancellation)
     struct gate gate = {"g", NULL, 0};
     struct guarded g;
     struct ticks turn;
-    struct ac_join join;
+    struct ac_task_join_op join;
     ac_task *task;
     int cleanups = 0, seen = 1;
 
@@ -654,7 +654,7 @@ START_TEST(abort_three_deep_runs_cleanup_innermost_first)
     struct gate gate = {"g", NULL, 0};
     struct chain_outer o;
     struct ticks turn;
-    struct ac_join join;
+    struct ac_task_join_op join;
     ac_task *task = ac_spawn(ex, chain_outer(&o, &gate));
 
     ck_assert_int_eq(ac_block_on(ex, ticks(&turn, 1, 0)), 0);
@@ -675,7 +675,7 @@ START_TEST(backtrace_shows_every_frame_and_the_leaf_description)
     struct gate gate = {"g", NULL, 0};
     struct chain_outer o;
     struct ticks turn;
-    struct ac_join join;
+    struct ac_task_join_op join;
     char expected[512], actual[512];
     const int spawn_line = __LINE__ + 1;
     ac_task *task = ac_spawn_named(ex, chain_outer(&o, &gate), "chain");
@@ -746,7 +746,7 @@ START_TEST(cancelling_a_never_polled_future_runs_cleanup_with_constructor_state)
     ac_future_cancel(&o.future);
     /* Only the outer cleanup: the children were never constructed. */
     ck_assert_str_eq(event_log, "outer:-125 started=0");
-    ck_assert_int_eq(o.future.state, AC_STATE_DONE);
+    ck_assert_int_eq(o.future.state, AC_STATE_FINISHED);
     ck_assert_int_eq(o.future.result, -ECANCELED);
     ac_future_cancel(&o.future);
     ck_assert_str_eq(event_log, "outer:-125 started=0");
@@ -760,7 +760,7 @@ START_TEST(cancelling_a_finished_future_is_a_no_op)
     ac_future_cancel(&f.future);
     ac_future_cancel(&f.future);
     ck_assert_str_eq(event_log, "body-end finally=0");
-    ck_assert_int_eq(f.future.state, AC_STATE_DONE);
+    ck_assert_int_eq(f.future.state, AC_STATE_FINISHED);
     ck_assert_int_eq(f.future.result, 0);
 }
 END_TEST
@@ -956,20 +956,20 @@ START_TEST(completion_is_sticky)
 {
     struct await_ticks a;
     ck_assert_int_eq(ac_block_on(ex, await_ticks(&a, 2)), 9);
-    ck_assert(ac_future_is_done(&a.future));
-    ck_assert_int_eq(a.future.state, AC_STATE_DONE);
+    ck_assert(ac_future_is_finished(&a.future));
+    ck_assert_int_eq(a.future.state, AC_STATE_FINISHED);
     ck_assert_ptr_null(a.future.awaiting);
     ac_future_cancel(&a.future);
-    ck_assert_int_eq(a.future.state, AC_STATE_DONE);
+    ck_assert_int_eq(a.future.state, AC_STATE_FINISHED);
     ck_assert_int_eq(a.future.result, 9);
-    ck_assert_int_eq(a.tick.future.state, AC_STATE_DONE);
+    ck_assert_int_eq(a.tick.future.state, AC_STATE_FINISHED);
     ck_assert_int_eq(a.tick.future.result, 9);
     /* Other work on the executor does not disturb a finished future. */
     {
         struct await_ticks other;
         ck_assert_int_eq(ac_block_on(ex, await_ticks(&other, 1)), 9);
     }
-    ck_assert_int_eq(a.future.state, AC_STATE_DONE);
+    ck_assert_int_eq(a.future.state, AC_STATE_FINISHED);
     ck_assert_int_eq(a.future.result, 9);
 }
 END_TEST
@@ -1007,7 +1007,7 @@ static ac_future *big_frame(struct big_frame *self, unsigned seed)
 START_TEST(spawn_copies_the_whole_frame_sizeof_says)
 {
     struct big_frame *b = malloc(sizeof *b);
-    struct ac_join join;
+    struct ac_task_join_op join;
     ac_task *task;
     int expected = 0;
     size_t i;

@@ -16,7 +16,7 @@ static int outer_await_line, inner_await_line, busy_await_line, yield_line;
 
 struct inner {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(inner)
@@ -245,7 +245,7 @@ END_TEST
 
 struct busy_inner {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(busy_inner)
@@ -307,7 +307,7 @@ START_TEST(slow_poll_names_the_await_it_resumed_from)
     struct slow_reports reports = {0};
     struct busy frame;
     char expected[64];
-    ac_join join;
+    ac_task_join_op join;
 
     ac_executor_set_slow_poll(ex, 20, record_slow_poll, &reports);
     reports.task = ac_spawn_named(ex, busy(&frame), "busy");
@@ -325,7 +325,7 @@ START_TEST(slow_poll_threshold_zero_disables_it)
     ac_executor *ex = ac_executor_new();
     struct slow_reports reports = {0};
     struct busy frame;
-    ac_join join;
+    ac_task_join_op join;
 
     ac_executor_set_slow_poll(ex, 0, record_slow_poll, &reports);
     reports.task = ac_spawn(ex, busy(&frame));

@@ -128,7 +128,7 @@ static ac_future *opener(struct opener *self, int *open, ac_waker *waker)
 /* Sleeps `ms`, then returns `value`; its cleanup stores the result it finished with. */
 struct napper {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     uint64_t ms;
     int value;
     int *cleanup;
@@ -266,7 +266,7 @@ struct fairness {
     const int *timer_fired, *io_fired;
     int timer_fired_before_sleeper, io_fired_before_sleeper;
     int sleeper_result, yielder_result, abort_rc;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(fairness)
@@ -346,7 +346,7 @@ END_TEST
 
 struct on_user_base {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     const int *user_timer_fired;
     int saw_user_timer;
 };
@@ -461,7 +461,7 @@ END_TEST
 struct join_other {
     ac_future future;
     ac_task *const *other;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(join_other)
@@ -513,7 +513,7 @@ END_TEST
 /* Stops the executor, then carries on: sleeps and returns 3. */
 struct stopper {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     int *before_stop, *after_stop;
 };
 

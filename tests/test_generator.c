@@ -23,7 +23,7 @@ enum { CLOSED = 900 }; /* logged by a generator's cleanup: CLOSED + how far it g
  * > 0, fails with -EIO instead of yielding item number fail_after. */
 struct range {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     int first, last, nap_ms, fail_after, i, yielded;
     int item;
 };
@@ -144,7 +144,7 @@ END_TEST
 struct slow_consumer {
     ac_future future;
     struct range numbers;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     int got, body_ms;
 };
 
@@ -162,7 +162,7 @@ START_TEST(cancelling_the_consumer_in_its_body_closes_the_generator)
 {
     ac_executor *ex = ac_executor_new();
     struct slow_consumer c;
-    ac_timeout timeout;
+    ac_timeout_ms_op timeout;
     ASYNC_INIT(&c, slow_consumer);
     range(&c.numbers, 1, 3);
     c.body_ms = 60000;
@@ -176,7 +176,7 @@ START_TEST(cancelling_the_consumer_while_it_awaits_the_generator_cancels_it_too)
 {
     ac_executor *ex = ac_executor_new();
     struct slow_consumer c;
-    ac_timeout timeout;
+    ac_timeout_ms_op timeout;
     ASYNC_INIT(&c, slow_consumer);
     range(&c.numbers, 1, 3);
     c.numbers.nap_ms = 60000; /* the generator itself is asleep when the timeout fires */
@@ -271,7 +271,7 @@ ASYNC_FN(summer)
     FOR_AWAIT(self->got, ac_mpsc_recv(&self->recv, self->rx, &self->value))
         self->sum += self->value;
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->rx);
+    ac_mpsc_receiver_release(self->rx);
 ASYNC_END
 
 START_TEST(for_await_drains_a_channel_until_every_sender_is_gone)
@@ -298,7 +298,7 @@ END_TEST
 struct lines_of {
     ac_future future;
     ac_stream *s;
-    ac_stream_until line;
+    ac_stream_read_until_op line;
     int n;
     const char *item;
 };
@@ -315,7 +315,7 @@ ASYNC_END
 struct line_counter {
     ac_future future;
     struct lines_of lines;
-    ac_stream_until direct;
+    ac_stream_read_until_op direct;
     ac_stream *s;
     int got, count, bytes;
 };
@@ -369,7 +369,7 @@ typedef struct point {
 struct diagonal {
     ac_future future;
     ac_notify *step;
-    ac_notified wait;
+    ac_notify_wait_op wait;
     int i, n;
     point item;
 };

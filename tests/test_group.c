@@ -25,7 +25,7 @@ enum { CANCELLED_MARK = 1000 };
 struct member {
     ac_future future;
     ac_notify *gate;
-    ac_notified wait;
+    ac_notify_wait_op wait;
     int id, yields, result, i;
 };
 
@@ -284,7 +284,7 @@ struct gated_owner {
     ac_group group;
     ac_group_next_op next;
     ac_group_join_op join;
-    ac_timeout timeout;
+    ac_timeout_ms_op timeout;
     struct member member;
     ac_notify *gate;
     int timed_out, got, joined;
@@ -402,7 +402,7 @@ END_TEST
 struct self_canceller {
     ac_future future;
     ac_group *group;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(self_canceller)
@@ -426,7 +426,7 @@ struct cancel_in_cleanup {
     ac_future future;
     ac_group *group;
     ac_notify *gate;
-    ac_notified wait;
+    ac_notify_wait_op wait;
 };
 
 ASYNC_FN(cancel_in_cleanup)
@@ -605,7 +605,7 @@ static int stress_spawned;
 struct stress_member {
     ac_future future;
     ac_notify *gate;
-    ac_notified wait;
+    ac_notify_wait_op wait;
     int index, yields, gated, result, i;
 };
 

@@ -150,7 +150,7 @@ struct read_once {
     void *buf;
     size_t len;
     int *polls;
-    ac_read rd;
+    ac_io_read_op rd;
     counted count;
     int n;
 };
@@ -182,7 +182,7 @@ struct write_all {
     size_t len;
     size_t *done;
     int close_after;
-    ac_write wr;
+    ac_io_write_op wr;
     int rc;
 };
 
@@ -191,7 +191,7 @@ ASYNC_FN(write_all)
     ASYNC_RETURN(self->rc);
 ASYNC_FINALLY
     if (self->done)
-        *self->done = self->wr.done;
+        *self->done = self->wr.transferred;
     if (self->close_after)
         ac_io_close(self->io);
 ASYNC_END
@@ -205,7 +205,7 @@ static ac_future *write_all(struct write_all *self, ac_io *io, const void *buf, 
     self->len = len;
     self->done = done;
     self->close_after = close_after;
-    self->wr.done = 0;
+    self->wr.transferred = 0;
     return &self->future;
 }
 
@@ -216,7 +216,7 @@ struct read_to_end {
     ac_io *io;
     char *buf;
     size_t cap, total;
-    ac_read rd;
+    ac_io_read_op rd;
     int n;
 };
 
@@ -273,7 +273,7 @@ struct later_write {
     ac_future future;
     ac_io *io;
     const char *text;
-    ac_write wr;
+    ac_io_write_op wr;
     int rc;
 };
 
@@ -298,7 +298,7 @@ static uint64_t eventfd_value;
 struct eventfd_wait {
     ac_future future;
     ac_io *io;
-    ac_readiness ready;
+    ac_io_readable_op ready;
 };
 
 ASYNC_FN(eventfd_wait)
@@ -326,7 +326,7 @@ static ac_task *eventfd_waiter;
 struct eventfd_post {
     ac_future future;
     ac_io *io;
-    ac_readiness ready;
+    ac_io_readable_op ready;
     int i, rc;
 };
 
@@ -358,8 +358,8 @@ struct ping_pong {
     ac_future future;
     ac_io *io;
     int rounds, serve, *waits;
-    ac_read rd;
-    ac_write wr;
+    ac_io_read_op rd;
+    ac_io_write_op wr;
     counted count;
     char byte;
     int i, n;
@@ -399,7 +399,7 @@ START_TEST(read_and_write_over_a_pipe_and_a_socketpair)
     ac_io *r, *w, *a, *b;
     struct write_all wf;
     struct read_once rf;
-    ac_write wr;
+    ac_io_write_op wr;
 
     make_pipe(p);
     r = open_io(ex, p[0]);
@@ -590,7 +590,7 @@ START_TEST(regular_files_are_always_ready)
     ac_io *io;
     struct read_once rf;
     struct write_all wf;
-    ac_readiness ready;
+    ac_io_readable_op ready;
 
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(unlink(path), 0);
@@ -771,7 +771,7 @@ START_TEST(writing_a_pipe_without_reader_is_epipe_when_sigpipe_is_ignored)
     struct sigaction ignore = {.sa_handler = SIG_IGN}, old;
     int p[2];
     ac_io *w;
-    ac_write wr;
+    ac_io_write_op wr;
 
     ck_assert_int_eq(sigaction(SIGPIPE, &ignore, &old), 0);
     make_pipe(p);
@@ -779,7 +779,7 @@ START_TEST(writing_a_pipe_without_reader_is_epipe_when_sigpipe_is_ignored)
     w = open_io(ex, p[1]);
     ck_assert_int_eq(ac_block_on(ex, ac_io_write(&wr, w, "x", 1)), -EPIPE);
     ck_assert_int_eq(ac_block_on(ex, ac_io_write_all(&wr, w, "xy", 2)), -EPIPE);
-    ck_assert_uint_eq(wr.done, 0);
+    ck_assert_uint_eq(wr.transferred, 0);
     ac_io_close(w);
     ck_assert_int_eq(sigaction(SIGPIPE, &old, NULL), 0);
     ac_executor_free(ex);

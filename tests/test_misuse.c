@@ -184,7 +184,7 @@ END_TEST
 struct joiner {
     ac_future future;
     ac_task *target;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(joiner)
@@ -457,7 +457,7 @@ static void join_after_detach(void)
 {
     ac_executor *ex = ac_executor_new();
     struct parker p;
-    ac_join join;
+    ac_task_join_op join;
     ac_task_join(&join, spawn_parked_and_detach(ex, &p));
 }
 
@@ -488,7 +488,7 @@ END_TEST
 struct reader {
     ac_future future;
     ac_io *io;
-    ac_read read;
+    ac_io_read_op read;
     char buf[16];
 };
 
@@ -604,7 +604,7 @@ END_TEST
 struct acquirer {
     ac_future future;
     ac_semaphore *semaphore;
-    ac_acquire acquire;
+    ac_semaphore_acquire_op acquire;
 };
 
 ASYNC_FN(acquirer)
@@ -642,7 +642,7 @@ END_TEST
 struct locker {
     ac_future future;
     ac_mutex *mutex;
-    ac_lock lock;
+    ac_mutex_lock_op lock;
 };
 
 ASYNC_FN(locker)
@@ -697,7 +697,7 @@ static void join_all_with_a_null_branch(void)
 {
     struct quick q;
     ac_future *branches[2];
-    ac_all all;
+    ac_join_all_op all;
     branches[0] = quick(&q);
     branches[1] = NULL;
     ac_join_all(&all, branches, 2);
@@ -741,9 +741,9 @@ struct group_owner {
     ac_future future;
     ac_group group;
     struct group_member member;
-    ac_join join;
+    ac_task_join_op join;
     ac_group_join_op wait;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     enum group_mistake mistake;
     ac_task *t;
 };

@@ -103,7 +103,7 @@ struct accept_one {
     ac_future future;
     ac_io *listener, **conn;
     ac_sockaddr *peer;
-    ac_accept acc;
+    ac_socket_accept_op acc;
     int rc;
 };
 
@@ -130,7 +130,7 @@ static void connect_pair(ac_executor *ex, ac_io *listener, ac_io **client, ac_io
 {
     ac_sockaddr addr;
     struct accept_one af;
-    ac_connect con;
+    ac_socket_connect_op con;
     ac_task *acceptor;
 
     ck_assert_int_eq(ac_io_local_address(listener, &addr), 0);
@@ -146,7 +146,7 @@ struct read_once {
     ac_io *io;
     void *buf;
     size_t len;
-    ac_read rd;
+    ac_io_read_op rd;
     int n;
 };
 
@@ -170,9 +170,9 @@ struct echo_server {
     ac_future future;
     ac_io *listener, *conn;
     ac_sockaddr *peer;
-    ac_accept acc;
-    ac_read rd;
-    ac_write wr;
+    ac_socket_accept_op acc;
+    ac_io_read_op rd;
+    ac_io_write_op wr;
     char buf[256];
     int n, total;
 };
@@ -212,9 +212,9 @@ struct echo_client {
     const char *text;
     char *back;
     size_t cap, got;
-    ac_connect con;
-    ac_write wr;
-    ac_read rd;
+    ac_socket_connect_op con;
+    ac_io_write_op wr;
+    ac_io_read_op rd;
     int n;
 };
 
@@ -257,8 +257,8 @@ struct connect_within {
     ac_executor *ex;
     ac_sockaddr addr;
     uint64_t ms;
-    ac_timeout timeout;
-    ac_connect con;
+    ac_timeout_ms_op timeout;
+    ac_socket_connect_op con;
     int rc;
 };
 
@@ -287,8 +287,8 @@ struct read_to_eof {
     ac_future future;
     ac_io *io;
     uint64_t ms;
-    ac_timeout timeout;
-    ac_read rd;
+    ac_timeout_ms_op timeout;
+    ac_io_read_op rd;
     char buf[64];
     int total, n;
 };
@@ -415,7 +415,7 @@ START_TEST(connect_to_a_closed_port_is_refused)
     int fds = open_fd_count();
     ac_sockaddr addr;
     ac_io *listener = listen_on(ex, "127.0.0.1", 0, &addr);
-    ac_connect con;
+    ac_socket_connect_op con;
 
     ac_io_close(listener); /* the port was ours a moment ago: nobody listens there now */
     ck_assert_int_eq(ac_block_on(ex, ac_socket_connect(&con, ex, &addr)), -ECONNREFUSED);
@@ -514,7 +514,7 @@ START_TEST(half_close_reads_eof_while_the_other_direction_works)
     ac_io *listener = listen_on(ex, "127.0.0.1", 0, &addr), *client, *server;
     char buf[16];
     struct read_once rf;
-    ac_write wr;
+    ac_io_write_op wr;
     ac_task *reader;
 
     connect_pair(ex, listener, &client, &server, NULL);
@@ -546,7 +546,7 @@ START_TEST(end_of_file_right_after_data_is_not_lost)
     ac_sockaddr addr;
     ac_io *listener = listen_on(ex, "127.0.0.1", 0, &addr), *client, *server;
     struct read_to_eof rf;
-    ac_write wr;
+    ac_io_write_op wr;
     ac_task *reader;
 
     connect_pair(ex, listener, &client, &server, NULL);
@@ -569,7 +569,7 @@ START_TEST(writing_to_a_closed_peer_is_an_error_not_a_signal)
     struct sigaction deflt = {.sa_handler = SIG_DFL}, old;
     ac_sockaddr addr;
     ac_io *listener = listen_on(ex, "127.0.0.1", 0, &addr), *client, *server;
-    ac_write wr;
+    ac_io_write_op wr;
     int rc = 0;
 
     ck_assert_int_eq(sigaction(SIGPIPE, &deflt, &old), 0);
@@ -613,7 +613,7 @@ struct recv_once {
     void *buf;
     size_t len;
     ac_sockaddr *from;
-    ac_recv_from rf;
+    ac_socket_recv_from_op rf;
     int n;
 };
 
@@ -641,7 +641,7 @@ START_TEST(udp_round_trip_truncation_and_cancelled_receive)
     ac_sockaddr any = ip_addr("127.0.0.1", 0), a_addr, b_addr, from, unix_addr;
     ac_io *a, *b, *none = (ac_io *)&none;
     char buf[200], big[100];
-    ac_send_to st;
+    ac_socket_send_to_op st;
     struct recv_once rf;
     ac_task *t;
 
@@ -697,7 +697,7 @@ START_TEST(udp_over_ipv6)
     ac_sockaddr any = ip_addr("::1", 0), a_addr, b_addr, from;
     ac_io *a, *b;
     char buf[16];
-    ac_send_to st;
+    ac_socket_send_to_op st;
     struct recv_once rf;
 
     ck_assert_int_eq(ac_udp_bind(ex, &any, &a), 0);
@@ -754,7 +754,7 @@ START_TEST(cancelled_accept_accepted_nothing)
     ac_sockaddr addr;
     ac_io *listener = listen_on(ex, "127.0.0.1", 0, &addr), *conn = NULL;
     struct accept_one af;
-    ac_connect con;
+    ac_socket_connect_op con;
     ac_task *t;
 
     t = ac_spawn_named(ex, accept_one(&af, listener, &conn, NULL), "acceptor");
@@ -788,10 +788,10 @@ START_TEST(accept_at_the_fd_limit_recovers)
     ac_sockaddr addr;
     ac_io *listener = listen_on(ex, "127.0.0.1", 16, &addr), *conn[CLIENTS] = {NULL};
     ac_io *client[CLIENTS];
-    ac_connect con;
+    ac_socket_connect_op con;
     struct accept_one af;
     char buf[8];
-    ac_write wr;
+    ac_io_write_op wr;
     struct read_once rf;
     int rc;
 

@@ -65,8 +65,8 @@ static int raise_fd_limit(void)
 struct server_conn {
     ac_future future;
     ac_io *io;
-    ac_read rd;
-    ac_write wr;
+    ac_io_read_op rd;
+    ac_io_write_op wr;
     char buf[MESSAGE];
     int got, n;
 };
@@ -98,7 +98,7 @@ static ac_future *server_conn(struct server_conn *self, ac_io *io)
 struct server {
     ac_future future;
     ac_io *listener;
-    ac_accept acc;
+    ac_socket_accept_op acc;
     int i, rc;
 };
 
@@ -130,9 +130,9 @@ struct client {
     ac_executor *ex;
     ac_sockaddr addr;
     int index, got, n;
-    ac_connect con;
-    ac_read rd;
-    ac_write wr;
+    ac_socket_connect_op con;
+    ac_io_read_op rd;
+    ac_io_write_op wr;
     char sent[MESSAGE], back[MESSAGE + 1];
 };
 
@@ -200,7 +200,7 @@ START_TEST(ten_thousand_connections_on_one_thread)
     ac_io *listener;
     struct server sf;
     ac_task *srv;
-    ac_join join;
+    ac_task_join_op join;
     int port_pipe[2], result_pipe[2], status, child_verified = -1;
     uint16_t port;
     pid_t child;

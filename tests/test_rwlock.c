@@ -53,10 +53,10 @@ static void leave(int mode)
 struct rw_task {
     ac_future future;
     ac_rwlock *rw;
-    ac_rwlock_lock lock;
-    ac_timeout timeout;
+    ac_rwlock_read_op lock;
+    ac_timeout_ms_op timeout;
     ac_notify *hold;
-    ac_notified wait;
+    ac_notify_wait_op wait;
     ac_future *op; /* the lock wait, maybe under a timeout */
     int mode, id, held, rc, timeout_ms;
 };
@@ -117,15 +117,15 @@ START_TEST(try_read_and_try_write)
     ck_assert_int_eq(ac_rwlock_try_read(&rw), 0);
     ck_assert_int_eq(ac_rwlock_try_read(&rw), 0);
     ck_assert_uint_eq(ac_rwlock_readers(&rw), 2);
-    ck_assert_int_eq(ac_rwlock_try_write(&rw), -EBUSY);
+    ck_assert_int_eq(ac_rwlock_try_write(&rw), -EAGAIN);
     ac_rwlock_read_unlock(&rw);
-    ck_assert_int_eq(ac_rwlock_try_write(&rw), -EBUSY);
+    ck_assert_int_eq(ac_rwlock_try_write(&rw), -EAGAIN);
     ac_rwlock_read_unlock(&rw);
     ck_assert_uint_eq(ac_rwlock_readers(&rw), 0);
     ck_assert_int_eq(ac_rwlock_try_write(&rw), 0);
     ck_assert_int_eq(ac_rwlock_is_write_locked(&rw), 1);
-    ck_assert_int_eq(ac_rwlock_try_write(&rw), -EBUSY);
-    ck_assert_int_eq(ac_rwlock_try_read(&rw), -EBUSY);
+    ck_assert_int_eq(ac_rwlock_try_write(&rw), -EAGAIN);
+    ck_assert_int_eq(ac_rwlock_try_read(&rw), -EAGAIN);
     ac_rwlock_write_unlock(&rw);
     ck_assert_int_eq(ac_rwlock_is_write_locked(&rw), 0);
     ck_assert_int_eq(ac_rwlock_try_read(&rw), 0);
@@ -175,7 +175,7 @@ START_TEST(readers_share_and_a_queued_writer_blocks_later_readers)
     EXPECT_LOG(1, 2, 3);
     ck_assert_uint_eq(ac_rwlock_readers(&rw), 3);
     ck_assert_uint_eq(ac_rwlock_waiting(&rw), 5);
-    ck_assert_int_eq(ac_rwlock_try_read(&rw), -EBUSY); /* nor can try_read jump the queue */
+    ck_assert_int_eq(ac_rwlock_try_read(&rw), -EAGAIN); /* nor can try_read jump the queue */
     expect_backtrace_ends_with(writer, " rw_task -> rwlock write (3 readers, 5 waiting)");
 
     ac_notify_all(&readers_go); /* the last reader out hands the lock to the writer */
@@ -400,8 +400,8 @@ static void check_no_missed_grant(void)
  * across a few yields, and unlocks; cleanup unlocks whatever an abort interrupted. */
 struct worker {
     ac_future future;
-    ac_rwlock_lock lock;
-    ac_timeout timeout;
+    ac_rwlock_read_op lock;
+    ac_timeout_ms_op timeout;
     ac_future *op;
     int round, yields, rc, mode, held;
 };

@@ -19,7 +19,7 @@ static long total_runs;
 /* Sleeps 1..50 ms, counts its run and returns its index. */
 struct sleeper {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     int index;
 };
 
@@ -41,7 +41,7 @@ static ac_future *sleeper(struct sleeper *self, int index)
 struct join_odd {
     ac_future future;
     ac_task **tasks;
-    ac_join join;
+    ac_task_join_op join;
     int i, result, wrong_results;
 };
 
@@ -112,7 +112,7 @@ struct spawn_join_batches {
     ac_future future;
     ac_task *batch[BATCH];
     struct value_fn child;
-    ac_join join;
+    ac_task_join_op join;
     int round, i, value;
     long sum;
 };

@@ -94,7 +94,7 @@ struct feeder {
     ac_stream *s;
     const char *const *chunks;
     int i, yields, rc;
-    ac_stream_write w;
+    ac_stream_write_all_op w;
 };
 
 ASYNC_FN(feeder)
@@ -124,7 +124,7 @@ struct line_reader {
     int rc;
     char text[512];
     size_t used;
-    ac_stream_until line;
+    ac_stream_read_until_op line;
 };
 
 ASYNC_FN(line_reader)
@@ -158,7 +158,7 @@ struct pattern_writer {
     size_t total, sent, chunk;
     int rc;
     unsigned char buf[70000];
-    ac_stream_write w;
+    ac_stream_write_all_op w;
 };
 
 ASYNC_FN(pattern_writer)
@@ -169,7 +169,7 @@ ASYNC_FN(pattern_writer)
         for (size_t i = 0; i < self->chunk; i++)
             self->buf[i] = pattern(self->sent + i);
         AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s, self->buf, self->chunk));
-        ck_assert_uint_eq(self->w.done, self->chunk);
+        ck_assert_uint_eq(self->w.transferred, self->chunk);
         self->sent += self->chunk;
     }
     ASYNC_RETURN(ac_stream_shutdown_write(self->s));
@@ -193,7 +193,7 @@ struct pattern_reader {
     int n;
     size_t wrong; /* bytes that differed from the pattern */
     unsigned char buf[20000];
-    ac_stream_read r;
+    ac_stream_read_some_op r;
 };
 
 ASYNC_FN(pattern_reader)
@@ -228,7 +228,7 @@ START_TEST(read_some_takes_buffered_bytes_first)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_read r;
+    ac_stream_read_some_op r;
     char buf[100];
     const void *data;
 
@@ -255,7 +255,7 @@ START_TEST(read_exact_and_eof_before_the_count)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_read r;
+    ac_stream_read_some_op r;
     char buf[16];
 
     put(peer, "0123456789");
@@ -266,7 +266,7 @@ START_TEST(read_exact_and_eof_before_the_count)
     put(peer, "abc");
     ck_assert_int_eq(shutdown(peer, SHUT_WR), 0);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_exact(&r, s, buf, 5)), -ENODATA);
-    ck_assert_uint_eq(r.done, 3);
+    ck_assert_uint_eq(r.transferred, 3);
     ck_assert_mem_eq(buf, "abc", 3);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, s, buf, sizeof buf)), 0);
     close(peer);
@@ -282,14 +282,14 @@ struct record_reader {
     uint32_t len;
     size_t offset, wrong;
     unsigned char *body;
-    ac_stream_read r;
+    ac_stream_read_some_op r;
 };
 
 ASYNC_FN(record_reader)
     self->offset = 0;
     for (self->records = 0;; self->records++) {
         AWAIT_INTO(self->n, ac_stream_read_exact(&self->r, self->s, &self->len, 4));
-        if (self->n == -ENODATA && self->r.done == 0)
+        if (self->n == -ENODATA && self->r.transferred == 0)
             break; /* a clean end between records */
         ck_assert_int_eq(self->n, 4);
         AWAIT_TRY(self->n, ac_stream_read_exact(&self->r, self->s, self->body, self->len));
@@ -337,7 +337,7 @@ START_TEST(read_exact_of_records_across_partial_reads)
     }
     {
         ac_stream *writer;
-        ac_stream_write w;
+        ac_stream_write_all_op w;
         ck_assert_int_eq(ac_stream_open(ex, sv[1], &writer), 0);
         task = ac_spawn(ex, record_reader(&reader, s, body));
         ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, writer, wire, wire_len)),
@@ -373,7 +373,7 @@ START_TEST(eof_in_the_middle_of_a_line)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_until line;
+    ac_stream_read_until_op line;
 
     put(peer, "one\ntwo");
     close(peer);
@@ -392,8 +392,8 @@ START_TEST(over_long_line_then_recovery)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_until line;
-    ac_stream_read r;
+    ac_stream_read_until_op line;
+    ac_stream_read_some_op r;
     const void *data;
     char buf[8];
 
@@ -445,7 +445,7 @@ START_TEST(delimiter_at_the_buffer_edges)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_until line;
+    ac_stream_read_until_op line;
 
     ac_stream_set_buffer_limit(s, 16);
     /* exactly the buffer: the delimiter is its last byte */
@@ -482,9 +482,9 @@ START_TEST(cancelled_reads_lose_nothing)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_until line;
-    ac_stream_read r;
-    ac_timeout t;
+    ac_stream_read_until_op line;
+    ac_stream_read_some_op r;
+    ac_timeout_ms_op t;
     char buf[32];
     const void *data;
 
@@ -509,7 +509,7 @@ START_TEST(cancelled_reads_lose_nothing)
     put(peer, "12345");
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_read_exact(&r, s, buf, 8))),
                      -ETIMEDOUT);
-    ck_assert_uint_eq(r.done, 5);
+    ck_assert_uint_eq(r.transferred, 5);
     ck_assert_mem_eq(buf, "12345", 5);
     put(peer, "678");
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_exact(&r, s, buf, 3)), 3);
@@ -525,16 +525,16 @@ START_TEST(cancelled_write_all_reports_what_was_written)
     ac_stream *s = stream_with_peer(&peer);
     size_t len = 4 << 20;
     char *big = calloc(1, len);
-    ac_stream_write w;
-    ac_timeout t;
+    ac_stream_write_all_op w;
+    ac_timeout_ms_op t;
 
     small_socket_buffers(ac_io_fd(ac_stream_io(s)));
     small_socket_buffers(peer);
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_write_all(&w, s, big, len))),
                      -ETIMEDOUT);
-    ck_assert_uint_gt(w.done, 0);
-    ck_assert_uint_lt(w.done, len);
-    ck_assert_uint_eq(drain(peer), w.done); /* exactly what it reported, no more */
+    ck_assert_uint_gt(w.transferred, 0);
+    ck_assert_uint_lt(w.transferred, len);
+    ck_assert_uint_eq(drain(peer), w.transferred); /* exactly what it reported, no more */
     free(big);
     close(peer);
     ac_stream_close(s);
@@ -553,7 +553,7 @@ START_TEST(writev_all_across_partial_writes)
     struct pattern_reader reader;
     size_t got;
     ac_task *task;
-    ac_stream_write w;
+    ac_stream_write_all_op w;
 
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = pattern(i);
@@ -570,7 +570,7 @@ START_TEST(writev_all_across_partial_writes)
     small_socket_buffers(ac_io_fd(ac_stream_io(b)));
     task = ac_spawn(ex, pattern_reader(&reader, b, &got));
     ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, a, iov, PIECES)), (int)total);
-    ck_assert_uint_eq(w.done, total);
+    ck_assert_uint_eq(w.transferred, total);
     ck_assert_int_eq(ac_stream_shutdown_write(a), 0);
     ck_assert_int_eq(join(ex, task), 0);
     ck_assert_uint_eq(got, total);
@@ -606,13 +606,13 @@ START_TEST(write_to_a_closed_peer_is_epipe)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_write w;
+    ac_stream_write_all_op w;
     struct iovec iov[2] = {{(void *)"a", 1}, {(void *)"b", 1}};
 
     close(peer);
     /* a SIGPIPE would kill the test */
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "hello", 5)), -EPIPE);
-    ck_assert_uint_eq(w.done, 0);
+    ck_assert_uint_eq(w.transferred, 0);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, s, iov, 2)), -EPIPE);
     ac_stream_close(s);
 }
@@ -622,8 +622,8 @@ START_TEST(half_close_of_pipes_and_sockets)
 {
     int in[2], out[2], peer;
     ac_stream *s, *single;
-    ac_stream_write w;
-    ac_stream_until line;
+    ac_stream_write_all_op w;
+    ac_stream_read_until_op line;
     char buf[16];
 
     /* a pair of pipes, like stdin and stdout: half-close closes the write fd */
@@ -669,7 +669,7 @@ START_TEST(copy_until_end_of_file)
     struct pattern_writer *writer = malloc(sizeof *writer);
     struct pattern_reader reader;
     size_t got;
-    ac_copy copy;
+    ac_stream_copy_op copy;
     ac_task *wt, *rt;
     size_t total = 3 << 20;
 
@@ -697,9 +697,9 @@ START_TEST(copy_sends_buffered_bytes_first_and_cancel_keeps_the_rest)
 {
     int in_peer, out_peer;
     ac_stream *in = stream_with_peer(&in_peer), *out = stream_with_peer(&out_peer);
-    ac_stream_until line;
-    ac_copy copy;
-    ac_timeout t;
+    ac_stream_read_until_op line;
+    ac_stream_copy_op copy;
+    ac_timeout_ms_op t;
     char buf[64];
 
     put(in_peer, "header\nbody...");
@@ -728,8 +728,8 @@ struct talker {
     char *got; /* 256 bytes, outside the frame */
     size_t used;
     int n;
-    ac_stream_write w;
-    ac_stream_read r;
+    ac_stream_write_all_op w;
+    ac_stream_read_some_op r;
 };
 
 ASYNC_FN(talker)
@@ -759,7 +759,7 @@ START_TEST(bidirectional_copy_half_closes_each_side)
     ac_stream *x, *a, *b, *y;
     struct talker left, right;
     char left_got[256], right_got[256];
-    ac_copy_bidirectional bidi;
+    ac_stream_copy_bidirectional_op bidi;
     ac_task *lt, *rt;
 
     stream_pair(&x, &a);
@@ -784,8 +784,8 @@ START_TEST(bidirectional_copy_stops_at_the_first_error)
 {
     ac_stream *x, *a, *b;
     int y;
-    ac_copy_bidirectional bidi;
-    ac_stream_write w;
+    ac_stream_copy_bidirectional_op bidi;
+    ac_stream_write_all_op w;
 
     stream_pair(&x, &a);
     b = stream_with_peer(&y);
@@ -807,7 +807,7 @@ struct numbered_writer {
     ac_stream *s;
     int i, count, n;
     char line[32];
-    ac_stream_write w;
+    ac_stream_write_all_op w;
 };
 
 ASYNC_FN(numbered_writer)
@@ -831,7 +831,7 @@ struct numbered_reader {
     ac_stream *s;
     int i, n;
     char expected[32];
-    ac_stream_until line;
+    ac_stream_read_until_op line;
 };
 
 ASYNC_FN(numbered_reader)
@@ -858,7 +858,7 @@ START_TEST(reader_and_writer_tasks_share_a_stream)
     ac_stream *s, *echo;
     struct numbered_writer writer;
     struct numbered_reader reader;
-    ac_copy copy;
+    ac_stream_copy_op copy;
     ac_task *wt, *rt, *et;
 
     stream_pair(&s, &echo);
@@ -883,7 +883,7 @@ END_TEST
 struct acceptor {
     ac_future future;
     ac_io *listener, **conn;
-    ac_accept acc;
+    ac_socket_accept_op acc;
     int rc;
 };
 
@@ -906,7 +906,7 @@ static void tcp_pair(ac_io **server, ac_io **client)
     ac_sockaddr addr;
     ac_io *listener;
     struct acceptor acc;
-    ac_connect con;
+    ac_socket_connect_op con;
     ac_task *task;
 
     ck_assert_int_eq(ac_sockaddr_ip(&addr, "127.0.0.1", 0), 0);
@@ -923,8 +923,8 @@ START_TEST(peer_reset_mid_read_is_econnreset)
 {
     ac_io *server_io, *client_io;
     ac_stream *server, *client;
-    ac_stream_until line;
-    ac_timeout t;
+    ac_stream_read_until_op line;
+    ac_timeout_ms_op t;
     struct linger hard = {1, 0};
     const void *data;
     ac_sockaddr peer;
@@ -935,7 +935,7 @@ START_TEST(peer_reset_mid_read_is_econnreset)
     ck_assert_int_eq(ac_io_peer_address(ac_stream_io(server), &peer), 0);
 
     {
-        ac_stream_write w;
+        ac_stream_write_all_op w;
         ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, client, "half a li", 9)), 9);
     }
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_read_line(&line, server, 64))),
@@ -968,7 +968,7 @@ START_TEST(buffered_writes_wait_for_flush)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_write w;
+    ac_stream_write_all_op w;
     char expected[2048], got[4096], piece[32];
     size_t total = 0;
 
@@ -976,7 +976,7 @@ START_TEST(buffered_writes_wait_for_flush)
     for (int i = 0; i < 100; i++) {
         int len = snprintf(piece, sizeof piece, "line %d\n", i);
         ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, piece, (size_t)len)), len);
-        ck_assert_uint_eq(w.done, (size_t)len);
+        ck_assert_uint_eq(w.transferred, (size_t)len);
         memcpy(expected + total, piece, (size_t)len);
         total += (size_t)len;
     }
@@ -987,14 +987,14 @@ START_TEST(buffered_writes_wait_for_flush)
     ck_assert_uint_eq(ac_stream_write_buffer_capacity(s), 8192);
 
     ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, s)), 0);
-    ck_assert_uint_eq(w.done, total);
+    ck_assert_uint_eq(w.transferred, total);
     ck_assert_uint_eq(ac_stream_unflushed(s), 0);
     ck_assert_uint_eq(ac_stream_write_buffer_capacity(s), 0); /* released once empty */
     ck_assert_uint_eq(drain_into(peer, got, sizeof got), total);
     ck_assert_mem_eq(got, expected, total);
     /* nothing to flush: 0 at once */
     ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, s)), 0);
-    ck_assert_uint_eq(w.done, 0);
+    ck_assert_uint_eq(w.transferred, 0);
     close(peer);
     ac_stream_close(s);
 }
@@ -1004,7 +1004,7 @@ START_TEST(a_full_buffer_goes_out_in_one_write)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_write w;
+    ac_stream_write_all_op w;
     char got[512], expected[512];
 
     ac_stream_set_write_buffer(s, 64);
@@ -1051,7 +1051,7 @@ struct buffered_writer {
     size_t total, sent, chunk;
     int rc, round;
     unsigned char buf[20000];
-    ac_stream_write w;
+    ac_stream_write_all_op w;
 };
 
 ASYNC_FN(buffered_writer)
@@ -1063,7 +1063,7 @@ ASYNC_FN(buffered_writer)
         for (size_t i = 0; i < self->chunk; i++)
             self->buf[i] = pattern(self->sent + i);
         AWAIT_TRY(self->rc, ac_stream_write_buffered(&self->w, self->s, self->buf, self->chunk));
-        ck_assert_uint_eq(self->w.done, self->chunk);
+        ck_assert_uint_eq(self->w.transferred, self->chunk);
         ck_assert_uint_le(ac_stream_unflushed(self->s), 8192);
         self->sent += self->chunk;
     }
@@ -1109,15 +1109,15 @@ START_TEST(unbuffered_writes_and_copy_send_unflushed_bytes_first)
     int peer, src_peer;
     ac_stream *s = stream_with_peer(&peer);
     ac_stream *src = stream_with_peer(&src_peer);
-    ac_stream_write w;
-    ac_copy copy;
+    ac_stream_write_all_op w;
+    ac_stream_copy_op copy;
     struct iovec iov[2] = {{(void *)"ij", 2}, {(void *)"kl", 2}};
     char got[64];
     const char *expected = "abcdefghijklmnopqr";
 
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "abc", 3)), 3);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "def", 3)), 3);
-    ck_assert_uint_eq(w.done, 3); /* counts only its own bytes */
+    ck_assert_uint_eq(w.transferred, 3); /* counts only its own bytes */
     ck_assert_uint_eq(ac_stream_unflushed(s), 0);
     ck_assert_uint_eq(ac_stream_write_buffer_capacity(s), 0);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "gh", 2)), 2);
@@ -1147,8 +1147,8 @@ START_TEST(cancelled_flush_keeps_the_rest_buffered)
     ac_stream *a, *b;
     unsigned char *data = malloc(LEN);
     struct pattern_reader reader;
-    ac_stream_write w;
-    ac_timeout t;
+    ac_stream_write_all_op w;
+    ac_timeout_ms_op t;
     size_t got;
     ac_task *rt;
 
@@ -1164,9 +1164,9 @@ START_TEST(cancelled_flush_keeps_the_rest_buffered)
 
     /* nobody reads: the flush fills the socket buffers and times out */
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_flush(&w, a))), -ETIMEDOUT);
-    ck_assert_uint_gt(w.done, 0);
-    ck_assert_uint_lt(w.done, LEN);
-    ck_assert_uint_eq(ac_stream_unflushed(a), LEN - w.done);
+    ck_assert_uint_gt(w.transferred, 0);
+    ck_assert_uint_lt(w.transferred, LEN);
+    ck_assert_uint_eq(ac_stream_unflushed(a), LEN - w.transferred);
     ck_assert_int_eq(ac_stream_shutdown_write(a), -EBUSY); /* refused: bytes still buffered */
 
     /* a later flush sends the rest: every byte arrives once, in order */
@@ -1188,8 +1188,8 @@ START_TEST(cancelled_buffered_write_reports_what_was_accepted)
     size_t len = 4 << 20;
     char *big = calloc(1, len);
     char *sink = malloc(len);
-    ac_stream_write w;
-    ac_timeout t;
+    ac_stream_write_all_op w;
+    ac_timeout_ms_op t;
 
     small_socket_buffers(ac_io_fd(ac_stream_io(s)));
     small_socket_buffers(peer);
@@ -1197,12 +1197,12 @@ START_TEST(cancelled_buffered_write_reports_what_was_accepted)
     ck_assert_int_eq(
         ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_write_buffered(&w, s, big, len))),
         -ETIMEDOUT);
-    ck_assert_uint_gt(w.done, 0);
-    ck_assert_uint_lt(w.done, len);
+    ck_assert_uint_gt(w.transferred, 0);
+    ck_assert_uint_lt(w.transferred, len);
     /* the rest does not fit the buffer, so nothing of it was buffered: the peer holds exactly
      * the head and what was reported */
     ck_assert_uint_eq(ac_stream_unflushed(s), 0);
-    ck_assert_uint_eq(drain_into(peer, sink, len), 4 + w.done);
+    ck_assert_uint_eq(drain_into(peer, sink, len), 4 + w.transferred);
     ck_assert_mem_eq(sink, "head", 4);
     free(sink);
     free(big);
@@ -1215,16 +1215,16 @@ START_TEST(flush_to_a_closed_peer_is_epipe)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_write w;
+    ac_stream_write_all_op w;
 
     /* buffering makes no system call, so it cannot notice the closed peer */
     close(peer);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "hello", 5)), 5);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_flush(&w, s)), -EPIPE);
-    ck_assert_uint_eq(w.done, 0);
+    ck_assert_uint_eq(w.transferred, 0);
     ck_assert_uint_eq(ac_stream_unflushed(s), 5); /* kept: nothing is dropped silently */
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, "x", 1)), -EPIPE);
-    ck_assert_uint_eq(w.done, 0);
+    ck_assert_uint_eq(w.transferred, 0);
     ck_assert_int_eq(ac_stream_shutdown_write(s), -EBUSY);
     ac_stream_close(s); /* drops the unflushed bytes */
 }
@@ -1234,8 +1234,8 @@ START_TEST(open_pair_can_borrow_its_fds)
 {
     int in[2], out[2], sv[2];
     ac_stream *s;
-    ac_stream_write w;
-    ac_stream_until line;
+    ac_stream_write_all_op w;
+    ac_stream_read_until_op line;
     char buf[16];
 
     ck_assert_int_eq(pipe(in), 0);
@@ -1285,8 +1285,8 @@ START_TEST(the_read_buffer_is_released_when_idle)
 {
     int peer;
     ac_stream *s = stream_with_peer(&peer);
-    ac_stream_until line;
-    ac_timeout t;
+    ac_stream_read_until_op line;
+    ac_timeout_ms_op t;
     char *long_line = malloc(40001);
 
     ck_assert_uint_eq(ac_stream_buffer_capacity(s), 0); /* allocated lazily */

@@ -91,7 +91,7 @@ ASYNC_FN(consumer)
     }
     ck_assert_int_eq(self->got, 0);
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(w.values);
+    ac_mpsc_receiver_release(w.values);
     ac_broadcast_sender_release(w.published); /* subscribers drain, then see the end */
 ASYNC_END
 
@@ -99,10 +99,10 @@ ASYNC_END
 
 struct subscriber {
     ac_future future;
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     ac_broadcast_recv_op recv;
-    ac_lock lock;
-    ac_acquire acquire;
+    ac_mutex_lock_op lock;
+    ac_semaphore_acquire_op acquire;
     value v;
     int id, got, holds_lock, holds_permit;
 };
@@ -152,7 +152,7 @@ ASYNC_FINALLY
         w.inside_semaphore--;
         ac_semaphore_release(&w.semaphore, 1);
     }
-    ac_broadcast_rx_close(self->rx);
+    ac_broadcast_receiver_release(self->rx);
 ASYNC_END
 
 /* ---- chaos: aborts random members while the rest runs ---- */
@@ -180,7 +180,7 @@ struct root {
     struct subscriber s;
     struct consumer c;
     struct chaos chaos;
-    ac_join join_consumer, join_chaos;
+    ac_task_join_op join_consumer, join_chaos;
     ac_group_join_op join_group;
     ac_task *consumer_task, *chaos_task;
     int i, rc;

@@ -22,7 +22,7 @@
 struct notify_waiter {
     ac_future future;
     ac_notify *n;
-    ac_notified wait;
+    ac_notify_wait_op wait;
     int id, times, i;
 };
 
@@ -53,9 +53,9 @@ static ac_task *spawn_notify_waiter(ac_executor *ex, ac_notify *n, int id, int t
 struct acquirer {
     ac_future future;
     ac_semaphore *s;
-    ac_acquire acquire;
+    ac_semaphore_acquire_op acquire;
     ac_notify *hold;
-    ac_notified wait;
+    ac_notify_wait_op wait;
     size_t count;
     int id, held, rc;
 };
@@ -101,9 +101,9 @@ static int inside, max_inside;
 struct locker {
     ac_future future;
     ac_mutex *m;
-    ac_lock lock;
+    ac_mutex_lock_op lock;
     ac_notify *hold;
-    ac_notified wait;
+    ac_notify_wait_op wait;
     int id, rounds, i, held;
 };
 
@@ -365,8 +365,8 @@ START_TEST(semaphore_try_acquire)
     ac_semaphore_release(&s, 2);
     ac_semaphore_close(&s);
     ck_assert_int_eq(ac_semaphore_is_closed(&s), 1);
-    ck_assert_int_eq(ac_semaphore_try_acquire(&s, 1), -EIDRM);
-    ck_assert_int_eq(ac_semaphore_try_acquire(&s, 0), -EIDRM);
+    ck_assert_int_eq(ac_semaphore_try_acquire(&s, 1), -EPIPE);
+    ck_assert_int_eq(ac_semaphore_try_acquire(&s, 0), -EPIPE);
     ac_semaphore_destroy(&s);
 }
 END_TEST
@@ -393,7 +393,7 @@ START_TEST(closing_a_semaphore_fails_waiters_and_later_acquires)
     ck_assert_int_eq(settle(ex), -EDEADLK);
     EXPECT_LOG(10, -1, -2, -3);
     for (i = 0; i < 3; i++) {
-        ck_assert_int_eq(ac_task_result(waiters[i]), -EIDRM);
+        ck_assert_int_eq(ac_task_result(waiters[i]), -EPIPE);
         ac_task_detach(waiters[i]);
     }
     /* A new acquire fails at once, even with permits free. */
@@ -489,8 +489,8 @@ END_TEST
 struct timed_acquire {
     ac_future future;
     ac_semaphore *s;
-    ac_timeout timeout;
-    ac_acquire acquire;
+    ac_timeout_ms_op timeout;
+    ac_semaphore_acquire_op acquire;
     int rc;
 };
 
@@ -554,7 +554,7 @@ START_TEST(mutex_try_lock_and_unlock)
     ck_assert_int_eq(ac_mutex_try_lock(&m), 0);
     ck_assert_int_eq(ac_mutex_is_locked(&m), 1);
     ck_assert_uint_eq(ac_mutex_holder(&m), 0); /* taken outside any task */
-    ck_assert_int_eq(ac_mutex_try_lock(&m), -EBUSY);
+    ck_assert_int_eq(ac_mutex_try_lock(&m), -EAGAIN);
     ac_mutex_unlock(&m);
     ck_assert_int_eq(ac_mutex_is_locked(&m), 0);
     ac_mutex_destroy(&m);
@@ -706,9 +706,9 @@ static void check_no_missed_grant(void)
  * an abort interrupted. */
 struct worker {
     ac_future future;
-    ac_lock lock;
-    ac_acquire acquire;
-    ac_timeout timeout;
+    ac_mutex_lock_op lock;
+    ac_semaphore_acquire_op acquire;
+    ac_timeout_ms_op timeout;
     ac_future *op; /* the wait this round: a lock or an acquire, maybe under a timeout */
     int round, yields, rc, held_lock;
     size_t want, held_permits;

@@ -63,7 +63,7 @@ static void destroy_locked_rwlock(void)
 struct reader {
     ac_future future;
     ac_rwlock *rw;
-    ac_rwlock_lock lock;
+    ac_rwlock_read_op lock;
 };
 
 ASYNC_FN(reader)
@@ -113,7 +113,7 @@ END_TEST
 struct arriver {
     ac_future future;
     ac_barrier *b;
-    ac_arrival arrive;
+    ac_barrier_wait_op arrive;
 };
 
 ASYNC_FN(arriver)
@@ -151,7 +151,7 @@ END_TEST
 struct stuck {
     ac_future future;
     ac_notify never;
-    ac_notified wait;
+    ac_notify_wait_op wait;
 };
 
 ASYNC_FN(stuck)

@@ -51,7 +51,7 @@ static ac_future *value_fn(struct value_fn *self, int value, int *body_runs, int
 /* Sleeps, then returns `value`. Its cleanup counts runs and records the result. */
 struct napper {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     uint64_t ms;
     int value;
     int *cleanups, *cleanup_result;
@@ -110,7 +110,7 @@ struct spawn_three {
     ac_task *tasks[3];
     int i, results[3];
     struct napper child;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(spawn_three)
@@ -153,7 +153,7 @@ struct join_finished {
     ac_future future;
     ac_task *task;
     int observed, joined;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(join_finished)
@@ -168,7 +168,7 @@ START_TEST(join_of_a_finished_task)
     ac_executor *ex = ac_executor_new();
     struct value_fn v;
     struct join_finished frame;
-    ac_join join;
+    ac_task_join_op join;
     ac_task *t = ac_spawn(ex, value_fn(&v, 21, NULL, NULL));
 
     ASYNC_INIT(&frame, join_finished);
@@ -221,7 +221,7 @@ START_TEST(abort_before_first_poll)
 {
     ac_executor *ex = ac_executor_new();
     struct value_fn v;
-    ac_join join;
+    ac_task_join_op join;
     int body_runs = 0, cleanups = 0;
     ac_task *t = ac_spawn(ex, value_fn(&v, 5, &body_runs, &cleanups));
 
@@ -277,7 +277,7 @@ struct self_abort {
     ac_future future;
     ac_task *const *me;
     int *abort_rc, *after_abort, *cleanups, *cleanup_result, *after_await;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(self_abort)
@@ -295,7 +295,7 @@ START_TEST(abort_of_the_running_task)
     ac_executor *ex = ac_executor_new();
     struct self_abort frame;
     ac_task *t;
-    ac_join join;
+    ac_task_join_op join;
     int abort_rc = 1, after_abort = 0, cleanups = 0, cleanup_result = 0, after_await = 0;
 
     ASYNC_INIT(&frame, self_abort);
@@ -321,7 +321,7 @@ START_TEST(abort_after_finish_keeps_the_result)
 {
     ac_executor *ex = ac_executor_new();
     struct value_fn v;
-    ac_join join;
+    ac_task_join_op join;
     int cleanups = 0;
     ac_task *t = ac_spawn(ex, value_fn(&v, 7, NULL, &cleanups));
 
@@ -338,7 +338,7 @@ START_TEST(abort_twice_is_harmless)
 {
     ac_executor *ex = ac_executor_new();
     struct napper n;
-    ac_join join;
+    ac_task_join_op join;
     int cleanups = 0, cleanup_result = 0;
     ac_task *t = ac_spawn(ex, napper(&n, 60000, 1, &cleanups, &cleanup_result));
 
@@ -357,7 +357,7 @@ struct join_victim {
     ac_future future;
     ac_task **victim;
     struct napper child;
-    ac_join join;
+    ac_task_join_op join;
     int *cleanups;
     int joined;
 };
@@ -414,8 +414,8 @@ struct join_twice {
     ac_future future;
     ac_task *child;
     struct napper child_frame;
-    ac_join join;
-    ac_timeout timeout;
+    ac_task_join_op join;
+    ac_timeout_ms_op timeout;
     int first, second;
 };
 
@@ -443,7 +443,7 @@ END_TEST
 struct join_self {
     ac_future future;
     ac_task *const *me;
-    ac_join join;
+    ac_task_join_op join;
     int joined;
 };
 
@@ -457,7 +457,7 @@ START_TEST(join_of_self_is_a_deadlock)
     ac_executor *ex = ac_executor_new();
     struct join_self frame;
     ac_task *t;
-    ac_join join;
+    ac_task_join_op join;
 
     ASYNC_INIT(&frame, join_self);
     frame.me = &t;
@@ -516,7 +516,7 @@ struct spawn_inside {
     struct value_fn child_frame;
     int *child_runs;
     int runs_right_after_spawn, joined;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(spawn_inside)
@@ -548,7 +548,7 @@ struct thousand {
     ac_future future;
     ac_task *children[CHILDREN];
     struct value_fn child;
-    ac_join join;
+    ac_task_join_op join;
     int i, value;
     long sum;
 };
@@ -585,7 +585,7 @@ END_TEST
 /* During shutdown, its cleanup spawns another task. */
 struct spawn_in_cleanup {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     struct value_fn *late;
     int *late_runs, *late_cleanups;
     ac_task **spawned;

@@ -75,7 +75,7 @@ static int wake_count;
 /* Sleeps until `deadline`, then logs `index`. Its cleanup records how it ended. */
 struct sleep_then_log {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     ac_instant deadline;
     int index;
     int *cleanup_result;
@@ -102,7 +102,7 @@ static ac_future *sleep_then_log(struct sleep_then_log *self, ac_instant deadlin
 /* Sleeps `ms` and returns `value`; its cleanup counts runs and records the result. */
 struct slow_value {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     uint64_t ms;
     int value;
     int cleanups, cleanup_result;
@@ -174,7 +174,7 @@ END_TEST
 
 struct immediate_sleeps {
     ac_future future;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     int done;
 };
 
@@ -206,7 +206,7 @@ START_TEST(sleep_until_a_deadline)
 {
     ac_executor *ex = ac_executor_new();
     ac_instant deadline = ac_now() + FIRST_POLL_MARGIN;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     counted c;
 
     ck_assert_int_eq(ac_block_on(ex, counted_init(&c, ac_sleep_until(&nap, deadline))), 0);
@@ -222,7 +222,7 @@ START_TEST(sleep_lasts_at_least_its_duration)
     ac_executor *ex = ac_executor_new();
     static const uint64_t durations_ms[] = {1, 7, 30};
     size_t i;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 
     for (i = 0; i < sizeof durations_ms / sizeof durations_ms[0]; i++) {
         ac_instant started = ac_now();
@@ -239,12 +239,12 @@ START_TEST(timeout_inner_wins)
 {
     ac_executor *ex = ac_executor_new();
     struct slow_value inner;
-    ac_timeout to;
+    ac_timeout_ms_op to;
 
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&to, 60000, slow_value(&inner, 1, 42))), 42);
     ck_assert_int_eq(inner.cleanups, 1);
     ck_assert_int_eq(inner.cleanup_result, 42);
-    ck_assert(ac_future_is_done(&to.timer.future));
+    ck_assert(ac_future_is_finished(&to.timer.future));
     ck_assert_uint_eq(to.timer.heap_index, 0);
     ck_assert(no_timer_left(ex)); /* otherwise it would wait for the 60 s timer */
     ac_executor_free(ex);
@@ -255,7 +255,7 @@ START_TEST(timeout_inner_too_slow)
 {
     ac_executor *ex = ac_executor_new();
     struct slow_value inner;
-    ac_timeout to;
+    ac_timeout_ms_op to;
     ac_instant started = ac_now();
 
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&to, 10, slow_value(&inner, 60000, 42))),
@@ -263,7 +263,7 @@ START_TEST(timeout_inner_too_slow)
     ck_assert_uint_ge(ac_now() - started, 10 * AC_MSEC);
     ck_assert_int_eq(inner.cleanups, 1);
     ck_assert_int_eq(inner.cleanup_result, -ECANCELED);
-    ck_assert(ac_future_is_done(&inner.future));
+    ck_assert(ac_future_is_finished(&inner.future));
     ck_assert_uint_eq(inner.nap.heap_index, 0);
     ck_assert(no_timer_left(ex));
     ac_executor_free(ex);
@@ -274,7 +274,7 @@ START_TEST(timeout_of_zero)
 {
     ac_executor *ex = ac_executor_new();
     struct slow_value inner;
-    ac_timeout to;
+    ac_timeout_ms_op to;
     counted c;
 
     /* A ready inner still wins: it is polled first. */
@@ -300,8 +300,8 @@ START_TEST(cancelling_a_timeout_cancels_both)
     ac_executor *ex = ac_executor_new();
     struct slow_value inner;
     struct await_ptr frame;
-    ac_timeout to;
-    ac_join join;
+    ac_timeout_ms_op to;
+    ac_task_join_op join;
     ac_task *t;
 
     t = ac_spawn(ex, await_ptr(&frame, ac_timeout_ms(&to, 60000, slow_value(&inner, 60000, 1))));

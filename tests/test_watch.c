@@ -22,9 +22,9 @@ static ac_watch *new_watch(int initial)
     return w;
 }
 
-static ac_watch_rx *subscribe(ac_watch *w)
+static ac_watch_receiver *subscribe(ac_watch *w)
 {
-    ac_watch_rx *rx;
+    ac_watch_receiver *rx;
     ck_assert_int_eq(ac_watch_subscribe(w, &rx), 0);
     return rx;
 }
@@ -34,7 +34,7 @@ static int send_int(ac_watch *w, int v)
     return ac_watch_send(w, &v);
 }
 
-static int borrow_int(ac_watch_rx *rx)
+static int borrow_int(ac_watch_receiver *rx)
 {
     int v = -1;
     ac_watch_borrow(rx, &v);
@@ -51,7 +51,7 @@ struct seen {
 
 struct follower {
     ac_future future;
-    ac_watch_rx *rx;
+    ac_watch_receiver *rx;
     struct seen *seen;
     int changes, close;
     ac_watch_changed_op changed;
@@ -66,10 +66,10 @@ ASYNC_FN(follower)
     }
 ASYNC_FINALLY
     if (self->close)
-        ac_watch_rx_close(self->rx);
+        ac_watch_receiver_release(self->rx);
 ASYNC_END
 
-static ac_task *spawn_follower(ac_executor *ex, ac_watch_rx *rx, int changes, int close,
+static ac_task *spawn_follower(ac_executor *ex, ac_watch_receiver *rx, int changes, int close,
                                struct seen *seen)
 {
     struct follower f;
@@ -97,7 +97,7 @@ END_TEST
 START_TEST(borrow_send_and_versions)
 {
     ac_watch *w = new_watch(10);
-    ac_watch_rx *rx = subscribe(w);
+    ac_watch_receiver *rx = subscribe(w);
     ck_assert_uint_eq(ac_watch_version(w), 0);
     ck_assert_int_eq(ac_watch_has_changed(rx), 0); /* the initial value counts as seen */
     ck_assert_int_eq(borrow_int(rx), 10);
@@ -108,7 +108,7 @@ START_TEST(borrow_send_and_versions)
     ck_assert_int_eq(borrow_int(rx), 12); /* only the latest is kept */
     ck_assert_int_eq(ac_watch_has_changed(rx), 0);
     ck_assert_int_eq(borrow_int(rx), 12); /* borrowing again is fine */
-    ac_watch_rx_close(rx);
+    ac_watch_receiver_release(rx);
     ac_watch_sender_release(w);
 }
 END_TEST
@@ -120,7 +120,7 @@ START_TEST(values_are_copied_with_their_element_size)
         char host[40];
     } in = {8080, "example.org"}, out;
     ac_watch *w;
-    ac_watch_rx *rx;
+    ac_watch_receiver *rx;
     ck_assert_int_eq(ac_watch_new(sizeof in, &in, &w), 0);
     in.port = 0; /* the watch holds its own copy */
     ck_assert_int_eq(ac_watch_subscribe(w, &rx), 0);
@@ -128,19 +128,19 @@ START_TEST(values_are_copied_with_their_element_size)
     ck_assert_int_eq(out.port, 8080);
     ck_assert_str_eq(out.host, "example.org");
     ac_watch_sender_release(w);
-    ac_watch_rx_close(rx); /* the last handle frees the watch */
+    ac_watch_receiver_release(rx); /* the last handle frees the watch */
 }
 END_TEST
 
 START_TEST(send_without_receivers_is_stored_for_later_subscribers)
 {
     ac_watch *w = new_watch(1);
-    ac_watch_rx *rx;
+    ac_watch_receiver *rx;
     ck_assert_int_eq(send_int(w, 2), 0); /* nobody subscribed: stored anyway */
     rx = subscribe(w);
     ck_assert_int_eq(ac_watch_has_changed(rx), 0); /* current value counts as seen */
     ck_assert_int_eq(borrow_int(rx), 2);
-    ac_watch_rx_close(rx);
+    ac_watch_receiver_release(rx);
     ck_assert_int_eq(send_int(w, 3), 0);
     ac_watch_sender_release(w);
 }
@@ -149,7 +149,7 @@ END_TEST
 START_TEST(sender_release_keeps_the_last_value_readable)
 {
     ac_watch *w = new_watch(1);
-    ac_watch_rx *rx = subscribe(w), *late;
+    ac_watch_receiver *rx = subscribe(w), *late;
     send_int(w, 5);
     late = subscribe(w);
     ac_watch_sender_release(w);
@@ -158,8 +158,8 @@ START_TEST(sender_release_keeps_the_last_value_readable)
     ck_assert_int_eq(ac_watch_has_changed(rx), -EPIPE);
     ck_assert_int_eq(ac_watch_has_changed(late), -EPIPE);
     ck_assert_int_eq(borrow_int(late), 5);
-    ac_watch_rx_close(rx);
-    ac_watch_rx_close(late);
+    ac_watch_receiver_release(rx);
+    ac_watch_receiver_release(late);
 }
 END_TEST
 
@@ -199,7 +199,7 @@ START_TEST(changes_while_nobody_waits_coalesce)
 {
     ac_executor *ex = ac_executor_new();
     ac_watch *w = new_watch(0);
-    ac_watch_rx *rx = subscribe(w);
+    ac_watch_receiver *rx = subscribe(w);
     struct seen seen;
     ac_task *t = spawn_follower(ex, rx, 2, 0, &seen);
     expect_settled(ex);
@@ -214,7 +214,7 @@ START_TEST(changes_while_nobody_waits_coalesce)
     expect_settled(ex);
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(seen.values[1], 4);
-    ac_watch_rx_close(rx);
+    ac_watch_receiver_release(rx);
     ac_watch_sender_release(w);
     ac_executor_free(ex);
 }
@@ -224,9 +224,9 @@ START_TEST(changed_finishes_at_once_and_marks_the_version_seen)
 {
     ac_executor *ex = ac_executor_new();
     ac_watch *w = new_watch(0);
-    ac_watch_rx *rx = subscribe(w);
+    ac_watch_receiver *rx = subscribe(w);
     ac_watch_changed_op changed;
-    ac_timeout timeout;
+    ac_timeout_ms_op timeout;
     send_int(w, 1);
     ck_assert_int_eq(ac_block_on(ex, ac_watch_changed(&changed, rx)), 0);
     ck_assert_int_eq(ac_watch_has_changed(rx), 0);
@@ -234,7 +234,7 @@ START_TEST(changed_finishes_at_once_and_marks_the_version_seen)
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 1, ac_watch_changed(&changed, rx))),
                      -ETIMEDOUT);
     ck_assert_int_eq(borrow_int(rx), 1);
-    ac_watch_rx_close(rx);
+    ac_watch_receiver_release(rx);
     ac_watch_sender_release(w);
     ac_executor_free(ex);
 }
@@ -244,7 +244,7 @@ START_TEST(sender_release_ends_waits)
 {
     ac_executor *ex = ac_executor_new();
     ac_watch *w = new_watch(0);
-    ac_watch_rx *unseen = subscribe(w);
+    ac_watch_receiver *unseen = subscribe(w);
     struct seen waiting_seen, unseen_seen;
     ac_task *waiting, *t;
     waiting = spawn_follower(ex, subscribe(w), 5, 1, &waiting_seen);
@@ -274,7 +274,7 @@ START_TEST(cancelled_wait_leaves_the_change_unseen)
 {
     ac_executor *ex = ac_executor_new();
     ac_watch *w = new_watch(0);
-    ac_watch_rx *rx = subscribe(w);
+    ac_watch_receiver *rx = subscribe(w);
     struct seen seen;
     ac_task *t = spawn_follower(ex, rx, 1, 0, &seen);
     expect_settled(ex);
@@ -291,7 +291,7 @@ START_TEST(cancelled_wait_leaves_the_change_unseen)
     ck_assert_int_eq(seen.n, 0);
     ck_assert_int_eq(ac_watch_has_changed(rx), 1);
     ck_assert_int_eq(borrow_int(rx), 2);
-    ac_watch_rx_close(rx);
+    ac_watch_receiver_release(rx);
     ac_watch_sender_release(w);
     ac_executor_free(ex);
 }
@@ -301,7 +301,7 @@ START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
 {
     ac_executor *ex = ac_executor_new();
     ac_watch *w = new_watch(0);
-    ac_watch_rx *middle = subscribe(w);
+    ac_watch_receiver *middle = subscribe(w);
     struct seen seen[3];
     ac_task *tasks[3];
     tasks[0] = spawn_follower(ex, subscribe(w), 1, 1, &seen[0]);
@@ -317,7 +317,7 @@ START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
     ck_assert_int_eq(seen[0].values[0], 9);
     ck_assert_int_eq(seen[2].values[0], 9);
     ck_assert_int_eq(ac_watch_has_changed(middle), 1);
-    ac_watch_rx_close(middle);
+    ac_watch_receiver_release(middle);
     ac_watch_sender_release(w);
     ac_executor_free(ex);
 }
@@ -326,13 +326,13 @@ END_TEST
 START_TEST(cancelled_wait_never_polled)
 {
     ac_watch *w = new_watch(0);
-    ac_watch_rx *rx = subscribe(w);
+    ac_watch_receiver *rx = subscribe(w);
     ac_watch_changed_op changed;
     send_int(w, 1);
     ac_future_cancel(ac_watch_changed(&changed, rx));
     ck_assert_int_eq(changed.future.result, -ECANCELED);
     ck_assert_int_eq(ac_watch_has_changed(rx), 1);
-    ac_watch_rx_close(rx);
+    ac_watch_receiver_release(rx);
     ac_watch_sender_release(w);
 }
 END_TEST
@@ -381,7 +381,7 @@ ASYNC_END
 /* Every change it sees is to a strictly newer value; it ends on -EPIPE having seen the last. */
 struct stress_receiver {
     ac_future future;
-    ac_watch_rx *rx;
+    ac_watch_receiver *rx;
     int last, value, rc;
     ac_watch_changed_op changed;
 };
@@ -402,7 +402,7 @@ ASYNC_FN(stress_receiver)
     }
     ck_assert_int_eq(self->last, STRESS_SENDS);
 ASYNC_FINALLY
-    ac_watch_rx_close(self->rx);
+    ac_watch_receiver_release(self->rx);
 ASYNC_END
 
 static ac_task *spawn_stress_receiver(ac_executor *ex, ac_watch *w)
@@ -421,7 +421,7 @@ struct stress_driver {
     ac_watch *w;
     ac_task *sender, *receivers[STRESS_RECEIVERS];
     int i, rc;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(stress_driver)

@@ -8,7 +8,7 @@ enum { TASKS = 10000 };
 struct worker {
     ac_future future;
     int n;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(worker)
@@ -29,7 +29,7 @@ struct sum_all {
     int i;
     int value;
     long long sum;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(sum_all)

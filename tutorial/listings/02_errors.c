@@ -8,7 +8,7 @@
 struct parse_port {
     ac_future future;
     const char *text;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(parse_port)

@@ -6,7 +6,7 @@
 struct hello {
     ac_future future; /* always the first member */
     const char *name;
-    ac_sleep nap; /* the future we await, stored in the frame */
+    ac_sleep_ms_op nap; /* the future we await, stored in the frame */
 };
 
 /* The body. `self` points at the frame. */

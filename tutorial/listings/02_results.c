@@ -10,7 +10,7 @@ struct min_max {
     int count;
     int i;
     int min, max; /* outputs: read them from the frame after the await */
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(min_max)

@@ -73,7 +73,7 @@ struct worker {
     int id;
     ac_instant due;
     struct latch *latch;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(worker)

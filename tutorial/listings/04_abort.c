@@ -9,7 +9,7 @@ struct session {
     ac_future future;
     int id;
     char *buffer;
-    ac_sleep idle;
+    ac_sleep_ms_op idle;
 };
 
 ASYNC_FN(session)
@@ -37,7 +37,7 @@ struct supervisor {
     ac_future future;
     ac_task *first, *second;
     int rc;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(supervisor)

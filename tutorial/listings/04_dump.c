@@ -7,7 +7,7 @@
 struct wait_for_reply {
     ac_future future;
     uint64_t ms;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(wait_for_reply)
@@ -42,7 +42,7 @@ static ac_future *fetch(struct fetch *self, uint64_t ms)
 struct supervisor {
     ac_future future;
     ac_task *task;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(supervisor)
@@ -84,7 +84,7 @@ int main(void)
     ac_executor *ex = ac_executor_new();
     struct fetch f;
     struct supervisor s;
-    ac_sleep one_turn;
+    ac_sleep_ms_op one_turn;
     ac_task *slow, *quick;
 
     if (!ex)

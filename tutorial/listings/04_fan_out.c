@@ -8,7 +8,7 @@ struct fetch {
     ac_future future;
     int page;
     ac_instant due;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(fetch)
@@ -29,7 +29,7 @@ static ac_future *fetch(struct fetch *self, int page, ac_instant due)
 struct log_line {
     ac_future future;
     const char *text;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(log_line)
@@ -53,7 +53,7 @@ struct fetch_all {
     int i;
     int size;
     int total;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(fetch_all)

@@ -10,8 +10,8 @@ struct ticker {
     ac_instant start;
     ac_instant deadline;
     int i;
-    ac_sleep nap;
-    ac_sleep work;
+    ac_sleep_ms_op nap;
+    ac_sleep_ms_op work;
 };
 
 ASYNC_FN(ticker)

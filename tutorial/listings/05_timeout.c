@@ -10,7 +10,7 @@ struct slow_sum {
     uint64_t step_ms;
     int step;
     int sum;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(slow_sum)
@@ -43,7 +43,7 @@ struct with_limit {
     int n;
     uint64_t step_ms, limit_ms;
     int rc;
-    ac_timeout timeout;
+    ac_timeout_ms_op timeout;
     struct slow_sum work; /* the inner future lives next to the timeout */
 };
 

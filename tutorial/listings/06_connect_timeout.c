@@ -13,8 +13,8 @@ struct try_connect {
     ac_sockaddr addr;
     ac_io *conn;
     int rc;
-    ac_timeout limit;
-    ac_connect connect;
+    ac_timeout_ms_op limit;
+    ac_socket_connect_op connect;
 };
 
 ASYNC_FN(try_connect)

@@ -13,8 +13,8 @@ struct connection {
     ac_future future;
     ac_stream *stream;
     int n;
-    ac_stream_until line;
-    ac_stream_write write;
+    ac_stream_read_until_op line;
+    ac_stream_write_all_op write;
 };
 
 ASYNC_FN(connection)
@@ -42,7 +42,7 @@ struct server {
     ac_io *listener;
     unsigned accepted;
     int rc;
-    ac_accept accept;
+    ac_socket_accept_op accept;
 };
 
 ASYNC_FN(server)
@@ -86,9 +86,9 @@ struct client {
     ac_stream *stream;
     int i, n;
     char request[64];
-    ac_connect connect;
-    ac_stream_write write;
-    ac_stream_until reply;
+    ac_socket_connect_op connect;
+    ac_stream_write_all_op write;
+    ac_stream_read_until_op reply;
 };
 
 ASYNC_FN(client)
@@ -132,7 +132,7 @@ struct clients {
     ac_task *tasks[CLIENTS];
     char transcripts[CLIENTS][256];
     int i, rc;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(clients)

@@ -26,10 +26,10 @@ struct session {
     ac_stream *stream;
     int n;
     int skipping; /* inside an over-long line whose end has not arrived yet */
-    ac_accept accept;
-    ac_timeout idle;
-    ac_stream_until line;
-    ac_stream_write write;
+    ac_socket_accept_op accept;
+    ac_timeout_ms_op idle;
+    ac_stream_read_until_op line;
+    ac_stream_write_all_op write;
 };
 
 ASYNC_FN(session)
@@ -99,9 +99,9 @@ struct client {
     ac_stream *stream;
     int n;
     char received[128];
-    ac_connect connect;
-    ac_stream_write write;
-    ac_stream_until reply;
+    ac_socket_connect_op connect;
+    ac_stream_write_all_op write;
+    ac_stream_read_until_op reply;
 };
 
 ASYNC_FN(client)
@@ -153,7 +153,7 @@ struct conversation {
     ac_task *server;
     int rc;
     struct client client;
-    ac_join join;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(conversation)

@@ -12,7 +12,7 @@ struct reader {
     ac_io *io;
     int rc;
     char buf[16];
-    ac_read read;
+    ac_io_read_op read;
 };
 
 ASYNC_FN(reader)
@@ -35,8 +35,8 @@ struct holder {
     ac_future future;
     ac_mutex *m;
     int held;
-    ac_lock lock;
-    ac_sleep work;
+    ac_mutex_lock_op lock;
+    ac_sleep_ms_op work;
 };
 
 ASYNC_FN(holder)
@@ -63,7 +63,7 @@ static ac_future *holder(struct holder *self, ac_mutex *m)
 struct waiter {
     ac_future future;
     ac_mutex *m;
-    ac_lock lock;
+    ac_mutex_lock_op lock;
 };
 
 ASYNC_FN(waiter)
@@ -88,8 +88,8 @@ struct supervisor {
     ac_task *t1, *t2;
     int rc;
     char buf[16];
-    ac_read read;
-    ac_join join;
+    ac_io_read_op read;
+    ac_task_join_op join;
 };
 
 ASYNC_FN(supervisor)

@@ -9,7 +9,7 @@ struct download {
     const char *mirror;
     uint64_t delay_ms;
     int answer;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(download)
@@ -83,7 +83,7 @@ int main(void)
 {
     ac_executor *ex = ac_executor_new();
     struct fetch_all f;
-    ac_sleep pause;
+    ac_sleep_ms_op pause;
     ac_task *t;
     int rc;
 

@@ -9,8 +9,8 @@ struct metronome {
     ac_interval every;
     ac_instant start;
     int i, skipped;
-    ac_tick tick;
-    ac_sleep work;
+    ac_interval_tick_op tick;
+    ac_sleep_ms_op work;
 };
 
 ASYNC_FN(metronome)

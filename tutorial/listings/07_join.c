@@ -9,7 +9,7 @@ struct request {
     const char *name;
     uint64_t delay_ms;
     int answer;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(request)
@@ -41,7 +41,7 @@ struct fetch_three {
     int rc, i;
     struct request req[N]; /* the branches live in this frame... */
     ac_future *branches[N];
-    ac_all all; /* ...and so does the combinator: nothing is allocated */
+    ac_join_all_op all; /* ...and so does the combinator: nothing is allocated */
 };
 
 ASYNC_FN(fetch_three)

@@ -10,7 +10,7 @@ struct mirror {
     const char *name;
     uint64_t delay_ms;
     int answer;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(mirror)
@@ -35,9 +35,9 @@ struct fastest {
     ac_future future;
     int rc;
     struct mirror near, far;
-    ac_sleep deadline; /* a plain sleep is a branch too: a timeout by another name */
+    ac_sleep_ms_op deadline; /* a plain sleep is a branch too: a timeout by another name */
     ac_future *branches[3];
-    ac_race race;
+    ac_select_op race;
 };
 
 ASYNC_FN(fastest)
@@ -61,9 +61,9 @@ struct always_ready {
     unsigned flags;
     int round, rounds;
     int wins[2];
-    ac_sleep ready[2]; /* a deadline in the past: finishes on its first poll */
+    ac_sleep_ms_op ready[2]; /* a deadline in the past: finishes on its first poll */
     ac_future *branches[2];
-    ac_race race;
+    ac_select_op race;
 };
 
 ASYNC_FN(always_ready)

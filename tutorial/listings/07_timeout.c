@@ -10,7 +10,7 @@ struct late_sender {
     ac_mpsc *ch;
     int value;
     uint64_t delay_ms;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     ac_mpsc_send_op send;
 };
 
@@ -36,7 +36,7 @@ struct patient {
     int rc, value;
     ac_mpsc_recv_op recv;
     ac_mpsc_send_op send;
-    ac_timeout timeout;
+    ac_timeout_ms_op timeout;
 };
 
 ASYNC_FN(patient)
@@ -67,7 +67,7 @@ ASYNC_FN(patient)
         printf("drained %d\n", self->value);
 ASYNC_FINALLY
     ac_mpsc_sender_release(self->ch);
-    ac_mpsc_receiver_close(self->ch);
+    ac_mpsc_receiver_release(self->ch);
 ASYNC_END
 
 static ac_future *patient(struct patient *self, ac_mpsc *ch)

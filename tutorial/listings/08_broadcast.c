@@ -6,10 +6,10 @@
 struct listener {
     ac_future future;
     const char *name;
-    ac_broadcast_rx *rx;
+    ac_broadcast_receiver *rx;
     ac_notify *start; /* NULL: listen at once; otherwise wait for it first (a slow listener) */
     int n, value;
-    ac_notified go;
+    ac_notify_wait_op go;
     ac_broadcast_recv_op recv;
 };
 
@@ -27,10 +27,10 @@ ASYNC_FN(listener)
     }
     printf("  %s: end of stream\n", self->name);
 ASYNC_FINALLY
-    ac_broadcast_rx_close(self->rx);
+    ac_broadcast_receiver_release(self->rx);
 ASYNC_END
 
-static ac_future *listener(struct listener *self, const char *name, ac_broadcast_rx *rx,
+static ac_future *listener(struct listener *self, const char *name, ac_broadcast_receiver *rx,
                            ac_notify *start)
 {
     ASYNC_INIT(self, listener);
@@ -70,7 +70,7 @@ int main(void)
 {
     ac_executor *ex = ac_executor_new();
     ac_broadcast *ch;
-    ac_broadcast_rx *fast_rx, *slow_rx;
+    ac_broadcast_receiver *fast_rx, *slow_rx;
     ac_notify slow_start;
     struct listener fast, slow;
     struct announcer a;

@@ -16,8 +16,8 @@ struct withdraw {
     long amount, seen;
     uint64_t approval_ms;
     int use_lock, held;
-    ac_lock lock;
-    ac_sleep approval;
+    ac_mutex_lock_op lock;
+    ac_sleep_ms_op approval;
 };
 
 ASYNC_FN(withdraw)

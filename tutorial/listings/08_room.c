@@ -21,8 +21,8 @@ struct client {
     int id;
     const char *name;
     ac_mpsc *input; /* the receiver of what this client types */
-    ac_broadcast_rx *rx;
-    ac_watch_rx *stop;
+    ac_broadcast_receiver *rx;
+    ac_watch_receiver *stop;
     int rc;
     const char *typed;
     struct message in;
@@ -30,7 +30,7 @@ struct client {
     ac_broadcast_recv_op recv;
     ac_mpsc_recv_op read;
     ac_future *branches[3];
-    ac_race race;
+    ac_select_op race;
 };
 
 static void post(struct client *self, const char *format, const char *text)
@@ -63,9 +63,9 @@ ASYNC_FN(client)
         }
     }
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->input);
-    ac_broadcast_rx_close(self->rx);
-    ac_watch_rx_close(self->stop);
+    ac_mpsc_receiver_release(self->input);
+    ac_broadcast_receiver_release(self->rx);
+    ac_watch_receiver_release(self->stop);
 ASYNC_END
 
 /* Takes the input's receiver handle; subscribes to the room (in the constructor, so that the
@@ -81,7 +81,7 @@ static ac_future *client(struct client *self, struct room *room, int id, const c
     if (ac_broadcast_subscribe(room->messages, &self->rx) < 0)
         return NULL;
     if (ac_watch_subscribe(room->shutdown, &self->stop) < 0) {
-        ac_broadcast_rx_close(self->rx);
+        ac_broadcast_receiver_release(self->rx);
         return NULL;
     }
     return &self->future;
@@ -92,7 +92,7 @@ struct script {
     ac_future future;
     struct room *room;
     ac_mpsc **typing; /* the sender handle of each client's input */
-    ac_sleep pause;
+    ac_sleep_ms_op pause;
 };
 
 static void type(ac_mpsc *input, const char *line)

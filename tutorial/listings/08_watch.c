@@ -5,7 +5,7 @@
 
 struct display {
     ac_future future;
-    ac_watch_rx *rx;
+    ac_watch_receiver *rx;
     int rc, celsius;
     ac_watch_changed_op changed;
 };
@@ -22,10 +22,10 @@ ASYNC_FN(display)
     }
     printf("  display: %s, stopping\n", ac_strerror(self->rc));
 ASYNC_FINALLY
-    ac_watch_rx_close(self->rx);
+    ac_watch_receiver_release(self->rx);
 ASYNC_END
 
-static ac_future *display(struct display *self, ac_watch_rx *rx)
+static ac_future *display(struct display *self, ac_watch_receiver *rx)
 {
     ASYNC_INIT(self, display);
     self->rx = rx;
@@ -36,7 +36,7 @@ struct sensor {
     ac_future future;
     ac_watch *w; /* the sender handle: released here */
     int celsius;
-    ac_sleep pause;
+    ac_sleep_ms_op pause;
 };
 
 static void publish(struct sensor *self, int celsius)
@@ -54,12 +54,12 @@ ASYNC_FN(sensor)
     publish(self, 24);
     AWAIT(ac_sleep_ms(&self->pause, 100));
     {
-        ac_watch_rx *late;
+        ac_watch_receiver *late;
         int now;
         if (ac_watch_subscribe(self->w, &late) == 0) {
             ac_watch_borrow(late, &now);
             printf("a late subscriber reads %d at once\n", now);
-            ac_watch_rx_close(late);
+            ac_watch_receiver_release(late);
         }
     }
     printf("sensor: going away\n");
@@ -79,7 +79,7 @@ int main(void)
     ac_executor *ex = ac_executor_new();
     const int initial = 20;
     ac_watch *w;
-    ac_watch_rx *rx;
+    ac_watch_receiver *rx;
     struct display d;
     struct sensor s;
     ac_task *t;

@@ -9,7 +9,7 @@
 struct ticks {
     ac_future future;
     uint64_t ms;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     int item;
 };
 
@@ -34,7 +34,7 @@ struct consumer {
     ac_future future;
     uint64_t work_ms;
     struct ticks gen;
-    ac_sleep work;
+    ac_sleep_ms_op work;
     int got;
 };
 
@@ -60,7 +60,7 @@ int main(void)
 {
     ac_executor *ex = ac_executor_new();
     struct consumer c;
-    ac_timeout limit;
+    ac_timeout_ms_op limit;
     int rc;
 
     if (!ex)

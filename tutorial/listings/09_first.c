@@ -9,7 +9,7 @@
 struct countdown {
     ac_future future;
     int from, n;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     int item; /* the output: the consumer reads it after each step */
 };
 

@@ -10,7 +10,7 @@ struct readings {
     ac_future future;
     const uint64_t *delays_ms;
     int count, n;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
     int item;
 };
 
@@ -40,7 +40,7 @@ struct impatient {
     ac_future future;
     struct readings gen;
     int rc;
-    ac_timeout limit;
+    ac_timeout_ms_op limit;
 };
 
 ASYNC_FN(impatient)
@@ -103,8 +103,8 @@ struct consumer {
     int value, rc;
     ac_task *producer;
     ac_mpsc_recv_op recv;
-    ac_timeout limit;
-    ac_sleep work;
+    ac_timeout_ms_op limit;
+    ac_sleep_ms_op work;
 };
 
 ASYNC_FN(consumer)
@@ -130,7 +130,7 @@ ASYNC_FN(consumer)
     }
     printf("  consumer: the end (%d)\n", self->rc);
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->rx);
+    ac_mpsc_receiver_release(self->rx);
 ASYNC_END
 
 static ac_future *consumer(struct consumer *self, ac_mpsc *ch)

@@ -44,7 +44,7 @@ ASYNC_FN(sum_of_channel)
     }
     printf("  the end (%d): every sender is gone; the sum is %ld\n", self->got, self->sum);
 ASYNC_FINALLY
-    ac_mpsc_receiver_close(self->rx);
+    ac_mpsc_receiver_release(self->rx);
 ASYNC_END
 
 static ac_future *sum_of_channel(struct sum_of_channel *self, ac_mpsc *rx)
@@ -58,7 +58,7 @@ struct number_lines {
     ac_future future;
     ac_stream *in;
     int n, count;
-    ac_stream_until line;
+    ac_stream_read_until_op line;
 };
 
 ASYNC_FN(number_lines)

@@ -16,7 +16,7 @@ enum {
 struct ticker {
     ac_future future;
     unsigned *ticks;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(ticker)
@@ -62,8 +62,8 @@ struct handle_request {
     unsigned before;
     int price;
     ac_instant done;
-    ac_sleep nap;
-    ac_blocking call;
+    ac_sleep_ms_op nap;
+    ac_spawn_blocking_op call;
 };
 
 ASYNC_FN(handle_request)
@@ -115,7 +115,7 @@ int main(void)
     struct ticker t;
     struct handle_request r;
     ac_task *request;
-    ac_join join;
+    ac_task_join_op join;
     int rc;
 
     if (!ex)

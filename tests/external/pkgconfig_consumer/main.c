@@ -5,7 +5,7 @@
 struct add_later {
     ac_future future;
     int a, b, sum;
-    ac_sleep nap;
+    ac_sleep_ms_op nap;
 };
 
 ASYNC_FN(add_later)
