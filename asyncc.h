@@ -5,25 +5,24 @@
  *
  *   1. Overview and a complete example
  *   2. The rules (locals, switch, cleanup, moving frames)
- *   3. Futures and polling (the protocol every future speaks)
- *   4. The DSL: ASYNC_FN, AWAIT, ASYNC_RETURN, ASYNC_FINALLY, ...
- *   5. Errors
- *   6. The executor
- *   7. Tasks: spawn, join, detach, abort
- *   8. Time: sleep, timeouts
- *   9. Bridges between sync and async code: block_on, spawn_blocking, other threads
- *  10. Diagnostics: the async backtrace, the slow-poll watchdog, misuse checks
- *  11. Writing leaf futures
- *  12. Async I/O: registered file descriptors and readiness
- *  13. Sockets: TCP, UDP and Unix-domain
- *  14. Streams: buffered reads, lines, write-all, buffered writes and flush, copy
- *  15. Combinators: join, try-join, select; interval timers
- *  16. Channels: mpsc (bounded and unbounded), oneshot (broadcast and watch: section 19)
- *  17. Synchronisation: notify, semaphore, mutex
- *  18. Task groups: structured concurrency
- *  19. Channels II: broadcast and watch
- *  20. Synchronisation II: rwlock, barrier, once cell
- *  21. Generators and streams: ASYNC_YIELD and FOR_AWAIT
+ *   3. Names and conventions, and a quick reference of every awaitable
+ *   4. Futures and polling (the protocol every future speaks)
+ *   5. The DSL: ASYNC_FN, AWAIT, ASYNC_RETURN, ASYNC_FINALLY, ...
+ *   6. Errors
+ *   7. The executor
+ *   8. Tasks: spawn, join, detach, abort
+ *   9. Time: sleep, timeouts
+ *  10. Bridges between sync and async code: block_on, spawn_blocking, other threads
+ *  11. Diagnostics: the async backtrace, the slow-poll watchdog, misuse checks
+ *  12. Writing leaf futures
+ *  13. Async I/O: registered file descriptors and readiness
+ *  14. Sockets: TCP, UDP and Unix-domain
+ *  15. Streams: buffered reads, lines, write-all, buffered writes and flush, copy
+ *  16. Combinators: join, try-join, select; interval timers
+ *  17. Channels: mpsc (bounded and unbounded), oneshot, broadcast, watch
+ *  18. Synchronisation: notify, semaphore, mutex, rwlock, barrier, once cell
+ *  19. Task groups: structured concurrency
+ *  20. Generators and streams: ASYNC_YIELD and FOR_AWAIT
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -41,7 +40,7 @@
  *     struct countdown {           // the frame: everything that lives across an await
  *         ac_future future;        // header; always the first member
  *         int n;                   // a parameter
- *         ac_sleep_ms_op nap;            // a child future, embedded: awaiting allocates nothing
+ *         ac_sleep_ms_op nap;      // a child future, embedded: awaiting allocates nothing
  *     };
  *
  *     ASYNC_FN(countdown)          // defines the poll function; `self` is the frame
@@ -94,12 +93,12 @@
  *   store pointers into its own frame; take them in the body instead.
  * - Frames are not zeroed. ASYNC_INIT sets the header only; the constructor sets the rest.
  * - Results. Every future finishes with an `int`: >= 0 is a value, < 0 a negative errno-style
- *   error (see section 5). Richer outputs live in the frame, where the caller reads them after
+ *   error (see section 6). Richer outputs live in the frame, where the caller reads them after
  *   the await (`self->child.sum`).
  *
  * ---------------------------------------------------------------------------------------------
  * Threads: an executor and its tasks belong to one thread. The only functions that may be
- * called from other threads are the ones marked "thread-safe" (section 9).
+ * called from other threads are the ones marked "thread-safe" (section 10).
  */
 #ifndef ASYNCC_H
 #define ASYNCC_H
@@ -114,7 +113,16 @@
 extern "C" {
 #endif
 
-/* Misuse checks (section 10) are on unless NDEBUG is defined; define ASYNCC_DEBUG to 0 or 1 to
+/* The version of this header; the library built from the same tree has the same. asyncc follows
+ * semantic versioning; while the major version is 0, a minor release may change the API, and
+ * CHANGELOG.md says how. */
+#define ASYNCC_VERSION_MAJOR 0
+#define ASYNCC_VERSION_MINOR 2
+#define ASYNCC_VERSION_PATCH 0
+#define ASYNCC_VERSION                                                                             \
+    (ASYNCC_VERSION_MAJOR * 10000 + ASYNCC_VERSION_MINOR * 100 + ASYNCC_VERSION_PATCH)
+
+/* Misuse checks (section 11) are on unless NDEBUG is defined; define ASYNCC_DEBUG to 0 or 1 to
  * choose explicitly. Struct layouts do not depend on it. */
 #ifndef ASYNCC_DEBUG
 #ifdef NDEBUG
@@ -125,9 +133,119 @@ extern "C" {
 #endif
 
 /* ============================================================================================
- * 3. FUTURES AND POLLING
+ * 3. NAMES AND CONVENTIONS, AND A QUICK REFERENCE
  *
- * Every future — a coroutine frame made with ASYNC_FN, or a leaf such as ac_sleep_ms_op — starts with
+ * Names.
+ *   ac_<object>_<verb>   every function: ac_mpsc_send, ac_stream_read_line, ac_task_abort.
+ *   <constructor>_op     the storage of an awaitable operation is named after the function that
+ *                        starts it: ac_mpsc_send(ac_mpsc_send_op *op, ...),
+ *                        ac_socket_accept(ac_socket_accept_op *op, ...). Functions that share a
+ *                        layout share the type under each name (ac_stream_flush_op is
+ *                        ac_stream_write_all_op), so one frame member may serve several awaits
+ *                        that are never pending at the same time.
+ *   ASYNC_* / AWAIT*     the DSL macros (section 5). FOR_AWAIT is the loop (section 20).
+ *   AC_*                 constants and flags.
+ *   ending in `_`        internals the macros expand to: not part of the API.
+ *
+ * Lifecycle: one pair of words for each kind of object.
+ *   _new / _free         a heap object the library allocates, with one owner (ac_executor).
+ *   _init / _destroy     plain memory you own and embed (ac_notify, ac_semaphore, ac_mutex,
+ *                        ac_rwlock, ac_barrier, ac_once, ac_group); _destroy frees nothing.
+ *                        ac_interval has nothing to destroy.
+ *   _open / _close       a registered file descriptor (ac_io, ac_stream): close deregisters it,
+ *                        closes the fd it owns and frees.
+ *   handles              a reference-counted object (the channels, ac_remote_waker): _new makes
+ *                        the first handles, _clone or _subscribe adds one, _release gives one up;
+ *                        the last release frees.
+ *   _close on a channel  refuse new values (or, for ac_semaphore, new acquires) while the
+ *                        handles stay valid: what was sent can still be received.
+ *   finished             the one word for a future or task whose result is final
+ *                        (ac_future_is_finished, ac_task_is_finished).
+ *
+ * Results. Every future finishes with an int: >= 0 a value, < 0 a negative errno value.
+ *   receive              1 (or a length) for each item, 0 at the end — no item will ever come
+ *                        again — and < 0 for an error. Channel receives, generators and
+ *                        ac_stream_read_line all speak it, so FOR_AWAIT consumes any of them.
+ *   wait                 0 once what it waited for happened (sleep, lock, acquire, notify).
+ *   try_* (no await)     0, or 1 with a received value; -EAGAIN when it would have to wait.
+ *   partial progress     an operation that can stop half-way reports op->transferred bytes
+ *                        (op->copied for copies), however it ends.
+ *
+ * Errors that mean the same everywhere (every code is a negative errno value; ac_strerror
+ * describes one):
+ *   -ECANCELED           the future or task was cancelled. Every awaitable can finish with it.
+ *   -EAGAIN              would block: a try_* call that would have to wait.
+ *   -EPIPE               closed: the other side is gone or the object was closed (a channel,
+ *                        a semaphore, a watch; a write to a socket whose peer has closed).
+ *   -ETIMEDOUT           ac_timeout_ms ran out of time.
+ *   -EINVAL              an argument out of range; -ENOMEM: out of memory.
+ *   -EDEADLK             ac_block_on / ac_executor_run found that nothing can ever wake the
+ *                        remaining tasks, or ac_block_on was called from inside a poll.
+ *   -ESHUTDOWN           the executor is shutting down (ac_executor_stop).
+ *   -EBUSY               refused because something must finish first (ac_stream_shutdown_write
+ *                        with unflushed bytes).
+ *   -EALREADY, -EEXIST   it already happened (aborting a finished task; setting a set cell).
+ * Operation-specific codes are documented with each operation: -ENODATA (end of file before
+ * read_exact's count), -EMSGSIZE (a line longer than its maximum), -EOVERFLOW (a broadcast
+ * receiver lagged), and the system's own errors for I/O (-ECONNRESET, -EMFILE, ...).
+ *
+ * Quick reference: every awaitable. "cancel" says what a cancelled operation leaves behind:
+ * "yes" = cancel-safe, nothing lost; "partial" = progress is reported in the op (see the
+ * operation); "inner" = as the future(s) it awaits. "alloc" says what awaiting it allocates.
+ *
+ *   operation                  finishes with                   errors            cancel  alloc
+ *   ac_task_join               the task's result               task's own        yes     no
+ *   ac_sleep_ms                0                               -ENOMEM           yes     no [1]
+ *   ac_sleep_until             0                               -ENOMEM           yes     no [1]
+ *   ac_timeout_ms              inner's result                  -ETIMEDOUT        inner   no [1]
+ *   ac_spawn_blocking          fn's result                     -ENOMEM           partial one job
+ *   ac_io_readable             0                                                 yes     no
+ *   ac_io_writable             0                                                 yes     no
+ *   ac_io_read                 bytes (> 0), 0 at end of file   I/O               yes     no
+ *   ac_io_write                bytes written (> 0)             I/O               yes     no
+ *   ac_io_write_all            len                             I/O               partial no
+ *   ac_socket_accept           0, op->conn and op->peer        I/O, -EMFILE      yes     the io
+ *   ac_socket_connect          0, op->conn                     I/O               yes     the io
+ *   ac_socket_send_to          bytes sent                      I/O               yes     no
+ *   ac_socket_recv_from        datagram length, op->from       I/O               yes     no
+ *   ac_stream_read_some        bytes (> 0), 0 at end of file   I/O               yes     buf [2]
+ *   ac_stream_read_exact       len                             -ENODATA, I/O     partial buf [2]
+ *   ac_stream_read_until       length, 0 at end of file        -EMSGSIZE, I/O    yes     buf [2]
+ *   ac_stream_read_line        length, 0 at end of file        -EMSGSIZE, I/O    yes     buf [2]
+ *   ac_stream_write_all        len                             I/O, -EINVAL      partial no
+ *   ac_stream_writev_all       total length                    I/O, -EINVAL      partial no
+ *   ac_stream_write_buffered   len                             I/O, -EINVAL      partial buf [2]
+ *   ac_stream_flush            0                               I/O               yes     no
+ *   ac_stream_copy             0 at end of file                I/O               partial buf [2]
+ *   ac_stream_copy_bidirectional  0 when both ends finished    I/O               partial buf [2]
+ *   ac_join_all                0 (read each branch's result)                     inner   no
+ *   ac_try_join_all            0, or the first branch error    branch's own      inner   no
+ *   ac_select                  the winner's result, op->winner -EINVAL           inner   no
+ *   ac_interval_tick           ticks skipped (>= 0)            -ENOMEM           yes     no [1]
+ *   ac_mpsc_send               0                               -EPIPE, -ENOMEM   yes     no [3]
+ *   ac_mpsc_recv               1 per value, 0 at the end                         yes     no
+ *   ac_oneshot_recv            1 with the value, 0 if none                       yes     no
+ *   ac_broadcast_recv          1 per value, 0 at the end       -EOVERFLOW        yes     no
+ *   ac_watch_changed           0                               -EPIPE            yes     no
+ *   ac_notify_wait             0                                                 yes     no
+ *   ac_semaphore_acquire       0                               -EPIPE            yes     no
+ *   ac_mutex_lock              0                                                 yes     no
+ *   ac_rwlock_read             0                                                 yes     no
+ *   ac_rwlock_write            0                                                 yes     no
+ *   ac_barrier_wait            1 for the leader, else 0                          yes     no
+ *   ac_once_get_or_init        0 once the cell is set          init's own        yes     no
+ *   ac_group_next              1 per member, 0 when none left                    yes     no
+ *   ac_group_join              0, or the first member error    member's own      yes     no
+ *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
+ * [1] the executor's timer heap grows to the most timers ever armed at once.
+ * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
+ * [3] an unbounded channel's ring grows to the most values ever queued at once.
+ * ============================================================================================ */
+
+/* ============================================================================================
+ * 4. FUTURES AND POLLING
+ *
+ * Every future — a coroutine frame made with ASYNC_FN, or a leaf such as a sleep — starts with
  * an `ac_future` header. Polling asks the future to make progress:
  *   - it returns ac_pending() after arranging to be woken (it registered the current task's
  *     waker with whatever it waits for), or
@@ -158,7 +276,7 @@ static inline ac_poll ac_ready(void)
 }
 
 /* What every future of one kind shares. ASYNC_FN makes one per async function; leaf futures
- * define theirs by hand (section 11). */
+ * define theirs by hand (section 12). */
 typedef struct ac_future_vtable {
     /* Make progress. `cx` is NULL only when cleanup runs during cancellation. */
     ac_poll (*poll)(ac_future *self, ac_cx *cx);
@@ -196,7 +314,7 @@ static inline int ac_future_is_finished(const ac_future *f)
     return f->state == AC_STATE_FINISHED;
 }
 
-/* Poll `f` on behalf of the task in `cx` (defined in section 4). Leaf writers and
+/* Poll `f` on behalf of the task in `cx` (defined in section 5). Leaf writers and
  * combinators call this; async functions use AWAIT. Polling a finished future is a misuse
  * (debug builds abort; otherwise it reports ready again, with the same result). */
 static inline ac_poll ac_future_poll(ac_future *f, ac_cx *cx);
@@ -207,7 +325,7 @@ static inline ac_poll ac_future_poll(ac_future *f, ac_cx *cx);
 void ac_future_cancel(ac_future *f);
 
 /* ============================================================================================
- * 4. THE DSL
+ * 5. THE DSL
  *
  * An async function has three parts: the frame struct (`struct NAME`, first member
  * `ac_future future`), the body between ASYNC_FN(NAME) and ASYNC_END, and a constructor you
@@ -284,7 +402,7 @@ void ac_future_cancel(ac_future *f);
             return ac_frame_bad_state_(ac_frame_, __FILE__);                                       \
         }                                                                                          \
         ac_frame_->awaiting = NULL;                                                                \
-        ac_frame_->state = AC_STATE_FINISHED;                                                          \
+        ac_frame_->state = AC_STATE_FINISHED;                                                      \
         return ac_ready();                                                                         \
         }
 
@@ -437,22 +555,19 @@ static inline void ac_await_begin_(ac_future *f, int line)
 }
 
 /* ============================================================================================
- * 5. ERRORS
+ * 6. ERRORS
  *
- * Every fallible function returns an int: >= 0 on success, a negative errno value on failure
- * (-ENOMEM, -EINVAL, ...). asyncc's own outcomes use standard codes:
- *   -ECANCELED  the future or task was cancelled (aborted)
- *   -ETIMEDOUT  ac_timeout_ms_op ran out of time
- *   -EDEADLK    block_on/run found nothing that could ever wake the remaining tasks, or
- *               block_on was called from inside a poll
- *   -ESHUTDOWN  the executor is shutting down
+ * Every fallible function returns an int: >= 0 on success, a negative errno value on failure.
+ * Section 3 lists the codes whose meaning is the same everywhere; each operation documents its
+ * own. Errors travel as return values and results, never through `errno`, which an await would
+ * not preserve.
  * ============================================================================================ */
 
 /* A static, human-readable description of `err` (negative or positive errno value). */
 const char *ac_strerror(int err);
 
 /* ============================================================================================
- * 6. THE EXECUTOR
+ * 7. THE EXECUTOR
  *
  * One executor per thread. It owns a run queue of woken tasks and drives them from a libevent
  * event_base: libevent callbacks (timers, I/O, other threads) only *wake* tasks; a single
@@ -498,7 +613,7 @@ void ac_executor_stop(ac_executor *ex);
 void ac_executor_set_budget(ac_executor *ex, unsigned polls_per_turn);
 
 /* ============================================================================================
- * 7. TASKS
+ * 8. TASKS
  *
  * A task is a future the executor drives on its own, like a green thread. Spawning copies the
  * (not yet started) future into one allocation together with the task header; nothing else is
@@ -550,10 +665,10 @@ typedef struct ac_task_join_op {
 ac_future *ac_task_join(ac_task_join_op *join, ac_task *task);
 
 /* ============================================================================================
- * 8. TIME
+ * 9. TIME
  *
  * Time is measured on the monotonic clock in nanoseconds (ac_instant). Sleeping allocates
- * nothing: the ac_sleep_ms_op future is the timer (a node in the executor's timer heap), so a million
+ * nothing: the sleep's op is the timer (a node in the executor's timer heap), so a million
  * sleeping tasks cost a million small frames and nothing else.
  * ============================================================================================ */
 
@@ -580,8 +695,8 @@ ac_future *ac_sleep_until(ac_sleep_until_op *op, ac_instant deadline);
 
 /* Await `inner` for at most `ms` milliseconds. Finishes with inner's result if it finishes in
  * time; otherwise cancels inner (its cleanup runs) and finishes with -ETIMEDOUT. `inner` is
- * usually a child frame stored next to the ac_timeout_ms_op in the parent's frame; it is not copied.
- * Cancelling the timeout cancels inner too. */
+ * usually a child frame stored next to the ac_timeout_ms_op in the parent's frame; it is not
+ * copied. Cancelling the timeout cancels inner too. */
 typedef struct ac_timeout_ms_op {
     ac_future future;
     ac_future *inner;
@@ -591,7 +706,7 @@ typedef struct ac_timeout_ms_op {
 ac_future *ac_timeout_ms(ac_timeout_ms_op *timeout, uint64_t ms, ac_future *inner);
 
 /* ============================================================================================
- * 9. BRIDGES BETWEEN SYNC AND ASYNC CODE
+ * 10. BRIDGES BETWEEN SYNC AND ASYNC CODE
  * ============================================================================================ */
 
 /* Run `future` to completion from plain synchronous code, driving `ex`'s loop (other tasks
@@ -638,7 +753,7 @@ int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, co
                         int line);
 
 /* ============================================================================================
- * 10. DIAGNOSTICS
+ * 11. DIAGNOSTICS
  * ============================================================================================ */
 
 /* The async backtrace: write every live task, one line each, as
@@ -674,7 +789,7 @@ void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_p
  * after detach; the I/O, channel and lock misuses their sections list. */
 
 /* ============================================================================================
- * 11. WRITING LEAF FUTURES
+ * 12. WRITING LEAF FUTURES
  *
  * A leaf future talks to the outside world (a timer, a socket, another thread). Its poll
  * function checks whether what it waits for has happened; if not, it takes the waker from cx,
@@ -703,8 +818,24 @@ static inline ac_poll ac_leaf_finish(ac_future *f, int result)
     return ac_ready();
 }
 
+/* A waiter's link in a wait list: the channels' and the synchronisation primitives' waiting
+ * operations (sections 17 and 18) queue through it. It lives inside the waiting future; the
+ * fields belong to the library. */
+typedef struct ac_wait_node ac_wait_node;
+struct ac_wait_node {
+    ac_wait_node *prev, *next;
+    ac_task *task;   /* the task to wake */
+    size_t wanted;   /* semaphore: permits requested */
+    uint32_t status; /* sync.c: idle, queued, or what it was handed */
+};
+
+typedef struct ac_wait_list {
+    ac_wait_node *head, *tail;
+    uint32_t len;
+} ac_wait_list;
+
 /* ============================================================================================
- * 12. ASYNC I/O: REGISTERED FILE DESCRIPTORS AND READINESS
+ * 13. ASYNC I/O: REGISTERED FILE DESCRIPTORS AND READINESS
  *
  * An ac_io is a non-blocking file descriptor registered with the executor once — added to the
  * executor's epoll set, edge-triggered — that remembers whether the fd is readable and
@@ -785,7 +916,7 @@ ac_future *ac_io_write(ac_io_write_op *op, ac_io *io, const void *buf, size_t le
 ac_future *ac_io_write_all(ac_io_write_all_op *op, ac_io *io, const void *buf, size_t len);
 
 /* ============================================================================================
- * 13. SOCKETS: TCP, UDP AND UNIX-DOMAIN
+ * 14. SOCKETS: TCP, UDP AND UNIX-DOMAIN
  *
  * Addresses are numeric (IPv4 "127.0.0.1", IPv6 "::1") or Unix paths; name resolution comes
  * with DNS. Every socket is created non-blocking and close-on-exec and registered as an ac_io
@@ -872,7 +1003,7 @@ typedef struct ac_socket_recv_from_op {
 ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf, size_t len);
 
 /* ============================================================================================
- * 14. STREAMS
+ * 15. STREAMS
  *
  * An ac_stream is a connected byte stream — a TCP or Unix-domain socket, a pipe, a terminal:
  * anything ac_io accepts — with a read buffer, for reading lines, delimited records and exact
@@ -906,12 +1037,12 @@ ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf,
  *                                      stay buffered for the next read.
  *   read_exact                         bytes already copied into your buffer are counted in
  *                                      op->transferred; the rest stays buffered.
- *   write_all, writev_all              op->transferred bytes were written; the rest were not. Of the
- *                                      unflushed bytes sent first, those not yet written stay
- *                                      buffered.
- *   write_buffered                     op->transferred of your bytes were accepted — written, or copied
- *                                      into the write buffer, where they stay and go out with
- *                                      the next flush or write; the rest were not.
+ *   write_all, writev_all              op->transferred bytes were written; the rest were not.
+ *                                      Of the unflushed bytes sent first, those not yet written
+ *                                      stay buffered.
+ *   write_buffered                     op->transferred of your bytes were accepted — written, or
+ *                                      copied into the write buffer, where they stay and go out
+ *                                      with the next flush or write; the rest were not.
  *   flush                              cancel-safe: what was not written stays buffered, and a
  *                                      later flush sends it.
  *   copy, copy_bidirectional           op->copied bytes were written; bytes read but not yet
@@ -920,8 +1051,8 @@ ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf,
  * peer; never SIGPIPE), -ENODATA (end of file before read_exact's count), -EMSGSIZE (a line
  * longer than its maximum), -ENOMEM, -ECANCELED.
  *
- *     struct session { ac_future future; ac_stream *s; ac_stream_read_until_op line; ac_stream_write_all_op w;
- *                      int n; };
+ *     struct session { ac_future future; ac_stream *s; ac_stream_read_line_op line;
+ *                      ac_stream_write_all_op w; int n; };
  *     ASYNC_FN(session)                                // a line-echo connection
  *         for (;;) {
  *             AWAIT_TRY(self->n, ac_stream_read_line(&self->line, self->s, 1024));
@@ -1035,7 +1166,8 @@ ac_future *ac_stream_read_line(ac_stream_read_line_op *op, ac_stream *stream, si
 /* ac_stream_write_all: write all `len` bytes of `buf`. ac_stream_writev_all: write all the bytes
  * of `iovcnt` buffers, in order, using writev/sendmsg (partial writes resume mid-buffer). Both
  * finish with the total (at most INT32_MAX, otherwise -EINVAL) or a negative errno (-EPIPE,
- * -ECONNRESET, ...); `op->transferred` says how many bytes were written before an error or a cancel.
+ * -ECONNRESET, ...); `op->transferred` says how many bytes were written before an error or a
+ * cancel.
  * The buffers (and the iovec array) must stay valid until the future finishes; neither is
  * modified. */
 typedef struct ac_stream_write_all_op {
@@ -1066,8 +1198,8 @@ ac_future *ac_stream_writev_all(ac_stream_writev_all_op *op, ac_stream *stream,
  *   (written or buffered). `buf` must stay valid until the future finishes, not longer (the
  *   buffer keeps copies); `len` is at most INT32_MAX, otherwise -EINVAL.
  * ac_stream_flush: write out every unflushed byte, then free the write buffer. Finishes with 0
- *   or a negative errno (-EPIPE, ...), which leaves the unsent bytes buffered; `op->transferred` counts
- *   the bytes it wrote. Nothing buffered: 0 at once.
+ *   or a negative errno (-EPIPE, ...), which leaves the unsent bytes buffered;
+ *   `op->transferred` counts the bytes it wrote. Nothing buffered: 0 at once.
  * For the cancellation of both see the table above. */
 ac_future *ac_stream_write_buffered(ac_stream_write_buffered_op *op, ac_stream *stream,
                                     const void *buf, size_t len);
@@ -1114,14 +1246,15 @@ typedef struct ac_stream_copy_bidirectional_op {
     ac_future future;
     ac_stream_copy_op a_to_b, b_to_a;
 } ac_stream_copy_bidirectional_op;
-ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_stream *a, ac_stream *b);
+ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_stream *a,
+                                        ac_stream *b);
 
 /* ============================================================================================
- * 15. COMBINATORS: JOIN AND SELECT
+ * 16. COMBINATORS: JOIN AND SELECT
  *
  * Run several futures — the branches — concurrently inside one task, and finish when all of them
  * have finished (join), when all succeed or one fails (try-join), or when the first one finishes
- * (select). Like ac_timeout_ms_op's inner future, the branches are frames in your own frame and the
+ * (select). Like ac_timeout_ms's inner future, the branches are frames in your own frame and the
  * array of pointers to them is yours too; the combinator copies and allocates nothing, and reads
  * both until it finishes or is cancelled.
  *
@@ -1142,14 +1275,14 @@ ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_
  * these are meant for; for hundreds of concurrent operations spawn tasks instead. (Per-branch
  * wakers would remove the re-polls; they are a possible future improvement.) So a branch must
  * tolerate being polled when it was not woken: every asyncc future does, and a leaf you write
- * (section 11) must too.
+ * (section 12) must too.
  *
  * Cancellation. Cancelling a pending join or select cancels every unfinished branch, in index
  * order (their cleanup runs), and finishes it with -ECANCELED. Finished branches keep their
  * results. In the async backtrace a pending combinator shows as "join (2 of 3 pending)" or
  * "select of 3" and the chain continues into its first unfinished branch.
  *
- * Timeouts: wrap anything in ac_timeout_ms (section 8), or select against an ac_sleep_ms_op.
+ * Timeouts: wrap anything in ac_timeout_ms (section 9), or select against an ac_sleep_ms.
  * ============================================================================================ */
 
 /* ac_join_all: poll every branch until all have finished; finishes with 0. Errors do not stop
@@ -1191,7 +1324,8 @@ enum {
  * the order is always 0, 1, 2, ...: an always-ready early branch starves the later ones.
  *
  * Cancel safety is the losers': a loser that was a cancel-safe operation (read_line, accept,
- * recv_from) lost nothing; a loser that was half-way through a write_all reports op->transferred. */
+ * recv_from) lost nothing; a loser that was half-way through a write_all reports
+ * op->transferred. */
 typedef struct ac_select_op {
     ac_future future;
     ac_future **branches;
@@ -1213,8 +1347,8 @@ ac_future *ac_select(ac_select_op *op, ac_future **branches, size_t count, unsig
  * delivered and `interval->missed` the ticks skipped in all.
  *
  * The ac_interval is plain memory that you own (no allocation, nothing to free). The first
- * tick is one period after ac_interval_init. Awaiting a tick allocates nothing (the ac_interval_tick_op
- * is the timer). Cancel-safe: a cancelled tick consumes no tick, and the next one is awaited as
+ * tick is one period after ac_interval_init. Awaiting a tick allocates nothing (its op is the
+ * timer). Cancel-safe: a cancelled tick consumes no tick, and the next one is awaited as
  * if it had never started. One tick may be pending per interval at a time. */
 typedef struct ac_interval {
     ac_instant period;
@@ -1235,7 +1369,7 @@ typedef struct ac_interval_tick_op {
 ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
 
 /* ============================================================================================
- * 16. CHANNELS
+ * 17. CHANNELS: MPSC, ONESHOT, BROADCAST, WATCH
  *
  * Channels carry values between tasks of one executor. A value is a fixed number of bytes —
  * the element size given at creation — copied in by a send and copied out by a receive, so the
@@ -1246,7 +1380,7 @@ ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
  *   a send waits while it is full — backpressure) or unbounded (capacity 0: the ring doubles as
  *   needed and keeps its peak size; a send never waits).
  * ac_oneshot: exactly one value from one sender to one receiver (a reply, as tokio's oneshot).
- * Broadcast (every receiver sees every value) and watch (the latest value) are in section 19.
+ * Broadcast (every receiver sees every value) and watch (the latest value) follow below.
  *
  * Handles. A channel is one heap object, reference-counted by its handles: it starts with one
  * sender handle and the receiver handle, and is freed when the last handle is released. There
@@ -1380,8 +1514,187 @@ typedef struct ac_oneshot_recv_op {
 } ac_oneshot_recv_op;
 ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
 
+/* --------------------------------------------------------------------------------------------
+ * Broadcast and watch
+ *
+ * ac_broadcast: many senders, many receivers; every receiver sees every value sent after it
+ *   subscribed, in order (tokio::sync::broadcast). The channel keeps the last `capacity` values
+ *   in a ring; a send never waits: when the ring is full it overwrites the oldest value, and a
+ *   receiver that had not read it yet has *lagged* — its next receive reports how many values
+ *   it missed and carries on from the oldest value still kept.
+ * ac_watch: one sender publishes a value; receivers read the latest one and can wait until it
+ *   changes (tokio::sync::watch). Only the newest value is kept: a receiver that is slower than
+ *   the sender skips intermediate values, by design (configuration, state, "latest reading").
+ *
+ * Values are copied, as with ac_mpsc (above): the element size is fixed at creation. For
+ * broadcast every receiver gets its OWN copy of the bytes. To share a heap object, send a pointer
+ * to a reference-counted object holding one reference per receiver (ac_broadcast_send returns how
+ * many receivers it reached): each receiver drops its reference when done with it. Copies that
+ * no receiver will ever get — overwritten before a lagging receiver read them, or unread when a
+ * receiver closes — are handed to the drop function (ac_broadcast_set_drop) with their count,
+ * so such references are released too, never silently lost. A watch holds one copy: borrowing
+ * copies it out; a receiver that keeps a shared object takes its own reference right after
+ * ac_watch_borrow (no await in between), and the sender drops the old value's reference after
+ * replacing it.
+ *
+ * Handles. A channel is one heap object freed when its last handle is given up. Sender handles
+ * are the channel pointer (broadcast: clone/release as for ac_mpsc; watch: exactly one sender).
+ * A receiver is its own small allocation made by ac_*_subscribe — call it while you hold any
+ * handle of the channel (a sender handle or a receiver) — and is given up with ac_*_rx_close.
+ * Give up a handle only when no operation using it is pending (debug builds abort with
+ * "asyncc: misuse: ..." on a receiver closed under a pending receive, on two receives pending on
+ * one receiver, and on a broadcast/watch sender used after its release).
+ *
+ * Waiting is intrusive and allocates nothing: a pending receive links its future into the
+ * channel's list of waiting receivers, and a send wakes them all. Sending, receiving and
+ * borrowing allocate nothing; only subscribing does (the receiver).
+ *
+ * Cancellation:
+ *   ac_broadcast_recv  cancel-safe: the value is copied out, and the receiver's position moves,
+ *                      only when the receive finishes (1 with a value, or -EOVERFLOW on lag); a
+ *                      cancelled receive took nothing and the next receive gets that value.
+ *   ac_watch_changed   cancel-safe: the newest version is marked seen only when it finishes
+ *                      with 0; a cancelled wait leaves the change unseen for the next one.
+ *
+ *     struct listener { ac_future future; ac_broadcast_receiver *rx; ac_broadcast_recv_op recv;
+ *                       int value, n; };
+ *     ASYNC_FN(listener)
+ *         for (;;) {
+ *             AWAIT_INTO(self->n, ac_broadcast_recv(&self->recv, self->rx, &self->value));
+ *             if (self->n == 0)
+ *                 break;                                  // every sender is gone, all read
+ *             if (self->n == -EOVERFLOW)
+ *                 printf("missed %llu\n", (unsigned long long)self->recv.missed);
+ *             else if (self->n == 1)
+ *                 printf("got %d\n", self->value);
+ *         }
+ *     ASYNC_FINALLY
+ *         ac_broadcast_receiver_release(self->rx);
+ *     ASYNC_END
+ *     // elsewhere: ac_broadcast_subscribe(ch, &l.rx) before spawning it; ac_broadcast_send(ch, &v)
+ *
+ *     // watch: apply every new configuration until the sender goes away
+ *     for (;;) {
+ *         AWAIT_INTO(self->rc, ac_watch_changed(&self->changed, self->rx));
+ *         if (self->rc < 0)
+ *             break;                                      // -EPIPE: no sender, nothing newer
+ *         ac_watch_borrow(self->rx, &self->config);       // the latest; earlier ones skipped
+ *         apply(&self->config);
+ *     }
+ * -------------------------------------------------------------------------------------------- */
+
+/* ---- broadcast ---- */
+
+typedef struct ac_broadcast ac_broadcast;
+typedef struct ac_broadcast_receiver ac_broadcast_receiver;
+
+/* Called with a value (in the ring; do not keep the pointer) and the number of copies of it
+ * that no receiver will receive: it was overwritten before `copies` lagging receivers read it,
+ * or a receiver closed before reading it (copies 1). */
+typedef void (*ac_broadcast_drop_fn)(void *value, size_t copies, void *user);
+
+/* Create a channel of `elem_size`-byte values (> 0) keeping the last `capacity` (> 0) of them.
+ * Sets *out to a channel with one sender handle and no receivers, and returns 0; or -EINVAL
+ * (a size is 0, or the ring's size overflows) or -ENOMEM. The ring is allocated here, once. */
+int ac_broadcast_new(size_t elem_size, size_t capacity, ac_broadcast **out);
+
+/* Add a sender handle (the caller must hold one) and return `ch`. */
+ac_broadcast *ac_broadcast_sender_clone(ac_broadcast *ch);
+
+/* Give up one sender handle. After the last one, each receiver reads what it has not read yet
+ * and then sees end of stream; waiting receivers wake. Frees the channel if no receiver is
+ * left. */
+void ac_broadcast_sender_release(ac_broadcast *ch);
+
+/* Install the drop function (NULL: none, the default) for copies no receiver will get. */
+void ac_broadcast_set_drop(ac_broadcast *ch, ac_broadcast_drop_fn drop, void *user);
+
+/* Make a receiver that sees every value sent from now on: 0 and *out, or -ENOMEM. */
+int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_receiver **out);
+
+/* Give up a receiver: the values it had not read are dropped for it (the drop function sees
+ * each once, copies 1). Frees the channel if it was the last handle. No receive may be pending.
+ */
+void ac_broadcast_receiver_release(ac_broadcast_receiver *rx);
+
+/* Send without ever waiting: copy `*value` into the ring, overwriting the oldest value when it
+ * is full, wake the waiting receivers, and return the number of receivers it reached (>= 1).
+ * -EPIPE when there are no receivers: the value was not sent and `*value` is untouched. */
+int ac_broadcast_send(ac_broadcast *ch, const void *value);
+
+/* Receivers subscribed now. */
+size_t ac_broadcast_receivers(const ac_broadcast *ch);
+
+/* Values this receiver can still read (0 .. capacity); after a lag, the ones kept. */
+size_t ac_broadcast_receiver_len(const ac_broadcast_receiver *rx);
+
+/* Receive without waiting: 1 and the next value in `*out`; 0 at end of stream (every sender
+ * released and everything read); -EAGAIN when nothing is new; -EOVERFLOW when the receiver
+ * lagged: `*missed` (if not NULL) is set to how many values it missed, and the next receive
+ * returns the oldest value kept. */
+int ac_broadcast_try_recv(ac_broadcast_receiver *rx, void *out, uint64_t *missed);
+
+/* The receive future: waits for the next value and copies it to `out` (elem_size bytes; valid
+ * until the future finishes). Finishes with 1 and a value, 0 at end of stream, -EOVERFLOW when
+ * the receiver lagged (op->missed says by how many; the next receive continues from the oldest
+ * value kept), or -ECANCELED. One pending receive per receiver. */
+typedef struct ac_broadcast_recv_op {
+    ac_future future;
+    ac_broadcast_receiver *rx;
+    void *out;
+    uint64_t missed;    /* set when it finishes with -EOVERFLOW */
+    ac_wait_node node;  /* the channel's list of waiting receivers */
+} ac_broadcast_recv_op;
+ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx, void *out);
+
+/* ---- watch ---- */
+
+typedef struct ac_watch ac_watch;
+typedef struct ac_watch_receiver ac_watch_receiver;
+
+/* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with its
+ * one sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
+int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out);
+
+/* Replace the value with a copy of `*value` (never waits), make it a new version and wake every
+ * waiting ac_watch_changed. The value is stored even when nobody is subscribed (a later
+ * subscriber sees it). Returns the number of receivers now (>= 0). */
+int ac_watch_send(ac_watch *w, const void *value);
+
+/* Give up the sender handle (exactly once). Receivers can still borrow the last value; their
+ * waits finish with -EPIPE once they have seen it. Frees the watch if no receiver is left. */
+void ac_watch_sender_release(ac_watch *w);
+
+/* Make a receiver; the current value counts as seen. 0 and *out, or -ENOMEM. */
+int ac_watch_subscribe(ac_watch *w, ac_watch_receiver **out);
+
+/* Give up a receiver. No ac_watch_changed may be pending on it. */
+void ac_watch_receiver_release(ac_watch_receiver *rx);
+
+/* Copy the latest value to `*out` and mark it seen. Always works, even after the sender is
+ * gone. */
+void ac_watch_borrow(ac_watch_receiver *rx, void *out);
+
+/* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and the
+ * sender is gone (none ever will). */
+int ac_watch_has_changed(const ac_watch_receiver *rx);
+
+/* The number of versions sent so far (0 for the initial value). */
+uint64_t ac_watch_version(const ac_watch *w);
+
+/* Wait until a version newer than the last one seen exists, then mark it seen and finish with
+ * 0 (read it with ac_watch_borrow). Finishes at once if one exists already; -EPIPE when the
+ * sender is gone and nothing newer exists; -ECANCELED. Changes made while nobody waited are not
+ * queued: one wait covers all of them. One pending wait per receiver. */
+typedef struct ac_watch_changed_op {
+    ac_future future;
+    ac_watch_receiver *rx;
+    ac_wait_node node; /* the watch's list of waiting receivers */
+} ac_watch_changed_op;
+ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_receiver *rx);
+
 /* ============================================================================================
- * 17. SYNCHRONISATION: NOTIFY, SEMAPHORE, MUTEX
+ * 18. SYNCHRONISATION: NOTIFY, SEMAPHORE, MUTEX, RWLOCK, BARRIER, ONCE CELL
  *
  * Async counterparts of condition variables, counting semaphores and mutexes, for tasks of ONE
  * executor (they use no atomics: every call must come from the executor's thread). Waiting
@@ -1397,8 +1710,8 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
  * and what it waits for (a notification, permits, the lock) is handed to it at wake-up time,
  * before it runs again: nobody can barge in between, so nobody starves.
  *
- * Cancellation (ac_future_cancel, ac_task_abort, a losing select branch, ac_timeout_ms_op): every wait
- * is cancel-safe. A cancelled wait holds nothing and loses nothing for the others: if the
+ * Cancellation (ac_future_cancel, ac_task_abort, a losing select branch, ac_timeout_ms): every
+ * wait is cancel-safe. A cancelled wait holds nothing and loses nothing for the others: if the
  * notification, the permits or the lock had already been handed to it but it was cancelled
  * before it ran, they are passed on to the next waiter (or given back) at once.
  *
@@ -1409,21 +1722,6 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
  * Task dumps (ac_dump_tasks) show a waiting task's leaf as "notify", "semaphore (0 permits,
  * 3 waiting)" or "mutex (held by task 7)".
  * ============================================================================================ */
-
-/* A waiter's link in a primitive's wait list. It lives inside the waiting future; the fields
- * belong to the library. */
-typedef struct ac_wait_node ac_wait_node;
-struct ac_wait_node {
-    ac_wait_node *prev, *next;
-    ac_task *task;   /* the task to wake */
-    size_t wanted;   /* semaphore: permits requested */
-    uint32_t status; /* sync.c: idle, queued, or what it was handed */
-};
-
-typedef struct ac_wait_list {
-    ac_wait_node *head, *tail;
-    uint32_t len;
-} ac_wait_list;
 
 /* ---- Notify: wake one task, or every waiting task (tokio::sync::Notify) ----
  *
@@ -1559,8 +1857,179 @@ void ac_mutex_unlock(ac_mutex *mutex);
 int ac_mutex_is_locked(const ac_mutex *mutex);
 uint32_t ac_mutex_holder(const ac_mutex *mutex);
 
+/* --------------------------------------------------------------------------------------------
+ * RwLock, barrier, once cell
+ *
+ * Three more primitives built like the ones above (read the section's introduction first): for
+ * the tasks of ONE executor, no atomics, nothing allocated. Each is a struct you embed and
+ * initialise; each wait is a leaf future in the waiter's frame holding an ac_wait_node, linked
+ * into the primitive's strict FIFO list, and what it waits for is handed to it when it is
+ * woken, so nobody barges in. A primitive must not move while anything waits on it, and must
+ * outlive its waiters. Destroying one that has waiters (or, for the rwlock, holders; for the
+ * once cell, an initialisation in progress) is a misuse: debug builds abort with
+ * "asyncc: misuse: ...".
+ *
+ * Cancellation: every wait below is cancel-safe; the sentence for each operation says exactly
+ * what a cancelled one leaves behind.
+ *
+ * Task dumps show a waiting task's leaf as "rwlock write (3 readers, 1 waiting)", "barrier
+ * (2 of 5 arrived)" or "once cell (another task initialises, 2 waiting)".
+ * -------------------------------------------------------------------------------------------- */
+
+/* ---- RwLock: many readers or one writer (tokio::sync::RwLock) ----
+ *
+ * ac_rwlock_read(op, rw) / ac_rwlock_write(op, rw): finish with 0 once the calling task holds a
+ *   read lock (shared with other readers) or the write lock (alone), or with -ECANCELED.
+ *   Policy: strict FIFO, readers and writers in one queue. A lock is taken at once only when
+ *   nobody is queued and it is compatible with the holders; otherwise the caller queues. So a
+ *   waiting writer blocks every reader that arrives after it (writers cannot starve), and when
+ *   the lock is released, the readers at the head of the queue are admitted together, up to the
+ *   next queued writer. Cancel-safe like the mutex's lock: a cancelled wait holds nothing; if
+ *   the lock had been handed to it before it ran, it is released at once, which passes it on;
+ *   and a cancelled waiting writer lets the readers queued behind it in if the lock is read-held.
+ * ac_rwlock_try_read(rw) / ac_rwlock_try_write(rw): 0 and the lock now, or -EAGAIN (held
+ *   incompatibly, or — for try_read — a writer is queued: it never jumps the queue).
+ * ac_rwlock_read_unlock(rw) / ac_rwlock_write_unlock(rw): plain calls that give back one read
+ *   lock / the write lock. Unlocking what is not held (a read unlock of an unlocked or
+ *   write-locked rwlock, a write unlock of an unlocked or read-locked one) is a misuse (debug
+ *   builds abort). Nothing records which task holds a read lock.
+ * ac_rwlock_readers(rw): read locks held now (counting ones handed to waiters not yet run);
+ * ac_rwlock_is_write_locked(rw): 1 while the write lock is held or handed to a writer;
+ * ac_rwlock_waiting(rw): queued read and write waits.
+ *
+ * As with ac_mutex there is no guard: pair every lock with its unlock in ASYNC_FINALLY behind a
+ * flag in the frame, which is 0 in the constructor ("Mutex" above shows the pattern):
+ *
+ *     struct lookup { ac_future future; ac_rwlock *rw; ac_rwlock_read_op lock; int held; };
+ *     ASYNC_FN(lookup)
+ *         AWAIT(ac_rwlock_read(&self->lock, self->rw));
+ *         self->held = 1;                 // other readers may hold it too; writers wait
+ *         ... read the shared table, awaiting if need be ...
+ *     ASYNC_FINALLY
+ *         if (self->held)
+ *             ac_rwlock_read_unlock(self->rw);
+ *     ASYNC_END */
+typedef struct ac_rwlock {
+    ac_wait_list waiters; /* readers and writers; node.wanted is 0 for read, 1 for write */
+    uint32_t readers;     /* read locks held */
+    uint32_t writer;      /* 1 while write-locked */
+} ac_rwlock;
+
+typedef struct ac_rwlock_read_op {
+    ac_future future;
+    ac_rwlock *rwlock;
+    ac_wait_node node;
+} ac_rwlock_read_op;
+typedef ac_rwlock_read_op ac_rwlock_write_op;
+
+void ac_rwlock_init(ac_rwlock *rwlock);
+void ac_rwlock_destroy(ac_rwlock *rwlock);
+ac_future *ac_rwlock_read(ac_rwlock_read_op *op, ac_rwlock *rwlock);
+ac_future *ac_rwlock_write(ac_rwlock_write_op *op, ac_rwlock *rwlock);
+int ac_rwlock_try_read(ac_rwlock *rwlock);
+int ac_rwlock_try_write(ac_rwlock *rwlock);
+void ac_rwlock_read_unlock(ac_rwlock *rwlock);
+void ac_rwlock_write_unlock(ac_rwlock *rwlock);
+uint32_t ac_rwlock_readers(const ac_rwlock *rwlock);
+int ac_rwlock_is_write_locked(const ac_rwlock *rwlock);
+uint32_t ac_rwlock_waiting(const ac_rwlock *rwlock);
+
+/* ---- Barrier: wait until `parties` tasks have arrived (tokio::sync::Barrier) ----
+ *
+ * ac_barrier_init(b, parties): a barrier for `parties` tasks (0 is taken as 1, as tokio does).
+ * ac_barrier_wait(op, b): arrive and wait until `parties` tasks have arrived. In each
+ *   generation exactly one wait finishes with 1 — the leader, which is the last to arrive and
+ *   never waits (tokio's is_leader) — and the others with 0, or with -ECANCELED. Then the
+ *   barrier is ready for the next generation: the same tasks may wait again at once. A task
+ *   counts as arrived from its first poll (the AWAIT), not from the constructor.
+ *   Cancel-safe, and stricter than tokio: a wait cancelled before the barrier tripped takes its
+ *   arrival back, so the barrier still needs `parties` live arrivals (a timed-out task never
+ *   lets the others through short-handed). Once the barrier has tripped, cancelling a wait that
+ *   has not run yet changes nothing for the others: their generation is over.
+ * ac_barrier_waiting(b): tasks arrived and waiting in this generation (always < parties);
+ * ac_barrier_generation(b): how many times it has tripped.
+ *
+ *     struct phase_worker { ac_future future; ac_barrier *b; ac_barrier_wait_op arrive;
+ *                           int i, leader; };
+ *     ASYNC_FN(phase_worker)
+ *         for (self->i = 0; self->i < 3; self->i++) {
+ *             compute_phase(self->i);
+ *             AWAIT_INTO(self->leader, ac_barrier_wait(&self->arrive, self->b));
+ *             if (self->leader)
+ *                 publish_phase(self->i);       // one task per phase
+ *         }
+ *     ASYNC_END */
+typedef struct ac_barrier {
+    ac_wait_list waiters; /* the tasks that have arrived in this generation */
+    uint32_t parties;
+    uint32_t generation;
+} ac_barrier;
+
+typedef struct ac_barrier_wait_op {
+    ac_future future;
+    ac_barrier *barrier;
+    ac_wait_node node;
+} ac_barrier_wait_op;
+
+void ac_barrier_init(ac_barrier *barrier, uint32_t parties);
+void ac_barrier_destroy(ac_barrier *barrier);
+ac_future *ac_barrier_wait(ac_barrier_wait_op *op, ac_barrier *barrier);
+uint32_t ac_barrier_waiting(const ac_barrier *barrier);
+uint32_t ac_barrier_generation(const ac_barrier *barrier);
+
+/* ---- Once cell: initialise something exactly once, asynchronously (tokio::sync::OnceCell) ----
+ *
+ * The cell guards an initialisation; the value itself lives wherever you keep it (next to the
+ * cell, typically), and is written by your init future. Once the cell is set it stays set, and
+ * readers need no lock: ac_once_is_set, or a get_or_init that finishes at once.
+ *
+ * ac_once_get_or_init(op, cell, init): finishes with 0 once the cell is set — by this caller's
+ *   `init` or by another task's. `init` is a future in the caller's frame (required) that
+ *   produces the value and finishes >= 0 on success. If the cell is not set and nobody is
+ *   initialising it, this caller polls its own `init` as part of this op; callers that come
+ *   meanwhile wait, in FIFO order. If `init` fails (< 0), this op finishes with that error — the
+ *   error goes to this caller only, and the cell stays unset — and the first waiter becomes the
+ *   initialiser, running its own init future. An init future that the op did not run to the end
+ *   (because the cell was set by someone else, or the op was cancelled) is cancelled with
+ *   ac_future_cancel before the op finishes, so its ASYNC_FINALLY always runs; after the op,
+ *   `init` is always finished. An init future must not wait for the cell it initialises (it
+ *   would wait for itself: ac_executor_run reports -EDEADLK).
+ *   Cancel-safe: a cancelled waiter leaves the queue; a cancelled initialiser's init future is
+ *   cancelled (its cleanup runs) and the turn passes to the first waiter, exactly as on failure;
+ *   a waiter cancelled after being handed the turn, before it ran, passes it on likewise. The
+ *   cancelled op finishes with -ECANCELED and the cell is never left half-set.
+ * ac_once_set(cell): set it without an init future (you wrote the value yourself): 0, or -EEXIST
+ *   when it is already set or being initialised.
+ * ac_once_is_set(cell): 1 once set.
+ *
+ *     struct config_cell { ac_once once; struct config cfg; };      // ac_once_init(&c.once)
+ *     struct use_config { ac_future future; struct config_cell *c;
+ *                         struct load_config load; ac_once_get_or_init_op get; int rc; };
+ *     ASYNC_FN(use_config)
+ *         AWAIT_TRY(self->rc, ac_once_get_or_init(&self->get, &self->c->once,
+ *                                                 load_config(&self->load, &self->c->cfg)));
+ *         use(&self->c->cfg);                  // set: by our load_config or by another task's
+ *     ASYNC_END */
+typedef struct ac_once {
+    ac_wait_list waiters; /* callers waiting while another initialises */
+    uint32_t state;       /* once.c's: unset, being initialised, set */
+} ac_once;
+
+typedef struct ac_once_get_or_init_op {
+    ac_future future;
+    ac_once *cell;
+    ac_future *init; /* the caller's init future */
+    ac_wait_node node;
+} ac_once_get_or_init_op;
+
+void ac_once_init(ac_once *cell);
+void ac_once_destroy(ac_once *cell);
+ac_future *ac_once_get_or_init(ac_once_get_or_init_op *op, ac_once *cell, ac_future *init);
+int ac_once_set(ac_once *cell);
+int ac_once_is_set(const ac_once *cell);
+
 /* ============================================================================================
- * 18. TASK GROUPS: STRUCTURED CONCURRENCY
+ * 19. TASK GROUPS: STRUCTURED CONCURRENCY
  *
  * A task group owns the tasks spawned into it (as a Trio nursery, a libdill bundle, or tokio's
  * JoinSet): they run as ordinary tasks, concurrently with the owner, but they have no join
@@ -1695,355 +2164,7 @@ int ac_group_is_cancelled(const ac_group *group);
 int ac_group_error(const ac_group *group);
 
 /* ============================================================================================
- * 19. CHANNELS II: BROADCAST AND WATCH
- *
- * ac_broadcast: many senders, many receivers; every receiver sees every value sent after it
- *   subscribed, in order (tokio::sync::broadcast). The channel keeps the last `capacity` values
- *   in a ring; a send never waits: when the ring is full it overwrites the oldest value, and a
- *   receiver that had not read it yet has *lagged* — its next receive reports how many values
- *   it missed and carries on from the oldest value still kept.
- * ac_watch: one sender publishes a value; receivers read the latest one and can wait until it
- *   changes (tokio::sync::watch). Only the newest value is kept: a receiver that is slower than
- *   the sender skips intermediate values, by design (configuration, state, "latest reading").
- *
- * Values are copied, as with ac_mpsc (section 16): the element size is fixed at creation. For
- * broadcast every receiver gets its OWN copy of the bytes. To share a heap object, send a pointer
- * to a reference-counted object holding one reference per receiver (ac_broadcast_send returns how
- * many receivers it reached): each receiver drops its reference when done with it. Copies that
- * no receiver will ever get — overwritten before a lagging receiver read them, or unread when a
- * receiver closes — are handed to the drop function (ac_broadcast_set_drop) with their count,
- * so such references are released too, never silently lost. A watch holds one copy: borrowing
- * copies it out; a receiver that keeps a shared object takes its own reference right after
- * ac_watch_borrow (no await in between), and the sender drops the old value's reference after
- * replacing it.
- *
- * Handles. A channel is one heap object freed when its last handle is given up. Sender handles
- * are the channel pointer (broadcast: clone/release as for ac_mpsc; watch: exactly one sender).
- * A receiver is its own small allocation made by ac_*_subscribe — call it while you hold any
- * handle of the channel (a sender handle or a receiver) — and is given up with ac_*_rx_close.
- * Give up a handle only when no operation using it is pending (debug builds abort with
- * "asyncc: misuse: ..." on a receiver closed under a pending receive, on two receives pending on
- * one receiver, and on a broadcast/watch sender used after its release).
- *
- * Waiting is intrusive and allocates nothing: a pending receive links its future into the
- * channel's list of waiting receivers, and a send wakes them all. Sending, receiving and
- * borrowing allocate nothing; only subscribing does (the receiver).
- *
- * Cancellation:
- *   ac_broadcast_recv  cancel-safe: the value is copied out, and the receiver's position moves,
- *                      only when the receive finishes (1 with a value, or -EOVERFLOW on lag); a
- *                      cancelled receive took nothing and the next receive gets that value.
- *   ac_watch_changed   cancel-safe: the newest version is marked seen only when it finishes
- *                      with 0; a cancelled wait leaves the change unseen for the next one.
- *
- *     struct listener { ac_future future; ac_broadcast_receiver *rx; ac_broadcast_recv_op recv;
- *                       int value, n; };
- *     ASYNC_FN(listener)
- *         for (;;) {
- *             AWAIT_INTO(self->n, ac_broadcast_recv(&self->recv, self->rx, &self->value));
- *             if (self->n == 0)
- *                 break;                                  // every sender is gone, all read
- *             if (self->n == -EOVERFLOW)
- *                 printf("missed %llu\n", (unsigned long long)self->recv.missed);
- *             else if (self->n == 1)
- *                 printf("got %d\n", self->value);
- *         }
- *     ASYNC_FINALLY
- *         ac_broadcast_receiver_release(self->rx);
- *     ASYNC_END
- *     // elsewhere: ac_broadcast_subscribe(ch, &l.rx) before spawning it; ac_broadcast_send(ch, &v)
- *
- *     // watch: apply every new configuration until the sender goes away
- *     for (;;) {
- *         AWAIT_INTO(self->rc, ac_watch_changed(&self->changed, self->rx));
- *         if (self->rc < 0)
- *             break;                                      // -EPIPE: no sender, nothing newer
- *         ac_watch_borrow(self->rx, &self->config);       // the latest; earlier ones skipped
- *         apply(&self->config);
- *     }
- * ============================================================================================ */
-
-/* ---- broadcast ---- */
-
-typedef struct ac_broadcast ac_broadcast;
-typedef struct ac_broadcast_receiver ac_broadcast_receiver;
-
-/* Called with a value (in the ring; do not keep the pointer) and the number of copies of it
- * that no receiver will receive: it was overwritten before `copies` lagging receivers read it,
- * or a receiver closed before reading it (copies 1). */
-typedef void (*ac_broadcast_drop_fn)(void *value, size_t copies, void *user);
-
-/* Create a channel of `elem_size`-byte values (> 0) keeping the last `capacity` (> 0) of them.
- * Sets *out to a channel with one sender handle and no receivers, and returns 0; or -EINVAL
- * (a size is 0, or the ring's size overflows) or -ENOMEM. The ring is allocated here, once. */
-int ac_broadcast_new(size_t elem_size, size_t capacity, ac_broadcast **out);
-
-/* Add a sender handle (the caller must hold one) and return `ch`. */
-ac_broadcast *ac_broadcast_sender_clone(ac_broadcast *ch);
-
-/* Give up one sender handle. After the last one, each receiver reads what it has not read yet
- * and then sees end of stream; waiting receivers wake. Frees the channel if no receiver is
- * left. */
-void ac_broadcast_sender_release(ac_broadcast *ch);
-
-/* Install the drop function (NULL: none, the default) for copies no receiver will get. */
-void ac_broadcast_set_drop(ac_broadcast *ch, ac_broadcast_drop_fn drop, void *user);
-
-/* Make a receiver that sees every value sent from now on: 0 and *out, or -ENOMEM. */
-int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_receiver **out);
-
-/* Give up a receiver: the values it had not read are dropped for it (the drop function sees
- * each once, copies 1). Frees the channel if it was the last handle. No receive may be pending.
- */
-void ac_broadcast_receiver_release(ac_broadcast_receiver *rx);
-
-/* Send without ever waiting: copy `*value` into the ring, overwriting the oldest value when it
- * is full, wake the waiting receivers, and return the number of receivers it reached (>= 1).
- * -EPIPE when there are no receivers: the value was not sent and `*value` is untouched. */
-int ac_broadcast_send(ac_broadcast *ch, const void *value);
-
-/* Receivers subscribed now. */
-size_t ac_broadcast_receivers(const ac_broadcast *ch);
-
-/* Values this receiver can still read (0 .. capacity); after a lag, the ones kept. */
-size_t ac_broadcast_receiver_len(const ac_broadcast_receiver *rx);
-
-/* Receive without waiting: 1 and the next value in `*out`; 0 at end of stream (every sender
- * released and everything read); -EAGAIN when nothing is new; -EOVERFLOW when the receiver
- * lagged: `*missed` (if not NULL) is set to how many values it missed, and the next receive
- * returns the oldest value kept. */
-int ac_broadcast_try_recv(ac_broadcast_receiver *rx, void *out, uint64_t *missed);
-
-/* The receive future: waits for the next value and copies it to `out` (elem_size bytes; valid
- * until the future finishes). Finishes with 1 and a value, 0 at end of stream, -EOVERFLOW when
- * the receiver lagged (op->missed says by how many; the next receive continues from the oldest
- * value kept), or -ECANCELED. One pending receive per receiver. */
-typedef struct ac_broadcast_recv_op {
-    ac_future future;
-    ac_broadcast_receiver *rx;
-    void *out;
-    uint64_t missed;    /* set when it finishes with -EOVERFLOW */
-    ac_wait_node node;  /* the channel's list of waiting receivers */
-} ac_broadcast_recv_op;
-ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx, void *out);
-
-/* ---- watch ---- */
-
-typedef struct ac_watch ac_watch;
-typedef struct ac_watch_receiver ac_watch_receiver;
-
-/* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with its
- * one sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
-int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out);
-
-/* Replace the value with a copy of `*value` (never waits), make it a new version and wake every
- * waiting ac_watch_changed. The value is stored even when nobody is subscribed (a later
- * subscriber sees it). Returns the number of receivers now (>= 0). */
-int ac_watch_send(ac_watch *w, const void *value);
-
-/* Give up the sender handle (exactly once). Receivers can still borrow the last value; their
- * waits finish with -EPIPE once they have seen it. Frees the watch if no receiver is left. */
-void ac_watch_sender_release(ac_watch *w);
-
-/* Make a receiver; the current value counts as seen. 0 and *out, or -ENOMEM. */
-int ac_watch_subscribe(ac_watch *w, ac_watch_receiver **out);
-
-/* Give up a receiver. No ac_watch_changed may be pending on it. */
-void ac_watch_receiver_release(ac_watch_receiver *rx);
-
-/* Copy the latest value to `*out` and mark it seen. Always works, even after the sender is
- * gone. */
-void ac_watch_borrow(ac_watch_receiver *rx, void *out);
-
-/* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and the
- * sender is gone (none ever will). */
-int ac_watch_has_changed(const ac_watch_receiver *rx);
-
-/* The number of versions sent so far (0 for the initial value). */
-uint64_t ac_watch_version(const ac_watch *w);
-
-/* Wait until a version newer than the last one seen exists, then mark it seen and finish with
- * 0 (read it with ac_watch_borrow). Finishes at once if one exists already; -EPIPE when the
- * sender is gone and nothing newer exists; -ECANCELED. Changes made while nobody waited are not
- * queued: one wait covers all of them. One pending wait per receiver. */
-typedef struct ac_watch_changed_op {
-    ac_future future;
-    ac_watch_receiver *rx;
-    ac_wait_node node; /* the watch's list of waiting receivers */
-} ac_watch_changed_op;
-ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_receiver *rx);
-
-/* ============================================================================================
- * 20. SYNCHRONISATION II: RWLOCK, BARRIER, ONCE CELL
- *
- * Three more primitives built like section 17's (read its introduction first): for the tasks of
- * ONE executor, no atomics, nothing allocated. Each is a struct you embed and initialise; each
- * wait is a leaf future in the waiter's frame holding an ac_wait_node, linked into the
- * primitive's strict FIFO list, and what it waits for is handed to it when it is woken, so
- * nobody barges in. A primitive must not move while anything waits on it, and must outlive its
- * waiters. Destroying one that has waiters (or, for the rwlock, holders; for the once cell, an
- * initialisation in progress) is a misuse: debug builds abort with "asyncc: misuse: ...".
- *
- * Cancellation: every wait below is cancel-safe; the sentence for each operation says exactly
- * what a cancelled one leaves behind.
- *
- * Task dumps show a waiting task's leaf as "rwlock write (3 readers, 1 waiting)", "barrier
- * (2 of 5 arrived)" or "once cell (another task initialises, 2 waiting)".
- * ============================================================================================ */
-
-/* ---- RwLock: many readers or one writer (tokio::sync::RwLock) ----
- *
- * ac_rwlock_read(op, rw) / ac_rwlock_write(op, rw): finish with 0 once the calling task holds a
- *   read lock (shared with other readers) or the write lock (alone), or with -ECANCELED.
- *   Policy: strict FIFO, readers and writers in one queue. A lock is taken at once only when
- *   nobody is queued and it is compatible with the holders; otherwise the caller queues. So a
- *   waiting writer blocks every reader that arrives after it (writers cannot starve), and when
- *   the lock is released, the readers at the head of the queue are admitted together, up to the
- *   next queued writer. Cancel-safe like the mutex's lock: a cancelled wait holds nothing; if
- *   the lock had been handed to it before it ran, it is released at once, which passes it on;
- *   and a cancelled waiting writer lets the readers queued behind it in if the lock is read-held.
- * ac_rwlock_try_read(rw) / ac_rwlock_try_write(rw): 0 and the lock now, or -EAGAIN (held
- *   incompatibly, or — for try_read — a writer is queued: it never jumps the queue).
- * ac_rwlock_read_unlock(rw) / ac_rwlock_write_unlock(rw): plain calls that give back one read
- *   lock / the write lock. Unlocking what is not held (a read unlock of an unlocked or
- *   write-locked rwlock, a write unlock of an unlocked or read-locked one) is a misuse (debug
- *   builds abort). Nothing records which task holds a read lock.
- * ac_rwlock_readers(rw): read locks held now (counting ones handed to waiters not yet run);
- * ac_rwlock_is_write_locked(rw): 1 while the write lock is held or handed to a writer;
- * ac_rwlock_waiting(rw): queued read and write waits.
- *
- * As with ac_mutex there is no guard: pair every lock with its unlock in ASYNC_FINALLY behind a
- * flag in the frame, which is 0 in the constructor (section 17, "Mutex", shows the pattern):
- *
- *     struct lookup { ac_future future; ac_rwlock *rw; ac_rwlock_read_op lock; int held; };
- *     ASYNC_FN(lookup)
- *         AWAIT(ac_rwlock_read(&self->lock, self->rw));
- *         self->held = 1;                 // other readers may hold it too; writers wait
- *         ... read the shared table, awaiting if need be ...
- *     ASYNC_FINALLY
- *         if (self->held)
- *             ac_rwlock_read_unlock(self->rw);
- *     ASYNC_END */
-typedef struct ac_rwlock {
-    ac_wait_list waiters; /* readers and writers; node.wanted is 0 for read, 1 for write */
-    uint32_t readers;     /* read locks held */
-    uint32_t writer;      /* 1 while write-locked */
-} ac_rwlock;
-
-typedef struct ac_rwlock_read_op {
-    ac_future future;
-    ac_rwlock *rwlock;
-    ac_wait_node node;
-} ac_rwlock_read_op;
-typedef ac_rwlock_read_op ac_rwlock_write_op;
-
-void ac_rwlock_init(ac_rwlock *rwlock);
-void ac_rwlock_destroy(ac_rwlock *rwlock);
-ac_future *ac_rwlock_read(ac_rwlock_read_op *op, ac_rwlock *rwlock);
-ac_future *ac_rwlock_write(ac_rwlock_write_op *op, ac_rwlock *rwlock);
-int ac_rwlock_try_read(ac_rwlock *rwlock);
-int ac_rwlock_try_write(ac_rwlock *rwlock);
-void ac_rwlock_read_unlock(ac_rwlock *rwlock);
-void ac_rwlock_write_unlock(ac_rwlock *rwlock);
-uint32_t ac_rwlock_readers(const ac_rwlock *rwlock);
-int ac_rwlock_is_write_locked(const ac_rwlock *rwlock);
-uint32_t ac_rwlock_waiting(const ac_rwlock *rwlock);
-
-/* ---- Barrier: wait until `parties` tasks have arrived (tokio::sync::Barrier) ----
- *
- * ac_barrier_init(b, parties): a barrier for `parties` tasks (0 is taken as 1, as tokio does).
- * ac_barrier_wait(op, b): arrive and wait until `parties` tasks have arrived. In each
- *   generation exactly one wait finishes with 1 — the leader, which is the last to arrive and
- *   never waits (tokio's is_leader) — and the others with 0, or with -ECANCELED. Then the
- *   barrier is ready for the next generation: the same tasks may wait again at once. A task
- *   counts as arrived from its first poll (the AWAIT), not from the constructor.
- *   Cancel-safe, and stricter than tokio: a wait cancelled before the barrier tripped takes its
- *   arrival back, so the barrier still needs `parties` live arrivals (a timed-out task never
- *   lets the others through short-handed). Once the barrier has tripped, cancelling a wait that
- *   has not run yet changes nothing for the others: their generation is over.
- * ac_barrier_waiting(b): tasks arrived and waiting in this generation (always < parties);
- * ac_barrier_generation(b): how many times it has tripped.
- *
- *     struct phase_worker { ac_future future; ac_barrier *b; ac_barrier_wait_op arrive; int i, leader; };
- *     ASYNC_FN(phase_worker)
- *         for (self->i = 0; self->i < 3; self->i++) {
- *             compute_phase(self->i);
- *             AWAIT_INTO(self->leader, ac_barrier_wait(&self->arrive, self->b));
- *             if (self->leader)
- *                 publish_phase(self->i);       // one task per phase
- *         }
- *     ASYNC_END */
-typedef struct ac_barrier {
-    ac_wait_list waiters; /* the tasks that have arrived in this generation */
-    uint32_t parties;
-    uint32_t generation;
-} ac_barrier;
-
-typedef struct ac_barrier_wait_op {
-    ac_future future;
-    ac_barrier *barrier;
-    ac_wait_node node;
-} ac_barrier_wait_op;
-
-void ac_barrier_init(ac_barrier *barrier, uint32_t parties);
-void ac_barrier_destroy(ac_barrier *barrier);
-ac_future *ac_barrier_wait(ac_barrier_wait_op *op, ac_barrier *barrier);
-uint32_t ac_barrier_waiting(const ac_barrier *barrier);
-uint32_t ac_barrier_generation(const ac_barrier *barrier);
-
-/* ---- Once cell: initialise something exactly once, asynchronously (tokio::sync::OnceCell) ----
- *
- * The cell guards an initialisation; the value itself lives wherever you keep it (next to the
- * cell, typically), and is written by your init future. Once the cell is set it stays set, and
- * readers need no lock: ac_once_is_set, or a get_or_init that finishes at once.
- *
- * ac_once_get_or_init(op, cell, init): finishes with 0 once the cell is set — by this caller's
- *   `init` or by another task's. `init` is a future in the caller's frame (required) that
- *   produces the value and finishes >= 0 on success. If the cell is not set and nobody is
- *   initialising it, this caller polls its own `init` as part of this op; callers that come
- *   meanwhile wait, in FIFO order. If `init` fails (< 0), this op finishes with that error — the
- *   error goes to this caller only, and the cell stays unset — and the first waiter becomes the
- *   initialiser, running its own init future. An init future that the op did not run to the end
- *   (because the cell was set by someone else, or the op was cancelled) is cancelled with
- *   ac_future_cancel before the op finishes, so its ASYNC_FINALLY always runs; after the op,
- *   `init` is always finished. An init future must not wait for the cell it initialises (it
- *   would wait for itself: ac_executor_run reports -EDEADLK).
- *   Cancel-safe: a cancelled waiter leaves the queue; a cancelled initialiser's init future is
- *   cancelled (its cleanup runs) and the turn passes to the first waiter, exactly as on failure;
- *   a waiter cancelled after being handed the turn, before it ran, passes it on likewise. The
- *   cancelled op finishes with -ECANCELED and the cell is never left half-set.
- * ac_once_set(cell): set it without an init future (you wrote the value yourself): 0, or -EEXIST
- *   when it is already set or being initialised.
- * ac_once_is_set(cell): 1 once set.
- *
- *     struct config_cell { ac_once once; struct config cfg; };      // ac_once_init(&c.once)
- *     struct use_config { ac_future future; struct config_cell *c;
- *                         struct load_config load; ac_once_get_or_init_op get; int rc; };
- *     ASYNC_FN(use_config)
- *         AWAIT_TRY(self->rc, ac_once_get_or_init(&self->get, &self->c->once,
- *                                                 load_config(&self->load, &self->c->cfg)));
- *         use(&self->c->cfg);                  // set: by our load_config or by another task's
- *     ASYNC_END */
-typedef struct ac_once {
-    ac_wait_list waiters; /* callers waiting while another initialises */
-    uint32_t state;       /* once.c's: unset, being initialised, set */
-} ac_once;
-
-typedef struct ac_once_get_or_init_op {
-    ac_future future;
-    ac_once *cell;
-    ac_future *init; /* the caller's init future */
-    ac_wait_node node;
-} ac_once_get_or_init_op;
-
-void ac_once_init(ac_once *cell);
-void ac_once_destroy(ac_once *cell);
-ac_future *ac_once_get_or_init(ac_once_get_or_init_op *op, ac_once *cell, ac_future *init);
-int ac_once_set(ac_once *cell);
-int ac_once_is_set(const ac_once *cell);
-
-/* ============================================================================================
- * 21. GENERATORS AND STREAMS: ASYNC_YIELD AND FOR_AWAIT
+ * 20. GENERATORS AND STREAMS: ASYNC_YIELD AND FOR_AWAIT
  *
  * A generator is an async function that produces a sequence: each ASYNC_YIELD(value) hands one
  * item to its consumer and suspends the generator until the consumer asks for the next one. It

@@ -198,7 +198,7 @@ static uint64_t histogram_quantile(const struct histogram *h, double fraction)
 }
 
 /* ---- a gate: any number of tasks wait until it opens ----
- * A leaf future written by hand (asyncc.h section 11). Each waiting future is a node of the
+ * A leaf future written by hand (asyncc.h section 12). Each waiting future is a node of the
  * gate's list, stored in the waiter's frame, so waiting allocates nothing. Opening is final. */
 
 struct gate_wait;

@@ -1,5 +1,5 @@
 /*
- * pipeline — a log analyser built from generators (asyncc.h section 21, tutorial chapter 9).
+ * pipeline — a log analyser built from generators (asyncc.h section 20, tutorial chapter 9).
  *
  *     lines ──> requests ──> without_health_checks ══ bounded ac_mpsc ══> summary
  *     └───────────────── the reader task ────────────┘                   (the main future)

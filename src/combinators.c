@@ -2,7 +2,7 @@
  * combinators.c — join, try-join and select over branches that live in the caller's frame, and
  * fixed-rate interval timers.
  *
- * A combinator is a leaf future (section 11) whose poll polls its branches on behalf of the
+ * A combinator is a leaf future (section 12) whose poll polls its branches on behalf of the
  * same task. A task has a single waker, so a wake-up cannot say which branch it was meant for:
  * every poll re-polls each unfinished branch, and a branch that is still waiting simply
  * registers the task's waker again. Finished branches are never polled again (that would be a

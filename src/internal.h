@@ -221,7 +221,7 @@ static inline ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op
     return ac_leaf_finish(op, result);
 }
 
-/* The FIFO wait lists of section 17 (sync.c), shared by every primitive that queues tasks
+/* The FIFO wait lists of section 18 (sync.c), shared by every primitive that queues tasks
  * (rwlock.c, barrier.c, once.c). A node lives inside the pending future that waits, so waiting
  * allocates nothing; whatever it waits for is handed to it when it is woken (its node leaves the
  * list with a status other than QUEUED), so no later arrival can take it in between.

@@ -1,5 +1,5 @@
 /*
- * test_io.c — registered file descriptors (asyncc.h section 12) over pipes, socketpairs, an
+ * test_io.c — registered file descriptors (asyncc.h section 13) over pipes, socketpairs, an
  * eventfd and a regular file: reads and writes, kept readiness, waiting on EAGAIN and being woken
  * by another task or a libevent timer, wrapping a user's own fd (AsyncFd), one reader and one
  * writer pending together, cancellation, end of file, broken pipes, a multi-MiB transfer, the

@@ -1,5 +1,5 @@
 /*
- * test_misuse.c — every misuse check documented in section 10 of asyncc.h aborts, and says
+ * test_misuse.c — every misuse check documented in section 11 of asyncc.h aborts, and says
  * what went wrong and where.
  *
  * Each scenario runs in a child this file forks itself, with stderr on a pipe, so a test can

@@ -1,5 +1,5 @@
 /*
- * test_net.c — sockets (asyncc.h section 13) over loopback: address parsing and formatting;
+ * test_net.c — sockets (asyncc.h section 14) over loopback: address parsing and formatting;
  * TCP on IPv4 and IPv6 (listen on port 0, accept, connect, echo, addresses); the error paths
  * (refused, timed out, reset mid-read, half-close, writing to a closed peer without SIGPIPE,
  * running out of file descriptors while accepting); SO_REUSEPORT; UDP; Unix-domain sockets; and

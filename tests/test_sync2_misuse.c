@@ -1,5 +1,5 @@
 /*
- * test_sync2_misuse.c — the misuse checks of section 20 (rwlock, barrier, once cell) abort in
+ * test_sync2_misuse.c — the misuse checks of section 18 (rwlock, barrier, once cell) abort in
  * debug builds and say what went wrong.
  *
  * Each scenario runs in a child this file forks itself, with stderr on a pipe, so a test can
