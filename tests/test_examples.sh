@@ -182,7 +182,8 @@ IFS= read -r -t "$limit" -u "$held" reply || status=$?
 expect_status 1 "reading the held connection after SIGTERM"
 exec {held}<&-
 grep -q '^echo_server: SIGTERM, stopping$' "$work/echo.err" || fail "echo_server: no stop message"
-if grep -v '^echo_server: SIGTERM, stopping$' "$work/echo.err" >&2; then
+# A slow-poll report depends on the machine's load (valgrind, other jobs), not on the server.
+if grep -v -e '^echo_server: SIGTERM, stopping$' -e '^asyncc: slow poll: ' "$work/echo.err" >&2; then
     fail "echo_server: unexpected messages on stderr"
 fi
 exec {echo_out}<&-
