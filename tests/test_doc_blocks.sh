@@ -5,13 +5,14 @@
 #   - Markdown (README.md, tutorial/[0-9][0-9]-*.md): every ```c block. A block under a
 #     "*Listing N.M: ...*" caption is a listing, checked against its file by test_tutorial_sync.sh
 #     and skipped here.
-#   - asyncc.h: every indented example in a comment — lines indented 4 past the text, after a blank
-#     comment line or after a line ending in ':'. Blank comment lines inside an example belong to it,
-#     unless the line after them is a fragment marker, which starts the next example.
+#   - asyncc.h: every indented example in a comment — lines indented 4 past the text, after a
+#     blank comment line or after a line ending in ':'. Blank comment lines inside an example
+#     belong to it, unless the line after them is a fragment marker: that starts the next one.
 # How a block is marked as a fragment on purpose (not compiled):
 #   - Markdown: the line before the ```c fence is `<!-- fragment: why it cannot compile -->`
 #     (an HTML comment: invisible on the rendered page);
-#   - asyncc.h: the example's first line is `// fragment: why it cannot compile` (the reader sees it).
+#   - asyncc.h: the example's first line is `// fragment: why it cannot compile` (shown to the
+#     reader, who learns what the example leaves out).
 # How every other block is compiled (C11, -Wall -Wextra -Wshadow -Werror, and gcc's
 # -Wjump-misses-init, which catches a local kept across an await):
 #   - a block with `int main(` is a whole program: compiled as it is and linked against the
@@ -37,33 +38,30 @@ compiled=0 linked=0 fragments=0 failed=0
 
 # check DOC LINE BLOCK: compile one extracted block (the file BLOCK), which starts at DOC:LINE.
 check() {
-    local where=$1:$2 block=$3 log=$work/log source=$work/block.c
-    if grep -q '^int main(' "$block"; then
-        cp "$block" "$source"
-        if [[ -n ${ASYNCC_LIBRARY:-} ]]; then
-            # shellcheck disable=SC2046 # pkg-config prints several words on purpose
-            "$cc" "${flags[@]}" "$source" -o "$work/program" "$ASYNCC_LIBRARY" \
-                $(pkg-config --libs libevent_core libevent_pthreads) -lpthread -lm >"$log" 2>&1 &&
-                linked=$((linked + 1)) || report "$where" "$source" "$log"
-            return
-        fi
-    else
-        printf '#include <asyncc.h>\n#include <errno.h>\n#include <stdio.h>\n#include <stdlib.h>\n' \
-            >"$source"
-        printf '#include <string.h>\n#line %d "%s"\n' "$2" "$1" >>"$source"
-        cat "$block" >>"$source"
+    local source=$work/block.c log=$work/log
+    local -a link=()
+    : >"$source"
+    if ! grep -q '^int main(' "$3"; then
+        printf '#include <%s>\n' asyncc.h errno.h stdio.h stdlib.h string.h >"$source"
+    elif [[ -n ${ASYNCC_LIBRARY:-} ]]; then
+        # shellcheck disable=SC2207 # pkg-config prints several words on purpose
+        link=(-o "$work/program" "$ASYNCC_LIBRARY"
+            $(pkg-config --libs libevent_core libevent_pthreads) -lpthread -lm)
     fi
-    "$cc" "${flags[@]}" -Wno-unused-function -fsyntax-only "$source" >"$log" 2>&1 &&
-        compiled=$((compiled + 1)) || report "$where" "$source" "$log"
+    printf '#line %d "%s"\n' "$2" "$1" >>"$source" # errors point into the document
+    cat "$3" >>"$source"
+    ((${#link[@]})) || link=(-fsyntax-only -Wno-unused-function) # a block need not call its fns
+    if "$cc" "${flags[@]}" "$source" "${link[@]}" >"$log" 2>&1; then
+        if [[ ${link[0]} == -o ]]; then linked=$((linked + 1)); else compiled=$((compiled + 1)); fi
+    else
+        echo "FAIL: the example at $1:$2 does not compile (fix it, or mark it as a fragment:"
+        echo "      see tests/test_doc_blocks.sh)"
+        head -30 "$log"
+        failed=$((failed + 1))
+    fi
 }
 
-report() {
-    echo "FAIL: the example at $1 does not compile (mark it <!-- fragment: why --> or fix it):"
-    head -30 "$3"
-    failed=$((failed + 1))
-}
-
-# Markdown: writes each block to $work/md.N and prints "N LINE KIND" (KIND: code, fragment, listing).
+# Markdown: writes each block to $work/md.N and prints "N LINE KIND" (code, fragment or listing).
 markdown_blocks() {
     awk -v out="$work/md" '
         /^```c$/ && !inside {
@@ -145,7 +143,7 @@ done < <(header_examples asyncc.h)
     echo "FAIL: only $((compiled + linked)) examples found: has the way they are written changed?"
     failed=$((failed + 1))
 }
-[[ -n ${ASYNCC_LIBRARY:-} ]] || echo "note: ASYNCC_LIBRARY is not set: whole programs were only compiled"
+[[ -n ${ASYNCC_LIBRARY:-} ]] || echo "note: no ASYNCC_LIBRARY: whole programs were only compiled"
 echo "$compiled examples compiled, $linked programs linked, $fragments marked as fragments," \
     "$failed problems"
 ((failed == 0))
