@@ -77,6 +77,7 @@
  * - Locals. Stack variables do NOT survive an AWAIT: the function returns to the executor at an
  *   await and re-enters later. Keep everything that must live across an await in the frame
  *   (`self->x`). Plain locals are fine inside a block that contains no AWAIT:
+ *       // fragment: statements of a body whose frame has `name` and `total`
  *       { int len = strlen(self->name); self->total += len; }
  *   Build with -Wjump-misses-init (gcc, C): it flags a local declared with an initialiser
  *   between the start of the body and an await, which is how this mistake usually looks.
@@ -1014,7 +1015,7 @@ ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf,
  * up to the stream's buffer limit (default 64 KiB, see ac_stream_set_buffer_limit), and is freed
  * as soon as it is empty when a read must wait for the peer, or when a read_some/read_exact
  * leaves it empty. So an idle connection — its task parked in a read with nothing buffered —
- * costs the ac_stream and its ac_io: a couple of hundred bytes of heap in all.
+ * costs the ac_stream and its ac_io: about 160 bytes of heap in all (64-bit glibc).
  *
  * Writes. write_all and writev_all hand the bytes to the kernel before they finish. To send a
  * reply made of pieces in one system call, gather them with ac_stream_writev_all — or write the
@@ -1258,6 +1259,7 @@ ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_
  * array of pointers to them is yours too; the combinator copies and allocates nothing, and reads
  * both until it finishes or is cancelled.
  *
+ *     // fragment: struct fetch and fetch() stand for an async function of yours
  *     struct fetch_both { ac_future future; struct fetch a, b; ac_future *branches[2];
  *                         ac_join_all_op all; };
  *     ASYNC_FN(fetch_both)
@@ -1573,6 +1575,7 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
  *     ASYNC_END
  *     // elsewhere: ac_broadcast_subscribe(ch, &l.rx) before spawning it; ac_broadcast_send(ch, &v)
  *
+ *     // fragment: in a body; struct config and apply() are yours
  *     // watch: apply every new configuration until the sender goes away
  *     for (;;) {
  *         AWAIT_INTO(self->rc, ac_watch_changed(&self->changed, self->rx));
@@ -1730,6 +1733,7 @@ ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_receiver *rx);
  *   at once, consuming it, and the wait after that waits. So a notification sent just before
  *   the receiver starts waiting is not lost — the usual "check state, then wait" race is
  *   safe with one waiter:
+ *       // fragment: in a body; the queue q is yours
  *       for (;;) { if (queue_has_work(q)) break; AWAIT(ac_notify_wait(&self->w, &q->ready)); }
  * ac_notify_all(n): wakes every task waiting right now (ones that start waiting later are not
  *   woken) and stores no permit.
@@ -1904,7 +1908,7 @@ uint32_t ac_mutex_holder(const ac_mutex *mutex);
  *     ASYNC_FN(lookup)
  *         AWAIT(ac_rwlock_read(&self->lock, self->rw));
  *         self->held = 1;                 // other readers may hold it too; writers wait
- *         ... read the shared table, awaiting if need be ...
+ *         // read the shared table, awaiting if need be
  *     ASYNC_FINALLY
  *         if (self->held)
  *             ac_rwlock_read_unlock(self->rw);
@@ -1949,6 +1953,7 @@ uint32_t ac_rwlock_waiting(const ac_rwlock *rwlock);
  * ac_barrier_waiting(b): tasks arrived and waiting in this generation (always < parties);
  * ac_barrier_generation(b): how many times it has tripped.
  *
+ *     // fragment: compute_phase() and publish_phase() are yours
  *     struct phase_worker { ac_future future; ac_barrier *b; ac_barrier_wait_op arrive;
  *                           int i, leader; };
  *     ASYNC_FN(phase_worker)
@@ -2002,6 +2007,7 @@ uint32_t ac_barrier_generation(const ac_barrier *barrier);
  *   when it is already set or being initialised.
  * ac_once_is_set(cell): 1 once set.
  *
+ *     // fragment: struct config, use() and the async function load_config are yours
  *     struct config_cell { ac_once once; struct config cfg; };      // ac_once_init(&c.once)
  *     struct use_config { ac_future future; struct config_cell *c;
  *                         struct load_config load; ac_once_get_or_init_op get; int rc; };
@@ -2045,6 +2051,7 @@ int ac_once_is_set(const ac_once *cell);
  * stay where it is, and outlive its members: destroy it in the owner's ASYNC_FINALLY, which runs
  * on return, on error and on abort, so the members cannot outlive the owner either:
  *
+ *     // fragment: struct fetch and fetch() stand for an async function of yours
  *     struct crawl { ac_future future; ac_group group; struct fetch fetch; ac_group_next_op next;
  *                    const char **urls; size_t i, n; int got; };
  *     ASYNC_FN(crawl)
@@ -2171,7 +2178,7 @@ int ac_group_error(const ac_group *group);
  * may await anything between items (read a socket, sleep, receive from a channel). Its frame
  * declares a field named `item`, of the items' type; the consumer reads it after each step:
  *
- *     struct lines_of { ac_future future; ac_stream *s; ac_stream_read_until_op line; int n;
+ *     struct lines_of { ac_future future; ac_stream *s; ac_stream_read_line_op line; int n;
  *                       const char *item; };                     // the items: lines
  *     ASYNC_FN(lines_of)
  *         for (;;) {
@@ -2201,11 +2208,12 @@ int ac_group_error(const ac_group *group);
  * built once before the loop; for a channel or a line reader, the call that starts one
  * receive or one read:
  *
- *     lines_of(&self->lines, stream);                            // build the generator once
+ *     // fragment: in a body; lines_of is the generator above, the rest are frame fields
+ *     lines_of(&self->lines, self->stream);                      // build the generator once
  *     FOR_AWAIT(self->n, &self->lines.future)                    // ...and resume it per item
  *         printf("line: %s", self->lines.item);
  *     FOR_AWAIT(self->n, ac_mpsc_recv(&self->recv, self->rx, &self->value))
- *         total += self->value;
+ *         self->total += self->value;                            // in the frame: locals die
  *     if (self->n < 0) ...                                       // an error ended the loop
  *
  * Like AWAIT, it may not share a line with another AWAIT or FOR_AWAIT, and with the portable

@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
-# Every listing a chapter shows must be the program the suite runs: the ```c block that follows
-# a "*Listing N.M: [`listings/NAME.c`](...)*" caption must equal tutorial/listings/NAME.c byte for
-# byte, and every listing file must be shown by some chapter.
+# Every listing a chapter shows must be the program the suite runs, and every output it shows must
+# be what that program prints:
+#   - the ```c block that follows a "*Listing N.M: [`listings/NAME.c`](...)*" caption must equal
+#     tutorial/listings/NAME.c byte for byte, and every listing file must be shown by some chapter;
+#   - a ```text block introduced by a line "Output:" is the whole standard output of the chapter's
+#     latest listing: it must equal listings/NAME.expected; one introduced by "Output (excerpt):"
+#     must be a run of whole lines of it. Other ```text blocks (stderr, shell sessions) are not
+#     checked.
+# Experiments belong in tutorial/scratch/ (built, not checked, ignored by git): see
+# tutorial/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../tutorial"
 
 # shellcheck disable=SC2016 # the backquotes are Markdown's, not the shell's
 caption='^\*Listing [0-9.]*: \[`listings/[^`]*\.c`\]' listing_path='listings/[^`]*\.c'
-checked=0 failed=0
+checked=0 outputs=0 failed=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 declare -A shown=()
+fail() {
+    echo "FAIL: $*"
+    failed=$((failed + 1))
+}
+
 for chapter in [0-9][0-9]-*.md; do
     while IFS= read -r listing; do
         shown[$listing]=1
@@ -20,17 +34,45 @@ for chapter in [0-9][0-9]-*.md; do
             inside { print }' "$chapter")
         checked=$((checked + 1))
         if ! diff -u "$listing" <(printf '%s\n' "$block") >/dev/null; then
-            echo "FAIL: $chapter shows a $listing that differs from the file:"
+            fail "$chapter shows a $listing that differs from the file:"
             diff -u "$listing" <(printf '%s\n' "$block") | head -20 || true
-            failed=$((failed + 1))
         fi
     done < <(grep -o "$caption" "$chapter" | grep -o "$listing_path")
+
+    # Output blocks: each one's lines go to $work/N; awk prints "N LINE KIND LISTING" per block.
+    while IFS=' ' read -r n line kind listing; do
+        outputs=$((outputs + 1))
+        expected=${listing%.c}.expected
+        if [[ $listing == - ]]; then
+            fail "$chapter:$line shows an output before any listing"
+        elif [[ ! -f $expected ]]; then
+            fail "$chapter:$line shows an output of $listing, which has no ${expected#listings/}"
+        elif [[ $kind == whole ]] && ! diff -u "$expected" "$work/$n" >/dev/null; then
+            fail "$chapter:$line shows an output that is not $expected:"
+            diff -u "$expected" "$work/$n" | head -20 || true
+        elif [[ $kind == excerpt && $'\n'$(<"$expected")$'\n' != *$'\n'$(<"$work/$n")$'\n'* ]]; then
+            fail "$chapter:$line shows an excerpt that is not a run of lines of $expected"
+        fi
+    done < <(awk -v out="$work" '
+        match($0, /^\*Listing [0-9.]+: \[`listings\/[^`]*\.c`\]/) {
+            listing = substr($0, RSTART, RLENGTH)
+            sub(/^[^`]*`/, "", listing)
+            sub(/`.*/, "", listing)
+        }
+        /^```text$/ && (prev == "Output:" || prev == "Output (excerpt):") {
+            n++
+            print n, NR, (prev == "Output:" ? "whole" : "excerpt"), (listing == "" ? "-" : listing)
+            printf "" > (out "/" n)
+            inside = 1
+            next
+        }
+        inside && /^```$/ { inside = 0; close(out "/" n); next }
+        inside { print > (out "/" n); next }
+        $0 != "" { prev = $0 }' "$chapter")
 done
 for listing in listings/*.c; do
-    if [[ -z ${shown[$listing]+x} ]]; then
-        echo "FAIL: $listing is not shown in any chapter"
-        failed=$((failed + 1))
-    fi
+    [[ -n ${shown[$listing]+x} ]] ||
+        fail "$listing is not shown in any chapter (experiments go in tutorial/scratch/)"
 done
-echo "$checked listings compared with their chapters, $failed problems"
+echo "$checked listings and $outputs outputs compared with their chapters, $failed problems"
 ((failed == 0))

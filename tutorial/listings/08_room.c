@@ -147,7 +147,7 @@ int main(void)
         ac_task_detach(t);
     }
     ac_block_on(ex, script(&s, &room, typing));
-    ac_executor_run(ex); /* until every client has finished */
+    ac_executor_run(ex);               /* until every client has finished */
     ac_mpsc_sender_release(typing[0]); /* carol's went when she hung up */
     ac_mpsc_sender_release(typing[1]);
     ac_watch_sender_release(room.shutdown);
