@@ -224,7 +224,9 @@ extern "C" {
  *   ac_interval_tick           ticks skipped (>= 0)            -ENOMEM           yes     no [1]
  *   ac_mpsc_send               0                               -EPIPE, -ENOMEM   yes     no [3]
  *   ac_mpsc_recv               1 per value, 0 at the end                         yes     no
+ *   ac_mpsc_closed             0 once the receiver closed                        yes     no
  *   ac_oneshot_recv            1 with the value, 0 if none                       yes     no
+ *   ac_oneshot_closed          0 once the receiver closed                        yes     no
  *   ac_broadcast_recv          1 per value, 0 at the end       -EOVERFLOW        yes     no
  *   ac_watch_changed           0                               -EPIPE            yes     no
  *   ac_notify_wait             0                                                 yes     no
@@ -1389,9 +1391,15 @@ ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
  *   - sender:   ac_mpsc_sender_clone adds one (give it to another task); ac_mpsc_sender_release
  *               gives one up. When the last sender is released, the receiver drains what is
  *               queued and then sees end of stream.
- *   - receiver: ac_mpsc_receiver_release gives it up. Senders then fail with -EPIPE; values
- *               still queued are discarded (drain them with ac_mpsc_try_recv first if they own
- *               resources).
+ *   - receiver: ac_mpsc_close refuses new values while the receiver keeps draining: senders
+ *               fail with -EPIPE from then on (waiting sends wake and fail, the value still
+ *               theirs), and the receiver receives what was queued, then 0 (end). This is how a
+ *               consumer shuts down without losing work (tokio's Receiver::close).
+ *               ac_mpsc_receiver_release gives the handle up: it closes, and values still
+ *               queued are discarded (close and drain first if they own resources).
+ * A sender learns that the receiver is gone from a failing send, from ac_mpsc_is_closed, or by
+ * awaiting ac_mpsc_closed — e.g. in an ac_select beside the work that produces the next value,
+ * to stop producing for nobody (tokio's Sender::closed).
  * Release a handle only when no operation using it is pending (debug builds catch the last
  * sender or the receiver going away under a pending operation).
  *
@@ -1408,6 +1416,8 @@ ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
  *                     Room it had reserved passes to the next waiting sender.
  *   ac_mpsc_recv,     cancel-safe: the value is copied out only when the receive finishes, so
  *   ac_oneshot_recv   a cancelled receive took nothing; the next receive gets the value.
+ *   ac_mpsc_closed,   cancel-safe: they only wait; a cancelled one consumed nothing, and a new
+ *   ac_oneshot_closed one finishes at once if the close happened meanwhile.
  *
  *     struct consumer { ac_future future; ac_mpsc *rx; ac_mpsc_recv_op recv; int value, n; };
  *     ASYNC_FN(consumer)
@@ -1437,11 +1447,18 @@ ac_mpsc *ac_mpsc_sender_clone(ac_mpsc *ch);
  * what is queued and then sees end of stream. Frees the channel if the receiver is closed. */
 void ac_mpsc_sender_release(ac_mpsc *ch);
 
-/* Give up the receiver handle: queued values are discarded, and pending and later sends fail
- * with -EPIPE. Frees the channel if no sender handle remains. No receive may be pending. */
+/* For the receiver: refuse new values, keep the queue. Pending and later sends fail with
+ * -EPIPE (the value not sent), every ac_mpsc_closed finishes, and receives drain what is queued
+ * and then finish with 0 — even while sender handles remain. Closing again does nothing. The
+ * receiver handle stays valid: release it as usual (debug builds abort on a close after it). */
+void ac_mpsc_close(ac_mpsc *ch);
+
+/* Give up the receiver handle: it closes the channel (as ac_mpsc_close) and discards what is
+ * still queued. Frees the channel if no sender handle remains. No receive may be pending. */
 void ac_mpsc_receiver_release(ac_mpsc *ch);
 
-/* For senders: 1 once the receiver is closed (sends can only fail), else 0. */
+/* For senders: 1 once the receiver closed or released the channel (sends can only fail), else
+ * 0. */
 int ac_mpsc_is_closed(const ac_mpsc *ch);
 
 /* The number of values queued now. */
@@ -1453,7 +1470,8 @@ size_t ac_mpsc_len(const ac_mpsc *ch);
 int ac_mpsc_try_send(ac_mpsc *ch, const void *value);
 
 /* Receive without waiting: copy the oldest value to `*out` and return 1; 0 at end of stream
- * (every sender released and nothing queued); -EAGAIN when empty while senders remain. */
+ * (nothing queued, and every sender released or the channel closed); -EAGAIN when empty while
+ * values may still come. */
 int ac_mpsc_try_recv(ac_mpsc *ch, void *out);
 
 /* The send future: copies elem_size bytes from `value` into the channel, waiting while a
@@ -1473,8 +1491,9 @@ ac_future *ac_mpsc_send(ac_mpsc_send_op *op, ac_mpsc *ch, const void *value);
 
 /* The receive future: waits for a value and copies it to `out` (elem_size bytes; must stay
  * valid until the future finishes). Finishes with 1 when a value was received, 0 at end of
- * stream (every sender released and the queue drained; later receives finish with 0 again),
- * or -ECANCELED. One receiver: two receives pending at once is a misuse (debug builds abort). */
+ * stream (the queue drained, and every sender released or the channel closed; later receives
+ * finish with 0 again), or -ECANCELED. One receiver: two receives pending at once is a misuse
+ * (debug builds abort). */
 typedef struct ac_mpsc_recv_op {
     ac_future future;
     ac_mpsc *ch;
@@ -1482,6 +1501,26 @@ typedef struct ac_mpsc_recv_op {
     ac_task *waiter; /* the task to wake when a value or end of stream arrives */
 } ac_mpsc_recv_op;
 ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out);
+
+/* For a sender: wait until the receiver closes or releases the channel, then finish with 0 (at
+ * once if it already has); -ECANCELED. Any number may wait (one per sender task, typically);
+ * the caller must hold a sender handle until this finishes (debug builds abort when it is
+ * started without one, or when the last sender handle is released under a pending one).
+ * Cancel-safe.
+ *
+ *     // stop computing values that nobody will read
+ *     self->branches[0] = compute(&self->work);
+ *     self->branches[1] = ac_mpsc_closed(&self->closed, self->tx);
+ *     AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 2, 0));
+ *     if (self->race.winner == 1)
+ *         break;                                 // the receiver is gone: compute was dropped
+ */
+typedef struct ac_mpsc_closed_op {
+    ac_future future;
+    ac_mpsc *ch;
+    ac_wait_node node; /* the channel's list of senders waiting for the close */
+} ac_mpsc_closed_op;
+ac_future *ac_mpsc_closed(ac_mpsc_closed_op *op, ac_mpsc *ch);
 
 /* ---- oneshot ---- */
 
@@ -1491,16 +1530,26 @@ typedef struct ac_oneshot ac_oneshot;
  * receiver handle. 0 and *out, or -EINVAL / -ENOMEM. */
 int ac_oneshot_new(size_t elem_size, ac_oneshot **out);
 
-/* Send the value (never waits) and give up the sender handle: 0, or -EPIPE when the receiver is
- * already closed — the value was not sent and `*value` is untouched. Either way the sender
- * handle is gone: call this or ac_oneshot_sender_release, exactly once. */
+/* Send the value (never waits) and give up the sender handle: 0, or -EPIPE when the receiver
+ * closed or released the oneshot — the value was not sent and `*value` is untouched. Either way
+ * the sender handle is gone: call this or ac_oneshot_sender_release, exactly once. */
 int ac_oneshot_send(ac_oneshot *os, const void *value);
 
 /* Give up the sender handle without sending: the receiver's recv finishes with 0 (no value). */
 void ac_oneshot_sender_release(ac_oneshot *os);
 
-/* Give up the receiver handle — after receiving, or instead of it (a later send then fails
- * with -EPIPE). Exactly once; no receive may be pending. */
+/* For the receiver: refuse the value from now on (tokio's oneshot Receiver::close). A later
+ * send fails with -EPIPE and every ac_oneshot_closed finishes; a value sent before the close
+ * can still be received, and otherwise a receive finishes with 0. Closing again does nothing;
+ * the receiver handle stays valid (release it as usual; debug builds abort on a close after
+ * it). Use it to tell the sender its work is no longer wanted, then drain what may have come. */
+void ac_oneshot_close(ac_oneshot *os);
+
+/* For the sender: 1 once the receiver closed or released the oneshot (a send would fail). */
+int ac_oneshot_is_closed(const ac_oneshot *os);
+
+/* Give up the receiver handle — after receiving, or instead of it (it closes first, so a later
+ * send fails with -EPIPE). Exactly once; no receive may be pending. */
 void ac_oneshot_receiver_release(ac_oneshot *os);
 
 /* Wait for the value and copy it to `out`. Finishes like every receive: 1 when the value was
@@ -1513,6 +1562,18 @@ typedef struct ac_oneshot_recv_op {
     ac_task *waiter; /* the task to wake when the value or the sender's release arrives */
 } ac_oneshot_recv_op;
 ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
+
+/* For the sender: wait until the receiver closes or releases the oneshot, then finish with 0 (at
+ * once if it already has); -ECANCELED. Race it against the work that computes the value
+ * (ac_select), so that a request whose requester gave up stops early. The sender handle must
+ * stay held until this finishes (debug builds abort when it is started after the send or
+ * release, or when the handle is given up under a pending one). Cancel-safe. */
+typedef struct ac_oneshot_closed_op {
+    ac_future future;
+    ac_oneshot *os;
+    ac_wait_node node; /* the oneshot's list of waits for the close */
+} ac_oneshot_closed_op;
+ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
 
 /* --------------------------------------------------------------------------------------------
  * Broadcast and watch
