@@ -1583,7 +1583,7 @@ ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
  *   in a ring; a send never waits: when the ring is full it overwrites the oldest value, and a
  *   receiver that had not read it yet has *lagged* — its next receive reports how many values
  *   it missed and carries on from the oldest value still kept.
- * ac_watch: one sender publishes a value; receivers read the latest one and can wait until it
+ * ac_watch: senders publish a value; receivers read the latest one and can wait until it
  *   changes (tokio::sync::watch). Only the newest value is kept: a receiver that is slower than
  *   the sender skips intermediate values, by design (configuration, state, "latest reading").
  *
@@ -1595,13 +1595,16 @@ ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
  * receiver closes — are handed to the drop function (ac_broadcast_set_drop) with their count,
  * so such references are released too, never silently lost. A watch holds one copy: borrowing
  * copies it out; a receiver that keeps a shared object takes its own reference right after
- * ac_watch_borrow (no await in between), and the sender drops the old value's reference after
+ * borrowing (no await in between), and the sender drops the old value's reference after
  * replacing it.
  *
  * Handles. A channel is one heap object freed when its last handle is given up. Sender handles
- * are the channel pointer (broadcast: clone/release as for ac_mpsc; watch: exactly one sender).
- * A receiver is its own small allocation made by ac_*_subscribe — call it while you hold any
- * handle of the channel (a sender handle or a receiver) — and is given up with ac_*_rx_close.
+ * are the channel pointer, cloned and released as for ac_mpsc; the last sender's release ends
+ * the stream. A receiver is its own small allocation made by ac_*_subscribe — call it while you
+ * hold any handle of the channel (a sender handle or a receiver) — and is given up with
+ * ac_*_receiver_release. Neither has a close or a closed(): ac_broadcast_send reports -EPIPE
+ * and ac_watch_send the receiver count, and a sender handle can subscribe a new receiver at any
+ * time, so "no receiver now" is a state to check, not an end to wait for.
  * Give up a handle only when no operation using it is pending (debug builds abort with
  * "asyncc: misuse: ..." on a receiver closed under a pending receive, on two receives pending on
  * one receiver, and on a broadcast/watch sender used after its release).
@@ -1616,6 +1619,11 @@ ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
  *                      cancelled receive took nothing and the next receive gets that value.
  *   ac_watch_changed   cancel-safe: the newest version is marked seen only when it finishes
  *                      with 0; a cancelled wait leaves the change unseen for the next one.
+ *
+ * Seen, for watch (as in tokio): ac_watch_changed, when it finishes with 0, and
+ * ac_watch_borrow_and_update mark the newest version seen; ac_watch_borrow only reads. Borrow
+ * right after a wait; borrow_and_update when you poll with ac_watch_has_changed, so that the
+ * value you read and the version you mark are the same one.
  *
  *     struct listener { ac_future future; ac_broadcast_receiver *rx; ac_broadcast_recv_op recv;
  *                       int value, n; };
@@ -1713,17 +1721,22 @@ ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx
 typedef struct ac_watch ac_watch;
 typedef struct ac_watch_receiver ac_watch_receiver;
 
-/* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with its
- * one sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
+/* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with one
+ * sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
 int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out);
+
+/* Add a sender handle (the caller must hold one; debug builds abort otherwise) and return `w`,
+ * to hand to another task. Every sender publishes into the same value and version. */
+ac_watch *ac_watch_sender_clone(ac_watch *w);
 
 /* Replace the value with a copy of `*value` (never waits), make it a new version and wake every
  * waiting ac_watch_changed. The value is stored even when nobody is subscribed (a later
  * subscriber sees it). Returns the number of receivers now (>= 0). */
 int ac_watch_send(ac_watch *w, const void *value);
 
-/* Give up the sender handle (exactly once). Receivers can still borrow the last value; their
- * waits finish with -EPIPE once they have seen it. Frees the watch if no receiver is left. */
+/* Give up one sender handle. After the last one, receivers can still borrow the last value;
+ * their waits finish with -EPIPE once they have seen it. Frees the watch if no receiver is left.
+ * Debug builds abort when no sender handle is left to release. */
 void ac_watch_sender_release(ac_watch *w);
 
 /* Make a receiver; the current value counts as seen. 0 and *out, or -ENOMEM. */
@@ -1732,11 +1745,15 @@ int ac_watch_subscribe(ac_watch *w, ac_watch_receiver **out);
 /* Give up a receiver. No ac_watch_changed may be pending on it. */
 void ac_watch_receiver_release(ac_watch_receiver *rx);
 
-/* Copy the latest value to `*out` and mark it seen. Always works, even after the sender is
- * gone. */
-void ac_watch_borrow(ac_watch_receiver *rx, void *out);
+/* Copy the latest value to `*out` without marking it seen (tokio's borrow): a pending change
+ * stays pending for ac_watch_changed. Always works, even after every sender is gone. */
+void ac_watch_borrow(const ac_watch_receiver *rx, void *out);
 
-/* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and the
+/* Copy the latest value to `*out` and mark it seen (tokio's borrow_and_update): the next
+ * ac_watch_changed waits for a version newer than this one. Always works. */
+void ac_watch_borrow_and_update(ac_watch_receiver *rx, void *out);
+
+/* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and every
  * sender is gone (none ever will). */
 int ac_watch_has_changed(const ac_watch_receiver *rx);
 
@@ -1744,7 +1761,7 @@ int ac_watch_has_changed(const ac_watch_receiver *rx);
 uint64_t ac_watch_version(const ac_watch *w);
 
 /* Wait until a version newer than the last one seen exists, then mark it seen and finish with
- * 0 (read it with ac_watch_borrow). Finishes at once if one exists already; -EPIPE when the
+ * 0 (read it with ac_watch_borrow). Finishes at once if one exists already; -EPIPE when every
  * sender is gone and nothing newer exists; -ECANCELED. Changes made while nobody waited are not
  * queued: one wait covers all of them. One pending wait per receiver. */
 typedef struct ac_watch_changed_op {
