@@ -436,8 +436,8 @@ static const char *mpsc_closed_describe(const ac_future *f, char *buf, size_t si
 }
 
 static const ac_future_vtable mpsc_closed_vtable = {
-    mpsc_closed_poll, mpsc_closed_cancel,       mpsc_closed_describe, "mpsc closed",
-    __FILE__,         sizeof(ac_mpsc_closed_op)};
+    mpsc_closed_poll, mpsc_closed_cancel, mpsc_closed_describe,
+    "mpsc closed",    __FILE__,           sizeof(ac_mpsc_closed_op)};
 
 ac_future *ac_mpsc_closed(ac_mpsc_closed_op *op, ac_mpsc *ch)
 {
@@ -629,9 +629,12 @@ static const char *oneshot_closed_describe(const ac_future *f, char *buf, size_t
     return buf;
 }
 
-static const ac_future_vtable oneshot_closed_vtable = {
-    oneshot_closed_poll, oneshot_closed_cancel,       oneshot_closed_describe, "oneshot closed",
-    __FILE__,            sizeof(ac_oneshot_closed_op)};
+static const ac_future_vtable oneshot_closed_vtable = {oneshot_closed_poll,
+                                                       oneshot_closed_cancel,
+                                                       oneshot_closed_describe,
+                                                       "oneshot closed",
+                                                       __FILE__,
+                                                       sizeof(ac_oneshot_closed_op)};
 
 ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os)
 {

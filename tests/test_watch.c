@@ -2,9 +2,9 @@
  * test_watch.c — watch channels: borrow and versions, late subscribers, one send waking every
  * waiter, coalesced changes, changed() and borrow_and_update() marking the version seen while
  * borrow() only reads, cloned senders (the last release ends the stream), the sender's release
- * with and without unseen changes, cancellation of every wait state (no change lost), executor teardown,
- * and a fixed-seed randomized stress test (receivers only ever see newer values and end on the
- * last one).
+ * with and without unseen changes, cancellation of every wait state (no change lost), executor
+ * teardown, and a fixed-seed randomized stress test (receivers only ever see newer values and
+ * end on the last one).
  *
  * expect_settled() runs the executor until every task has finished or waits for something only
  * the test's plain code can provide (ac_executor_run then reports -EDEADLK).
