@@ -225,7 +225,9 @@ extern "C" {
  *   ac_interval_tick           ticks skipped (>= 0)            -ENOMEM           yes     no [1]
  *   ac_mpsc_send               0                               -EPIPE, -ENOMEM   yes     no [3]
  *   ac_mpsc_recv               1 per value, 0 at the end                         yes     no
+ *   ac_mpsc_closed             0 once the receiver closed                        yes     no
  *   ac_oneshot_recv            1 with the value, 0 if none                       yes     no
+ *   ac_oneshot_closed          0 once the receiver closed                        yes     no
  *   ac_broadcast_recv          1 per value, 0 at the end       -EOVERFLOW        yes     no
  *   ac_watch_changed           0                               -EPIPE            yes     no
  *   ac_notify_wait             0                                                 yes     no
@@ -1391,9 +1393,15 @@ ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
  *   - sender:   ac_mpsc_sender_clone adds one (give it to another task); ac_mpsc_sender_release
  *               gives one up. When the last sender is released, the receiver drains what is
  *               queued and then sees end of stream.
- *   - receiver: ac_mpsc_receiver_release gives it up. Senders then fail with -EPIPE; values
- *               still queued are discarded (drain them with ac_mpsc_try_recv first if they own
- *               resources).
+ *   - receiver: ac_mpsc_close refuses new values while the receiver keeps draining: senders
+ *               fail with -EPIPE from then on (waiting sends wake and fail, the value still
+ *               theirs), and the receiver receives what was queued, then 0 (end). This is how a
+ *               consumer shuts down without losing work (tokio's Receiver::close).
+ *               ac_mpsc_receiver_release gives the handle up: it closes, and values still
+ *               queued are discarded (close and drain first if they own resources).
+ * A sender learns that the receiver is gone from a failing send, from ac_mpsc_is_closed, or by
+ * awaiting ac_mpsc_closed — e.g. in an ac_select beside the work that produces the next value,
+ * to stop producing for nobody (tokio's Sender::closed).
  * Release a handle only when no operation using it is pending (debug builds catch the last
  * sender or the receiver going away under a pending operation).
  *
@@ -1410,6 +1418,8 @@ ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
  *                     Room it had reserved passes to the next waiting sender.
  *   ac_mpsc_recv,     cancel-safe: the value is copied out only when the receive finishes, so
  *   ac_oneshot_recv   a cancelled receive took nothing; the next receive gets the value.
+ *   ac_mpsc_closed,   cancel-safe: they only wait; a cancelled one consumed nothing, and a new
+ *   ac_oneshot_closed one finishes at once if the close happened meanwhile.
  *
  *     struct consumer { ac_future future; ac_mpsc *rx; ac_mpsc_recv_op recv; int value, n; };
  *     ASYNC_FN(consumer)
@@ -1439,11 +1449,18 @@ ac_mpsc *ac_mpsc_sender_clone(ac_mpsc *ch);
  * what is queued and then sees end of stream. Frees the channel if the receiver is closed. */
 void ac_mpsc_sender_release(ac_mpsc *ch);
 
-/* Give up the receiver handle: queued values are discarded, and pending and later sends fail
- * with -EPIPE. Frees the channel if no sender handle remains. No receive may be pending. */
+/* For the receiver: refuse new values, keep the queue. Pending and later sends fail with
+ * -EPIPE (the value not sent), every ac_mpsc_closed finishes, and receives drain what is queued
+ * and then finish with 0 — even while sender handles remain. Closing again does nothing. The
+ * receiver handle stays valid: release it as usual (debug builds abort on a close after it). */
+void ac_mpsc_close(ac_mpsc *ch);
+
+/* Give up the receiver handle: it closes the channel (as ac_mpsc_close) and discards what is
+ * still queued. Frees the channel if no sender handle remains. No receive may be pending. */
 void ac_mpsc_receiver_release(ac_mpsc *ch);
 
-/* For senders: 1 once the receiver is closed (sends can only fail), else 0. */
+/* For senders: 1 once the receiver closed or released the channel (sends can only fail), else
+ * 0. */
 int ac_mpsc_is_closed(const ac_mpsc *ch);
 
 /* The number of values queued now. */
@@ -1455,7 +1472,8 @@ size_t ac_mpsc_len(const ac_mpsc *ch);
 int ac_mpsc_try_send(ac_mpsc *ch, const void *value);
 
 /* Receive without waiting: copy the oldest value to `*out` and return 1; 0 at end of stream
- * (every sender released and nothing queued); -EAGAIN when empty while senders remain. */
+ * (nothing queued, and every sender released or the channel closed); -EAGAIN when empty while
+ * values may still come. */
 int ac_mpsc_try_recv(ac_mpsc *ch, void *out);
 
 /* The send future: copies elem_size bytes from `value` into the channel, waiting while a
@@ -1475,8 +1493,9 @@ ac_future *ac_mpsc_send(ac_mpsc_send_op *op, ac_mpsc *ch, const void *value);
 
 /* The receive future: waits for a value and copies it to `out` (elem_size bytes; must stay
  * valid until the future finishes). Finishes with 1 when a value was received, 0 at end of
- * stream (every sender released and the queue drained; later receives finish with 0 again),
- * or -ECANCELED. One receiver: two receives pending at once is a misuse (debug builds abort). */
+ * stream (the queue drained, and every sender released or the channel closed; later receives
+ * finish with 0 again), or -ECANCELED. One receiver: two receives pending at once is a misuse
+ * (debug builds abort). */
 typedef struct ac_mpsc_recv_op {
     ac_future future;
     ac_mpsc *ch;
@@ -1484,6 +1503,26 @@ typedef struct ac_mpsc_recv_op {
     ac_task *waiter; /* the task to wake when a value or end of stream arrives */
 } ac_mpsc_recv_op;
 ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out);
+
+/* For a sender: wait until the receiver closes or releases the channel, then finish with 0 (at
+ * once if it already has); -ECANCELED. Any number may wait (one per sender task, typically);
+ * the caller must hold a sender handle until this finishes (debug builds abort when it is
+ * started without one, or when the last sender handle is released under a pending one).
+ * Cancel-safe.
+ *
+ *     // stop computing values that nobody will read
+ *     self->branches[0] = compute(&self->work);
+ *     self->branches[1] = ac_mpsc_closed(&self->closed, self->tx);
+ *     AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 2, 0));
+ *     if (self->race.winner == 1)
+ *         break;                                 // the receiver is gone: compute was dropped
+ */
+typedef struct ac_mpsc_closed_op {
+    ac_future future;
+    ac_mpsc *ch;
+    ac_wait_node node; /* the channel's list of senders waiting for the close */
+} ac_mpsc_closed_op;
+ac_future *ac_mpsc_closed(ac_mpsc_closed_op *op, ac_mpsc *ch);
 
 /* ---- oneshot ---- */
 
@@ -1493,16 +1532,26 @@ typedef struct ac_oneshot ac_oneshot;
  * receiver handle. 0 and *out, or -EINVAL / -ENOMEM. */
 int ac_oneshot_new(size_t elem_size, ac_oneshot **out);
 
-/* Send the value (never waits) and give up the sender handle: 0, or -EPIPE when the receiver is
- * already closed — the value was not sent and `*value` is untouched. Either way the sender
- * handle is gone: call this or ac_oneshot_sender_release, exactly once. */
+/* Send the value (never waits) and give up the sender handle: 0, or -EPIPE when the receiver
+ * closed or released the oneshot — the value was not sent and `*value` is untouched. Either way
+ * the sender handle is gone: call this or ac_oneshot_sender_release, exactly once. */
 int ac_oneshot_send(ac_oneshot *os, const void *value);
 
 /* Give up the sender handle without sending: the receiver's recv finishes with 0 (no value). */
 void ac_oneshot_sender_release(ac_oneshot *os);
 
-/* Give up the receiver handle — after receiving, or instead of it (a later send then fails
- * with -EPIPE). Exactly once; no receive may be pending. */
+/* For the receiver: refuse the value from now on (tokio's oneshot Receiver::close). A later
+ * send fails with -EPIPE and every ac_oneshot_closed finishes; a value sent before the close
+ * can still be received, and otherwise a receive finishes with 0. Closing again does nothing;
+ * the receiver handle stays valid (release it as usual; debug builds abort on a close after
+ * it). Use it to tell the sender its work is no longer wanted, then drain what may have come. */
+void ac_oneshot_close(ac_oneshot *os);
+
+/* For the sender: 1 once the receiver closed or released the oneshot (a send would fail). */
+int ac_oneshot_is_closed(const ac_oneshot *os);
+
+/* Give up the receiver handle — after receiving, or instead of it (it closes first, so a later
+ * send fails with -EPIPE). Exactly once; no receive may be pending. */
 void ac_oneshot_receiver_release(ac_oneshot *os);
 
 /* Wait for the value and copy it to `out`. Finishes like every receive: 1 when the value was
@@ -1516,6 +1565,18 @@ typedef struct ac_oneshot_recv_op {
 } ac_oneshot_recv_op;
 ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
 
+/* For the sender: wait until the receiver closes or releases the oneshot, then finish with 0 (at
+ * once if it already has); -ECANCELED. Race it against the work that computes the value
+ * (ac_select), so that a request whose requester gave up stops early. The sender handle must
+ * stay held until this finishes (debug builds abort when it is started after the send or
+ * release, or when the handle is given up under a pending one). Cancel-safe. */
+typedef struct ac_oneshot_closed_op {
+    ac_future future;
+    ac_oneshot *os;
+    ac_wait_node node; /* the oneshot's list of waits for the close */
+} ac_oneshot_closed_op;
+ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
+
 /* --------------------------------------------------------------------------------------------
  * Broadcast and watch
  *
@@ -1524,7 +1585,7 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
  *   in a ring; a send never waits: when the ring is full it overwrites the oldest value, and a
  *   receiver that had not read it yet has *lagged* — its next receive reports how many values
  *   it missed and carries on from the oldest value still kept.
- * ac_watch: one sender publishes a value; receivers read the latest one and can wait until it
+ * ac_watch: senders publish a value; receivers read the latest one and can wait until it
  *   changes (tokio::sync::watch). Only the newest value is kept: a receiver that is slower than
  *   the sender skips intermediate values, by design (configuration, state, "latest reading").
  *
@@ -1536,13 +1597,16 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
  * receiver closes — are handed to the drop function (ac_broadcast_set_drop) with their count,
  * so such references are released too, never silently lost. A watch holds one copy: borrowing
  * copies it out; a receiver that keeps a shared object takes its own reference right after
- * ac_watch_borrow (no await in between), and the sender drops the old value's reference after
+ * borrowing (no await in between), and the sender drops the old value's reference after
  * replacing it.
  *
  * Handles. A channel is one heap object freed when its last handle is given up. Sender handles
- * are the channel pointer (broadcast: clone/release as for ac_mpsc; watch: exactly one sender).
- * A receiver is its own small allocation made by ac_*_subscribe — call it while you hold any
- * handle of the channel (a sender handle or a receiver) — and is given up with ac_*_rx_close.
+ * are the channel pointer, cloned and released as for ac_mpsc; the last sender's release ends
+ * the stream. A receiver is its own small allocation made by ac_*_subscribe — call it while you
+ * hold any handle of the channel (a sender handle or a receiver) — and is given up with
+ * ac_*_receiver_release. Neither has a close or a closed(): ac_broadcast_send reports -EPIPE
+ * and ac_watch_send the receiver count, and a sender handle can subscribe a new receiver at any
+ * time, so "no receiver now" is a state to check, not an end to wait for.
  * Give up a handle only when no operation using it is pending (debug builds abort with
  * "asyncc: misuse: ..." on a receiver closed under a pending receive, on two receives pending on
  * one receiver, and on a broadcast/watch sender used after its release).
@@ -1557,6 +1621,11 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
  *                      cancelled receive took nothing and the next receive gets that value.
  *   ac_watch_changed   cancel-safe: the newest version is marked seen only when it finishes
  *                      with 0; a cancelled wait leaves the change unseen for the next one.
+ *
+ * Seen, for watch (as in tokio): ac_watch_changed, when it finishes with 0, and
+ * ac_watch_borrow_and_update mark the newest version seen; ac_watch_borrow only reads. Borrow
+ * right after a wait; borrow_and_update when you poll with ac_watch_has_changed, so that the
+ * value you read and the version you mark are the same one.
  *
  *     struct listener { ac_future future; ac_broadcast_receiver *rx; ac_broadcast_recv_op recv;
  *                       int value, n; };
@@ -1655,17 +1724,22 @@ ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx
 typedef struct ac_watch ac_watch;
 typedef struct ac_watch_receiver ac_watch_receiver;
 
-/* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with its
- * one sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
+/* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with one
+ * sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
 int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out);
+
+/* Add a sender handle (the caller must hold one; debug builds abort otherwise) and return `w`,
+ * to hand to another task. Every sender publishes into the same value and version. */
+ac_watch *ac_watch_sender_clone(ac_watch *w);
 
 /* Replace the value with a copy of `*value` (never waits), make it a new version and wake every
  * waiting ac_watch_changed. The value is stored even when nobody is subscribed (a later
  * subscriber sees it). Returns the number of receivers now (>= 0). */
 int ac_watch_send(ac_watch *w, const void *value);
 
-/* Give up the sender handle (exactly once). Receivers can still borrow the last value; their
- * waits finish with -EPIPE once they have seen it. Frees the watch if no receiver is left. */
+/* Give up one sender handle. After the last one, receivers can still borrow the last value;
+ * their waits finish with -EPIPE once they have seen it. Frees the watch if no receiver is left.
+ * Debug builds abort when no sender handle is left to release. */
 void ac_watch_sender_release(ac_watch *w);
 
 /* Make a receiver; the current value counts as seen. 0 and *out, or -ENOMEM. */
@@ -1674,11 +1748,15 @@ int ac_watch_subscribe(ac_watch *w, ac_watch_receiver **out);
 /* Give up a receiver. No ac_watch_changed may be pending on it. */
 void ac_watch_receiver_release(ac_watch_receiver *rx);
 
-/* Copy the latest value to `*out` and mark it seen. Always works, even after the sender is
- * gone. */
-void ac_watch_borrow(ac_watch_receiver *rx, void *out);
+/* Copy the latest value to `*out` without marking it seen (tokio's borrow): a pending change
+ * stays pending for ac_watch_changed. Always works, even after every sender is gone. */
+void ac_watch_borrow(const ac_watch_receiver *rx, void *out);
 
-/* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and the
+/* Copy the latest value to `*out` and mark it seen (tokio's borrow_and_update): the next
+ * ac_watch_changed waits for a version newer than this one. Always works. */
+void ac_watch_borrow_and_update(ac_watch_receiver *rx, void *out);
+
+/* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and every
  * sender is gone (none ever will). */
 int ac_watch_has_changed(const ac_watch_receiver *rx);
 
@@ -1686,7 +1764,7 @@ int ac_watch_has_changed(const ac_watch_receiver *rx);
 uint64_t ac_watch_version(const ac_watch *w);
 
 /* Wait until a version newer than the last one seen exists, then mark it seen and finish with
- * 0 (read it with ac_watch_borrow). Finishes at once if one exists already; -EPIPE when the
+ * 0 (read it with ac_watch_borrow). Finishes at once if one exists already; -EPIPE when every
  * sender is gone and nothing newer exists; -ECANCELED. Changes made while nobody waited are not
  * queued: one wait covers all of them. One pending wait per receiver. */
 typedef struct ac_watch_changed_op {

@@ -13,9 +13,15 @@
  * in the strong sense: nothing is copied until the send finishes, and a cancelled reservation
  * is passed on to the next waiter, so no wake-up is lost.
  *
+ * Closing (ac_mpsc_close, or the receiver's release, which closes first) refuses sends but keeps
+ * the queue for the receiver to drain: `closed` is the one flag every send checks, and
+ * `receiver_open` only says whether the receiver handle is still held. Senders waiting in
+ * ac_mpsc_closed sit on their own list, woken once when the channel closes.
+ *
  * Invariants: a send is on the waiting list iff its phase is WAITING; len + reserved <= capacity
- * for bounded channels; the waiting list is empty for unbounded ones; once the receiver is
- * closed the list is empty, the ring is freed and len is 0.
+ * for bounded channels; the waiting list is empty for unbounded ones; once closed the waiting
+ * list, the reserved count and the closed-waiters list are empty; once the receiver is released
+ * the ring is freed and len is 0.
  */
 #include "internal.h"
 
@@ -30,12 +36,14 @@ struct ac_mpsc {
     size_t elem_size;
     size_t capacity; /* 0: unbounded */
     size_t senders;  /* sender handles */
-    bool receiver_open;
+    bool receiver_open; /* the receiver handle is held */
+    bool closed;        /* sends are refused: ac_mpsc_close or the receiver's release */
     unsigned char *ring;
     size_t ring_cap, head, len;
     size_t reserved; /* slots promised to woken sends that have not copied yet */
     ac_mpsc_send_op *wait_head, *wait_tail;
     ac_mpsc_recv_op *receiving;
+    ac_wait_list closing; /* ac_mpsc_closed futures waiting for the close */
 };
 
 static void channel_misuse(const char *what)
@@ -68,6 +76,7 @@ int ac_mpsc_new(size_t elem_size, size_t capacity, ac_mpsc **out)
     ch->capacity = capacity;
     ch->senders = 1;
     ch->receiver_open = true;
+    ac_wait_list_init_(&ch->closing);
     *out = ch;
     return 0;
 }
@@ -184,9 +193,38 @@ void ac_mpsc_sender_release(ac_mpsc *ch)
         return;
     if (ASYNCC_DEBUG && (ch->wait_head || ch->reserved))
         channel_misuse("the last mpsc sender handle was released while a send is pending");
+    if (ASYNCC_DEBUG && ch->closing.head)
+        channel_misuse("the last mpsc sender handle was released while ac_mpsc_closed is pending");
     if (ch->receiving)
         ac_wake(ch->receiving->waiter);
     mpsc_free_if_unused(ch);
+}
+
+/* Refuse sends from now on. Waiting and reserved sends find the channel closed when they next
+ * poll (-EPIPE), a receive waiting on an empty queue finds its end, and every ac_mpsc_closed
+ * finishes. */
+static void mpsc_close(ac_mpsc *ch)
+{
+    if (ch->closed)
+        return;
+    ch->closed = true;
+    while (ch->wait_head) {
+        ac_mpsc_send_op *op = ch->wait_head;
+        unlink_waiter(ch, op);
+        op->phase = SEND_IDLE;
+        ac_wake(op->waiter);
+    }
+    if (ch->receiving && ch->len == 0)
+        ac_wake(ch->receiving->waiter);
+    while (ch->closing.head)
+        ac_wait_list_hand_to_head_(&ch->closing, AC_WAIT_GRANTED);
+}
+
+void ac_mpsc_close(ac_mpsc *ch)
+{
+    if (ASYNCC_DEBUG && !ch->receiver_open)
+        channel_misuse("ac_mpsc_close after ac_mpsc_receiver_release");
+    mpsc_close(ch);
 }
 
 void ac_mpsc_receiver_release(ac_mpsc *ch)
@@ -195,14 +233,8 @@ void ac_mpsc_receiver_release(ac_mpsc *ch)
         channel_misuse("ac_mpsc_receiver_release called twice");
     if (ASYNCC_DEBUG && ch->receiving)
         channel_misuse("ac_mpsc_receiver_release while a receive is pending");
+    mpsc_close(ch);
     ch->receiver_open = false;
-    /* Waiting and reserved sends find the receiver gone when they next poll: -EPIPE. */
-    while (ch->wait_head) {
-        ac_mpsc_send_op *op = ch->wait_head;
-        unlink_waiter(ch, op);
-        op->phase = SEND_IDLE;
-        ac_wake(op->waiter);
-    }
     free(ch->ring);
     ch->ring = NULL;
     ch->ring_cap = ch->head = ch->len = 0;
@@ -211,7 +243,7 @@ void ac_mpsc_receiver_release(ac_mpsc *ch)
 
 int ac_mpsc_is_closed(const ac_mpsc *ch)
 {
-    return !ch->receiver_open;
+    return ch->closed;
 }
 
 size_t ac_mpsc_len(const ac_mpsc *ch)
@@ -221,7 +253,7 @@ size_t ac_mpsc_len(const ac_mpsc *ch)
 
 int ac_mpsc_try_send(ac_mpsc *ch, const void *value)
 {
-    if (!ch->receiver_open)
+    if (ch->closed)
         return -EPIPE;
     if (!has_free_room(ch))
         return -EAGAIN;
@@ -234,7 +266,7 @@ int ac_mpsc_try_recv(ac_mpsc *ch, void *out)
         pop(ch, out);
         return 1;
     }
-    return ch->senders ? -EAGAIN : 0;
+    return ch->senders && !ch->closed ? -EAGAIN : 0;
 }
 
 /* ---- the send future ---- */
@@ -247,7 +279,7 @@ static void send_withdraw(ac_mpsc_send_op *op)
         unlink_waiter(ch, op);
     } else if (op->phase == SEND_RESERVED) {
         ch->reserved--;
-        if (ch->receiver_open)
+        if (!ch->closed)
             reserve_for_waiters(ch);
     }
     op->phase = SEND_IDLE;
@@ -258,7 +290,7 @@ static ac_poll send_poll(ac_future *f, ac_cx *cx)
     ac_mpsc_send_op *op = (ac_mpsc_send_op *)(void *)f;
     ac_mpsc *ch = op->ch;
     int rc;
-    if (!ch->receiver_open) {
+    if (ch->closed) {
         send_withdraw(op);
         return ac_leaf_finish(f, -EPIPE);
     }
@@ -299,7 +331,7 @@ static const char *send_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_mpsc_send_op *op = (const ac_mpsc_send_op *)(const void *)f;
     const ac_mpsc *ch = op->ch;
-    if (!ch->receiver_open)
+    if (ch->closed)
         snprintf(buf, size, "mpsc send (receiver closed)");
     else if (op->phase == SEND_RESERVED)
         snprintf(buf, size, "mpsc send (room reserved)");
@@ -334,7 +366,7 @@ static ac_poll recv_poll(ac_future *f, ac_cx *cx)
         pop(ch, op->out);
         return ac_leaf_finish(f, 1);
     }
-    if (ch->senders == 0) {
+    if (ch->senders == 0 || ch->closed) { /* nothing queued and nothing more can come */
         ch->receiving = NULL;
         return ac_leaf_finish(f, 0);
     }
@@ -371,11 +403,59 @@ ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out)
     return ac_leaf_init(&op->future, &recv_vtable);
 }
 
+/* ---- waiting for the close, on the sender's side ---- */
+
+/* Granted means the close happened: finish without touching the channel, which a misused
+ * release may have freed since. */
+static ac_poll mpsc_closed_poll(ac_future *f, ac_cx *cx)
+{
+    ac_mpsc_closed_op *op = (ac_mpsc_closed_op *)(void *)f;
+    if (op->node.status == AC_WAIT_GRANTED)
+        return ac_leaf_finish(f, 0);
+    if (op->ch->closed) {
+        if (op->node.status == AC_WAIT_QUEUED)
+            ac_wait_list_remove_(&op->ch->closing, &op->node);
+        return ac_leaf_finish(f, 0);
+    }
+    return ac_wait_pending_(&op->ch->closing, &op->node, cx);
+}
+
+static void mpsc_closed_cancel(ac_future *f)
+{
+    ac_mpsc_closed_op *op = (ac_mpsc_closed_op *)(void *)f;
+    if (op->node.status == AC_WAIT_QUEUED)
+        ac_wait_list_remove_(&op->ch->closing, &op->node);
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *mpsc_closed_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_mpsc_closed_op *op = (const ac_mpsc_closed_op *)(const void *)f;
+    snprintf(buf, size, "mpsc closed (receiver open, %zu queued)", op->ch->len);
+    return buf;
+}
+
+static const ac_future_vtable mpsc_closed_vtable = {
+    mpsc_closed_poll, mpsc_closed_cancel, mpsc_closed_describe,
+    "mpsc closed",    __FILE__,           sizeof(ac_mpsc_closed_op)};
+
+ac_future *ac_mpsc_closed(ac_mpsc_closed_op *op, ac_mpsc *ch)
+{
+    if (ASYNCC_DEBUG && ch->senders == 0)
+        channel_misuse("ac_mpsc_closed after every sender handle was released");
+    op->ch = ch;
+    ac_wait_node_init_(&op->node);
+    return ac_leaf_init(&op->future, &mpsc_closed_vtable);
+}
+
 /* ---- oneshot ---- */
 
+/* `closed`: the receiver refuses the value (ac_oneshot_close, or its release). A value sent
+ * before the close stays receivable. */
 struct ac_oneshot {
-    bool sender_alive, receiver_open, has_value;
+    bool sender_alive, receiver_open, closed, has_value;
     ac_oneshot_recv_op *receiving;
+    ac_wait_list closing; /* ac_oneshot_closed futures waiting for the close */
     size_t elem_size;
     unsigned char value[];
 };
@@ -390,8 +470,9 @@ int ac_oneshot_new(size_t elem_size, ac_oneshot **out)
     if (!os)
         return -ENOMEM;
     os->sender_alive = os->receiver_open = true;
-    os->has_value = false;
+    os->closed = os->has_value = false;
     os->receiving = NULL;
+    ac_wait_list_init_(&os->closing);
     os->elem_size = elem_size;
     *out = os;
     return 0;
@@ -408,6 +489,8 @@ static void oneshot_sender_gone(ac_oneshot *os)
 {
     if (ASYNCC_DEBUG && !os->sender_alive)
         channel_misuse("the oneshot sender handle was used after it was released");
+    if (ASYNCC_DEBUG && os->closing.head)
+        channel_misuse("the oneshot sender handle was given up while ac_oneshot_closed is pending");
     os->sender_alive = false;
     if (os->receiving)
         ac_wake(os->receiving->waiter);
@@ -417,7 +500,7 @@ static void oneshot_sender_gone(ac_oneshot *os)
 int ac_oneshot_send(ac_oneshot *os, const void *value)
 {
     int rc = 0;
-    if (os->receiver_open) {
+    if (!os->closed) {
         memcpy(os->value, value, os->elem_size);
         os->has_value = true;
     } else {
@@ -432,12 +515,38 @@ void ac_oneshot_sender_release(ac_oneshot *os)
     oneshot_sender_gone(os);
 }
 
+/* Refuse the value from now on: a pending receive with nothing sent finds its end, and every
+ * ac_oneshot_closed finishes. */
+static void oneshot_close(ac_oneshot *os)
+{
+    if (os->closed)
+        return;
+    os->closed = true;
+    if (os->receiving && !os->has_value)
+        ac_wake(os->receiving->waiter);
+    while (os->closing.head)
+        ac_wait_list_hand_to_head_(&os->closing, AC_WAIT_GRANTED);
+}
+
+void ac_oneshot_close(ac_oneshot *os)
+{
+    if (ASYNCC_DEBUG && !os->receiver_open)
+        channel_misuse("ac_oneshot_close after ac_oneshot_receiver_release");
+    oneshot_close(os);
+}
+
+int ac_oneshot_is_closed(const ac_oneshot *os)
+{
+    return os->closed;
+}
+
 void ac_oneshot_receiver_release(ac_oneshot *os)
 {
     if (ASYNCC_DEBUG && !os->receiver_open)
         channel_misuse("ac_oneshot_receiver_release called twice");
     if (ASYNCC_DEBUG && os->receiving)
         channel_misuse("ac_oneshot_receiver_release while a receive is pending");
+    oneshot_close(os);
     os->receiver_open = false;
     oneshot_free_if_unused(os);
 }
@@ -454,7 +563,7 @@ static ac_poll oneshot_recv_poll(ac_future *f, ac_cx *cx)
         memcpy(op->out, os->value, os->elem_size);
         return ac_leaf_finish(f, 1);
     }
-    if (!os->sender_alive) { /* released without a value, or the value was taken: the end */
+    if (!os->sender_alive || os->closed) { /* no value, and none can come: the end */
         os->receiving = NULL;
         return ac_leaf_finish(f, 0);
     }
@@ -490,4 +599,48 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out)
     op->out = out;
     op->waiter = NULL;
     return ac_leaf_init(&op->future, &oneshot_recv_vtable);
+}
+
+static ac_poll oneshot_closed_poll(ac_future *f, ac_cx *cx)
+{
+    ac_oneshot_closed_op *op = (ac_oneshot_closed_op *)(void *)f;
+    if (op->node.status == AC_WAIT_GRANTED) /* closed; see mpsc_closed_poll */
+        return ac_leaf_finish(f, 0);
+    if (op->os->closed) {
+        if (op->node.status == AC_WAIT_QUEUED)
+            ac_wait_list_remove_(&op->os->closing, &op->node);
+        return ac_leaf_finish(f, 0);
+    }
+    return ac_wait_pending_(&op->os->closing, &op->node, cx);
+}
+
+static void oneshot_closed_cancel(ac_future *f)
+{
+    ac_oneshot_closed_op *op = (ac_oneshot_closed_op *)(void *)f;
+    if (op->node.status == AC_WAIT_QUEUED)
+        ac_wait_list_remove_(&op->os->closing, &op->node);
+    ac_leaf_finish(f, -ECANCELED);
+}
+
+static const char *oneshot_closed_describe(const ac_future *f, char *buf, size_t size)
+{
+    (void)f;
+    snprintf(buf, size, "oneshot closed (receiver open)");
+    return buf;
+}
+
+static const ac_future_vtable oneshot_closed_vtable = {oneshot_closed_poll,
+                                                       oneshot_closed_cancel,
+                                                       oneshot_closed_describe,
+                                                       "oneshot closed",
+                                                       __FILE__,
+                                                       sizeof(ac_oneshot_closed_op)};
+
+ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os)
+{
+    if (ASYNCC_DEBUG && !os->sender_alive)
+        channel_misuse("ac_oneshot_closed after the oneshot sender handle was given up");
+    op->os = os;
+    ac_wait_node_init_(&op->node);
+    return ac_leaf_init(&op->future, &oneshot_closed_vtable);
 }

@@ -1,11 +1,12 @@
 /*
- * watch.c — a watch channel between the tasks of one executor: one sender publishes the latest
+ * watch.c — a watch channel between the tasks of one executor: senders publish the latest
  * value, receivers read it and wait for it to change.
  *
  * The watch holds one copy of the value and a version, bumped by every send. A receiver
- * remembers the version it has seen; a change is "a version newer than that". Waiting
- * ac_watch_changed futures link their ac_wait_node into the watch's list; a send or the
- * sender's release unlinks and wakes them all, and each re-checks the version when it runs.
+ * remembers the version it has seen; a change is "a version newer than that". Only
+ * ac_watch_changed and ac_watch_borrow_and_update move `seen`; ac_watch_borrow only reads.
+ * Waiting ac_watch_changed futures link their ac_wait_node into the watch's list; a send or the
+ * last sender's release unlinks and wakes them all, and each re-checks the version when it runs.
  *
  * Invariants: a wait is in the list iff its node's status is QUEUED; rx->seen <= version.
  */
@@ -22,7 +23,7 @@ struct ac_watch {
     size_t elem_size;
     uint64_t version;
     size_t receivers;
-    bool sender_alive;
+    size_t senders; /* sender handles; 0: no newer version will ever come */
     ac_wait_list waiting;
     unsigned char value[];
 };
@@ -45,7 +46,7 @@ int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out)
     w->elem_size = elem_size;
     w->version = 0;
     w->receivers = 0;
-    w->sender_alive = true;
+    w->senders = 1;
     w->waiting.head = w->waiting.tail = NULL;
     w->waiting.len = 0;
     memcpy(w->value, initial, elem_size);
@@ -55,7 +56,7 @@ int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out)
 
 static void free_if_unused(ac_watch *w)
 {
-    if (!w->sender_alive && w->receivers == 0)
+    if (w->senders == 0 && w->receivers == 0)
         free(w);
 }
 
@@ -103,19 +104,28 @@ static void link_node(ac_watch *w, ac_wait_node *node)
 
 int ac_watch_send(ac_watch *w, const void *value)
 {
-    if (ASYNCC_DEBUG && !w->sender_alive)
-        ac_misuse_call_("ac_watch_send after ac_watch_sender_release");
+    if (ASYNCC_DEBUG && w->senders == 0)
+        ac_misuse_call_("ac_watch_send after every sender handle was released");
     memcpy(w->value, value, w->elem_size);
     w->version++;
     wake_all(w);
     return w->receivers > INT_MAX ? INT_MAX : (int)w->receivers;
 }
 
+ac_watch *ac_watch_sender_clone(ac_watch *w)
+{
+    if (ASYNCC_DEBUG && w->senders == 0)
+        ac_misuse_call_("ac_watch_sender_clone after every sender handle was released");
+    w->senders++;
+    return w;
+}
+
 void ac_watch_sender_release(ac_watch *w)
 {
-    if (ASYNCC_DEBUG && !w->sender_alive)
-        ac_misuse_call_("ac_watch_sender_release called twice");
-    w->sender_alive = false;
+    if (ASYNCC_DEBUG && w->senders == 0)
+        ac_misuse_call_("ac_watch_sender_release: no sender handle left to release");
+    if (--w->senders > 0)
+        return;
     wake_all(w); /* waits with nothing newer finish with -EPIPE */
     free_if_unused(w);
 }
@@ -145,7 +155,12 @@ void ac_watch_receiver_release(ac_watch_receiver *rx)
     free_if_unused(w);
 }
 
-void ac_watch_borrow(ac_watch_receiver *rx, void *out)
+void ac_watch_borrow(const ac_watch_receiver *rx, void *out)
+{
+    memcpy(out, rx->w->value, rx->w->elem_size);
+}
+
+void ac_watch_borrow_and_update(ac_watch_receiver *rx, void *out)
 {
     memcpy(out, rx->w->value, rx->w->elem_size);
     rx->seen = rx->w->version;
@@ -155,7 +170,7 @@ int ac_watch_has_changed(const ac_watch_receiver *rx)
 {
     if (rx->seen < rx->w->version)
         return 1;
-    return rx->w->sender_alive ? 0 : -EPIPE;
+    return rx->w->senders ? 0 : -EPIPE;
 }
 
 uint64_t ac_watch_version(const ac_watch *w)

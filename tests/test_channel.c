@@ -1,6 +1,7 @@
 /*
  * test_channel.c — mpsc and oneshot channels: FIFO order, ring growth, backpressure, many
- * senders, close in both directions, cancellation of every wait state (no value lost or
+ * senders, close in both directions, a receiver that closes and drains, senders waiting for the
+ * close (ac_mpsc_closed, ac_oneshot_closed), cancellation of every wait state (no value lost or
  * duplicated), a randomized abort stress test with fixed seeds, oneshot paths, the manager-task
  * pattern, task-dump descriptions and the two-receivers misuse check.
  *
@@ -529,6 +530,224 @@ START_TEST(cancelled_send_never_polled)
 }
 END_TEST
 
+/* ---- the receiver closes while draining; senders wait for the close ---- */
+
+START_TEST(close_refuses_sends_and_the_receiver_drains)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc *ch = new_mpsc(4);
+    ac_mpsc *second = ac_mpsc_sender_clone(ch);
+    struct received got;
+    ac_task *c;
+    int i, v = 0;
+    for (i = 1; i <= 3; i++)
+        ck_assert_int_eq(ac_mpsc_try_send(ch, &i), 0);
+    ac_mpsc_close(ch);
+    ck_assert_int_eq(ac_mpsc_is_closed(ch), 1);
+    v = 4;
+    ck_assert_int_eq(ac_mpsc_try_send(second, &v), -EPIPE);
+    ck_assert_int_eq(v, 4); /* not sent: still the sender's */
+    ck_assert_uint_eq(ac_mpsc_len(ch), 3);
+    /* Both sender handles are still held, yet the stream ends once the queue is drained. */
+    c = spawn_consumer(ex, ch, 0, &got);
+    expect_settled(ex);
+    ck_assert_int_eq(join(ex, c), 0);
+    ck_assert_int_eq(got.n, 3);
+    ck_assert_int_eq(got.values[0] * 100 + got.values[1] * 10 + got.values[2], 123);
+    ck_assert_int_eq(got.rc, 0);
+    ck_assert_int_eq(ac_mpsc_try_recv(ch, &v), 0); /* the end is sticky */
+    ac_mpsc_close(ch);                             /* closing again changes nothing */
+    ck_assert_int_eq(ac_mpsc_try_send(ch, &v), -EPIPE);
+    ac_mpsc_receiver_release(ch);
+    ac_mpsc_sender_release(second);
+    ac_mpsc_sender_release(ch); /* the last handle frees the channel */
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(close_fails_waiting_and_reserved_sends)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc *ch = new_mpsc(2);
+    struct sent_report reserved, waiting;
+    ac_task *p1, *p2;
+    int v = 1;
+    ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
+    v = 2;
+    ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
+    p1 = spawn_producer(ex, ch, 10, 1, 0, &reserved);
+    expect_settled(ex);
+    p2 = spawn_producer(ex, ch, 20, 1, 0, &waiting);
+    expect_settled(ex);
+    ck_assert_int_eq(try_recv_int(ch), 1); /* room reserved for p1, which has not run yet */
+    ac_mpsc_close(ch);
+    ck_assert(backtrace_has(p2, "mpsc send (receiver closed)"));
+    expect_settled(ex);
+    ck_assert_int_eq(join(ex, p1), 0);
+    ck_assert_int_eq(join(ex, p2), 0);
+    ck_assert_int_eq(reserved.rc, -EPIPE);
+    ck_assert_int_eq(reserved.value, 10);
+    ck_assert_int_eq(waiting.rc, -EPIPE);
+    ck_assert_int_eq(waiting.value, 20);
+    /* What was queued before the close is still delivered; nothing the failed sends held. */
+    ck_assert_int_eq(try_recv_int(ch), 2);
+    ck_assert_int_eq(ac_mpsc_try_recv(ch, &v), 0);
+    ac_mpsc_receiver_release(ch);
+    ac_mpsc_sender_release(ch);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(close_ends_a_pending_receive)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc *ch = new_mpsc(0);
+    struct received got;
+    ac_task *c = spawn_consumer(ex, ch, 0, &got);
+    expect_settled(ex);
+    ck_assert(backtrace_has(c, "mpsc recv (0 queued, 1 senders)"));
+    ac_mpsc_close(ch); /* e.g. by a supervisor: the receive waits for nothing any more */
+    expect_settled(ex);
+    ck_assert_int_eq(join(ex, c), 0);
+    ck_assert_int_eq(got.n, 0);
+    ck_assert_int_eq(got.rc, 0);
+    ac_mpsc_receiver_release(ch);
+    ac_mpsc_sender_release(ch);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Waits for the receiver to close, with its own sender handle, which its cleanup releases. */
+struct close_watcher {
+    ac_future future;
+    ac_mpsc *ch;
+    int *rc;
+    ac_mpsc_closed_op closed;
+};
+
+ASYNC_FN(close_watcher)
+    AWAIT_INTO(*self->rc, ac_mpsc_closed(&self->closed, self->ch));
+ASYNC_FINALLY
+    ac_mpsc_sender_release(self->ch);
+ASYNC_END
+
+static ac_task *spawn_close_watcher(ac_executor *ex, ac_mpsc *ch, int *rc)
+{
+    struct close_watcher w;
+    ASYNC_INIT(&w, close_watcher);
+    w.ch = ch;
+    w.rc = rc;
+    *rc = 1;
+    return ac_spawn(ex, &w.future);
+}
+
+START_TEST(closed_finishes_when_the_receiver_closes_or_releases)
+{
+    int release;
+    for (release = 0; release < 2; release++) {
+        ac_executor *ex = ac_executor_new();
+        ac_mpsc *ch = new_mpsc(2);
+        ac_mpsc_closed_op closed;
+        ac_task *w[3];
+        int rc[3], i, v = 5;
+        ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
+        for (i = 0; i < 3; i++)
+            w[i] = spawn_close_watcher(ex, ac_mpsc_sender_clone(ch), &rc[i]);
+        expect_settled(ex);
+        for (i = 0; i < 3; i++) {
+            ck_assert_int_eq(rc[i], 1);
+            ck_assert(backtrace_has(w[i], "mpsc closed (receiver open, 1 queued)"));
+        }
+        if (release)
+            ac_mpsc_receiver_release(ch);
+        else
+            ac_mpsc_close(ch);
+        expect_settled(ex);
+        for (i = 0; i < 3; i++) {
+            ck_assert_int_eq(join(ex, w[i]), 0);
+            ck_assert_int_eq(rc[i], 0);
+        }
+        /* Once closed, a new wait finishes at once. */
+        ck_assert_int_eq(ac_block_on(ex, ac_mpsc_closed(&closed, ch)), 0);
+        if (!release) {
+            ck_assert_int_eq(try_recv_int(ch), 5); /* close kept the queue */
+            ac_mpsc_receiver_release(ch);
+        }
+        ac_mpsc_sender_release(ch);
+        ac_executor_free(ex);
+    }
+}
+END_TEST
+
+START_TEST(closed_does_not_finish_when_senders_come_and_go)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc *ch = new_mpsc(0);
+    ac_mpsc_closed_op closed;
+    ac_timeout_ms_op timeout;
+    int rc, v = 1;
+    ac_task *w = spawn_close_watcher(ex, ac_mpsc_sender_clone(ch), &rc);
+    ac_mpsc *other = ac_mpsc_sender_clone(ch);
+    expect_settled(ex);
+    ac_mpsc_sender_release(other);
+    ck_assert_int_eq(ac_mpsc_try_send(ch, &v), 0);
+    ck_assert_int_eq(try_recv_int(ch), 1);
+    expect_settled(ex);
+    ck_assert_int_eq(rc, 1); /* still waiting: only the receiver's close ends it */
+    /* Nothing can close the channel while this waits: it runs out of time. */
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 1, ac_mpsc_closed(&closed, ch))),
+                     -ETIMEDOUT);
+    ac_mpsc_receiver_release(ch);
+    expect_settled(ex);
+    ck_assert_int_eq(join(ex, w), 0);
+    ck_assert_int_eq(rc, 0);
+    ac_mpsc_sender_release(ch);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(cancelled_closed_leaves_the_other_waits_linked)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc *ch = new_mpsc(1);
+    ac_mpsc_closed_op never_polled;
+    ac_task *w[3];
+    int rc[3], i;
+    for (i = 0; i < 3; i++)
+        w[i] = spawn_close_watcher(ex, ac_mpsc_sender_clone(ch), &rc[i]);
+    expect_settled(ex);
+    ck_assert_int_eq(ac_task_abort(w[1]), 0); /* the middle of the list */
+    ck_assert_int_eq(join(ex, w[1]), -ECANCELED);
+    ac_future_cancel(ac_mpsc_closed(&never_polled, ch));
+    ck_assert_int_eq(never_polled.future.result, -ECANCELED);
+    ac_mpsc_close(ch); /* wakes w[0] and w[2]... */
+    ck_assert_int_eq(ac_task_abort(w[2]), 0); /* ...and w[2] is dropped before it runs */
+    expect_settled(ex);
+    ck_assert_int_eq(join(ex, w[0]), 0);
+    ck_assert_int_eq(rc[0], 0);
+    ck_assert_int_eq(join(ex, w[2]), -ECANCELED);
+    ck_assert_int_eq(rc[1], 1);
+    ck_assert_int_eq(rc[2], 1);
+    ac_mpsc_receiver_release(ch);
+    ac_mpsc_sender_release(ch);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(executor_free_with_a_pending_closed)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc *ch = new_mpsc(1);
+    int rc;
+    ac_task_detach(spawn_close_watcher(ex, ac_mpsc_sender_clone(ch), &rc));
+    expect_settled(ex);
+    ac_executor_free(ex); /* cancels the wait: its cleanup releases its sender handle */
+    ck_assert_int_eq(rc, 1); /* never finished */
+    ac_mpsc_receiver_release(ch);
+    ac_mpsc_sender_release(ch);
+}
+END_TEST
+
 /* Holds a sender handle while it sleeps; its cleanup gives the handle up. */
 struct sender_holder {
     ac_future future;
@@ -823,6 +1042,144 @@ START_TEST(oneshot_cancelled_recv_loses_nothing)
 }
 END_TEST
 
+START_TEST(oneshot_close_before_send_refuses_the_value)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_oneshot *os;
+    ac_oneshot_recv_op recv;
+    int v = 13, out = 0;
+    ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
+    ck_assert_int_eq(ac_oneshot_is_closed(os), 0);
+    ac_oneshot_close(os);
+    ac_oneshot_close(os); /* closing again changes nothing */
+    ck_assert_int_eq(ac_oneshot_is_closed(os), 1);
+    ck_assert_int_eq(ac_oneshot_send(os, &v), -EPIPE); /* gives up the sender handle */
+    ck_assert_int_eq(v, 13);
+    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), 0);
+    ck_assert_int_eq(out, 0);
+    ac_oneshot_receiver_release(os); /* the last handle frees it */
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(oneshot_close_after_send_keeps_the_value)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_oneshot *os;
+    ac_oneshot_recv_op recv;
+    int v = 14, out = 0;
+    ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
+    ck_assert_int_eq(ac_oneshot_send(os, &v), 0);
+    ac_oneshot_close(os); /* too late to refuse: what was sent is still received */
+    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), 1);
+    ck_assert_int_eq(out, 14);
+    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_recv(&recv, os, &out)), 0);
+    ac_oneshot_receiver_release(os);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(oneshot_close_ends_a_pending_recv)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_oneshot *os;
+    int v = 15, out = 0, rc;
+    ac_task *w;
+    ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
+    w = spawn_oneshot_waiter(ex, os, &out, &rc);
+    expect_settled(ex);
+    ac_oneshot_close(os);
+    expect_settled(ex);
+    ck_assert_int_eq(join(ex, w), 0);
+    ck_assert_int_eq(rc, 0); /* the sender still holds its handle, but can no longer send */
+    ck_assert_int_eq(ac_oneshot_send(os, &v), -EPIPE);
+    ac_oneshot_receiver_release(os);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* The sender's side of a request: waits until the requester gives up, then releases. */
+struct oneshot_close_watcher {
+    ac_future future;
+    ac_oneshot *os;
+    int *rc;
+    ac_oneshot_closed_op closed;
+};
+
+ASYNC_FN(oneshot_close_watcher)
+    AWAIT_INTO(*self->rc, ac_oneshot_closed(&self->closed, self->os));
+ASYNC_FINALLY
+    ac_oneshot_sender_release(self->os);
+ASYNC_END
+
+static ac_task *spawn_oneshot_close_watcher(ac_executor *ex, ac_oneshot *os, int *rc)
+{
+    struct oneshot_close_watcher w;
+    ASYNC_INIT(&w, oneshot_close_watcher);
+    w.os = os;
+    w.rc = rc;
+    *rc = NOT_FINISHED;
+    return ac_spawn(ex, &w.future);
+}
+
+START_TEST(oneshot_closed_finishes_when_the_receiver_closes_or_releases)
+{
+    int release;
+    for (release = 0; release < 2; release++) {
+        ac_executor *ex = ac_executor_new();
+        ac_oneshot *os;
+        int rc;
+        ac_task *w;
+        ck_assert_int_eq(ac_oneshot_new(sizeof(int), &os), 0);
+        w = spawn_oneshot_close_watcher(ex, os, &rc);
+        expect_settled(ex);
+        ck_assert_int_eq(rc, NOT_FINISHED);
+        ck_assert(backtrace_has(w, "oneshot closed (receiver open)"));
+        if (release)
+            ac_oneshot_receiver_release(os);
+        else
+            ac_oneshot_close(os);
+        expect_settled(ex);
+        ck_assert_int_eq(join(ex, w), 0);
+        ck_assert_int_eq(rc, 0);
+        if (!release)
+            ac_oneshot_receiver_release(os); /* the watcher's release went first */
+        ac_executor_free(ex);
+    }
+}
+END_TEST
+
+START_TEST(oneshot_closed_cancelled_then_the_close_arrives)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_oneshot *os;
+    ac_oneshot_closed_op closed;
+    ac_timeout_ms_op timeout;
+    int rc;
+    ac_task *w;
+    ck_assert_int_eq(ac_oneshot_new(sizeof(int), &os), 0);
+    /* The receiver is open and nothing will close it meanwhile: the wait runs out of time. */
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 1, ac_oneshot_closed(&closed, os))),
+                     -ETIMEDOUT);
+    ac_future_cancel(ac_oneshot_closed(&closed, os)); /* never polled */
+    ck_assert_int_eq(closed.future.result, -ECANCELED);
+    ac_oneshot_close(os);
+    ck_assert_int_eq(ac_block_on(ex, ac_oneshot_closed(&closed, os)), 0); /* at once */
+    /* Woken by the close, then dropped before it ran: still clean. */
+    ac_oneshot_sender_release(os);
+    ac_oneshot_receiver_release(os);
+    ck_assert_int_eq(ac_oneshot_new(sizeof(int), &os), 0);
+    w = spawn_oneshot_close_watcher(ex, os, &rc);
+    expect_settled(ex);
+    ac_oneshot_close(os);
+    ck_assert_int_eq(ac_task_abort(w), 0);
+    ck_assert_int_eq(join(ex, w), -ECANCELED);
+    ck_assert_int_eq(rc, NOT_FINISHED);
+    ac_oneshot_receiver_release(os);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* ---- the manager-task pattern: an mpsc of commands, each with a oneshot for its reply ---- */
 
 struct command {
@@ -962,12 +1319,24 @@ int main(void)
     tcase_add_test(tc, cancelled_send_with_reserved_room_passes_it_on);
     tcase_add_test(tc, cancelled_send_never_polled);
     tcase_add_test(tc, executor_free_with_tasks_holding_handles);
+    tcase_add_test(tc, close_refuses_sends_and_the_receiver_drains);
+    tcase_add_test(tc, close_fails_waiting_and_reserved_sends);
+    tcase_add_test(tc, close_ends_a_pending_receive);
+    tcase_add_test(tc, closed_finishes_when_the_receiver_closes_or_releases);
+    tcase_add_test(tc, closed_does_not_finish_when_senders_come_and_go);
+    tcase_add_test(tc, cancelled_closed_leaves_the_other_waits_linked);
+    tcase_add_test(tc, executor_free_with_a_pending_closed);
     tcase_add_loop_test(tc, stress_random_aborts, 0, 9);
     tcase_add_test(tc, oneshot_value_sent_before_recv);
     tcase_add_test(tc, oneshot_pending_recv_woken_by_send);
     tcase_add_test(tc, oneshot_sender_released_without_sending);
     tcase_add_test(tc, oneshot_receiver_closed_send_fails_and_keeps_the_value);
     tcase_add_test(tc, oneshot_cancelled_recv_loses_nothing);
+    tcase_add_test(tc, oneshot_close_before_send_refuses_the_value);
+    tcase_add_test(tc, oneshot_close_after_send_keeps_the_value);
+    tcase_add_test(tc, oneshot_close_ends_a_pending_recv);
+    tcase_add_test(tc, oneshot_closed_finishes_when_the_receiver_closes_or_releases);
+    tcase_add_test(tc, oneshot_closed_cancelled_then_the_close_arrives);
     tcase_add_test(tc, manager_task_with_oneshot_replies);
     tcase_add_test(tc, two_receivers_at_once_abort);
     suite_add_tcase(s, tc);

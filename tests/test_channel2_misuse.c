@@ -1,11 +1,13 @@
 /*
  * test_channel2_misuse.c — the misuse checks of broadcast and watch channels (asyncc.h section
- * 19) abort and say what went wrong: two receives pending on one receiver, a receiver closed
- * under its pending receive, a sender used after its release.
+ * 17) abort and say what went wrong: two receives pending on one receiver, a receiver closed
+ * under its pending receive, a sender used after its release. Also the handle mistakes around
+ * closing mpsc and oneshot channels and cloning watch senders.
  *
  * Each scenario runs in a child this file forks itself, with stderr on a pipe, so a test can
- * assert both that the child died of SIGABRT and what the message says. The mistakes are made
- * from inside a task, so the report also names this file (the task's spawn site).
+ * assert both that the child died of SIGABRT and what the message says. The broadcast and watch
+ * mistakes are made from inside a task, so the report also names this file (the task's spawn
+ * site); the close and clone mistakes are plain calls.
  */
 /* ctest: needs-fork */
 #include "asyncc.h"
@@ -151,9 +153,124 @@ START_TEST(watch_misuse_aborts)
     d = run_to_death(watch_close_under_wait);
     ck_assert_aborted_saying(d, "ac_watch_receiver_release while ac_watch_changed is pending");
     d = run_to_death(watch_send_after_release);
-    ck_assert_aborted_saying(d, "ac_watch_send after ac_watch_sender_release");
+    ck_assert_aborted_saying(d, "ac_watch_send after every sender handle was released");
     d = run_to_death(watch_release_twice);
-    ck_assert_aborted_saying(d, "ac_watch_sender_release called twice");
+    ck_assert_aborted_saying(d, "ac_watch_sender_release: no sender handle left to release");
+}
+END_TEST
+
+/* ---- closing mpsc and oneshot channels, cloning watch senders: plain calls ---- */
+
+static void mpsc_close_after_release(void)
+{
+    ac_mpsc *ch;
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &ch), 0);
+    ac_mpsc_receiver_release(ch); /* the sender handle keeps the channel alive */
+    ac_mpsc_close(ch);
+}
+
+static void mpsc_closed_without_a_sender(void)
+{
+    ac_mpsc *ch;
+    ac_mpsc_closed_op closed;
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &ch), 0);
+    ac_mpsc_sender_release(ch); /* the receiver handle keeps the channel alive */
+    ac_mpsc_closed(&closed, ch);
+}
+
+/* A task waits for the close with the only sender handle; plain code then releases it. */
+struct mpsc_close_waiter {
+    ac_future future;
+    ac_mpsc *ch;
+    ac_mpsc_closed_op closed;
+};
+
+ASYNC_FN(mpsc_close_waiter)
+    AWAIT(ac_mpsc_closed(&self->closed, self->ch));
+ASYNC_END
+
+static void mpsc_last_sender_released_under_closed(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct mpsc_close_waiter w;
+    ASYNC_INIT(&w, mpsc_close_waiter);
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &w.ch), 0);
+    ac_task_detach(ac_spawn(ex, &w.future));
+    ac_executor_run(ex);
+    ac_mpsc_sender_release(w.ch);
+}
+
+static void oneshot_close_after_release(void)
+{
+    ac_oneshot *os;
+    ck_assert_int_eq(ac_oneshot_new(sizeof(int), &os), 0);
+    ac_oneshot_receiver_release(os);
+    ac_oneshot_close(os);
+}
+
+static void oneshot_closed_after_send(void)
+{
+    ac_oneshot *os;
+    ac_oneshot_closed_op closed;
+    int v = 1;
+    ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
+    ck_assert_int_eq(ac_oneshot_send(os, &v), 0); /* gives up the sender handle */
+    ac_oneshot_closed(&closed, os);
+}
+
+struct oneshot_close_waiter {
+    ac_future future;
+    ac_oneshot *os;
+    ac_oneshot_closed_op closed;
+};
+
+ASYNC_FN(oneshot_close_waiter)
+    AWAIT(ac_oneshot_closed(&self->closed, self->os));
+ASYNC_END
+
+static void oneshot_sent_under_closed(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct oneshot_close_waiter w;
+    int v = 1;
+    ASYNC_INIT(&w, oneshot_close_waiter);
+    ck_assert_int_eq(ac_oneshot_new(sizeof v, &w.os), 0);
+    ac_task_detach(ac_spawn(ex, &w.future));
+    ac_executor_run(ex);
+    ac_oneshot_send(w.os, &v);
+}
+
+static void watch_clone_after_release(void)
+{
+    ac_watch *w;
+    ac_watch_receiver *rx;
+    int initial = 0;
+    ck_assert_int_eq(ac_watch_new(sizeof initial, &initial, &w), 0);
+    ck_assert_int_eq(ac_watch_subscribe(w, &rx), 0);
+    ac_watch_sender_release(w); /* the receiver keeps the watch alive */
+    ac_watch_sender_clone(w);
+}
+
+START_TEST(close_and_clone_misuse_aborts)
+{
+    struct death d = run_to_death(mpsc_close_after_release);
+    ck_assert_aborted_with(d, "asyncc: misuse: ", "ac_mpsc_close after ac_mpsc_receiver_release");
+    d = run_to_death(mpsc_closed_without_a_sender);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_mpsc_closed after every sender handle was released");
+    d = run_to_death(mpsc_last_sender_released_under_closed);
+    ck_assert_aborted_with(d, "asyncc: misuse: ", "while ac_mpsc_closed is pending");
+    d = run_to_death(oneshot_close_after_release);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_oneshot_close after ac_oneshot_receiver_release");
+    d = run_to_death(oneshot_closed_after_send);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_oneshot_closed after the oneshot sender handle was given up");
+    d = run_to_death(oneshot_sent_under_closed);
+    ck_assert_aborted_with(d, "asyncc: misuse: ", "while ac_oneshot_closed is pending");
+    d = run_to_death(watch_clone_after_release);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_watch_sender_clone after every sender handle was released");
 }
 END_TEST
 
@@ -165,6 +282,7 @@ int main(void)
     if (ASYNCC_DEBUG) { /* the checks exist only with ASYNCC_DEBUG (not under NDEBUG) */
         tcase_add_test(tc, broadcast_misuse_aborts);
         tcase_add_test(tc, watch_misuse_aborts);
+        tcase_add_test(tc, close_and_clone_misuse_aborts);
     }
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

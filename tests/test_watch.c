@@ -1,9 +1,10 @@
 /*
  * test_watch.c — watch channels: borrow and versions, late subscribers, one send waking every
- * waiter, coalesced changes, changed() marking the version seen, the sender's release with and
- * without unseen changes, cancellation of every wait state (no change lost), executor teardown,
- * and a fixed-seed randomized stress test (receivers only ever see newer values and end on the
- * last one).
+ * waiter, coalesced changes, changed() and borrow_and_update() marking the version seen while
+ * borrow() only reads, cloned senders (the last release ends the stream), the sender's release
+ * with and without unseen changes, cancellation of every wait state (no change lost), executor
+ * teardown, and a fixed-seed randomized stress test (receivers only ever see newer values and
+ * end on the last one).
  *
  * expect_settled() runs the executor until every task has finished or waits for something only
  * the test's plain code can provide (ac_executor_run then reports -EDEADLK).
@@ -34,10 +35,17 @@ static int send_int(ac_watch *w, int v)
     return ac_watch_send(w, &v);
 }
 
-static int borrow_int(ac_watch_receiver *rx)
+static int borrow_int(const ac_watch_receiver *rx)
 {
     int v = -1;
     ac_watch_borrow(rx, &v);
+    return v;
+}
+
+static int borrow_and_update_int(ac_watch_receiver *rx)
+{
+    int v = -1;
+    ac_watch_borrow_and_update(rx, &v);
     return v;
 }
 
@@ -105,7 +113,7 @@ START_TEST(borrow_send_and_versions)
     ck_assert_int_eq(send_int(w, 12), 1);
     ck_assert_uint_eq(ac_watch_version(w), 2);
     ck_assert_int_eq(ac_watch_has_changed(rx), 1);
-    ck_assert_int_eq(borrow_int(rx), 12); /* only the latest is kept */
+    ck_assert_int_eq(borrow_and_update_int(rx), 12); /* only the latest is kept */
     ck_assert_int_eq(ac_watch_has_changed(rx), 0);
     ck_assert_int_eq(borrow_int(rx), 12); /* borrowing again is fine */
     ac_watch_receiver_release(rx);
@@ -154,12 +162,39 @@ START_TEST(sender_release_keeps_the_last_value_readable)
     late = subscribe(w);
     ac_watch_sender_release(w);
     ck_assert_int_eq(ac_watch_has_changed(rx), 1); /* still unseen: not -EPIPE yet */
-    ck_assert_int_eq(borrow_int(rx), 5);
+    ck_assert_int_eq(borrow_and_update_int(rx), 5);
     ck_assert_int_eq(ac_watch_has_changed(rx), -EPIPE);
     ck_assert_int_eq(ac_watch_has_changed(late), -EPIPE);
     ck_assert_int_eq(borrow_int(late), 5);
     ac_watch_receiver_release(rx);
     ac_watch_receiver_release(late);
+}
+END_TEST
+
+START_TEST(borrow_reads_and_borrow_and_update_marks_seen)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_watch *w = new_watch(0);
+    ac_watch_receiver *rx = subscribe(w);
+    ac_watch_changed_op changed;
+    ac_timeout_ms_op timeout;
+    send_int(w, 1);
+    ck_assert_int_eq(borrow_int(rx), 1);
+    ck_assert_int_eq(borrow_int(rx), 1);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 1); /* looking did not mark it seen */
+    ck_assert_int_eq(ac_block_on(ex, ac_watch_changed(&changed, rx)), 0); /* at once */
+    send_int(w, 2);
+    ck_assert_int_eq(borrow_and_update_int(rx), 2);
+    ck_assert_int_eq(ac_watch_has_changed(rx), 0);
+    /* Marked seen: the next wait waits (here until its timeout, as nothing sends). */
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 1, ac_watch_changed(&changed, rx))),
+                     -ETIMEDOUT);
+    ac_watch_sender_release(w);
+    ck_assert_int_eq(ac_watch_has_changed(rx), -EPIPE);
+    ck_assert_int_eq(borrow_int(rx), 2); /* both still read after the senders are gone */
+    ck_assert_int_eq(borrow_and_update_int(rx), 2);
+    ac_watch_receiver_release(rx);
+    ac_executor_free(ex);
 }
 END_TEST
 
@@ -268,6 +303,38 @@ START_TEST(sender_release_ends_waits)
 }
 END_TEST
 
+START_TEST(cloned_senders_share_one_value_and_the_last_release_ends_it)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_watch *first = new_watch(0);
+    ac_watch *second = ac_watch_sender_clone(first);
+    ac_watch_receiver *rx = subscribe(first);
+    struct seen seen;
+    ac_task *t = spawn_follower(ex, rx, 5, 0, &seen);
+    expect_settled(ex);
+    ck_assert_int_eq(send_int(first, 1), 1);
+    expect_settled(ex);
+    ck_assert_int_eq(send_int(second, 2), 1);
+    expect_settled(ex);
+    ck_assert_uint_eq(ac_watch_version(second), 2); /* one version, whoever sends */
+    ac_watch_sender_release(first);
+    expect_settled(ex);
+    ck_assert_int_eq(seen.rc, 0); /* one sender is left: the follower still waits */
+    ck_assert(backtrace_has(t, "watch changed (version 2 seen)"));
+    ck_assert_int_eq(ac_watch_has_changed(rx), 0);
+    ck_assert_int_eq(send_int(second, 3), 1);
+    expect_settled(ex);
+    ac_watch_sender_release(second); /* the last one: the wait ends */
+    expect_settled(ex);
+    ck_assert_int_eq(join(ex, t), 0);
+    ck_assert_int_eq(seen.rc, -EPIPE);
+    ck_assert_int_eq(seen.n, 3);
+    ck_assert_int_eq(seen.values[0] * 100 + seen.values[1] * 10 + seen.values[2], 123);
+    ac_watch_receiver_release(rx); /* the last handle frees the watch */
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* ---- cancellation ---- */
 
 START_TEST(cancelled_wait_leaves_the_change_unseen)
@@ -282,7 +349,7 @@ START_TEST(cancelled_wait_leaves_the_change_unseen)
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     send_int(w, 1);
     ck_assert_int_eq(ac_watch_has_changed(rx), 1); /* the change is still there */
-    ck_assert_int_eq(borrow_int(rx), 1);
+    ck_assert_int_eq(borrow_and_update_int(rx), 1);
     t = spawn_follower(ex, rx, 1, 0, &seen);
     expect_settled(ex);
     send_int(w, 2);                        /* wakes it... */
@@ -477,10 +544,12 @@ int main(void)
     tcase_add_test(tc, values_are_copied_with_their_element_size);
     tcase_add_test(tc, send_without_receivers_is_stored_for_later_subscribers);
     tcase_add_test(tc, sender_release_keeps_the_last_value_readable);
+    tcase_add_test(tc, borrow_reads_and_borrow_and_update_marks_seen);
     tcase_add_test(tc, one_send_wakes_every_waiter);
     tcase_add_test(tc, changes_while_nobody_waits_coalesce);
     tcase_add_test(tc, changed_finishes_at_once_and_marks_the_version_seen);
     tcase_add_test(tc, sender_release_ends_waits);
+    tcase_add_test(tc, cloned_senders_share_one_value_and_the_last_release_ends_it);
     tcase_add_test(tc, cancelled_wait_leaves_the_change_unseen);
     tcase_add_test(tc, cancelled_waiter_leaves_the_other_waiters_linked);
     tcase_add_test(tc, cancelled_wait_never_polled);
