@@ -1510,6 +1510,7 @@ ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out);
  * started without one, or when the last sender handle is released under a pending one).
  * Cancel-safe.
  *
+ *     // fragment: in a loop of a body; compute() stands for an async function of yours
  *     // stop computing values that nobody will read
  *     self->branches[0] = compute(&self->work);
  *     self->branches[1] = ac_mpsc_closed(&self->closed, self->tx);
