@@ -220,7 +220,7 @@ extern "C" {
  *   ac_stream_copy_bidirectional  0 when both ends finished    I/O               partial buf [2]
  *   ac_join_all                0 (read each branch's result)                     inner   no
  *   ac_try_join_all            0, or the first branch error    branch's own      inner   no
- *   ac_select                  the winner's result, op->winner -EINVAL           inner   no
+ *   ac_select                  the winner's result, op->winner -EINVAL [4]       inner   no
  *   ac_interval_tick           ticks skipped (>= 0)            -ENOMEM           yes     no [1]
  *   ac_mpsc_send               0                               -EPIPE, -ENOMEM   yes     no [3]
  *   ac_mpsc_recv               1 per value, 0 at the end                         yes     no
@@ -240,6 +240,7 @@ extern "C" {
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
  * [3] an unbounded channel's ring grows to the most values ever queued at once.
+ * [4] no enabled branch: zero branches, or every one disabled (NULL).
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -1279,8 +1280,9 @@ ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_
  *
  * Cancellation. Cancelling a pending join or select cancels every unfinished branch, in index
  * order (their cleanup runs), and finishes it with -ECANCELED. Finished branches keep their
- * results. In the async backtrace a pending combinator shows as "join (2 of 3 pending)" or
- * "select of 3" and the chain continues into its first unfinished branch.
+ * results; a select's disabled (NULL) branches are left alone. In the async backtrace a pending
+ * combinator shows as "join (2 of 3 pending)", "select of 3" or "select of 3, 1 disabled", and
+ * the chain continues into its first unfinished branch.
  *
  * Timeouts: wrap anything in ac_timeout_ms (section 9), or select against an ac_sleep_ms.
  * ============================================================================================ */
@@ -1293,7 +1295,8 @@ ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_
  * Zero branches finish at once with 0. Branches are polled in index order. `branches` and the
  * frames it points to must stay valid, and unmoved, until the combinator finishes or is
  * cancelled; a branch that has already finished counts as finished and is not polled again.
- * Debug builds abort on a NULL branch. */
+ * Every branch of a join is required: debug builds abort on a NULL branch (only a select can
+ * disable one). */
 typedef struct ac_join_all_op {
     ac_future future;
     ac_future **branches;
@@ -1315,13 +1318,26 @@ enum {
 /* ac_select: the first branch to finish wins. Before the select finishes, every other branch
  * is cancelled (its cleanup runs, in index order), so a loser's side effects stop at its last
  * await. Finishes with the winner's result; `op->winner` is its index (-1 while pending, after
- * a cancel, or on error). Zero branches: -EINVAL.
+ * a cancel, or on error).
+ *
+ * Disabled branches (tokio's `, if condition` guard). A NULL entry in `branches` is a disabled
+ * branch: it is never polled, never cancelled and cannot win, and its index keeps its place, so
+ * op->winner still names the array slot. Decide each guard as you fill the array:
+ *     self->branches[1] = self->jobs_open ? ac_mpsc_recv(&self->recv, self->jobs, &self->job)
+ *                                         : NULL;
+ * The entries are read when ac_select is called and must not change until it finishes; to
+ * enable a branch later, finish this select (or cancel it) and start a new one, as a loop does.
+ * When no branch is enabled — zero branches, or every entry NULL — the select finishes with
+ * -EINVAL on its first poll, op->winner -1 (tokio's `else` branch: a loop whose guards have
+ * all closed ends there). A branch's own -EINVAL comes with op->winner >= 0.
  *
  * Fairness. By default (flags 0) the branch polled first rotates: each select starts one index
  * later than the previous one made on this thread, and each further poll of the same select
  * moves on by one more. So when several branches are ready together, none is always preferred:
- * in a loop that selects over always-ready branches, each wins in turn. With AC_SELECT_BIASED
- * the order is always 0, 1, 2, ...: an always-ready early branch starves the later ones.
+ * in a loop that selects over always-ready branches, each wins in turn. The rotation counts
+ * enabled branches only, so disabling one does not favour its neighbour. With
+ * AC_SELECT_BIASED the order is always 0, 1, 2, ...: an always-ready early branch starves the
+ * later ones.
  *
  * Cancel safety is the losers': a loser that was a cancel-safe operation (read_line, accept,
  * recv_from) lost nothing; a loser that was half-way through a write_all reports
@@ -1330,7 +1346,7 @@ typedef struct ac_select_op {
     ac_future future;
     ac_future **branches;
     size_t count;
-    size_t start; /* the branch polled first on the next poll */
+    size_t start; /* the branch polled first on the next poll; count when none is enabled */
     unsigned flags;
     int winner;
 } ac_select_op;
