@@ -221,7 +221,7 @@ extern "C" {
  *   ac_stream_copy_bidirectional  0 when both ends finished    I/O               partial buf [2]
  *   ac_join_all                0 (read each branch's result)                     inner   no
  *   ac_try_join_all            0, or the first branch error    branch's own      inner   no
- *   ac_select                  the winner's result, op->winner -EINVAL           inner   no
+ *   ac_select                  the winner's result, op->winner -EINVAL [4]       inner   no
  *   ac_interval_tick           ticks skipped (>= 0)            -ENOMEM           yes     no [1]
  *   ac_mpsc_send               0                               -EPIPE, -ENOMEM   yes     no [3]
  *   ac_mpsc_recv               1 per value, 0 at the end                         yes     no
@@ -237,12 +237,13 @@ extern "C" {
  *   ac_rwlock_write            0                                                 yes     no
  *   ac_barrier_wait            1 for the leader, else 0                          yes     no
  *   ac_once_get_or_init        0 once the cell is set          init's own        yes     no
- *   ac_group_next              1 per member, 0 when none left                    yes     no
+ *   ac_group_next              1 per member, op->member; 0 at the end            yes     no
  *   ac_group_join              0, or the first member error    member's own      yes     no
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
  * [3] an unbounded channel's ring grows to the most values ever queued at once.
+ * [4] no enabled branch: zero branches, or every one disabled (NULL).
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -789,7 +790,7 @@ void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_p
  * finished future; one future polled by two tasks; block_on inside a poll; a task returning
  * pending with no waker registered (a lost wake-up); a frame re-initialised while it was
  * pending; AWAIT or ASYNC_RETURN in ASYNC_FINALLY (checked in every build); using a handle
- * after detach; the I/O, channel and lock misuses their sections list. */
+ * after detach; the I/O, channel, lock and task-group misuses their sections list. */
 
 /* ============================================================================================
  * 12. WRITING LEAF FUTURES
@@ -1283,8 +1284,9 @@ ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_
  *
  * Cancellation. Cancelling a pending join or select cancels every unfinished branch, in index
  * order (their cleanup runs), and finishes it with -ECANCELED. Finished branches keep their
- * results. In the async backtrace a pending combinator shows as "join (2 of 3 pending)" or
- * "select of 3" and the chain continues into its first unfinished branch.
+ * results; a select's disabled (NULL) branches are left alone. In the async backtrace a pending
+ * combinator shows as "join (2 of 3 pending)", "select of 3" or "select of 3, 1 disabled", and
+ * the chain continues into its first unfinished branch.
  *
  * Timeouts: wrap anything in ac_timeout_ms (section 9), or select against an ac_sleep_ms.
  * ============================================================================================ */
@@ -1297,7 +1299,8 @@ ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_
  * Zero branches finish at once with 0. Branches are polled in index order. `branches` and the
  * frames it points to must stay valid, and unmoved, until the combinator finishes or is
  * cancelled; a branch that has already finished counts as finished and is not polled again.
- * Debug builds abort on a NULL branch. */
+ * Every branch of a join is required: debug builds abort on a NULL branch (only a select can
+ * disable one). */
 typedef struct ac_join_all_op {
     ac_future future;
     ac_future **branches;
@@ -1319,13 +1322,26 @@ enum {
 /* ac_select: the first branch to finish wins. Before the select finishes, every other branch
  * is cancelled (its cleanup runs, in index order), so a loser's side effects stop at its last
  * await. Finishes with the winner's result; `op->winner` is its index (-1 while pending, after
- * a cancel, or on error). Zero branches: -EINVAL.
+ * a cancel, or on error).
+ *
+ * Disabled branches (tokio's `, if condition` guard). A NULL entry in `branches` is a disabled
+ * branch: it is never polled, never cancelled and cannot win, and its index keeps its place, so
+ * op->winner still names the array slot. Decide each guard as you fill the array:
+ *     self->branches[1] = self->jobs_open ? ac_mpsc_recv(&self->recv, self->jobs, &self->job)
+ *                                         : NULL;
+ * The entries are read when ac_select is called and must not change until it finishes; to
+ * enable a branch later, finish this select (or cancel it) and start a new one, as a loop does.
+ * When no branch is enabled — zero branches, or every entry NULL — the select finishes with
+ * -EINVAL on its first poll, op->winner -1 (tokio's `else` branch: a loop whose guards have
+ * all closed ends there). A branch's own -EINVAL comes with op->winner >= 0.
  *
  * Fairness. By default (flags 0) the branch polled first rotates: each select starts one index
  * later than the previous one made on this thread, and each further poll of the same select
  * moves on by one more. So when several branches are ready together, none is always preferred:
- * in a loop that selects over always-ready branches, each wins in turn. With AC_SELECT_BIASED
- * the order is always 0, 1, 2, ...: an always-ready early branch starves the later ones.
+ * in a loop that selects over always-ready branches, each wins in turn. The rotation counts
+ * enabled branches only, so disabling one does not favour its neighbour. With
+ * AC_SELECT_BIASED the order is always 0, 1, 2, ...: an always-ready early branch starves the
+ * later ones.
  *
  * Cancel safety is the losers': a loser that was a cancel-safe operation (read_line, accept,
  * recv_from) lost nothing; a loser that was half-way through a write_all reports
@@ -1334,7 +1350,7 @@ typedef struct ac_select_op {
     ac_future future;
     ac_future **branches;
     size_t count;
-    size_t start; /* the branch polled first on the next poll */
+    size_t start; /* the branch polled first on the next poll; count when none is enabled */
     unsigned flags;
     int winner;
 } ac_select_op;
@@ -2119,7 +2135,8 @@ int ac_once_is_set(const ac_once *cell);
  * A task group owns the tasks spawned into it (as a Trio nursery, a libdill bundle, or tokio's
  * JoinSet): they run as ordinary tasks, concurrently with the owner, but they have no join
  * handle of their own and cannot outlive the group. The owner collects them one at a time as
- * they finish (ac_group_next), or all at once (ac_group_join); cancelling or destroying the
+ * they finish (ac_group_next, or ac_group_try_next without waiting), reading each one's result
+ * and outputs in its frame, or all at once (ac_group_join); cancelling or destroying the
  * group cancels every member, and their cleanup (ASYNC_FINALLY) has run by the time the call
  * returns. So concurrency has a shape: when the function that owns the group is over, so is
  * everything it started.
@@ -2141,7 +2158,10 @@ int ac_once_is_set(const ac_once *cell);
  *             AWAIT_INTO(self->got, ac_group_next(&self->next, &self->group));
  *             if (self->got == 0)
  *                 break;                                // every member collected
- *             printf("task %u: %d\n", self->next.task_id, self->next.result);
+ *             {                                     // no await in here: a local is fine
+ *                 struct fetch *done = ac_group_member(&self->next, fetch); // member's frame
+ *                 printf("%s: %d, %zu bytes\n", done->url, self->next.result, done->length);
+ *             }
  *         }
  *     ASYNC_FINALLY
  *         ac_group_destroy(&self->group);               // cancels and frees whatever is left
@@ -2171,10 +2191,10 @@ int ac_once_is_set(const ac_once *cell);
  *
  * A member is an ordinary task while it runs: it is scheduled, dumped and aborted like any
  * other (ac_task_abort on it finishes it with -ECANCELED, which does not trip fail-fast). The
- * ac_task pointer ac_group_spawn returns is valid until ac_group_next delivers that member or
- * the group is destroyed; never ac_task_join or ac_task_detach it (debug builds abort).
+ * ac_task pointer ac_group_spawn returns is valid until the group releases the member (see
+ * ac_group_next below); never ac_task_join or ac_task_detach it (debug builds abort).
  *
- * One executor: spawn, next, join, cancel and destroy are called on its thread, and the
+ * One executor: spawn, next, try_next, join, cancel and destroy are called on its thread, and the
  * members run on it. One task at a time may await ac_group_next or ac_group_join.
  * ============================================================================================ */
 
@@ -2188,6 +2208,7 @@ typedef struct ac_group {
     ac_task *running;               /* members whose root has not finished (a list) */
     ac_task *done_head, *done_tail; /* finished, not yet delivered, in finish order */
     ac_task *waiter;                /* the task awaiting next or join */
+    ac_task *delivered;             /* the member next/try_next delivered last, still held */
     uint32_t running_count, done_count;
     int policy;
     int first_error; /* the first member error (< 0, not -ECANCELED), or 0 */
@@ -2208,22 +2229,57 @@ void ac_group_init(ac_group *group, int policy);
 ac_task *ac_group_spawn_at_(ac_group *group, ac_future *future, const char *name,
                             const char *file, int line);
 
-/* Wait for the next member to finish (or take one that already has, in finish order) and free
- * it. Finishes with 1, setting op->task_id and op->result (the member's result, -ECANCELED if it
- * was cancelled); with 0 when the group has no member left, running or undelivered (at once,
- * not waiting for a spawn that may come); or -ECANCELED. Cancel-safe: a member is delivered only
- * by the next that finishes with 1, so a cancelled next took nothing. */
+/* Wait for the next member to finish (or take one that already has, in finish order) and hand it
+ * over. Finishes with 1, setting op->member, op->task_id and op->result (the member's result,
+ * -ECANCELED if it was cancelled); with 0 when the group has no member left, running or
+ * undelivered (at once, not waiting for a spawn that may come); or -ECANCELED. op->member is
+ * NULL unless it finished with 1. Cancel-safe: a member is delivered only by a next that
+ * finishes with 1, so a cancelled next took nothing.
+ *
+ * The member's outputs. op->member is the finished member's frame — the future that was spawned,
+ * copied into the task — so its fields are its outputs, as after an AWAIT of the same frame:
+ * read them with ac_group_member(op, NAME) (below), or cast op->member to `struct NAME *`.
+ * Ownership: the group keeps the member, and the frame stays valid, until the group is asked
+ * for a member again — the next ac_group_next or ac_group_join on the group finishes, whatever
+ * its result (even -ECANCELED), or ac_group_try_next returns, whatever it returns — or until
+ * ac_group_destroy. Then the group frees it; no code of the member runs at that point (its
+ * ASYNC_FINALLY ran when it finished). So: read or move out what you need before asking for
+ * the next member. You may write to the frame (take a buffer it allocated and set the field to
+ * NULL, say), but never cancel, free or spawn it. A member that hands over a resource (heap
+ * memory, a descriptor) leaks it if it is never delivered — destroyed or joined undelivered
+ * (fail-fast, an early return) — unless its own cleanup frees it when ASYNC_RESULT < 0 or the
+ * owner takes every member with next before destroying the group. The ac_task pointer that
+ * ac_group_spawn returned stays valid exactly as long as the frame.
+ *
+ * ac_group_member(op, NAME): op->member as a `struct NAME *`, where NAME is an async function
+ * defined with ASYNC_FN in this file (the macro uses its vtable); NULL when op holds no member
+ * or when the member is another async function (so a group that mixes kinds can ask each
+ * one). Debug builds abort with "ac_group_member on a member the group has released" when the
+ * delivery is over (see ownership above); a raw op->member read then is a use after free,
+ * which ASan and valgrind report because freed task memory is poisoned. */
 typedef struct ac_group_next_op {
     ac_future future;
     ac_group *group;
+    ac_future *member; /* the delivered member's frame (see above), or NULL */
     uint32_t task_id;
     int result;
 } ac_group_next_op;
 ac_future *ac_group_next(ac_group_next_op *op, ac_group *group);
+#define ac_group_member(op, NAME) ((struct NAME *)ac_group_member_((op), &NAME##_vtable))
+void *ac_group_member_(const ac_group_next_op *op, const ac_future_vtable *vtable);
 
-/* Wait until every member has finished, free them all (undelivered results are dropped), and
- * finish with 0, or with the group's first error (the first member, in finish order, to return
- * a negative result other than -ECANCELED). A group with no members finishes at once.
+/* ac_group_try_next: ac_group_next without waiting (tokio's JoinSet::try_join_next). Returns 1
+ * and fills `op` exactly as a next that finishes with 1 (the member's frame is held on the same
+ * terms); 0 when the group has no member left, running or finished; -EAGAIN when members are
+ * running but none has finished yet. `op` is only an output here: it needs no initialisation,
+ * is not a future to await, and must not be a next that is pending. A plain call, from a task
+ * or from plain code, on the group's executor thread. */
+int ac_group_try_next(ac_group *group, ac_group_next_op *op);
+
+/* Wait until every member has finished, free them all (undelivered results are dropped, and the
+ * member a next delivered last is released too), and finish with 0, or with the group's first
+ * error (the first member, in finish order, to return a negative result other than
+ * -ECANCELED). A group with no members finishes at once.
  * Cancel-safe: a cancelled join leaves the members running and owned by the group. */
 typedef struct ac_group_join_op {
     ac_future future;

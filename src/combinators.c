@@ -13,16 +13,18 @@
  */
 #include "internal.h"
 
-/* Cancel every unfinished branch, in index order, except `keep` (pass count for none). */
+/* Cancel every unfinished branch, in index order, except `keep` (pass count for none). A NULL
+ * entry is a disabled select branch: there is nothing to cancel. */
 static void cancel_branches(ac_future **branches, size_t count, size_t keep)
 {
     size_t i;
     for (i = 0; i < count; i++)
-        if (i != keep)
+        if (i != keep && branches[i])
             ac_future_cancel(branches[i]);
 }
 
-static void check_branches(ac_future *op, ac_future **branches, size_t count)
+/* `null_ok`: select takes NULL for a disabled branch; to a join a NULL is a mistake. */
+static void check_branches(ac_future *op, ac_future **branches, size_t count, bool null_ok)
 {
     char message[96];
     size_t i;
@@ -30,6 +32,8 @@ static void check_branches(ac_future *op, ac_future **branches, size_t count)
         return;
     if (count > INT32_MAX)
         ac_misuse_call_("more than INT32_MAX branches");
+    if (null_ok)
+        return;
     for (i = 0; i < count; i++) {
         if (!branches[i]) {
             snprintf(message, sizeof message, "a NULL branch (%zu of %zu) given to %s", i, count,
@@ -97,7 +101,7 @@ static ac_future *all_init(ac_join_all_op *op, ac_future **branches, size_t coun
     op->fail_fast = fail_fast;
     op->failed = -1;
     ac_leaf_init(&op->future, &all_vtable);
-    check_branches(&op->future, branches, count);
+    check_branches(&op->future, branches, count, false);
     return &op->future;
 }
 
@@ -116,16 +120,46 @@ ac_future *ac_try_join_all(ac_join_all_op *op, ac_future **branches, size_t coun
 /* Where fair selects start: one later for each select made on this thread. */
 static _Thread_local size_t next_fair_start;
 
+/* The first enabled branch at `from` or after it, wrapping; count when none is enabled. */
+static size_t enabled_from(const ac_select_op *op, size_t from)
+{
+    size_t n;
+    for (n = 0; n < op->count; n++) {
+        size_t i = (from + n) % op->count;
+        if (op->branches[i])
+            return i;
+    }
+    return op->count;
+}
+
+/* The `k`-th enabled branch, counting round and round; count when none is enabled. Fair starts
+ * rotate over the enabled branches only: rotating over every index would favour a branch that
+ * follows a disabled one, which would also be tried first when the start falls on the gap. */
+static size_t kth_enabled(const ac_select_op *op, size_t k)
+{
+    size_t i, enabled = 0;
+    for (i = 0; i < op->count; i++)
+        enabled += op->branches[i] != NULL;
+    if (enabled == 0)
+        return op->count;
+    k %= enabled;
+    for (i = 0;; i++)
+        if (op->branches[i] && k-- == 0)
+            return i;
+}
+
 static ac_poll race_poll(ac_future *f, ac_cx *cx)
 {
     ac_select_op *op = (ac_select_op *)(void *)f;
     ac_future *first_pending = NULL;
     size_t n;
-    if (op->count == 0)
-        return ac_leaf_finish(f, -EINVAL);
+    if (op->start == op->count)
+        return ac_leaf_finish(f, -EINVAL); /* no branch enabled, or none at all */
     for (n = 0; n < op->count; n++) {
         size_t i = (op->start + n) % op->count;
         ac_future *branch = op->branches[i];
+        if (!branch)
+            continue; /* disabled: neither polled nor cancelled */
         if (ac_future_is_finished(branch) || ac_future_poll(branch, cx).is_ready) {
             op->winner = (int)i;
             cancel_branches(op->branches, op->count, i);
@@ -136,7 +170,7 @@ static ac_poll race_poll(ac_future *f, ac_cx *cx)
             first_pending = branch;
     }
     if (!(op->flags & AC_SELECT_BIASED))
-        op->start = (op->start + 1) % op->count;
+        op->start = enabled_from(op, op->start + 1);
     f->awaiting = first_pending;
     return ac_pending();
 }
@@ -152,8 +186,15 @@ static void race_cancel(ac_future *f)
 static const char *race_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_select_op *op = (const ac_select_op *)(const void *)f;
-    snprintf(buf, size, "select of %zu%s", op->count,
-             op->flags & AC_SELECT_BIASED ? " (biased)" : "");
+    size_t i, disabled = 0;
+    for (i = 0; i < op->count; i++)
+        disabled += op->branches[i] == NULL;
+    if (disabled)
+        snprintf(buf, size, "select of %zu, %zu disabled%s", op->count, disabled,
+                 op->flags & AC_SELECT_BIASED ? " (biased)" : "");
+    else
+        snprintf(buf, size, "select of %zu%s", op->count,
+                 op->flags & AC_SELECT_BIASED ? " (biased)" : "");
     return buf;
 }
 
@@ -166,11 +207,12 @@ ac_future *ac_select(ac_select_op *op, ac_future **branches, size_t count, unsig
     op->count = count;
     op->flags = flags;
     op->winner = -1;
-    op->start = 0;
-    if (count > 0 && !(flags & AC_SELECT_BIASED))
-        op->start = next_fair_start++ % count;
+    check_branches(&op->future, branches, count, true);
+    if (flags & AC_SELECT_BIASED || count == 0)
+        op->start = enabled_from(op, 0);
+    else
+        op->start = kth_enabled(op, next_fair_start++);
     ac_leaf_init(&op->future, &race_vtable);
-    check_branches(&op->future, branches, count);
     return &op->future;
 }
 

@@ -4,8 +4,11 @@
  * A member is an ordinary task whose block carries an ac_group_link after its root frame. It is
  * on the group's `running` list (doubly linked: any member may finish first) until its root
  * finishes; ac_task_finish_ then hands it here, and it moves to the tail of the `done` queue,
- * where it waits — finished but not released — until next, join or destroy delivers it, which
- * releases it like a join would (freed now, or by the run queue if a wake is still queued).
+ * where it waits — finished but not released — until next, try_next, join or destroy takes it.
+ * Next and try_next hand the member's frame to the owner, so the group keeps the member they
+ * delivered (`delivered`) until the owner asks for another one; join and destroy, and that
+ * later request, release it like a join would (freed now, or by the run queue if a wake is
+ * still queued). So at most one delivered member is alive per group.
  *
  * Cancellation is synchronous in asyncc (cleanup cannot await), so cancelling a member runs its
  * cleanup and finishes it on the spot; only a member that is running right now — the one that
@@ -36,6 +39,7 @@ void ac_group_init(ac_group *group, int policy)
     group->running = NULL;
     group->done_head = group->done_tail = NULL;
     group->waiter = NULL;
+    group->delivered = NULL;
     group->running_count = group->done_count = 0;
     group->policy = policy == AC_GROUP_FAIL_FAST ? AC_GROUP_FAIL_FAST : AC_GROUP_COLLECT_ALL;
     group->first_error = 0;
@@ -119,8 +123,25 @@ void ac_group_member_finished_(ac_task *t)
     wake_waiter(group);
 }
 
-/* Take the oldest finished member off the done queue and release it. */
-static void deliver(ac_group *group, uint32_t *task_id, int *result)
+static void release(ac_task *t)
+{
+    t->flags |= AC_TASK_RELEASED;
+    if (!(t->flags & AC_TASK_SCHEDULED))
+        ac_task_unlink_and_free_(t);
+}
+
+/* The owner has asked for another member (or for none): the one delivered before goes. */
+static void release_delivered(ac_group *group)
+{
+    ac_task *t = group->delivered;
+    if (!t)
+        return;
+    group->delivered = NULL;
+    release(t);
+}
+
+/* Take the oldest finished member off the done queue. */
+static ac_task *take_done(ac_group *group)
 {
     ac_task *t = group->done_head;
     ac_group_link *link = ac_task_group_link_(t);
@@ -131,13 +152,26 @@ static void deliver(ac_group *group, uint32_t *task_id, int *result)
     else
         group->done_tail = NULL;
     group->done_count--;
-    if (task_id)
-        *task_id = t->id;
-    if (result)
-        *result = ac_task_root_(t)->result;
-    t->flags |= AC_TASK_RELEASED;
-    if (!(t->flags & AC_TASK_SCHEDULED))
-        ac_task_unlink_and_free_(t);
+    return t;
+}
+
+/* Hand the oldest finished member to `op`; the group keeps it until the next request. */
+static void deliver(ac_group *group, ac_group_next_op *op)
+{
+    ac_task *t = take_done(group);
+    release_delivered(group);
+    group->delivered = t;
+    op->member = ac_task_root_(t);
+    op->task_id = t->id;
+    op->result = op->member->result;
+}
+
+/* Release every finished member, delivered or not (join and destroy). */
+static void release_all_finished(ac_group *group)
+{
+    release_delivered(group);
+    while (group->done_head)
+        release(take_done(group));
 }
 
 void ac_group_cancel(ac_group *group)
@@ -179,8 +213,7 @@ void ac_group_destroy(ac_group *group)
             ac_misuse_task_(ex->current, "ac_group_destroy from inside one of its own members");
     }
     ac_group_cancel(group);
-    while (group->done_head)
-        deliver(group, NULL, NULL);
+    release_all_finished(group);
 }
 
 uint32_t ac_group_running(const ac_group *group)
@@ -231,11 +264,12 @@ static ac_poll next_poll(ac_future *f, ac_cx *cx)
 
     if (group->done_head) {
         stop_waiting(group);
-        deliver(group, &op->task_id, &op->result);
+        deliver(group, op);
         return ac_leaf_finish(f, 1);
     }
     if (!group->running) {
         stop_waiting(group);
+        release_delivered(group);
         return ac_leaf_finish(f, 0);
     }
     return wait_here(group, cx, false);
@@ -249,8 +283,7 @@ static ac_poll join_all_poll(ac_future *f, ac_cx *cx)
     if (group->running)
         return wait_here(group, cx, true);
     stop_waiting(group);
-    while (group->done_head)
-        deliver(group, NULL, NULL);
+    release_all_finished(group);
     return ac_leaf_finish(f, group->first_error);
 }
 
@@ -258,6 +291,7 @@ static void next_cancel(ac_future *f)
 {
     ac_group_next_op *op = (ac_group_next_op *)(void *)f;
     stop_waiting(op->group);
+    release_delivered(op->group); /* a request that finishes ends the previous delivery */
     ac_leaf_finish(f, -ECANCELED);
 }
 
@@ -265,6 +299,7 @@ static void join_all_cancel(ac_future *f)
 {
     ac_group_join_op *op = (ac_group_join_op *)(void *)f;
     stop_waiting(op->group);
+    release_delivered(op->group);
     ac_leaf_finish(f, -ECANCELED);
 }
 
@@ -296,9 +331,46 @@ ac_future *ac_group_next(ac_group_next_op *op, ac_group *group)
     if (ASYNCC_DEBUG)
         check_initialised(group, "ac_group_next");
     op->group = group;
+    op->member = NULL;
     op->task_id = 0;
     op->result = 0;
     return ac_leaf_init(&op->future, &next_vtable);
+}
+
+int ac_group_try_next(ac_group *group, ac_group_next_op *op)
+{
+    if (ASYNCC_DEBUG)
+        check_initialised(group, "ac_group_try_next");
+    op->group = group;
+    op->member = NULL;
+    op->task_id = 0;
+    op->result = 0;
+    if (group->done_head) {
+        deliver(group, op);
+        return 1;
+    }
+    release_delivered(group);
+    return group->running ? -EAGAIN : 0;
+}
+
+/* Whether op's member is the one its group still holds. The id tells apart a new member that
+ * happens to occupy the freed member's memory. */
+static bool is_delivered(const ac_group_next_op *op)
+{
+    const ac_task *t = op->group->delivered;
+    return t && t->id == op->task_id && ac_task_root_(t) == op->member;
+}
+
+void *ac_group_member_(const ac_group_next_op *op, const ac_future_vtable *vtable)
+{
+    if (!op->member)
+        return NULL;
+    /* The pointer is only as good as the delivery: once the group has released the member its
+     * frame is freed (or reused by another task), so reading it would be a use after free. */
+    if (ASYNCC_DEBUG && !is_delivered(op))
+        ac_misuse_call_("ac_group_member on a member the group has released (it delivered "
+                        "another, ran dry, was joined or destroyed since)");
+    return op->member->vtable == vtable ? op->member : NULL;
 }
 
 ac_future *ac_group_join(ac_group_join_op *op, ac_group *group)

@@ -1,8 +1,8 @@
 /*
  * test_combinators.c — join, try-join and select over embedded branches (results, the order in
- * which losers and failed siblings are cancelled, biased and fair polling, cancelling the
- * combinator itself, zero branches, backtraces) and interval timers (fixed rate, skipped ticks
- * counted, cancel safety).
+ * which losers and failed siblings are cancelled, biased and fair polling, disabled (NULL)
+ * select branches, cancelling the combinator itself, zero branches, backtraces) and interval
+ * timers (fixed rate, skipped ticks counted, cancel safety).
  */
 #include "asyncc.h"
 #include "helpers.h"
@@ -67,6 +67,7 @@ struct three {
     ac_join_all_op all;
     ac_select_op race;
     enum kind kind;
+    unsigned disabled; /* bit i: branch i is built but left out (NULL) of a select */
     uint64_t ms[3];
     int values[3];
     int result;
@@ -76,8 +77,10 @@ ASYNC_FN(three)
     {
         static const char *const names[3] = {"a", "b", "c"};
         int i;
-        for (i = 0; i < 3; i++)
-            self->branches[i] = branch(&self->b[i], names[i], self->ms[i], self->values[i]);
+        for (i = 0; i < 3; i++) {
+            ac_future *f = branch(&self->b[i], names[i], self->ms[i], self->values[i]);
+            self->branches[i] = self->disabled & (1u << i) ? NULL : f;
+        }
     }
     /* if/else, not switch: the portable backend cannot resume inside a switch */
     if (self->kind == JOIN)
@@ -90,18 +93,25 @@ ASYNC_FN(three)
     ASYNC_RETURN(self->result);
 ASYNC_END
 
-static ac_future *three(struct three *self, enum kind kind, const uint64_t ms[3],
-                        const int values[3])
+static ac_future *three_guarded(struct three *self, enum kind kind, const uint64_t ms[3],
+                                const int values[3], unsigned disabled)
 {
     int i;
     ASYNC_INIT(self, three);
     self->kind = kind;
+    self->disabled = disabled;
     for (i = 0; i < 3; i++) {
         self->ms[i] = ms[i];
         self->values[i] = values[i];
     }
     self->result = 1;
     return &self->future;
+}
+
+static ac_future *three(struct three *self, enum kind kind, const uint64_t ms[3],
+                        const int values[3])
+{
+    return three_guarded(self, kind, ms, values, 0);
 }
 
 /* ---- join ---- */
@@ -266,6 +276,150 @@ START_TEST(fair_select_rotates_the_first_branch)
     ck_assert_int_eq(wins[0], 2);
     ck_assert_int_eq(wins[1], 2);
     ck_assert_int_eq(wins[2], 2);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* ---- disabled select branches ---- */
+
+/* b is ready at once but disabled: c, the only enabled branch that finishes, wins, and b is
+ * left exactly as it was built — not polled, not cancelled, not finished. */
+static void select_skips_a_disabled_branch(enum kind kind)
+{
+    static const uint64_t ms[3] = {10000, 0, 10};
+    static const int values[3] = {1, 2, 3};
+    ac_executor *ex = ac_executor_new();
+    struct three t;
+
+    log_buf[0] = '\0';
+    ck_assert_int_eq(ac_block_on(ex, three_guarded(&t, kind, ms, values, 1u << 1)), 3);
+    ck_assert_int_eq(t.race.winner, 2);
+    ck_assert_str_eq(log_buf, "c:3 a:-125");
+    ck_assert_int_eq(t.b[1].polls, 0);
+    ck_assert_int_eq(t.b[1].cleanups, 0);
+    ck_assert(!ac_future_is_finished(&t.b[1].future));
+    ac_executor_free(ex);
+}
+
+START_TEST(a_disabled_branch_is_neither_polled_nor_cancelled)
+{
+    select_skips_a_disabled_branch(SELECT_BIASED);
+    select_skips_a_disabled_branch(SELECT_FAIR);
+}
+END_TEST
+
+START_TEST(a_select_with_every_branch_disabled_finishes_with_einval)
+{
+    static const uint64_t ms[3] = {0, 0, 0};
+    static const int values[3] = {1, 2, 3};
+    ac_executor *ex = ac_executor_new();
+    struct three t;
+    int i;
+
+    log_buf[0] = '\0';
+    ck_assert_int_eq(ac_block_on(ex, three_guarded(&t, SELECT_FAIR, ms, values, 7)), -EINVAL);
+    ck_assert_int_eq(t.race.winner, -1);
+    ck_assert_int_eq(ac_block_on(ex, three_guarded(&t, SELECT_BIASED, ms, values, 7)), -EINVAL);
+    ck_assert_int_eq(t.race.winner, -1);
+    for (i = 0; i < 3; i++)
+        ck_assert_int_eq(t.b[i].polls + t.b[i].cleanups, 0);
+    ck_assert_str_eq(log_buf, "");
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* [ready, disabled, ready]: the fair rotation takes turns between the two enabled branches. A
+ * rotation over all three indices would start on the gap every third round and give c two
+ * wins in three. */
+START_TEST(fair_select_rotates_over_the_enabled_branches_only)
+{
+    static const uint64_t ms[3] = {0, 0, 0};
+    static const int values[3] = {10, 11, 12};
+    ac_executor *ex = ac_executor_new();
+    struct three t;
+    int wins[3] = {0, 0, 0};
+    int previous = -1, round;
+
+    for (round = 0; round < 6; round++) {
+        int w;
+        ck_assert_int_ge(ac_block_on(ex, three_guarded(&t, SELECT_FAIR, ms, values, 1u << 1)),
+                         10);
+        w = t.race.winner;
+        ck_assert(w == 0 || w == 2);
+        if (previous >= 0)
+            ck_assert_int_ne(w, previous);
+        wins[w]++;
+        previous = w;
+    }
+    ck_assert_int_eq(wins[0], 3);
+    ck_assert_int_eq(wins[2], 3);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* tokio's `select! { .., if guard => .., else => break }`: each round enables a branch only
+ * while its quota is not used up; once every guard is off the select finishes with -EINVAL and
+ * winner -1, which ends the loop. */
+struct guarded_loop {
+    ac_future future;
+    ac_sleep_ms_op ready[2];
+    ac_future *branches[2];
+    ac_select_op race;
+    int taken[2], quota[2], rounds, rc, i;
+};
+
+ASYNC_FN(guarded_loop)
+    for (;;) {
+        for (self->i = 0; self->i < 2; self->i++)
+            self->branches[self->i] = self->taken[self->i] < self->quota[self->i]
+                                          ? ac_sleep_ms(&self->ready[self->i], 0)
+                                          : NULL;
+        AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 2, 0));
+        if (self->race.winner < 0)
+            break;
+        self->taken[self->race.winner]++;
+        self->rounds++;
+    }
+    ASYNC_RETURN(self->rc);
+ASYNC_END
+
+START_TEST(a_select_loop_ends_when_every_guard_is_off)
+{
+    ac_executor *ex = ac_executor_new();
+    struct guarded_loop g;
+
+    ASYNC_INIT(&g, guarded_loop);
+    g.taken[0] = g.taken[1] = 0;
+    g.quota[0] = 2;
+    g.quota[1] = 3;
+    g.rounds = 0;
+    ck_assert_int_eq(ac_block_on(ex, &g.future), -EINVAL);
+    ck_assert_int_eq(g.race.winner, -1);
+    ck_assert_int_eq(g.taken[0], 2);
+    ck_assert_int_eq(g.taken[1], 3);
+    ck_assert_int_eq(g.rounds, 5);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Aborting a pending select cancels its enabled branches only. */
+START_TEST(cancelling_a_select_leaves_its_disabled_branch_alone)
+{
+    static const uint64_t ms[3] = {10000, 10000, 10000};
+    static const int values[3] = {1, 2, 3};
+    ac_executor *ex = ac_executor_new();
+    struct three frame;
+    ac_task *task;
+
+    log_buf[0] = '\0';
+    task = ac_spawn(ex, three_guarded(&frame, SELECT_FAIR, ms, values, 1u << 0));
+    run_queued_tasks(ex);
+    ck_assert(!ac_task_is_finished(task));
+    expect_backtrace_has(task, "three -> select of 3, 1 disabled -> ");
+    ck_assert_int_eq(ac_task_abort(task), 0);
+    ck_assert_int_eq(join(ex, task), -ECANCELED);
+    ck_assert_str_eq(log_buf, "b:-125 c:-125");
+    ck_assert_int_eq(frame.b[0].polls + frame.b[0].cleanups, 0);
     ac_executor_free(ex);
 }
 END_TEST
@@ -541,6 +695,11 @@ int main(void)
     tcase_add_test(tc, select_fair_also_picks_the_first_to_finish);
     tcase_add_test(tc, biased_select_always_prefers_the_first_branch);
     tcase_add_test(tc, fair_select_rotates_the_first_branch);
+    tcase_add_test(tc, a_disabled_branch_is_neither_polled_nor_cancelled);
+    tcase_add_test(tc, a_select_with_every_branch_disabled_finishes_with_einval);
+    tcase_add_test(tc, fair_select_rotates_over_the_enabled_branches_only);
+    tcase_add_test(tc, a_select_loop_ends_when_every_guard_is_off);
+    tcase_add_test(tc, cancelling_a_select_leaves_its_disabled_branch_alone);
     tcase_add_test(tc, cancelling_a_pending_join_cancels_every_branch);
     tcase_add_test(tc, cancelling_a_pending_select_cancels_every_branch);
     tcase_add_test(tc, a_timeout_cancels_a_join);

@@ -1,10 +1,12 @@
 /*
- * test_group.c — task groups: members delivered in finish order with their results, the empty
- * group, collect-all and fail-fast policies, join's first error, spawning into a cancelled
- * group, cancelling a pending next or join (nothing lost), aborting one member, a member that
- * cancels its own group, cleanup that cancels the group again, the owner aborted (members'
- * cleanup runs, nothing leaks), executor shutdown with a live group, names, descriptions in
- * dumps, and a randomized stress test (fixed seeds) that every member is delivered exactly once.
+ * test_group.c — task groups: members delivered in finish order with their results and their
+ * frames (outputs read through ac_group_member, each held until the group is asked again),
+ * try_next from plain code, the empty group, collect-all and fail-fast policies, join's first
+ * error, spawning into a cancelled group, cancelling a pending next or join (nothing lost),
+ * aborting one member, a member that cancels its own group, cleanup that cancels the group
+ * again, the owner aborted (members' cleanup runs, nothing leaks), executor shutdown with a
+ * live group, names, descriptions in dumps, and a randomized stress test (fixed seeds) that
+ * every member is delivered exactly once, by next or try_next.
  *
  * Members finish in an order fixed by how many times they yield (the run queue is FIFO), or
  * wait on an ac_notify that only the test's plain code fires, so every step is deterministic.
@@ -535,6 +537,225 @@ START_TEST(members_have_names_and_a_waiting_owner_is_described)
 }
 END_TEST
 
+/* ---- member outputs and try_next ---- */
+
+/* A member whose output does not fit an int: a label and a 64-bit value, in its frame. */
+struct producer {
+    ac_future future;
+    int id;
+    uint64_t big;
+    char label[32];
+};
+
+ASYNC_FN(producer)
+    ASYNC_YIELD_NOW();
+    self->big = UINT64_C(1) << (40 + self->id);
+    snprintf(self->label, sizeof self->label, "producer #%d", self->id);
+    ASYNC_RETURN(self->id);
+ASYNC_END
+
+static ac_future *producer(struct producer *self, int id)
+{
+    ASYNC_INIT(self, producer);
+    self->id = id;
+    self->label[0] = '\0';
+    return &self->future;
+}
+
+/* Live tasks on `ex`: a delivered member is one until the group releases it. */
+static int live_tasks(ac_executor *ex)
+{
+    FILE *null = fopen("/dev/null", "w");
+    int n;
+    ck_assert_ptr_nonnull(null);
+    n = ac_dump_tasks(ex, null);
+    fclose(null);
+    return n;
+}
+
+/* Spawns a producer and a member of another kind, and reads each delivery's frame. */
+struct output_reader {
+    ac_future future;
+    ac_group group;
+    ac_group_next_op next;
+    union {
+        struct producer p;
+        struct member m;
+    } u;
+    int got, producers, members;
+};
+
+ASYNC_FN(output_reader)
+    ac_group_spawn(&self->group, producer(&self->u.p, 3));
+    ac_group_spawn(&self->group, member(&self->u.m, 9, 2, 90, NULL));
+    for (;;) {
+        AWAIT_INTO(self->got, ac_group_next(&self->next, &self->group));
+        if (self->got == 0)
+            break;
+        {
+            struct producer *p = ac_group_member(&self->next, producer);
+            struct member *m = ac_group_member(&self->next, member);
+            ck_assert_ptr_nonnull(self->next.member);
+            if (p) { /* a group may mix kinds: the other kind's accessor says NULL */
+                ck_assert_ptr_null(m);
+                ck_assert_ptr_eq(p, (void *)self->next.member);
+                ck_assert_str_eq(p->label, "producer #3");
+                ck_assert(p->big == UINT64_C(1) << 43);
+                ck_assert_int_eq(self->next.result, 3);
+                self->producers++;
+            } else {
+                ck_assert_ptr_nonnull(m);
+                ck_assert_int_eq(m->id, 9);
+                ck_assert_int_eq(self->next.result, 90);
+                self->members++;
+            }
+        }
+    }
+    ck_assert_ptr_null(self->next.member); /* finishing with 0 delivers none */
+    ck_assert_ptr_null(ac_group_member(&self->next, producer));
+ASYNC_FINALLY
+    ac_group_destroy(&self->group);
+ASYNC_END
+
+START_TEST(next_hands_over_the_member_frame_with_its_outputs)
+{
+    ac_executor *ex = ac_executor_new();
+    struct output_reader r;
+    ASYNC_INIT(&r, output_reader);
+    ac_group_init(&r.group, AC_GROUP_COLLECT_ALL);
+    r.producers = r.members = 0;
+    ck_assert_int_eq(ac_block_on(ex, &r.future), 0);
+    ck_assert_int_eq(r.producers, 1);
+    ck_assert_int_eq(r.members, 1);
+    EXPECT_LOG(9); /* the member's cleanup ran once, as it finished */
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(try_next_on_an_empty_group_returns_0)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_group group;
+    ac_group_next_op op;
+
+    ac_group_init(&group, AC_GROUP_COLLECT_ALL);
+    ck_assert_int_eq(ac_group_try_next(&group, &op), 0);
+    ck_assert_ptr_null(op.member);
+    ck_assert_ptr_null(ac_group_member(&op, producer));
+    ac_group_destroy(&group);
+    ck_assert_int_eq(ac_group_try_next(&group, &op), 0); /* destroyed: empty too */
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* From plain code: try_next takes finished members in finish order, says -EAGAIN while the
+ * rest run, and each request releases the member delivered before it. */
+START_TEST(a_delivered_member_lives_until_the_group_is_asked_again)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_notify gate;
+    ac_group group;
+    ac_group_next_op op;
+    struct producer p;
+    struct member m;
+    struct producer *first;
+
+    ac_notify_init(&gate);
+    ac_group_init(&group, AC_GROUP_COLLECT_ALL);
+    ck_assert_ptr_nonnull(ac_group_spawn(&group, producer(&p, 1)));
+    ck_assert_ptr_nonnull(ac_group_spawn(&group, producer(&p, 2)));
+    ck_assert_ptr_nonnull(ac_group_spawn(&group, member(&m, 7, 0, 70, &gate)));
+    ck_assert_int_eq(ac_group_try_next(&group, &op), -EAGAIN); /* none has run yet */
+    ck_assert_int_eq(ac_executor_run(ex), -EDEADLK);          /* the gated one waits */
+    ck_assert_int_eq(live_tasks(ex), 3);
+
+    ck_assert_int_eq(ac_group_try_next(&group, &op), 1);
+    first = ac_group_member(&op, producer);
+    ck_assert_ptr_nonnull(first);
+    ck_assert_str_eq(first->label, "producer #1");
+    ck_assert_int_eq(op.result, 1);
+    ck_assert_int_eq(live_tasks(ex), 3); /* delivered, still held */
+
+    ck_assert_int_eq(ac_group_try_next(&group, &op), 1);
+    ck_assert_str_eq(ac_group_member(&op, producer)->label, "producer #2");
+    ck_assert_int_eq(live_tasks(ex), 2); /* producer #1 released */
+
+    ck_assert_int_eq(ac_group_try_next(&group, &op), -EAGAIN);
+    ck_assert_ptr_null(op.member);
+    ck_assert_int_eq(live_tasks(ex), 1); /* producer #2 released; the gated member runs */
+
+    ac_notify_one(&gate);
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(ac_group_try_next(&group, &op), 1);
+    ck_assert_int_eq(ac_group_member(&op, member)->id, 7);
+    ck_assert_int_eq(ac_group_try_next(&group, &op), 0);
+    ck_assert_int_eq(live_tasks(ex), 0);
+    ac_group_destroy(&group);
+    ac_notify_destroy(&gate);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Takes one member with try_next, then hands the group to `how`: the delivered member is
+ * released by a next that finishes with 0, a next that is cancelled, a join, or destroy. */
+enum release_by { NEXT_AT_THE_END, CANCELLED_NEXT, JOIN, DESTROY };
+
+static void release_by(enum release_by how)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_notify gate;
+    ac_group group;
+    ac_group_next_op op, next;
+    ac_group_join_op join;
+    ac_sleep_ms_op now;
+    ac_select_op race;
+    ac_future *branches[2];
+    struct producer p;
+    struct member m;
+
+    ac_notify_init(&gate);
+    ac_group_init(&group, AC_GROUP_COLLECT_ALL);
+    ac_group_spawn(&group, producer(&p, 1));
+    if (how == CANCELLED_NEXT)
+        ac_group_spawn(&group, member(&m, 4, 0, 40, &gate)); /* keeps next waiting */
+    ck_assert_int_ge(ac_executor_run(ex), -EDEADLK);
+    ck_assert_int_eq(ac_group_try_next(&group, &op), 1);
+    ck_assert_int_eq(live_tasks(ex), how == CANCELLED_NEXT ? 2 : 1);
+    if (how == NEXT_AT_THE_END) {
+        ck_assert_int_eq(ac_block_on(ex, ac_group_next(&next, &group)), 0);
+    } else if (how == CANCELLED_NEXT) {
+        /* a biased select whose first branch is ready at once: the next is cancelled unpolled */
+        branches[0] = ac_sleep_ms(&now, 0);
+        branches[1] = ac_group_next(&next, &group);
+        ck_assert_int_eq(ac_block_on(ex, ac_select(&race, branches, 2, AC_SELECT_BIASED)), 0);
+        ck_assert_int_eq(next.future.result, -ECANCELED);
+        ck_assert_ptr_null(next.member);
+    } else if (how == JOIN) {
+        ck_assert_int_eq(ac_block_on(ex, ac_group_join(&join, &group)), 0);
+    } else {
+        ac_group_destroy(&group);
+    }
+    ck_assert_int_eq(live_tasks(ex), how == CANCELLED_NEXT ? 1 : 0);
+    if (how == CANCELLED_NEXT) { /* the cancelled next took nothing: member 4 comes next */
+        ac_notify_one(&gate);
+        ck_assert_int_eq(ac_executor_run(ex), 0);
+        ck_assert_int_eq(ac_group_try_next(&group, &op), 1);
+        ck_assert_int_eq(ac_group_member(&op, member)->id, 4);
+    }
+    ac_group_destroy(&group);
+    ac_notify_destroy(&gate);
+    ac_executor_free(ex);
+}
+
+START_TEST(every_later_request_releases_the_delivered_member)
+{
+    release_by(NEXT_AT_THE_END);
+    release_by(CANCELLED_NEXT);
+    release_by(JOIN);
+    release_by(DESTROY);
+}
+END_TEST
+
 /* ---- a big group ---- */
 
 struct counter_member {
@@ -629,6 +850,18 @@ struct stress_owner {
     int got, i, finished;
 };
 
+/* The delivered member names itself (its frame's index); its id must agree. */
+static void record_delivery(struct stress_owner *self)
+{
+    struct stress_member *m = ac_group_member(&self->next, stress_member);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_lt(m->index, stress_spawned);
+    ck_assert_uint_eq(self->ids[m->index], self->next.task_id);
+    ck_assert_int_eq(m->future.result, self->next.result);
+    delivered[m->index]++;
+    handles[m->index] = NULL; /* released by the next request */
+}
+
 ASYNC_FN(stress_owner)
     for (self->i = 0; self->i < STRESS_MEMBERS; self->i++) {
         struct stress_member *m = &self->member;
@@ -650,12 +883,10 @@ ASYNC_FN(stress_owner)
         AWAIT_INTO(self->got, ac_group_next(&self->next, self->group));
         if (!self->got)
             break;
-        for (self->i = 0; self->i < stress_spawned; self->i++)
-            if (self->ids[self->i] == self->next.task_id)
-                break;
-        ck_assert_int_lt(self->i, stress_spawned);
-        delivered[self->i]++;
-        handles[self->i] = NULL; /* freed */
+        record_delivery(self);
+        /* now and then, take whatever else has finished without waiting */
+        while (rand() % 2 && ac_group_try_next(self->group, &self->next) == 1)
+            record_delivery(self);
     }
     self->finished = 1;
 ASYNC_FINALLY
@@ -730,6 +961,10 @@ int main(void)
     tcase_add_test(tc, freeing_the_executor_cancels_a_live_group);
     tcase_add_test(tc, a_member_may_cancel_its_own_group_even_from_cleanup);
     tcase_add_test(tc, members_have_names_and_a_waiting_owner_is_described);
+    tcase_add_test(tc, next_hands_over_the_member_frame_with_its_outputs);
+    tcase_add_test(tc, try_next_on_an_empty_group_returns_0);
+    tcase_add_test(tc, a_delivered_member_lives_until_the_group_is_asked_again);
+    tcase_add_test(tc, every_later_request_releases_the_delivered_member);
     tcase_add_test(tc, ten_thousand_members_are_each_delivered_once);
     tcase_add_loop_test(tc, stress_every_member_is_delivered_once_and_cleaned_up_once, 0, 4);
     suite_add_tcase(s, tc);

@@ -792,6 +792,23 @@ static void destroy_an_uninitialised_group(void)
     ac_group_destroy(&group);
 }
 
+/* Keeps a copy of a delivery, asks the group for the next member, then reads the old copy. */
+static void read_a_released_group_member(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_group group;
+    ac_group_next_op first, second;
+    struct quick q;
+    ac_group_init(&group, AC_GROUP_COLLECT_ALL);
+    ac_group_spawn(&group, quick(&q));
+    ac_group_spawn(&group, quick(&q));
+    ac_executor_run(ex);
+    ck_assert_int_eq(ac_group_try_next(&group, &first), 1);
+    ck_assert_ptr_nonnull(ac_group_member(&first, quick)); /* still held: fine */
+    ck_assert_int_eq(ac_group_try_next(&group, &second), 1);
+    ac_group_member(&first, quick); /* released by the second request */
+}
+
 START_TEST(group_members_cannot_be_joined_detached_or_destroy_their_group)
 {
     struct death d = run_to_death(join_a_group_member);
@@ -803,6 +820,13 @@ START_TEST(group_members_cannot_be_joined_detached_or_destroy_their_group)
     d = run_to_death(destroy_an_uninitialised_group);
     ck_assert_aborted_saying_no_site(d, "ac_group_destroy on a task group that was never "
                                         "initialised");
+}
+END_TEST
+
+START_TEST(reading_a_released_group_member_aborts)
+{
+    struct death d = run_to_death(read_a_released_group_member);
+    ck_assert_aborted_saying_no_site(d, "ac_group_member on a member the group has released");
 }
 END_TEST
 
@@ -930,6 +954,7 @@ static Suite *misuse_suite(void)
         tcase_add_test(debug, unlocking_an_unlocked_mutex_aborts);
         tcase_add_test(debug, join_all_with_a_null_branch_aborts);
         tcase_add_test(debug, group_members_cannot_be_joined_detached_or_destroy_their_group);
+        tcase_add_test(debug, reading_a_released_group_member_aborts);
         tcase_add_test(debug, spawning_a_generator_aborts);
         suite_add_tcase(s, debug);
     }

@@ -1,70 +1,82 @@
-/* A task group: spawn a task per mirror, collect each one as it finishes. Fail-fast cancels the
- * rest at the first error; aborting the owner cancels every member before the abort returns. */
+/* A task group: spawn a task per mirror, collect each one as it finishes and read what it
+ * produced from its frame. Fail-fast cancels the rest at the first error; aborting the owner
+ * cancels every member before the abort returns; try_next takes what has finished so far. */
 #include <asyncc.h>
 #include <stdio.h>
 
-/* A pretend download: answers `answer` (a size, or a negative errno) after `delay_ms`. */
+/* A pretend download: after `delay_ms`, fails with `error` or produces a size and a checksum. */
 struct download {
     ac_future future;
     const char *mirror;
     uint64_t delay_ms;
-    int answer;
+    int error;
     ac_sleep_ms_op nap;
+    size_t bytes;     /* outputs: the owner reads them from the frame */
+    char checksum[9];
 };
 
 ASYNC_FN(download)
     AWAIT(ac_sleep_ms(&self->nap, self->delay_ms));
-    ASYNC_RETURN(self->answer);
+    if (self->error)
+        ASYNC_RETURN(self->error);
+    self->bytes = 1000 * self->delay_ms;
+    snprintf(self->checksum, sizeof self->checksum, "%08x", (unsigned)self->delay_ms * 2654435761u);
 ASYNC_FINALLY
     if (ASYNC_RESULT == -ECANCELED)
         printf("  %s: cancelled, cleaning up\n", self->mirror);
 ASYNC_END
 
 static ac_future *download(struct download *self, const char *mirror, uint64_t delay_ms,
-                           int answer)
+                           int error)
 {
     ASYNC_INIT(self, download);
     self->mirror = mirror;
     self->delay_ms = delay_ms;
-    self->answer = answer;
+    self->error = error;
     return &self->future;
 }
 
 static const char *const mirrors[] = {"alpha", "beta", "gamma", "delta"};
 static const uint64_t delays[] = {100, 600, 400, 500};
 
+/* Spawns one download per mirror; the one at `fail_at` fails. */
+static int spawn_downloads(ac_group *group, struct download *d, int fail_at)
+{
+    for (int i = 0; i < 4; i++) {
+        /* ac_group_spawn copies the frame, so one `struct download` serves every spawn */
+        if (!ac_group_spawn(group, download(d, mirrors[i], delays[i],
+                                            i == fail_at ? -ECONNRESET : 0)))
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Prints a delivered member: its result, and its outputs read from its frame. */
+static void report(const ac_group_next_op *next)
+{
+    const struct download *d = ac_group_member(next, download);
+    if (next->result < 0)
+        printf("  %s finished: %s\n", d->mirror, ac_strerror(next->result));
+    else
+        printf("  %s finished: %zu bytes, checksum %s\n", d->mirror, d->bytes, d->checksum);
+}
+
 struct fetch_all {
     ac_future future;
     ac_group group; /* the members are tasks; the group is just this field */
     struct download d;
     ac_group_next_op next;
-    uint32_t ids[4]; /* to name the member that next delivers */
-    int fail_at, i, got;
+    int fail_at, got;
 };
 
-static const char *mirror_of(const struct fetch_all *self, uint32_t id)
-{
-    for (int i = 0; i < 4; i++)
-        if (self->ids[i] == id)
-            return mirrors[i];
-    return "?";
-}
-
 ASYNC_FN(fetch_all)
-    for (self->i = 0; self->i < 4; self->i++) {
-        int answer = self->i == self->fail_at ? -ECONNRESET : 1000 * (self->i + 1);
-        /* ac_group_spawn copies the frame, so one `struct download` serves every spawn */
-        ac_task *t = ac_group_spawn(&self->group,
-                                    download(&self->d, mirrors[self->i], delays[self->i], answer));
-        if (!t)
-            ASYNC_RETURN(-ENOMEM); /* FINALLY cancels the ones already started */
-        self->ids[self->i] = ac_task_id(t);
-    }
+    if (spawn_downloads(&self->group, &self->d, self->fail_at) < 0)
+        ASYNC_RETURN(-ENOMEM); /* FINALLY cancels the ones already started */
     for (;;) {
         AWAIT_INTO(self->got, ac_group_next(&self->next, &self->group));
         if (self->got == 0)
             break; /* every member delivered */
-        printf("  %s finished: %d\n", mirror_of(self, self->next.task_id), self->next.result);
+        report(&self->next); /* valid until the group is asked for the next member */
     }
     ASYNC_RETURN(ac_group_error(&self->group));
 ASYNC_FINALLY
@@ -79,10 +91,40 @@ static ac_future *fetch_all(struct fetch_all *self, int policy, int fail_at)
     return &self->future;
 }
 
+/* Waits 450 ms, takes what has finished by then without waiting, and leaves the rest. */
+struct fetch_some {
+    ac_future future;
+    ac_group group;
+    struct download d;
+    ac_group_next_op next;
+    ac_sleep_ms_op nap;
+    int rc;
+};
+
+ASYNC_FN(fetch_some)
+    if (spawn_downloads(&self->group, &self->d, -1) < 0)
+        ASYNC_RETURN(-ENOMEM);
+    AWAIT(ac_sleep_ms(&self->nap, 450));
+    while ((self->rc = ac_group_try_next(&self->group, &self->next)) == 1)
+        report(&self->next);
+    printf("  then %d (%s): %u still running\n", self->rc, ac_strerror(self->rc),
+           (unsigned)ac_group_running(&self->group));
+ASYNC_FINALLY
+    ac_group_destroy(&self->group);
+ASYNC_END
+
+static ac_future *fetch_some(struct fetch_some *self)
+{
+    ASYNC_INIT(self, fetch_some);
+    ac_group_init(&self->group, AC_GROUP_COLLECT_ALL);
+    return &self->future;
+}
+
 int main(void)
 {
     ac_executor *ex = ac_executor_new();
     struct fetch_all f;
+    struct fetch_some s;
     ac_sleep_ms_op pause;
     ac_task *t;
     int rc;
@@ -103,6 +145,9 @@ int main(void)
     ac_task_abort(t);
     printf("  abort returned; owner result %d\n", ac_task_result(t));
     ac_task_detach(t);
+
+    printf("what has finished after 450 ms, without waiting:\n");
+    ac_block_on(ex, fetch_some(&s));
     ac_executor_free(ex);
     return 0;
 }
