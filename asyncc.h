@@ -1327,6 +1327,7 @@ enum {
  * Disabled branches (tokio's `, if condition` guard). A NULL entry in `branches` is a disabled
  * branch: it is never polled, never cancelled and cannot win, and its index keeps its place, so
  * op->winner still names the array slot. Decide each guard as you fill the array:
+ *     // fragment: one statement of a body whose frame has these fields
  *     self->branches[1] = self->jobs_open ? ac_mpsc_recv(&self->recv, self->jobs, &self->job)
  *                                         : NULL;
  * The entries are read when ac_select is called and must not change until it finishes; to
