@@ -80,8 +80,6 @@ struct ac_io {
     int fd;
     uint8_t ready; /* AC_IO_READ | AC_IO_WRITE: last known readiness */
     bool is_socket;
-    bool is_stream_socket;
-    bool peer_closed;  /* EPOLLRDHUP seen: reads must go on until they return 0 */
     bool owns_fd;
     bool unregistered; /* epoll refuses the fd (a regular file): always ready, never waits */
 };
