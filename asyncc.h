@@ -565,7 +565,10 @@ ac_instant ac_now(void);
 #define AC_SEC ((ac_instant)1000000000)
 
 /* Finishes with result 0 once the deadline has passed. A deadline that has already passed
- * (zero or past) finishes on the first poll. Cancel-safe: cancelling removes the timer. */
+ * (zero or past) finishes on the first poll. Cancel-safe: cancelling removes the timer.
+ * ac_sleep_ms saturates: a duration that would reach past the largest ac_instant (UINT64_MAX,
+ * some 584 years after boot) sleeps until it, i.e. forever, never wrapping round to fire at once;
+ * ac_sleep_until(sleep, UINT64_MAX) likewise never finishes. */
 typedef struct ac_sleep {
     ac_future future;
     ac_instant deadline;
@@ -580,7 +583,8 @@ ac_future *ac_sleep_until(ac_sleep *sleep, ac_instant deadline);
 /* Await `inner` for at most `ms` milliseconds. Finishes with inner's result if it finishes in
  * time; otherwise cancels inner (its cleanup runs) and finishes with -ETIMEDOUT. `inner` is
  * usually a child frame stored next to the ac_timeout in the parent's frame; it is not copied.
- * Cancelling the timeout cancels inner too. */
+ * Cancelling the timeout cancels inner too. Its deadline saturates as ac_sleep_ms's does: a
+ * timeout of UINT64_MAX ms never fires. */
 typedef struct ac_timeout {
     ac_future future;
     ac_future *inner;
@@ -659,7 +663,8 @@ int ac_task_backtrace(const ac_task *task, char *buf, size_t size);
 
 /* The slow-poll watchdog: when one poll of a task keeps the loop busy longer than
  * `threshold_ms`, call `report` (or print to stderr when NULL) with the task and the poll's
- * duration, naming the await the task resumed from. 0 turns it off. Default: 100 ms. */
+ * duration, naming the await the task resumed from. 0 turns it off (and so, in effect, does a
+ * threshold too long to count in nanoseconds: it saturates). Default: 100 ms. */
 typedef void (*ac_slow_poll_fn)(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
                                 void *user);
 void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
@@ -1213,7 +1218,8 @@ typedef struct ac_interval {
 } ac_interval;
 
 /* `period_ms` > 0; returns 0, or -EINVAL for 0. A tick finishes with the number of ticks it
- * skipped (>= 0), or -ENOMEM when the timer heap cannot grow. */
+ * skipped (>= 0), or -ENOMEM when the timer heap cannot grow. The period and every tick's due
+ * time saturate at the largest ac_instant: a period too long for the clock never ticks. */
 int ac_interval_init(ac_interval *interval, uint64_t period_ms);
 
 typedef struct ac_tick {

@@ -138,7 +138,7 @@ static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ns)
         uint64_t elapsed;
         *clock_ns = coarse_ns();
         elapsed = *clock_ns - started;
-        if (elapsed >= ex->slow_poll_ms * 1000000u)
+        if (elapsed >= ac_ms_to_ns_(ex->slow_poll_ms))
             report_slow_poll(ex, t, elapsed / 1000000u, resumed_frame, resumed_line);
     }
 

@@ -165,6 +165,25 @@ void ac_group_member_finished_(ac_task *t);
 int ac_timers_init_(ac_executor *ex);
 void ac_timers_free_(ac_executor *ex);
 
+/* Saturating time arithmetic, for every deadline made from a duration (timer.c, combinators.c)
+ * and the watchdog's threshold (executor.c). A result too large for an ac_instant is the largest
+ * one, UINT64_MAX (some 584 years after boot: a deadline that never comes), never a wrapped-round
+ * small value, which would lie in the past and fire at once. */
+static inline ac_instant ac_ms_to_ns_(uint64_t ms)
+{
+    return ms > UINT64_MAX / AC_MSEC ? UINT64_MAX : ms * AC_MSEC;
+}
+
+static inline ac_instant ac_instant_add_(ac_instant instant, ac_instant ns)
+{
+    return ns > UINT64_MAX - instant ? UINT64_MAX : instant + ns;
+}
+
+static inline ac_instant ac_deadline_after_ms_(uint64_t ms)
+{
+    return ac_instant_add_(ac_now(), ac_ms_to_ns_(ms));
+}
+
 /* inbox.c */
 int ac_inbox_init_(ac_executor *ex);
 void ac_inbox_free_(ac_executor *ex);

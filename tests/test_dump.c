@@ -1,6 +1,7 @@
 /*
  * test_dump.c — diagnostics: the exact format of ac_dump_tasks lines in each state of a task,
- * ac_task_backtrace's snprintf-like truncation, and the slow-poll watchdog.
+ * ac_task_backtrace's snprintf-like truncation, and the slow-poll watchdog (also with a
+ * threshold too long for the clock).
  */
 #include "asyncc.h"
 #include "helpers.h"
@@ -335,6 +336,23 @@ START_TEST(slow_poll_threshold_zero_disables_it)
 }
 END_TEST
 
+/* A threshold too long to count in nanoseconds saturates (never reports); it must not wrap
+ * round to a fraction of a millisecond that every poll exceeds. */
+START_TEST(slow_poll_threshold_too_long_for_the_clock_never_reports)
+{
+    ac_executor *ex = ac_executor_new();
+    struct slow_reports reports = {0};
+    struct busy frame;
+    ac_join join;
+
+    ac_executor_set_slow_poll(ex, UINT64_MAX / AC_MSEC + 1, record_slow_poll, &reports);
+    reports.task = ac_spawn(ex, busy(&frame));
+    ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, (ac_task *)reports.task)), 0);
+    ck_assert_int_eq(reports.calls, 0);
+    ac_executor_free(ex);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dump");
@@ -347,6 +365,7 @@ int main(void)
     tcase_add_test(tc, backtrace_truncates_like_snprintf);
     tcase_add_test(tc, slow_poll_names_the_await_it_resumed_from);
     tcase_add_test(tc, slow_poll_threshold_zero_disables_it);
+    tcase_add_test(tc, slow_poll_threshold_too_long_for_the_clock_never_reports);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
