@@ -648,13 +648,27 @@ int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, co
  *   task 42 "conn#42" (spawned at server.c:31) -> server.c:57 handle_conn -> sleep, 120 ms left
  * Tasks that finished but were not joined show their result. Always available. Safe to call
  * from a task, a libevent callback or plain code on the executor's thread — not from a signal
- * handler; use ac_dump_tasks_on_signal for that. Returns the number of tasks. */
+ * handler; use ac_dump_tasks_on_signal for that. It writes through `out`'s stdio and flushes
+ * it, so it waits while `out` cannot take the text (the signal dump never does). Returns the
+ * number of tasks. */
 int ac_dump_tasks(ac_executor *ex, FILE *out);
 
 /* Dump the tasks to `out` whenever the process receives `signo` (e.g. SIGUSR1: `kill -USR1
  * <pid>` shows where every task is waiting). The signal is handled through libevent, so the
  * dump runs on the loop, between polls. Returns 0, or a negative errno value. Replaces an
- * earlier hook; `signo` 0 removes it. */
+ * earlier hook; `signo` 0 removes it. `out` must stay open until the hook is removed.
+ *
+ * The dump never blocks the loop, whatever `out` is — a pipe or terminal nobody reads, a full
+ * socket. It is formatted into a 64 KiB buffer (tasks beyond it are left out, and a last line
+ * "asyncc: dump truncated: N more tasks not shown" says so) and written straight to `out`'s
+ * file descriptor, bypassing its stdio buffer (so it may come before text still buffered
+ * there), only as far as the destination takes it at once: a socket with MSG_DONTWAIT; a pipe,
+ * FIFO or terminal through a private non-blocking open of the same file (/proc/self/fd/N; where
+ * that fails, only while poll() says it is writable, PIPE_BUF bytes at a time); a regular file
+ * plainly. What is not taken is dropped, and the next dump starts with a line "asyncc: dump
+ * truncated: N earlier dumps were cut short ...". The flags of `out`'s file description, which
+ * other processes may share, are never changed. A FILE without a descriptor (open_memstream)
+ * is written through stdio. */
 int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out);
 
 /* The chain of one task as a string (same format as a dump line, without the newline).

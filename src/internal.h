@@ -139,6 +139,8 @@ struct ac_executor {
     /* diagnostics.c: ac_dump_tasks_on_signal */
     struct event *dump_signal_event;
     FILE *dump_out;
+    unsigned dumps_cut_short; /* signal dumps cut short since a dump last said so */
+    bool dump_mid_line;       /* the last signal dump written stopped inside a line */
 
     /* the slow-poll watchdog */
     uint64_t slow_poll_ms;
