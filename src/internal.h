@@ -142,8 +142,8 @@ struct ac_executor {
     unsigned dumps_cut_short; /* signal dumps cut short since a dump last said so */
     bool dump_mid_line;       /* the last signal dump written stopped inside a line */
 
-    /* the slow-poll watchdog */
-    uint64_t slow_poll_ms;
+    /* the slow-poll watchdog: its threshold, in nanoseconds (0: off) */
+    uint64_t slow_poll_ns;
     ac_slow_poll_fn slow_poll_report;
     void *slow_poll_user;
 };
@@ -168,9 +168,9 @@ int ac_timers_init_(ac_executor *ex);
 void ac_timers_free_(ac_executor *ex);
 
 /* Saturating time arithmetic, for every deadline made from a duration (timer.c, combinators.c)
- * and the watchdog's threshold (executor.c). A result too large for an ac_instant is the largest
- * one, UINT64_MAX (some 584 years after boot: a deadline that never comes), never a wrapped-round
- * small value, which would lie in the past and fire at once. */
+ * and the watchdog's threshold (executor.c, converted once when it is set). A result too large for
+ * an ac_instant is the largest one, UINT64_MAX (some 584 years after boot: a deadline that never
+ * comes), never a wrapped-round small value, which would lie in the past and fire at once. */
 static inline ac_instant ac_ms_to_ns_(uint64_t ms)
 {
     return ms > UINT64_MAX / AC_MSEC ? UINT64_MAX : ms * AC_MSEC;
