@@ -12,10 +12,10 @@
  * Operations try their system call while the direction is marked ready and clear the mark only
  * on EAGAIN; since edges are collected by the next epoll_wait and all of this runs on the
  * executor's thread, no edge can slip between the EAGAIN and the wait. A short read clears
- * nothing: it does not mean the queue is drained (a TCP read stops at the urgent mark, a Unix
- * one after a message carrying descriptors or other credentials, with bytes still queued and no
- * new edge to come), so only EAGAIN does. A fresh registration starts optimistic (both
- * directions ready): the first call tells.
+ * nothing: it does not mean the queue is drained. A TCP read stops at the urgent mark, a Unix
+ * one after a message carrying descriptors (or, with SO_PASSCRED, where the sender changes),
+ * with bytes still queued and no new edge to come for them. A fresh registration starts
+ * optimistic (both directions ready): the first call tells.
  */
 #include "internal.h"
 
