@@ -684,7 +684,10 @@ ac_instant ac_now(void);
 #define AC_SEC ((ac_instant)1000000000)
 
 /* Finishes with result 0 once the deadline has passed. A deadline that has already passed
- * (zero or past) finishes on the first poll. Cancel-safe: cancelling removes the timer. */
+ * (zero or past) finishes on the first poll. Cancel-safe: cancelling removes the timer.
+ * ac_sleep_ms saturates: a duration that would reach past the largest ac_instant (UINT64_MAX,
+ * some 584 years after boot) sleeps until it, i.e. forever, never wrapping round to fire at
+ * once; ac_sleep_until(op, UINT64_MAX) likewise never finishes. */
 typedef struct ac_sleep_ms_op {
     ac_future future;
     ac_instant deadline;
@@ -700,7 +703,8 @@ ac_future *ac_sleep_until(ac_sleep_until_op *op, ac_instant deadline);
 /* Await `inner` for at most `ms` milliseconds. Finishes with inner's result if it finishes in
  * time; otherwise cancels inner (its cleanup runs) and finishes with -ETIMEDOUT. `inner` is
  * usually a child frame stored next to the ac_timeout_ms_op in the parent's frame; it is not
- * copied. Cancelling the timeout cancels inner too. */
+ * copied. Cancelling the timeout cancels inner too. Its deadline saturates as ac_sleep_ms's
+ * does: a timeout of UINT64_MAX ms never fires. */
 typedef struct ac_timeout_ms_op {
     ac_future future;
     ac_future *inner;
@@ -764,13 +768,27 @@ int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, co
  *   task 42 "conn#42" (spawned at server.c:31) -> server.c:57 handle_conn -> sleep, 120 ms left
  * Tasks that finished but were not joined show their result. Always available. Safe to call
  * from a task, a libevent callback or plain code on the executor's thread — not from a signal
- * handler; use ac_dump_tasks_on_signal for that. Returns the number of tasks. */
+ * handler; use ac_dump_tasks_on_signal for that. It writes through `out`'s stdio and flushes
+ * it, so it waits while `out` cannot take the text (the signal dump never does). Returns the
+ * number of tasks. */
 int ac_dump_tasks(ac_executor *ex, FILE *out);
 
 /* Dump the tasks to `out` whenever the process receives `signo` (e.g. SIGUSR1: `kill -USR1
  * <pid>` shows where every task is waiting). The signal is handled through libevent, so the
  * dump runs on the loop, between polls. Returns 0, or a negative errno value. Replaces an
- * earlier hook; `signo` 0 removes it. */
+ * earlier hook; `signo` 0 removes it. `out` must stay open until the hook is removed.
+ *
+ * The dump never blocks the loop, whatever `out` is — a pipe or terminal nobody reads, a full
+ * socket. It is formatted into a 64 KiB buffer (tasks beyond it are left out, and a last line
+ * "asyncc: dump truncated: N more tasks not shown" says so) and written straight to `out`'s
+ * file descriptor, bypassing its stdio buffer (so it may come before text still buffered
+ * there), only as far as the destination takes it at once: a socket with MSG_DONTWAIT; a pipe,
+ * FIFO or terminal through a private non-blocking open of the same file (/proc/self/fd/N; where
+ * that fails, only while poll() says it is writable, PIPE_BUF bytes at a time); a regular file
+ * plainly. What is not taken is dropped, and the next dump starts with a line "asyncc: dump
+ * truncated: N earlier dumps were cut short ...". The flags of `out`'s file description, which
+ * other processes may share, are never changed. A FILE without a descriptor (open_memstream)
+ * is written through stdio. */
 int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out);
 
 /* The chain of one task as a string (same format as a dump line, without the newline).
@@ -779,7 +797,8 @@ int ac_task_backtrace(const ac_task *task, char *buf, size_t size);
 
 /* The slow-poll watchdog: when one poll of a task keeps the loop busy longer than
  * `threshold_ms`, call `report` (or print to stderr when NULL) with the task and the poll's
- * duration, naming the await the task resumed from. 0 turns it off. Default: 100 ms. */
+ * duration, naming the await the task resumed from. 0 turns it off (and so, in effect, does a
+ * threshold too long to count in nanoseconds: it saturates). Default: 100 ms. */
 typedef void (*ac_slow_poll_fn)(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
                                 void *user);
 void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
@@ -905,8 +924,9 @@ typedef struct ac_io_read_op {
 ac_future *ac_io_read(ac_io_read_op *op, ac_io *io, void *buf, size_t len);
 
 /* ac_io_write: write some of `buf` — finishes with the count written (> 0) or a negative errno.
- * ac_io_write_all: write all of it — finishes with `len` or a negative errno; `op->transferred` says
- * how much had been written when it failed or was cancelled. `len` is at most INT32_MAX. */
+ * ac_io_write_all: write all of it — finishes with `len` or a negative errno;
+ * `op->transferred` says how much had been written when it failed or was cancelled. `len` is at
+ * most INT32_MAX. */
 typedef struct ac_io_write_op {
     ac_future future;
     ac_io *io;
@@ -1121,8 +1141,8 @@ size_t ac_stream_consume(ac_stream *stream, size_t count);
  *   system call), otherwise one read from the fd straight into `buf`. Finishes with the count
  *   (> 0), 0 at end of file (or when len is 0), or a negative errno. Cancel-safe.
  * ac_stream_read_exact: read exactly `len` bytes. Finishes with `len`; -ENODATA at end of file
- *   before that, with `op->transferred` bytes (fewer than len) in `buf` — nothing is lost; or another
- *   negative errno, again with op->transferred bytes delivered. Large reads bypass the buffer.
+ *   before that, with `op->transferred` bytes (fewer than len) in `buf` — nothing is lost; or
+ *   another negative errno, again with op->transferred bytes delivered. Large reads bypass the buffer.
  * `buf` must stay valid until the future finishes; `len` is at most INT32_MAX. */
 typedef struct ac_stream_read_some_op {
     ac_future future;
@@ -1379,7 +1399,8 @@ typedef struct ac_interval {
 } ac_interval;
 
 /* `period_ms` > 0; returns 0, or -EINVAL for 0. A tick finishes with the number of ticks it
- * skipped (>= 0), or -ENOMEM when the timer heap cannot grow. */
+ * skipped (>= 0), or -ENOMEM when the timer heap cannot grow. The period and every tick's due
+ * time saturate at the largest ac_instant: a period too long for the clock never ticks. */
 int ac_interval_init(ac_interval *interval, uint64_t period_ms);
 
 typedef struct ac_interval_tick_op {

@@ -220,10 +220,10 @@ ac_future *ac_select(ac_select_op *op, ac_future **branches, size_t count, unsig
 
 int ac_interval_init(ac_interval *interval, uint64_t period_ms)
 {
-    if (period_ms == 0 || period_ms > UINT64_MAX / AC_MSEC)
+    if (period_ms == 0)
         return -EINVAL;
-    interval->period = period_ms * AC_MSEC;
-    interval->next = ac_now() + interval->period;
+    interval->period = ac_ms_to_ns_(period_ms);
+    interval->next = ac_instant_add_(ac_now(), interval->period);
     interval->ticks = 0;
     interval->missed = 0;
     return 0;
@@ -245,7 +245,8 @@ static ac_poll tick_poll(ac_future *f, ac_cx *cx)
      * are the missed ticks. The schedule stays on the grid: no drift, no burst. */
     now = ac_now();
     missed = now > iv->next ? (now - iv->next) / iv->period : 0;
-    iv->next += (missed + 1) * iv->period;
+    /* next + missed * period <= now: only the step past now can overflow, and it saturates. */
+    iv->next = ac_instant_add_(iv->next + missed * iv->period, iv->period);
     iv->ticks++;
     iv->missed += missed;
     f->awaiting = NULL;

@@ -9,9 +9,15 @@
 #include "internal.h"
 
 #include <event2/event.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *base_name(const char *path)
 {
@@ -70,14 +76,22 @@ int ac_task_backtrace(const ac_task *t, char *buf, size_t size)
     return (int)len;
 }
 
+enum { DUMP_LINE_BYTES = 1024 };
+
+/* Whether a dump shows `t`: not a finished block_on lingering for a remote waker's release. */
+static bool is_dumped(const ac_task *t)
+{
+    return ac_task_root_(t) != NULL;
+}
+
 int ac_dump_tasks(ac_executor *ex, FILE *out)
 {
-    char line[1024];
+    char line[DUMP_LINE_BYTES];
     int count = 0;
     const ac_task *t;
     for (t = ex->live_head; t; t = t->live_next) {
-        if (!ac_task_root_(t))
-            continue; /* a finished block_on lingering for a remote waker's release */
+        if (!is_dumped(t))
+            continue;
         ac_task_backtrace(t, line, sizeof line);
         fprintf(out, "%s\n", line);
         count++;
@@ -86,12 +100,148 @@ int ac_dump_tasks(ac_executor *ex, FILE *out)
     return count;
 }
 
+/* ---- the dump on a signal: it never blocks the loop ----
+ * The dump is formatted into a bounded buffer, then written with calls that cannot wait: what
+ * the destination does not take at once is dropped, and the next dump says so. The FILE's stdio
+ * buffer is bypassed (flushing it could wait), and the flags of its open file description, which
+ * other processes may share, are never changed. */
+
+enum { DUMP_SIGNAL_BYTES = 64 * 1024, DUMP_NOTICE_BYTES = 128 };
+_Static_assert(DUMP_SIGNAL_BYTES > 2 * DUMP_NOTICE_BYTES, "room for both notices");
+
+/* Every dumped task's line into buf, whole lines only; when they do not all fit, a last line
+ * says how many were left out. Returns the length. */
+static size_t format_dump(const ac_executor *ex, char *buf, size_t size)
+{
+    char line[DUMP_LINE_BYTES];
+    size_t len = 0;
+    int left_out = 0;
+    const ac_task *t;
+    for (t = ex->live_head; t; t = t->live_next) {
+        size_t n;
+        if (!is_dumped(t))
+            continue;
+        n = (size_t)ac_task_backtrace(t, line, sizeof line);
+        if (n >= sizeof line)
+            n = sizeof line - 1;
+        if (left_out || len + n + 1 > size - DUMP_NOTICE_BYTES) {
+            left_out++;
+            continue;
+        }
+        memcpy(buf + len, line, n);
+        buf[len + n] = '\n';
+        len += n + 1;
+    }
+    if (left_out)
+        len += (size_t)snprintf(buf + len, size - len,
+                                "asyncc: dump truncated: %d more tasks not shown\n", left_out);
+    return len;
+}
+
+/* write(2), or send(2) without waiting, until all of buf is out or the call refuses (EAGAIN
+ * among others). Returns how much went out. */
+static size_t write_until_refused(int fd, const char *buf, size_t len, bool is_socket)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = is_socket ? send(fd, buf + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL)
+                              : write(fd, buf + done, len - done);
+        if (n > 0)
+            done += (size_t)n;
+        else if (n == 0 || errno != EINTR)
+            break;
+    }
+    return done;
+}
+
+/* For a pipe, FIFO or terminal: the same file opened again, privately non-blocking, so that a
+ * full destination refuses a write instead of waiting. -1 when that cannot be done (no /proc,
+ * no permission). */
+static int reopen_nonblocking(int fd)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
+/* The fallback without a private description: write only while poll says the fd is writable,
+ * PIPE_BUF bytes at a time. A pipe with room for one write takes PIPE_BUF bytes without waiting,
+ * and a pipe without a reader (POLLERR) is not written (no SIGPIPE). It could still wait if
+ * another process filled the pipe between the poll and the write, or on a terminal with less
+ * room than the chunk, which is why it is only the fallback. */
+static size_t write_while_writable(int fd, const char *buf, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        size_t chunk = len - done < PIPE_BUF ? len - done : PIPE_BUF;
+        ssize_t n;
+        if (poll(&pfd, 1, 0) != 1 || pfd.revents != POLLOUT)
+            break;
+        n = write(fd, buf + done, chunk);
+        if (n > 0)
+            done += (size_t)n;
+        else if (n == 0 || errno != EINTR)
+            break;
+    }
+    return done;
+}
+
+/* Write what `fd` takes now, without ever waiting; returns how much that was. */
+static size_t write_without_waiting(int fd, const char *buf, size_t len)
+{
+    struct stat st;
+    size_t done;
+    int private_fd;
+    if (fstat(fd, &st) < 0)
+        return 0;
+    if (S_ISSOCK(st.st_mode))
+        return write_until_refused(fd, buf, len, true);
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+        return write_until_refused(fd, buf, len, false); /* no reader to wait for */
+    /* Other devices are not reopened: opening one may have side effects. */
+    if (!S_ISFIFO(st.st_mode) && !isatty(fd))
+        return write_while_writable(fd, buf, len);
+    private_fd = reopen_nonblocking(fd);
+    if (private_fd < 0)
+        return write_while_writable(fd, buf, len);
+    done = write_until_refused(private_fd, buf, len, false);
+    close(private_fd);
+    return done;
+}
+
 static void dump_signal_cb(evutil_socket_t signo, short what, void *arg)
 {
     ac_executor *ex = arg;
+    int fd = fileno(ex->dump_out);
+    size_t len = 0, notice_len, written;
+    char *buf;
     (void)signo;
     (void)what;
-    ac_dump_tasks(ex, ex->dump_out);
+    if (fd < 0) {
+        ac_dump_tasks(ex, ex->dump_out); /* a memory stream (open_memstream): nothing to wait for */
+        return;
+    }
+    buf = malloc(DUMP_SIGNAL_BYTES);
+    if (!buf) {
+        ex->dumps_cut_short++;
+        return;
+    }
+    if (ex->dumps_cut_short)
+        len = (size_t)snprintf(buf, DUMP_NOTICE_BYTES,
+                               "%sasyncc: dump truncated: %u earlier dumps were cut short (their "
+                               "destination was not writable)\n",
+                               ex->dump_mid_line ? "\n" : "", ex->dumps_cut_short);
+    notice_len = len;
+    len += format_dump(ex, buf + len, DUMP_SIGNAL_BYTES - len);
+    written = write_without_waiting(fd, buf, len);
+    if (written > 0)
+        ex->dump_mid_line = buf[written - 1] != '\n';
+    if (written >= notice_len)
+        ex->dumps_cut_short = 0;
+    if (written < len)
+        ex->dumps_cut_short++;
+    free(buf);
 }
 
 void ac_dump_signal_free_(ac_executor *ex)

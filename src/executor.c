@@ -125,7 +125,7 @@ static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ns)
 
     t->flags = (t->flags & ~AC_TASK_WAKER_TAKEN) | AC_TASK_RUNNING;
     ex->current = t;
-    if (ex->slow_poll_ms) {
+    if (ex->slow_poll_ns) {
         /* Only pointers now; the report is formatted only if the poll turns out slow. */
         resumed_frame = resume_frame(root);
         resumed_line = resumed_frame->state;
@@ -138,7 +138,7 @@ static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ns)
         uint64_t elapsed;
         *clock_ns = coarse_ns();
         elapsed = *clock_ns - started;
-        if (elapsed >= ex->slow_poll_ms * 1000000u)
+        if (elapsed >= ex->slow_poll_ns)
             report_slow_poll(ex, t, elapsed / 1000000u, resumed_frame, resumed_line);
     }
 
@@ -197,7 +197,7 @@ static ac_executor *executor_create(struct event_base *base, bool owns_base)
     ex->owns_base = owns_base;
     ex->thread = pthread_self();
     ex->budget = AC_DEFAULT_BUDGET;
-    ex->slow_poll_ms = AC_DEFAULT_SLOW_POLL_MS;
+    ex->slow_poll_ns = ac_ms_to_ns_(AC_DEFAULT_SLOW_POLL_MS);
     ex->next_id = 1;
     ex->inbox_fd = -1;
     ex->epoll_fd = -1;
@@ -242,7 +242,7 @@ void ac_executor_set_budget(ac_executor *ex, unsigned polls_per_turn)
 void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
                                void *user)
 {
-    ex->slow_poll_ms = threshold_ms;
+    ex->slow_poll_ns = ac_ms_to_ns_(threshold_ms); /* saturates: a huge one never reports */
     ex->slow_poll_report = report;
     ex->slow_poll_user = user;
 }

@@ -80,8 +80,6 @@ struct ac_io {
     int fd;
     uint8_t ready; /* AC_IO_READ | AC_IO_WRITE: last known readiness */
     bool is_socket;
-    bool is_stream_socket;
-    bool peer_closed;  /* EPOLLRDHUP seen: reads must go on until they return 0 */
     bool owns_fd;
     bool unregistered; /* epoll refuses the fd (a regular file): always ready, never waits */
 };
@@ -141,9 +139,11 @@ struct ac_executor {
     /* diagnostics.c: ac_dump_tasks_on_signal */
     struct event *dump_signal_event;
     FILE *dump_out;
+    unsigned dumps_cut_short; /* signal dumps cut short since a dump last said so */
+    bool dump_mid_line;       /* the last signal dump written stopped inside a line */
 
-    /* the slow-poll watchdog */
-    uint64_t slow_poll_ms;
+    /* the slow-poll watchdog: its threshold, in nanoseconds (0: off) */
+    uint64_t slow_poll_ns;
     ac_slow_poll_fn slow_poll_report;
     void *slow_poll_user;
 };
@@ -166,6 +166,25 @@ void ac_group_member_finished_(ac_task *t);
 /* timer.c */
 int ac_timers_init_(ac_executor *ex);
 void ac_timers_free_(ac_executor *ex);
+
+/* Saturating time arithmetic, for every deadline made from a duration (timer.c, combinators.c)
+ * and the watchdog's threshold (executor.c, converted once when it is set). A result too large for
+ * an ac_instant is the largest one, UINT64_MAX (some 584 years after boot: a deadline that never
+ * comes), never a wrapped-round small value, which would lie in the past and fire at once. */
+static inline ac_instant ac_ms_to_ns_(uint64_t ms)
+{
+    return ms > UINT64_MAX / AC_MSEC ? UINT64_MAX : ms * AC_MSEC;
+}
+
+static inline ac_instant ac_instant_add_(ac_instant instant, ac_instant ns)
+{
+    return ns > UINT64_MAX - instant ? UINT64_MAX : instant + ns;
+}
+
+static inline ac_instant ac_deadline_after_ms_(uint64_t ms)
+{
+    return ac_instant_add_(ac_now(), ac_ms_to_ns_(ms));
+}
 
 /* inbox.c */
 int ac_inbox_init_(ac_executor *ex);

@@ -9,12 +9,12 @@
  * and made an echo round trip twice a raw libevent server's). libevent still runs the loop,
  * timers and signals.
  *
- * Operations try their system call while the direction is marked ready and clear the mark on
- * EAGAIN; since edges are collected by the next epoll_wait and all of this runs on the
- * executor's thread, no edge can slip between the EAGAIN and the wait. A short read from a
- * stream socket also clears it (the receive queue was drained; more data raises a new edge),
- * saving the read that would only say EAGAIN — unless the peer has closed (EPOLLRDHUP, kept as
- * a sticky bit), since then the next read must return 0 at once. A fresh registration starts
+ * Operations try their system call while the direction is marked ready and clear the mark only
+ * on EAGAIN; since edges are collected by the next epoll_wait and all of this runs on the
+ * executor's thread, no edge can slip between the EAGAIN and the wait. A short read clears
+ * nothing: it does not mean the queue is drained. A TCP read stops at the urgent mark, a Unix
+ * one after a message carrying descriptors (or, with SO_PASSCRED, where the sender changes),
+ * with bytes still queued and no new edge to come for them. A fresh registration starts
  * optimistic (both directions ready): the first call tells.
  */
 #include "internal.h"
@@ -30,8 +30,6 @@ enum { AC_EPOLL_BATCH = 256 };
 
 static void record_readiness(ac_io *io, uint32_t events)
 {
-    if (events & EPOLLRDHUP)
-        io->peer_closed = true;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         io->ready |= AC_IO_READ;
         if (io->reader)
@@ -100,7 +98,6 @@ int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
     io->fd = fd;
     io->owns_fd = (flags & AC_IO_OWN_FD) != 0;
     io->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) == 0;
-    io->is_stream_socket = io->is_socket && type == SOCK_STREAM;
     io->ready = AC_IO_READ | AC_IO_WRITE;
     interest.data.ptr = io;
     if (epoll_ctl(ex->epoll_fd, EPOLL_CTL_ADD, fd, &interest) < 0) {
@@ -199,11 +196,8 @@ static ac_poll read_poll(ac_future *f, ac_cx *cx)
     while (io->ready & AC_IO_READ) {
         int err;
         ssize_t n = read(io->fd, op->buf, op->len);
-        if (n >= 0) {
-            if (n > 0 && (size_t)n < op->len && io->is_stream_socket && !io->peer_closed)
-                io->ready &= (uint8_t)~AC_IO_READ; /* drained: see the top of this file */
+        if (n >= 0)
             return ac_io_finish_(io, AC_IO_READ, f, (int)n);
-        }
         if ((err = ac_io_failed_(io, AC_IO_READ)) < 0)
             return ac_io_finish_(io, AC_IO_READ, f, err);
     }

@@ -64,8 +64,9 @@ static void rearm(ac_executor *ex)
     }
     deadline = ex->heap[1]->deadline;
     now = ac_now();
-    /* Round up: waking a microsecond late is fine, early means a wasted turn. */
-    wait_us = deadline > now ? (deadline - now + 999) / 1000 : 0;
+    /* Round up: waking a microsecond late is fine, early means a wasted turn. (Written so that
+     * a deadline of UINT64_MAX cannot overflow.) */
+    wait_us = deadline > now ? (deadline - now - 1) / 1000 + 1 : 0;
     tv.tv_sec = (time_t)(wait_us / 1000000);
     tv.tv_usec = (suseconds_t)(wait_us % 1000000);
     event_add(ex->timer_event, &tv);
@@ -189,7 +190,7 @@ ac_future *ac_sleep_until(ac_sleep_ms_op *s, ac_instant deadline)
 
 ac_future *ac_sleep_ms(ac_sleep_ms_op *s, uint64_t ms)
 {
-    return ac_sleep_until(s, ac_now() + ms * AC_MSEC);
+    return ac_sleep_until(s, ac_deadline_after_ms_(ms));
 }
 
 /* ---- ac_timeout_ms_op: a select between the inner future and a sleep ---- */

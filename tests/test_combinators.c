@@ -2,7 +2,7 @@
  * test_combinators.c — join, try-join and select over embedded branches (results, the order in
  * which losers and failed siblings are cancelled, biased and fair polling, disabled (NULL)
  * select branches, cancelling the combinator itself, zero branches, backtraces) and interval
- * timers (fixed rate, skipped ticks counted, cancel safety).
+ * timers (fixed rate, skipped ticks counted, cancel safety, a period too long for the clock).
  */
 #include "asyncc.h"
 #include "helpers.h"
@@ -682,6 +682,48 @@ START_TEST(a_cancelled_tick_consumes_no_tick)
 }
 END_TEST
 
+/* A period too long for the clock saturates: the first tick is due at the largest instant, so
+ * it never comes, instead of wrapping into the past and firing at once. */
+struct huge_interval {
+    ac_future future;
+    ac_interval interval;
+    ac_interval_tick_op tick;
+    ac_timeout_ms_op timeout;
+    uint64_t period_ms;
+    int result;
+};
+
+ASYNC_FN(huge_interval)
+    ASYNC_TRY(ac_interval_init(&self->interval, self->period_ms));
+    AWAIT_INTO(self->result,
+               ac_timeout_ms(&self->timeout, 10, ac_interval_tick(&self->tick, &self->interval)));
+ASYNC_END
+
+static ac_future *huge_interval(struct huge_interval *self, uint64_t period_ms)
+{
+    ASYNC_INIT(self, huge_interval);
+    self->period_ms = period_ms;
+    return &self->future;
+}
+
+START_TEST(an_interval_with_a_huge_period_does_not_tick)
+{
+    /* now + period overflows for the first; period_ms * AC_MSEC too for the second. */
+    static const uint64_t periods_ms[] = {UINT64_MAX / AC_MSEC, UINT64_MAX};
+    ac_executor *ex = ac_executor_new();
+    struct huge_interval h;
+    size_t i;
+
+    for (i = 0; i < sizeof periods_ms / sizeof periods_ms[0]; i++) {
+        ck_assert_int_eq(ac_block_on(ex, huge_interval(&h, periods_ms[i])), 0);
+        ck_assert_int_eq(h.result, -ETIMEDOUT);
+        ck_assert_uint_eq(h.interval.next, UINT64_MAX);
+        ck_assert_uint_eq(h.interval.ticks, 0);
+    }
+    ac_executor_free(ex);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("combinators");
@@ -708,6 +750,7 @@ int main(void)
     tcase_add_test(tc, interval_ticks_at_a_fixed_rate);
     tcase_add_test(tc, interval_skips_missed_ticks_and_counts_them);
     tcase_add_test(tc, a_cancelled_tick_consumes_no_tick);
+    tcase_add_test(tc, an_interval_with_a_huge_period_does_not_tick);
     suite_add_tcase(s, tc);
 
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

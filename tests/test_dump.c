@@ -1,13 +1,20 @@
 /*
  * test_dump.c — diagnostics: the exact format of ac_dump_tasks lines in each state of a task,
- * ac_task_backtrace's snprintf-like truncation, and the slow-poll watchdog.
+ * ac_task_backtrace's snprintf-like truncation, the dump on a signal (it never blocks the loop,
+ * whatever the destination; it says when it was cut short), and the slow-poll watchdog (also
+ * with a threshold too long for the clock).
  */
+#define _GNU_SOURCE /* openpty */
 #include "asyncc.h"
 #include "helpers.h"
 
 #include <check.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Source lines recorded by the bodies below, for the expected dump lines. */
 static int outer_await_line, inner_await_line, busy_await_line, yield_line;
@@ -241,6 +248,179 @@ START_TEST(backtrace_truncates_like_snprintf)
 }
 END_TEST
 
+/* ---- the dump on a signal ---- */
+
+/* Raises SIGUSR1 `count` times, each followed by a 1 ms sleep: the loop turns, and dumps. */
+struct raise_signals {
+    ac_future future;
+    ac_sleep_ms_op nap;
+    int count, i;
+};
+
+ASYNC_FN(raise_signals)
+    for (self->i = 0; self->i < self->count; self->i++) {
+        raise(SIGUSR1);
+        AWAIT(ac_sleep_ms(&self->nap, 1));
+    }
+ASYNC_END
+
+static ac_future *raise_signals(struct raise_signals *self, int count)
+{
+    ASYNC_INIT(self, raise_signals);
+    self->count = count;
+    return &self->future;
+}
+
+/* Spawns `count` tasks parked in a nested 5 s sleep (about 110 bytes of dump each); the caller
+ * aborts and detaches them. */
+static void spawn_sleepers(ac_executor *ex, ac_task **tasks, int count)
+{
+    struct outer frame;
+    int i;
+    for (i = 0; i < count; i++)
+        tasks[i] = ac_spawn(ex, outer(&frame));
+}
+
+static void abort_all(ac_task **tasks, int count)
+{
+    int i;
+    for (i = 0; i < count; i++) {
+        ck_assert_int_eq(ac_task_abort(tasks[i]), 0);
+        ac_task_detach(tasks[i]);
+    }
+}
+
+/* Reads what is waiting on non-blocking `fd` into buf (NUL-terminated); returns the length. */
+static size_t drain(int fd, char *buf, size_t size)
+{
+    size_t len = 0;
+    ssize_t n;
+    while (len + 1 < size && (n = read(fd, buf + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    return len;
+}
+
+/* The bound on a test whose bug would block the loop for ever: SIGALRM reports it and fails
+ * (exits) instead of letting the test hang. */
+static void loop_blocked(int signo)
+{
+    static const char message[] = "test_dump: the event loop blocked in a signal dump\n";
+    (void)signo;
+    if (write(STDERR_FILENO, message, sizeof message - 1) < 0)
+        _exit(2); /* not even that could be said */
+    _exit(EXIT_FAILURE);
+}
+
+static void fail_unless_done_within(unsigned seconds)
+{
+    struct sigaction on_alarm = {.sa_handler = loop_blocked};
+    ck_assert_int_eq(sigaction(SIGALRM, &on_alarm, NULL), 0);
+    alarm(seconds);
+}
+
+enum { DESTINATION_PIPE, DESTINATION_SOCKET, DESTINATION_TERMINAL, DESTINATIONS };
+
+/* A destination nobody reads: fds[1] is written, fds[0] is the other end, left unread. */
+static void open_destination(int kind, int fds[2])
+{
+    if (kind == DESTINATION_PIPE)
+        ck_assert_int_eq(pipe(fds), 0);
+    else if (kind == DESTINATION_SOCKET)
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    else
+        ck_assert_int_eq(openpty(&fds[0], &fds[1], NULL, NULL, NULL), 0);
+}
+
+/* A dump requested by a signal must never block the loop. 100 dumps of 20 tasks (some 200 KiB)
+ * go to a pipe, a socket and a terminal that nobody reads, all of them blocking: the loop keeps
+ * running (the raising task finishes), the shared fd's flags are untouched, and once the pipe or
+ * socket is read again the next dump says that earlier ones were cut short. A blocked loop
+ * fails the test after 20 s instead of hanging it. */
+START_TEST(a_signal_dump_never_blocks_the_loop)
+{
+    enum { SLEEPERS = 20 };
+    static char text[256 * 1024];
+    ac_task *sleepers[SLEEPERS];
+    struct raise_signals raiser;
+    int kind, fds[2], flags;
+    const char *notice;
+    FILE *out;
+
+    for (kind = 0; kind < DESTINATIONS; kind++) {
+        ac_executor *ex = ac_executor_new();
+        open_destination(kind, fds);
+        flags = fcntl(fds[1], F_GETFL);
+        ck_assert_int_eq(flags & O_NONBLOCK, 0);
+        ck_assert_ptr_nonnull(out = fdopen(fds[1], "w"));
+        spawn_sleepers(ex, sleepers, SLEEPERS);
+        ck_assert_int_eq(ac_dump_tasks_on_signal(ex, SIGUSR1, out), 0);
+
+        fail_unless_done_within(20);
+        ck_assert_int_eq(ac_block_on(ex, raise_signals(&raiser, 100)), 0);
+        alarm(0);
+        ck_assert_int_eq(fcntl(fds[1], F_GETFL), flags);
+
+        ck_assert_int_eq(fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK), 0);
+        ck_assert_uint_gt(drain(fds[0], text, sizeof text), 0);
+        ck_assert_msg(strncmp(text, "task ", 5) == 0, "the first dump starts: %.80s", text);
+        if (kind != DESTINATION_TERMINAL) { /* a pty frees its buffer asynchronously */
+            ck_assert_int_eq(ac_block_on(ex, raise_signals(&raiser, 1)), 0);
+            drain(fds[0], text, sizeof text);
+            notice = text[0] == '\n' ? text + 1 : text; /* ends a line cut short first */
+            ck_assert_msg(strncmp(notice, "asyncc: dump truncated: ", 24) == 0 &&
+                              strstr(notice, " earlier dumps were cut short ") != NULL,
+                          "no notice at the start of: %.200s", text);
+        }
+
+        ck_assert_int_eq(ac_dump_tasks_on_signal(ex, 0, NULL), 0);
+        abort_all(sleepers, SLEEPERS);
+        ac_executor_free(ex);
+        fclose(out);
+        close(fds[0]);
+    }
+}
+END_TEST
+
+/* Into a regular file: whole lines, and when the tasks' lines exceed the dump's buffer, a last
+ * line says how many were left out. */
+START_TEST(a_signal_dump_too_long_for_its_buffer_says_how_many_tasks_it_left_out)
+{
+    enum { SLEEPERS = 1000 }; /* some 110 KiB of lines */
+    static char text[256 * 1024];
+    static ac_task *sleepers[SLEEPERS];
+    ac_executor *ex = ac_executor_new();
+    struct raise_signals raiser;
+    FILE *out = tmpfile();
+    int shown = 0, left_out = -1;
+    char *line, *next;
+
+    ck_assert_ptr_nonnull(out);
+    spawn_sleepers(ex, sleepers, SLEEPERS);
+    ck_assert_int_eq(ac_dump_tasks_on_signal(ex, SIGUSR1, out), 0);
+    ck_assert_int_eq(ac_block_on(ex, raise_signals(&raiser, 1)), 0);
+    ck_assert_uint_gt(pread(fileno(out), text, sizeof text - 1, 0), 0);
+    for (line = text; *line; line = next + 1) {
+        ck_assert_ptr_nonnull(next = strchr(line, '\n'));
+        *next = '\0';
+        if (strncmp(line, "task ", 5) == 0) {
+            ck_assert_int_eq(left_out, -1);
+            shown++;
+        } else {
+            ck_assert_int_eq(
+                sscanf(line, "asyncc: dump truncated: %d more tasks not shown", &left_out), 1);
+        }
+    }
+    ck_assert_int_gt(shown, 0);
+    ck_assert_int_eq(shown + left_out, SLEEPERS + 1); /* and the block_on of the raiser */
+
+    ck_assert_int_eq(ac_dump_tasks_on_signal(ex, 0, NULL), 0);
+    abort_all(sleepers, SLEEPERS);
+    ac_executor_free(ex);
+    fclose(out);
+}
+END_TEST
+
 /* ---- the slow-poll watchdog ---- */
 
 struct busy_inner {
@@ -335,6 +515,23 @@ START_TEST(slow_poll_threshold_zero_disables_it)
 }
 END_TEST
 
+/* A threshold too long to count in nanoseconds saturates (never reports); it must not wrap
+ * round to a fraction of a millisecond that every poll exceeds. */
+START_TEST(slow_poll_threshold_too_long_for_the_clock_never_reports)
+{
+    ac_executor *ex = ac_executor_new();
+    struct slow_reports reports = {0};
+    struct busy frame;
+    ac_task_join_op join;
+
+    ac_executor_set_slow_poll(ex, UINT64_MAX / AC_MSEC + 1, record_slow_poll, &reports);
+    reports.task = ac_spawn(ex, busy(&frame));
+    ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, (ac_task *)reports.task)), 0);
+    ck_assert_int_eq(reports.calls, 0);
+    ac_executor_free(ex);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dump");
@@ -345,8 +542,11 @@ int main(void)
     tcase_add_test(tc, dump_of_finished_and_aborted_tasks);
     tcase_add_test(tc, backtrace_of_the_running_task);
     tcase_add_test(tc, backtrace_truncates_like_snprintf);
+    tcase_add_test(tc, a_signal_dump_never_blocks_the_loop);
+    tcase_add_test(tc, a_signal_dump_too_long_for_its_buffer_says_how_many_tasks_it_left_out);
     tcase_add_test(tc, slow_poll_names_the_await_it_resumed_from);
     tcase_add_test(tc, slow_poll_threshold_zero_disables_it);
+    tcase_add_test(tc, slow_poll_threshold_too_long_for_the_clock_never_reports);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

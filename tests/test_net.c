@@ -2,8 +2,9 @@
  * test_net.c — sockets (asyncc.h section 14) over loopback: address parsing and formatting;
  * TCP on IPv4 and IPv6 (listen on port 0, accept, connect, echo, addresses); the error paths
  * (refused, timed out, reset mid-read, half-close, writing to a closed peer without SIGPIPE,
- * running out of file descriptors while accepting); SO_REUSEPORT; UDP; Unix-domain sockets; and
- * cancellation of pending accepts, connects and receives without leaking an fd.
+ * running out of file descriptors while accepting); SO_REUSEPORT; UDP; Unix-domain sockets;
+ * reads that stop short with more bytes queued (at TCP's urgent mark, after passed file
+ * descriptors); and cancellation of pending accepts, connects and receives without leaking an fd.
  */
 #define _GNU_SOURCE /* mkdtemp, open_memstream */
 #include "asyncc.h"
@@ -13,6 +14,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +315,49 @@ static ac_future *read_to_eof(struct read_to_eof *self, ac_io *io, uint64_t ms)
     return &self->future;
 }
 
+/* Reads into buf (cap bytes) until at least `want` bytes or end of file, each read within `ms`;
+ * returns the byte count, or -ETIMEDOUT when a read waited for bytes that were already queued. */
+struct read_at_least {
+    ac_future future;
+    ac_io *io;
+    char *buf;
+    size_t cap, want, got;
+    uint64_t ms;
+    ac_timeout_ms_op timeout;
+    ac_io_read_op rd;
+    int n;
+};
+
+ASYNC_FN(read_at_least)
+    do {
+        AWAIT_TRY(self->n, ac_timeout_ms(&self->timeout, self->ms,
+                                         ac_io_read(&self->rd, self->io, self->buf + self->got,
+                                                    self->cap - self->got)));
+        self->got += (size_t)self->n;
+    } while (self->n > 0 && self->got < self->want);
+    ASYNC_RETURN((int)self->got);
+ASYNC_END
+
+static ac_future *read_at_least(struct read_at_least *self, ac_io *io, char *buf, size_t cap,
+                                size_t want, uint64_t ms)
+{
+    ASYNC_INIT(self, read_at_least);
+    self->io = io;
+    self->buf = buf;
+    self->cap = cap;
+    self->want = want;
+    self->ms = ms;
+    self->got = 0;
+    return &self->future;
+}
+
+/* Waits (at most 5 s) until urgent data has arrived on `fd`. */
+static void wait_for_urgent_data(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLPRI};
+    ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+}
+
 /* ---- tests ---- */
 
 START_TEST(addresses_parse_and_format)
@@ -558,6 +604,75 @@ START_TEST(end_of_file_right_after_data_is_not_lost)
     ck_assert_int_eq(join(ex, reader), 10);
     ac_io_close(client);
     ac_io_close(listener);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* A TCP read stops short at the urgent mark. The bytes behind the mark arrived with the same
+ * edge, so no new edge will announce them: the next read must find them without the peer
+ * sending again (the reader parks first, so that edge is the one that wakes it). */
+START_TEST(bytes_queued_behind_the_urgent_mark_are_read)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_sockaddr addr;
+    ac_io *listener = listen_on(ex, "127.0.0.1", 0, &addr), *client, *server;
+    struct read_at_least rf;
+    char buf[64];
+    int on = 1, off = 0, fd;
+    ac_task *reader;
+
+    connect_pair(ex, listener, &client, &server, NULL);
+    reader = ac_spawn(ex, read_at_least(&rf, server, buf, sizeof buf, 6, 2000));
+    let_tasks_park(ex);
+    ck_assert(!ac_task_is_finished(reader));
+    fd = ac_io_fd(client); /* abc, an urgent d, efg: one corked burst */
+    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on), 0);
+    ck_assert_int_eq(send(fd, "abc", 3, 0), 3);
+    ck_assert_int_eq(send(fd, "d", 1, MSG_OOB), 1);
+    ck_assert_int_eq(send(fd, "efg", 3, 0), 3);
+    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off), 0);
+    wait_for_urgent_data(ac_io_fd(server));
+    ck_assert_int_eq(join(ex, reader), 6); /* the urgent byte is out of band */
+    ck_assert_mem_eq(buf, "abcefg", 6);
+    ac_io_close(client);
+    ac_io_close(server);
+    ac_io_close(listener);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* A Unix-socket read stops short after a message that carries file descriptors (SCM_RIGHTS);
+ * the bytes sent after it, in the same burst, must be read without the peer sending again. */
+START_TEST(bytes_queued_behind_passed_descriptors_are_read)
+{
+    ac_executor *ex = ac_executor_new();
+    int s[2], passed = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    char buf[64], control[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {.iov_base = "abc", .iov_len = 3};
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+    struct read_at_least rf;
+    ac_task *reader;
+    ac_io *io;
+
+    ck_assert_int_ge(passed, 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+    ck_assert_int_eq(ac_io_open(ex, s[0], AC_IO_OWN_FD, &io), 0);
+    reader = ac_spawn(ex, read_at_least(&rf, io, buf, sizeof buf, 6, 2000));
+    let_tasks_park(ex);
+    ck_assert(!ac_task_is_finished(reader));
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &passed, sizeof(int));
+    ck_assert_int_eq(sendmsg(s[1], &msg, 0), 3);
+    ck_assert_int_eq(send(s[1], "efg", 3, 0), 3);
+    close(passed); /* the reader's read(2) discards the passed copy: it takes no control data */
+    ck_assert_int_eq(join(ex, reader), 6);
+    ck_assert_mem_eq(buf, "abcefg", 6);
+    ac_io_close(io);
+    close(s[1]);
     ac_executor_free(ex);
 }
 END_TEST
@@ -853,6 +968,8 @@ int main(void)
     tcase_add_test(tc, peer_reset_mid_read_is_econnreset);
     tcase_add_test(tc, half_close_reads_eof_while_the_other_direction_works);
     tcase_add_test(tc, end_of_file_right_after_data_is_not_lost);
+    tcase_add_test(tc, bytes_queued_behind_the_urgent_mark_are_read);
+    tcase_add_test(tc, bytes_queued_behind_passed_descriptors_are_read);
     tcase_add_test(tc, writing_to_a_closed_peer_is_an_error_not_a_signal);
     tcase_add_test(tc, reuseport_lets_two_listeners_share_a_port);
     tcase_add_test(tc, udp_round_trip_truncation_and_cancelled_receive);

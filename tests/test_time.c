@@ -1,6 +1,7 @@
 /*
  * test_time.c — sleeps and timeouts: wake order, immediate deadlines, lower bounds on
- * duration, timeouts won and lost, cancellation, and the timer heap under churn.
+ * duration, timeouts won and lost, cancellation, the timer heap under churn, and durations too
+ * long for the clock (they saturate at the largest instant instead of firing at once).
  */
 #include "asyncc.h"
 #include "helpers.h"
@@ -386,6 +387,68 @@ START_TEST(cancel_in_the_middle_of_the_heap)
 }
 END_TEST
 
+/* ---- durations too long for the clock ---- */
+
+/* A timeout of UINT64_MAX ms (ms * AC_MSEC and now + it both overflow) never fires: the inner
+ * future wins. */
+START_TEST(timeout_of_uint64_max_ms_never_fires)
+{
+    ac_executor *ex = ac_executor_new();
+    struct slow_value inner;
+    ac_timeout_ms_op to;
+
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&to, UINT64_MAX, slow_value(&inner, 20, 42))),
+                     42);
+    ck_assert_int_eq(inner.cleanup_result, 42);
+    ck_assert_uint_eq(to.timer.deadline, UINT64_MAX);
+    ck_assert(no_timer_left(ex));
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Races `long_sleep` against a 10 ms sleep: the short one must win, after its 10 ms. */
+static void expect_short_sleep_wins(ac_executor *ex, ac_sleep_ms_op *long_sleep)
+{
+    ac_instant started = ac_now();
+    ac_sleep_ms_op short_sleep;
+    ac_future *branches[2] = {&long_sleep->future, ac_sleep_ms(&short_sleep, 10)};
+    ac_select_op race;
+
+    ck_assert_int_eq(ac_block_on(ex, ac_select(&race, branches, 2, AC_SELECT_BIASED)), 0);
+    ck_assert_int_eq(race.winner, 1);
+    ck_assert_uint_ge(ac_now() - started, 10 * AC_MSEC);
+    ck_assert_int_eq(long_sleep->future.result, -ECANCELED);
+    ck_assert(no_timer_left(ex));
+}
+
+START_TEST(huge_sleeps_lose_to_a_short_one)
+{
+    /* ms * AC_MSEC overflows for the first two; now + ms * AC_MSEC for the third. */
+    static const uint64_t durations_ms[] = {UINT64_MAX / 10, UINT64_MAX, UINT64_MAX / AC_MSEC};
+    ac_executor *ex = ac_executor_new();
+    ac_sleep_ms_op nap;
+    size_t i;
+
+    for (i = 0; i < sizeof durations_ms / sizeof durations_ms[0]; i++) {
+        ac_sleep_ms(&nap, durations_ms[i]);
+        expect_short_sleep_wins(ex, &nap);
+        ck_assert_uint_eq(nap.deadline, UINT64_MAX);
+    }
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(sleeping_until_the_largest_instant_never_ends)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_sleep_ms_op nap;
+
+    ac_sleep_until(&nap, UINT64_MAX);
+    expect_short_sleep_wins(ex, &nap);
+    ac_executor_free(ex);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("time");
@@ -401,6 +464,9 @@ int main(void)
     tcase_add_test(tc, cancelling_a_timeout_cancels_both);
     tcase_add_test(tc, identical_deadlines);
     tcase_add_test(tc, cancel_in_the_middle_of_the_heap);
+    tcase_add_test(tc, timeout_of_uint64_max_ms_never_fires);
+    tcase_add_test(tc, huge_sleeps_lose_to_a_short_one);
+    tcase_add_test(tc, sleeping_until_the_largest_instant_never_ends);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
