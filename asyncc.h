@@ -1142,7 +1142,8 @@ size_t ac_stream_consume(ac_stream *stream, size_t count);
  *   (> 0), 0 at end of file (or when len is 0), or a negative errno. Cancel-safe.
  * ac_stream_read_exact: read exactly `len` bytes. Finishes with `len`; -ENODATA at end of file
  *   before that, with `op->transferred` bytes (fewer than len) in `buf` — nothing is lost; or
- *   another negative errno, again with op->transferred bytes delivered. Large reads bypass the buffer.
+ *   another negative errno, again with op->transferred bytes delivered. Large reads bypass the
+ *   buffer.
  * `buf` must stay valid until the future finishes; `len` is at most INT32_MAX. */
 typedef struct ac_stream_read_some_op {
     ac_future future;
