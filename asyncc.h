@@ -53,9 +53,7 @@
  *
  *     ac_future *countdown(struct countdown *self, int from)   // the constructor
  *     {
- *         ASYNC_INIT(self, countdown);
- *         self->n = from;
- *         return &self->future;
+ *         return ASYNC_NEW(self, countdown, .n = from);        // the other fields start at 0
  *     }
  *
  *     int main(void)
@@ -92,7 +90,8 @@
  * - Moving. A frame may be copied (ac_spawn does) before its first poll, never after: a
  *   suspended frame may be pointed to by timers, wakers and its parent. A constructor must not
  *   store pointers into its own frame; take them in the body instead.
- * - Frames are not zeroed. ASYNC_INIT sets the header only; the constructor sets the rest.
+ * - Frames start at zero. ASYNC_NEW (section 5) sets the fields it names and zeroes the rest,
+ *   so a flag or handle the body never reached reads 0 or NULL in ASYNC_FINALLY.
  * - Results. Every future finishes with an `int`: >= 0 is a value, < 0 a negative errno-style
  *   error (see section 6). Richer outputs live in the frame, where the caller reads them after
  *   the await (`self->child.sum`).
@@ -333,10 +332,11 @@ void ac_future_cancel(ac_future *f);
  *
  * An async function has three parts: the frame struct (`struct NAME`, first member
  * `ac_future future`), the body between ASYNC_FN(NAME) and ASYNC_END, and a constructor you
- * write that calls ASYNC_INIT, stores the parameters and returns `&self->future`. Define the
- * constructor after ASYNC_END (it refers to the vtable ASYNC_FN defines); declare its prototype
- * wherever callers need it. In C the constructor may share the struct's name (`countdown()`
- * fills a `struct countdown`); in C++ that name would hide the struct, so call it NAME_init.
+ * write, usually one statement: `return ASYNC_NEW(self, NAME, .param = param, ...);`. Define
+ * the constructor after ASYNC_END (it refers to the vtable ASYNC_FN defines); declare its
+ * prototype wherever callers need it. In C the constructor may share the struct's name
+ * (`countdown()` fills a `struct countdown`); in C++ that name would hide the struct, so call it
+ * NAME_init.
  *
  * ASYNC_FN(NAME) — opens the body. It defines `static ac_poll NAME_poll(...)` and the vtable
  *   `NAME_vtable`, and declares `struct NAME *const self` for the body. Each poll re-enters the
@@ -345,8 +345,31 @@ void ac_future_cancel(ac_future *f);
  * ASYNC_END — closes the body. Falling off the end finishes the function with result 0
  *   (running the ASYNC_FINALLY section first, if there is one).
  *
- * ASYNC_INIT(self, NAME) — in the constructor: makes `self` a fresh, not-yet-started NAME.
- *   Only the header is written.
+ * ASYNC_NEW(self, NAME, .field = value, ...) — the constructor (C): makes `self` a fresh,
+ *   not-yet-started NAME whose named fields hold the values given and whose every other field
+ *   is zero, and evaluates to `&self->future`:
+ *       // fragment: section 1's countdown, whose frame is defined there
+ *       ac_future *countdown(struct countdown *self, int from)
+ *       {
+ *           return ASYNC_NEW(self, countdown, .n = from);
+ *       }
+ *   It is one assignment of a compound literal, `*self = (struct NAME){.field = value, ...}`,
+ *   so any designated initialiser works (`.me.id = id`, `.name = {"x"}`), and a constructor
+ *   with no parameters writes just `return ASYNC_NEW(self, NAME);`. The values are computed
+ *   before the frame is written, so they must not read the frame; `self` is evaluated twice,
+ *   so pass a plain pointer. Zeroing is the point: flags such as "holds the lock" start at 0
+ *   and handles at NULL without a line each, so ASYNC_FINALLY finds them right even when the
+ *   future is cancelled before its first poll. The whole frame is written: for a frame holding
+ *   a large buffer that is a memset of the buffer. When a field needs a call rather than a
+ *   value (ac_group_init, snprintf into a buffer), make the call after ASYNC_NEW and then
+ *   `return &self->future;`. Constructing a frame again while it is pending is a misuse that
+ *   debug builds report when its parent resumes (section 11), as with ASYNC_INIT.
+ *   C only: C++ designated initialisers arrive in C++20, in declaration order and not nested,
+ *   and g++ warns about every field they leave out. In C++, write ASYNC_INIT and assign each
+ *   field (first `*self = NAME{};` if you want the zeroed frame).
+ *
+ * ASYNC_INIT(self, NAME) — the header alone, for C++: makes `self` a fresh, not-yet-started
+ *   NAME and evaluates to `&self->future`, leaving every other field as the storage held it.
  * ============================================================================================ */
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -411,6 +434,15 @@ void ac_future_cancel(ac_future *f);
         }
 
 #define ASYNC_INIT(self, NAME) ac_frame_init_(&(self)->future, &NAME##_vtable)
+
+#ifndef __cplusplus
+/* The trailing empty argument lets `ASYNC_NEW(self, NAME)` name no field under -Wpedantic (C11
+ * wants at least one argument for `...`); it becomes a trailing comma, which C allows. */
+#define ASYNC_NEW(...) AC_NEW_(__VA_ARGS__, )
+#define AC_NEW_(self, NAME, ...)                                                                   \
+    (*(self) = (struct NAME){.future = {.vtable = NULL}, __VA_ARGS__},                             \
+     ac_frame_init_(&(self)->future, &NAME##_vtable))
+#endif
 
 /* ASYNC_FINALLY — starts the cleanup section, between the body and ASYNC_END. It runs once,
  * after the body ends for any reason: ASYNC_RETURN, ASYNC_TRY/AWAIT_TRY propagating an error,
@@ -1953,7 +1985,7 @@ int ac_semaphore_is_closed(const ac_semaphore *semaphore);
  *         if (self->held)
  *             ac_mutex_unlock(self->m);
  *     ASYNC_END
- *     // the constructor sets held = 0 (the frame may be cancelled before its first poll)
+ *     // ASYNC_NEW leaves held = 0 (the frame may be cancelled before its first poll)
  *
  * Cancelling the lock wait itself needs no cleanup (held is still 0). Locking in one task and
  * unlocking in another is possible when done on purpose (hand the duty over explicitly and say
@@ -2192,11 +2224,9 @@ int ac_once_is_set(const ac_once *cell);
  *
  *     ac_future *crawl(struct crawl *self, const char **urls, size_t n)
  *     {
- *         ASYNC_INIT(self, crawl);
+ *         ASYNC_NEW(self, crawl, .urls = urls, .n = n);
  *         ac_group_init(&self->group, AC_GROUP_FAIL_FAST);  // here, so FINALLY always finds
- *         self->urls = urls;                                 // it initialised
- *         self->n = n;
- *         return &self->future;
+ *         return &self->future;                              // it initialised
  *     }
  *
  * Initialise the group in the owner's constructor: an empty group may be copied with its frame

@@ -2,7 +2,7 @@
  * bench_await.c — what one AWAIT costs when the awaited future is already ready.
  *
  * An async function loops COUNT times awaiting a child async function that finishes on its
- * first poll. Each iteration is the whole await: the child's constructor (ASYNC_INIT), recording
+ * first poll. Each iteration is the whole await: the child's constructor (ASYNC_NEW), recording
  * the resume point, the poll through ac_future_poll, the child's dispatch and return, and reading
  * its result. The baseline does the same work as a hand-written nested state machine in plain C:
  * a parent with a state variable that initialises a child state machine and polls it. Both
@@ -79,9 +79,7 @@ ASYNC_END
 
 static ac_future *ready_child(struct ready_child *self, int32_t input)
 {
-    ASYNC_INIT(self, ready_child);
-    self->input = input;
-    return &self->future;
+    return ASYNC_NEW(self, ready_child, .input = input);
 }
 
 struct await_loop {
@@ -104,10 +102,7 @@ ASYNC_END
 
 static ac_future *await_loop(struct await_loop *self, uint64_t count)
 {
-    ASYNC_INIT(self, await_loop);
-    self->count = count;
-    self->sum = 0;
-    return &self->future;
+    return ASYNC_NEW(self, await_loop, .count = count);
 }
 
 /* ---- the baselines: the same nesting, written by hand ---- */

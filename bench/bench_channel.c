@@ -60,9 +60,7 @@ struct ping_client {
 ASYNC_FN(ping_client)
     {
         struct pong_server s;
-        ASYNC_INIT(&s, pong_server);
-        s.requests = self->requests;
-        s.replies = self->replies;
+        ASYNC_NEW(&s, pong_server, .requests = self->requests, .replies = self->replies);
         self->server = ac_spawn(ac_cx_executor(ac_cx_), &s.future);
     }
     for (self->i = 0; self->i < self->count; self->i++) {
@@ -82,7 +80,7 @@ static double time_mpsc_ping_pong(ac_executor *ex, uint64_t count, int64_t want)
     static struct ping_client c;
     uint64_t start;
     int rc;
-    ASYNC_INIT(&c, ping_client);
+    ASYNC_NEW(&c, ping_client);
     if (ac_mpsc_new(sizeof(int), 1, &c.requests) < 0 || ac_mpsc_new(sizeof(int), 1, &c.replies) < 0)
         exit(1);
     c.count = count;
@@ -139,8 +137,7 @@ struct request_client {
 ASYNC_FN(request_client)
     {
         struct reply_server s;
-        ASYNC_INIT(&s, reply_server);
-        s.requests = self->requests;
+        ASYNC_NEW(&s, reply_server, .requests = self->requests);
         self->server = ac_spawn(ac_cx_executor(ac_cx_), &s.future);
     }
     for (self->i = 0; self->i < self->count; self->i++) {
@@ -160,7 +157,7 @@ static double time_request_reply(ac_executor *ex, uint64_t count, int64_t want)
     static struct request_client c;
     uint64_t start;
     int rc;
-    ASYNC_INIT(&c, request_client);
+    ASYNC_NEW(&c, request_client);
     if (ac_mpsc_new(sizeof(struct request), 1, &c.requests) < 0)
         exit(1);
     c.count = count;
@@ -223,15 +220,12 @@ static double time_fanout(ac_executor *ex, uint64_t count, int64_t want)
         exit(1);
     for (int i = 0; i < FANOUT; i++) {
         struct fan_receiver r;
-        ASYNC_INIT(&r, fan_receiver);
-        r.sum = &sum;
+        ASYNC_NEW(&r, fan_receiver, .sum = &sum);
         if (ac_broadcast_subscribe(ch, &r.rx) < 0)
             exit(1);
         ac_task_detach(ac_spawn(ex, &r.future));
     }
-    ASYNC_INIT(&s, fan_sender);
-    s.ch = ch;
-    s.count = count;
+    ASYNC_NEW(&s, fan_sender, .ch = ch, .count = count);
     start = bench_now_ns();
     rc = ac_block_on(ex, &s.future);
     if (rc == 0)

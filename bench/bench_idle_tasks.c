@@ -115,8 +115,7 @@ ASYNC_END
 
 static ac_future *idle_task(struct idle_task *self)
 {
-    ASYNC_INIT(self, idle_task);
-    return &self->future;
+    return ASYNC_NEW(self, idle_task);
 }
 
 /* Spawns the tasks, lets every one of them park (a yield queues this task behind all of them),
@@ -147,9 +146,7 @@ ASYNC_END
 
 static ac_future *spawn_and_park(struct spawn_and_park *self, uint64_t count)
 {
-    ASYNC_INIT(self, spawn_and_park);
-    self->count = count;
-    return &self->future;
+    return ASYNC_NEW(self, spawn_and_park, .count = count);
 }
 
 int main(int argc, char **argv)

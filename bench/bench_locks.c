@@ -40,11 +40,7 @@ ASYNC_END
 static ac_future *handoff_task(struct handoff_task *self, ac_mutex *m, uint64_t count,
                                uint64_t *total)
 {
-    ASYNC_INIT(self, handoff_task);
-    self->m = m;
-    self->count = count;
-    self->total = total;
-    return &self->future;
+    return ASYNC_NEW(self, handoff_task, .m = m, .count = count, .total = total);
 }
 
 /* Holds the lock while both tasks start and queue, then lets them go and joins them. */
@@ -76,10 +72,7 @@ ASYNC_END
 
 static ac_future *handoff_driver(struct handoff_driver *self, uint64_t count)
 {
-    ASYNC_INIT(self, handoff_driver);
-    self->count = count;
-    self->total = 0;
-    return &self->future;
+    return ASYNC_NEW(self, handoff_driver, .count = count);
 }
 
 /* ---- asyncc: uncontended ---- */
@@ -105,10 +98,7 @@ ASYNC_END
 
 static ac_future *mutex_loop(struct mutex_loop *self, uint64_t count)
 {
-    ASYNC_INIT(self, mutex_loop);
-    self->count = count;
-    self->total = 0;
-    return &self->future;
+    return ASYNC_NEW(self, mutex_loop, .count = count);
 }
 
 struct read_loop {
@@ -132,10 +122,7 @@ ASYNC_END
 
 static ac_future *read_loop(struct read_loop *self, uint64_t count)
 {
-    ASYNC_INIT(self, read_loop);
-    self->count = count;
-    self->total = 0;
-    return &self->future;
+    return ASYNC_NEW(self, read_loop, .count = count);
 }
 
 /* Runs `future` with block_on and returns ns per item; exits unless it counted `want`. */

@@ -32,9 +32,7 @@ ASYNC_END
 
 static ac_future *trivial(struct trivial *self, int32_t value)
 {
-    ASYNC_INIT(self, trivial);
-    self->value = value;
-    return &self->future;
+    return ASYNC_NEW(self, trivial, .value = value);
 }
 
 static int32_t value_of(uint64_t i)
@@ -67,10 +65,7 @@ ASYNC_END
 
 static ac_future *spawn_join_each(struct spawn_join_each *self, uint64_t count)
 {
-    ASYNC_INIT(self, spawn_join_each);
-    self->count = count;
-    self->sum = 0;
-    return &self->future;
+    return ASYNC_NEW(self, spawn_join_each, .count = count);
 }
 
 /* Spawn BATCH, then join them in order; repeat. */
@@ -103,10 +98,7 @@ ASYNC_END
 
 static ac_future *spawn_join_batch(struct spawn_join_batch *self, uint64_t count)
 {
-    ASYNC_INIT(self, spawn_join_batch);
-    self->count = count;
-    self->sum = 0;
-    return &self->future;
+    return ASYNC_NEW(self, spawn_join_batch, .count = count);
 }
 
 /* Spawn BATCH members of a task group, collect them with next; repeat. */
@@ -141,10 +133,8 @@ ASYNC_END
 
 static ac_future *group_batch(struct group_batch *self, uint64_t count)
 {
-    ASYNC_INIT(self, group_batch);
+    ASYNC_NEW(self, group_batch, .count = count);
     ac_group_init(&self->group, AC_GROUP_COLLECT_ALL);
-    self->count = count;
-    self->sum = 0;
     return &self->future;
 }
 
@@ -167,10 +157,7 @@ ASYNC_END
 
 static ac_future *poll_directly(struct poll_directly *self, uint64_t count)
 {
-    ASYNC_INIT(self, poll_directly);
-    self->count = count;
-    self->sum = 0;
-    return &self->future;
+    return ASYNC_NEW(self, poll_directly, .count = count);
 }
 
 static int64_t expected_sum(uint64_t count)

@@ -43,10 +43,7 @@ ASYNC_END
 
 static ac_future *yielder(struct yielder *self, int id, uint64_t count)
 {
-    ASYNC_INIT(self, yielder);
-    self->id = id;
-    self->count = count;
-    return &self->future;
+    return ASYNC_NEW(self, yielder, .id = id, .count = count);
 }
 
 /* ns per switch; exits unless the two tasks alternated on every yield. */
@@ -100,11 +97,8 @@ ASYNC_END
 static ac_future *pinger(struct pinger *self, ac_mpsc *to_ponger, ac_mpsc *from_ponger,
                          uint64_t count)
 {
-    ASYNC_INIT(self, pinger);
-    self->to_ponger = to_ponger;
-    self->from_ponger = from_ponger;
-    self->count = count;
-    return &self->future;
+    return ASYNC_NEW(self, pinger, .to_ponger = to_ponger, .from_ponger = from_ponger,
+                     .count = count);
 }
 
 /* Answers every value with value + 1 until the pinger releases its sender. */
@@ -132,10 +126,7 @@ ASYNC_END
 
 static ac_future *ponger(struct ponger *self, ac_mpsc *from_pinger, ac_mpsc *to_pinger)
 {
-    ASYNC_INIT(self, ponger);
-    self->from_pinger = from_pinger;
-    self->to_pinger = to_pinger;
-    return &self->future;
+    return ASYNC_NEW(self, ponger, .from_pinger = from_pinger, .to_pinger = to_pinger);
 }
 
 /* ns per round trip; exits unless every round trip came back right. */

@@ -28,8 +28,7 @@ ASYNC_END
 
 static ac_future *bare(struct bare *self)
 {
-    ASYNC_INIT(self, bare);
-    return &self->future;
+    return ASYNC_NEW(self, bare);
 }
 
 /* A typical small task: one parameter and a sleep. */
@@ -44,8 +43,7 @@ ASYNC_END
 
 static ac_future *napper(struct napper *self)
 {
-    ASYNC_INIT(self, napper);
-    return &self->future;
+    return ASYNC_NEW(self, napper);
 }
 
 /* A task with some state of its own. */
@@ -62,8 +60,7 @@ ASYNC_END
 
 static ac_future *worker(struct worker *self)
 {
-    ASYNC_INIT(self, worker);
-    return &self->future;
+    return ASYNC_NEW(self, worker);
 }
 
 static ac_task *spawn_bare(ac_executor *ex)

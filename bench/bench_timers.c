@@ -28,7 +28,7 @@ ASYNC_END
  * first polled. ac_sleep_until stores no pointer into the frame, so the frame may still move. */
 static ac_future *sleeper(struct sleeper *self, ac_instant deadline)
 {
-    ASYNC_INIT(self, sleeper);
+    ASYNC_NEW(self, sleeper);
     ac_sleep_until(&self->nap, deadline);
     return &self->future;
 }

@@ -45,9 +45,7 @@ ASYNC_END
 
 static ac_future *connection(struct connection *self, ac_io *io)
 {
-    ASYNC_INIT(self, connection);
-    self->io = io;
-    return &self->future;
+    return ASYNC_NEW(self, connection, .io = io);
 }
 
 struct server {
@@ -79,9 +77,7 @@ ASYNC_END
 
 static ac_future *server(struct server *self, ac_io *listener)
 {
-    ASYNC_INIT(self, server);
-    self->listener = listener;
-    return &self->future;
+    return ASYNC_NEW(self, server, .listener = listener);
 }
 
 static void stop_cb(evutil_socket_t signo, short what, void *arg)

@@ -281,16 +281,8 @@ ASYNC_END
 static ac_future *client(struct client *self, struct chat *chat, ac_stream *stream, uint32_t id,
                          ac_broadcast_receiver *rx, ac_watch_receiver *stop)
 {
-    ASYNC_INIT(self, client);
-    self->chat = chat;
-    self->stream = stream;
-    self->rx = rx;
-    self->stop = stop;
-    self->me.id = id;
+    ASYNC_NEW(self, client, .chat = chat, .stream = stream, .rx = rx, .stop = stop, .me.id = id);
     snprintf(self->me.nick, sizeof self->me.nick, "guest%u", id);
-    self->here = 0;
-    self->skipping = 0;
-    self->quit = 0;
     return &self->future;
 }
 
@@ -380,12 +372,8 @@ ASYNC_END
 static ac_future *server(struct server *self, struct chat *chat, ac_io *listener,
                          ac_watch_receiver *stop)
 {
-    ASYNC_INIT(self, server);
+    ASYNC_NEW(self, server, .chat = chat, .listener = listener, .stop = stop);
     ac_group_init(&self->clients, AC_GROUP_COLLECT_ALL);
-    self->chat = chat;
-    self->listener = listener;
-    self->stop = stop;
-    self->next_id = 0;
     return &self->future;
 }
 

@@ -69,10 +69,7 @@ ASYNC_END
 
 static ac_future *probe(struct probe *self, const ac_sockaddr *addr, uint64_t timeout_ms)
 {
-    ASYNC_INIT(self, probe);
-    self->addr = *addr;
-    self->timeout_ms = timeout_ms;
-    return &self->future;
+    return ASYNC_NEW(self, probe, .addr = *addr, .timeout_ms = timeout_ms);
 }
 
 /* ---- main ---- */

@@ -333,11 +333,7 @@ ASYNC_END
 static ac_future *control_recv(struct control_recv *self, ac_io *io, struct control_msg *msg,
                                enum control_kind kind)
 {
-    ASYNC_INIT(self, control_recv);
-    self->io = io;
-    self->msg = msg;
-    self->kind = kind;
-    return &self->future;
+    return ASYNC_NEW(self, control_recv, .io = io, .msg = msg, .kind = kind);
 }
 
 /* ---- the server ---- */
@@ -393,9 +389,7 @@ ASYNC_END
 
 static ac_future *echo_conn(struct echo_conn *self, ac_io *io)
 {
-    ASYNC_INIT(self, echo_conn);
-    self->io = io;
-    return &self->future;
+    return ASYNC_NEW(self, echo_conn, .io = io);
 }
 
 /* Accept forever, a task per connection. An accept that finds a connection queued finishes
@@ -443,10 +437,7 @@ ASYNC_END
 
 static ac_future *accept_loop(struct accept_loop *self, ac_io *listener)
 {
-    ASYNC_INIT(self, accept_loop);
-    self->listener = listener;
-    self->batch = 0;
-    return &self->future;
+    return ASYNC_NEW(self, accept_loop, .listener = listener);
 }
 
 /* What the server knows at the end, for the report. */
@@ -552,11 +543,7 @@ ASYNC_END
 static ac_future *server_main(struct server_main *self, ac_io *control,
                               struct server_result *result)
 {
-    ASYNC_INIT(self, server_main);
-    self->control = control;
-    self->result = result;
-    self->listening = 0;
-    return &self->future;
+    return ASYNC_NEW(self, server_main, .control = control, .result = result);
 }
 
 /* ---- the load generator ---- */
@@ -615,8 +602,7 @@ ASYNC_END
 
 static ac_future *round_trip(struct round_trip *self, ac_io *io, uint32_t conn, uint32_t seq)
 {
-    ASYNC_INIT(self, round_trip);
-    self->io = io;
+    ASYNC_NEW(self, round_trip, .io = io);
     fill_message(self->out, conn, seq);
     return &self->future;
 }
@@ -689,12 +675,7 @@ ASYNC_END
 
 static ac_future *client_conn(struct client_conn *self, uint32_t index)
 {
-    ASYNC_INIT(self, client_conn);
-    self->index = index;
-    self->seq = 0;
-    self->settled = false;
-    self->io = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, client_conn, .index = index);
 }
 
 /* The client's main task: connect everything, let the server measure, run, report. */
@@ -791,11 +772,7 @@ ASYNC_END
 
 static ac_future *client_main(struct client_main *self, ac_io *control, ac_task **tasks)
 {
-    ASYNC_INIT(self, client_main);
-    self->control = control;
-    self->tasks = tasks;
-    memset(&self->msg, 0, sizeof self->msg);
-    return &self->future;
+    return ASYNC_NEW(self, client_main, .control = control, .tasks = tasks);
 }
 
 /* The live progress line (stderr, only on a terminal). */
@@ -824,8 +801,7 @@ ASYNC_END
 
 static ac_future *monitor(struct monitor *self)
 {
-    ASYNC_INIT(self, monitor);
-    return &self->future;
+    return ASYNC_NEW(self, monitor);
 }
 
 /* ---- the two processes ---- */

@@ -57,9 +57,7 @@ ASYNC_END
 
 static ac_future *connection(struct connection *self, ac_io *io)
 {
-    ASYNC_INIT(self, connection);
-    self->io = io;
-    return &self->future;
+    return ASYNC_NEW(self, connection, .io = io);
 }
 
 /* ---- the accept loop ---- */
@@ -115,10 +113,7 @@ ASYNC_END
 
 static ac_future *server(struct server *self, ac_io *listener)
 {
-    ASYNC_INIT(self, server);
-    self->listener = listener;
-    self->connections = 0;
-    return &self->future;
+    return ASYNC_NEW(self, server, .listener = listener);
 }
 
 /* ---- main: options, signals, the loop ---- */

@@ -95,10 +95,7 @@ ASYNC_END
 
 static ac_future *manager(struct manager *self, ac_mpsc *rx)
 {
-    ASYNC_INIT(self, manager);
-    self->rx = rx;
-    self->used = self->served = 0;
-    return &self->future;
+    return ASYNC_NEW(self, manager, .rx = rx);
 }
 
 /* ---- a client: sends its commands at their times and prints each reply ---- */
@@ -168,15 +165,8 @@ ASYNC_END
 static ac_future *client(struct client *self, int id, ac_mpsc *tx, const struct command *script,
                          int count, ac_instant start)
 {
-    ASYNC_INIT(self, client);
-    self->id = id;
-    self->tx = tx;
-    self->script = script;
-    self->count = count;
-    self->start = start;
-    self->reply = NULL;
-    self->cmd.reply = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, client, .id = id, .tx = tx, .script = script, .count = count,
+                     .start = start);
 }
 
 /* Spawns a detached task; returns 0 or -ENOMEM. */

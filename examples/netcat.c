@@ -69,13 +69,7 @@ ASYNC_END
 static ac_future *open_connection(struct open_connection *self, const ac_sockaddr *addr, int listen,
                                   int verbose)
 {
-    ASYNC_INIT(self, open_connection);
-    self->addr = *addr;
-    self->listen = listen;
-    self->verbose = verbose;
-    self->listener = NULL;
-    self->conn = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, open_connection, .addr = *addr, .listen = listen, .verbose = verbose);
 }
 
 /* ---- main ---- */

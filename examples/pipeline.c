@@ -67,10 +67,7 @@ ASYNC_END
 
 static ac_future *lines(struct lines *self, ac_stream *in)
 {
-    ASYNC_INIT(self, lines);
-    self->in = in;
-    self->count = 0;
-    return &self->future;
+    return ASYNC_NEW(self, lines, .in = in);
 }
 
 /* ---- stage 2: parse ---- */
@@ -112,8 +109,7 @@ ASYNC_END
 
 static ac_future *requests(struct requests *self, ac_stream *in)
 {
-    ASYNC_INIT(self, requests);
-    self->malformed = 0;
+    ASYNC_NEW(self, requests);
     lines(&self->in, in);
     return &self->future;
 }
@@ -144,8 +140,7 @@ ASYNC_END
 /* Builds the whole chain, each constructor building the stage before it; nothing runs yet. */
 static ac_future *without_health_checks(struct without_health_checks *self, ac_stream *in)
 {
-    ASYNC_INIT(self, without_health_checks);
-    self->dropped = 0;
+    ASYNC_NEW(self, without_health_checks);
     requests(&self->in, in);
     return &self->future;
 }
@@ -187,9 +182,7 @@ ASYNC_END
 static ac_future *reader(struct reader *self, ac_mpsc *tx, ac_stream *in,
                          struct input_counts *counts)
 {
-    ASYNC_INIT(self, reader);
-    self->tx = tx;
-    self->counts = counts;
+    ASYNC_NEW(self, reader, .tx = tx, .counts = counts);
     without_health_checks(&self->chain, in);
     return &self->future;
 }
@@ -282,13 +275,7 @@ ASYNC_END
 
 static ac_future *analyse(struct analyse *self, ac_stream *in)
 {
-    ASYNC_INIT(self, analyse);
-    self->in = in;
-    self->ch = NULL;
-    self->reader = NULL;
-    memset(&self->counts, 0, sizeof self->counts);
-    memset(&self->totals, 0, sizeof self->totals);
-    return &self->future;
+    return ASYNC_NEW(self, analyse, .in = in);
 }
 
 int main(int argc, char **argv)

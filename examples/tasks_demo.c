@@ -50,10 +50,7 @@ ASYNC_END
 
 static ac_future *sleepy_task(struct sleepy_task *self, uint32_t index, uint32_t sleep_ms)
 {
-    ASYNC_INIT(self, sleepy_task);
-    self->index = index;
-    self->sleep_ms = sleep_ms;
-    return &self->future;
+    return ASYNC_NEW(self, sleepy_task, .index = index, .sleep_ms = sleep_ms);
 }
 
 /* ---- reading the process's memory ---- */
@@ -170,8 +167,7 @@ ASYNC_END
 
 static ac_future *monitor(struct monitor *self)
 {
-    ASYNC_INIT(self, monitor);
-    return &self->future;
+    return ASYNC_NEW(self, monitor);
 }
 
 /* ---- the demo ---- */
@@ -233,11 +229,7 @@ ASYNC_END
 
 static ac_future *demo_main(struct demo_main *self, ac_task **tasks)
 {
-    ASYNC_INIT(self, demo_main);
-    self->tasks = tasks;
-    self->sum = 0;
-    self->wrong = 0;
-    return &self->future;
+    return ASYNC_NEW(self, demo_main, .tasks = tasks);
 }
 
 static uint32_t parse_args(int argc, char **argv)

@@ -50,9 +50,7 @@ ASYNC_END
 
 static ac_future *echo_server(struct echo_server *self, ac_io *sock)
 {
-    ASYNC_INIT(self, echo_server);
-    self->sock = sock;
-    return &self->future;
+    return ASYNC_NEW(self, echo_server, .sock = sock);
 }
 
 static void on_stop_signal(evutil_socket_t signo, short what, void *arg)
@@ -164,13 +162,8 @@ ASYNC_END
 static ac_future *echo_client(struct echo_client *self, ac_io *sock, const ac_sockaddr *server,
                               char **messages, int count, uint64_t timeout_ms)
 {
-    ASYNC_INIT(self, echo_client);
-    self->sock = sock;
-    self->server = *server;
-    self->messages = messages;
-    self->count = count;
-    self->timeout_ms = timeout_ms;
-    return &self->future;
+    return ASYNC_NEW(self, echo_client, .sock = sock, .server = *server, .messages = messages,
+                     .count = count, .timeout_ms = timeout_ms);
 }
 
 /* "127.0.0.1:80" or "[::1]:80" into addr: 0 or -EINVAL. */

@@ -12,6 +12,11 @@
  */
 #include "asyncc.h"
 
+/* ASYNC_NEW is C only (asyncc.h section 5): C++ constructors use ASYNC_INIT, as below. */
+#ifdef ASYNC_NEW
+#error "ASYNC_NEW must not be defined for C++"
+#endif
+
 #include <cstdio>
 #include <cstdlib>
 

@@ -52,13 +52,7 @@ ASYNC_END
 
 static ac_future *arriver(struct arriver *self, ac_barrier *b, int id, int times)
 {
-    ASYNC_INIT(self, arriver);
-    self->b = b;
-    self->id = id;
-    self->times = times;
-    self->timeout_ms = -1;
-    self->victim = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, arriver, .b = b, .id = id, .times = times, .timeout_ms = -1);
 }
 
 static ac_task *spawn_arriver(ac_executor *ex, ac_barrier *b, int id, int times)
@@ -270,7 +264,7 @@ ASYNC_END
 
 static ac_future *phased(struct phased *self)
 {
-    return ASYNC_INIT(self, phased);
+    return ASYNC_NEW(self, phased);
 }
 
 START_TEST(stress_barrier_generations)
@@ -326,12 +320,7 @@ ASYNC_END
 static ac_future *init_value(struct init_value *self, int *value, ac_notify *gate, int id,
                              int outcome)
 {
-    ASYNC_INIT(self, init_value);
-    self->value = value;
-    self->gate = gate;
-    self->id = id;
-    self->outcome = outcome;
-    return &self->future;
+    return ASYNC_NEW(self, init_value, .value = value, .gate = gate, .id = id, .outcome = outcome);
 }
 
 /* Gets the cell, offering its own init_value; logs 10 * id on success, -id on failure. After
@@ -358,11 +347,8 @@ ASYNC_END
 static ac_future *getter(struct getter *self, ac_once *cell, int *value, ac_notify *gate, int id,
                          int outcome)
 {
-    ASYNC_INIT(self, getter);
-    self->cell = cell;
+    ASYNC_NEW(self, getter, .cell = cell, .id = id);
     init_value(&self->init, value, gate, id, outcome);
-    self->victim = NULL;
-    self->id = id;
     return &self->future;
 }
 
@@ -678,12 +664,7 @@ ASYNC_END
 
 static ac_future *flaky_init(struct flaky_init *self, int cell)
 {
-    ASYNC_INIT(self, flaky_init);
-    self->cell = cell;
-    self->yields = (int)rnd(4);
-    self->fail = rnd(3) == 0;
-    self->started = 0;
-    return &self->future;
+    return ASYNC_NEW(self, flaky_init, .cell = cell, .yields = (int)rnd(4), .fail = rnd(3) == 0);
 }
 
 /* Gets every cell in turn; a success must see the value written. */
@@ -711,7 +692,7 @@ ASYNC_END
 
 static ac_future *once_user(struct once_user *self)
 {
-    return ASYNC_INIT(self, once_user);
+    return ASYNC_NEW(self, once_user);
 }
 
 struct once_aborter {
@@ -729,7 +710,7 @@ ASYNC_END
 
 static ac_future *once_aborter(struct once_aborter *self)
 {
-    return ASYNC_INIT(self, once_aborter);
+    return ASYNC_NEW(self, once_aborter);
 }
 
 START_TEST(stress_once_initialises_each_cell_at_most_once)

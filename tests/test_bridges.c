@@ -34,13 +34,7 @@ ASYNC_END
 
 static ac_future *sum_later(struct sum_later *self, uint64_t ms, int a, int b)
 {
-    ASYNC_INIT(self, sum_later);
-    self->ms = ms;
-    self->a = a;
-    self->b = b;
-    self->sum = 0;
-    self->cleanup_result = 1;
-    return &self->future;
+    return ASYNC_NEW(self, sum_later, .ms = ms, .a = a, .b = b, .cleanup_result = 1);
 }
 
 /* A leaf that takes the waker and keeps it nowhere: it can never be woken. */
@@ -84,9 +78,7 @@ ASYNC_END
 
 static ac_future *await_ptr(struct await_ptr *self, ac_future *inner)
 {
-    ASYNC_INIT(self, await_ptr);
-    self->inner = inner;
-    return &self->future;
+    return ASYNC_NEW(self, await_ptr, .inner = inner);
 }
 
 /* Lets the loop carry out what other threads have already posted (their inbox entries): the
@@ -132,13 +124,7 @@ ASYNC_END
 
 static ac_future *run_job(struct run_job *self, ac_blocking_fn fn, void *arg, int *cleanup_result)
 {
-    ASYNC_INIT(self, run_job);
-    self->fn = fn;
-    self->arg = arg;
-    self->cleanup_result = cleanup_result;
-    self->on_cleanup = NULL;
-    self->on_cleanup_arg = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, run_job, .fn = fn, .arg = arg, .cleanup_result = cleanup_result);
 }
 
 /* A blocking job that holds its thread until the test opens the gate. */
@@ -232,8 +218,7 @@ START_TEST(block_on_reports_a_future_that_can_never_wake)
     ac_executor *ex = ac_executor_new();
     struct await_never frame;
 
-    ASYNC_INIT(&frame, await_never);
-    frame.cleanup_result = 1;
+    ASYNC_NEW(&frame, await_never, .cleanup_result = 1);
     ck_assert_int_eq(ac_block_on(ex, &frame.future), -EDEADLK);
     ck_assert_int_eq(frame.cleanup_result, -ECANCELED);
     ck_assert(ac_future_is_finished(&frame.future));
@@ -262,7 +247,7 @@ START_TEST(stop_during_block_on)
     struct stopper stop;
     struct sum_later frame;
 
-    ASYNC_INIT(&stop, stopper);
+    ASYNC_NEW(&stop, stopper);
     ac_task_detach(ac_spawn(ex, &stop.future));
     ck_assert_int_eq(ac_block_on(ex, sum_later(&frame, 60000, 1, 1)), -ESHUTDOWN);
     ck_assert_int_eq(frame.cleanup_result, -ECANCELED);
@@ -367,7 +352,7 @@ START_TEST(many_jobs_on_four_threads)
     atomic_store(&jobs_running, 0);
     atomic_store(&jobs_running_max, 0);
     ac_executor_set_blocking_threads(ex, 4);
-    ASYNC_INIT(frame, many_jobs);
+    ASYNC_NEW(frame, many_jobs);
     frame->sum_results = frame->sum_outputs = 0;
     ck_assert_int_eq(ac_block_on(ex, &frame->future), 0);
     ck_assert_int_eq(frame->sum_results, (long)JOBS * (JOBS + 1) / 2);
@@ -644,10 +629,7 @@ ASYNC_END
 
 static ac_future *count_run(struct count_run *self, struct remote_counts *counts, int index)
 {
-    ASYNC_INIT(self, count_run);
-    self->counts = counts;
-    self->index = index;
-    return &self->future;
+    return ASYNC_NEW(self, count_run, .counts = counts, .index = index);
 }
 
 /* Waits until every remote task has run. Holding a remote waker tells the executor that

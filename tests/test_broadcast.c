@@ -84,11 +84,7 @@ static ac_task *spawn_listener(ac_executor *ex, ac_broadcast_receiver *rx, int l
                                struct log *log)
 {
     struct listener l;
-    ASYNC_INIT(&l, listener);
-    l.rx = rx;
-    l.log = log;
-    l.limit = limit;
-    l.close = close;
+    ASYNC_NEW(&l, listener, .rx = rx, .log = log, .limit = limit, .close = close);
     memset(log, 0, sizeof *log);
     log->rc = 1;
     return ac_spawn_named(ex, &l.future, "listener");
@@ -617,7 +613,7 @@ ASYNC_END
 static ac_task *spawn_stress_receiver(ac_executor *ex, ac_broadcast *ch)
 {
     struct stress_receiver r;
-    ASYNC_INIT(&r, stress_receiver);
+    ASYNC_NEW(&r, stress_receiver);
     ck_assert_int_eq(ac_broadcast_subscribe(ch, &r.rx), 0);
     r.expect = stress.next_value;
     return ac_spawn(ex, &r.future);
@@ -637,8 +633,7 @@ struct stress_driver {
 ASYNC_FN(stress_driver)
     for (self->i = 0; self->i < STRESS_SENDERS; self->i++) {
         struct stress_sender s;
-        ASYNC_INIT(&s, stress_sender);
-        s.ch = ac_broadcast_sender_clone(self->ch);
+        ASYNC_NEW(&s, stress_sender, .ch = ac_broadcast_sender_clone(self->ch));
         ac_task_detach(ac_spawn(self->ex, &s.future));
         stress.live_senders++;
     }
@@ -674,9 +669,7 @@ static void run_stress(uint32_t seed, size_t capacity)
     memset(&stress, 0, sizeof stress);
     rng_state = seed;
     ac_broadcast_set_drop(ch, stress_drop, NULL);
-    ASYNC_INIT(&d, stress_driver);
-    d.ex = ex;
-    d.ch = ch;
+    ASYNC_NEW(&d, stress_driver, .ex = ex, .ch = ch);
     ck_assert_int_eq(ac_block_on(ex, &d.future), 0);
     /* Every copy handed out was received, reported missed, or dropped unread at a close... */
     ck_assert_int_ge(stress.dropped, stress.lost);

@@ -58,12 +58,8 @@ ASYNC_END
 static ac_future *producer(struct producer *self, ac_mpsc *ch, int first, int count, int release,
                            struct sent_report *report)
 {
-    ASYNC_INIT(self, producer);
-    self->ch = ch;
-    self->first = first;
-    self->count = count;
-    self->release = release;
-    self->report = report;
+    ASYNC_NEW(self, producer, .ch = ch, .first = first, .count = count, .release = release,
+              .report = report);
     report->rc = 1;
     report->sent = 0;
     return &self->future;
@@ -105,10 +101,7 @@ ASYNC_END
 static ac_task *spawn_consumer(ac_executor *ex, ac_mpsc *ch, int limit, struct received *got)
 {
     struct consumer c;
-    ASYNC_INIT(&c, consumer);
-    c.ch = ch;
-    c.got = got;
-    c.limit = limit;
+    ASYNC_NEW(&c, consumer, .ch = ch, .got = got, .limit = limit);
     got->n = 0;
     got->rc = 1;
     return ac_spawn_named(ex, &c.future, "consumer");
@@ -772,8 +765,7 @@ START_TEST(executor_free_with_tasks_holding_handles)
         struct received got;
         struct sender_holder h;
         ac_sleep_ms_op pause;
-        ASYNC_INIT(&h, sender_holder);
-        h.ch = ch;
+        ASYNC_NEW(&h, sender_holder, .ch = ch);
         if (holder_first)
             ac_task_detach(ac_spawn(ex, &h.future));
         ac_task_detach(spawn_consumer(ex, ch, 0, &got));
@@ -843,8 +835,7 @@ ASYNC_END
 static ac_task *spawn_stress_receiver(ac_executor *ex, ac_mpsc *ch)
 {
     struct stress_receiver r;
-    ASYNC_INIT(&r, stress_receiver);
-    r.ch = ch;
+    ASYNC_NEW(&r, stress_receiver, .ch = ch);
     return ac_spawn(ex, &r.future);
 }
 
@@ -863,9 +854,8 @@ struct stress_driver {
 ASYNC_FN(stress_driver)
     for (self->i = 0; self->i < STRESS_SENDERS; self->i++) {
         struct stress_sender s;
-        ASYNC_INIT(&s, stress_sender);
-        s.ch = ac_mpsc_sender_clone(self->ch);
-        s.first = self->i * STRESS_EACH;
+        ASYNC_NEW(&s, stress_sender, .ch = ac_mpsc_sender_clone(self->ch),
+                  .first = self->i * STRESS_EACH);
         self->senders[self->i] = ac_spawn(self->ex, &s.future);
         stress.live_senders++;
     }
@@ -897,9 +887,7 @@ static void run_stress(uint32_t seed, size_t capacity)
     int v, sent = 0, received = 0;
     memset(&stress, 0, sizeof stress);
     rng_state = seed;
-    ASYNC_INIT(&d, stress_driver);
-    d.ex = ex;
-    d.ch = ch;
+    ASYNC_NEW(&d, stress_driver, .ex = ex, .ch = ch);
     ck_assert_int_eq(ac_block_on(ex, &d.future), 0);
     ck_assert_int_eq(stress.end_of_stream, 1);
     ck_assert_int_eq(ac_mpsc_try_recv(ch, &v), 0);
@@ -944,10 +932,7 @@ ASYNC_END
 static ac_task *spawn_oneshot_waiter(ac_executor *ex, ac_oneshot *os, int *out, int *rc)
 {
     struct oneshot_waiter w;
-    ASYNC_INIT(&w, oneshot_waiter);
-    w.os = os;
-    w.out = out;
-    w.rc = rc;
+    ASYNC_NEW(&w, oneshot_waiter, .os = os, .out = out, .rc = rc);
     *rc = NOT_FINISHED;
     return ac_spawn(ex, &w.future);
 }
@@ -1245,18 +1230,12 @@ START_TEST(manager_task_with_oneshot_replies)
     ck_assert_int_eq(ac_mpsc_new(sizeof(struct command), 2, &commands), 0);
     for (i = 0; i < CLIENTS; i++) {
         struct client c;
-        ASYNC_INIT(&c, client);
-        c.commands = ac_mpsc_sender_clone(commands);
-        c.add = i + 1;
-        c.answer = &answers[i];
-        c.cmd.reply = NULL;
-        c.sent = 0;
+        ASYNC_NEW(&c, client, .commands = ac_mpsc_sender_clone(commands), .add = i + 1,
+                  .answer = &answers[i]);
         clients[i] = ac_spawn(ex, &c.future);
     }
     ac_mpsc_sender_release(commands);
-    ASYNC_INIT(&m, manager);
-    m.commands = commands;
-    m.total = 0;
+    ASYNC_NEW(&m, manager, .commands = commands);
     manager_task = ac_spawn(ex, &m.future);
     ck_assert_int_eq(ac_executor_run(ex), 0);
     ck_assert_int_eq(join(ex, manager_task), CLIENTS * (CLIENTS + 1) / 2);

@@ -70,7 +70,7 @@ struct culprit {
 };
 
 ASYNC_FN(culprit)
-    ASYNC_INIT(&self->waiter, waiter);
+    ASYNC_NEW(&self->waiter, waiter);
     self->waiter.brx = self->mistake < WATCH_TWO_WAITS ? self->brx : NULL;
     self->waiter.wrx = self->wrx;
     ac_task_detach(ac_spawn(ac_cx_executor(ac_cx_), &self->waiter.future));
@@ -110,9 +110,7 @@ static void make_mistake(enum mistake mistake)
     ac_executor *ex = ac_executor_new();
     struct culprit c;
     int initial = 0;
-    ASYNC_INIT(&c, culprit);
-    c.mistake = mistake;
-    c.value = 1;
+    ASYNC_NEW(&c, culprit, .mistake = mistake, .value = 1);
     ck_assert_int_eq(ac_broadcast_new(sizeof(int), 4, &c.bc), 0);
     ck_assert_int_eq(ac_broadcast_subscribe(c.bc, &c.brx), 0);
     ck_assert_int_eq(ac_watch_new(sizeof(int), &initial, &c.w), 0);

@@ -48,12 +48,7 @@ ASYNC_END
 
 static ac_future *branch(struct branch *self, const char *name, uint64_t ms, int value)
 {
-    ASYNC_INIT(self, branch);
-    self->name = name;
-    self->ms = ms;
-    self->value = value;
-    self->polls = self->cleanups = 0;
-    return &self->future;
+    return ASYNC_NEW(self, branch, .name = name, .ms = ms, .value = value);
 }
 
 /* The documented pattern: three branches and the pointer array in the frame, filled in the
@@ -97,9 +92,7 @@ static ac_future *three_guarded(struct three *self, enum kind kind, const uint64
                                 const int values[3], unsigned disabled)
 {
     int i;
-    ASYNC_INIT(self, three);
-    self->kind = kind;
-    self->disabled = disabled;
+    ASYNC_NEW(self, three, .kind = kind, .disabled = disabled);
     for (i = 0; i < 3; i++) {
         self->ms[i] = ms[i];
         self->values[i] = values[i];
@@ -486,8 +479,7 @@ ASYNC_END
 
 static ac_future *join_with_timeout(struct join_with_timeout *self)
 {
-    ASYNC_INIT(self, join_with_timeout);
-    return &self->future;
+    return ASYNC_NEW(self, join_with_timeout);
 }
 
 START_TEST(a_timeout_cancels_a_join)
@@ -591,12 +583,8 @@ ASYNC_END
 static ac_future *ticker(struct ticker *self, uint64_t period_ms, int count, int busy_before,
                          ac_instant busy)
 {
-    ASYNC_INIT(self, ticker);
-    self->period_ms = period_ms;
-    self->count = count;
-    self->busy_before = busy_before;
-    self->busy = busy;
-    return &self->future;
+    return ASYNC_NEW(self, ticker, .period_ms = period_ms, .count = count,
+                     .busy_before = busy_before, .busy = busy);
 }
 
 /* Every tick finishes no earlier than its grid point, and the schedule never drifts: after k
@@ -662,8 +650,7 @@ ASYNC_END
 
 static ac_future *cancelled_tick(struct cancelled_tick *self)
 {
-    ASYNC_INIT(self, cancelled_tick);
-    return &self->future;
+    return ASYNC_NEW(self, cancelled_tick);
 }
 
 START_TEST(a_cancelled_tick_consumes_no_tick)

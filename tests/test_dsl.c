@@ -209,9 +209,7 @@ ASYNC_END
 
 static ac_future *loops(struct loops *self)
 {
-    ASYNC_INIT(self, loops);
-    self->total = 0;
-    return &self->future;
+    return ASYNC_NEW(self, loops);
 }
 
 START_TEST(awaits_inside_for_while_and_do_loops)
@@ -247,7 +245,7 @@ ASYNC_END
 
 static ac_future *early_return(struct early_return *self)
 {
-    return ASYNC_INIT(self, early_return);
+    return ASYNC_NEW(self, early_return);
 }
 
 START_TEST(async_return_inside_a_loop_leaves_at_once)
@@ -273,7 +271,7 @@ ASYNC_END
 
 static ac_future *falls_off(struct falls_off *self)
 {
-    return ASYNC_INIT(self, falls_off);
+    return ASYNC_NEW(self, falls_off);
 }
 
 struct falls_off_plain {
@@ -288,7 +286,7 @@ ASYNC_END
 
 static ac_future *falls_off_plain(struct falls_off_plain *self)
 {
-    return ASYNC_INIT(self, falls_off_plain);
+    return ASYNC_NEW(self, falls_off_plain);
 }
 
 START_TEST(falling_off_the_end_finishes_with_zero)
@@ -320,10 +318,7 @@ ASYNC_END
 
 static ac_future *inner_sum(struct inner_sum *self, int a, int b)
 {
-    ASYNC_INIT(self, inner_sum);
-    self->a = a;
-    self->b = b;
-    return &self->future;
+    return ASYNC_NEW(self, inner_sum, .a = a, .b = b);
 }
 
 struct middle_product {
@@ -340,9 +335,7 @@ ASYNC_END
 
 static ac_future *middle_product(struct middle_product *self, int factor)
 {
-    ASYNC_INIT(self, middle_product);
-    self->factor = factor;
-    return &self->future;
+    return ASYNC_NEW(self, middle_product, .factor = factor);
 }
 
 struct outer_report {
@@ -358,7 +351,7 @@ ASYNC_END
 
 static ac_future *outer_report(struct outer_report *self)
 {
-    return ASYNC_INIT(self, outer_report);
+    return ASYNC_NEW(self, outer_report);
 }
 
 START_TEST(nested_three_deep_reads_outputs_from_child_frames)
@@ -391,7 +384,7 @@ ASYNC_END
 
 static ac_future *await_into(struct await_into *self)
 {
-    return ASYNC_INIT(self, await_into);
+    return ASYNC_NEW(self, await_into);
 }
 
 START_TEST(await_into_stores_the_child_result)
@@ -416,7 +409,7 @@ ASYNC_END
 
 static ac_future *try_inner(struct try_inner *self)
 {
-    return ASYNC_INIT(self, try_inner);
+    return ASYNC_NEW(self, try_inner);
 }
 
 struct try_middle {
@@ -434,7 +427,7 @@ ASYNC_END
 
 static ac_future *try_middle(struct try_middle *self)
 {
-    return ASYNC_INIT(self, try_middle);
+    return ASYNC_NEW(self, try_middle);
 }
 
 struct try_outer {
@@ -455,7 +448,7 @@ ASYNC_END
 
 static ac_future *try_outer(struct try_outer *self)
 {
-    return ASYNC_INIT(self, try_outer);
+    return ASYNC_NEW(self, try_outer);
 }
 
 START_TEST(await_try_propagates_an_error_two_levels_running_every_cleanup)
@@ -495,7 +488,7 @@ ASYNC_END
 
 static ac_future *try_plain(struct try_plain *self)
 {
-    return ASYNC_INIT(self, try_plain);
+    return ASYNC_NEW(self, try_plain);
 }
 
 START_TEST(async_try_on_plain_expressions)
@@ -537,12 +530,7 @@ ASYNC_END
 static ac_future *guarded(struct guarded *self, enum guarded_mode mode, struct gate *gate,
                           int *cleanups, int *seen)
 {
-    ASYNC_INIT(self, guarded);
-    self->mode = mode;
-    self->gate = gate;
-    self->cleanups = cleanups;
-    self->seen = seen;
-    return &self->future;
+    return ASYNC_NEW(self, guarded, .mode = mode, .gate = gate, .cleanups = cleanups, .seen = seen);
 }
 
 START_TEST(finally_runs_exactly_once_on_success_error_and_cancellation)
@@ -598,9 +586,7 @@ ASYNC_END
 
 static ac_future *chain_inner(struct chain_inner *self, struct gate *gate)
 {
-    ASYNC_INIT(self, chain_inner);
-    self->gate = gate;
-    return &self->future;
+    return ASYNC_NEW(self, chain_inner, .gate = gate);
 }
 
 struct chain_middle {
@@ -619,9 +605,7 @@ ASYNC_END
 
 static ac_future *chain_middle(struct chain_middle *self, struct gate *gate)
 {
-    ASYNC_INIT(self, chain_middle);
-    self->gate = gate;
-    return &self->future;
+    return ASYNC_NEW(self, chain_middle, .gate = gate);
 }
 
 struct chain_outer {
@@ -643,10 +627,7 @@ ASYNC_END
 
 static ac_future *chain_outer(struct chain_outer *self, struct gate *gate)
 {
-    ASYNC_INIT(self, chain_outer);
-    self->gate = gate;
-    self->started = 0;
-    return &self->future;
+    return ASYNC_NEW(self, chain_outer, .gate = gate);
 }
 
 START_TEST(abort_three_deep_runs_cleanup_innermost_first)
@@ -721,9 +702,7 @@ ASYNC_END
 
 static ac_future *remap(struct remap *self, int fail)
 {
-    ASYNC_INIT(self, remap);
-    self->fail = fail;
-    return &self->future;
+    return ASYNC_NEW(self, remap, .fail = fail);
 }
 
 START_TEST(cleanup_reads_and_replaces_the_result)
@@ -787,7 +766,7 @@ ASYNC_END
 
 static ac_future *drop_twice(struct drop_twice *self)
 {
-    return ASYNC_INIT(self, drop_twice);
+    return ASYNC_NEW(self, drop_twice);
 }
 
 START_TEST(cancelling_a_suspended_future_twice_cleans_up_once)
@@ -815,7 +794,7 @@ ASYNC_END
 
 static ac_future *self_cancel(struct self_cancel *self)
 {
-    return ASYNC_INIT(self, self_cancel);
+    return ASYNC_NEW(self, self_cancel);
 }
 
 START_TEST(cancel_from_inside_own_cleanup_is_a_no_op)
@@ -845,9 +824,7 @@ ASYNC_END
 
 static ac_future *yielder(struct yielder *self, const char *name)
 {
-    ASYNC_INIT(self, yielder);
-    self->name = name;
-    return &self->future;
+    return ASYNC_NEW(self, yielder, .name = name);
 }
 
 START_TEST(yield_now_interleaves_two_tasks_in_fifo_order)
@@ -895,7 +872,7 @@ ASYNC_END
 
 static ac_future *switcher(struct switcher *self)
 {
-    return ASYNC_INIT(self, switcher);
+    return ASYNC_NEW(self, switcher);
 }
 
 START_TEST(await_inside_a_switch_with_the_goto_backend)
@@ -924,9 +901,7 @@ ASYNC_END
 
 static ac_future *await_ticks(struct await_ticks *self, int pending)
 {
-    ASYNC_INIT(self, await_ticks);
-    self->pending = pending;
-    return &self->future;
+    return ASYNC_NEW(self, await_ticks, .pending = pending);
 }
 
 START_TEST(a_ready_future_completes_in_one_poll)
@@ -998,7 +973,7 @@ ASYNC_END
 static ac_future *big_frame(struct big_frame *self, unsigned seed)
 {
     size_t i;
-    ASYNC_INIT(self, big_frame);
+    ASYNC_NEW(self, big_frame);
     for (i = 0; i < BIG_PAYLOAD; i++)
         self->payload[i] = (unsigned char)(i * 7 + seed);
     return &self->future;
@@ -1021,6 +996,104 @@ START_TEST(spawn_copies_the_whole_frame_sizeof_says)
     memset(b, 0, sizeof *b);
     free(b);
     ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, task)), expected);
+}
+END_TEST
+
+/* ---- ASYNC_NEW: named fields set, every other field zero, a fresh header ------------------- */
+
+struct point {
+    int x, y;
+};
+
+/* A frame with a field of every shape a designated initialiser can name. */
+struct shapes {
+    ac_future future;
+    int number;
+    const char *text;
+    struct point where;
+    int list[3];
+    char *buffer; /* cleanup frees it: must be NULL unless the body allocated it */
+    int flag;
+    ac_sleep_ms_op nap;
+};
+
+ASYNC_FN(shapes)
+    self->buffer = malloc(16);
+    ASYNC_TRY(self->buffer ? 0 : -ENOMEM);
+    self->flag = 1;
+    AWAIT(ac_sleep_ms(&self->nap, 0));
+    ASYNC_RETURN(self->number + self->where.y + self->list[2]);
+ASYNC_FINALLY
+    note("cleanup:%d:%s:%s", ASYNC_RESULT, self->buffer ? "buffer" : "null",
+         self->flag ? "flag" : "noflag");
+    free(self->buffer);
+ASYNC_END
+
+static ac_future *shapes(struct shapes *self, int number, int y)
+{
+    return ASYNC_NEW(self, shapes, .number = number, .text = "named", .where.y = y,
+                     .list = {1, 2, 3});
+}
+
+/* No parameters: the form without fields. */
+static ac_future *shapes_blank(struct shapes *self)
+{
+    return ASYNC_NEW(self, shapes);
+}
+
+START_TEST(async_new_sets_named_fields_and_zeroes_the_rest)
+{
+    struct shapes frame;
+    ac_future *f;
+    memset(&frame, 0xA5, sizeof frame); /* what reused storage may hold */
+    f = shapes(&frame, 40, 2);
+    ck_assert_ptr_eq(f, &frame.future);
+    ck_assert_int_eq(frame.future.state, AC_STATE_START);
+    ck_assert_int_eq(frame.future.result, 0);
+    ck_assert_ptr_null(frame.future.awaiting);
+    ck_assert_int_eq(frame.number, 40);
+    ck_assert_str_eq(frame.text, "named");
+    ck_assert_int_eq(frame.where.x, 0);
+    ck_assert_int_eq(frame.where.y, 2);
+    ck_assert_int_eq(frame.list[0] * 100 + frame.list[1] * 10 + frame.list[2], 123);
+    ck_assert_ptr_null(frame.buffer);
+    ck_assert_int_eq(frame.flag, 0);
+    ck_assert_int_eq(ac_block_on(ex, f), 45);
+    ck_assert_str_eq(event_log, "cleanup:45:buffer:flag");
+}
+END_TEST
+
+START_TEST(async_new_without_fields_zeroes_the_whole_frame)
+{
+    struct shapes frame;
+    memset(&frame, 0xA5, sizeof frame);
+    ck_assert_ptr_eq(shapes_blank(&frame), &frame.future);
+    ck_assert_int_eq(frame.number + frame.where.x + frame.where.y + frame.list[1] + frame.flag, 0);
+    ck_assert_ptr_null(frame.text);
+    ck_assert_ptr_null(frame.buffer);
+    ck_assert_int_eq(ac_block_on(ex, &frame.future), 0);
+}
+END_TEST
+
+/* The reason for zeroing: cancelled before its first poll, the cleanup finds NULL and 0 where
+ * the body never got to write, with no line in the constructor to say so. */
+START_TEST(async_new_frames_cancelled_before_their_first_poll_clean_up_zeroes)
+{
+    struct shapes frame;
+    memset(&frame, 0xA5, sizeof frame);
+    ac_future_cancel(shapes(&frame, 1, 1));
+    ck_assert_int_eq(frame.future.result, -ECANCELED);
+    ck_assert_str_eq(event_log, "cleanup:-125:null:noflag");
+}
+END_TEST
+
+/* A finished frame may be constructed again in the same storage (an await in a loop does). */
+START_TEST(async_new_reuses_a_finished_frame)
+{
+    struct shapes frame;
+    ck_assert_int_eq(ac_block_on(ex, shapes(&frame, 1, 1)), 5);
+    ck_assert_int_eq(ac_block_on(ex, shapes(&frame, 10, 0)), 13);
+    ck_assert_str_eq(event_log, "cleanup:5:buffer:flag cleanup:13:buffer:flag");
 }
 END_TEST
 
@@ -1052,6 +1125,10 @@ static Suite *dsl_suite(void)
     tcase_add_test(tc, a_future_pending_n_times_resumes_at_its_await);
     tcase_add_test(tc, completion_is_sticky);
     tcase_add_test(tc, spawn_copies_the_whole_frame_sizeof_says);
+    tcase_add_test(tc, async_new_sets_named_fields_and_zeroes_the_rest);
+    tcase_add_test(tc, async_new_without_fields_zeroes_the_whole_frame);
+    tcase_add_test(tc, async_new_frames_cancelled_before_their_first_poll_clean_up_zeroes);
+    tcase_add_test(tc, async_new_reuses_a_finished_frame);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -33,8 +33,7 @@ ASYNC_END
 
 static ac_future *inner(struct inner *self)
 {
-    ASYNC_INIT(self, inner);
-    return &self->future;
+    return ASYNC_NEW(self, inner);
 }
 
 struct outer {
@@ -49,8 +48,7 @@ ASYNC_END
 
 static ac_future *outer(struct outer *self)
 {
-    ASYNC_INIT(self, outer);
-    return &self->future;
+    return ASYNC_NEW(self, outer);
 }
 
 struct value_fn {
@@ -64,9 +62,7 @@ ASYNC_END
 
 static ac_future *value_fn(struct value_fn *self, int value)
 {
-    ASYNC_INIT(self, value_fn);
-    self->value = value;
-    return &self->future;
+    return ASYNC_NEW(self, value_fn, .value = value);
 }
 
 /* The dump line of task `id`, copied into `line`. */
@@ -200,10 +196,7 @@ START_TEST(backtrace_of_the_running_task)
     int spawn_line;
     ac_task *t;
 
-    ASYNC_INIT(&frame, look_at_self);
-    frame.me = &t;
-    frame.trace = trace;
-    frame.size = sizeof trace;
+    ASYNC_NEW(&frame, look_at_self, .me = &t, .trace = trace, .size = sizeof trace);
     spawn_line = __LINE__ + 1;
     t = ac_spawn(ex, &frame.future);
     ck_assert_int_eq(ac_executor_run(ex), 0);
@@ -441,8 +434,7 @@ ASYNC_END
 
 static ac_future *busy_inner(struct busy_inner *self)
 {
-    ASYNC_INIT(self, busy_inner);
-    return &self->future;
+    return ASYNC_NEW(self, busy_inner);
 }
 
 struct busy {
@@ -456,8 +448,7 @@ ASYNC_END
 
 static ac_future *busy(struct busy *self)
 {
-    ASYNC_INIT(self, busy);
-    return &self->future;
+    return ASYNC_NEW(self, busy);
 }
 
 /* What the watchdog reported about one task. */

@@ -30,9 +30,7 @@ ASYNC_END
 
 static ac_future *record_first(struct record_first *self, int index)
 {
-    ASYNC_INIT(self, record_first);
-    self->index = index;
-    return &self->future;
+    return ASYNC_NEW(self, record_first, .index = index);
 }
 
 /* A leaf that stays pending until `*open` becomes true, counting its polls. Whoever opens it
@@ -97,10 +95,7 @@ ASYNC_END
 
 static ac_future *await_ptr(struct await_ptr *self, ac_future *inner, int *cleanup)
 {
-    ASYNC_INIT(self, await_ptr);
-    self->inner = inner;
-    self->cleanup = cleanup;
-    return &self->future;
+    return ASYNC_NEW(self, await_ptr, .inner = inner, .cleanup = cleanup);
 }
 
 /* Opens a gate and wakes its waiter three times. */
@@ -119,10 +114,7 @@ ASYNC_END
 
 static ac_future *opener(struct opener *self, int *open, ac_waker *waker)
 {
-    ASYNC_INIT(self, opener);
-    self->open = open;
-    self->waker = waker;
-    return &self->future;
+    return ASYNC_NEW(self, opener, .open = open, .waker = waker);
 }
 
 /* Sleeps `ms`, then returns `value`; its cleanup stores the result it finished with. */
@@ -144,11 +136,7 @@ ASYNC_END
 
 static ac_future *napper(struct napper *self, uint64_t ms, int value, int *cleanup)
 {
-    ASYNC_INIT(self, napper);
-    self->ms = ms;
-    self->value = value;
-    self->cleanup = cleanup;
-    return &self->future;
+    return ASYNC_NEW(self, napper, .ms = ms, .value = value, .cleanup = cleanup);
 }
 
 /* Yields forever, counting its polls. */
@@ -166,9 +154,7 @@ ASYNC_END
 
 static ac_future *yielder(struct yielder *self, long *polls)
 {
-    ASYNC_INIT(self, yielder);
-    self->polls = polls;
-    return &self->future;
+    return ASYNC_NEW(self, yielder, .polls = polls);
 }
 
 /* ---- FIFO order and wakes ---- */
@@ -280,13 +266,8 @@ ASYNC_END
 static ac_future *fairness(struct fairness *self, ac_task *sleeper, ac_task *yielder,
                            const int *timer_fired, const int *io_fired)
 {
-    ASYNC_INIT(self, fairness);
-    self->sleeper = sleeper;
-    self->yielder = yielder;
-    self->timer_fired = timer_fired;
-    self->io_fired = io_fired;
-    self->timer_fired_before_sleeper = self->io_fired_before_sleeper = 0;
-    return &self->future;
+    return ASYNC_NEW(self, fairness, .sleeper = sleeper, .yielder = yielder,
+                     .timer_fired = timer_fired, .io_fired = io_fired);
 }
 
 START_TEST(budget_lets_timers_and_events_run_beside_a_yielder)
@@ -360,10 +341,7 @@ ASYNC_END
 
 static ac_future *on_user_base(struct on_user_base *self, const int *user_timer_fired)
 {
-    ASYNC_INIT(self, on_user_base);
-    self->user_timer_fired = user_timer_fired;
-    self->saw_user_timer = 0;
-    return &self->future;
+    return ASYNC_NEW(self, on_user_base, .user_timer_fired = user_timer_fired);
 }
 
 START_TEST(executor_runs_from_the_users_dispatch)
@@ -470,9 +448,7 @@ ASYNC_END
 
 static ac_future *join_other(struct join_other *self, ac_task *const *other)
 {
-    ASYNC_INIT(self, join_other);
-    self->other = other;
-    return &self->future;
+    return ASYNC_NEW(self, join_other, .other = other);
 }
 
 START_TEST(run_detects_tasks_joining_each_other)
@@ -529,10 +505,7 @@ ASYNC_END
 
 static ac_future *stopper(struct stopper *self, int *before_stop, int *after_stop)
 {
-    ASYNC_INIT(self, stopper);
-    self->before_stop = before_stop;
-    self->after_stop = after_stop;
-    return &self->future;
+    return ASYNC_NEW(self, stopper, .before_stop = before_stop, .after_stop = after_stop);
 }
 
 START_TEST(stop_from_a_task_makes_run_return)

@@ -43,13 +43,7 @@ ASYNC_END
 
 static ac_future *range(struct range *self, int first, int last)
 {
-    ASYNC_INIT(self, range);
-    self->first = first;
-    self->last = last;
-    self->nap_ms = 0;
-    self->fail_after = 0;
-    self->yielded = 0;
-    return &self->future;
+    return ASYNC_NEW(self, range, .first = first, .last = last);
 }
 
 /* Consumes a range, logging each item; `stop_at` > 0 breaks out at that item, and items
@@ -75,10 +69,8 @@ ASYNC_END
 
 static ac_future *consumer(struct consumer *self, int first, int last)
 {
-    ASYNC_INIT(self, consumer);
+    ASYNC_NEW(self, consumer);
     range(&self->numbers, first, last);
-    self->stop_at = 0;
-    self->skip = 0;
     return &self->future;
 }
 
@@ -163,7 +155,7 @@ START_TEST(cancelling_the_consumer_in_its_body_closes_the_generator)
     ac_executor *ex = ac_executor_new();
     struct slow_consumer c;
     ac_timeout_ms_op timeout;
-    ASYNC_INIT(&c, slow_consumer);
+    ASYNC_NEW(&c, slow_consumer);
     range(&c.numbers, 1, 3);
     c.body_ms = 60000;
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 1, &c.future)), -ETIMEDOUT);
@@ -177,7 +169,7 @@ START_TEST(cancelling_the_consumer_while_it_awaits_the_generator_cancels_it_too)
     ac_executor *ex = ac_executor_new();
     struct slow_consumer c;
     ac_timeout_ms_op timeout;
-    ASYNC_INIT(&c, slow_consumer);
+    ASYNC_NEW(&c, slow_consumer);
     range(&c.numbers, 1, 3);
     c.numbers.nap_ms = 60000; /* the generator itself is asleep when the timeout fires */
     c.body_ms = 0;
@@ -246,10 +238,10 @@ START_TEST(generators_compose_and_closing_the_last_closes_the_chain)
 {
     ac_executor *ex = ac_executor_new();
     struct pipeline p;
-    ASYNC_INIT(&p, pipeline);
+    ASYNC_NEW(&p, pipeline);
     range(&p.numbers, 1, 1000);
-    ASYNC_INIT(&p.odd, odd_only);
-    ASYNC_INIT(&p.sq, squares);
+    ASYNC_NEW(&p.odd, odd_only);
+    ASYNC_NEW(&p.sq, squares);
     p.taken = 0;
     ck_assert_int_eq(ac_block_on(ex, &p.future), 0);
     EXPECT_LOG(1, 9, 25, CLOSED + 5);
@@ -285,9 +277,7 @@ START_TEST(for_await_drains_a_channel_until_every_sender_is_gone)
     for (i = 1; i <= 100; i++)
         ck_assert_int_eq(ac_mpsc_try_send(ch, &i), 0);
     ac_mpsc_sender_release(ch);
-    ASYNC_INIT(&s, summer);
-    s.rx = ch;
-    s.sum = 0;
+    ASYNC_NEW(&s, summer, .rx = ch);
     ck_assert_int_eq(ac_block_on(ex, &s.future), 0);
     ck_assert_int_eq(s.sum, 5050);
     ck_assert_int_eq(s.got, 0);
@@ -347,8 +337,8 @@ START_TEST(for_await_reads_lines_from_a_generator_or_straight_from_the_stream)
     ck_assert_int_eq(pipe(fds), 0);
     ck_assert_int_eq(write(fds[1], text, sizeof text - 1), (ssize_t)(sizeof text - 1));
     close(fds[1]);
-    ASYNC_INIT(&c, line_counter);
-    ASYNC_INIT(&c.lines, lines_of);
+    ASYNC_NEW(&c, line_counter);
+    ASYNC_NEW(&c.lines, lines_of);
     ck_assert_int_eq(ac_stream_open(ex, fds[0], &c.s), 0);
     c.count = c.bytes = 0;
     ck_assert_int_eq(ac_block_on(ex, &c.future), 0);
@@ -401,10 +391,8 @@ START_TEST(items_may_be_structs_and_a_waiting_consumer_is_dumped_through_its_gen
     char line[512];
 
     ac_notify_init(&step);
-    ASYNC_INIT(&w, walker);
-    ASYNC_INIT(&w.d, diagonal);
-    w.d.step = &step;
-    w.d.n = 2;
+    ASYNC_NEW(&w, walker);
+    ASYNC_NEW(&w.d, diagonal, .step = &step, .n = 2);
     t = ac_spawn(ex, &w.future);
     ck_assert_int_eq(ac_executor_run(ex), -EDEADLK);
     ac_task_backtrace(t, line, sizeof line);

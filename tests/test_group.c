@@ -43,12 +43,7 @@ ASYNC_END
 
 static ac_future *member(struct member *self, int id, int yields, int result, ac_notify *gate)
 {
-    ASYNC_INIT(self, member);
-    self->id = id;
-    self->yields = yields;
-    self->result = result;
-    self->gate = gate;
-    return &self->future;
+    return ASYNC_NEW(self, member, .id = id, .yields = yields, .result = result, .gate = gate);
 }
 
 /* ---- owners ---- */
@@ -112,11 +107,8 @@ ASYNC_END
 
 static ac_future *collector(struct collector *self, int policy, const member_spec *specs, int n)
 {
-    ASYNC_INIT(self, collector);
+    ASYNC_NEW(self, collector, .specs = specs, .n = n);
     ac_group_init(&self->group, policy);
-    self->specs = specs;
-    self->n = n;
-    self->refused = 0;
     return &self->future;
 }
 
@@ -161,7 +153,7 @@ START_TEST(an_empty_group_delivers_nothing_at_once)
 {
     ac_executor *ex = ac_executor_new();
     struct next_on_empty f;
-    ASYNC_INIT(&f, next_on_empty);
+    ASYNC_NEW(&f, next_on_empty);
     ac_group_init(&f.group, AC_GROUP_COLLECT_ALL);
     ck_assert_int_eq(ac_block_on(ex, &f.future), 0);
     ck_assert_int_eq(f.first, 0);
@@ -231,7 +223,7 @@ START_TEST(join_returns_the_first_error_and_a_failed_group_refuses_spawns)
 {
     ac_executor *ex = ac_executor_new();
     struct spawn_after_failure f;
-    ASYNC_INIT(&f, spawn_after_failure);
+    ASYNC_NEW(&f, spawn_after_failure);
     ac_group_init(&f.group, AC_GROUP_FAIL_FAST);
     f.late = (ac_task *)&f; /* overwritten */
     ck_assert_int_eq(ac_block_on(ex, &f.future), 0);
@@ -266,7 +258,7 @@ START_TEST(join_waits_for_every_member_of_a_collect_all_group)
 {
     ac_executor *ex = ac_executor_new();
     struct joiner f;
-    ASYNC_INIT(&f, joiner);
+    ASYNC_NEW(&f, joiner);
     ac_group_init(&f.group, AC_GROUP_COLLECT_ALL);
     ck_assert_int_eq(ac_block_on(ex, &f.future), 0);
     EXPECT_LOG(2, 3, 1, 99);
@@ -310,9 +302,8 @@ ASYNC_END
 
 static ac_future *gated_owner(struct gated_owner *self, int policy, ac_notify *gate)
 {
-    ASYNC_INIT(self, gated_owner);
+    ASYNC_NEW(self, gated_owner, .gate = gate);
     ac_group_init(&self->group, policy);
-    self->gate = gate;
     return &self->future;
 }
 
@@ -418,9 +409,7 @@ ASYNC_END
 
 static ac_future *self_canceller(struct self_canceller *self, ac_group *group)
 {
-    ASYNC_INIT(self, self_canceller);
-    self->group = group;
-    return &self->future;
+    return ASYNC_NEW(self, self_canceller, .group = group);
 }
 
 /* A member whose cleanup cancels its group again (nested cancellation). */
@@ -441,10 +430,7 @@ ASYNC_END
 static ac_future *cancel_in_cleanup(struct cancel_in_cleanup *self, ac_group *group,
                                     ac_notify *gate)
 {
-    ASYNC_INIT(self, cancel_in_cleanup);
-    self->group = group;
-    self->gate = gate;
-    return &self->future;
+    return ASYNC_NEW(self, cancel_in_cleanup, .group = group, .gate = gate);
 }
 
 struct cancelling_owner {
@@ -475,7 +461,7 @@ START_TEST(a_member_may_cancel_its_own_group_even_from_cleanup)
 {
     ac_executor *ex = ac_executor_new();
     struct cancelling_owner f;
-    ASYNC_INIT(&f, cancelling_owner);
+    ASYNC_NEW(&f, cancelling_owner);
     ac_group_init(&f.group, AC_GROUP_COLLECT_ALL);
     ck_assert_int_eq(ac_block_on(ex, &f.future), 0);
     ck_assert_int_eq(f.joined, 0); /* cancellation is not an error */
@@ -522,7 +508,7 @@ START_TEST(members_have_names_and_a_waiting_owner_is_described)
     char line[512];
 
     ac_notify_init(&gate);
-    ASYNC_INIT(&o, named_owner);
+    ASYNC_NEW(&o, named_owner);
     ac_group_init(&o.group, AC_GROUP_COLLECT_ALL);
     o.gate = &gate;
     t = ac_spawn(ex, &o.future);
@@ -770,9 +756,7 @@ ASYNC_END
 
 static ac_future *counter_member(struct counter_member *self, int value)
 {
-    ASYNC_INIT(self, counter_member);
-    self->value = value;
-    return &self->future;
+    return ASYNC_NEW(self, counter_member, .value = value);
 }
 
 struct fan_out {
@@ -803,7 +787,7 @@ START_TEST(ten_thousand_members_are_each_delivered_once)
 {
     ac_executor *ex = ac_executor_new();
     struct fan_out f;
-    ASYNC_INIT(&f, fan_out);
+    ASYNC_NEW(&f, fan_out);
     ac_group_init(&f.group, AC_GROUP_COLLECT_ALL);
     f.n = 10000;
     f.sum = f.delivered = 0;
@@ -865,12 +849,9 @@ static void record_delivery(struct stress_owner *self)
 ASYNC_FN(stress_owner)
     for (self->i = 0; self->i < STRESS_MEMBERS; self->i++) {
         struct stress_member *m = &self->member;
-        ASYNC_INIT(m, stress_member);
-        m->gate = self->gate;
-        m->index = self->i;
-        m->yields = rand() % 4;
-        m->gated = rand() % 2;
-        m->result = rand() % 10 == 0 ? -(1 + rand() % 100) : rand() % 100;
+        ASYNC_NEW(m, stress_member, .gate = self->gate, .index = self->i, .yields = rand() % 4,
+                  .gated = rand() % 2,
+                  .result = rand() % 10 == 0 ? -(1 + rand() % 100) : rand() % 100);
         handles[self->i] = ac_group_spawn(self->group, &m->future);
         if (!handles[self->i])
             break; /* a fail-fast group failed already */
@@ -908,7 +889,7 @@ START_TEST(stress_every_member_is_delivered_once_and_cleaned_up_once)
     memset(handles, 0, sizeof handles);
     stress_spawned = 0;
     ac_notify_init(&gate);
-    ASYNC_INIT(&o, stress_owner);
+    ASYNC_NEW(&o, stress_owner);
     ac_group_init(&group, _i % 2 ? AC_GROUP_FAIL_FAST : AC_GROUP_COLLECT_ALL);
     o.group = &group;
     o.gate = &gate;

@@ -165,12 +165,7 @@ ASYNC_END
 
 static ac_future *read_once(struct read_once *self, ac_io *io, void *buf, size_t len, int *polls)
 {
-    ASYNC_INIT(self, read_once);
-    self->io = io;
-    self->buf = buf;
-    self->len = len;
-    self->polls = polls;
-    return &self->future;
+    return ASYNC_NEW(self, read_once, .io = io, .buf = buf, .len = len, .polls = polls);
 }
 
 /* ac_io_write_all; *done gets the bytes written, also when it fails or is cancelled. Closes the
@@ -199,14 +194,8 @@ ASYNC_END
 static ac_future *write_all(struct write_all *self, ac_io *io, const void *buf, size_t len,
                             size_t *done, int close_after)
 {
-    ASYNC_INIT(self, write_all);
-    self->io = io;
-    self->buf = buf;
-    self->len = len;
-    self->done = done;
-    self->close_after = close_after;
-    self->wr.transferred = 0;
-    return &self->future;
+    return ASYNC_NEW(self, write_all, .io = io, .buf = buf, .len = len, .done = done,
+                     .close_after = close_after);
 }
 
 /* Reads until end of file into buf (at most cap bytes); returns the total or an error. Closes
@@ -235,12 +224,7 @@ ASYNC_END
 
 static ac_future *read_to_end(struct read_to_end *self, ac_io *io, char *buf, size_t cap)
 {
-    ASYNC_INIT(self, read_to_end);
-    self->io = io;
-    self->buf = buf;
-    self->cap = cap;
-    self->total = 0;
-    return &self->future;
+    return ASYNC_NEW(self, read_to_end, .io = io, .buf = buf, .cap = cap);
 }
 
 /* Yields `n` times: every task already woken runs meanwhile. */
@@ -256,9 +240,7 @@ ASYNC_END
 
 static ac_future *yield_n(struct yield_n *self, int n)
 {
-    ASYNC_INIT(self, yield_n);
-    self->n = n;
-    return &self->future;
+    return ASYNC_NEW(self, yield_n, .n = n);
 }
 
 /* Lets freshly spawned tasks run until they park. */
@@ -285,10 +267,7 @@ ASYNC_END
 
 static ac_future *later_write(struct later_write *self, ac_io *io, const char *text)
 {
-    ASYNC_INIT(self, later_write);
-    self->io = io;
-    self->text = text;
-    return &self->future;
+    return ASYNC_NEW(self, later_write, .io = io, .text = text);
 }
 
 /* AsyncFd-style: wait for readability, try read(2) on the eventfd, and on EAGAIN clear the
@@ -315,9 +294,7 @@ ASYNC_END
 
 static ac_future *eventfd_wait(struct eventfd_wait *self, ac_io *io)
 {
-    ASYNC_INIT(self, eventfd_wait);
-    self->io = io;
-    return &self->future;
+    return ASYNC_NEW(self, eventfd_wait, .io = io);
 }
 
 /* Waits until the waiter has parked on readability, then adds 5 to the eventfd. */
@@ -347,9 +324,7 @@ ASYNC_END
 
 static ac_future *eventfd_post(struct eventfd_post *self, ac_io *io)
 {
-    ASYNC_INIT(self, eventfd_post);
-    self->io = io;
-    return &self->future;
+    return ASYNC_NEW(self, eventfd_post, .io = io);
 }
 
 /* Ping-pong of single bytes: the client writes then reads, the server reads then writes. Each
@@ -381,12 +356,7 @@ ASYNC_END
 
 static ac_future *ping_pong(struct ping_pong *self, ac_io *io, int rounds, int serve, int *waits)
 {
-    ASYNC_INIT(self, ping_pong);
-    self->io = io;
-    self->rounds = rounds;
-    self->serve = serve;
-    self->waits = waits;
-    return &self->future;
+    return ASYNC_NEW(self, ping_pong, .io = io, .rounds = rounds, .serve = serve, .waits = waits);
 }
 
 /* ---- tests ---- */

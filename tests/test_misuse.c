@@ -63,7 +63,7 @@ ASYNC_END
 
 static ac_future *quick(struct quick *self)
 {
-    return ASYNC_INIT(self, quick);
+    return ASYNC_NEW(self, quick);
 }
 
 /* one_turn: finishes on its second poll, after every task that was ready has run once. */
@@ -77,7 +77,7 @@ ASYNC_END
 
 static ac_future *one_turn(struct one_turn *self)
 {
-    return ASYNC_INIT(self, one_turn);
+    return ASYNC_NEW(self, one_turn);
 }
 
 /* parker: a task body that parks for good (until cancelled). */
@@ -92,7 +92,7 @@ ASYNC_END
 
 static ac_future *parker(struct parker *self)
 {
-    return ASYNC_INIT(self, parker);
+    return ASYNC_NEW(self, parker);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -127,7 +127,7 @@ ASYNC_END
 
 static ac_future *repoll(struct repoll *self)
 {
-    return ASYNC_INIT(self, repoll);
+    return ASYNC_NEW(self, repoll);
 }
 
 static void poll_finished_future(void)
@@ -159,7 +159,7 @@ ASYNC_END
 
 static ac_future *share(struct share *self)
 {
-    return ASYNC_INIT(self, share);
+    return ASYNC_NEW(self, share);
 }
 
 static void two_tasks_await_one_future(void)
@@ -193,9 +193,7 @@ ASYNC_END
 
 static ac_future *joiner(struct joiner *self, ac_task *target)
 {
-    ASYNC_INIT(self, joiner);
-    self->target = target;
-    return &self->future;
+    return ASYNC_NEW(self, joiner, .target = target);
 }
 
 static void two_tasks_join_one_task(void)
@@ -229,7 +227,7 @@ ASYNC_END
 
 static ac_future *nested_block_on(struct nested_block_on *self)
 {
-    return ASYNC_INIT(self, nested_block_on);
+    return ASYNC_NEW(self, nested_block_on);
 }
 
 static void block_on_inside_a_poll(void)
@@ -281,7 +279,7 @@ ASYNC_END
 
 static ac_future *loses_wakeup(struct loses_wakeup *self)
 {
-    return ASYNC_INIT(self, loses_wakeup);
+    return ASYNC_NEW(self, loses_wakeup);
 }
 
 static void pending_without_waker(void)
@@ -317,7 +315,7 @@ ASYNC_END
 
 static ac_future *reinit_parent(struct reinit_parent *self)
 {
-    return ASYNC_INIT(self, reinit_parent);
+    return ASYNC_NEW(self, reinit_parent);
 }
 
 static void reinitialise_while_pending(void)
@@ -355,7 +353,7 @@ ASYNC_END
 
 static ac_future *await_in_cleanup(struct await_in_cleanup *self)
 {
-    return ASYNC_INIT(self, await_in_cleanup);
+    return ASYNC_NEW(self, await_in_cleanup);
 }
 
 static void await_inside_finally(void)
@@ -384,7 +382,7 @@ ASYNC_END
 
 static ac_future *yield_in_cleanup(struct yield_in_cleanup *self)
 {
-    return ASYNC_INIT(self, yield_in_cleanup);
+    return ASYNC_NEW(self, yield_in_cleanup);
 }
 
 static void yield_inside_finally(void)
@@ -413,7 +411,7 @@ ASYNC_END
 
 static ac_future *return_in_cleanup(struct return_in_cleanup *self)
 {
-    return ASYNC_INIT(self, return_in_cleanup);
+    return ASYNC_NEW(self, return_in_cleanup);
 }
 
 static void return_inside_finally(void)
@@ -498,9 +496,7 @@ ASYNC_END
 
 static ac_future *reader(struct reader *self, ac_io *io)
 {
-    ASYNC_INIT(self, reader);
-    self->io = io;
-    return &self->future;
+    return ASYNC_NEW(self, reader, .io = io);
 }
 
 /* One end of a fresh socket pair, registered with `ex`; the other end stays open and silent. */
@@ -566,9 +562,7 @@ ASYNC_END
 
 static ac_future *receiver(struct receiver *self, ac_mpsc *ch)
 {
-    ASYNC_INIT(self, receiver);
-    self->ch = ch;
-    return &self->future;
+    return ASYNC_NEW(self, receiver, .ch = ch);
 }
 
 static void two_receives_on_one_channel(void)
@@ -613,9 +607,7 @@ ASYNC_END
 
 static ac_future *acquirer(struct acquirer *self, ac_semaphore *semaphore)
 {
-    ASYNC_INIT(self, acquirer);
-    self->semaphore = semaphore;
-    return &self->future;
+    return ASYNC_NEW(self, acquirer, .semaphore = semaphore);
 }
 
 static void destroy_semaphore_with_waiters(void)
@@ -651,9 +643,7 @@ ASYNC_END
 
 static ac_future *locker(struct locker *self, ac_mutex *mutex)
 {
-    ASYNC_INIT(self, locker);
-    self->mutex = mutex;
-    return &self->future;
+    return ASYNC_NEW(self, locker, .mutex = mutex);
 }
 
 static void destroy_mutex_with_waiters(void)
@@ -731,10 +721,7 @@ ASYNC_END
 
 static ac_future *group_member(struct group_member *self, ac_group *group, int destroy)
 {
-    ASYNC_INIT(self, group_member);
-    self->group = group;
-    self->destroy = destroy;
-    return &self->future;
+    return ASYNC_NEW(self, group_member, .group = group, .destroy = destroy);
 }
 
 struct group_owner {
@@ -764,7 +751,7 @@ static void group_mistake(enum group_mistake mistake)
 {
     ac_executor *ex = ac_executor_new();
     struct group_owner o;
-    ASYNC_INIT(&o, group_owner);
+    ASYNC_NEW(&o, group_owner);
     ac_group_init(&o.group, AC_GROUP_COLLECT_ALL);
     o.mistake = mistake;
     ac_block_on(ex, &o.future);
@@ -846,9 +833,7 @@ ASYNC_END
 
 static ac_future *one_item(struct one_item *self, int yield_in_cleanup)
 {
-    ASYNC_INIT(self, one_item);
-    self->yield_in_cleanup = yield_in_cleanup;
-    return &self->future;
+    return ASYNC_NEW(self, one_item, .yield_in_cleanup = yield_in_cleanup);
 }
 
 static void spawn_a_generator(void)
@@ -899,9 +884,7 @@ ASYNC_END
 
 static ac_future *switch_await(struct switch_await *self)
 {
-    ASYNC_INIT(self, switch_await);
-    self->which = 0;
-    return &self->future;
+    return ASYNC_NEW(self, switch_await);
 }
 
 static void await_inside_switch(void)

@@ -89,9 +89,7 @@ ASYNC_END
 
 static ac_future *yield_n(struct yield_n *self, int n)
 {
-    ASYNC_INIT(self, yield_n);
-    self->n = n;
-    return &self->future;
+    return ASYNC_NEW(self, yield_n, .n = n);
 }
 
 /* Lets freshly spawned tasks run until they park. */
@@ -120,11 +118,7 @@ ASYNC_END
 static ac_future *accept_one(struct accept_one *self, ac_io *listener, ac_io **conn,
                              ac_sockaddr *peer)
 {
-    ASYNC_INIT(self, accept_one);
-    self->listener = listener;
-    self->conn = conn;
-    self->peer = peer;
-    return &self->future;
+    return ASYNC_NEW(self, accept_one, .listener = listener, .conn = conn, .peer = peer);
 }
 
 /* A connected stream pair through `listener`; *peer gets the address accept reported. */
@@ -160,11 +154,7 @@ ASYNC_END
 
 static ac_future *read_once(struct read_once *self, ac_io *io, void *buf, size_t len)
 {
-    ASYNC_INIT(self, read_once);
-    self->io = io;
-    self->buf = buf;
-    self->len = len;
-    return &self->future;
+    return ASYNC_NEW(self, read_once, .io = io, .buf = buf, .len = len);
 }
 
 /* Serves one connection: accepts (the client's address goes to *peer), echoes everything until
@@ -198,12 +188,7 @@ ASYNC_END
 
 static ac_future *echo_server(struct echo_server *self, ac_io *listener, ac_sockaddr *peer)
 {
-    ASYNC_INIT(self, echo_server);
-    self->listener = listener;
-    self->peer = peer;
-    self->conn = NULL;
-    self->total = 0;
-    return &self->future;
+    return ASYNC_NEW(self, echo_server, .listener = listener, .peer = peer);
 }
 
 /* Connects to `addr`, sends `text`, half-closes, and reads the echo until end of file into
@@ -241,17 +226,8 @@ static ac_future *echo_client(struct echo_client *self, ac_executor *ex, const a
                               const char *text, char *back, size_t cap, ac_sockaddr *local,
                               ac_sockaddr *remote)
 {
-    ASYNC_INIT(self, echo_client);
-    self->ex = ex;
-    self->addr = *addr;
-    self->text = text;
-    self->back = back;
-    self->cap = cap;
-    self->got = 0;
-    self->local = local;
-    self->remote = remote;
-    self->con.conn = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, echo_client, .ex = ex, .addr = *addr, .text = text, .back = back,
+                     .cap = cap, .local = local, .remote = remote);
 }
 
 /* Connects with a deadline; closes the connection again if it was made. */
@@ -276,12 +252,7 @@ ASYNC_END
 static ac_future *connect_within(struct connect_within *self, ac_executor *ex,
                                  const ac_sockaddr *addr, uint64_t ms)
 {
-    ASYNC_INIT(self, connect_within);
-    self->ex = ex;
-    self->addr = *addr;
-    self->ms = ms;
-    self->con.conn = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, connect_within, .ex = ex, .addr = *addr, .ms = ms);
 }
 
 /* Reads until end of file, all within `ms`; returns the byte count, or -ETIMEDOUT when the end
@@ -308,11 +279,7 @@ ASYNC_END
 
 static ac_future *read_to_eof(struct read_to_eof *self, ac_io *io, uint64_t ms)
 {
-    ASYNC_INIT(self, read_to_eof);
-    self->io = io;
-    self->ms = ms;
-    self->total = 0;
-    return &self->future;
+    return ASYNC_NEW(self, read_to_eof, .io = io, .ms = ms);
 }
 
 /* Reads into buf (cap bytes) until at least `want` bytes or end of file, each read within `ms`;
@@ -742,12 +709,7 @@ ASYNC_END
 static ac_future *recv_once(struct recv_once *self, ac_io *io, void *buf, size_t len,
                             ac_sockaddr *from)
 {
-    ASYNC_INIT(self, recv_once);
-    self->io = io;
-    self->buf = buf;
-    self->len = len;
-    self->from = from;
-    return &self->future;
+    return ASYNC_NEW(self, recv_once, .io = io, .buf = buf, .len = len, .from = from);
 }
 
 START_TEST(udp_round_trip_truncation_and_cancelled_receive)

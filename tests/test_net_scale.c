@@ -88,10 +88,7 @@ ASYNC_END
 
 static ac_future *server_conn(struct server_conn *self, ac_io *io)
 {
-    ASYNC_INIT(self, server_conn);
-    self->io = io;
-    self->got = 0;
-    return &self->future;
+    return ASYNC_NEW(self, server_conn, .io = io);
 }
 
 /* Accepts every connection first, then serves each with a task of its own. */
@@ -118,9 +115,7 @@ ASYNC_END
 
 static ac_future *server(struct server *self, ac_io *listener)
 {
-    ASYNC_INIT(self, server);
-    self->listener = listener;
-    return &self->future;
+    return ASYNC_NEW(self, server, .listener = listener);
 }
 
 /* One client: connect, wait for the greeting, send the unique message, check its echo and the
@@ -160,12 +155,7 @@ ASYNC_END
 
 static ac_future *client(struct client *self, ac_executor *ex, const ac_sockaddr *addr, int index)
 {
-    ASYNC_INIT(self, client);
-    self->ex = ex;
-    self->addr = *addr;
-    self->index = index;
-    self->con.conn = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, client, .ex = ex, .addr = *addr, .index = index);
 }
 
 /* The child process: runs every client on one executor and reports how many verified their

@@ -89,14 +89,8 @@ ASYNC_END
 static ac_future *rw_task(struct rw_task *self, ac_rwlock *rw, int mode, int id, ac_notify *hold,
                           int timeout_ms)
 {
-    ASYNC_INIT(self, rw_task);
-    self->rw = rw;
-    self->mode = mode;
-    self->id = id;
-    self->hold = hold;
-    self->timeout_ms = timeout_ms;
-    self->held = 0;
-    return &self->future;
+    return ASYNC_NEW(self, rw_task, .rw = rw, .mode = mode, .id = id, .hold = hold,
+                     .timeout_ms = timeout_ms);
 }
 
 static ac_task *spawn_rw(ac_executor *ex, ac_rwlock *rw, int mode, int id, ac_notify *hold)
@@ -444,9 +438,7 @@ ASYNC_END
 
 static ac_future *worker(struct worker *self)
 {
-    ASYNC_INIT(self, worker);
-    self->held = 0;
-    return &self->future;
+    return ASYNC_NEW(self, worker);
 }
 
 /* Aborts random workers — holding, queued, or just handed the lock — and, half the time, the
@@ -476,8 +468,7 @@ ASYNC_END
 
 static ac_future *aborter(struct aborter *self)
 {
-    ASYNC_INIT(self, aborter);
-    return &self->future;
+    return ASYNC_NEW(self, aborter);
 }
 
 static void stress_run(uint32_t seed)

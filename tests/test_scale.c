@@ -32,9 +32,7 @@ ASYNC_END
 
 static ac_future *sleeper(struct sleeper *self, int index)
 {
-    ASYNC_INIT(self, sleeper);
-    self->index = index;
-    return &self->future;
+    return ASYNC_NEW(self, sleeper, .index = index);
 }
 
 /* Joins the odd-indexed sleepers (their handles in `tasks`), checking each result. */
@@ -75,9 +73,7 @@ START_TEST(a_million_sleeping_tasks)
             ac_task_detach(tasks[i]);
     }
     ck_assert_int_eq(failed_spawns, 0);
-    ASYNC_INIT(&joiner, join_odd);
-    joiner.tasks = tasks;
-    joiner.wrong_results = 0;
+    ASYNC_NEW(&joiner, join_odd, .tasks = tasks);
     ck_assert_int_eq(ac_block_on(ex, &joiner.future), 0);
     ck_assert_int_eq(ac_executor_run(ex), 0); /* the detached ones still sleeping */
     ck_assert_int_eq(joiner.wrong_results, 0);
@@ -102,9 +98,7 @@ ASYNC_END
 
 static ac_future *value_fn(struct value_fn *self, int value)
 {
-    ASYNC_INIT(self, value_fn);
-    self->value = value;
-    return &self->future;
+    return ASYNC_NEW(self, value_fn, .value = value);
 }
 
 /* Spawns BATCHES batches of BATCH children and joins each batch before the next. */
@@ -136,8 +130,7 @@ START_TEST(a_hundred_thousand_spawned_and_joined)
     const long n = (long)BATCHES * BATCH;
 
     ac_executor_set_slow_poll(ex, 0, NULL, NULL);
-    ASYNC_INIT(frame, spawn_join_batches);
-    frame->sum = 0;
+    ASYNC_NEW(frame, spawn_join_batches);
     ck_assert_int_eq(ac_block_on(ex, &frame->future), 0);
     ck_assert_int_eq(frame->sum, n * (n - 1) / 2);
     free(frame);

@@ -109,10 +109,7 @@ ASYNC_END
 
 static ac_future *feeder(struct feeder *self, ac_stream *s, const char *const *chunks)
 {
-    ASYNC_INIT(self, feeder);
-    self->s = s;
-    self->chunks = chunks;
-    return &self->future;
+    return ASYNC_NEW(self, feeder, .s = s, .chunks = chunks);
 }
 
 /* Reads lines until end of file or an error, appending each to `text` followed by '|' (or '$'
@@ -143,10 +140,7 @@ ASYNC_END
 
 static ac_future *line_reader(struct line_reader *self, ac_stream *s, size_t max)
 {
-    ASYNC_INIT(self, line_reader);
-    self->s = s;
-    self->max = max;
-    self->used = 0;
+    ASYNC_NEW(self, line_reader, .s = s, .max = max);
     self->text[0] = 0;
     return &self->future;
 }
@@ -177,11 +171,7 @@ ASYNC_END
 
 static ac_future *pattern_writer(struct pattern_writer *self, ac_stream *s, size_t total)
 {
-    ASYNC_INIT(self, pattern_writer);
-    self->s = s;
-    self->total = total;
-    self->sent = 0;
-    return &self->future;
+    return ASYNC_NEW(self, pattern_writer, .s = s, .total = total);
 }
 
 /* Reads to end of file with read_some, checking every byte against the pattern; finishes with
@@ -214,11 +204,8 @@ ASYNC_END
 
 static ac_future *pattern_reader(struct pattern_reader *self, ac_stream *s, size_t *got)
 {
-    ASYNC_INIT(self, pattern_reader);
-    self->s = s;
-    self->got = got;
+    ASYNC_NEW(self, pattern_reader, .s = s, .got = got);
     *got = 0;
-    self->wrong = 0;
     return &self->future;
 }
 
@@ -304,10 +291,7 @@ ASYNC_END
 
 static ac_future *record_reader(struct record_reader *self, ac_stream *s, unsigned char *body)
 {
-    ASYNC_INIT(self, record_reader);
-    self->s = s;
-    self->body = body;
-    return &self->future;
+    return ASYNC_NEW(self, record_reader, .s = s, .body = body);
 }
 
 START_TEST(read_exact_of_records_across_partial_reads)
@@ -746,12 +730,7 @@ ASYNC_END
 
 static ac_future *talker(struct talker *self, ac_stream *s, const char *message, char *got)
 {
-    ASYNC_INIT(self, talker);
-    self->s = s;
-    self->message = message;
-    self->got = got;
-    self->used = 0;
-    return &self->future;
+    return ASYNC_NEW(self, talker, .s = s, .message = message, .got = got);
 }
 
 START_TEST(bidirectional_copy_half_closes_each_side)
@@ -820,10 +799,7 @@ ASYNC_END
 
 static ac_future *numbered_writer(struct numbered_writer *self, ac_stream *s, int count)
 {
-    ASYNC_INIT(self, numbered_writer);
-    self->s = s;
-    self->count = count;
-    return &self->future;
+    return ASYNC_NEW(self, numbered_writer, .s = s, .count = count);
 }
 
 struct numbered_reader {
@@ -848,9 +824,7 @@ ASYNC_END
 
 static ac_future *numbered_reader(struct numbered_reader *self, ac_stream *s)
 {
-    ASYNC_INIT(self, numbered_reader);
-    self->s = s;
-    return &self->future;
+    return ASYNC_NEW(self, numbered_reader, .s = s);
 }
 
 START_TEST(reader_and_writer_tasks_share_a_stream)
@@ -894,10 +868,7 @@ ASYNC_END
 
 static ac_future *acceptor(struct acceptor *self, ac_io *listener, ac_io **conn)
 {
-    ASYNC_INIT(self, acceptor);
-    self->listener = listener;
-    self->conn = conn;
-    return &self->future;
+    return ASYNC_NEW(self, acceptor, .listener = listener, .conn = conn);
 }
 
 /* A connected TCP pair on the loopback, through ac_socket_accept and ac_socket_connect. */
@@ -1073,12 +1044,7 @@ ASYNC_END
 
 static ac_future *buffered_writer(struct buffered_writer *self, ac_stream *s, size_t total)
 {
-    ASYNC_INIT(self, buffered_writer);
-    self->s = s;
-    self->total = total;
-    self->sent = 0;
-    self->round = 0;
-    return &self->future;
+    return ASYNC_NEW(self, buffered_writer, .s = s, .total = total);
 }
 
 START_TEST(buffered_transfer_with_small_socket_buffers)

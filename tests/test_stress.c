@@ -188,7 +188,7 @@ struct root {
 
 ASYNC_FN(root)
     for (self->i = 0; self->i < SUBSCRIBERS; self->i++) {
-        ASYNC_INIT(&self->s, subscriber);
+        ASYNC_NEW(&self->s, subscriber);
         self->s.id = self->i;
         self->s.holds_lock = self->s.holds_permit = 0;
         ck_assert_int_eq(ac_broadcast_subscribe(w.published, &self->s.rx), 0);
@@ -196,15 +196,15 @@ ASYNC_FN(root)
         ck_assert_ptr_nonnull(w.subscriber_tasks[self->i]);
     }
     for (self->i = 0; self->i < PRODUCERS; self->i++) {
-        ASYNC_INIT(&self->p, producer);
+        ASYNC_NEW(&self->p, producer);
         self->p.id = self->i;
         self->p.tx = self->i == 0 ? w.values : ac_mpsc_sender_clone(w.values);
         w.producer_tasks[self->i] = ac_group_spawn(&w.producers, &self->p.future);
         ck_assert_ptr_nonnull(w.producer_tasks[self->i]);
     }
-    ASYNC_INIT(&self->c, consumer);
+    ASYNC_NEW(&self->c, consumer);
     self->consumer_task = ac_spawn(ac_executor_current(), &self->c.future);
-    ASYNC_INIT(&self->chaos, chaos);
+    ASYNC_NEW(&self->chaos, chaos);
     self->chaos_task = ac_spawn(ac_executor_current(), &self->chaos.future);
 
     AWAIT(ac_task_join(&self->join_chaos, self->chaos_task));
@@ -235,7 +235,7 @@ START_TEST(values_locks_and_wakeups_survive_random_aborts)
     ac_group_init(&w.producers, AC_GROUP_COLLECT_ALL);
     ac_group_init(&w.subscribers, AC_GROUP_COLLECT_ALL);
 
-    ASYNC_INIT(&r, root);
+    ASYNC_NEW(&r, root);
     ck_assert_int_eq(ac_block_on(ex, &r.future), 0); /* -EDEADLK would be a lost wake-up */
 
     for (i = 0; i < PRODUCERS; i++)

@@ -35,11 +35,7 @@ ASYNC_END
 
 static ac_future *notify_waiter(struct notify_waiter *self, ac_notify *n, int id, int times)
 {
-    ASYNC_INIT(self, notify_waiter);
-    self->n = n;
-    self->id = id;
-    self->times = times;
-    return &self->future;
+    return ASYNC_NEW(self, notify_waiter, .n = n, .id = id, .times = times);
 }
 
 static ac_task *spawn_notify_waiter(ac_executor *ex, ac_notify *n, int id, int times)
@@ -78,13 +74,7 @@ ASYNC_END
 static ac_future *acquirer(struct acquirer *self, ac_semaphore *s, size_t count, int id,
                            ac_notify *hold)
 {
-    ASYNC_INIT(self, acquirer);
-    self->s = s;
-    self->count = count;
-    self->id = id;
-    self->hold = hold;
-    self->held = 0;
-    return &self->future;
+    return ASYNC_NEW(self, acquirer, .s = s, .count = count, .id = id, .hold = hold);
 }
 
 static ac_task *spawn_acquirer(ac_executor *ex, ac_semaphore *s, size_t count, int id,
@@ -131,13 +121,7 @@ ASYNC_END
 
 static ac_future *locker(struct locker *self, ac_mutex *m, int id, int rounds, ac_notify *hold)
 {
-    ASYNC_INIT(self, locker);
-    self->m = m;
-    self->id = id;
-    self->rounds = rounds;
-    self->hold = hold;
-    self->held = 0;
-    return &self->future;
+    return ASYNC_NEW(self, locker, .m = m, .id = id, .rounds = rounds, .hold = hold);
 }
 
 static ac_task *spawn_locker(ac_executor *ex, ac_mutex *m, int id, int rounds, ac_notify *hold)
@@ -502,9 +486,7 @@ ASYNC_END
 
 static ac_future *timed_acquire(struct timed_acquire *self, ac_semaphore *s)
 {
-    ASYNC_INIT(self, timed_acquire);
-    self->s = s;
-    return &self->future;
+    return ASYNC_NEW(self, timed_acquire, .s = s);
 }
 
 START_TEST(a_timed_out_acquire_leaves_the_queue)
@@ -772,10 +754,7 @@ ASYNC_END
 
 static ac_future *worker(struct worker *self)
 {
-    ASYNC_INIT(self, worker);
-    self->held_lock = 0;
-    self->held_permits = 0;
-    return &self->future;
+    return ASYNC_NEW(self, worker);
 }
 
 /* Aborts random workers — holding, queued, or just handed what they waited for — and, half the
@@ -806,8 +785,7 @@ ASYNC_END
 
 static ac_future *aborter(struct aborter *self)
 {
-    ASYNC_INIT(self, aborter);
-    return &self->future;
+    return ASYNC_NEW(self, aborter);
 }
 
 static void stress_run(uint32_t seed)

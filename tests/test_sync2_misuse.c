@@ -72,9 +72,7 @@ ASYNC_END
 
 static ac_future *reader(struct reader *self, ac_rwlock *rw)
 {
-    ASYNC_INIT(self, reader);
-    self->rw = rw;
-    return &self->future;
+    return ASYNC_NEW(self, reader, .rw = rw);
 }
 
 static void destroy_rwlock_with_waiters(void)
@@ -122,9 +120,7 @@ ASYNC_END
 
 static ac_future *arriver(struct arriver *self, ac_barrier *b)
 {
-    ASYNC_INIT(self, arriver);
-    self->b = b;
-    return &self->future;
+    return ASYNC_NEW(self, arriver, .b = b);
 }
 
 static void destroy_barrier_with_waiters(void)
@@ -160,7 +156,7 @@ ASYNC_END
 
 static ac_future *stuck(struct stuck *self)
 {
-    ASYNC_INIT(self, stuck);
+    ASYNC_NEW(self, stuck);
     ac_notify_init(&self->never);
     return &self->future;
 }
@@ -178,9 +174,7 @@ ASYNC_END
 
 static ac_future *getter(struct getter *self, ac_once *cell)
 {
-    ASYNC_INIT(self, getter);
-    self->cell = cell;
-    return &self->future;
+    return ASYNC_NEW(self, getter, .cell = cell);
 }
 
 static void destroy_once_being_initialised(void)

@@ -41,11 +41,7 @@ ASYNC_END
 
 static ac_future *value_fn(struct value_fn *self, int value, int *body_runs, int *cleanups)
 {
-    ASYNC_INIT(self, value_fn);
-    self->value = value;
-    self->body_runs = body_runs;
-    self->cleanups = cleanups;
-    return &self->future;
+    return ASYNC_NEW(self, value_fn, .value = value, .body_runs = body_runs, .cleanups = cleanups);
 }
 
 /* Sleeps, then returns `value`. Its cleanup counts runs and records the result. */
@@ -70,12 +66,8 @@ ASYNC_END
 static ac_future *napper(struct napper *self, uint64_t ms, int value, int *cleanups,
                          int *cleanup_result)
 {
-    ASYNC_INIT(self, napper);
-    self->ms = ms;
-    self->value = value;
-    self->cleanups = cleanups;
-    self->cleanup_result = cleanup_result;
-    return &self->future;
+    return ASYNC_NEW(self, napper, .ms = ms, .value = value, .cleanups = cleanups,
+                     .cleanup_result = cleanup_result);
 }
 
 /* Yields `times` times and finishes: lets every task already queued run first. */
@@ -91,9 +83,7 @@ ASYNC_END
 
 static ac_future *yield_times(struct yield_times *self, int times)
 {
-    ASYNC_INIT(self, yield_times);
-    self->times = times;
-    return &self->future;
+    return ASYNC_NEW(self, yield_times, .times = times);
 }
 
 /* Lets every task spawned so far reach its first await. */
@@ -126,8 +116,7 @@ ASYNC_END
 
 static ac_future *spawn_three(struct spawn_three *self)
 {
-    ASYNC_INIT(self, spawn_three);
-    return &self->future;
+    return ASYNC_NEW(self, spawn_three);
 }
 
 START_TEST(join_returns_the_tasks_value)
@@ -171,8 +160,7 @@ START_TEST(join_of_a_finished_task)
     ac_task_join_op join;
     ac_task *t = ac_spawn(ex, value_fn(&v, 21, NULL, NULL));
 
-    ASYNC_INIT(&frame, join_finished);
-    frame.task = t;
+    ASYNC_NEW(&frame, join_finished, .task = t);
     ck_assert_int_eq(ac_block_on(ex, &frame.future), 0);
     ck_assert_int_eq(frame.observed, 21);
     ck_assert_int_eq(frame.joined, 21);
@@ -298,13 +286,9 @@ START_TEST(abort_of_the_running_task)
     ac_task_join_op join;
     int abort_rc = 1, after_abort = 0, cleanups = 0, cleanup_result = 0, after_await = 0;
 
-    ASYNC_INIT(&frame, self_abort);
-    frame.me = &t;
-    frame.abort_rc = &abort_rc;
-    frame.after_abort = &after_abort;
-    frame.cleanups = &cleanups;
-    frame.cleanup_result = &cleanup_result;
-    frame.after_await = &after_await;
+    ASYNC_NEW(&frame, self_abort, .me = &t, .abort_rc = &abort_rc, .after_abort = &after_abort,
+              .cleanups = &cleanups, .cleanup_result = &cleanup_result,
+              .after_await = &after_await);
     t = ac_spawn(ex, &frame.future);
     ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, t)), -ECANCELED);
     ck_assert_int_eq(abort_rc, 0);
@@ -391,13 +375,9 @@ START_TEST(joiner_of_an_aborted_task_sees_cancelled)
     struct aborter ab;
     int cleanups = 0;
 
-    ASYNC_INIT(&jv, join_victim);
-    jv.victim = &victim;
-    jv.cleanups = &cleanups;
+    ASYNC_NEW(&jv, join_victim, .victim = &victim, .cleanups = &cleanups);
     joiner = ac_spawn(ex, &jv.future);
-    ASYNC_INIT(&ab, aborter);
-    ab.victim = &victim;
-    ab.rc = 1;
+    ASYNC_NEW(&ab, aborter, .victim = &victim, .rc = 1);
     ck_assert_int_eq(ac_block_on(ex, &ab.future), 0);
     ck_assert_int_eq(ab.rc, 0);
     ck_assert_int_eq(ac_executor_run(ex), 0);
@@ -431,7 +411,7 @@ START_TEST(cancelled_join_leaves_the_handle_valid)
     ac_executor *ex = ac_executor_new();
     struct join_twice frame;
 
-    ASYNC_INIT(&frame, join_twice);
+    ASYNC_NEW(&frame, join_twice);
     ck_assert_int_eq(ac_block_on(ex, &frame.future), 0);
     ck_assert_int_eq(frame.first, -ETIMEDOUT);
     ck_assert_int_eq(frame.join.future.result, 9);
@@ -459,8 +439,7 @@ START_TEST(join_of_self_is_a_deadlock)
     ac_task *t;
     ac_task_join_op join;
 
-    ASYNC_INIT(&frame, join_self);
-    frame.me = &t;
+    ASYNC_NEW(&frame, join_self, .me = &t);
     t = ac_spawn(ex, &frame.future);
     ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, t)), -EDEADLK);
     ac_executor_free(ex);
@@ -533,8 +512,7 @@ START_TEST(spawn_from_inside_a_task)
     struct spawn_inside frame;
     int child_runs = 0;
 
-    ASYNC_INIT(&frame, spawn_inside);
-    frame.child_runs = &child_runs;
+    ASYNC_NEW(&frame, spawn_inside, .child_runs = &child_runs);
     ck_assert_int_eq(ac_block_on(ex, &frame.future), 17);
     ck_assert_int_eq(frame.runs_right_after_spawn, 0); /* never polled inside ac_spawn */
     ck_assert_int_eq(child_runs, 1);
@@ -570,8 +548,7 @@ START_TEST(a_thousand_children)
     int count;
     char *text;
 
-    ASYNC_INIT(frame, thousand);
-    frame->sum = 0;
+    ASYNC_NEW(frame, thousand);
     ck_assert_int_eq(ac_block_on(ex, &frame->future), 0);
     ck_assert_int_eq(frame->sum, (long)CHILDREN * (CHILDREN - 1) / 2);
     text = dump(ex, &count);
@@ -607,11 +584,8 @@ START_TEST(cleanup_spawning_during_shutdown)
     int late_runs = 0, late_cleanups = 0;
     ac_task *spawned = NULL;
 
-    ASYNC_INIT(&frame, spawn_in_cleanup);
-    frame.late = &late;
-    frame.late_runs = &late_runs;
-    frame.late_cleanups = &late_cleanups;
-    frame.spawned = &spawned;
+    ASYNC_NEW(&frame, spawn_in_cleanup, .late = &late, .late_runs = &late_runs,
+              .late_cleanups = &late_cleanups, .spawned = &spawned);
     ac_task_detach(ac_spawn(ex, &frame.future));
     run_one_turn(ex);
     ck_assert_ptr_null(spawned);

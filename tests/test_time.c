@@ -93,11 +93,8 @@ ASYNC_END
 static ac_future *sleep_then_log(struct sleep_then_log *self, ac_instant deadline, int index,
                                  int *cleanup_result)
 {
-    ASYNC_INIT(self, sleep_then_log);
-    self->deadline = deadline;
-    self->index = index;
-    self->cleanup_result = cleanup_result;
-    return &self->future;
+    return ASYNC_NEW(self, sleep_then_log, .deadline = deadline, .index = index,
+                     .cleanup_result = cleanup_result);
 }
 
 /* Sleeps `ms` and returns `value`; its cleanup counts runs and records the result. */
@@ -120,12 +117,7 @@ ASYNC_END
 
 static ac_future *slow_value(struct slow_value *self, uint64_t ms, int value)
 {
-    ASYNC_INIT(self, slow_value);
-    self->ms = ms;
-    self->value = value;
-    self->cleanups = 0;
-    self->cleanup_result = 1;
-    return &self->future;
+    return ASYNC_NEW(self, slow_value, .ms = ms, .value = value, .cleanup_result = 1);
 }
 
 /* Awaits a future that lives in the test's storage. */
@@ -140,9 +132,7 @@ ASYNC_END
 
 static ac_future *await_ptr(struct await_ptr *self, ac_future *inner)
 {
-    ASYNC_INIT(self, await_ptr);
-    self->inner = inner;
-    return &self->future;
+    return ASYNC_NEW(self, await_ptr, .inner = inner);
 }
 
 /* ---- order and deadlines ---- */
@@ -193,8 +183,7 @@ START_TEST(zero_and_past_deadlines_do_not_suspend)
     struct immediate_sleeps frame;
     counted c;
 
-    ASYNC_INIT(&frame, immediate_sleeps);
-    frame.done = 0;
+    ASYNC_NEW(&frame, immediate_sleeps);
     ck_assert_int_eq(ac_block_on(ex, counted_init(&c, &frame.future)), 0);
     ck_assert_int_eq(frame.done, 1);
     ck_assert_int_eq(c.polls, 1);

@@ -81,11 +81,7 @@ static ac_task *spawn_follower(ac_executor *ex, ac_watch_receiver *rx, int chang
                                struct seen *seen)
 {
     struct follower f;
-    ASYNC_INIT(&f, follower);
-    f.rx = rx;
-    f.seen = seen;
-    f.changes = changes;
-    f.close = close;
+    ASYNC_NEW(&f, follower, .rx = rx, .seen = seen, .changes = changes, .close = close);
     memset(seen, 0, sizeof *seen);
     seen->rc = 1;
     return ac_spawn_named(ex, &f.future, "follower");
@@ -475,7 +471,7 @@ ASYNC_END
 static ac_task *spawn_stress_receiver(ac_executor *ex, ac_watch *w)
 {
     struct stress_receiver r;
-    ASYNC_INIT(&r, stress_receiver);
+    ASYNC_NEW(&r, stress_receiver);
     ck_assert_int_eq(ac_watch_subscribe(w, &r.rx), 0);
     ac_watch_borrow(r.rx, &r.last);
     return ac_spawn(ex, &r.future);
@@ -496,8 +492,7 @@ ASYNC_FN(stress_driver)
         self->receivers[self->i] = spawn_stress_receiver(self->ex, self->w);
     {
         struct stress_sender s;
-        ASYNC_INIT(&s, stress_sender);
-        s.w = self->w;
+        ASYNC_NEW(&s, stress_sender, .w = self->w);
         self->sender = ac_spawn(self->ex, &s.future);
     }
     while (stress.last_sent < STRESS_SENDS) {
@@ -523,9 +518,7 @@ START_TEST(stress_random_changes_and_aborts)
     struct stress_driver d;
     memset(&stress, 0, sizeof stress);
     rng_state = seeds[_i];
-    ASYNC_INIT(&d, stress_driver);
-    d.ex = ex;
-    d.w = new_watch(0);
+    ASYNC_NEW(&d, stress_driver, .ex = ex, .w = new_watch(0));
     ck_assert_int_eq(ac_block_on(ex, &d.future), 0);
     /* Receivers saw real progress, but fewer changes than sends: intermediate ones coalesce. */
     ck_assert_int_gt(stress.observed, STRESS_SENDS / 4);

@@ -18,9 +18,7 @@ ASYNC_END
 
 static ac_future *worker(struct worker *self, int n)
 {
-    ASYNC_INIT(self, worker);
-    self->n = n;
-    return &self->future;
+    return ASYNC_NEW(self, worker, .n = n);
 }
 
 struct sum_all {
@@ -49,9 +47,7 @@ ASYNC_END
 
 static ac_future *sum_all(struct sum_all *self)
 {
-    ASYNC_INIT(self, sum_all);
-    self->sum = 0;
-    return &self->future;
+    return ASYNC_NEW(self, sum_all);
 }
 
 int main(void)

@@ -26,9 +26,7 @@ ASYNC_END
 
 static ac_future *parse_port(struct parse_port *self, const char *text)
 {
-    ASYNC_INIT(self, parse_port);
-    self->text = text;
-    return &self->future;
+    return ASYNC_NEW(self, parse_port, .text = text);
 }
 
 /* Builds an address string "host:port" in a buffer it allocates, and always frees it. */
@@ -56,11 +54,7 @@ ASYNC_END
 static ac_future *describe_address(struct describe_address *self, const char *host,
                                    const char *port_text)
 {
-    ASYNC_INIT(self, describe_address);
-    self->host = host;
-    self->port_text = port_text;
-    self->buffer = NULL; /* ASYNC_FINALLY may run before the body ever has */
-    return &self->future;
+    return ASYNC_NEW(self, describe_address, .host = host, .port_text = port_text);
 }
 
 int main(void)

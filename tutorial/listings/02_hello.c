@@ -19,9 +19,7 @@ ASYNC_END
 /* The constructor: fills in a frame and returns it as a future. It runs none of the body. */
 static ac_future *hello(struct hello *self, const char *name)
 {
-    ASYNC_INIT(self, hello);
-    self->name = name;
-    return &self->future;
+    return ASYNC_NEW(self, hello, .name = name);
 }
 
 int main(void)

@@ -27,10 +27,7 @@ ASYNC_END
 
 static ac_future *min_max(struct min_max *self, const int *numbers, int count)
 {
-    ASYNC_INIT(self, min_max);
-    self->numbers = numbers;
-    self->count = count;
-    return &self->future;
+    return ASYNC_NEW(self, min_max, .numbers = numbers, .count = count);
 }
 
 /* The caller embeds the child's frame in its own: awaiting allocates nothing. */
@@ -50,10 +47,7 @@ ASYNC_END
 
 static ac_future *report(struct report *self, const int *numbers, int count)
 {
-    ASYNC_INIT(self, report);
-    self->numbers = numbers;
-    self->count = count;
-    return &self->future;
+    return ASYNC_NEW(self, report, .numbers = numbers, .count = count);
 }
 
 int main(void)

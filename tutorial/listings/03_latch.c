@@ -84,11 +84,7 @@ ASYNC_END
 
 static ac_future *worker(struct worker *self, int id, ac_instant due, struct latch *latch)
 {
-    ASYNC_INIT(self, worker);
-    self->id = id;
-    self->due = due;
-    self->latch = latch;
-    return &self->future;
+    return ASYNC_NEW(self, worker, .id = id, .due = due, .latch = latch);
 }
 
 struct coordinator {
@@ -116,8 +112,7 @@ ASYNC_END
 
 static ac_future *coordinator(struct coordinator *self)
 {
-    ASYNC_INIT(self, coordinator);
-    return &self->future;
+    return ASYNC_NEW(self, coordinator);
 }
 
 int main(void)

@@ -27,10 +27,7 @@ ASYNC_END
 
 static ac_future *session(struct session *self, int id)
 {
-    ASYNC_INIT(self, session);
-    self->id = id;
-    self->buffer = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, session, .id = id);
 }
 
 struct supervisor {
@@ -70,8 +67,7 @@ ASYNC_END
 
 static ac_future *supervisor(struct supervisor *self)
 {
-    ASYNC_INIT(self, supervisor);
-    return &self->future;
+    return ASYNC_NEW(self, supervisor);
 }
 
 int main(void)

@@ -16,9 +16,7 @@ ASYNC_END
 
 static ac_future *wait_for_reply(struct wait_for_reply *self, uint64_t ms)
 {
-    ASYNC_INIT(self, wait_for_reply);
-    self->ms = ms;
-    return &self->future;
+    return ASYNC_NEW(self, wait_for_reply, .ms = ms);
 }
 
 struct fetch {
@@ -34,9 +32,7 @@ ASYNC_END
 
 static ac_future *fetch(struct fetch *self, uint64_t ms)
 {
-    ASYNC_INIT(self, fetch);
-    self->ms = ms;
-    return &self->future;
+    return ASYNC_NEW(self, fetch, .ms = ms);
 }
 
 struct supervisor {
@@ -51,9 +47,7 @@ ASYNC_END
 
 static ac_future *supervisor(struct supervisor *self, ac_task *task)
 {
-    ASYNC_INIT(self, supervisor);
-    self->task = task;
-    return &self->future;
+    return ASYNC_NEW(self, supervisor, .task = task);
 }
 
 /* ac_dump_tasks(ex, stdout), except that each "N ms left" is rounded up to a whole second, so

@@ -19,10 +19,7 @@ ASYNC_END
 
 static ac_future *fetch(struct fetch *self, int page, ac_instant due)
 {
-    ASYNC_INIT(self, fetch);
-    self->page = page;
-    self->due = due;
-    return &self->future;
+    return ASYNC_NEW(self, fetch, .page = page, .due = due);
 }
 
 /* Prints a line after a short wait; nobody waits for it. */
@@ -39,9 +36,7 @@ ASYNC_END
 
 static ac_future *log_line(struct log_line *self, const char *text)
 {
-    ASYNC_INIT(self, log_line);
-    self->text = text;
-    return &self->future;
+    return ASYNC_NEW(self, log_line, .text = text);
 }
 
 enum { PAGES = 3 };
@@ -83,9 +78,7 @@ ASYNC_END
 
 static ac_future *fetch_all(struct fetch_all *self)
 {
-    ASYNC_INIT(self, fetch_all);
-    self->total = 0;
-    return &self->future;
+    return ASYNC_NEW(self, fetch_all);
 }
 
 int main(void)

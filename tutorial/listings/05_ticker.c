@@ -28,10 +28,7 @@ ASYNC_END
 
 static ac_future *ticker(struct ticker *self, int ticks, uint64_t period_ms)
 {
-    ASYNC_INIT(self, ticker);
-    self->ticks = ticks;
-    self->period_ms = period_ms;
-    return &self->future;
+    return ASYNC_NEW(self, ticker, .ticks = ticks, .period_ms = period_ms);
 }
 
 int main(void)

@@ -29,12 +29,7 @@ ASYNC_END
 
 static ac_future *slow_sum(struct slow_sum *self, int n, uint64_t step_ms)
 {
-    ASYNC_INIT(self, slow_sum);
-    self->n = n;
-    self->step_ms = step_ms;
-    self->step = 0; /* ASYNC_FINALLY reads it, even if the body never ran */
-    self->sum = 0;
-    return &self->future;
+    return ASYNC_NEW(self, slow_sum, .n = n, .step_ms = step_ms);
 }
 
 /* Runs slow_sum(n, step_ms) under a limit of `limit_ms`. */
@@ -60,11 +55,7 @@ ASYNC_END
 
 static ac_future *with_limit(struct with_limit *self, int n, uint64_t step_ms, uint64_t limit_ms)
 {
-    ASYNC_INIT(self, with_limit);
-    self->n = n;
-    self->step_ms = step_ms;
-    self->limit_ms = limit_ms;
-    return &self->future;
+    return ASYNC_NEW(self, with_limit, .n = n, .step_ms = step_ms, .limit_ms = limit_ms);
 }
 
 int main(void)

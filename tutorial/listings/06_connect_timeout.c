@@ -31,11 +31,7 @@ ASYNC_END
 
 static ac_future *try_connect(struct try_connect *self, const char *what, const ac_sockaddr *addr)
 {
-    ASYNC_INIT(self, try_connect);
-    self->what = what;
-    self->addr = *addr;
-    self->conn = NULL;
-    return &self->future;
+    return ASYNC_NEW(self, try_connect, .what = what, .addr = *addr);
 }
 
 /* A listener that never accepts, on a port the system picks; `backlog` bounds its queue. */
@@ -88,10 +84,7 @@ ASYNC_END
 
 static ac_future *demo(struct demo *self)
 {
-    ASYNC_INIT(self, demo);
-    self->listener = NULL;
-    self->count = 0;
-    return &self->future;
+    return ASYNC_NEW(self, demo);
 }
 
 int main(void)

@@ -31,9 +31,7 @@ ASYNC_END
 
 static ac_future *connection(struct connection *self, ac_stream *stream)
 {
-    ASYNC_INIT(self, connection);
-    self->stream = stream;
-    return &self->future;
+    return ASYNC_NEW(self, connection, .stream = stream);
 }
 
 /* The accept loop: a new task for every connection. */
@@ -67,10 +65,7 @@ ASYNC_END
 
 static ac_future *server(struct server *self, ac_io *listener)
 {
-    ASYNC_INIT(self, server);
-    self->listener = listener;
-    self->accepted = 0;
-    return &self->future;
+    return ASYNC_NEW(self, server, .listener = listener);
 }
 
 /* ---- the clients ---- */
@@ -115,13 +110,8 @@ ASYNC_END
 static ac_future *client(struct client *self, int id, const ac_sockaddr *server, char *transcript,
                          size_t size)
 {
-    ASYNC_INIT(self, client);
-    self->id = id;
-    self->server = *server;
-    self->transcript = transcript;
-    self->size = size;
-    self->transcript[0] = '\0';
-    self->stream = NULL; /* ASYNC_FINALLY reads it, even if the body never ran */
+    ASYNC_NEW(self, client, .id = id, .server = *server, .transcript = transcript, .size = size);
+    transcript[0] = '\0';
     return &self->future;
 }
 
@@ -155,9 +145,7 @@ ASYNC_END
 
 static ac_future *clients(struct clients *self, const ac_sockaddr *server)
 {
-    ASYNC_INIT(self, clients);
-    self->server = *server;
-    return &self->future;
+    return ASYNC_NEW(self, clients, .server = *server);
 }
 
 int main(void)

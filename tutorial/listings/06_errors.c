@@ -77,11 +77,7 @@ ASYNC_END
 
 static ac_future *session(struct session *self, ac_io *listener)
 {
-    ASYNC_INIT(self, session);
-    self->listener = listener;
-    self->stream = NULL;
-    self->skipping = 0;
-    return &self->future;
+    return ASYNC_NEW(self, session, .listener = listener);
 }
 
 /* How the client ends the conversation. */
@@ -133,13 +129,8 @@ ASYNC_END
 static ac_future *client(struct client *self, const ac_sockaddr *server, const char *request,
                          enum ending ending)
 {
-    ASYNC_INIT(self, client);
-    self->server = *server;
-    self->request = request;
-    self->ending = ending;
-    self->stream = NULL;
-    self->received[0] = '\0';
-    return &self->future;
+    return ASYNC_NEW(self, client, .server = *server, .request = request, .ending = ending,
+                     .received[0] = '\0');
 }
 
 /* One conversation: the server's side as a task, the client's awaited here. */
@@ -176,12 +167,8 @@ ASYNC_END
 static ac_future *conversation(struct conversation *self, const char *title, ac_io *listener,
                                const char *request, enum ending ending)
 {
-    ASYNC_INIT(self, conversation);
-    self->title = title;
-    self->listener = listener;
-    self->request = request;
-    self->ending = ending;
-    return &self->future;
+    return ASYNC_NEW(self, conversation, .title = title, .listener = listener, .request = request,
+                     .ending = ending);
 }
 
 static const struct {

@@ -25,9 +25,7 @@ ASYNC_END
 
 static ac_future *reader(struct reader *self, ac_io *io)
 {
-    ASYNC_INIT(self, reader);
-    self->io = io;
-    return &self->future;
+    return ASYNC_NEW(self, reader, .io = io);
 }
 
 /* Takes the mutex, then works for a minute while holding it. */
@@ -53,10 +51,7 @@ ASYNC_END
 
 static ac_future *holder(struct holder *self, ac_mutex *m)
 {
-    ASYNC_INIT(self, holder);
-    self->m = m;
-    self->held = 0;
-    return &self->future;
+    return ASYNC_NEW(self, holder, .m = m);
 }
 
 /* Waits for the mutex, and lets go of it at once. */
@@ -75,9 +70,7 @@ ASYNC_END
 
 static ac_future *waiter(struct waiter *self, ac_mutex *m)
 {
-    ASYNC_INIT(self, waiter);
-    self->m = m;
-    return &self->future;
+    return ASYNC_NEW(self, waiter, .m = m);
 }
 
 struct supervisor {
@@ -131,10 +124,7 @@ ASYNC_END
 
 static ac_future *supervisor(struct supervisor *self, ac_io *io, int write_fd)
 {
-    ASYNC_INIT(self, supervisor);
-    self->io = io;
-    self->write_fd = write_fd;
-    return &self->future;
+    return ASYNC_NEW(self, supervisor, .io = io, .write_fd = write_fd);
 }
 
 int main(void)

@@ -29,11 +29,7 @@ ASYNC_END
 static ac_future *download(struct download *self, const char *mirror, uint64_t delay_ms,
                            int error)
 {
-    ASYNC_INIT(self, download);
-    self->mirror = mirror;
-    self->delay_ms = delay_ms;
-    self->error = error;
-    return &self->future;
+    return ASYNC_NEW(self, download, .mirror = mirror, .delay_ms = delay_ms, .error = error);
 }
 
 static const char *const mirrors[] = {"alpha", "beta", "gamma", "delta"};
@@ -85,9 +81,8 @@ ASYNC_END
 
 static ac_future *fetch_all(struct fetch_all *self, int policy, int fail_at)
 {
-    ASYNC_INIT(self, fetch_all);
+    ASYNC_NEW(self, fetch_all, .fail_at = fail_at);
     ac_group_init(&self->group, policy); /* in the constructor: FINALLY always finds it */
-    self->fail_at = fail_at;
     return &self->future;
 }
 

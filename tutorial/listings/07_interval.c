@@ -31,8 +31,7 @@ ASYNC_END
 
 static ac_future *metronome(struct metronome *self)
 {
-    ASYNC_INIT(self, metronome);
-    return &self->future;
+    return ASYNC_NEW(self, metronome);
 }
 
 int main(void)

@@ -26,11 +26,7 @@ ASYNC_END
 
 static ac_future *request(struct request *self, const char *name, uint64_t delay_ms, int answer)
 {
-    ASYNC_INIT(self, request);
-    self->name = name;
-    self->delay_ms = delay_ms;
-    self->answer = answer;
-    return &self->future;
+    return ASYNC_NEW(self, request, .name = name, .delay_ms = delay_ms, .answer = answer);
 }
 
 enum { N = 3 };
@@ -61,9 +57,7 @@ ASYNC_END
 
 static ac_future *fetch_three(struct fetch_three *self, int fail_fast)
 {
-    ASYNC_INIT(self, fetch_three);
-    self->fail_fast = fail_fast;
-    return &self->future;
+    return ASYNC_NEW(self, fetch_three, .fail_fast = fail_fast);
 }
 
 int main(void)

@@ -25,11 +25,7 @@ ASYNC_END
 
 static ac_future *mirror(struct mirror *self, const char *name, uint64_t delay_ms, int answer)
 {
-    ASYNC_INIT(self, mirror);
-    self->name = name;
-    self->delay_ms = delay_ms;
-    self->answer = answer;
-    return &self->future;
+    return ASYNC_NEW(self, mirror, .name = name, .delay_ms = delay_ms, .answer = answer);
 }
 
 struct fastest {
@@ -52,8 +48,7 @@ ASYNC_END
 
 static ac_future *fastest(struct fastest *self)
 {
-    ASYNC_INIT(self, fastest);
-    return &self->future;
+    return ASYNC_NEW(self, fastest);
 }
 
 /* Selects `rounds` times between two branches that are both ready at once. */
@@ -80,11 +75,7 @@ ASYNC_END
 
 static ac_future *always_ready(struct always_ready *self, unsigned flags, int rounds)
 {
-    ASYNC_INIT(self, always_ready);
-    self->flags = flags;
-    self->rounds = rounds;
-    self->wins[0] = self->wins[1] = 0;
-    return &self->future;
+    return ASYNC_NEW(self, always_ready, .flags = flags, .rounds = rounds);
 }
 
 /* Receives from two channels until both are closed: a channel's branch is enabled only while

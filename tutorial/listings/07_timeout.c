@@ -23,11 +23,7 @@ ASYNC_END
 
 static ac_future *late_sender(struct late_sender *self, ac_mpsc *ch, int value, uint64_t delay_ms)
 {
-    ASYNC_INIT(self, late_sender);
-    self->ch = ch;
-    self->value = value;
-    self->delay_ms = delay_ms;
-    return &self->future;
+    return ASYNC_NEW(self, late_sender, .ch = ch, .value = value, .delay_ms = delay_ms);
 }
 
 struct patient {
@@ -72,9 +68,7 @@ ASYNC_END
 
 static ac_future *patient(struct patient *self, ac_mpsc *ch)
 {
-    ASYNC_INIT(self, patient);
-    self->ch = ch;
-    return &self->future;
+    return ASYNC_NEW(self, patient, .ch = ch);
 }
 
 int main(void)

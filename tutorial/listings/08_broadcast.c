@@ -33,11 +33,7 @@ ASYNC_END
 static ac_future *listener(struct listener *self, const char *name, ac_broadcast_receiver *rx,
                            ac_notify *start)
 {
-    ASYNC_INIT(self, listener);
-    self->name = name;
-    self->rx = rx;
-    self->start = start;
-    return &self->future;
+    return ASYNC_NEW(self, listener, .name = name, .rx = rx, .start = start);
 }
 
 struct announcer {
@@ -60,10 +56,7 @@ ASYNC_END
 
 static ac_future *announcer(struct announcer *self, ac_broadcast *ch, ac_notify *wake_slow)
 {
-    ASYNC_INIT(self, announcer);
-    self->ch = ch;
-    self->wake_slow = wake_slow;
-    return &self->future;
+    return ASYNC_NEW(self, announcer, .ch = ch, .wake_slow = wake_slow);
 }
 
 int main(void)

@@ -38,14 +38,8 @@ ASYNC_END
 static ac_future *withdraw(struct withdraw *self, struct account *acct, const char *who,
                            long amount, uint64_t approval_ms, int use_lock)
 {
-    ASYNC_INIT(self, withdraw);
-    self->acct = acct;
-    self->who = who;
-    self->amount = amount;
-    self->approval_ms = approval_ms;
-    self->use_lock = use_lock;
-    self->held = 0; /* it may be cancelled before its first poll */
-    return &self->future;
+    return ASYNC_NEW(self, withdraw, .acct = acct, .who = who, .amount = amount,
+                     .approval_ms = approval_ms, .use_lock = use_lock);
 }
 
 static void run_both(ac_executor *ex, struct account *acct, int use_lock)

@@ -73,11 +73,7 @@ ASYNC_END
 static ac_future *client(struct client *self, struct room *room, int id, const char *name,
                          ac_mpsc *input)
 {
-    ASYNC_INIT(self, client);
-    self->room = room;
-    self->id = id;
-    self->name = name;
-    self->input = input;
+    ASYNC_NEW(self, client, .room = room, .id = id, .name = name, .input = input);
     if (ac_broadcast_subscribe(room->messages, &self->rx) < 0)
         return NULL;
     if (ac_watch_subscribe(room->shutdown, &self->stop) < 0) {
@@ -117,10 +113,7 @@ ASYNC_END
 
 static ac_future *script(struct script *self, struct room *room, ac_mpsc **typing)
 {
-    ASYNC_INIT(self, script);
-    self->room = room;
-    self->typing = typing;
-    return &self->future;
+    return ASYNC_NEW(self, script, .room = room, .typing = typing);
 }
 
 int main(void)

@@ -27,9 +27,7 @@ ASYNC_END
 
 static ac_future *display(struct display *self, ac_watch_receiver *rx)
 {
-    ASYNC_INIT(self, display);
-    self->rx = rx;
-    return &self->future;
+    return ASYNC_NEW(self, display, .rx = rx);
 }
 
 struct sensor {
@@ -69,9 +67,7 @@ ASYNC_END
 
 static ac_future *sensor(struct sensor *self, ac_watch *w)
 {
-    ASYNC_INIT(self, sensor);
-    self->w = w;
-    return &self->future;
+    return ASYNC_NEW(self, sensor, .w = w);
 }
 
 int main(void)

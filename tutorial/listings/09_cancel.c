@@ -24,9 +24,7 @@ ASYNC_END
 
 static ac_future *ticks(struct ticks *self, uint64_t ms)
 {
-    ASYNC_INIT(self, ticks);
-    self->ms = ms;
-    return &self->future;
+    return ASYNC_NEW(self, ticks, .ms = ms);
 }
 
 /* Prints each item, then works on it for `work_ms`. */
@@ -50,8 +48,7 @@ ASYNC_END
 
 static ac_future *consumer(struct consumer *self, uint64_t generator_ms, uint64_t work_ms)
 {
-    ASYNC_INIT(self, consumer);
-    self->work_ms = work_ms;
+    ASYNC_NEW(self, consumer, .work_ms = work_ms);
     ticks(&self->gen, generator_ms);
     return &self->future;
 }

@@ -27,9 +27,7 @@ ASYNC_END
 
 static ac_future *countdown(struct countdown *self, int from)
 {
-    ASYNC_INIT(self, countdown);
-    self->from = from;
-    return &self->future;
+    return ASYNC_NEW(self, countdown, .from = from);
 }
 
 /* Awaits the generator step by step and prints what each step finished with. */
@@ -52,7 +50,7 @@ ASYNC_END
 
 static ac_future *by_hand(struct by_hand *self)
 {
-    ASYNC_INIT(self, by_hand);
+    ASYNC_NEW(self, by_hand);
     countdown(&self->numbers, 3); /* building a generator runs nothing yet */
     return &self->future;
 }
@@ -80,7 +78,7 @@ ASYNC_END
 
 static ac_future *evens_down_to_2(struct evens_down_to_2 *self)
 {
-    ASYNC_INIT(self, evens_down_to_2);
+    ASYNC_NEW(self, evens_down_to_2);
     countdown(&self->numbers, 6);
     return &self->future;
 }

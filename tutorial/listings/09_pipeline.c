@@ -48,9 +48,7 @@ ASYNC_END
 
 static ac_future *numbers(struct numbers *self, const char *text)
 {
-    ASYNC_INIT(self, numbers);
-    self->text = text;
-    return &self->future;
+    return ASYNC_NEW(self, numbers, .text = text);
 }
 
 /* filter: the odd numbers of its source. */
@@ -73,7 +71,7 @@ ASYNC_END
 
 static ac_future *odd(struct odd *self, const char *text)
 {
-    ASYNC_INIT(self, odd);
+    ASYNC_NEW(self, odd);
     numbers(&self->in, text);
     return &self->future;
 }
@@ -97,7 +95,7 @@ ASYNC_END
 
 static ac_future *squares(struct squares *self, const char *text)
 {
-    ASYNC_INIT(self, squares);
+    ASYNC_NEW(self, squares);
     odd(&self->in, text);
     return &self->future;
 }
@@ -129,9 +127,7 @@ ASYNC_END
 
 static ac_future *first_three(struct first_three *self, const char *text)
 {
-    ASYNC_INIT(self, first_three);
-    self->text = text;
-    self->taken = 0;
+    ASYNC_NEW(self, first_three, .text = text);
     squares(&self->chain, text);
     return &self->future;
 }

@@ -26,10 +26,7 @@ ASYNC_END
 
 static ac_future *readings(struct readings *self, const uint64_t *delays_ms, int count)
 {
-    ASYNC_INIT(self, readings);
-    self->delays_ms = delays_ms;
-    self->count = count;
-    return &self->future;
+    return ASYNC_NEW(self, readings, .delays_ms = delays_ms, .count = count);
 }
 
 /* ---- part 1: a timeout on a generator's step ---- */
@@ -59,7 +56,7 @@ ASYNC_END
 
 static ac_future *impatient(struct impatient *self)
 {
-    ASYNC_INIT(self, impatient);
+    ASYNC_NEW(self, impatient);
     readings(&self->gen, slow_second, 3);
     return &self->future;
 }
@@ -90,8 +87,7 @@ ASYNC_END
 
 static ac_future *producer(struct producer *self, ac_mpsc *tx)
 {
-    ASYNC_INIT(self, producer);
-    self->tx = tx;
+    ASYNC_NEW(self, producer, .tx = tx);
     readings(&self->gen, slow_fifth, 6);
     return &self->future;
 }
@@ -135,7 +131,7 @@ ASYNC_END
 
 static ac_future *consumer(struct consumer *self, ac_mpsc *ch)
 {
-    ASYNC_INIT(self, consumer);
+    ASYNC_NEW(self, consumer);
     self->rx = ch; /* the channel's one sender handle goes to the producer */
     return &self->future;
 }

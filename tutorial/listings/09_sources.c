@@ -22,9 +22,7 @@ ASYNC_END
 
 static ac_future *producer(struct producer *self, ac_mpsc *tx)
 {
-    ASYNC_INIT(self, producer);
-    self->tx = tx;
-    return &self->future;
+    return ASYNC_NEW(self, producer, .tx = tx);
 }
 
 struct sum_of_channel {
@@ -49,9 +47,7 @@ ASYNC_END
 
 static ac_future *sum_of_channel(struct sum_of_channel *self, ac_mpsc *rx)
 {
-    ASYNC_INIT(self, sum_of_channel);
-    self->rx = rx;
-    return &self->future;
+    return ASYNC_NEW(self, sum_of_channel, .rx = rx);
 }
 
 struct number_lines {
@@ -74,9 +70,7 @@ ASYNC_END
 
 static ac_future *number_lines(struct number_lines *self, ac_stream *in)
 {
-    ASYNC_INIT(self, number_lines);
-    self->in = in;
-    return &self->future;
+    return ASYNC_NEW(self, number_lines, .in = in);
 }
 
 int main(void)

@@ -28,9 +28,7 @@ ASYNC_END
 
 static ac_future *ticker(struct ticker *self, unsigned *ticks)
 {
-    ASYNC_INIT(self, ticker);
-    self->ticks = ticks;
-    return &self->future;
+    return ASYNC_NEW(self, ticker, .ticks = ticks);
 }
 
 /* A synchronous library call that takes a while: a database client, getaddrinfo, a big read
@@ -93,9 +91,7 @@ ASYNC_END
 
 static ac_future *handle_request(struct handle_request *self, unsigned *ticks)
 {
-    ASYNC_INIT(self, handle_request);
-    self->ticks = ticks;
-    return &self->future;
+    return ASYNC_NEW(self, handle_request, .ticks = ticks);
 }
 
 /* The watchdog's report: which task, and the await it resumed from before it stalled. (It
