@@ -688,9 +688,7 @@ ASYNC_END
 
 static ac_future *huge_interval(struct huge_interval *self, uint64_t period_ms)
 {
-    ASYNC_INIT(self, huge_interval);
-    self->period_ms = period_ms;
-    return &self->future;
+    return ASYNC_NEW(self, huge_interval, .period_ms = period_ms);
 }
 
 START_TEST(an_interval_with_a_huge_period_does_not_tick)

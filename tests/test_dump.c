@@ -259,9 +259,7 @@ ASYNC_END
 
 static ac_future *raise_signals(struct raise_signals *self, int count)
 {
-    ASYNC_INIT(self, raise_signals);
-    self->count = count;
-    return &self->future;
+    return ASYNC_NEW(self, raise_signals, .count = count);
 }
 
 /* Spawns `count` tasks parked in a nested 5 s sleep (about 110 bytes of dump each); the caller

@@ -542,10 +542,7 @@ ASYNC_END
 
 static ac_future *producer(struct producer *self, int id)
 {
-    ASYNC_INIT(self, producer);
-    self->id = id;
-    self->label[0] = '\0';
-    return &self->future;
+    return ASYNC_NEW(self, producer, .id = id, .label[0] = '\0');
 }
 
 /* Live tasks on `ex`: a delivered member is one until the group releases it. */

@@ -308,14 +308,7 @@ ASYNC_END
 static ac_future *read_at_least(struct read_at_least *self, ac_io *io, char *buf, size_t cap,
                                 size_t want, uint64_t ms)
 {
-    ASYNC_INIT(self, read_at_least);
-    self->io = io;
-    self->buf = buf;
-    self->cap = cap;
-    self->want = want;
-    self->ms = ms;
-    self->got = 0;
-    return &self->future;
+    return ASYNC_NEW(self, read_at_least, .io = io, .buf = buf, .cap = cap, .want = want, .ms = ms);
 }
 
 /* Waits (at most 5 s) until urgent data has arrived on `fd`. */

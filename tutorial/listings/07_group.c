@@ -110,7 +110,7 @@ ASYNC_END
 
 static ac_future *fetch_some(struct fetch_some *self)
 {
-    ASYNC_INIT(self, fetch_some);
+    ASYNC_NEW(self, fetch_some);
     ac_group_init(&self->group, AC_GROUP_COLLECT_ALL);
     return &self->future;
 }

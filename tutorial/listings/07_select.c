@@ -114,10 +114,7 @@ ASYNC_END
 
 static ac_future *merge(struct merge *self, ac_mpsc *a, ac_mpsc *b)
 {
-    ASYNC_INIT(self, merge);
-    self->ch[0] = a;
-    self->ch[1] = b;
-    return &self->future;
+    return ASYNC_NEW(self, merge, .ch[0] = a, .ch[1] = b);
 }
 
 int main(void)

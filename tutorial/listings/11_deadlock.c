@@ -39,11 +39,8 @@ ASYNC_END
 static ac_future *client(struct client *self, ac_mpsc *requests, ac_mpsc *replies,
                          int release_early)
 {
-    ASYNC_INIT(self, client);
-    self->requests = requests;
-    self->replies = replies;
-    self->release_early = release_early;
-    return &self->future;
+    return ASYNC_NEW(self, client, .requests = requests, .replies = replies,
+                     .release_early = release_early);
 }
 
 struct server {
@@ -74,11 +71,7 @@ ASYNC_END
 
 static ac_future *server(struct server *self, ac_mpsc *requests, ac_mpsc *replies)
 {
-    ASYNC_INIT(self, server);
-    self->requests = requests;
-    self->replies = replies;
-    self->count = 0;
-    return &self->future;
+    return ASYNC_NEW(self, server, .requests = requests, .replies = replies);
 }
 
 static int run(int release_early)

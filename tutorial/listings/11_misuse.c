@@ -22,9 +22,7 @@ ASYNC_END
 
 static ac_future *worker(struct worker *self, ac_mpsc *jobs)
 {
-    ASYNC_INIT(self, worker);
-    self->jobs = jobs;
-    return &self->future;
+    return ASYNC_NEW(self, worker, .jobs = jobs);
 }
 
 /* Runs in the child. With the checks on, it never returns: the second worker's receive aborts. */

@@ -44,11 +44,7 @@ ASYNC_END
 
 static ac_future *reader(struct reader *self, ac_io *in, size_t *count)
 {
-    ASYNC_INIT(self, reader);
-    self->in = in;
-    self->count = count;
-    self->out_of_order = 0;
-    return &self->future;
+    return ASYNC_NEW(self, reader, .in = in, .count = count);
 }
 
 /* Owns both ends of the pipe until it hands them on or closes them. */
@@ -104,12 +100,7 @@ ASYNC_END
 
 static ac_future *writer(struct writer *self, ac_io *out, ac_io *in)
 {
-    ASYNC_INIT(self, writer);
-    self->out = out;
-    self->in = in;
-    self->data = NULL;
-    self->received = 0;
-    return &self->future;
+    return ASYNC_NEW(self, writer, .out = out, .in = in);
 }
 
 int main(void)

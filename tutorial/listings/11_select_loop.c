@@ -26,10 +26,7 @@ ASYNC_END
 
 static ac_future *recv_pair(struct recv_pair *self, ac_mpsc *rx, int *pair)
 {
-    ASYNC_INIT(self, recv_pair);
-    self->rx = rx;
-    self->pair = pair;
-    return &self->future;
+    return ASYNC_NEW(self, recv_pair, .rx = rx, .pair = pair);
 }
 
 struct consumer {
@@ -71,12 +68,8 @@ ASYNC_END
 static ac_future *consumer(struct consumer *self, ac_mpsc *data, ac_mpsc *control,
                            int one_at_a_time)
 {
-    ASYNC_INIT(self, consumer);
-    self->data = data;
-    self->control = control;
-    self->one_at_a_time = one_at_a_time;
-    self->have = 0;
-    return &self->future;
+    return ASYNC_NEW(self, consumer, .data = data, .control = control,
+                     .one_at_a_time = one_at_a_time);
 }
 
 /* Sends data 1, control 100, then data 2, 3 and 4, yielding after each send so that the
@@ -104,10 +97,7 @@ ASYNC_END
 
 static ac_future *producer(struct producer *self, ac_mpsc *data, ac_mpsc *control)
 {
-    ASYNC_INIT(self, producer);
-    self->data = data;
-    self->control = control;
-    return &self->future;
+    return ASYNC_NEW(self, producer, .data = data, .control = control);
 }
 
 static int run(int one_at_a_time)

@@ -36,12 +36,7 @@ ASYNC_END
 
 static ac_future *add_up(struct add_up *self, ac_mpsc *rx, uint64_t idle_ms, int *cleanups)
 {
-    ASYNC_INIT(self, add_up);
-    self->rx = rx;
-    self->idle_ms = idle_ms;
-    self->cleanups = cleanups;
-    self->sum = 0;
-    return &self->future;
+    return ASYNC_NEW(self, add_up, .rx = rx, .idle_ms = idle_ms, .cleanups = cleanups);
 }
 
 /* ---- a minimal harness: a failed CHECK reports itself and ends the test ---- */
