@@ -80,9 +80,11 @@ static void *worker_main(void *arg)
         } else if (job->drop) {
             job->next = pool->dropped;
             pool->dropped = job;
-            /* Should the post fail for want of memory, the next one, or ac_executor_free,
-             * runs this drop. */
-            (void)ac_inbox_post_blocking_drops_(pool->ex);
+            /* Not under the pool's lock: the post may have to wait for the loop, whose
+             * deadlock check takes that lock. */
+            pthread_mutex_unlock(&pool->lock);
+            ac_inbox_post_blocking_drops_(pool->ex);
+            pthread_mutex_lock(&pool->lock);
         } else {
             free(job);
         }

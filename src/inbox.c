@@ -184,9 +184,10 @@ void ac_inbox_forget_(ac_task *t)
     pthread_mutex_unlock(&ex->inbox_lock);
 }
 
-int ac_inbox_post_blocking_drops_(ac_executor *ex)
+void ac_inbox_post_blocking_drops_(ac_executor *ex)
 {
-    return post(ex, NULL, AC_INBOX_BLOCKING_DROPS);
+    while (post(ex, NULL, AC_INBOX_BLOCKING_DROPS) < 0)
+        sched_yield(); /* a lost request would leave a drop waiting, and the loop with it */
 }
 
 /* ---- the public remote API ---- */

@@ -172,7 +172,7 @@ int ac_inbox_init_(ac_executor *ex);
 void ac_inbox_free_(ac_executor *ex);
 void ac_inbox_forget_(ac_task *t);
 bool ac_inbox_has_requests_(ac_executor *ex);
-int ac_inbox_post_blocking_drops_(ac_executor *ex); /* thread-safe */
+void ac_inbox_post_blocking_drops_(ac_executor *ex); /* thread-safe */
 void ac_remote_release_local_(ac_task *t);
 
 /* diagnostics.c: print the task's async backtrace and abort */
