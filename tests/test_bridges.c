@@ -566,8 +566,7 @@ START_TEST(owned_job_gives_the_arg_back_with_its_result)
 
     drops_init(&d);
     arg = owned_arg_new(&d, NULL, 12);
-    ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking_owned(&b, owned_job, arg, owned_drop)),
-                     13);
+    ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking_owned(&b, owned_job, arg, owned_drop)), 13);
     ck_assert_ptr_eq(b.arg, arg); /* ours again: the outputs are there */
     ck_assert_int_eq(arg->out, 144);
     ck_assert_int_eq(d.dropped, 0);
@@ -595,9 +594,9 @@ START_TEST(blocking_job_without_a_function)
 
     drops_init(&d);
     ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking(&b, NULL, &plain_arg)), -EINVAL);
-    ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking_owned(&b, NULL, owned_arg_new(&d, NULL, 1),
-                                                             owned_drop)),
-                     -EINVAL);
+    ck_assert_int_eq(
+        ac_block_on(ex, ac_spawn_blocking_owned(&b, NULL, owned_arg_new(&d, NULL, 1), owned_drop)),
+        -EINVAL);
     ck_assert_ptr_null(b.arg); /* not ours: it was dropped, once, at once */
     ck_assert_int_eq(d.dropped, 1);
     ac_executor_free(ex);
@@ -713,8 +712,7 @@ START_TEST(free_with_owned_jobs_in_flight)
     drops_init(&queued_drops);
     gate_to_open_on_drop = &g;
     ac_executor_set_blocking_threads(ex, 1);
-    ac_spawn_blocking_owned(&running, owned_job, owned_arg_new(&running_drops, &g, 2),
-                            owned_drop);
+    ac_spawn_blocking_owned(&running, owned_job, owned_arg_new(&running_drops, &g, 2), owned_drop);
     ac_task_detach(ac_spawn(ex, await_ptr(&running_task, &running.future)));
     /* The queued job's drop opens the gate: ac_executor_free runs it when it cancels that job,
      * and must then wait for the running job to return before it drops that one's arg. */
