@@ -198,7 +198,8 @@ extern "C" {
  *   ac_sleep_ms                0                               -ENOMEM           yes     no [1]
  *   ac_sleep_until             0                               -ENOMEM           yes     no [1]
  *   ac_timeout_ms              inner's result                  -ETIMEDOUT        inner   no [1]
- *   ac_spawn_blocking          fn's result                     -ENOMEM           partial one job
+ *   ac_spawn_blocking          fn's result                     -EINVAL, -ENOMEM  partial one job
+ *   ac_spawn_blocking_owned    fn's result; op->arg back       -EINVAL, -ENOMEM  partial one job
  *   ac_io_readable             0                                                 yes     no
  *   ac_io_writable             0                                                 yes     no
  *   ac_io_read                 bytes (> 0), 0 at end of file   I/O               yes     no
@@ -623,9 +624,9 @@ ac_executor *ac_executor_new(void);
 ac_executor *ac_executor_new_with_base(struct event_base *base);
 
 /* Cancel every remaining task (their cleanup runs, joiners see -ECANCELED), wait for blocking
- * jobs in flight to return (their results are discarded), and free everything, including the
- * event_base if the executor created it. Must not be called from inside a poll. NULL is a no-op.
- */
+ * jobs in flight to return (their results are discarded, the args of ac_spawn_blocking_owned
+ * dropped), and free everything, including the event_base if the executor created it. Must not
+ * be called from inside a poll. NULL is a no-op. */
 void ac_executor_free(ac_executor *ex);
 
 /* The executor of the calling thread, or NULL. */
@@ -635,10 +636,25 @@ ac_executor *ac_executor_current(void);
 struct event_base *ac_executor_base(ac_executor *ex);
 
 /* Run the loop until every task has finished (joined or not) or ac_executor_stop() is called.
- * Returns 0, -EDEADLK if tasks remain that nothing can ever wake (no timer, no libevent event,
- * no blocking job, no remote waker), or -EDEADLK when called from inside a poll. A task that
- * waits for work another thread will ac_spawn_remote later must hold a remote waker meanwhile
- * (and so must any waiter in block_on), or the loop cannot know that a wake is still coming. */
+ * Returns 0, -EDEADLK when called from inside a poll, or -EDEADLK when tasks remain that
+ * nothing can ever wake. Before every turn the loop looks for a wake source, and finds none
+ * when all of these hold:
+ *   - no task is ready to run;
+ *   - no sleep or timeout is armed;
+ *   - no task waits on an fd (an ac_io operation pending). A registered ac_io that nobody
+ *     waits on wakes no one, however much traffic it gets, and does not count;
+ *   - no remote waker is held (each blocking job holds one while it is queued or running),
+ *     and no drop of an ac_spawn_blocking_owned job cancelled while running is still to run;
+ *   - no request from another thread (a wake, an ac_spawn_remote) waits in the inbox;
+ *   - no libevent event of your own is added to or active on the base (ac_executor_base, or
+ *     the base given to ac_executor_new_with_base; including events libevent adds for you,
+ *     such as evdns's).
+ * Each of those is counted without asking whether it will ever fire: a task waiting on a pipe
+ * nobody will write to, a remote waker its thread forgot, a persistent event of yours whose
+ * callback never wakes a task — each keeps the loop waiting instead of returning -EDEADLK.
+ * A task that waits for work another thread will ac_spawn_remote later must hold a remote
+ * waker meanwhile (and so must any waiter in block_on), or the loop cannot know that a wake is
+ * still coming. When you drive the base yourself (event_base_dispatch), nothing is checked. */
 int ac_executor_run(ac_executor *ex);
 
 /* Make ac_executor_run / ac_block_on return after the current turn (block_on returns
@@ -752,26 +768,78 @@ ac_future *ac_timeout_ms(ac_timeout_ms_op *timeout, uint64_t ms, ac_future *inne
 /* Run `future` to completion from plain synchronous code, driving `ex`'s loop (other tasks
  * make progress meanwhile), and return its result. The future stays in the caller's storage,
  * so its outputs can be read afterwards. Returns -EDEADLK (and prints why) when called from
- * inside a poll — debug builds abort instead — or when the future can never be woken;
+ * inside a poll — debug builds abort instead — or, with the future cancelled, when nothing can
+ * ever wake it or the tasks it waits for (the same check as ac_executor_run's, section 7);
  * -ESHUTDOWN if ac_executor_stop() was called (the future is then cancelled). */
 int ac_block_on(ac_executor *ex, ac_future *future);
 
 /* Run `fn(arg)` on the executor's bounded pool of blocking threads (default 8 threads,
- * created on demand) and finish with its return value (an int, >= 0 or negative errno).
- * Outputs go through `arg`, which must stay valid until the future finishes. One allocation
- * per job. Cancelling the future before the job starts removes it from the queue; cancelling
- * while it runs lets `fn` finish on its thread and discards the result (`arg` must then stay
- * valid until `fn` returns: keep it out of the cancelled frame, or make `fn` not touch it).
- * ac_executor_free waits for running jobs to return and discards queued ones. */
+ * created on demand) and finish with its return value (an int, >= 0 or negative errno). One
+ * allocation per job. Errors of its own: -EINVAL when `fn` is NULL, -ENOMEM (or -EAGAIN: no
+ * thread could be started) when the job cannot be queued; `fn` has not run then.
+ *
+ * When `fn` runs. Always, unless the future is cancelled while the job is still queued (all
+ * threads busy): then it never runs. Cancelled while `fn` runs, `fn` runs to its end on its
+ * thread and its result is discarded. The canceller cannot tell which of the two happened.
+ *
+ * Who owns `arg`.
+ * - ac_spawn_blocking borrows it: `arg` (and whatever `fn` touches) must stay valid until `fn`
+ *   returns, which, after a cancel, may be later than the future's end — so a borrowed `arg`
+ *   must not live in a frame that can be cancelled (nor be freed by its cleanup) unless `fn`
+ *   never touches it. When that is a problem — a heap argument, a frame that may be
+ *   cancelled — hand it over instead:
+ * - ac_spawn_blocking_owned takes `arg` and `drop`, the function that releases it (e.g. free).
+ *   The future owns `arg` from this call on, and:
+ *     - finishing with fn's result (whatever its sign), it gives `arg` back: op->arg is yours
+ *       again, to read the outputs `fn` left in it and then release;
+ *     - ending any other way — cancelled before `fn` ran, while it ran or after; -EINVAL,
+ *       -ENOMEM or -EAGAIN before it started; the executor freed — it calls drop(arg) exactly
+ *       once and sets op->arg to NULL. drop runs on the executor's thread: at once, or, when
+ *       `fn` is still running, after it returns (during a later turn of the loop, at the latest
+ *       in ac_executor_free). So drop may release loop-owned objects (ac_io_close, a channel
+ *       handle), but must not await or poll.
+ *   After the await, then, op->arg != NULL exactly when `arg` is yours. A NULL `drop` means
+ *   there is nothing to release (ac_spawn_blocking is ac_spawn_blocking_owned with NULL drop).
+ *   Awaiting the op, or cancelling it, is what ends it: an op constructed and never polled nor
+ *   cancelled keeps `arg` forever.
+ *
+ *     struct lookup { char host[64]; struct addrinfo *res; };
+ *     static int resolve(void *arg)                // on a blocking thread
+ *     {
+ *         struct lookup *l = arg;
+ *         return getaddrinfo(l->host, "80", NULL, &l->res) == 0 ? 0 : -EHOSTUNREACH;
+ *     }
+ *     static void lookup_free(void *arg)           // on the executor's thread
+ *     {
+ *         struct lookup *l = arg;
+ *         if (l->res)
+ *             freeaddrinfo(l->res);
+ *         free(l);
+ *     }
+ *     ...in an async fn, `l` calloc'ed and filled in before the await:
+ *         AWAIT_INTO(self->rc, ac_spawn_blocking_owned(&self->resolve, resolve, l, lookup_free));
+ *         if (self->resolve.arg) {                 // resolve ran to its end: `l` is ours again
+ *             if (self->rc == 0)
+ *                 use(((struct lookup *)self->resolve.arg)->res);
+ *             lookup_free(self->resolve.arg);
+ *         }
+ *
+ * ac_executor_free cancels the futures of jobs still queued (they never run) and waits for
+ * running jobs to return. */
 typedef int (*ac_blocking_fn)(void *arg);
+typedef void (*ac_blocking_drop_fn)(void *arg);
 typedef struct ac_spawn_blocking_op {
     ac_future future;
     ac_blocking_fn fn;
-    void *arg;
+    void *arg;                   /* owned form: yours again if not NULL once finished */
+    ac_blocking_drop_fn drop;    /* NULL for ac_spawn_blocking */
     struct ac_blocking_job *job; /* allocated on first poll, owned by the pool once queued */
 } ac_spawn_blocking_op;
+typedef ac_spawn_blocking_op ac_spawn_blocking_owned_op;
 
 ac_future *ac_spawn_blocking(ac_spawn_blocking_op *blocking, ac_blocking_fn fn, void *arg);
+ac_future *ac_spawn_blocking_owned(ac_spawn_blocking_owned_op *blocking, ac_blocking_fn fn,
+                                   void *arg, ac_blocking_drop_fn drop);
 /* Maximum blocking threads (default 8, minimum 1). */
 void ac_executor_set_blocking_threads(ac_executor *ex, unsigned max_threads);
 

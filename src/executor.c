@@ -253,17 +253,28 @@ void ac_executor_stop(ac_executor *ex)
     event_base_loopbreak(ex->base);
 }
 
-/* True when no source of wake-ups remains: empty run queue, no timers, no remote wakers (a
- * blocking job holds one), no registered ac_io, and no libevent event of the user's. */
-bool ac_nothing_can_wake_(ac_executor *ex)
+/* libevent events beyond the executor's own: the user's (and those libevent adds for the user,
+ * such as evdns's). The executor cannot know whether their callbacks wake a task, so any one of
+ * them counts as a wake source. The executor's own events wake nobody by themselves: the inbox
+ * and the epoll set (their requests and waiters are counted apart), the timer (armed only while
+ * a sleep is in the heap) and the dump-signal hook; run_event is counted by run_armed. */
+static bool user_events_pending(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
-    /* inbox_event, epoll_event, timer_event when armed, the dump signal hook: none of them
-     * wakes a task by itself (registered ac_ios are counted apart) */
     int internal = 2 + (ex->heap_len > 0) + (ex->dump_signal_event != NULL);
+    return active > 0 || added > internal;
+}
+
+/* True when no source of wake-ups remains: empty run queue, no armed timer, no task waiting on
+ * an fd, no remote waker (a blocking job holds one), no drop of an abandoned blocking job still
+ * to run, no request from another thread still in the inbox, and no libevent event of the
+ * user's. Cheapest first: this runs before every turn, and only the last three take a lock. */
+bool ac_nothing_can_wake_(ac_executor *ex)
+{
     return !ex->run_head && !ex->run_armed && ex->heap_len == 0 && ex->remote_refs == 0 &&
-           ex->registered_ios == 0 && active == 0 && added <= internal;
+           !ac_io_has_waiters_(ex) && !ac_blocking_drops_pending_(ex) &&
+           !ac_inbox_has_requests_(ex) && !user_events_pending(ex);
 }
 
 static int refuse_inside_poll(const char *what)

@@ -7,7 +7,8 @@
  * executor itself needs no atomics, and a remote wake costs one short critical section.
  *
  * Requests: wake a task (at most one queued per task: inbox_state), drop a remote waker
- * reference, or start a task spawned remotely. A task with remote references is never freed;
+ * reference, start a task spawned remotely, or run the drops of blocking jobs abandoned while
+ * they ran (blocking.c; no task: `task` is NULL). A task with remote references is never freed;
  * a task being freed first removes any wake still queued for it (ac_inbox_forget_).
  */
 #include "internal.h"
@@ -18,7 +19,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-enum ac_inbox_kind { AC_INBOX_WAKE, AC_INBOX_RELEASE, AC_INBOX_SPAWN };
+enum ac_inbox_kind { AC_INBOX_WAKE, AC_INBOX_RELEASE, AC_INBOX_SPAWN, AC_INBOX_BLOCKING_DROPS };
 
 struct ac_inbox_entry {
     ac_task *task;
@@ -92,6 +93,9 @@ static void carry_out(ac_executor *ex, struct ac_inbox_entry *e)
         e->task->flags |= AC_TASK_RELEASED;
         ac_schedule_(e->task);
         break;
+    case AC_INBOX_BLOCKING_DROPS:
+        ac_blocking_drop_abandoned_(ex);
+        break;
     }
 }
 
@@ -155,6 +159,16 @@ void ac_inbox_free_(ac_executor *ex)
     pthread_mutex_destroy(&ex->inbox_lock);
 }
 
+/* Requests posted but not yet carried out: a wake or a remotely spawned task may be one. */
+bool ac_inbox_has_requests_(ac_executor *ex)
+{
+    size_t len;
+    pthread_mutex_lock(&ex->inbox_lock);
+    len = ex->inbox_len;
+    pthread_mutex_unlock(&ex->inbox_lock);
+    return len > 0;
+}
+
 void ac_inbox_forget_(ac_task *t)
 {
     ac_executor *ex = t->ex;
@@ -168,6 +182,12 @@ void ac_inbox_forget_(ac_task *t)
     ex->inbox_len = kept;
     t->inbox_state = AC_INBOX_IDLE;
     pthread_mutex_unlock(&ex->inbox_lock);
+}
+
+void ac_inbox_post_blocking_drops_(ac_executor *ex)
+{
+    while (post(ex, NULL, AC_INBOX_BLOCKING_DROPS) < 0)
+        sched_yield(); /* a lost request would leave a drop waiting, and the loop with it */
 }
 
 /* ---- the public remote API ---- */

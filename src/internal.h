@@ -124,7 +124,7 @@ struct ac_executor {
     /* io.c: the epoll set of every registered ac_io, watched by one libevent event */
     int epoll_fd;
     struct event *epoll_event;
-    size_t registered_ios;
+    size_t io_waiters; /* reader and writer slots that hold a task, over every ac_io */
 
     /* inbox.c: requests from other threads, and the eventfd that wakes the loop */
     pthread_mutex_t inbox_lock;
@@ -190,6 +190,8 @@ static inline ac_instant ac_deadline_after_ms_(uint64_t ms)
 int ac_inbox_init_(ac_executor *ex);
 void ac_inbox_free_(ac_executor *ex);
 void ac_inbox_forget_(ac_task *t);
+bool ac_inbox_has_requests_(ac_executor *ex);
+void ac_inbox_post_blocking_drops_(ac_executor *ex); /* thread-safe */
 void ac_remote_release_local_(ac_task *t);
 
 /* diagnostics.c: print the task's async backtrace and abort */
@@ -200,8 +202,13 @@ AC_NORETURN_ void ac_misuse_call_(const char *what);
 /* io.c */
 int ac_io_driver_init_(ac_executor *ex);
 void ac_io_driver_free_(ac_executor *ex);
+bool ac_io_has_waiters_(const ac_executor *ex);
 
 /* For the operations of io.c, net.c and stream.c; inline because every I/O await runs them. */
+
+/* The waiter slots are only written through these two functions, which keep the executor's
+ * count of occupied slots (ex->io_waiters): a task waiting on an fd is a wake source that the
+ * deadlock check must see, a registered fd nobody waits on is not. */
 
 /* Park the polling task as this direction's waiter. One waiter per direction. */
 static inline ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx)
@@ -213,8 +220,20 @@ static inline ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx)
         ac_misuse_task_(me, direction == AC_IO_READ
                                 ? "two tasks are reading from the same ac_io at once"
                                 : "two tasks are writing to the same ac_io at once");
+    if (!*slot)
+        io->ex->io_waiters++;
     *slot = me;
     return ac_pending();
+}
+
+/* Nobody waits in `direction` any more (the operation finished or was cancelled). */
+static inline void ac_io_clear_waiter_(ac_io *io, unsigned direction)
+{
+    ac_task **slot = direction == AC_IO_READ ? &io->reader : &io->writer;
+    if (*slot) {
+        *slot = NULL;
+        io->ex->io_waiters--;
+    }
 }
 
 /* A system call on `io` in `direction` failed (errno set). Returns 0 to go round the caller's
@@ -233,10 +252,7 @@ static inline int ac_io_failed_(ac_io *io, unsigned direction)
 /* The operation is over (finished or cancelled): it no longer waits in that direction. */
 static inline ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op, int result)
 {
-    if (direction == AC_IO_READ)
-        io->reader = NULL;
-    else
-        io->writer = NULL;
+    ac_io_clear_waiter_(io, direction);
     return ac_leaf_finish(op, result);
 }
 
@@ -318,6 +334,8 @@ static inline ac_poll ac_wait_pending_(ac_wait_list *list, ac_wait_node *node, a
 
 /* blocking.c */
 void ac_blocking_shutdown_(ac_executor *ex);
+void ac_blocking_drop_abandoned_(ac_executor *ex); /* the drops of jobs abandoned while running */
+bool ac_blocking_drops_pending_(ac_executor *ex);
 
 /* diagnostics.c */
 void ac_dump_signal_free_(ac_executor *ex);

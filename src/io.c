@@ -78,6 +78,13 @@ void ac_io_driver_free_(ac_executor *ex)
     ex->epoll_fd = -1;
 }
 
+/* Only a task waiting on an fd can be woken through the epoll set: an fd that is registered
+ * but idle wakes nobody, whatever happens to it. */
+bool ac_io_has_waiters_(const ac_executor *ex)
+{
+    return ex->io_waiters > 0;
+}
+
 int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
 {
     struct epoll_event interest = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
@@ -109,8 +116,6 @@ int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
         /* Regular files, directories, /dev/null...: epoll refuses them, and their reads and
          * writes never say EAGAIN, so they never need to wait. */
         io->unregistered = true;
-    } else {
-        ex->registered_ios++;
     }
     *out = io;
     return 0;
@@ -123,10 +128,11 @@ void ac_io_close(ac_io *io)
     if (ASYNCC_DEBUG && (io->reader || io->writer))
         ac_misuse_task_(io->reader ? io->reader : io->writer,
                         "ac_io_close while an operation on it is pending");
-    if (!io->unregistered) {
+    /* Release builds carry on: the waiter is forgotten (it will never be woken by this fd). */
+    ac_io_clear_waiter_(io, AC_IO_READ);
+    ac_io_clear_waiter_(io, AC_IO_WRITE);
+    if (!io->unregistered)
         epoll_ctl(io->ex->epoll_fd, EPOLL_CTL_DEL, io->fd, NULL);
-        io->ex->registered_ios--;
-    }
     if (io->owns_fd)
         close(io->fd);
     free(io);

@@ -256,7 +256,7 @@ static void connect_cancel(ac_future *f)
 {
     ac_socket_connect_op *op = (ac_socket_connect_op *)(void *)f;
     if (op->conn) {
-        op->conn->writer = NULL;
+        ac_io_clear_waiter_(op->conn, AC_IO_WRITE);
         ac_io_close(op->conn);
         op->conn = NULL;
     }

@@ -815,9 +815,9 @@ ac_future *ac_stream_flush(ac_stream_write_all_op *op, ac_stream *s)
  * bytes read but not yet written are never anywhere but in that buffer. */
 static ac_poll copy_finish(ac_stream_copy_op *op, int result)
 {
-    op->from->rio->reader = NULL;
+    ac_io_clear_waiter_(op->from->rio, AC_IO_READ);
     if (op->to->wio)
-        op->to->wio->writer = NULL;
+        ac_io_clear_waiter_(op->to->wio, AC_IO_WRITE);
     release_if_empty(op->from);
     release_write_buffer_if_empty(op->to);
     return ac_leaf_finish(&op->future, result);

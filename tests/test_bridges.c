@@ -1,7 +1,9 @@
 /*
  * test_bridges.c — the bridges between sync and async code: ac_block_on, ac_spawn_blocking
  * (results, errors, the thread bound, cancellation while queued or running, shutdown with jobs
- * in flight), remote wakers from other threads and ac_spawn_remote.
+ * in flight), ac_spawn_blocking_owned (who releases `arg`, at each of those moments), remote
+ * wakers from other threads and ac_spawn_remote, and what ac_executor_run / ac_block_on count
+ * as a wake source before they report -EDEADLK.
  */
 #include "asyncc.h"
 #include "helpers.h"
@@ -12,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- futures and helpers shared by the tests ---- */
 
@@ -449,6 +452,504 @@ START_TEST(free_with_jobs_in_flight)
 }
 END_TEST
 
+/* ---- ac_spawn_blocking_owned: who releases `arg` ---- */
+
+/* Opens the gate a little later, from another thread: likely after the loop has started to
+ * wait, so that the job's end is what the loop waits for. */
+static void *open_gate_later(void *arg)
+{
+    usleep(20 * 1000);
+    gate_open(arg);
+    return NULL;
+}
+
+/* What the owned jobs below report; it lives in the test, outside the arg that drop frees. */
+struct drops {
+    int dropped, ran;
+    int dropped_on_other_thread;
+    pthread_t executor_thread;
+    ac_notify *on_drop; /* notified by the drop, when set */
+};
+
+static void drops_init(struct drops *d)
+{
+    memset(d, 0, sizeof *d);
+    d->executor_thread = pthread_self();
+}
+
+/* The heap argument the test hands over. */
+struct owned_arg {
+    struct drops *drops;
+    struct gate *gate; /* when set, fn holds its thread until the gate opens */
+    int in, out;
+};
+
+static struct owned_arg *owned_arg_new(struct drops *drops, struct gate *gate, int in)
+{
+    struct owned_arg *a = malloc(sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    a->drops = drops;
+    a->gate = gate;
+    a->in = in;
+    a->out = 0;
+    return a;
+}
+
+static int owned_job(void *arg)
+{
+    struct owned_arg *a = arg;
+    if (a->gate)
+        (void)gated_job(a->gate);
+    a->out = a->in * a->in;
+    a->drops->ran++; /* read only after the job was joined or the pool's threads were */
+    return a->in < 0 ? -EDOM : a->in + 1;
+}
+
+static void owned_drop(void *arg)
+{
+    struct owned_arg *a = arg;
+    struct drops *d = a->drops;
+    d->dropped++;
+    if (!pthread_equal(pthread_self(), d->executor_thread))
+        d->dropped_on_other_thread = 1;
+    if (d->on_drop)
+        ac_notify_one(d->on_drop); /* a loop-owned object: fine on the executor's thread */
+    free(a);
+}
+
+/* Awaits one owned job and records how it ended and whether it got the arg back. */
+struct run_owned {
+    ac_future future;
+    ac_spawn_blocking_owned_op blocking;
+    void *arg;
+    int result;
+    void *given_back;
+};
+
+ASYNC_FN(run_owned)
+    AWAIT_INTO(self->result,
+               ac_spawn_blocking_owned(&self->blocking, owned_job, self->arg, owned_drop));
+    self->given_back = self->blocking.arg;
+    ASYNC_RETURN(self->result);
+ASYNC_END
+
+static ac_future *run_owned(struct run_owned *self, struct owned_arg *arg)
+{
+    ASYNC_INIT(self, run_owned);
+    self->arg = arg;
+    self->result = 1;
+    self->given_back = NULL;
+    return &self->future;
+}
+
+START_TEST(owned_job_gives_the_arg_back_with_its_result)
+{
+    ac_executor *ex = ac_executor_new();
+    struct drops d;
+    struct owned_arg *arg;
+    ac_spawn_blocking_owned_op b;
+
+    drops_init(&d);
+    arg = owned_arg_new(&d, NULL, 12);
+    ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking_owned(&b, owned_job, arg, owned_drop)), 13);
+    ck_assert_ptr_eq(b.arg, arg); /* ours again: the outputs are there */
+    ck_assert_int_eq(arg->out, 144);
+    ck_assert_int_eq(d.dropped, 0);
+    owned_drop(b.arg);
+
+    /* fn's own error is still fn's result: the arg comes back just the same */
+    arg = owned_arg_new(&d, NULL, -3);
+    ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking_owned(&b, owned_job, arg, owned_drop)),
+                     -EDOM);
+    ck_assert_ptr_eq(b.arg, arg);
+    ck_assert_int_eq(d.dropped, 1); /* only ours, above */
+    owned_drop(b.arg);
+    ac_executor_free(ex);
+    ck_assert_int_eq(d.ran, 2);
+    ck_assert_int_eq(d.dropped, 2);
+}
+END_TEST
+
+START_TEST(blocking_job_without_a_function)
+{
+    ac_executor *ex = ac_executor_new();
+    struct drops d;
+    ac_spawn_blocking_owned_op b;
+    int plain_arg = 0;
+
+    drops_init(&d);
+    ck_assert_int_eq(ac_block_on(ex, ac_spawn_blocking(&b, NULL, &plain_arg)), -EINVAL);
+    ck_assert_int_eq(
+        ac_block_on(ex, ac_spawn_blocking_owned(&b, NULL, owned_arg_new(&d, NULL, 1), owned_drop)),
+        -EINVAL);
+    ck_assert_ptr_null(b.arg); /* not ours: it was dropped, once, at once */
+    ck_assert_int_eq(d.dropped, 1);
+    ac_executor_free(ex);
+    ck_assert_int_eq(d.ran, 0);
+}
+END_TEST
+
+START_TEST(owned_job_cancelled_before_its_first_poll)
+{
+    ac_executor *ex = ac_executor_new();
+    struct drops d;
+    ac_spawn_blocking_owned_op b;
+
+    drops_init(&d);
+    ac_spawn_blocking_owned(&b, owned_job, owned_arg_new(&d, NULL, 1), owned_drop);
+    ac_future_cancel(&b.future);
+    ck_assert_int_eq(b.future.result, -ECANCELED);
+    ck_assert_ptr_null(b.arg);
+    ck_assert_int_eq(d.dropped, 1);
+    ac_future_cancel(&b.future); /* a second cancel finds it finished: no second drop */
+    ck_assert_int_eq(d.dropped, 1);
+    ac_executor_free(ex);
+    ck_assert_int_eq(d.ran, 0);
+}
+END_TEST
+
+START_TEST(owned_job_cancelled_while_queued)
+{
+    ac_executor *ex = ac_executor_new();
+    struct gate g;
+    struct drops d;
+    struct run_job holder;
+    struct run_owned queued;
+    ac_task *holding, *waiting;
+
+    gate_init(&g);
+    drops_init(&d);
+    ac_executor_set_blocking_threads(ex, 1);
+    holding = ac_spawn(ex, run_job(&holder, gated_job, &g, NULL));
+    waiting = ac_spawn(ex, run_owned(&queued, owned_arg_new(&d, NULL, 5)));
+    run_queued_tasks(ex);  /* both jobs submitted */
+    gate_wait_started(&g); /* the only thread is busy: the owned job is still queued */
+
+    ck_assert_int_eq(ac_task_abort(waiting), 0);
+    ck_assert_int_eq(d.dropped, 1); /* removed from the queue: dropped at once, on this thread */
+    ck_assert(!d.dropped_on_other_thread);
+    ck_assert_int_eq(join(ex, waiting), -ECANCELED);
+    gate_open(&g);
+    ck_assert_int_eq(join(ex, holding), 7);
+    ac_executor_free(ex); /* joins the pool's thread */
+    ck_assert_int_eq(d.ran, 0);
+    ck_assert_int_eq(d.dropped, 1);
+    gate_destroy(&g);
+}
+END_TEST
+
+START_TEST(owned_job_cancelled_while_running)
+{
+    ac_executor *ex = ac_executor_new();
+    struct gate g;
+    struct drops d;
+    struct run_owned running;
+    ac_notify dropped;
+    ac_notify_wait_op wait;
+    pthread_t opener;
+    ac_task *t;
+
+    gate_init(&g);
+    drops_init(&d);
+    ac_notify_init(&dropped);
+    d.on_drop = &dropped;
+    ac_executor_set_blocking_threads(ex, 1);
+    t = ac_spawn(ex, run_owned(&running, owned_arg_new(&d, &g, 6)));
+    run_queued_tasks(ex);
+    gate_wait_started(&g);
+
+    ck_assert_int_eq(ac_task_abort(t), 0);
+    ck_assert_int_eq(d.dropped, 0); /* fn still uses the arg: the drop waits for it */
+    ck_assert_int_eq(join(ex, t), -ECANCELED);
+    ck_assert_int_eq(pthread_create(&opener, NULL, open_gate_later, &g), 0);
+    /* Nothing but the pending drop can end this wait, so it also shows that a drop still to
+     * run counts as a wake source (no -EDEADLK). */
+    ck_assert_int_eq(ac_block_on(ex, ac_notify_wait(&wait, &dropped)), 0);
+    pthread_join(opener, NULL);
+    ck_assert_int_eq(d.dropped, 1);
+    ck_assert(!d.dropped_on_other_thread);
+    ck_assert_int_eq(d.ran, 1); /* fn ran to its end */
+    ac_executor_free(ex);
+    ck_assert_int_eq(d.dropped, 1);
+    ac_notify_destroy(&dropped);
+    gate_destroy(&g);
+}
+END_TEST
+
+static struct gate *gate_to_open_on_drop;
+
+static void drop_then_open_gate(void *arg)
+{
+    owned_drop(arg);
+    gate_open(gate_to_open_on_drop);
+}
+
+START_TEST(free_with_owned_jobs_in_flight)
+{
+    ac_executor *ex = ac_executor_new();
+    struct gate g;
+    struct drops running_drops, queued_drops;
+    ac_spawn_blocking_owned_op running, queued;
+    struct await_ptr running_task, queued_task;
+
+    gate_init(&g);
+    drops_init(&running_drops);
+    drops_init(&queued_drops);
+    gate_to_open_on_drop = &g;
+    ac_executor_set_blocking_threads(ex, 1);
+    ac_spawn_blocking_owned(&running, owned_job, owned_arg_new(&running_drops, &g, 2), owned_drop);
+    ac_task_detach(ac_spawn(ex, await_ptr(&running_task, &running.future)));
+    /* The queued job's drop opens the gate: ac_executor_free runs it when it cancels that job,
+     * and must then wait for the running job to return before it drops that one's arg. */
+    ac_spawn_blocking_owned(&queued, owned_job, owned_arg_new(&queued_drops, NULL, 3),
+                            drop_then_open_gate);
+    ac_task_detach(ac_spawn(ex, await_ptr(&queued_task, &queued.future)));
+    run_queued_tasks(ex);
+    gate_wait_started(&g);
+
+    ac_executor_free(ex);
+    ck_assert_int_eq(queued_drops.dropped, 1);
+    ck_assert_int_eq(queued_drops.ran, 0);
+    ck_assert_int_eq(running_drops.dropped, 1);
+    ck_assert_int_eq(running_drops.ran, 1);
+    ck_assert(!queued_drops.dropped_on_other_thread);
+    ck_assert(!running_drops.dropped_on_other_thread);
+    ck_assert_int_eq(running.future.result, -ECANCELED);
+    ck_assert_int_eq(queued.future.result, -ECANCELED);
+    gate_destroy(&g);
+}
+END_TEST
+
+/* ---- what counts as a wake source (-EDEADLK) ---- */
+
+/* Receives one value from `rx` and returns what the receive finished with. */
+struct recv_one {
+    ac_future future;
+    ac_mpsc_recv_op recv;
+    ac_mpsc *rx;
+    int value, result;
+};
+
+ASYNC_FN(recv_one)
+    AWAIT_INTO(self->result, ac_mpsc_recv(&self->recv, self->rx, &self->value));
+    ASYNC_RETURN(self->result);
+ASYNC_END
+
+static ac_future *recv_one(struct recv_one *self, ac_mpsc *rx)
+{
+    ASYNC_INIT(self, recv_one);
+    self->rx = rx;
+    self->value = 0;
+    return &self->future;
+}
+
+/* A pipe whose read end is registered with `ex` and nobody reads: an idle ac_io. */
+struct idle_pipe {
+    int fds[2];
+    ac_io *io;
+};
+
+static void idle_pipe_open(struct idle_pipe *p, ac_executor *ex)
+{
+    ck_assert_int_eq(pipe(p->fds), 0);
+    ck_assert_int_eq(ac_io_open(ex, p->fds[0], AC_IO_OWN_FD, &p->io), 0);
+}
+
+static void idle_pipe_close(struct idle_pipe *p)
+{
+    ac_io_close(p->io);
+    close(p->fds[1]);
+}
+
+START_TEST(an_idle_io_does_not_hide_a_deadlock)
+{
+    ac_executor *ex = ac_executor_new();
+    struct idle_pipe idle;
+    struct recv_one frame;
+    ac_mpsc *ch, *other;
+    ac_task *t;
+    int one = 1;
+
+    idle_pipe_open(&idle, ex);
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &ch), 0);
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &other), 0);
+    /* Traffic on the idle fd wakes no one either: its edge is collected and ignored. */
+    ck_assert_int_eq(write(idle.fds[1], "x", 1), 1);
+    t = ac_spawn(ex, recv_one(&frame, ch)); /* we hold the only sender and never send */
+    ck_assert_int_eq(ac_executor_run(ex), -EDEADLK);
+    ck_assert(!ac_task_is_finished(t));
+    ck_assert_int_eq(ac_block_on(ex, recv_one(&frame, other)), -EDEADLK); /* block_on alike */
+    ck_assert_int_eq(frame.future.result, -ECANCELED);
+    ac_mpsc_sender_release(other);
+    ac_mpsc_receiver_release(other);
+
+    ck_assert_int_eq(ac_mpsc_try_send(ch, &one), 0); /* now the task can finish */
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(join(ex, t), 1);
+    ac_mpsc_sender_release(ch);
+    ac_mpsc_receiver_release(ch);
+    idle_pipe_close(&idle);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Writes one byte to `fd` a little later, from another thread. The delay only makes it likely
+ * that the reader is parked first; either way the result is the same, and it bounds the wait. */
+struct late_writer {
+    pthread_t thread;
+    int fd;
+    ssize_t written;
+};
+
+static void *write_later(void *arg)
+{
+    struct late_writer *w = arg;
+    usleep(20 * 1000);
+    w->written = write(w->fd, "y", 1);
+    return NULL;
+}
+
+static void write_later_start(struct late_writer *w, int fd)
+{
+    w->fd = fd;
+    w->written = 0;
+    ck_assert_int_eq(pthread_create(&w->thread, NULL, write_later, w), 0);
+}
+
+static void write_later_join(struct late_writer *w)
+{
+    pthread_join(w->thread, NULL);
+    ck_assert_int_eq(w->written, 1);
+}
+
+/* Reads one byte from `io` and returns the read's result. */
+struct read_one {
+    ac_future future;
+    ac_io_read_op read;
+    ac_io *io;
+    char byte;
+    int result;
+};
+
+ASYNC_FN(read_one)
+    AWAIT_INTO(self->result, ac_io_read(&self->read, self->io, &self->byte, 1));
+    ASYNC_RETURN(self->result);
+ASYNC_END
+
+static ac_future *read_one(struct read_one *self, ac_io *io)
+{
+    ASYNC_INIT(self, read_one);
+    self->io = io;
+    self->byte = 0;
+    return &self->future;
+}
+
+START_TEST(a_task_waiting_on_an_fd_is_a_wake_source)
+{
+    ac_executor *ex = ac_executor_new();
+    struct idle_pipe idle, p;
+    struct recv_one blocked;
+    struct read_one reader;
+    struct late_writer writer;
+    ac_mpsc *ch;
+    ac_task *stuck, *t;
+
+    idle_pipe_open(&idle, ex);
+    idle_pipe_open(&p, ex);
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &ch), 0);
+    stuck = ac_spawn(ex, recv_one(&blocked, ch));
+    t = ac_spawn(ex, read_one(&reader, p.io));
+    write_later_start(&writer, p.fds[1]);
+    /* The reader keeps the loop waiting until the byte arrives; then only the stuck task is
+     * left, and nothing can wake it. */
+    ck_assert_int_eq(ac_executor_run(ex), -EDEADLK);
+    write_later_join(&writer);
+    ck_assert(ac_task_is_finished(t));
+    ck_assert_int_eq(join(ex, t), 1); /* one byte read */
+
+    write_later_start(&writer, p.fds[1]); /* and the same for ac_block_on */
+    ck_assert_int_eq(ac_block_on(ex, read_one(&reader, p.io)), 1);
+    write_later_join(&writer);
+    ck_assert_int_eq(reader.byte, 'y');
+
+    ck_assert_int_eq(ac_task_abort(stuck), 0);
+    ck_assert_int_eq(join(ex, stuck), -ECANCELED);
+    ac_mpsc_sender_release(ch);
+    ac_mpsc_receiver_release(ch);
+    idle_pipe_close(&p);
+    idle_pipe_close(&idle);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Sends 42 and gives up its sender handle: spawned onto the executor from another thread. */
+struct send_and_release {
+    ac_future future;
+    ac_mpsc_send_op send;
+    ac_mpsc *tx;
+    int value;
+};
+
+ASYNC_FN(send_and_release)
+    AWAIT(ac_mpsc_send(&self->send, self->tx, &self->value));
+ASYNC_FINALLY
+    ac_mpsc_sender_release(self->tx);
+ASYNC_END
+
+struct remote_spawn {
+    ac_executor *ex;
+    ac_mpsc *tx;
+    int spawned;
+};
+
+static void *spawn_sender(void *arg)
+{
+    struct remote_spawn *r = arg;
+    struct send_and_release frame;
+    ASYNC_INIT(&frame, send_and_release);
+    frame.tx = r->tx;
+    frame.value = 42;
+    r->spawned = ac_spawn_remote(r->ex, &frame.future, "sender");
+    return NULL;
+}
+
+/* Has another thread spawn the sender, then receives: the spawn is posted while this poll
+ * runs, so it is still in the inbox when the loop next looks for a wake source. */
+struct recv_after_remote_spawn {
+    ac_future future;
+    struct remote_spawn spawn;
+    struct recv_one recv;
+    int result;
+};
+
+ASYNC_FN(recv_after_remote_spawn)
+    {
+        pthread_t thread;
+        ck_assert_int_eq(pthread_create(&thread, NULL, spawn_sender, &self->spawn), 0);
+        pthread_join(thread, NULL);
+        ck_assert_int_eq(self->spawn.spawned, 0);
+    }
+    AWAIT_INTO(self->result, recv_one(&self->recv, self->spawn.tx));
+    ASYNC_RETURN(self->result);
+ASYNC_END
+
+START_TEST(a_remote_spawn_in_the_inbox_is_a_wake_source)
+{
+    ac_executor *ex = ac_executor_new();
+    struct recv_after_remote_spawn frame;
+    ac_mpsc *ch;
+
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &ch), 0);
+    ASYNC_INIT(&frame, recv_after_remote_spawn);
+    frame.spawn.ex = ex;
+    frame.spawn.tx = ch; /* the channel's one sender handle goes to the remote task */
+    ck_assert_int_eq(ac_block_on(ex, &frame.future), 1);
+    ck_assert_int_eq(frame.recv.value, 42);
+    ac_mpsc_receiver_release(ch);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* ---- other threads ---- */
 
 enum { WAKER_THREADS = 8, WAKES_PER_THREAD = 1000 };
@@ -723,6 +1224,15 @@ int main(void)
     tcase_add_test(tc, cancel_a_queued_job);
     tcase_add_test(tc, cancel_a_running_job);
     tcase_add_test(tc, free_with_jobs_in_flight);
+    tcase_add_test(tc, owned_job_gives_the_arg_back_with_its_result);
+    tcase_add_test(tc, blocking_job_without_a_function);
+    tcase_add_test(tc, owned_job_cancelled_before_its_first_poll);
+    tcase_add_test(tc, owned_job_cancelled_while_queued);
+    tcase_add_test(tc, owned_job_cancelled_while_running);
+    tcase_add_test(tc, free_with_owned_jobs_in_flight);
+    tcase_add_test(tc, an_idle_io_does_not_hide_a_deadlock);
+    tcase_add_test(tc, a_task_waiting_on_an_fd_is_a_wake_source);
+    tcase_add_test(tc, a_remote_spawn_in_the_inbox_is_a_wake_source);
     tcase_add_test(tc, remote_wakes_from_many_threads);
     tcase_add_test(tc, remote_release_frees_the_task);
     tcase_add_test(tc, block_on_outlived_by_a_remote_waker);
