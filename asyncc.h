@@ -803,6 +803,7 @@ int ac_block_on(ac_executor *ex, ac_future *future);
  *   Awaiting the op, or cancelling it, is what ends it: an op constructed and never polled nor
  *   cancelled keeps `arg` forever.
  *
+ *     // fragment: <netdb.h> declarations; the last lines are statements of an async function
  *     struct lookup { char host[64]; struct addrinfo *res; };
  *     static int resolve(void *arg)                // on a blocking thread
  *     {
