@@ -77,8 +77,22 @@
  *   (`self->x`). Plain locals are fine inside a block that contains no AWAIT:
  *       // fragment: statements of a body whose frame has `name` and `total`
  *       { int len = strlen(self->name); self->total += len; }
- *   Build with -Wjump-misses-init (gcc, C): it flags a local declared with an initialiser
- *   between the start of the body and an await, which is how this mistake usually looks.
+ *   Compilers catch only some of these mistakes. gcc's -Wjump-misses-init (C) flags a local
+ *   declared with an initialiser at the top level of the body (not inside a block) before an
+ *   await; with the default backend it is silent when the local is declared inside a block or
+ *   loop that contains the await, or in a `for (int i = ...)` header, and with either backend
+ *   when the local is declared without an initialiser and assigned later. clang has no such
+ *   warning in C. In C++ jumping over an initialisation is an error, so clang++ rejects every
+ *   initialised local that spans an await (g++ misses the inner-block ones with the default
+ *   backend). For the rest, run tools/asyncc-lint over your sources:
+ *       tools/asyncc-lint -I<dir of asyncc.h> [-D...] file.c...
+ *   It parses each file with clang and reports, as file:line with the variable's name, every
+ *   local read after an await it was in scope at (before being assigned again), and every
+ *   local whose address an awaited operation or the frame keeps while the function is
+ *   suspended (`&x` passed to ac_mpsc_recv, a stack buffer to ac_io_read, ASYNC_YIELD(buf)).
+ *   Exit status 1 when it reports anything. Its limits (path-insensitive; an array declared
+ *   before an await and filled after it is reported; pointers escaping through other calls
+ *   are not followed) are listed in the tool's help (--help).
  * - switch. With the default backend (computed goto; gcc and clang) AWAIT may appear anywhere,
  *   including inside a `switch`. With the portable backend (`#define ASYNCC_PORTABLE 1` before
  *   including this header) resume points are `case` labels, so an AWAIT inside a user `switch`
@@ -341,7 +355,10 @@ void ac_future_cancel(ac_future *f);
  *
  * ASYNC_FN(NAME) — opens the body. It defines `static ac_poll NAME_poll(...)` and the vtable
  *   `NAME_vtable`, and declares `struct NAME *const self` for the body. Each poll re-enters the
- *   body where it last stopped.
+ *   body where it last stopped. It checks at compile time that the frame's first member is its
+ *   `ac_future future` header: a frame laid out otherwise fails to build with "asyncc: the
+ *   ac_future header must be the first member of struct NAME (named `future`)" (a header under
+ *   another name fails too, as "no member named 'future'").
  *
  * ASYNC_END — closes the body. Falling off the end finishes the function with result 0
  *   (running the ASYNC_FINALLY section first, if there is one).
@@ -407,7 +424,24 @@ void ac_future_cancel(ac_future *f);
 #define AC_DISPATCH_RESUME_(f)
 #endif
 
+/* Compile-time checks the DSL makes on the user's frame: C11 _Static_assert, C++ static_assert.
+ * offsetof is valid in C++ on the standard-layout structs a frame is. */
+#ifdef __cplusplus
+#define AC_STATIC_ASSERT_(condition, message) static_assert(condition, message)
+#else
+#define AC_STATIC_ASSERT_(condition, message) _Static_assert(condition, message)
+#endif
+
+/* The poll function casts the header pointer back to the frame, and everything that holds a
+ * frame (ac_spawn, a parent's AWAIT) holds it by its header: so the header must sit at offset 0.
+ * A frame whose header is elsewhere would compile and silently corrupt its neighbours. */
+#define AC_CHECK_FRAME_(NAME)                                                                      \
+    AC_STATIC_ASSERT_(offsetof(struct NAME, future) == 0,                                          \
+                      "asyncc: the ac_future header must be the first member of struct " #NAME    \
+                      " (named `future`)")
+
 #define ASYNC_FN(NAME)                                                                             \
+    AC_CHECK_FRAME_(NAME);                                                                         \
     static ac_poll NAME##_poll(ac_future *ac_frame_, ac_cx *ac_cx_);                               \
     static const ac_future_vtable NAME##_vtable = {NAME##_poll, ac_frame_cancel_, NULL, #NAME,     \
                                                    __FILE__, sizeof(struct NAME)};                 \
