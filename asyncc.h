@@ -84,9 +84,8 @@
  *   when the local is declared without an initialiser and assigned later. clang has no such
  *   warning in C. In C++ jumping over an initialisation is an error, so clang++ rejects every
  *   initialised local that spans an await (g++ misses the inner-block ones with the default
- *   backend). For the rest, run tools/asyncc-lint over your sources:
- *       tools/asyncc-lint -I<dir of asyncc.h> [-D...] file.c...
- *   It parses each file with clang and reports, as file:line with the variable's name, every
+ *   backend). For the rest, run tools/asyncc-lint over your sources, as
+ *   `tools/asyncc-lint -I<dir of asyncc.h> [-D...] file.c...`. It parses each file with clang and reports, as file:line with the variable's name, every
  *   local read after an await it was in scope at (before being assigned again), and every
  *   local whose address an awaited operation or the frame keeps while the function is
  *   suspended (`&x` passed to ac_mpsc_recv, a stack buffer to ac_io_read, ASYNC_YIELD(buf)).
