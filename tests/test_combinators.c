@@ -395,6 +395,24 @@ START_TEST(a_select_loop_ends_when_every_guard_is_off)
 }
 END_TEST
 
+/* Awaits a future that stays where the caller put it (a spawned frame is a copy), so a test
+ * can read that frame's counters after the task is gone. */
+struct in_place {
+    ac_future future;
+    ac_future *inner;
+    int rc;
+};
+
+ASYNC_FN(in_place)
+    AWAIT_INTO(self->rc, self->inner);
+    ASYNC_RETURN(self->rc);
+ASYNC_END
+
+static ac_future *in_place(struct in_place *self, ac_future *inner)
+{
+    return ASYNC_NEW(self, in_place, .inner = inner);
+}
+
 /* Aborting a pending select cancels its enabled branches only. */
 START_TEST(cancelling_a_select_leaves_its_disabled_branch_alone)
 {
@@ -402,16 +420,19 @@ START_TEST(cancelling_a_select_leaves_its_disabled_branch_alone)
     static const int values[3] = {1, 2, 3};
     ac_executor *ex = ac_executor_new();
     struct three frame;
+    struct in_place outer;
     ac_task *task;
 
     log_buf[0] = '\0';
-    task = ac_spawn(ex, three_guarded(&frame, SELECT_FAIR, ms, values, 1u << 0));
+    task = ac_spawn(ex, in_place(&outer, three_guarded(&frame, SELECT_FAIR, ms, values, 1u << 0)));
     run_queued_tasks(ex);
     ck_assert(!ac_task_is_finished(task));
     expect_backtrace_has(task, "three -> select of 3, 1 disabled -> ");
     ck_assert_int_eq(ac_task_abort(task), 0);
     ck_assert_int_eq(join(ex, task), -ECANCELED);
     ck_assert_str_eq(log_buf, "b:-125 c:-125");
+    ck_assert_int_eq(frame.b[1].polls, 1); /* the frame the task ran: the enabled ones ran */
+    ck_assert_int_eq(frame.b[1].cleanups, 1);
     ck_assert_int_eq(frame.b[0].polls + frame.b[0].cleanups, 0);
     ac_executor_free(ex);
 }
