@@ -145,6 +145,17 @@ extern "C" {
 #endif
 #endif
 
+/* AC_API starts every function declaration the library exports. The library is compiled with
+ * hidden visibility, so only these are in the shared library's symbol table: the runtime's own
+ * helpers stay private (no program can come to depend on them, and calls between them need no
+ * PLT indirection). The `_`-suffixed internals are exported too, because the macros call them
+ * from your code. tests/test_exports.sh checks that the exports and these declarations agree. */
+#if defined(__GNUC__) || defined(__clang__)
+#define AC_API __attribute__((visibility("default")))
+#else
+#define AC_API
+#endif
+
 /* ============================================================================================
  * 3. NAMES AND CONVENTIONS, AND A QUICK REFERENCE
  *
@@ -339,7 +350,7 @@ static inline ac_poll ac_future_poll(ac_future *f, ac_cx *cx);
 /* Drop `f`: if it is pending or not yet started, cancel its awaited children innermost-first,
  * run its cleanup, and leave it finished with result -ECANCELED. A no-op on a finished future
  * and during its own cleanup. Afterwards the storage may be reused or freed. */
-void ac_future_cancel(ac_future *f);
+AC_API void ac_future_cancel(ac_future *f);
 
 /* ============================================================================================
  * 5. THE DSL
@@ -574,10 +585,11 @@ void ac_future_cancel(ac_future *f);
     } while (0)
 
 /* Internals the macros expand to. Not part of the API. */
-void ac_frame_cancel_(ac_future *f);
-AC_NORETURN_ ac_poll ac_frame_bad_state_(ac_future *f, const char *file);
-AC_NORETURN_ void ac_misuse_(const ac_future *f, const char *file, int line, const char *what);
-void ac_yield_now_(ac_cx *cx);
+AC_API void ac_frame_cancel_(ac_future *f);
+AC_API AC_NORETURN_ ac_poll ac_frame_bad_state_(ac_future *f, const char *file);
+AC_API AC_NORETURN_ void ac_misuse_(const ac_future *f, const char *file, int line,
+                                    const char *what);
+AC_API void ac_yield_now_(ac_cx *cx);
 
 static inline ac_future *ac_frame_init_(ac_future *f, const ac_future_vtable *vtable)
 {
@@ -590,8 +602,8 @@ static inline ac_future *ac_frame_init_(ac_future *f, const ac_future_vtable *vt
     return f;
 }
 
-void ac_poll_finished_(ac_future *f);
-void ac_check_owner_(ac_future *f, ac_cx *cx);
+AC_API void ac_poll_finished_(ac_future *f);
+AC_API void ac_check_owner_(ac_future *f, ac_cx *cx);
 
 static inline ac_poll ac_future_poll(ac_future *f, ac_cx *cx)
 {
@@ -634,7 +646,7 @@ static inline void ac_await_begin_(ac_future *f, int line)
  * ============================================================================================ */
 
 /* A static, human-readable description of `err` (negative or positive errno value). */
-const char *ac_strerror(int err);
+AC_API const char *ac_strerror(int err);
 
 /* ============================================================================================
  * 7. THE EXECUTOR
@@ -649,24 +661,24 @@ struct event_base;
 
 /* Create an executor with its own event_base, bound to the calling thread. Returns NULL when
  * out of memory, or when this thread already has an executor (one per thread). */
-ac_executor *ac_executor_new(void);
+AC_API ac_executor *ac_executor_new(void);
 
 /* Create an executor on an event_base the caller owns (to live inside an existing libevent
  * program). The caller keeps driving the base with event_base_dispatch()/loop(); tasks run
  * from its callbacks. The base must outlive the executor. */
-ac_executor *ac_executor_new_with_base(struct event_base *base);
+AC_API ac_executor *ac_executor_new_with_base(struct event_base *base);
 
 /* Cancel every remaining task (their cleanup runs, joiners see -ECANCELED), wait for blocking
  * jobs in flight to return (their results are discarded, the args of ac_spawn_blocking_owned
  * dropped), and free everything, including the event_base if the executor created it. Must not
  * be called from inside a poll. NULL is a no-op. */
-void ac_executor_free(ac_executor *ex);
+AC_API void ac_executor_free(ac_executor *ex);
 
 /* The executor of the calling thread, or NULL. */
-ac_executor *ac_executor_current(void);
+AC_API ac_executor *ac_executor_current(void);
 
 /* The event_base the executor runs on (to add your own libevent events). */
-struct event_base *ac_executor_base(ac_executor *ex);
+AC_API struct event_base *ac_executor_base(ac_executor *ex);
 
 /* Run the loop until every task has finished (joined or not) or ac_executor_stop() is called.
  * Returns 0, -EDEADLK when called from inside a poll, or -EDEADLK when tasks remain that
@@ -688,14 +700,14 @@ struct event_base *ac_executor_base(ac_executor *ex);
  * A task that waits for work another thread will ac_spawn_remote later must hold a remote
  * waker meanwhile (and so must any waiter in block_on), or the loop cannot know that a wake is
  * still coming. When you drive the base yourself (event_base_dispatch), nothing is checked. */
-int ac_executor_run(ac_executor *ex);
+AC_API int ac_executor_run(ac_executor *ex);
 
 /* Make ac_executor_run / ac_block_on return after the current turn (block_on returns
  * -ESHUTDOWN). Callable from tasks and libevent callbacks on the executor's thread. */
-void ac_executor_stop(ac_executor *ex);
+AC_API void ac_executor_stop(ac_executor *ex);
 
 /* Maximum task polls per turn before libevent checks for I/O (default 128, minimum 1). */
-void ac_executor_set_budget(ac_executor *ex, unsigned polls_per_turn);
+AC_API void ac_executor_set_budget(ac_executor *ex, unsigned polls_per_turn);
 
 /* ============================================================================================
  * 8. TASKS
@@ -717,12 +729,12 @@ void ac_executor_set_budget(ac_executor *ex, unsigned polls_per_turn);
  * runs on a later turn of the loop, never inside this call. */
 #define ac_spawn(ex, future) ac_spawn_at_((ex), (future), NULL, __FILE__, __LINE__)
 #define ac_spawn_named(ex, future, name) ac_spawn_at_((ex), (future), (name), __FILE__, __LINE__)
-ac_task *ac_spawn_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
-                      int line);
+AC_API ac_task *ac_spawn_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
+                             int line);
 
 /* Release the handle: the task keeps running and frees itself when it finishes. Detaching a
  * finished task frees it now. */
-void ac_task_detach(ac_task *task);
+AC_API void ac_task_detach(ac_task *task);
 
 /* Cancel the task: its pending await is dropped (innermost first), its cleanup runs, and its
  * result becomes -ECANCELED. If the task is running right now (it aborts itself, or a task it
@@ -730,14 +742,14 @@ void ac_task_detach(ac_task *task);
  * finishes the task, which then keeps its result. Returns 0 when
  * cancelled, -EALREADY when the task had already finished (the result is kept). Aborting twice
  * is harmless. The handle stays valid: join or detach it as usual. */
-int ac_task_abort(ac_task *task);
+AC_API int ac_task_abort(ac_task *task);
 
 /* Inspection: the id (unique per executor, from 1), name (never NULL: the root function's name
  * if none was given), whether it finished, and its result once finished. */
-uint32_t ac_task_id(const ac_task *task);
-const char *ac_task_name(const ac_task *task);
-int ac_task_is_finished(const ac_task *task);
-int ac_task_result(const ac_task *task);
+AC_API uint32_t ac_task_id(const ac_task *task);
+AC_API const char *ac_task_name(const ac_task *task);
+AC_API int ac_task_is_finished(const ac_task *task);
+AC_API int ac_task_result(const ac_task *task);
 
 /* The join future: finishes with the task's result (or -ECANCELED if it was aborted), then
  * frees the task and releases the handle. One joiner per task: a second concurrent ac_task_join on
@@ -747,7 +759,7 @@ typedef struct ac_task_join_op {
     ac_future future;
     ac_task *task;
 } ac_task_join_op;
-ac_future *ac_task_join(ac_task_join_op *join, ac_task *task);
+AC_API ac_future *ac_task_join(ac_task_join_op *join, ac_task *task);
 
 /* ============================================================================================
  * 9. TIME
@@ -759,7 +771,7 @@ ac_future *ac_task_join(ac_task_join_op *join, ac_task *task);
 
 typedef uint64_t ac_instant; /* nanoseconds on CLOCK_MONOTONIC */
 
-ac_instant ac_now(void);
+AC_API ac_instant ac_now(void);
 
 #define AC_MSEC ((ac_instant)1000000)
 #define AC_SEC ((ac_instant)1000000000)
@@ -778,8 +790,8 @@ typedef struct ac_sleep_ms_op {
 } ac_sleep_ms_op;
 typedef ac_sleep_ms_op ac_sleep_until_op;
 
-ac_future *ac_sleep_ms(ac_sleep_ms_op *op, uint64_t ms);
-ac_future *ac_sleep_until(ac_sleep_until_op *op, ac_instant deadline);
+AC_API ac_future *ac_sleep_ms(ac_sleep_ms_op *op, uint64_t ms);
+AC_API ac_future *ac_sleep_until(ac_sleep_until_op *op, ac_instant deadline);
 
 /* Await `inner` for at most `ms` milliseconds. Finishes with inner's result if it finishes in
  * time; otherwise cancels inner (its cleanup runs) and finishes with -ETIMEDOUT. `inner` is
@@ -792,7 +804,7 @@ typedef struct ac_timeout_ms_op {
     ac_sleep_until_op timer;
 } ac_timeout_ms_op;
 
-ac_future *ac_timeout_ms(ac_timeout_ms_op *timeout, uint64_t ms, ac_future *inner);
+AC_API ac_future *ac_timeout_ms(ac_timeout_ms_op *timeout, uint64_t ms, ac_future *inner);
 
 /* ============================================================================================
  * 10. BRIDGES BETWEEN SYNC AND ASYNC CODE
@@ -804,7 +816,7 @@ ac_future *ac_timeout_ms(ac_timeout_ms_op *timeout, uint64_t ms, ac_future *inne
  * inside a poll — debug builds abort instead — or, with the future cancelled, when nothing can
  * ever wake it or the tasks it waits for (the same check as ac_executor_run's, section 7);
  * -ESHUTDOWN if ac_executor_stop() was called (the future is then cancelled). */
-int ac_block_on(ac_executor *ex, ac_future *future);
+AC_API int ac_block_on(ac_executor *ex, ac_future *future);
 
 /* Run `fn(arg)` on the executor's bounded pool of blocking threads (default 8 threads,
  * created on demand) and finish with its return value (an int, >= 0 or negative errno). One
@@ -871,28 +883,28 @@ typedef struct ac_spawn_blocking_op {
 } ac_spawn_blocking_op;
 typedef ac_spawn_blocking_op ac_spawn_blocking_owned_op;
 
-ac_future *ac_spawn_blocking(ac_spawn_blocking_op *blocking, ac_blocking_fn fn, void *arg);
-ac_future *ac_spawn_blocking_owned(ac_spawn_blocking_owned_op *blocking, ac_blocking_fn fn,
-                                   void *arg, ac_blocking_drop_fn drop);
+AC_API ac_future *ac_spawn_blocking(ac_spawn_blocking_op *blocking, ac_blocking_fn fn, void *arg);
+AC_API ac_future *ac_spawn_blocking_owned(ac_spawn_blocking_owned_op *blocking, ac_blocking_fn fn,
+                                          void *arg, ac_blocking_drop_fn drop);
 /* Maximum blocking threads (default 8, minimum 1). */
-void ac_executor_set_blocking_threads(ac_executor *ex, unsigned max_threads);
+AC_API void ac_executor_set_blocking_threads(ac_executor *ex, unsigned max_threads);
 
 /* Other threads. A remote waker lets any thread wake a task of this executor; it keeps the
  * task's memory alive until released. Take it during a poll, hand it to the other thread,
  * call ac_remote_wake as often as needed, and release it exactly once. All remote wakers must
  * be released before the executor is freed (debug builds check). */
 typedef struct ac_remote_waker ac_remote_waker;
-ac_remote_waker *ac_cx_remote_waker(ac_cx *cx);
-void ac_remote_wake(ac_remote_waker *waker);         /* thread-safe */
-void ac_remote_waker_release(ac_remote_waker *waker); /* thread-safe */
+AC_API ac_remote_waker *ac_cx_remote_waker(ac_cx *cx);
+AC_API void ac_remote_wake(ac_remote_waker *waker);          /* thread-safe */
+AC_API void ac_remote_waker_release(ac_remote_waker *waker); /* thread-safe */
 
 /* Spawn onto `ex` from any thread (thread-safe): the future is copied now and started on the
  * executor's thread, detached. Returns 0 or -ENOMEM (the future is then cancelled on the
  * calling thread). */
 #define ac_spawn_remote(ex, future, name)                                                          \
     ac_spawn_remote_at_((ex), (future), (name), __FILE__, __LINE__)
-int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
-                        int line);
+AC_API int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name,
+                               const char *file, int line);
 
 /* ============================================================================================
  * 11. DIAGNOSTICS
@@ -905,7 +917,7 @@ int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, co
  * handler; use ac_dump_tasks_on_signal for that. It writes through `out`'s stdio and flushes
  * it, so it waits while `out` cannot take the text (the signal dump never does). Returns the
  * number of tasks. */
-int ac_dump_tasks(ac_executor *ex, FILE *out);
+AC_API int ac_dump_tasks(ac_executor *ex, FILE *out);
 
 /* Dump the tasks to `out` whenever the process receives `signo` (e.g. SIGUSR1: `kill -USR1
  * <pid>` shows where every task is waiting). The signal is handled through libevent, so the
@@ -923,11 +935,11 @@ int ac_dump_tasks(ac_executor *ex, FILE *out);
  * truncated: N earlier dumps were cut short ...". The flags of `out`'s file description, which
  * other processes may share, are never changed. A FILE without a descriptor (open_memstream)
  * is written through stdio. */
-int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out);
+AC_API int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out);
 
 /* The chain of one task as a string (same format as a dump line, without the newline).
  * Returns the length it needed, like snprintf. */
-int ac_task_backtrace(const ac_task *task, char *buf, size_t size);
+AC_API int ac_task_backtrace(const ac_task *task, char *buf, size_t size);
 
 /* The slow-poll watchdog: when one poll of a task keeps the loop busy longer than
  * `threshold_ms`, call `report` (or print to stderr when NULL) with the task and the poll's
@@ -935,8 +947,8 @@ int ac_task_backtrace(const ac_task *task, char *buf, size_t size);
  * threshold too long to count in nanoseconds: it saturates). Default: 100 ms. */
 typedef void (*ac_slow_poll_fn)(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
                                 void *user);
-void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
-                               void *user);
+AC_API void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms,
+                                      ac_slow_poll_fn report, void *user);
 
 /* Misuse checks (ASYNCC_DEBUG): each prints "asyncc: misuse: <what>" followed by where — the
  * future's file:line, or the task's async backtrace — and aborts. They catch: polling a
@@ -958,9 +970,9 @@ void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_p
  * ============================================================================================ */
 
 typedef ac_task *ac_waker;
-ac_waker ac_cx_waker(ac_cx *cx);
-void ac_wake(ac_waker waker);
-ac_executor *ac_cx_executor(ac_cx *cx);
+AC_API ac_waker ac_cx_waker(ac_cx *cx);
+AC_API void ac_wake(ac_waker waker);
+AC_API ac_executor *ac_cx_executor(ac_cx *cx);
 
 static inline ac_future *ac_leaf_init(ac_future *f, const ac_future_vtable *vtable)
 {
@@ -1022,17 +1034,17 @@ enum {
  * value (-EBADF, -ENOMEM, -EEXIST when the fd is already registered). The ac_io is allocated
  * here and freed by ac_io_close. Files epoll cannot watch (regular files, /dev/null) are
  * accepted and never wait: their calls never say EAGAIN. */
-int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out);
+AC_API int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out);
 
 /* Deregister and free; with AC_IO_OWN_FD also close the fd. No operation may be pending on it
  * (cancel or finish them first; debug builds abort otherwise). NULL is a no-op. */
-void ac_io_close(ac_io *io);
+AC_API void ac_io_close(ac_io *io);
 
-int ac_io_fd(const ac_io *io);
+AC_API int ac_io_fd(const ac_io *io);
 
 /* After your own system call on the fd said EAGAIN: forget that direction's readiness, so the
  * next ac_io_readable/ac_io_writable suspends until libevent reports a new edge. */
-void ac_io_clear_ready(ac_io *io, unsigned direction);
+AC_API void ac_io_clear_ready(ac_io *io, unsigned direction);
 
 /* Wait until the fd is readable (or writable) — or in error or hung up, which the next system
  * call will report. Finishes with 0. For wrapping your own non-blocking fds (tokio's AsyncFd):
@@ -1044,8 +1056,8 @@ typedef struct ac_io_readable_op {
     unsigned direction;
 } ac_io_readable_op;
 typedef ac_io_readable_op ac_io_writable_op;
-ac_future *ac_io_readable(ac_io_readable_op *op, ac_io *io);
-ac_future *ac_io_writable(ac_io_writable_op *op, ac_io *io);
+AC_API ac_future *ac_io_readable(ac_io_readable_op *op, ac_io *io);
+AC_API ac_future *ac_io_writable(ac_io_writable_op *op, ac_io *io);
 
 /* Read at most `len` bytes into `buf` (which must stay valid until the future finishes).
  * Finishes with the byte count (> 0), 0 at end of file, or a negative errno value. */
@@ -1055,7 +1067,7 @@ typedef struct ac_io_read_op {
     void *buf;
     size_t len;
 } ac_io_read_op;
-ac_future *ac_io_read(ac_io_read_op *op, ac_io *io, void *buf, size_t len);
+AC_API ac_future *ac_io_read(ac_io_read_op *op, ac_io *io, void *buf, size_t len);
 
 /* ac_io_write: write some of `buf` — finishes with the count written (> 0) or a negative errno.
  * ac_io_write_all: write all of it — finishes with `len` or a negative errno;
@@ -1070,8 +1082,8 @@ typedef struct ac_io_write_op {
     int all;
 } ac_io_write_op;
 typedef ac_io_write_op ac_io_write_all_op;
-ac_future *ac_io_write(ac_io_write_op *op, ac_io *io, const void *buf, size_t len);
-ac_future *ac_io_write_all(ac_io_write_all_op *op, ac_io *io, const void *buf, size_t len);
+AC_API ac_future *ac_io_write(ac_io_write_op *op, ac_io *io, const void *buf, size_t len);
+AC_API ac_future *ac_io_write_all(ac_io_write_all_op *op, ac_io *io, const void *buf, size_t len);
 
 /* ============================================================================================
  * 14. SOCKETS: TCP, UDP AND UNIX-DOMAIN
@@ -1087,13 +1099,13 @@ typedef struct ac_sockaddr {
 } ac_sockaddr;
 
 /* Fill `addr` from a numeric IPv4/IPv6 address and a port: 0 or -EINVAL. */
-int ac_sockaddr_ip(ac_sockaddr *addr, const char *ip, uint16_t port);
+AC_API int ac_sockaddr_ip(ac_sockaddr *addr, const char *ip, uint16_t port);
 /* Fill `addr` with a Unix-domain path: 0 or -ENAMETOOLONG. */
-int ac_sockaddr_unix(ac_sockaddr *addr, const char *path);
+AC_API int ac_sockaddr_unix(ac_sockaddr *addr, const char *path);
 /* "127.0.0.1:8080", "[::1]:80" or the Unix path; returns the length like snprintf. */
-int ac_sockaddr_format(const ac_sockaddr *addr, char *buf, size_t size);
+AC_API int ac_sockaddr_format(const ac_sockaddr *addr, char *buf, size_t size);
 /* The port of an IP address (0 for Unix-domain). */
-uint16_t ac_sockaddr_port(const ac_sockaddr *addr);
+AC_API uint16_t ac_sockaddr_port(const ac_sockaddr *addr);
 
 enum {
     AC_LISTEN_REUSEPORT = 1 << 0, /* SO_REUSEPORT: several listeners (threads) share the port */
@@ -1102,10 +1114,10 @@ enum {
 /* A listening stream socket (TCP when addr is IP — with SO_REUSEADDR — or Unix-domain) with the
  * given backlog (<= 0: SOMAXCONN). Port 0 picks a free port: read it with ac_io_local_address.
  * Returns 0 or a negative errno (-EADDRINUSE, -EACCES, ...). */
-int ac_socket_listen(ac_executor *ex, const ac_sockaddr *addr, int backlog, unsigned flags,
-                     ac_io **listener);
-int ac_io_local_address(const ac_io *io, ac_sockaddr *out);
-int ac_io_peer_address(const ac_io *io, ac_sockaddr *out);
+AC_API int ac_socket_listen(ac_executor *ex, const ac_sockaddr *addr, int backlog, unsigned flags,
+                            ac_io **listener);
+AC_API int ac_io_local_address(const ac_io *io, ac_sockaddr *out);
+AC_API int ac_io_peer_address(const ac_io *io, ac_sockaddr *out);
 
 /* Accept one connection: finishes with 0 and `op->conn` (a registered ac_io you now own) and
  * `op->peer`, or a negative errno. -EMFILE/-ENFILE (out of file descriptors) leave the
@@ -1117,7 +1129,7 @@ typedef struct ac_socket_accept_op {
     ac_io *conn;
     ac_sockaddr peer;
 } ac_socket_accept_op;
-ac_future *ac_socket_accept(ac_socket_accept_op *op, ac_io *listener);
+AC_API ac_future *ac_socket_accept(ac_socket_accept_op *op, ac_io *listener);
 
 /* Connect a stream socket (TCP or Unix-domain) to `addr`: finishes with 0 and `op->conn` (yours
  * to close), or a negative errno (-ECONNREFUSED, -ENETUNREACH, ...). Wrap it in ac_timeout_ms
@@ -1128,13 +1140,14 @@ typedef struct ac_socket_connect_op {
     ac_sockaddr addr;
     ac_io *conn;
 } ac_socket_connect_op;
-ac_future *ac_socket_connect(ac_socket_connect_op *op, ac_executor *ex, const ac_sockaddr *addr);
+AC_API ac_future *ac_socket_connect(ac_socket_connect_op *op, ac_executor *ex,
+                                    const ac_sockaddr *addr);
 
 /* Shut down the write direction (the peer reads end of file) — or AC_IO_READ, or both. */
-int ac_socket_shutdown(ac_io *io, unsigned directions);
+AC_API int ac_socket_shutdown(ac_io *io, unsigned directions);
 
 /* A UDP socket bound to `addr` (port 0: any free port). 0 or a negative errno. */
-int ac_udp_bind(ac_executor *ex, const ac_sockaddr *addr, ac_io **out);
+AC_API int ac_udp_bind(ac_executor *ex, const ac_sockaddr *addr, ac_io **out);
 
 /* Send one datagram to `to`: finishes with the byte count or a negative errno. Cancel-safe: a
  * datagram goes out whole or not at all, and a cancelled send (still waiting for room in the
@@ -1146,8 +1159,8 @@ typedef struct ac_socket_send_to_op {
     size_t len;
     ac_sockaddr to;
 } ac_socket_send_to_op;
-ac_future *ac_socket_send_to(ac_socket_send_to_op *op, ac_io *io, const void *buf, size_t len,
-                             const ac_sockaddr *to);
+AC_API ac_future *ac_socket_send_to(ac_socket_send_to_op *op, ac_io *io, const void *buf,
+                                    size_t len, const ac_sockaddr *to);
 
 /* Receive one datagram into `buf`: finishes with its length (truncated to `len`) and the sender
  * in `op->from`, or a negative errno. Cancel-safe: a cancelled receive took no datagram. */
@@ -1158,7 +1171,7 @@ typedef struct ac_socket_recv_from_op {
     size_t len;
     ac_sockaddr from;
 } ac_socket_recv_from_op;
-ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf, size_t len);
+AC_API ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf, size_t len);
 
 /* ============================================================================================
  * 15. STREAMS
@@ -1229,7 +1242,7 @@ struct iovec; /* <sys/uio.h> */
 
 /* Open a stream on a connected fd, registering it with `ex`. Takes ownership of `fd` whatever
  * happens: on failure (-ENOMEM, -EBADF, -EEXIST) it is closed. 0 and *out on success. */
-int ac_stream_open(ac_executor *ex, int fd, ac_stream **out);
+AC_API int ac_stream_open(ac_executor *ex, int fd, ac_stream **out);
 
 /* A stream that reads from `read_fd` and writes to `write_fd` (e.g. stdin and stdout, or the
  * two ends of two pipes; the same fd twice is ac_stream_open). With flags AC_IO_OWN_FD it takes
@@ -1237,37 +1250,37 @@ int ac_stream_open(ac_executor *ex, int fd, ac_stream **out);
  * (to wrap STDIN_FILENO and STDOUT_FILENO, say): they are never closed, not even on failure,
  * and half-closing only stops the stream's writing (the reader sees end of file once you close
  * the fd). Either way both are made non-blocking (see ac_io_open) and left so. */
-int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, unsigned flags,
-                        ac_stream **out);
+AC_API int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, unsigned flags,
+                               ac_stream **out);
 
 /* A stream on an ac_io, e.g. the `conn` of ac_socket_accept or ac_socket_connect. Takes
  * ownership of `io` whatever happens (on -ENOMEM it is closed). No operation may be pending on
  * the io; afterwards use it only through the stream (ac_stream_io reads it back). */
-int ac_stream_from_io(ac_io *io, ac_stream **out);
+AC_API int ac_stream_from_io(ac_io *io, ac_stream **out);
 
 /* Close the ac_io(s) (which closes the fds they own) and free the buffers and the stream. No
  * operation may be pending on it. Unflushed bytes (ac_stream_unflushed) are dropped, unsent,
  * like a BufWriter dropped without a flush: flush first. NULL is a no-op. */
-void ac_stream_close(ac_stream *stream);
+AC_API void ac_stream_close(ac_stream *stream);
 
 /* The read side's ac_io, for ac_io_peer_address and the like. Do not read from it directly. */
-ac_io *ac_stream_io(const ac_stream *stream);
+AC_API ac_io *ac_stream_io(const ac_stream *stream);
 
 /* The maximum size of the read buffer (default 65536, minimum 1): the longest line
  * read_until can return. Lowering it below what is buffered takes effect once drained. */
-void ac_stream_set_buffer_limit(ac_stream *stream, size_t limit);
+AC_API void ac_stream_set_buffer_limit(ac_stream *stream, size_t limit);
 
 /* Bytes allocated for the read buffer right now (0 when none is held). */
-size_t ac_stream_buffer_capacity(const ac_stream *stream);
+AC_API size_t ac_stream_buffer_capacity(const ac_stream *stream);
 
 /* The unread bytes held in the read buffer: their count, and in *data (if not NULL) where they
  * start. Valid until the next read operation starts. With ac_stream_consume this is the way
  * to look at raw input, e.g. to skip an over-long line. */
-size_t ac_stream_buffered(const ac_stream *stream, const void **data);
+AC_API size_t ac_stream_buffered(const ac_stream *stream, const void **data);
 
 /* Drop the first `count` unread bytes (at most what is buffered); returns how many it dropped.
  * Must not be called while a read is pending. */
-size_t ac_stream_consume(ac_stream *stream, size_t count);
+AC_API size_t ac_stream_consume(ac_stream *stream, size_t count);
 
 /* ---- reading ---- */
 
@@ -1288,10 +1301,10 @@ typedef struct ac_stream_read_some_op {
     int exact;
 } ac_stream_read_some_op;
 typedef ac_stream_read_some_op ac_stream_read_exact_op;
-ac_future *ac_stream_read_some(ac_stream_read_some_op *op, ac_stream *stream, void *buf,
-                               size_t len);
-ac_future *ac_stream_read_exact(ac_stream_read_exact_op *op, ac_stream *stream, void *buf,
-                                size_t len);
+AC_API ac_future *ac_stream_read_some(ac_stream_read_some_op *op, ac_stream *stream, void *buf,
+                                      size_t len);
+AC_API ac_future *ac_stream_read_exact(ac_stream_read_exact_op *op, ac_stream *stream, void *buf,
+                                       size_t len);
 
 /* ac_stream_read_until: read up to and including the byte `delimiter`. Finishes with the
  * length including the delimiter; the bytes are at `op->data`, inside the stream's buffer, valid
@@ -1316,9 +1329,9 @@ typedef struct ac_stream_read_until_op {
     int eof;
 } ac_stream_read_until_op;
 typedef ac_stream_read_until_op ac_stream_read_line_op;
-ac_future *ac_stream_read_until(ac_stream_read_until_op *op, ac_stream *stream, int delimiter,
-                                size_t max);
-ac_future *ac_stream_read_line(ac_stream_read_line_op *op, ac_stream *stream, size_t max);
+AC_API ac_future *ac_stream_read_until(ac_stream_read_until_op *op, ac_stream *stream,
+                                       int delimiter, size_t max);
+AC_API ac_future *ac_stream_read_line(ac_stream_read_line_op *op, ac_stream *stream, size_t max);
 
 /* ---- writing ---- */
 
@@ -1343,10 +1356,10 @@ typedef struct ac_stream_write_all_op {
 typedef ac_stream_write_all_op ac_stream_writev_all_op;
 typedef ac_stream_write_all_op ac_stream_write_buffered_op;
 typedef ac_stream_write_all_op ac_stream_flush_op;
-ac_future *ac_stream_write_all(ac_stream_write_all_op *op, ac_stream *stream, const void *buf,
-                               size_t len);
-ac_future *ac_stream_writev_all(ac_stream_writev_all_op *op, ac_stream *stream,
-                                const struct iovec *iov, int iovcnt);
+AC_API ac_future *ac_stream_write_all(ac_stream_write_all_op *op, ac_stream *stream,
+                                      const void *buf, size_t len);
+AC_API ac_future *ac_stream_writev_all(ac_stream_writev_all_op *op, ac_stream *stream,
+                                       const struct iovec *iov, int iovcnt);
 
 /* Buffered writing (see "Writes" above).
  * ac_stream_write_buffered: write `len` bytes through the write buffer. What fits is copied
@@ -1360,27 +1373,27 @@ ac_future *ac_stream_writev_all(ac_stream_writev_all_op *op, ac_stream *stream,
  *   or a negative errno (-EPIPE, ...), which leaves the unsent bytes buffered;
  *   `op->transferred` counts the bytes it wrote. Nothing buffered: 0 at once.
  * For the cancellation of both see the table above. */
-ac_future *ac_stream_write_buffered(ac_stream_write_buffered_op *op, ac_stream *stream,
-                                    const void *buf, size_t len);
-ac_future *ac_stream_flush(ac_stream_flush_op *op, ac_stream *stream);
+AC_API ac_future *ac_stream_write_buffered(ac_stream_write_buffered_op *op, ac_stream *stream,
+                                           const void *buf, size_t len);
+AC_API ac_future *ac_stream_flush(ac_stream_flush_op *op, ac_stream *stream);
 
 /* The write buffer's capacity (default 8192, at most INT32_MAX; 0 counts as 1, which makes
  * write_buffered write straight through). A buffer already held keeps its size until freed,
  * except that raising the capacity lets it grow. */
-void ac_stream_set_write_buffer(ac_stream *stream, size_t capacity);
+AC_API void ac_stream_set_write_buffer(ac_stream *stream, size_t capacity);
 
 /* Bytes allocated for the write buffer right now (0 when none is held). */
-size_t ac_stream_write_buffer_capacity(const ac_stream *stream);
+AC_API size_t ac_stream_write_buffer_capacity(const ac_stream *stream);
 
 /* Bytes buffered by write_buffered and not yet written. */
-size_t ac_stream_unflushed(const ac_stream *stream);
+AC_API size_t ac_stream_unflushed(const ac_stream *stream);
 
 /* Half-close: the peer reads end of file; reading continues. A socket is shut down for writing;
  * a stream from ac_stream_open_pair closes its write fd. Later writes fail with -EPIPE. Returns
  * 0 or a negative errno (-ENOTSOCK for a single fd that is not a socket; -EBUSY, doing nothing,
  * while the write buffer holds unflushed bytes: await ac_stream_flush first). No write may be
  * pending. */
-int ac_stream_shutdown_write(ac_stream *stream);
+AC_API int ac_stream_shutdown_write(ac_stream *stream);
 
 /* ---- copying ---- */
 
@@ -1395,7 +1408,7 @@ typedef struct ac_stream_copy_op {
     ac_stream *from, *to;
     uint64_t copied;
 } ac_stream_copy_op;
-ac_future *ac_stream_copy(ac_stream_copy_op *op, ac_stream *from, ac_stream *to);
+AC_API ac_future *ac_stream_copy(ac_stream_copy_op *op, ac_stream *from, ac_stream *to);
 
 /* Copy a → b and b → a at once (netcat, a proxy) until both reach end of file, half-closing
  * each destination as its source ends. Finishes with 0, or with the first error of either
@@ -1405,8 +1418,8 @@ typedef struct ac_stream_copy_bidirectional_op {
     ac_future future;
     ac_stream_copy_op a_to_b, b_to_a;
 } ac_stream_copy_bidirectional_op;
-ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_stream *a,
-                                        ac_stream *b);
+AC_API ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_stream *a,
+                                               ac_stream *b);
 
 /* ============================================================================================
  * 16. COMBINATORS: JOIN AND SELECT
@@ -1465,8 +1478,8 @@ typedef struct ac_join_all_op {
     int failed;
 } ac_join_all_op;
 typedef ac_join_all_op ac_try_join_all_op;
-ac_future *ac_join_all(ac_join_all_op *op, ac_future **branches, size_t count);
-ac_future *ac_try_join_all(ac_try_join_all_op *op, ac_future **branches, size_t count);
+AC_API ac_future *ac_join_all(ac_join_all_op *op, ac_future **branches, size_t count);
+AC_API ac_future *ac_try_join_all(ac_try_join_all_op *op, ac_future **branches, size_t count);
 
 enum {
     /* Poll the branches from index 0 every time: when several are ready at once, the lowest
@@ -1510,7 +1523,7 @@ typedef struct ac_select_op {
     unsigned flags;
     int winner;
 } ac_select_op;
-ac_future *ac_select(ac_select_op *op, ac_future **branches, size_t count, unsigned flags);
+AC_API ac_future *ac_select(ac_select_op *op, ac_future **branches, size_t count, unsigned flags);
 
 /* Interval timers: ticks at a fixed rate — start + period, start + 2 * period, ... — however
  * long each tick's work takes, without drift (the schedule is not reset by late ticks).
@@ -1536,14 +1549,14 @@ typedef struct ac_interval {
 /* `period_ms` > 0; returns 0, or -EINVAL for 0. A tick finishes with the number of ticks it
  * skipped (>= 0), or -ENOMEM when the timer heap cannot grow. The period and every tick's due
  * time saturate at the largest ac_instant: a period too long for the clock never ticks. */
-int ac_interval_init(ac_interval *interval, uint64_t period_ms);
+AC_API int ac_interval_init(ac_interval *interval, uint64_t period_ms);
 
 typedef struct ac_interval_tick_op {
     ac_future future;
     ac_interval *interval;
     ac_sleep_until_op timer;
 } ac_interval_tick_op;
-ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
+AC_API ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval);
 
 /* ============================================================================================
  * 17. CHANNELS: MPSC, ONESHOT, BROADCAST, WATCH
@@ -1613,41 +1626,41 @@ typedef struct ac_mpsc ac_mpsc;
  * unbounded when `capacity` is 0. Sets *out to a channel with one sender handle and the
  * receiver handle, and returns 0; or -EINVAL (elem_size 0, or the ring's size overflows) or
  * -ENOMEM. A bounded channel allocates its ring here; an unbounded one on its first value. */
-int ac_mpsc_new(size_t elem_size, size_t capacity, ac_mpsc **out);
+AC_API int ac_mpsc_new(size_t elem_size, size_t capacity, ac_mpsc **out);
 
 /* Add a sender handle (the caller must hold one) and return `ch`, to hand to another task. */
-ac_mpsc *ac_mpsc_sender_clone(ac_mpsc *ch);
+AC_API ac_mpsc *ac_mpsc_sender_clone(ac_mpsc *ch);
 
 /* Give up one sender handle. The last one ends the stream: a waiting receiver wakes, drains
  * what is queued and then sees end of stream. Frees the channel if the receiver is closed. */
-void ac_mpsc_sender_release(ac_mpsc *ch);
+AC_API void ac_mpsc_sender_release(ac_mpsc *ch);
 
 /* For the receiver: refuse new values, keep the queue. Pending and later sends fail with
  * -EPIPE (the value not sent), every ac_mpsc_closed finishes, and receives drain what is queued
  * and then finish with 0 — even while sender handles remain. Closing again does nothing. The
  * receiver handle stays valid: release it as usual (debug builds abort on a close after it). */
-void ac_mpsc_close(ac_mpsc *ch);
+AC_API void ac_mpsc_close(ac_mpsc *ch);
 
 /* Give up the receiver handle: it closes the channel (as ac_mpsc_close) and discards what is
  * still queued. Frees the channel if no sender handle remains. No receive may be pending. */
-void ac_mpsc_receiver_release(ac_mpsc *ch);
+AC_API void ac_mpsc_receiver_release(ac_mpsc *ch);
 
 /* For senders: 1 once the receiver closed or released the channel (sends can only fail), else
  * 0. */
-int ac_mpsc_is_closed(const ac_mpsc *ch);
+AC_API int ac_mpsc_is_closed(const ac_mpsc *ch);
 
 /* The number of values queued now. */
-size_t ac_mpsc_len(const ac_mpsc *ch);
+AC_API size_t ac_mpsc_len(const ac_mpsc *ch);
 
 /* Send without waiting: copy `*value` in and return 0; or -EAGAIN (bounded and full, or
  * senders are already waiting for room), -EPIPE (the receiver is closed), -ENOMEM (an
  * unbounded ring could not grow). On any error the value was not sent. */
-int ac_mpsc_try_send(ac_mpsc *ch, const void *value);
+AC_API int ac_mpsc_try_send(ac_mpsc *ch, const void *value);
 
 /* Receive without waiting: copy the oldest value to `*out` and return 1; 0 at end of stream
  * (nothing queued, and every sender released or the channel closed); -EAGAIN when empty while
  * values may still come. */
-int ac_mpsc_try_recv(ac_mpsc *ch, void *out);
+AC_API int ac_mpsc_try_recv(ac_mpsc *ch, void *out);
 
 /* The send future: copies elem_size bytes from `value` into the channel, waiting while a
  * bounded channel is full. Finishes with 0 once sent; otherwise with -EPIPE (the receiver is
@@ -1662,7 +1675,7 @@ typedef struct ac_mpsc_send_op {
     struct ac_mpsc_send_op *prev, *next; /* the channel's queue of waiting senders */
     int phase;                           /* channel.c's: idle, waiting, room reserved */
 } ac_mpsc_send_op;
-ac_future *ac_mpsc_send(ac_mpsc_send_op *op, ac_mpsc *ch, const void *value);
+AC_API ac_future *ac_mpsc_send(ac_mpsc_send_op *op, ac_mpsc *ch, const void *value);
 
 /* The receive future: waits for a value and copies it to `out` (elem_size bytes; must stay
  * valid until the future finishes). Finishes with 1 when a value was received, 0 at end of
@@ -1675,7 +1688,7 @@ typedef struct ac_mpsc_recv_op {
     void *out;
     ac_task *waiter; /* the task to wake when a value or end of stream arrives */
 } ac_mpsc_recv_op;
-ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out);
+AC_API ac_future *ac_mpsc_recv(ac_mpsc_recv_op *op, ac_mpsc *ch, void *out);
 
 /* For a sender: wait until the receiver closes or releases the channel, then finish with 0 (at
  * once if it already has); -ECANCELED. Any number may wait (one per sender task, typically);
@@ -1696,7 +1709,7 @@ typedef struct ac_mpsc_closed_op {
     ac_mpsc *ch;
     ac_wait_node node; /* the channel's list of senders waiting for the close */
 } ac_mpsc_closed_op;
-ac_future *ac_mpsc_closed(ac_mpsc_closed_op *op, ac_mpsc *ch);
+AC_API ac_future *ac_mpsc_closed(ac_mpsc_closed_op *op, ac_mpsc *ch);
 
 /* ---- oneshot ---- */
 
@@ -1704,29 +1717,29 @@ typedef struct ac_oneshot ac_oneshot;
 
 /* Create a oneshot channel for one `elem_size`-byte value (> 0), with its sender handle and its
  * receiver handle. 0 and *out, or -EINVAL / -ENOMEM. */
-int ac_oneshot_new(size_t elem_size, ac_oneshot **out);
+AC_API int ac_oneshot_new(size_t elem_size, ac_oneshot **out);
 
 /* Send the value (never waits) and give up the sender handle: 0, or -EPIPE when the receiver
  * closed or released the oneshot — the value was not sent and `*value` is untouched. Either way
  * the sender handle is gone: call this or ac_oneshot_sender_release, exactly once. */
-int ac_oneshot_send(ac_oneshot *os, const void *value);
+AC_API int ac_oneshot_send(ac_oneshot *os, const void *value);
 
 /* Give up the sender handle without sending: the receiver's recv finishes with 0 (no value). */
-void ac_oneshot_sender_release(ac_oneshot *os);
+AC_API void ac_oneshot_sender_release(ac_oneshot *os);
 
 /* For the receiver: refuse the value from now on (tokio's oneshot Receiver::close). A later
  * send fails with -EPIPE and every ac_oneshot_closed finishes; a value sent before the close
  * can still be received, and otherwise a receive finishes with 0. Closing again does nothing;
  * the receiver handle stays valid (release it as usual; debug builds abort on a close after
  * it). Use it to tell the sender its work is no longer wanted, then drain what may have come. */
-void ac_oneshot_close(ac_oneshot *os);
+AC_API void ac_oneshot_close(ac_oneshot *os);
 
 /* For the sender: 1 once the receiver closed or released the oneshot (a send would fail). */
-int ac_oneshot_is_closed(const ac_oneshot *os);
+AC_API int ac_oneshot_is_closed(const ac_oneshot *os);
 
 /* Give up the receiver handle — after receiving, or instead of it (it closes first, so a later
  * send fails with -EPIPE). Exactly once; no receive may be pending. */
-void ac_oneshot_receiver_release(ac_oneshot *os);
+AC_API void ac_oneshot_receiver_release(ac_oneshot *os);
 
 /* Wait for the value and copy it to `out`. Finishes like every receive: 1 when the value was
  * received; 0 when none will come (the sender was released without sending, or the value was
@@ -1737,7 +1750,7 @@ typedef struct ac_oneshot_recv_op {
     void *out;
     ac_task *waiter; /* the task to wake when the value or the sender's release arrives */
 } ac_oneshot_recv_op;
-ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
+AC_API ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out);
 
 /* For the sender: wait until the receiver closes or releases the oneshot, then finish with 0 (at
  * once if it already has); -ECANCELED. Race it against the work that computes the value
@@ -1749,7 +1762,7 @@ typedef struct ac_oneshot_closed_op {
     ac_oneshot *os;
     ac_wait_node node; /* the oneshot's list of waits for the close */
 } ac_oneshot_closed_op;
-ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
+AC_API ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
 
 /* --------------------------------------------------------------------------------------------
  * Broadcast and watch
@@ -1842,43 +1855,43 @@ typedef void (*ac_broadcast_drop_fn)(void *value, size_t copies, void *user);
 /* Create a channel of `elem_size`-byte values (> 0) keeping the last `capacity` (> 0) of them.
  * Sets *out to a channel with one sender handle and no receivers, and returns 0; or -EINVAL
  * (a size is 0, or the ring's size overflows) or -ENOMEM. The ring is allocated here, once. */
-int ac_broadcast_new(size_t elem_size, size_t capacity, ac_broadcast **out);
+AC_API int ac_broadcast_new(size_t elem_size, size_t capacity, ac_broadcast **out);
 
 /* Add a sender handle (the caller must hold one) and return `ch`. */
-ac_broadcast *ac_broadcast_sender_clone(ac_broadcast *ch);
+AC_API ac_broadcast *ac_broadcast_sender_clone(ac_broadcast *ch);
 
 /* Give up one sender handle. After the last one, each receiver reads what it has not read yet
  * and then sees end of stream; waiting receivers wake. Frees the channel if no receiver is
  * left. */
-void ac_broadcast_sender_release(ac_broadcast *ch);
+AC_API void ac_broadcast_sender_release(ac_broadcast *ch);
 
 /* Install the drop function (NULL: none, the default) for copies no receiver will get. */
-void ac_broadcast_set_drop(ac_broadcast *ch, ac_broadcast_drop_fn drop, void *user);
+AC_API void ac_broadcast_set_drop(ac_broadcast *ch, ac_broadcast_drop_fn drop, void *user);
 
 /* Make a receiver that sees every value sent from now on: 0 and *out, or -ENOMEM. */
-int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_receiver **out);
+AC_API int ac_broadcast_subscribe(ac_broadcast *ch, ac_broadcast_receiver **out);
 
 /* Give up a receiver: the values it had not read are dropped for it (the drop function sees
  * each once, copies 1). Frees the channel if it was the last handle. No receive may be pending.
  */
-void ac_broadcast_receiver_release(ac_broadcast_receiver *rx);
+AC_API void ac_broadcast_receiver_release(ac_broadcast_receiver *rx);
 
 /* Send without ever waiting: copy `*value` into the ring, overwriting the oldest value when it
  * is full, wake the waiting receivers, and return the number of receivers it reached (>= 1).
  * -EPIPE when there are no receivers: the value was not sent and `*value` is untouched. */
-int ac_broadcast_send(ac_broadcast *ch, const void *value);
+AC_API int ac_broadcast_send(ac_broadcast *ch, const void *value);
 
 /* Receivers subscribed now. */
-size_t ac_broadcast_receivers(const ac_broadcast *ch);
+AC_API size_t ac_broadcast_receivers(const ac_broadcast *ch);
 
 /* Values this receiver can still read (0 .. capacity); after a lag, the ones kept. */
-size_t ac_broadcast_receiver_len(const ac_broadcast_receiver *rx);
+AC_API size_t ac_broadcast_receiver_len(const ac_broadcast_receiver *rx);
 
 /* Receive without waiting: 1 and the next value in `*out`; 0 at end of stream (every sender
  * released and everything read); -EAGAIN when nothing is new; -EOVERFLOW when the receiver
  * lagged: `*missed` (if not NULL) is set to how many values it missed, and the next receive
  * returns the oldest value kept. */
-int ac_broadcast_try_recv(ac_broadcast_receiver *rx, void *out, uint64_t *missed);
+AC_API int ac_broadcast_try_recv(ac_broadcast_receiver *rx, void *out, uint64_t *missed);
 
 /* The receive future: waits for the next value and copies it to `out` (elem_size bytes; valid
  * until the future finishes). Finishes with 1 and a value, 0 at end of stream, -EOVERFLOW when
@@ -1891,7 +1904,7 @@ typedef struct ac_broadcast_recv_op {
     uint64_t missed;    /* set when it finishes with -EOVERFLOW */
     ac_wait_node node;  /* the channel's list of waiting receivers */
 } ac_broadcast_recv_op;
-ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx, void *out);
+AC_API ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx, void *out);
 
 /* ---- watch ---- */
 
@@ -1900,42 +1913,42 @@ typedef struct ac_watch_receiver ac_watch_receiver;
 
 /* Create a watch holding a copy of `*initial` (`elem_size` > 0 bytes) as version 0, with one
  * sender handle and no receivers: 0 and *out, or -EINVAL / -ENOMEM. */
-int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out);
+AC_API int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out);
 
 /* Add a sender handle (the caller must hold one; debug builds abort otherwise) and return `w`,
  * to hand to another task. Every sender publishes into the same value and version. */
-ac_watch *ac_watch_sender_clone(ac_watch *w);
+AC_API ac_watch *ac_watch_sender_clone(ac_watch *w);
 
 /* Replace the value with a copy of `*value` (never waits), make it a new version and wake every
  * waiting ac_watch_changed. The value is stored even when nobody is subscribed (a later
  * subscriber sees it). Returns the number of receivers now (>= 0). */
-int ac_watch_send(ac_watch *w, const void *value);
+AC_API int ac_watch_send(ac_watch *w, const void *value);
 
 /* Give up one sender handle. After the last one, receivers can still borrow the last value;
  * their waits finish with -EPIPE once they have seen it. Frees the watch if no receiver is left.
  * Debug builds abort when no sender handle is left to release. */
-void ac_watch_sender_release(ac_watch *w);
+AC_API void ac_watch_sender_release(ac_watch *w);
 
 /* Make a receiver; the current value counts as seen. 0 and *out, or -ENOMEM. */
-int ac_watch_subscribe(ac_watch *w, ac_watch_receiver **out);
+AC_API int ac_watch_subscribe(ac_watch *w, ac_watch_receiver **out);
 
 /* Give up a receiver. No ac_watch_changed may be pending on it. */
-void ac_watch_receiver_release(ac_watch_receiver *rx);
+AC_API void ac_watch_receiver_release(ac_watch_receiver *rx);
 
 /* Copy the latest value to `*out` without marking it seen (tokio's borrow): a pending change
  * stays pending for ac_watch_changed. Always works, even after every sender is gone. */
-void ac_watch_borrow(const ac_watch_receiver *rx, void *out);
+AC_API void ac_watch_borrow(const ac_watch_receiver *rx, void *out);
 
 /* Copy the latest value to `*out` and mark it seen (tokio's borrow_and_update): the next
  * ac_watch_changed waits for a version newer than this one. Always works. */
-void ac_watch_borrow_and_update(ac_watch_receiver *rx, void *out);
+AC_API void ac_watch_borrow_and_update(ac_watch_receiver *rx, void *out);
 
 /* 1 when a version newer than the last one seen exists; 0 when not; -EPIPE when not and every
  * sender is gone (none ever will). */
-int ac_watch_has_changed(const ac_watch_receiver *rx);
+AC_API int ac_watch_has_changed(const ac_watch_receiver *rx);
 
 /* The number of versions sent so far (0 for the initial value). */
-uint64_t ac_watch_version(const ac_watch *w);
+AC_API uint64_t ac_watch_version(const ac_watch *w);
 
 /* Wait until a version newer than the last one seen exists, then mark it seen and finish with
  * 0 (read it with ac_watch_borrow). Finishes at once if one exists already; -EPIPE when every
@@ -1946,7 +1959,7 @@ typedef struct ac_watch_changed_op {
     ac_watch_receiver *rx;
     ac_wait_node node; /* the watch's list of waiting receivers */
 } ac_watch_changed_op;
-ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_receiver *rx);
+AC_API ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_receiver *rx);
 
 /* ============================================================================================
  * 18. SYNCHRONISATION: NOTIFY, SEMAPHORE, MUTEX, RWLOCK, BARRIER, ONCE CELL
@@ -2005,11 +2018,11 @@ typedef struct ac_notify_wait_op {
     ac_wait_node node;
 } ac_notify_wait_op;
 
-void ac_notify_init(ac_notify *notify);
-void ac_notify_destroy(ac_notify *notify);
-void ac_notify_one(ac_notify *notify);
-void ac_notify_all(ac_notify *notify);
-ac_future *ac_notify_wait(ac_notify_wait_op *op, ac_notify *notify);
+AC_API void ac_notify_init(ac_notify *notify);
+AC_API void ac_notify_destroy(ac_notify *notify);
+AC_API void ac_notify_one(ac_notify *notify);
+AC_API void ac_notify_all(ac_notify *notify);
+AC_API ac_future *ac_notify_wait(ac_notify_wait_op *op, ac_notify *notify);
 
 /* ---- Semaphore: a count of permits (tokio::sync::Semaphore) ----
  *
@@ -2044,15 +2057,16 @@ typedef struct ac_semaphore_acquire_op {
     ac_wait_node node;
 } ac_semaphore_acquire_op;
 
-void ac_semaphore_init(ac_semaphore *semaphore, size_t permits);
-void ac_semaphore_destroy(ac_semaphore *semaphore);
-ac_future *ac_semaphore_acquire(ac_semaphore_acquire_op *op, ac_semaphore *semaphore, size_t n);
-int ac_semaphore_try_acquire(ac_semaphore *semaphore, size_t n);
-void ac_semaphore_release(ac_semaphore *semaphore, size_t n);
-void ac_semaphore_close(ac_semaphore *semaphore);
-size_t ac_semaphore_available(const ac_semaphore *semaphore); /* free permits */
-uint32_t ac_semaphore_waiting(const ac_semaphore *semaphore); /* queued acquires */
-int ac_semaphore_is_closed(const ac_semaphore *semaphore);
+AC_API void ac_semaphore_init(ac_semaphore *semaphore, size_t permits);
+AC_API void ac_semaphore_destroy(ac_semaphore *semaphore);
+AC_API ac_future *ac_semaphore_acquire(ac_semaphore_acquire_op *op, ac_semaphore *semaphore,
+                                       size_t n);
+AC_API int ac_semaphore_try_acquire(ac_semaphore *semaphore, size_t n);
+AC_API void ac_semaphore_release(ac_semaphore *semaphore, size_t n);
+AC_API void ac_semaphore_close(ac_semaphore *semaphore);
+AC_API size_t ac_semaphore_available(const ac_semaphore *semaphore); /* free permits */
+AC_API uint32_t ac_semaphore_waiting(const ac_semaphore *semaphore); /* queued acquires */
+AC_API int ac_semaphore_is_closed(const ac_semaphore *semaphore);
 
 /* ---- Mutex: FIFO-fair mutual exclusion between tasks (tokio::sync::Mutex) ----
  *
@@ -2105,13 +2119,13 @@ typedef struct ac_mutex_lock_op {
     ac_wait_node node;
 } ac_mutex_lock_op;
 
-void ac_mutex_init(ac_mutex *mutex);
-void ac_mutex_destroy(ac_mutex *mutex);
-ac_future *ac_mutex_lock(ac_mutex_lock_op *op, ac_mutex *mutex);
-int ac_mutex_try_lock(ac_mutex *mutex);
-void ac_mutex_unlock(ac_mutex *mutex);
-int ac_mutex_is_locked(const ac_mutex *mutex);
-uint32_t ac_mutex_holder(const ac_mutex *mutex);
+AC_API void ac_mutex_init(ac_mutex *mutex);
+AC_API void ac_mutex_destroy(ac_mutex *mutex);
+AC_API ac_future *ac_mutex_lock(ac_mutex_lock_op *op, ac_mutex *mutex);
+AC_API int ac_mutex_try_lock(ac_mutex *mutex);
+AC_API void ac_mutex_unlock(ac_mutex *mutex);
+AC_API int ac_mutex_is_locked(const ac_mutex *mutex);
+AC_API uint32_t ac_mutex_holder(const ac_mutex *mutex);
 
 /* --------------------------------------------------------------------------------------------
  * RwLock, barrier, once cell
@@ -2178,17 +2192,17 @@ typedef struct ac_rwlock_read_op {
 } ac_rwlock_read_op;
 typedef ac_rwlock_read_op ac_rwlock_write_op;
 
-void ac_rwlock_init(ac_rwlock *rwlock);
-void ac_rwlock_destroy(ac_rwlock *rwlock);
-ac_future *ac_rwlock_read(ac_rwlock_read_op *op, ac_rwlock *rwlock);
-ac_future *ac_rwlock_write(ac_rwlock_write_op *op, ac_rwlock *rwlock);
-int ac_rwlock_try_read(ac_rwlock *rwlock);
-int ac_rwlock_try_write(ac_rwlock *rwlock);
-void ac_rwlock_read_unlock(ac_rwlock *rwlock);
-void ac_rwlock_write_unlock(ac_rwlock *rwlock);
-uint32_t ac_rwlock_readers(const ac_rwlock *rwlock);
-int ac_rwlock_is_write_locked(const ac_rwlock *rwlock);
-uint32_t ac_rwlock_waiting(const ac_rwlock *rwlock);
+AC_API void ac_rwlock_init(ac_rwlock *rwlock);
+AC_API void ac_rwlock_destroy(ac_rwlock *rwlock);
+AC_API ac_future *ac_rwlock_read(ac_rwlock_read_op *op, ac_rwlock *rwlock);
+AC_API ac_future *ac_rwlock_write(ac_rwlock_write_op *op, ac_rwlock *rwlock);
+AC_API int ac_rwlock_try_read(ac_rwlock *rwlock);
+AC_API int ac_rwlock_try_write(ac_rwlock *rwlock);
+AC_API void ac_rwlock_read_unlock(ac_rwlock *rwlock);
+AC_API void ac_rwlock_write_unlock(ac_rwlock *rwlock);
+AC_API uint32_t ac_rwlock_readers(const ac_rwlock *rwlock);
+AC_API int ac_rwlock_is_write_locked(const ac_rwlock *rwlock);
+AC_API uint32_t ac_rwlock_waiting(const ac_rwlock *rwlock);
 
 /* ---- Barrier: wait until `parties` tasks have arrived (tokio::sync::Barrier) ----
  *
@@ -2228,11 +2242,11 @@ typedef struct ac_barrier_wait_op {
     ac_wait_node node;
 } ac_barrier_wait_op;
 
-void ac_barrier_init(ac_barrier *barrier, uint32_t parties);
-void ac_barrier_destroy(ac_barrier *barrier);
-ac_future *ac_barrier_wait(ac_barrier_wait_op *op, ac_barrier *barrier);
-uint32_t ac_barrier_waiting(const ac_barrier *barrier);
-uint32_t ac_barrier_generation(const ac_barrier *barrier);
+AC_API void ac_barrier_init(ac_barrier *barrier, uint32_t parties);
+AC_API void ac_barrier_destroy(ac_barrier *barrier);
+AC_API ac_future *ac_barrier_wait(ac_barrier_wait_op *op, ac_barrier *barrier);
+AC_API uint32_t ac_barrier_waiting(const ac_barrier *barrier);
+AC_API uint32_t ac_barrier_generation(const ac_barrier *barrier);
 
 /* ---- Once cell: initialise something exactly once, asynchronously (tokio::sync::OnceCell) ----
  *
@@ -2280,11 +2294,11 @@ typedef struct ac_once_get_or_init_op {
     ac_wait_node node;
 } ac_once_get_or_init_op;
 
-void ac_once_init(ac_once *cell);
-void ac_once_destroy(ac_once *cell);
-ac_future *ac_once_get_or_init(ac_once_get_or_init_op *op, ac_once *cell, ac_future *init);
-int ac_once_set(ac_once *cell);
-int ac_once_is_set(const ac_once *cell);
+AC_API void ac_once_init(ac_once *cell);
+AC_API void ac_once_destroy(ac_once *cell);
+AC_API ac_future *ac_once_get_or_init(ac_once_get_or_init_op *op, ac_once *cell, ac_future *init);
+AC_API int ac_once_set(ac_once *cell);
+AC_API int ac_once_is_set(const ac_once *cell);
 
 /* ============================================================================================
  * 19. TASK GROUPS: STRUCTURED CONCURRENCY
@@ -2371,7 +2385,7 @@ typedef struct ac_group {
 } ac_group;
 
 /* Initialise an empty group with a policy (above). Any thread; nothing is allocated. */
-void ac_group_init(ac_group *group, int policy);
+AC_API void ac_group_init(ac_group *group, int policy);
 
 /* Spawn `future` (not yet started, copied as by ac_spawn) as a member. Returns the member's
  * task, or NULL when out of memory or when the group accepts no more tasks (cancelled, failed
@@ -2381,8 +2395,8 @@ void ac_group_init(ac_group *group, int policy);
     ac_group_spawn_at_((group), (future), NULL, __FILE__, __LINE__)
 #define ac_group_spawn_named(group, future, name)                                                  \
     ac_group_spawn_at_((group), (future), (name), __FILE__, __LINE__)
-ac_task *ac_group_spawn_at_(ac_group *group, ac_future *future, const char *name,
-                            const char *file, int line);
+AC_API ac_task *ac_group_spawn_at_(ac_group *group, ac_future *future, const char *name,
+                                   const char *file, int line);
 
 /* Wait for the next member to finish (or take one that already has, in finish order) and hand it
  * over. Finishes with 1, setting op->member, op->task_id and op->result (the member's result,
@@ -2419,9 +2433,9 @@ typedef struct ac_group_next_op {
     uint32_t task_id;
     int result;
 } ac_group_next_op;
-ac_future *ac_group_next(ac_group_next_op *op, ac_group *group);
+AC_API ac_future *ac_group_next(ac_group_next_op *op, ac_group *group);
 #define ac_group_member(op, NAME) ((struct NAME *)ac_group_member_((op), &NAME##_vtable))
-void *ac_group_member_(const ac_group_next_op *op, const ac_future_vtable *vtable);
+AC_API void *ac_group_member_(const ac_group_next_op *op, const ac_future_vtable *vtable);
 
 /* ac_group_try_next: ac_group_next without waiting (tokio's JoinSet::try_join_next). Returns 1
  * and fills `op` exactly as a next that finishes with 1 (the member's frame is held on the same
@@ -2429,7 +2443,7 @@ void *ac_group_member_(const ac_group_next_op *op, const ac_future_vtable *vtabl
  * running but none has finished yet. `op` is only an output here: it needs no initialisation,
  * is not a future to await, and must not be a next that is pending. A plain call, from a task
  * or from plain code, on the group's executor thread. */
-int ac_group_try_next(ac_group *group, ac_group_next_op *op);
+AC_API int ac_group_try_next(ac_group *group, ac_group_next_op *op);
 
 /* Wait until every member has finished, free them all (undelivered results are dropped, and the
  * member a next delivered last is released too), and finish with 0, or with the group's first
@@ -2440,25 +2454,25 @@ typedef struct ac_group_join_op {
     ac_future future;
     ac_group *group;
 } ac_group_join_op;
-ac_future *ac_group_join(ac_group_join_op *op, ac_group *group);
+AC_API ac_future *ac_group_join(ac_group_join_op *op, ac_group *group);
 
 /* Cancel every running member now — each one's cleanup runs before this returns; a member that
  * is itself running (it cancels its own group) is cancelled as soon as its poll returns — and
  * refuse further spawns. Members stay in the group, to be delivered (-ECANCELED) or joined.
  * Cancelling twice is harmless. */
-void ac_group_cancel(ac_group *group);
+AC_API void ac_group_cancel(ac_group *group);
 
 /* Cancel every running member (as ac_group_cancel) and free every member. The group is then
  * empty and accepts no more tasks; the memory is yours again. No next or join may be pending,
  * and it may not be called from inside one of the group's own members (debug builds abort). */
-void ac_group_destroy(ac_group *group);
+AC_API void ac_group_destroy(ac_group *group);
 
 /* Inspection: running members, finished members not yet delivered, whether it is cancelled
  * (by ac_group_cancel, ac_group_destroy or fail-fast), and its first error (0 if none). */
-uint32_t ac_group_running(const ac_group *group);
-uint32_t ac_group_finished(const ac_group *group);
-int ac_group_is_cancelled(const ac_group *group);
-int ac_group_error(const ac_group *group);
+AC_API uint32_t ac_group_running(const ac_group *group);
+AC_API uint32_t ac_group_finished(const ac_group *group);
+AC_API int ac_group_is_cancelled(const ac_group *group);
+AC_API int ac_group_error(const ac_group *group);
 
 /* ============================================================================================
  * 20. GENERATORS AND STREAMS: ASYNC_YIELD AND FOR_AWAIT

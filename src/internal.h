@@ -5,6 +5,10 @@
  * points into sleeping futures, never owning them), its inbox (other threads' requests) and its
  * blocking pool. A task owns its root frame (same allocation). Everything runs on the executor's
  * thread except what touches `inbox_*` and the blocking pool, which are guarded by mutexes.
+ *
+ * Nothing declared here is exported: the library is compiled with hidden visibility and only
+ * asyncc.h's AC_API declarations are visible outside it. Keep AC_API out of this file, so that
+ * the shared library's interface stays exactly what asyncc.h documents (tests/test_exports.sh).
  */
 #ifndef ASYNCC_INTERNAL_H
 /* Before any system header: CLOCK_MONOTONIC_COARSE, strerrordesc_np, eventfd. */

@@ -15,7 +15,8 @@ fail() {
 }
 
 # name type, one per line, for every constructor
-mapfile -t constructors < <(sed -n 's/^ac_future \*\(ac_[a-z0-9_]*\)(\([a-z0-9_]*\) \*.*/\1 \2/p' "$header")
+mapfile -t constructors < <(sed -n \
+    's/^\(AC_API \)\{0,1\}ac_future \*\(ac_[a-z0-9_]*\)(\([a-z0-9_]*\) \*.*/\2 \3/p' "$header")
 ((${#constructors[@]} > 30)) || fail "found only ${#constructors[@]} constructors: has the declaration style changed?"
 
 declare -A op_of=() is_op_type=()
