@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs a built asyncc tree into a temporary prefix, then builds and runs two programs outside the
 # tree against it: one through find_package(asyncc) (shared and static), one through pkg-config.
+# Then builds asyncc from source inside another project (add_subdirectory) and runs that project's
+# program, and builds the library alone: both with no C++ compiler and no Check (nor
+# libevent_pthreads) to be found, and neither may build a test, example or benchmark.
 #
 #   run.sh <build dir> [<C compiler> [<extra compile+link flags, one string>]]
 set -euo pipefail
 
 build_dir=$1
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 compiler=${2:-cc}
 read -r -a extra_flags <<<"${3:-}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,3 +52,48 @@ read -r -a pc_flags <<<"$(pkg-config --cflags --libs asyncc)"
     "$here/pkgconfig_consumer/main.c" "${pc_flags[@]}"
 lib_dir=$(pkg-config --variable=libdir asyncc)
 check_output pkgconfig_consumer env LD_LIBRARY_PATH="$lib_dir" "$work/pkgconfig_consumer"
+
+# What a project that wants only the library has: pkg-config finds libevent_core and nothing else
+# (not check, not libevent_pthreads), and there is no C++ compiler.
+lean_pc=$work/lean-pkgconfig
+mkdir -p "$lean_pc"
+ln -s "$(pkg-config --variable=pcfiledir libevent_core)/libevent_core.pc" "$lean_pc/"
+lean=(env PKG_CONFIG_LIBDIR="$lean_pc" PKG_CONFIG_PATH=)
+no_cxx=-DCMAKE_CXX_COMPILER=/nonexistent/c++
+
+only_the_library() { # <asyncc's binary dir>: no program of asyncc's own was built or registered
+    local program_dir
+    for program_dir in tests examples bench tutorial; do
+        if [[ -e $1/$program_dir ]]; then
+            printf '%s exists: a library-only build built programs\n' "$1/$program_dir" >&2
+            exit 1
+        fi
+    done
+    if [[ -e $1/CTestTestfile.cmake ]]; then
+        printf '%s registers tests in a library-only build\n' "$1" >&2
+        exit 1
+    fi
+}
+
+step "add_subdirectory consumer (no C++, no Check)"
+consumer=$work/subdirectory_consumer
+"${lean[@]}" cmake -S "$here/subdirectory_consumer" -B "$consumer" -DASYNCC_SOURCE_DIR="$source_dir" \
+    -DCMAKE_C_COMPILER="$compiler" "$no_cxx" -DCMAKE_C_FLAGS="$flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="${extra_flags[*]}" -DCMAKE_SHARED_LINKER_FLAGS="${extra_flags[*]}" \
+    >"$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
+cmake --build "$consumer" -j 2 >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+only_the_library "$consumer/asyncc"
+check_output subdirectory_shared "$consumer/consumer_shared"
+check_output subdirectory_static "$consumer/consumer_static"
+
+step "library-only build (no C++, no Check)"
+library_only=$work/library_only
+"${lean[@]}" cmake -S "$source_dir" -B "$library_only" -DCMAKE_C_COMPILER="$compiler" "$no_cxx" \
+    -DASYNCC_BUILD_TESTS=OFF -DASYNCC_BUILD_EXAMPLES=OFF -DASYNCC_BUILD_BENCHMARKS=OFF \
+    >"$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
+cmake --build "$library_only" -j 2 >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+only_the_library "$library_only"
+for library in libasyncc.a libasyncc.so; do
+    [[ -f $library_only/$library ]] || { echo "the library-only build made no $library" >&2; exit 1; }
+done
+echo "library-only: libasyncc.a libasyncc.so"
