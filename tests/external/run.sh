@@ -9,10 +9,10 @@
 set -euo pipefail
 
 build_dir=$1
-source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 compiler=${2:-cc}
 read -r -a extra_flags <<<"${3:-}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source_dir=$(cd "$here/../.." && pwd)
 expected="sum=5"
 
 work=$(mktemp -d)
@@ -77,8 +77,9 @@ only_the_library() { # <asyncc's binary dir>: no program of asyncc's own was bui
 
 step "add_subdirectory consumer (no C++, no Check)"
 consumer=$work/subdirectory_consumer
-"${lean[@]}" cmake -S "$here/subdirectory_consumer" -B "$consumer" -DASYNCC_SOURCE_DIR="$source_dir" \
-    -DCMAKE_C_COMPILER="$compiler" "$no_cxx" -DCMAKE_C_FLAGS="$flags" \
+"${lean[@]}" cmake -S "$here/subdirectory_consumer" -B "$consumer" \
+    -DASYNCC_SOURCE_DIR="$source_dir" -DCMAKE_C_COMPILER="$compiler" "$no_cxx" \
+    -DCMAKE_C_FLAGS="$flags" \
     -DCMAKE_EXE_LINKER_FLAGS="${extra_flags[*]}" -DCMAKE_SHARED_LINKER_FLAGS="${extra_flags[*]}" \
     >"$work/configure.log" 2>&1 || { cat "$work/configure.log"; exit 1; }
 cmake --build "$consumer" -j 2 >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
@@ -94,6 +95,9 @@ library_only=$work/library_only
 cmake --build "$library_only" -j 2 >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 only_the_library "$library_only"
 for library in libasyncc.a libasyncc.so; do
-    [[ -f $library_only/$library ]] || { echo "the library-only build made no $library" >&2; exit 1; }
+    if [[ ! -f $library_only/$library ]]; then
+        echo "the library-only build made no $library" >&2
+        exit 1
+    fi
 done
 echo "library-only: libasyncc.a libasyncc.so"
