@@ -16,7 +16,7 @@
  *  11. Diagnostics: the async backtrace, the slow-poll watchdog, misuse checks
  *  12. Writing leaf futures
  *  13. Async I/O: registered file descriptors and readiness
- *  14. Sockets: TCP, UDP and Unix-domain
+ *  14. Sockets: TCP, UDP and Unix-domain; DNS: resolving names and connecting by name
  *  15. Streams: buffered reads, lines, write-all, buffered writes and flush, copy
  *  16. Combinators: join, try-join, select; interval timers
  *  17. Channels: mpsc (bounded and unbounded), oneshot, broadcast, watch
@@ -231,8 +231,10 @@ extern "C" {
  *   ac_io_write_all            len                             I/O               partial no
  *   ac_socket_accept           0, op->conn and op->peer        I/O, -EMFILE      yes     the io
  *   ac_socket_connect          0, op->conn                     I/O               yes     the io
+ *   ac_socket_connect_host     0, op->conn and op->peer        DNS's, I/O        yes     the io
  *   ac_socket_send_to          bytes sent                      I/O               yes     no
  *   ac_socket_recv_from        datagram length, op->from       I/O               yes     no
+ *   ac_dns_resolve             addresses (> 0), op->addrs      DNS's [5]         yes     no [5]
  *   ac_stream_read_some        bytes (> 0), 0 at end of file   I/O               yes     buf [2]
  *   ac_stream_read_exact       len                             -ENODATA, I/O     partial buf [2]
  *   ac_stream_read_until       length, 0 at end of file        -EMSGSIZE, I/O    yes     buf [2]
@@ -268,6 +270,9 @@ extern "C" {
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
  * [3] an unbounded channel's ring grows to the most values ever queued at once.
  * [4] no enabled branch: zero branches, or every one disabled (NULL).
+ * [5] the errors of section 14's DNS part (-ENOENT no such name, -ENODATA, -ETIMEDOUT,
+ *     -EMSGSIZE, -EIO, -EINVAL); evdns allocates each query, the executor's query table grows
+ *     to the most queries ever in flight at once.
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -1088,9 +1093,10 @@ AC_API ac_future *ac_io_write_all(ac_io_write_all_op *op, ac_io *io, const void 
 /* ============================================================================================
  * 14. SOCKETS: TCP, UDP AND UNIX-DOMAIN
  *
- * Addresses are numeric (IPv4 "127.0.0.1", IPv6 "::1") or Unix paths; name resolution comes
- * with DNS. Every socket is created non-blocking and close-on-exec and registered as an ac_io
- * that owns its fd: release it with ac_io_close.
+ * Addresses are numeric (IPv4 "127.0.0.1", IPv6 "::1") or Unix paths; names are resolved, and
+ * connected to, by the DNS part at the end of this section. Every socket is created
+ * non-blocking and close-on-exec and registered as an ac_io that owns its fd: release it with
+ * ac_io_close.
  * ============================================================================================ */
 
 typedef struct ac_sockaddr {
@@ -1172,6 +1178,150 @@ typedef struct ac_socket_recv_from_op {
     ac_sockaddr from;
 } ac_socket_recv_from_op;
 AC_API ac_future *ac_socket_recv_from(ac_socket_recv_from_op *op, ac_io *io, void *buf, size_t len);
+
+/* --------------------------------------------------------------------------------------------
+ * DNS: resolving names and connecting by name
+ *
+ * ac_dns_resolve looks a host name up (A and AAAA records) and ac_socket_connect_host connects
+ * to it, trying its addresses the way RFC 8305 ("Happy Eyeballs") says. Both run on the
+ * executor's own loop, on libevent's resolver (evdns): no thread, no blocking getaddrinfo.
+ *
+ * Where answers come from, in this order:
+ *   1. a numeric address ("127.0.0.1", "::1") is its own answer: no query;
+ *   2. the hosts file (/etc/hosts unless configured): every entry for the name, in file order;
+ *   3. the nameservers of /etc/resolv.conf (its `search`, `ndots`, `timeout` and `attempts`
+ *      too, as evdns reads them), or the ones ac_dns_configure gives.
+ * Each executor has its own resolver, created on first use from the system's configuration and
+ * freed by ac_executor_free. ac_dns_configure replaces it (tests, embedded systems, a program
+ * with its own servers).
+ *
+ * Errors (a lookup's, and ac_socket_connect_host's when no address could even be tried):
+ *   -ENOENT     no such name: the server said NXDOMAIN, or no nameserver is configured and the
+ *               name is neither numeric nor in the hosts file (getaddrinfo's EAI_NONAME).
+ *   -ENODATA    the name exists but has no address of the family asked for (EAI_NODATA).
+ *   -ETIMEDOUT  no answer in time: the lookup's timeout, or every attempt of evdns went
+ *               unanswered (a nameserver that says SERVFAIL is retried like a silent one).
+ *   -EMSGSIZE   the answer was truncated (TC bit): evdns has no TCP fallback (see below).
+ *   -EIO        the server answered with an error of its own (refused, not implemented,
+ *               malformed), or an answer evdns could not read.
+ *   -EINVAL     a bad argument, found before any query: host NULL or empty, longer than
+ *               AC_DNS_MAX_NAME characters (plus an optional final dot), a label (the text
+ *               between dots) empty or longer than 63, a control character or space in it;
+ *               a family other than AF_UNSPEC, AF_INET or AF_INET6.
+ *   -ENOMEM     out of memory; -ECANCELED when cancelled, as always.
+ *
+ * Limits, honestly: evdns speaks UDP only, so an answer too big for one datagram (hundreds of
+ * addresses) fails with -EMSGSIZE where glibc or c-ares would retry over TCP; it does not
+ * speak DNSSEC, DNS over TLS or mDNS (".local"); the hosts file and resolv.conf are read when
+ * the resolver is created, not watched. docs/ARCHITECTURE.md says why evdns and not c-ares.
+ * -------------------------------------------------------------------------------------------- */
+
+enum {
+    AC_DNS_MAX_ADDRS = 8,  /* addresses one lookup keeps (with AF_UNSPEC: up to 4 per family) */
+    AC_DNS_MAX_NAME = 253, /* the longest host name DNS carries, without the final dot */
+};
+
+/* The resolver of one executor. Every field may be 0 (or NULL) for its default. */
+typedef struct ac_dns_config {
+    /* Nameservers as "IP" or "IP:port" ("127.0.0.1:5353", "[::1]:53"), ending with a NULL
+     * entry; an empty list (just NULL) means none: numeric names and the hosts file only.
+     * NULL: take them from resolv_conf. */
+    const char *const *nameservers;
+    /* Read for nameservers, search domains and options when `nameservers` is NULL.
+     * NULL: /etc/resolv.conf (if it is missing, evdns asks 127.0.0.1, as glibc does). */
+    const char *resolv_conf;
+    /* NULL: /etc/hosts (none if it is missing); "": no hosts file. */
+    const char *hosts_file;
+    /* A lookup's timeout when ac_dns_resolve is given 0. Default 5000 ms. */
+    uint64_t timeout_ms;
+    /* How many times a query is sent before giving up (each try waits timeout_ms / attempts
+     * for its answer). Default 2, as glibc's; overrides resolv.conf's `attempts` and `timeout`. */
+    unsigned attempts;
+    /* Happy Eyeballs (ac_socket_connect_host): how long to wait for the AAAA answer once the A
+     * answer is in (default 50 ms, RFC 8305's "Resolution Delay"), and between the starts of two
+     * connection attempts (default 250 ms, the "Connection Attempt Delay"; at least 10 ms). */
+    uint64_t resolution_delay_ms;
+    uint64_t connection_attempt_delay_ms;
+} ac_dns_config;
+
+/* Replace `ex`'s resolver by one configured from `config` (NULL: the system's configuration,
+ * as on first use). Returns 0, or a negative errno with the resolver unchanged: -EINVAL (a
+ * nameserver that is not "IP" or "IP:port", or a resolv_conf that evdns cannot parse), the
+ * errno of a named resolv_conf or hosts_file that cannot be read (-ENOENT, -EACCES, ...),
+ * -ENOMEM, or -EBUSY while a lookup (or ac_socket_connect_host) of `ex` is pending. Call it on
+ * the executor's thread; the strings are read during the call, not kept. */
+AC_API int ac_dns_configure(ac_executor *ex, const ac_dns_config *config);
+
+/* Look `host` up: finishes with the number of addresses found (1 .. AC_DNS_MAX_ADDRS), stored
+ * in op->addrs[0 .. n) with `port` in each, or a negative errno (see the list above).
+ *   family      AF_INET (A records), AF_INET6 (AAAA) or AF_UNSPEC (both, asked at once; IPv6
+ *               addresses first, at most 4 of each family). With AF_UNSPEC, one family's
+ *               failure is not the lookup's: it finishes with what the other found.
+ *   timeout_ms  for the whole lookup, from its first poll (0: the configured default; it
+ *               saturates, so UINT64_MAX leaves only evdns's own retries to end it). When it
+ *               runs out, the lookup finishes with the addresses of the family that did answer
+ *               (AF_UNSPEC), or -ETIMEDOUT.
+ * `host` is copied: it need not outlive the call. Nothing of asyncc's is allocated per lookup
+ * (evdns allocates its request); the executor keeps a table of the queries in flight, which
+ * grows to the most ever in flight at once. Cancel-safe: cancelling cancels the queries
+ * (evdns_cancel_request); an answer that arrives later is dropped. */
+struct ac_dns_query;
+typedef struct ac_dns_resolve_op {
+    ac_future future;
+    ac_executor *ex;
+    struct ac_dns_query *queries[2]; /* in flight: [0] AAAA, [1] A */
+    ac_task *waiter;
+    ac_sleep_until_op timer;
+    uint64_t timeout_ms;
+    int family;
+    int errors[2];    /* each query's error, 0 if none */
+    uint8_t found[2]; /* addresses each query found so far */
+    uint8_t in_flight; /* queries were sent: the lookup counts as a wake source */
+    uint16_t port;
+    int count; /* the result: addresses in addrs */
+    ac_sockaddr addrs[AC_DNS_MAX_ADDRS];
+    char host[AC_DNS_MAX_NAME + 2]; /* the name and an optional final dot */
+} ac_dns_resolve_op;
+AC_API ac_future *ac_dns_resolve(ac_dns_resolve_op *op, ac_executor *ex, const char *host,
+                                 uint16_t port, int family, uint64_t timeout_ms);
+
+/* Connect a TCP socket to `host`:`port`: finishes with 0, op->conn (a registered ac_io you now
+ * own: ac_io_close it) and op->peer (the address that answered), or a negative errno.
+ *
+ * How (RFC 8305, Happy Eyeballs): the AAAA and A lookups start together. Connecting starts as
+ * soon as the AAAA answer is in, or the A answer and then the resolution delay (50 ms) without
+ * an AAAA answer. Attempts alternate between the families, IPv6 first, and start one
+ * connection attempt delay (250 ms) apart — or at once when the attempt before failed; up to
+ * AC_CONNECT_HOST_MAX_ATTEMPTS run at the same time. The first connection made wins; the other
+ * attempts are cancelled and their sockets closed. ac_dns_configure sets both delays.
+ *
+ * `timeout_ms` bounds everything, lookups included (0: the resolver's default lookup timeout;
+ * UINT64_MAX: none); when it runs out: -ETIMEDOUT. Other errors: the last connection attempt's
+ * (-ECONNREFUSED, -ENETUNREACH, ...), or, when no address was found to try, the lookup's
+ * (-ENOENT, -ENODATA, ...; an IPv6 "no data" gives way to the IPv4 error). A numeric host
+ * ("::1") skips the lookup. `host` is copied. Cancel-safe: cancelling cancels the lookups and
+ * every attempt, closing every half-open socket. Nothing of asyncc's is allocated beyond the
+ * sockets (and the lookups' evdns requests): the whole state is in the op (about 4 KiB). */
+enum { AC_CONNECT_HOST_MAX_ATTEMPTS = 4 };
+typedef struct ac_socket_connect_host_op {
+    ac_future future;
+    ac_executor *ex;
+    ac_io *conn;      /* the result: the connected socket */
+    ac_sockaddr peer; /* the result: the address it is connected to */
+    ac_dns_resolve_op lookups[2]; /* [0] AAAA, [1] A */
+    ac_socket_connect_op attempts[AC_CONNECT_HOST_MAX_ATTEMPTS];
+    ac_sleep_until_op next_attempt; /* when another attempt may start */
+    ac_sleep_until_op deadline;
+    ac_instant start_at; /* the earliest the next attempt may start */
+    uint64_t timeout_ms;
+    int error;          /* the last attempt's error */
+    uint8_t tried[2];    /* addresses of each family tried so far */
+    uint8_t next_family; /* the family the next attempt prefers: 0 IPv6, 1 IPv4 */
+    uint8_t started;     /* attempts started so far */
+    uint8_t running;     /* bit i: attempts[i] is in progress */
+} ac_socket_connect_host_op;
+AC_API ac_future *ac_socket_connect_host(ac_socket_connect_host_op *op, ac_executor *ex,
+                                         const char *host, uint16_t port, uint64_t timeout_ms);
 
 /* ============================================================================================
  * 15. STREAMS

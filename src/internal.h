@@ -140,6 +140,8 @@ struct ac_executor {
 
     struct ac_blocking_pool *pool; /* blocking.c, created on first use */
 
+    struct ac_dns *dns; /* dns.c: the resolver, created on first use */
+
     /* diagnostics.c: ac_dump_tasks_on_signal */
     struct event *dump_signal_event;
     FILE *dump_out;
@@ -340,6 +342,10 @@ static inline ac_poll ac_wait_pending_(ac_wait_list *list, ac_wait_node *node, a
 void ac_blocking_shutdown_(ac_executor *ex);
 void ac_blocking_drop_abandoned_(ac_executor *ex); /* the drops of jobs abandoned while running */
 bool ac_blocking_drops_pending_(ac_executor *ex);
+
+/* dns.c */
+bool ac_dns_has_lookups_(const ac_executor *ex); /* a lookup waits for an answer */
+void ac_dns_free_(ac_executor *ex);
 
 /* diagnostics.c */
 void ac_dump_signal_free_(ac_executor *ex);

@@ -53,11 +53,13 @@ read -r -a pc_flags <<<"$(pkg-config --cflags --libs asyncc)"
 lib_dir=$(pkg-config --variable=libdir asyncc)
 check_output pkgconfig_consumer env LD_LIBRARY_PATH="$lib_dir" "$work/pkgconfig_consumer"
 
-# What a project that wants only the library has: pkg-config finds libevent_core and nothing else
-# (not check, not libevent_pthreads), and there is no C++ compiler.
+# What a project that wants only the library has: pkg-config finds libevent_core and
+# libevent_extra (evdns) and nothing else (not check, not libevent_pthreads), and there is no C++
+# compiler.
 lean_pc=$work/lean-pkgconfig
 mkdir -p "$lean_pc"
 ln -s "$(pkg-config --variable=pcfiledir libevent_core)/libevent_core.pc" "$lean_pc/"
+ln -s "$(pkg-config --variable=pcfiledir libevent_extra)/libevent_extra.pc" "$lean_pc/"
 lean=(env PKG_CONFIG_LIBDIR="$lean_pc" PKG_CONFIG_PATH=)
 no_cxx=-DCMAKE_CXX_COMPILER=/nonexistent/c++
 
