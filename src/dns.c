@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,9 +235,14 @@ static int add_nameservers(struct evdns_base *base, const ac_dns_config *config)
     bool named = false;
     if (config && config->nameservers) {
         const char *const *server;
-        for (server = config->nameservers; *server; server++)
-            if (evdns_base_nameserver_ip_add(base, *server) != 0)
+        for (server = config->nameservers; *server; server++) {
+            /* Parsed here first: evdns would also print a warning about a bad one. */
+            struct sockaddr_storage ss;
+            int len = (int)sizeof ss;
+            if (evutil_parse_sockaddr_port(*server, (struct sockaddr *)&ss, &len) != 0 ||
+                evdns_base_nameserver_ip_add(base, *server) != 0)
                 return -EINVAL;
+        }
         return 0;
     }
     if (config && config->resolv_conf) {
