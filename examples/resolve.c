@@ -69,11 +69,10 @@ static int print_answer(const char *name, const ac_dns_resolve_op *lookup)
     for (i = 0; i < lookup->count; i++) {
         const struct sockaddr *sa = (const struct sockaddr *)(const void *)&lookup->addrs[i];
         char text[INET6_ADDRSTRLEN];
-        const void *bytes = sa->sa_family == AF_INET6
-                                ? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)
-                                      ->sin6_addr
-                                : (const void *)&((const struct sockaddr_in *)(const void *)sa)
-                                      ->sin_addr;
+        const void *bytes =
+            sa->sa_family == AF_INET6
+                ? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
+                : (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
         inet_ntop(sa->sa_family, bytes, text, sizeof text);
         printf("%s has IPv%c address %s\n", name, sa->sa_family == AF_INET6 ? '6' : '4', text);
     }
@@ -85,8 +84,7 @@ ASYNC_FN(resolve_all)
         int i;
         for (i = 0; i < self->count; i++)
             self->branches[i] = ac_dns_resolve(&self->lookups[i], ac_executor_current(),
-                                               self->names[i], 0, self->family,
-                                               self->timeout_ms);
+                                               self->names[i], 0, self->family, self->timeout_ms);
     }
     AWAIT(ac_join_all(&self->all, self->branches, (size_t)self->count));
     {

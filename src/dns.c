@@ -71,7 +71,7 @@ struct ac_dns {
     uint64_t timeout_ms;
     uint64_t resolution_delay_ms;
     uint64_t attempt_delay_ms;
-    size_t lookups;          /* resolve ops waiting for answers: a wake source */
+    size_t lookups;           /* resolve ops waiting for answers: a wake source */
     size_t queries_in_flight; /* query records evdns still owes a callback */
     struct ac_dns_query *free_queries;
     struct query_chunk *chunks;
@@ -249,9 +249,9 @@ static int add_nameservers(struct evdns_base *base, const ac_dns_config *config)
         path = config->resolv_conf;
         named = true;
     }
-    return resolv_conf_error(evdns_base_resolv_conf_parse(
-                                 base, DNS_OPTION_NAMESERVERS | DNS_OPTION_SEARCH, path),
-                             path, named);
+    return resolv_conf_error(
+        evdns_base_resolv_conf_parse(base, DNS_OPTION_NAMESERVERS | DNS_OPTION_SEARCH, path), path,
+        named);
 }
 
 /* A new evdns_base on `ex`'s loop, set up from `config`, and the settings it implies. */
@@ -262,9 +262,8 @@ static int resolver_build(ac_executor *ex, const ac_dns_config *config, struct a
     int rc;
 
     into->timeout_ms = config && config->timeout_ms ? config->timeout_ms : DEFAULT_TIMEOUT_MS;
-    into->resolution_delay_ms = config && config->resolution_delay_ms
-                                    ? config->resolution_delay_ms
-                                    : DEFAULT_RESOLUTION_DELAY_MS;
+    into->resolution_delay_ms = config && config->resolution_delay_ms ? config->resolution_delay_ms
+                                                                      : DEFAULT_RESOLUTION_DELAY_MS;
     into->attempt_delay_ms = config && config->connection_attempt_delay_ms
                                  ? config->connection_attempt_delay_ms
                                  : DEFAULT_ATTEMPT_DELAY_MS;
@@ -279,11 +278,10 @@ static int resolver_build(ac_executor *ex, const ac_dns_config *config, struct a
     if (rc == 0)
         rc = set_option(into->base, "attempts", "%.0f", attempts);
     if (rc == 0)
-        rc = set_option(into->base, "timeout", "%.3f",
-                        (double)into->timeout_ms / attempts / 1000.0);
+        rc =
+            set_option(into->base, "timeout", "%.3f", (double)into->timeout_ms / attempts / 1000.0);
     if (rc == 0 && hosts_path[0])
-        rc = hosts_load(hosts_path, config && config->hosts_file, &into->hosts,
-                        &into->hosts_len);
+        rc = hosts_load(hosts_path, config && config->hosts_file, &into->hosts, &into->hosts_len);
     if (rc < 0) {
         evdns_base_free(into->base, 0);
         into->base = NULL;
@@ -633,7 +631,9 @@ static const char *resolve_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_dns_resolve_op *op = (const ac_dns_resolve_op *)(const void *)f;
     snprintf(buf, size, "dns lookup of %s (%s)", op->host,
-             op->family == AF_INET ? "A" : op->family == AF_INET6 ? "AAAA" : "AAAA and A");
+             op->family == AF_INET    ? "A"
+             : op->family == AF_INET6 ? "AAAA"
+                                      : "AAAA and A");
     return buf;
 }
 
@@ -641,8 +641,8 @@ static const ac_future_vtable resolve_vtable = {resolve_poll,     resolve_cancel
                                                 resolve_describe, "dns lookup",
                                                 __FILE__,         sizeof(ac_dns_resolve_op)};
 
-ac_future *ac_dns_resolve(ac_dns_resolve_op *op, ac_executor *ex, const char *host,
-                          uint16_t port, int family, uint64_t timeout_ms)
+ac_future *ac_dns_resolve(ac_dns_resolve_op *op, ac_executor *ex, const char *host, uint16_t port,
+                          int family, uint64_t timeout_ms)
 {
     size_t len = host ? strlen(host) : 0;
     op->ex = ex;
@@ -732,7 +732,7 @@ static bool poll_attempts(ac_socket_connect_host_op *op, ac_cx *cx)
         ac_socket_connect_op *attempt = &op->attempts[i];
         if (!(op->running & (1u << i)) || !ac_future_poll(&attempt->future, cx).is_ready)
             continue;
-        op->running &= (uint8_t)~(1u << i);
+        op->running &= (uint8_t) ~(1u << i);
         if (attempt->future.result == 0) {
             op->conn = attempt->conn;
             op->peer = attempt->addr;
@@ -849,12 +849,15 @@ static const char *connect_host_describe(const ac_future *f, char *buf, size_t s
     return buf;
 }
 
-static const ac_future_vtable connect_host_vtable = {
-    connect_host_poll,  connect_host_cancel, connect_host_describe,
-    "connect by name", __FILE__,            sizeof(ac_socket_connect_host_op)};
+static const ac_future_vtable connect_host_vtable = {connect_host_poll,
+                                                     connect_host_cancel,
+                                                     connect_host_describe,
+                                                     "connect by name",
+                                                     __FILE__,
+                                                     sizeof(ac_socket_connect_host_op)};
 
-ac_future *ac_socket_connect_host(ac_socket_connect_host_op *op, ac_executor *ex,
-                                  const char *host, uint16_t port, uint64_t timeout_ms)
+ac_future *ac_socket_connect_host(ac_socket_connect_host_op *op, ac_executor *ex, const char *host,
+                                  uint16_t port, uint64_t timeout_ms)
 {
     op->ex = ex;
     op->conn = NULL;
