@@ -368,7 +368,7 @@ void ac_executor_free(ac_executor *ex)
         t->flags &= ~AC_TASK_REMOTE_EVER;
         ac_task_unlink_and_free_(t);
     }
-    ac_task_cache_free_(ex);
+    ac_slab_cache_free_(&ex->task_blocks);
     ac_io_driver_free_(ex);
     ac_timers_free_(ex);
     ac_dump_signal_free_(ex);

@@ -46,7 +46,7 @@ struct ac_task {
     uint32_t flags;
     uint16_t remote_refs;            /* outstanding remote wakers (executor thread only) */
     uint8_t inbox_state;             /* guarded by ex->inbox_lock: see inbox.c */
-    uint8_t size_class;              /* task.c's slab class; 0: the block came from malloc */
+    uint8_t size_class;              /* slab.c's class of its block; 0: from malloc */
 };
 
 /* block_on's task points at the caller's future; NULL once block_on has returned. */
@@ -87,12 +87,28 @@ struct ac_io {
 struct ac_blocking_pool;
 struct ac_inbox_entry;
 
-/* task.c's slabs: blocks of 8-byte size classes up to 512 bytes, carved from 64 KiB chunks. */
-enum { AC_TASK_SLAB_GRANULE = 8, AC_TASK_SLAB_MAX_BLOCK = 512 };
-enum { AC_TASK_SLAB_CLASSES = AC_TASK_SLAB_MAX_BLOCK / AC_TASK_SLAB_GRANULE };
-#define AC_TASK_SLAB_BYTES ((size_t)64 * 1024)
-enum { AC_TASK_SPARE_SLABS = 16 }; /* empty slabs kept for reuse: 1 MiB */
+/* slab.c: blocks of 8-byte size classes up to 512 bytes, carved from 64 KiB chunks; task.c
+ * takes its task blocks from the executor's cache. Class 0 means "too big: use malloc". */
+enum { AC_SLAB_GRANULE = 8, AC_SLAB_MAX_BLOCK = 512 };
+enum { AC_SLAB_CLASSES = AC_SLAB_MAX_BLOCK / AC_SLAB_GRANULE };
+#define AC_SLAB_BYTES ((size_t)64 * 1024)
+enum { AC_SLAB_SPARES = 16 }; /* empty slabs kept for reuse: 1 MiB */
 typedef struct ac_slab ac_slab;
+
+typedef struct ac_slab_cache {
+    ac_slab *partial[AC_SLAB_CLASSES]; /* per class, the slabs that have a free block */
+    ac_slab *spare;                    /* empty slabs kept for reuse by any class */
+    unsigned spare_count;
+} ac_slab_cache;
+
+/* The class of a block of `size` bytes (16-byte aligned if `align16`), or 0 when too big. */
+unsigned ac_slab_class_(size_t size, bool align16);
+/* A block of class `cls` (>= 1), or NULL when the system has no memory for a new slab. */
+void *ac_slab_alloc_(ac_slab_cache *cache, unsigned cls);
+/* Give back a block that ac_slab_alloc_ handed out for `cls`. */
+void ac_slab_free_(ac_slab_cache *cache, void *block, unsigned cls);
+/* Unmap every slab, with whatever blocks are still handed out. */
+void ac_slab_cache_free_(ac_slab_cache *cache);
 
 struct ac_executor {
     struct event_base *base;
@@ -106,10 +122,7 @@ struct ac_executor {
     ac_task *run_head, *run_tail;
     unsigned budget;
 
-    /* task.c: per size class, the slabs that have a free block; empty slabs kept for reuse */
-    ac_slab *task_slabs[AC_TASK_SLAB_CLASSES];
-    ac_slab *spare_slabs;
-    unsigned spare_slab_count;
+    ac_slab_cache task_blocks; /* slab.c: where task.c takes task blocks from */
 
     ac_task *live_head;
     size_t unfinished; /* tasks whose root has not finished */
@@ -155,7 +168,6 @@ void ac_task_unlink_and_free_(ac_task *t);
 
 /* task.c */
 ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name, bool grouped);
-void ac_task_cache_free_(ac_executor *ex);
 void ac_task_finish_(ac_task *t);
 void ac_task_cancel_now_(ac_task *t);
 ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line);
