@@ -1,5 +1,5 @@
 /*
- * diagnostics.c — the async backtrace, task dumps, misuse reports and the slow-poll report.
+ * diagnostics.c — the async backtrace, task dumps, misuse reports and the slow-poll watchdog.
  *
  * A suspended task is a chain of futures: each coroutine frame records the line of its current
  * await (its state) and the child it awaits, ending in a leaf that can describe what it waits
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *base_name(const char *path)
@@ -269,8 +270,29 @@ int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out)
     return 0;
 }
 
+/* ---- the slow-poll watchdog ----
+ * Every poll is timed, so the clock must be cheap in real time: CLOCK_MONOTONIC_COARSE is a vDSO
+ * read of ~3.5 ns here (rdtsc costs 11 ns on this VM, CLOCK_MONOTONIC 26 ns), its 1-4 ms
+ * resolution is ample for a threshold of tens of milliseconds, and it is read once per poll:
+ * the end of one poll is the start of the next. Nanoseconds avoid a division on the hot path. */
+
+static uint64_t coarse_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
+                               void *user)
+{
+    ex->slow_poll_ns = ac_ms_to_ns_(threshold_ms); /* saturates: a huge one never reports */
+    ex->slow_poll_report = report;
+    ex->slow_poll_user = user;
+}
+
 /* "file:line name" of a frame as it was at `line` (its state when the poll began). */
-const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, size_t size)
+static const char *describe_frame(const ac_future *frame, int32_t line, char *buf, size_t size)
 {
     if (line > 0)
         snprintf(buf, size, "%s:%d %s", base_name(frame->vtable->file), (int)line,
@@ -280,8 +302,8 @@ const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, 
     return buf;
 }
 
-void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
-                           void *user)
+static void slow_poll_default(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
+                              void *user)
 {
     (void)user;
     fprintf(stderr,
@@ -289,6 +311,52 @@ void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resum
             "(resumed from %s)\n",
             task->id, ac_task_name(task), (unsigned long long)elapsed_ms, resumed_at);
 }
+
+static void report_slow_poll(ac_executor *ex, ac_task *t, uint64_t elapsed_ms,
+                             const ac_future *frame, int32_t line)
+{
+    char resumed_at[256];
+    ac_slow_poll_fn report = ex->slow_poll_report ? ex->slow_poll_report : slow_poll_default;
+    describe_frame(frame, line, resumed_at, sizeof resumed_at);
+    report(t, elapsed_ms, resumed_at, ex->slow_poll_user);
+}
+
+/* The innermost coroutine frame under `root`: where the task's next poll resumes. */
+static const ac_future *resume_frame(const ac_future *root)
+{
+    const ac_future *f, *frame = root;
+    for (f = root->awaiting; f; f = f->awaiting)
+        if (!f->vtable->describe)
+            frame = f;
+    return frame;
+}
+
+void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *root, ac_slow_poll_probe *probe,
+                         const uint64_t *clock_ns)
+{
+    if (!ex->slow_poll_ns) {
+        probe->frame = NULL;
+        return;
+    }
+    /* Only pointers now; the report is formatted only if the poll turns out slow. */
+    probe->frame = resume_frame(root);
+    probe->line = probe->frame->state;
+    probe->started = *clock_ns ? *clock_ns : coarse_ns();
+}
+
+void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
+                       uint64_t *clock_ns)
+{
+    uint64_t elapsed;
+    if (!probe->frame)
+        return;
+    *clock_ns = coarse_ns();
+    elapsed = *clock_ns - probe->started;
+    if (elapsed >= ex->slow_poll_ns)
+        report_slow_poll(ex, t, elapsed / 1000000u, probe->frame, probe->line);
+}
+
+/* ---- misuse ---- */
 
 void ac_misuse_call_(const char *what)
 {

@@ -155,7 +155,7 @@ struct ac_executor {
     unsigned dumps_cut_short; /* signal dumps cut short since a dump last said so */
     bool dump_mid_line;       /* the last signal dump written stopped inside a line */
 
-    /* the slow-poll watchdog: its threshold, in nanoseconds (0: off) */
+    /* diagnostics.c: the slow-poll watchdog's threshold, in nanoseconds (0: off) */
     uint64_t slow_poll_ns;
     ac_slow_poll_fn slow_poll_report;
     void *slow_poll_user;
@@ -180,9 +180,10 @@ int ac_timers_init_(ac_executor *ex);
 void ac_timers_free_(ac_executor *ex);
 
 /* Saturating time arithmetic, for every deadline made from a duration (timer.c, combinators.c)
- * and the watchdog's threshold (executor.c, converted once when it is set). A result too large for
- * an ac_instant is the largest one, UINT64_MAX (some 584 years after boot: a deadline that never
- * comes), never a wrapped-round small value, which would lie in the past and fire at once. */
+ * and the watchdog's threshold (diagnostics.c, converted once when it is set). A result too
+ * large for an ac_instant is the largest one, UINT64_MAX (some 584 years after boot: a deadline
+ * that never comes), never a wrapped-round small value, which would lie in the past and fire at
+ * once. */
 static inline ac_instant ac_ms_to_ns_(uint64_t ms)
 {
     return ms > UINT64_MAX / AC_MSEC ? UINT64_MAX : ms * AC_MSEC;
@@ -333,8 +334,20 @@ void ac_blocking_shutdown_(ac_executor *ex);
 
 /* diagnostics.c */
 void ac_dump_signal_free_(ac_executor *ex);
-const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, size_t size);
-void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
-                           void *user);
+
+/* diagnostics.c: the slow-poll watchdog. The executor brackets every task poll with begin and
+ * end; `*clock_ns` is its clock, carried from one poll to the next (0 before the first of a
+ * batch), so that one reading ends a poll and starts the next. */
+typedef struct ac_slow_poll_probe {
+    const ac_future *frame; /* the frame the poll resumed, or NULL: the watchdog is off */
+    int32_t line;           /* its resume point when the poll began */
+    uint64_t started;
+} ac_slow_poll_probe;
+
+void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *root, ac_slow_poll_probe *probe,
+                         const uint64_t *clock_ns);
+/* Reports the poll if it took the threshold or longer. */
+void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
+                       uint64_t *clock_ns);
 
 #endif
