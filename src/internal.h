@@ -15,6 +15,7 @@
 
 #include "asyncc.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
 
@@ -253,11 +254,15 @@ static inline ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op
     return ac_leaf_finish(op, result);
 }
 
-/* The FIFO wait lists of section 18 (sync.c), shared by every primitive that queues tasks
- * (rwlock.c, barrier.c, once.c). A node lives inside the pending future that waits, so waiting
- * allocates nothing; whatever it waits for is handed to it when it is woken (its node leaves the
- * list with a status other than QUEUED), so no later arrival can take it in between.
- * Invariant: a node is in its list iff its status is AC_WAIT_QUEUED. */
+/* The FIFO wait lists, the one intrusive list every waiter queue in the runtime uses: the
+ * synchronisation primitives of section 18 (sync.c, rwlock.c, barrier.c, once.c), the mpsc
+ * channel's waiting senders and close waits, the oneshot's close waits, and the broadcast and
+ * watch receivers. A node lives inside the pending future that waits, so waiting allocates
+ * nothing. A primitive that hands something over (permits, the lock, a wake-up) gives it to the
+ * node as it takes it out of the list (its status says what), so no later arrival can take it
+ * in between; broadcast and watch only wake their nodes, back to IDLE, to re-check.
+ * Invariants: a node is in its list iff its status is AC_WAIT_QUEUED; `len` is the list's length
+ * (so head is NULL iff len is 0). Debug builds assert both where a node enters or leaves. */
 enum ac_wait_status {
     AC_WAIT_IDLE = 0,     /* not started, or finished */
     AC_WAIT_QUEUED,       /* in the list, waiting */
@@ -276,6 +281,8 @@ static inline void ac_wait_list_init_(ac_wait_list *list)
 
 static inline void ac_wait_list_push_(ac_wait_list *list, ac_wait_node *node)
 {
+    assert(node->status != AC_WAIT_QUEUED);
+    assert((list->head == NULL) == (list->len == 0) && (list->head == NULL) == !list->tail);
     node->next = NULL;
     node->prev = list->tail;
     if (list->tail)
@@ -287,8 +294,12 @@ static inline void ac_wait_list_push_(ac_wait_list *list, ac_wait_node *node)
     node->status = AC_WAIT_QUEUED;
 }
 
+/* Take a queued node out of its list; it is IDLE until its owner says otherwise. */
 static inline void ac_wait_list_remove_(ac_wait_list *list, ac_wait_node *node)
 {
+    assert(node->status == AC_WAIT_QUEUED && list->len > 0);
+    assert(node->prev ? node->prev->next == node : list->head == node);
+    assert(node->next ? node->next->prev == node : list->tail == node);
     if (node->prev)
         node->prev->next = node->next;
     else
@@ -298,6 +309,7 @@ static inline void ac_wait_list_remove_(ac_wait_list *list, ac_wait_node *node)
     else
         list->tail = node->prev;
     node->prev = node->next = NULL;
+    node->status = AC_WAIT_IDLE;
     list->len--;
 }
 
@@ -309,6 +321,13 @@ static inline ac_wait_node *ac_wait_list_hand_to_head_(ac_wait_list *list, uint3
     node->status = status;
     ac_wake(node->task);
     return node;
+}
+
+/* Hand every node `status` and wake its task, oldest first: the list is empty afterwards. */
+static inline void ac_wait_list_hand_to_all_(ac_wait_list *list, uint32_t status)
+{
+    while (list->head)
+        ac_wait_list_hand_to_head_(list, status);
 }
 
 static inline void ac_wait_node_init_(ac_wait_node *node)

@@ -83,8 +83,7 @@ static ac_poll run_init(ac_once_get_or_init_op *op, ac_cx *cx)
         return ac_leaf_finish(&op->future, rc);
     }
     cell->state = ONCE_SET;
-    while (cell->waiters.head)
-        ac_wait_list_hand_to_head_(&cell->waiters, AC_WAIT_GRANTED);
+    ac_wait_list_hand_to_all_(&cell->waiters, AC_WAIT_GRANTED);
     return ac_leaf_finish(&op->future, 0);
 }
 

@@ -59,8 +59,7 @@ void ac_notify_one(ac_notify *n)
 
 void ac_notify_all(ac_notify *n)
 {
-    while (n->waiters.head)
-        ac_wait_list_hand_to_head_(&n->waiters, AC_WAIT_NOTIFIED_ALL);
+    ac_wait_list_hand_to_all_(&n->waiters, AC_WAIT_NOTIFIED_ALL);
 }
 
 static ac_poll notified_poll(ac_future *f, ac_cx *cx)
@@ -163,8 +162,7 @@ void ac_semaphore_release(ac_semaphore *s, size_t n)
 void ac_semaphore_close(ac_semaphore *s)
 {
     s->closed = 1;
-    while (s->waiters.head)
-        ac_wait_list_hand_to_head_(&s->waiters, AC_WAIT_CLOSED);
+    ac_wait_list_hand_to_all_(&s->waiters, AC_WAIT_CLOSED);
 }
 
 size_t ac_semaphore_available(const ac_semaphore *s)
