@@ -14,6 +14,7 @@
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,7 @@ void ac_schedule_(ac_task *t)
     ac_executor *ex = t->ex;
     if (t->flags & (AC_TASK_SCHEDULED | AC_TASK_FINISHED))
         return;
+    assert(!ex->run_head == !ex->run_tail);
     t->flags |= AC_TASK_SCHEDULED;
     t->run_next = NULL;
     if (ex->run_tail)
@@ -118,6 +120,7 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
     ex->in_batch = true;
     for (polled = 0; polled < ex->budget && ex->run_head && !ex->stopped; polled++) {
         ac_task *t = ex->run_head;
+        assert(t->flags & AC_TASK_SCHEDULED); /* queued iff SCHEDULED */
         ex->run_head = t->run_next;
         if (!ex->run_head)
             ex->run_tail = NULL;

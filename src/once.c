@@ -15,6 +15,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 enum { ONCE_UNSET = 0, ONCE_BUSY, ONCE_SET };
 
 enum {
@@ -111,6 +113,7 @@ static ac_poll once_poll(ac_future *f, ac_cx *cx)
     default:
         break;
     }
+    assert(cell->state == ONCE_BUSY); /* the list is empty unless the cell is BUSY */
     return ac_wait_pending_(&cell->waiters, &op->node, cx);
 }
 

@@ -5,9 +5,14 @@
  * optional name. Its memory is freed once three things hold: the root has finished, the handle
  * has been released (joined or detached), and no remote waker or queued wake refers to it. Until
  * then it stays on the executor's live list, which is what dumps and shutdown walk.
+ *
+ * Invariants: `unfinished` counts the live tasks without AC_TASK_FINISHED; a task is on the live
+ * list from ac_task_link_ until ac_task_unlink_and_free_. Debug builds assert the count where a
+ * task finishes and the links where a task leaves.
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +102,8 @@ void ac_task_unlink_and_free_(ac_task *t)
         return; /* the last ac_remote_waker_release frees it */
     if (t->flags & AC_TASK_REMOTE_EVER)
         ac_inbox_forget_(t);
+    assert(t->live_prev ? t->live_prev->live_next == t : ex->live_head == t);
+    assert(!t->live_next || t->live_next->live_prev == t);
     if (t->live_prev)
         t->live_prev->live_next = t->live_next;
     else
@@ -110,6 +117,7 @@ void ac_task_unlink_and_free_(ac_task *t)
 void ac_task_finish_(ac_task *t)
 {
     /* A task that aborts itself and then finishes in the same poll keeps its result. */
+    assert(!(t->flags & AC_TASK_FINISHED) && t->ex->unfinished > 0);
     t->flags &= ~AC_TASK_ABORT_PENDING;
     t->flags |= AC_TASK_FINISHED;
     t->ex->unfinished--;

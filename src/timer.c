@@ -6,9 +6,14 @@
  * slot of 8 bytes. A single libevent timer is kept armed for the earliest deadline. A million
  * sleepers therefore cost a million frames, an 8 MB heap array and one struct event — not a
  * million libevent events of ~130 bytes each.
+ *
+ * Invariants: a sleep is armed iff its heap_index is non-zero, and then heap[heap_index] is that
+ * sleep; every parent's deadline is at or before its children's. Debug builds assert the first
+ * wherever a sleep enters or leaves the heap (the second would cost a walk of the heap).
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <time.h>
@@ -74,6 +79,7 @@ static void rearm(ac_executor *ex)
 
 static int heap_push(ac_executor *ex, ac_sleep_ms_op *s)
 {
+    assert(s->heap_index == 0);
     if (ex->heap_len + 1 >= ex->heap_cap) {
         uint32_t cap = ex->heap_cap ? ex->heap_cap * 2 : 64;
         ac_sleep_ms_op **heap = realloc(ex->heap, cap * sizeof *heap);
@@ -92,7 +98,9 @@ static int heap_push(ac_executor *ex, ac_sleep_ms_op *s)
 static void heap_remove(ac_executor *ex, ac_sleep_ms_op *s)
 {
     uint32_t i = s->heap_index;
-    ac_sleep_ms_op *last = ex->heap[ex->heap_len--];
+    ac_sleep_ms_op *last;
+    assert(i >= 1 && i <= ex->heap_len && ex->heap[i] == s);
+    last = ex->heap[ex->heap_len--];
     s->heap_index = 0;
     if (last != s) {
         heap_place(ex, i, last);
@@ -112,6 +120,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     while (ex->heap_len > 0 && ex->heap[1]->deadline <= now) {
         ac_sleep_ms_op *s = ex->heap[1];
         ac_sleep_ms_op *last = ex->heap[ex->heap_len--];
+        assert(s->heap_index == 1);
         s->heap_index = 0;
         s->fired = 1;
         if (ex->heap_len > 0) {
