@@ -331,25 +331,19 @@ static const ac_future *resume_frame(const ac_future *root)
     return frame;
 }
 
-void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *root, ac_slow_poll_probe *probe,
+void ac_slow_poll_start_(const ac_future *root, ac_slow_poll_probe *probe,
                          const uint64_t *clock_ns)
 {
-    if (!ex->slow_poll_ns) {
-        probe->frame = NULL;
-        return;
-    }
     /* Only pointers now; the report is formatted only if the poll turns out slow. */
     probe->frame = resume_frame(root);
     probe->line = probe->frame->state;
     probe->started = *clock_ns ? *clock_ns : coarse_ns();
 }
 
-void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
-                       uint64_t *clock_ns)
+void ac_slow_poll_stop_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
+                        uint64_t *clock_ns)
 {
     uint64_t elapsed;
-    if (!probe->frame)
-        return;
     *clock_ns = coarse_ns();
     elapsed = *clock_ns - probe->started;
     if (elapsed >= ex->slow_poll_ns)

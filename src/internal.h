@@ -363,10 +363,26 @@ typedef struct ac_slow_poll_probe {
     uint64_t started;
 } ac_slow_poll_probe;
 
-void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *root, ac_slow_poll_probe *probe,
+void ac_slow_poll_start_(const ac_future *root, ac_slow_poll_probe *probe,
                          const uint64_t *clock_ns);
+void ac_slow_poll_stop_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
+                        uint64_t *clock_ns);
+
+/* Inline so that with the watchdog off a poll costs a test, not two calls into another file. */
+static inline void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *root,
+                                       ac_slow_poll_probe *probe, const uint64_t *clock_ns)
+{
+    probe->frame = NULL;
+    if (ex->slow_poll_ns)
+        ac_slow_poll_start_(root, probe, clock_ns);
+}
+
 /* Reports the poll if it took the threshold or longer. */
-void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
-                       uint64_t *clock_ns);
+static inline void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
+                                     uint64_t *clock_ns)
+{
+    if (probe->frame)
+        ac_slow_poll_stop_(ex, t, probe, clock_ns);
+}
 
 #endif

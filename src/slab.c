@@ -48,7 +48,7 @@ struct ac_slab {
     uint32_t live;        /* blocks handed out */
     uint32_t unused;      /* offset of the first block never handed out yet */
     uint32_t block_size;
-    bool listed;          /* on the class's list */
+    bool listed; /* on the class's list */
 };
 
 #define SLAB_FIRST_BLOCK ((sizeof(ac_slab) + 15) & ~(size_t)15)

@@ -449,8 +449,8 @@ static ac_future *worker(struct worker *self)
     return &self->future;
 }
 
-/* The aborter's victims: random workers — holding, queued, or just handed the lock — and, half the time, the
- * head of the queue, whose removal is where a wake-up is easiest to lose. */
+/* The aborter's victims: random workers — holding, queued, or just handed the lock — and, half
+ * the time, the head of the queue, whose removal is where a wake-up is easiest to lose. */
 static ac_task *pick_victim(void)
 {
     if (rnd(2) == 0 && stress.rw.waiters.head)

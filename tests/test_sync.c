@@ -778,9 +778,9 @@ static ac_future *worker(struct worker *self)
     return &self->future;
 }
 
-/* The aborter's victims: random workers — holding, queued, or just handed what they waited for — and, half the
- * time, the head of the semaphore's queue: cancelling a head that did not fit must let the next
- * waiter through, which is where a wake-up is easiest to lose. */
+/* The aborter's victims: random workers — holding, queued, or just handed what they waited
+ * for — and, half the time, the head of the semaphore's queue: cancelling a head that did not
+ * fit must let the next waiter through, which is where a wake-up is easiest to lose. */
 static ac_task *pick_victim(void)
 {
     if (rnd(2) == 0 && stress.s.waiters.head)
