@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *base_name(const char *path)
@@ -271,17 +270,8 @@ int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out)
 }
 
 /* ---- the slow-poll watchdog ----
- * Every poll is timed, so the clock must be cheap in real time: CLOCK_MONOTONIC_COARSE is a vDSO
- * read of ~3.5 ns here (rdtsc costs 11 ns on this VM, CLOCK_MONOTONIC 26 ns), its 1-4 ms
- * resolution is ample for a threshold of tens of milliseconds, and it is read once per poll:
- * the end of one poll is the start of the next. Nanoseconds avoid a division on the hot path. */
-
-static uint64_t coarse_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+ * The executor times each poll with internal.h's inline ac_slow_poll_begin_/end_; what is here
+ * runs only when a poll was slow, or when the watchdog is set. */
 
 void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
                                void *user)
@@ -312,42 +302,13 @@ static void slow_poll_default(ac_task *task, uint64_t elapsed_ms, const char *re
             task->id, ac_task_name(task), (unsigned long long)elapsed_ms, resumed_at);
 }
 
-static void report_slow_poll(ac_executor *ex, ac_task *t, uint64_t elapsed_ms,
-                             const ac_future *frame, int32_t line)
+void ac_slow_poll_report_(ac_executor *ex, ac_task *t, uint64_t elapsed_ns,
+                          const ac_slow_poll_probe *probe)
 {
     char resumed_at[256];
     ac_slow_poll_fn report = ex->slow_poll_report ? ex->slow_poll_report : slow_poll_default;
-    describe_frame(frame, line, resumed_at, sizeof resumed_at);
-    report(t, elapsed_ms, resumed_at, ex->slow_poll_user);
-}
-
-/* The innermost coroutine frame under `root`: where the task's next poll resumes. */
-static const ac_future *resume_frame(const ac_future *root)
-{
-    const ac_future *f, *frame = root;
-    for (f = root->awaiting; f; f = f->awaiting)
-        if (!f->vtable->describe)
-            frame = f;
-    return frame;
-}
-
-void ac_slow_poll_start_(const ac_future *root, ac_slow_poll_probe *probe,
-                         const uint64_t *clock_ns)
-{
-    /* Only pointers now; the report is formatted only if the poll turns out slow. */
-    probe->frame = resume_frame(root);
-    probe->line = probe->frame->state;
-    probe->started = *clock_ns ? *clock_ns : coarse_ns();
-}
-
-void ac_slow_poll_stop_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
-                        uint64_t *clock_ns)
-{
-    uint64_t elapsed;
-    *clock_ns = coarse_ns();
-    elapsed = *clock_ns - probe->started;
-    if (elapsed >= ex->slow_poll_ns)
-        report_slow_poll(ex, t, elapsed / 1000000u, probe->frame, probe->line);
+    describe_frame(probe->frame, probe->line, resumed_at, sizeof resumed_at);
+    report(t, elapsed_ns / 1000000u, resumed_at, ex->slow_poll_user);
 }
 
 /* ---- misuse ---- */

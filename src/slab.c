@@ -13,7 +13,8 @@
  * see it as inaccessible, so touching a released task still trips them; so are the parts of a
  * slab never handed out, and spare slabs but for their head.
  *
- * A cache belongs to one executor and is used on its thread only (no locks).
+ * A cache belongs to one executor and is used on its thread only (no locks). The common cases
+ * of taking and giving back a block are inline in internal.h; this file has the rest.
  *
  * Invariants: a slab is on its class's list iff `listed`, iff it has a free block (on `free` or
  * never handed out); `live` counts the blocks handed out; a listed slab is empty only when it
@@ -25,47 +26,15 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#if defined(__has_include)
-#if __has_include(<sanitizer/asan_interface.h>) && defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define AC_POISON_(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define AC_UNPOISON_(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#elif __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define AC_POISON_(p, n) VALGRIND_MAKE_MEM_NOACCESS((p), (n))
-#define AC_UNPOISON_(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+/* Mapping, refilling and releasing slabs stay out of line: inlined into the slow paths they
+ * made them save and restore six registers on every call. */
+#if defined(__GNUC__)
+#define SLAB_COLD __attribute__((cold, noinline))
+#else
+#define SLAB_COLD
 #endif
-#endif
-#ifndef AC_POISON_
-#define AC_POISON_(p, n) ((void)(p), (void)(n))
-#define AC_UNPOISON_(p, n) ((void)(p), (void)(n))
-#endif
-
-/* The head of every slab; its blocks follow, from the first multiple of 16 after it. */
-struct ac_slab {
-    ac_slab *prev, *next; /* in its class's list of slabs that have a free block */
-    void *free;           /* blocks given back, linked through their first word */
-    uint32_t live;        /* blocks handed out */
-    uint32_t unused;      /* offset of the first block never handed out yet */
-    uint32_t block_size;
-    bool listed; /* on the class's list */
-};
 
 #define SLAB_FIRST_BLOCK ((sizeof(ac_slab) + 15) & ~(size_t)15)
-
-static ac_slab *slab_of(const void *block)
-{
-    return (ac_slab *)((uintptr_t)block & ~(uintptr_t)(AC_SLAB_BYTES - 1));
-}
-
-/* A block of 16-aligned size is 16-aligned: the slab and its first block are, and every block
- * of the class is a whole number of 16-byte steps further on. */
-unsigned ac_slab_class_(size_t size, bool align16)
-{
-    size_t granule = align16 ? 16 : AC_SLAB_GRANULE;
-    size = (size + granule - 1) / granule * granule;
-    return size <= AC_SLAB_MAX_BLOCK ? (unsigned)(size / AC_SLAB_GRANULE) : 0;
-}
 
 static bool slab_has_free_block(const ac_slab *slab)
 {
@@ -116,7 +85,7 @@ static ac_slab *slab_map(void)
     return (ac_slab *)(void *)start;
 }
 
-static ac_slab *slab_new(ac_slab_cache *cache, uint32_t block_size)
+SLAB_COLD static ac_slab *slab_new(ac_slab_cache *cache, uint32_t block_size)
 {
     ac_slab *slab = cache->spare;
 
@@ -145,7 +114,7 @@ static void slab_unmap(ac_slab *slab)
 }
 
 /* An empty slab: kept as a spare, or given back to the system. */
-static void slab_release(ac_slab_cache *cache, ac_slab *slab)
+SLAB_COLD static void slab_release(ac_slab_cache *cache, ac_slab *slab)
 {
     assert(slab->live == 0 && !slab->listed);
     if (cache->spare_count >= AC_SLAB_SPARES) {
@@ -158,7 +127,7 @@ static void slab_release(ac_slab_cache *cache, ac_slab *slab)
     AC_POISON_((char *)slab + SLAB_FIRST_BLOCK, AC_SLAB_BYTES - SLAB_FIRST_BLOCK);
 }
 
-void *ac_slab_alloc_(ac_slab_cache *cache, unsigned cls)
+void *ac_slab_alloc_slow_(ac_slab_cache *cache, unsigned cls)
 {
     ac_slab **head = &cache->partial[cls - 1];
     ac_slab *slab = *head;
@@ -188,10 +157,10 @@ void *ac_slab_alloc_(ac_slab_cache *cache, unsigned cls)
     return block;
 }
 
-void ac_slab_free_(ac_slab_cache *cache, void *block, unsigned cls)
+void ac_slab_free_slow_(ac_slab_cache *cache, void *block, unsigned cls)
 {
     ac_slab **head = &cache->partial[cls - 1];
-    ac_slab *slab = slab_of(block);
+    ac_slab *slab = ac_slab_of_(block);
 
     assert(cls >= 1 && cls <= AC_SLAB_CLASSES);
     assert(slab->block_size == cls * AC_SLAB_GRANULE && slab->live > 0);
