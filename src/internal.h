@@ -112,6 +112,7 @@ static inline unsigned ac_slab_class_(size_t size, bool align16)
     size = (size + granule - 1) / granule * granule;
     return size <= AC_SLAB_MAX_BLOCK ? (unsigned)(size / AC_SLAB_GRANULE) : 0;
 }
+
 /* The head of every slab (slab.c's, here for the inline fast paths below). Its blocks follow,
  * from the first multiple of 16 after it. */
 struct ac_slab {
@@ -184,6 +185,7 @@ static inline void ac_slab_free_(ac_slab_cache *cache, void *block, unsigned cls
     slab->live--;
     AC_POISON_((char *)block + sizeof(void *), slab->block_size - sizeof(void *));
 }
+
 /* Unmap every slab, with whatever blocks are still handed out. */
 void ac_slab_cache_free_(ac_slab_cache *cache);
 
@@ -408,14 +410,15 @@ static inline void ac_wait_list_hand_to_all_(ac_wait_list *list, uint32_t status
     uint32_t left = list->len;
     ac_wait_list_init_(list);
     for (; node; node = next) {
-        assert(node->status == AC_WAIT_QUEUED && left-- > 0);
+        assert(node->status == AC_WAIT_QUEUED && left > 0);
+        left--;
         next = node->next;
         node->prev = node->next = NULL;
         node->status = status;
         ac_wake(node->task);
     }
     assert(left == 0); /* len was the list's length */
-    (void)left;
+    (void)left;        /* counted for the asserts only */
 }
 
 static inline void ac_wait_node_init_(ac_wait_node *node)
