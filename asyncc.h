@@ -1821,9 +1821,7 @@ typedef struct ac_mpsc_send_op {
     ac_future future;
     ac_mpsc *ch;
     const void *value;
-    ac_task *waiter;                     /* the task to wake when room is reserved for it */
-    struct ac_mpsc_send_op *prev, *next; /* the channel's queue of waiting senders */
-    int phase;                           /* channel.c's: idle, waiting, room reserved */
+    ac_wait_node node; /* the channel's queue of sends waiting for room */
 } ac_mpsc_send_op;
 AC_API ac_future *ac_mpsc_send(ac_mpsc_send_op *op, ac_mpsc *ch, const void *value);
 

@@ -11,6 +11,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 void ac_barrier_init(ac_barrier *b, uint32_t parties)
 {
     ac_wait_list_init_(&b->waiters);
@@ -43,11 +45,11 @@ static ac_poll arrival_poll(ac_future *f, ac_cx *cx)
         return ac_leaf_finish(f, 0);
     }
     if (op->node.status == AC_WAIT_IDLE && b->waiters.len + 1 == b->parties) {
-        while (b->waiters.head)
-            ac_wait_list_hand_to_head_(&b->waiters, AC_WAIT_GRANTED);
+        ac_wait_list_hand_to_all_(&b->waiters, AC_WAIT_GRANTED);
         b->generation++;
         return ac_leaf_finish(f, 1);
     }
+    assert(op->node.status != AC_WAIT_IDLE || b->waiters.len + 1 < b->parties);
     return ac_wait_pending_(&b->waiters, &op->node, cx);
 }
 

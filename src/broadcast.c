@@ -13,8 +13,9 @@
  * (`unread`), so that the copies nobody will receive — overwritten under a lagging receiver, or
  * left unread by a closing one — can be handed to the drop function with their exact count.
  *
- * Waiting receives link their ac_wait_node into the channel's list; a send or the last
- * sender's release unlinks and wakes them all, and each re-checks its cursor when it runs.
+ * Waiting receives link their ac_wait_node into the channel's wait list (internal.h); a send or
+ * the last sender's release unlinks and wakes them all, and each re-checks its cursor when it
+ * runs.
  *
  * Invariants: a receive is in the list iff its node's status is QUEUED; unread[slot] counts the
  * open receivers whose cursor is at or below the slot's sequence number, for retained values.
@@ -24,8 +25,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { NODE_IDLE = 0, NODE_QUEUED };
 
 struct ac_broadcast {
     size_t elem_size, capacity;
@@ -95,48 +94,6 @@ static unsigned char *slot(const ac_broadcast *ch, uint64_t seq)
     return ch->ring + slot_index(ch, seq) * ch->elem_size;
 }
 
-/* Unlink every waiting receive and wake its task; each re-checks its cursor when it runs. */
-static void wake_all(ac_broadcast *ch)
-{
-    while (ch->waiting.head) {
-        ac_wait_node *node = ch->waiting.head;
-        ch->waiting.head = node->next;
-        node->prev = node->next = NULL;
-        node->status = NODE_IDLE;
-        ac_wake(node->task);
-    }
-    ch->waiting.tail = NULL;
-    ch->waiting.len = 0;
-}
-
-static void unlink_node(ac_broadcast *ch, ac_wait_node *node)
-{
-    if (node->prev)
-        node->prev->next = node->next;
-    else
-        ch->waiting.head = node->next;
-    if (node->next)
-        node->next->prev = node->prev;
-    else
-        ch->waiting.tail = node->prev;
-    node->prev = node->next = NULL;
-    node->status = NODE_IDLE;
-    ch->waiting.len--;
-}
-
-static void link_node(ac_broadcast *ch, ac_wait_node *node)
-{
-    node->next = NULL;
-    node->prev = ch->waiting.tail;
-    if (ch->waiting.tail)
-        ch->waiting.tail->next = node;
-    else
-        ch->waiting.head = node;
-    ch->waiting.tail = node;
-    ch->waiting.len++;
-    node->status = NODE_QUEUED;
-}
-
 /* ---- handles ---- */
 
 ac_broadcast *ac_broadcast_sender_clone(ac_broadcast *ch)
@@ -153,7 +110,8 @@ void ac_broadcast_sender_release(ac_broadcast *ch)
         ac_misuse_call_("ac_broadcast_sender_release: no sender handle left to release");
     if (--ch->senders > 0)
         return;
-    wake_all(ch); /* they drain, then see end of stream */
+    /* Wake every waiting receive: they drain, then see the end of the stream. */
+    ac_wait_list_hand_to_all_(&ch->waiting, AC_WAIT_IDLE);
     free_if_unused(ch);
 }
 
@@ -207,7 +165,8 @@ int ac_broadcast_send(ac_broadcast *ch, const void *value)
     memcpy(dest, value, ch->elem_size);
     ch->unread[index] = ch->receivers;
     ch->tail++;
-    wake_all(ch);
+    /* Wake every waiting receive; each re-checks its cursor when it runs. */
+    ac_wait_list_hand_to_all_(&ch->waiting, AC_WAIT_IDLE);
     return ch->receivers > INT_MAX ? INT_MAX : (int)ch->receivers;
 }
 
@@ -261,23 +220,20 @@ static ac_poll recv_poll(ac_future *f, ac_cx *cx)
                                          "receiver");
     rc = take(rx, op->out, &op->missed);
     if (rc != -EAGAIN) {
-        if (op->node.status == NODE_QUEUED)
-            unlink_node(rx->ch, &op->node);
+        if (op->node.status == AC_WAIT_QUEUED)
+            ac_wait_list_remove_(&rx->ch->waiting, &op->node);
         rx->receiving = NULL;
         return ac_leaf_finish(f, rc);
     }
-    op->node.task = ac_cx_waker(cx);
-    if (op->node.status == NODE_IDLE)
-        link_node(rx->ch, &op->node);
     rx->receiving = op;
-    return ac_pending();
+    return ac_wait_pending_(&rx->ch->waiting, &op->node, cx);
 }
 
 static void recv_cancel(ac_future *f)
 {
     ac_broadcast_recv_op *op = (ac_broadcast_recv_op *)(void *)f;
-    if (op->node.status == NODE_QUEUED)
-        unlink_node(op->rx->ch, &op->node);
+    if (op->node.status == AC_WAIT_QUEUED)
+        ac_wait_list_remove_(&op->rx->ch->waiting, &op->node);
     if (op->rx->receiving == op)
         op->rx->receiving = NULL;
     ac_leaf_finish(f, -ECANCELED);
@@ -300,9 +256,6 @@ ac_future *ac_broadcast_recv(ac_broadcast_recv_op *op, ac_broadcast_receiver *rx
     op->rx = rx;
     op->out = out;
     op->missed = 0;
-    op->node.prev = op->node.next = NULL;
-    op->node.task = NULL;
-    op->node.wanted = 0;
-    op->node.status = NODE_IDLE;
+    ac_wait_node_init_(&op->node);
     return ac_leaf_init(&op->future, &recv_vtable);
 }

@@ -2,11 +2,11 @@
  * channel.c — mpsc and oneshot channels between the tasks of one executor.
  *
  * An mpsc channel is a ring of fixed-size values plus two kinds of waiter: at most one pending
- * receive (ch->receiving) and a FIFO list of pending sends, linked through the send futures
- * themselves, so waiting allocates nothing.
+ * receive (ch->receiving) and a FIFO wait list (internal.h) of pending sends, linked through
+ * the send futures themselves, so waiting allocates nothing.
  *
  * Room in a bounded channel is handed out as reservations (tokio's permits): when a value
- * leaves, the oldest waiting send is unlinked, marked RESERVED and woken; `reserved` counts such
+ * leaves, the oldest waiting send is unlinked, marked GRANTED and woken; `reserved` counts such
  * sends, and len + reserved never exceeds the capacity. The reserved send copies its value when
  * its task next polls it. This is what makes waiting senders strictly FIFO (try_send and new
  * sends see no room while a slot is reserved or anyone waits) and what makes send cancel-safe
@@ -18,17 +18,17 @@
  * `receiver_open` only says whether the receiver handle is still held. Senders waiting in
  * ac_mpsc_closed sit on their own list, woken once when the channel closes.
  *
- * Invariants: a send is on the waiting list iff its phase is WAITING; len + reserved <= capacity
- * for bounded channels; the waiting list is empty for unbounded ones; once closed the waiting
- * list, the reserved count and the closed-waiters list are empty; once the receiver is released
- * the ring is freed and len is 0.
+ * Invariants (asserted in debug builds by check_mpsc): a send is on the waiting list iff its
+ * node is QUEUED, and has room reserved iff it is GRANTED; len + reserved <= capacity for
+ * bounded channels; the waiting list is empty and nothing is reserved for unbounded ones; once
+ * closed the waiting list and the closed-waiters list are empty (reserved sends give their room
+ * back when they next poll); once the receiver is released the ring is freed and len is 0.
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { SEND_IDLE, SEND_WAITING, SEND_RESERVED };
 
 enum { UNBOUNDED_FIRST_RING = 8 };
 
@@ -41,7 +41,7 @@ struct ac_mpsc {
     unsigned char *ring;
     size_t ring_cap, head, len;
     size_t reserved; /* slots promised to woken sends that have not copied yet */
-    ac_mpsc_send_op *wait_head, *wait_tail;
+    ac_wait_list waiting; /* ac_mpsc_send futures waiting for room, oldest first */
     ac_mpsc_recv_op *receiving;
     ac_wait_list closing; /* ac_mpsc_closed futures waiting for the close */
 };
@@ -79,6 +79,15 @@ int ac_mpsc_new(size_t elem_size, size_t capacity, ac_mpsc **out)
     ac_wait_list_init_(&ch->closing);
     *out = ch;
     return 0;
+}
+
+static void check_mpsc(const ac_mpsc *ch)
+{
+    assert(ch->capacity ? ch->len + ch->reserved <= ch->capacity
+                        : ch->waiting.len == 0 && ch->reserved == 0);
+    assert(!ch->closed || (ch->waiting.len == 0 && ch->closing.len == 0));
+    assert(ch->receiver_open || (ch->len == 0 && !ch->ring));
+    (void)ch; /* for release builds, where the asserts are gone */
 }
 
 static void mpsc_free_if_unused(ac_mpsc *ch)
@@ -128,35 +137,21 @@ static int push(ac_mpsc *ch, const void *value)
         if (rc < 0)
             return rc;
     }
+    assert(ch->capacity == 0 || ch->len + ch->reserved < ch->capacity);
     memcpy(slot(ch, ch->len), value, ch->elem_size);
     ch->len++;
+    check_mpsc(ch);
     if (ch->receiving)
         ac_wake(ch->receiving->waiter);
     return 0;
 }
 
-static void unlink_waiter(ac_mpsc *ch, ac_mpsc_send_op *op)
-{
-    if (op->prev)
-        op->prev->next = op->next;
-    else
-        ch->wait_head = op->next;
-    if (op->next)
-        op->next->prev = op->prev;
-    else
-        ch->wait_tail = op->prev;
-    op->prev = op->next = NULL;
-}
-
 /* Reserve free slots for the oldest waiting sends and wake them. */
 static void reserve_for_waiters(ac_mpsc *ch)
 {
-    while (ch->wait_head && ch->len + ch->reserved < ch->capacity) {
-        ac_mpsc_send_op *op = ch->wait_head;
-        unlink_waiter(ch, op);
-        op->phase = SEND_RESERVED;
+    while (ch->waiting.head && ch->len + ch->reserved < ch->capacity) {
         ch->reserved++;
-        ac_wake(op->waiter);
+        ac_wait_list_hand_to_head_(&ch->waiting, AC_WAIT_GRANTED);
     }
 }
 
@@ -167,12 +162,13 @@ static void pop(ac_mpsc *ch, void *out)
     ch->head = (ch->head + 1) % ch->ring_cap;
     ch->len--;
     reserve_for_waiters(ch);
+    check_mpsc(ch);
 }
 
 /* A new send may go straight in: there is room nobody is waiting for or has reserved. */
 static bool has_free_room(const ac_mpsc *ch)
 {
-    return ch->capacity == 0 || (!ch->wait_head && ch->len + ch->reserved < ch->capacity);
+    return ch->capacity == 0 || (!ch->waiting.head && ch->len + ch->reserved < ch->capacity);
 }
 
 /* ---- handles ---- */
@@ -191,7 +187,7 @@ void ac_mpsc_sender_release(ac_mpsc *ch)
         channel_misuse("ac_mpsc_sender_release: no sender handle left to release");
     if (--ch->senders > 0)
         return;
-    if (ASYNCC_DEBUG && (ch->wait_head || ch->reserved))
+    if (ASYNCC_DEBUG && (ch->waiting.head || ch->reserved))
         channel_misuse("the last mpsc sender handle was released while a send is pending");
     if (ASYNCC_DEBUG && ch->closing.head)
         channel_misuse("the last mpsc sender handle was released while ac_mpsc_closed is pending");
@@ -208,16 +204,11 @@ static void mpsc_close(ac_mpsc *ch)
     if (ch->closed)
         return;
     ch->closed = true;
-    while (ch->wait_head) {
-        ac_mpsc_send_op *op = ch->wait_head;
-        unlink_waiter(ch, op);
-        op->phase = SEND_IDLE;
-        ac_wake(op->waiter);
-    }
+    ac_wait_list_hand_to_all_(&ch->waiting, AC_WAIT_IDLE);
     if (ch->receiving && ch->len == 0)
         ac_wake(ch->receiving->waiter);
-    while (ch->closing.head)
-        ac_wait_list_hand_to_head_(&ch->closing, AC_WAIT_GRANTED);
+    ac_wait_list_hand_to_all_(&ch->closing, AC_WAIT_GRANTED);
+    check_mpsc(ch);
 }
 
 void ac_mpsc_close(ac_mpsc *ch)
@@ -238,6 +229,7 @@ void ac_mpsc_receiver_release(ac_mpsc *ch)
     free(ch->ring);
     ch->ring = NULL;
     ch->ring_cap = ch->head = ch->len = 0;
+    check_mpsc(ch);
     mpsc_free_if_unused(ch);
 }
 
@@ -275,14 +267,15 @@ int ac_mpsc_try_recv(ac_mpsc *ch, void *out)
 static void send_withdraw(ac_mpsc_send_op *op)
 {
     ac_mpsc *ch = op->ch;
-    if (op->phase == SEND_WAITING) {
-        unlink_waiter(ch, op);
-    } else if (op->phase == SEND_RESERVED) {
+    if (op->node.status == AC_WAIT_QUEUED) {
+        ac_wait_list_remove_(&ch->waiting, &op->node);
+    } else if (op->node.status == AC_WAIT_GRANTED) {
         ch->reserved--;
         if (!ch->closed)
             reserve_for_waiters(ch);
     }
-    op->phase = SEND_IDLE;
+    op->node.status = AC_WAIT_IDLE;
+    check_mpsc(ch);
 }
 
 static ac_poll send_poll(ac_future *f, ac_cx *cx)
@@ -294,31 +287,16 @@ static ac_poll send_poll(ac_future *f, ac_cx *cx)
         send_withdraw(op);
         return ac_leaf_finish(f, -EPIPE);
     }
-    switch (op->phase) {
-    case SEND_RESERVED:
+    if (op->node.status == AC_WAIT_GRANTED) {
         ch->reserved--;
-        op->phase = SEND_IDLE;
+        op->node.status = AC_WAIT_IDLE;
         return ac_leaf_finish(f, push(ch, op->value));
-    case SEND_WAITING:
-        op->waiter = ac_cx_waker(cx);
-        return ac_pending();
-    default:
-        break;
     }
-    if (has_free_room(ch)) {
+    if (op->node.status == AC_WAIT_IDLE && has_free_room(ch)) {
         rc = push(ch, op->value);
         return ac_leaf_finish(f, rc);
     }
-    op->waiter = ac_cx_waker(cx);
-    op->phase = SEND_WAITING;
-    op->prev = ch->wait_tail;
-    op->next = NULL;
-    if (ch->wait_tail)
-        ch->wait_tail->next = op;
-    else
-        ch->wait_head = op;
-    ch->wait_tail = op;
-    return ac_pending();
+    return ac_wait_pending_(&ch->waiting, &op->node, cx);
 }
 
 static void send_cancel(ac_future *f)
@@ -333,7 +311,7 @@ static const char *send_describe(const ac_future *f, char *buf, size_t size)
     const ac_mpsc *ch = op->ch;
     if (ch->closed)
         snprintf(buf, size, "mpsc send (receiver closed)");
-    else if (op->phase == SEND_RESERVED)
+    else if (op->node.status == AC_WAIT_GRANTED)
         snprintf(buf, size, "mpsc send (room reserved)");
     else
         snprintf(buf, size, "mpsc send (full, %zu of %zu)", ch->len, ch->capacity);
@@ -347,9 +325,7 @@ ac_future *ac_mpsc_send(ac_mpsc_send_op *op, ac_mpsc *ch, const void *value)
 {
     op->ch = ch;
     op->value = value;
-    op->waiter = NULL;
-    op->prev = op->next = NULL;
-    op->phase = SEND_IDLE;
+    ac_wait_node_init_(&op->node);
     return ac_leaf_init(&op->future, &send_vtable);
 }
 
@@ -524,8 +500,7 @@ static void oneshot_close(ac_oneshot *os)
     os->closed = true;
     if (os->receiving && !os->has_value)
         ac_wake(os->receiving->waiter);
-    while (os->closing.head)
-        ac_wait_list_hand_to_head_(&os->closing, AC_WAIT_GRANTED);
+    ac_wait_list_hand_to_all_(&os->closing, AC_WAIT_GRANTED);
 }
 
 void ac_oneshot_close(ac_oneshot *os)

@@ -1,6 +1,5 @@
 /*
- * combinators.c — join, try-join and select over branches that live in the caller's frame, and
- * fixed-rate interval timers.
+ * combinators.c — join, try-join and select over branches that live in the caller's frame.
  *
  * A combinator is a leaf future (section 12) whose poll polls its branches on behalf of the
  * same task. A task has a single waker, so a wake-up cannot say which branch it was meant for:
@@ -213,70 +212,5 @@ ac_future *ac_select(ac_select_op *op, ac_future **branches, size_t count, unsig
     else
         op->start = kth_enabled(op, next_fair_start++);
     ac_leaf_init(&op->future, &race_vtable);
-    return &op->future;
-}
-
-/* ---- interval timers ---- */
-
-int ac_interval_init(ac_interval *interval, uint64_t period_ms)
-{
-    if (period_ms == 0)
-        return -EINVAL;
-    interval->period = ac_ms_to_ns_(period_ms);
-    interval->next = ac_instant_add_(ac_now(), interval->period);
-    interval->ticks = 0;
-    interval->missed = 0;
-    return 0;
-}
-
-static ac_poll tick_poll(ac_future *f, ac_cx *cx)
-{
-    ac_interval_tick_op *op = (ac_interval_tick_op *)(void *)f;
-    ac_interval *iv = op->interval;
-    ac_instant now;
-    uint64_t missed;
-    if (!ac_future_poll(&op->timer.future, cx).is_ready)
-        return ac_pending();
-    if (op->timer.future.result < 0) {
-        f->awaiting = NULL;
-        return ac_leaf_finish(f, op->timer.future.result); /* -ENOMEM arming the timer */
-    }
-    /* The tick due at iv->next is delivered; the grid points after it that have also passed
-     * are the missed ticks. The schedule stays on the grid: no drift, no burst. */
-    now = ac_now();
-    missed = now > iv->next ? (now - iv->next) / iv->period : 0;
-    /* next + missed * period <= now: only the step past now can overflow, and it saturates. */
-    iv->next = ac_instant_add_(iv->next + missed * iv->period, iv->period);
-    iv->ticks++;
-    iv->missed += missed;
-    f->awaiting = NULL;
-    return ac_leaf_finish(f, missed > INT32_MAX ? INT32_MAX : (int)missed);
-}
-
-static void tick_cancel(ac_future *f)
-{
-    ac_interval_tick_op *op = (ac_interval_tick_op *)(void *)f;
-    ac_future_cancel(&op->timer.future);
-    f->awaiting = NULL;
-    ac_leaf_finish(f, -ECANCELED);
-}
-
-static const char *tick_describe(const ac_future *f, char *buf, size_t size)
-{
-    const ac_interval_tick_op *op = (const ac_interval_tick_op *)(const void *)f;
-    snprintf(buf, size, "interval tick (every %llu ms)",
-             (unsigned long long)(op->interval->period / AC_MSEC));
-    return buf;
-}
-
-static const ac_future_vtable tick_vtable = {tick_poll,  tick_cancel, tick_describe,
-                                             "interval", __FILE__,    sizeof(ac_interval_tick_op)};
-
-ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interval)
-{
-    op->interval = interval;
-    ac_sleep_until(&op->timer, interval->next);
-    ac_leaf_init(&op->future, &tick_vtable);
-    op->future.awaiting = &op->timer.future; /* the backtrace continues into the sleep */
     return &op->future;
 }

@@ -1,5 +1,5 @@
 /*
- * diagnostics.c — the async backtrace, task dumps, misuse reports and the slow-poll report.
+ * diagnostics.c — the async backtrace, task dumps, misuse reports and the slow-poll watchdog.
  *
  * A suspended task is a chain of futures: each coroutine frame records the line of its current
  * await (its state) and the child it awaits, ending in a leaf that can describe what it waits
@@ -269,8 +269,20 @@ int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out)
     return 0;
 }
 
+/* ---- the slow-poll watchdog ----
+ * The executor times each poll with internal.h's inline ac_slow_poll_begin_/end_; what is here
+ * runs only when a poll was slow, or when the watchdog is set. */
+
+void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
+                               void *user)
+{
+    ex->slow_poll_ns = ac_ms_to_ns_(threshold_ms); /* saturates: a huge one never reports */
+    ex->slow_poll_report = report;
+    ex->slow_poll_user = user;
+}
+
 /* "file:line name" of a frame as it was at `line` (its state when the poll began). */
-const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, size_t size)
+static const char *describe_frame(const ac_future *frame, int32_t line, char *buf, size_t size)
 {
     if (line > 0)
         snprintf(buf, size, "%s:%d %s", base_name(frame->vtable->file), (int)line,
@@ -280,8 +292,8 @@ const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, 
     return buf;
 }
 
-void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
-                           void *user)
+static void slow_poll_default(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
+                              void *user)
 {
     (void)user;
     fprintf(stderr,
@@ -289,6 +301,17 @@ void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resum
             "(resumed from %s)\n",
             task->id, ac_task_name(task), (unsigned long long)elapsed_ms, resumed_at);
 }
+
+void ac_slow_poll_report_(ac_executor *ex, ac_task *t, uint64_t elapsed_ns,
+                          const ac_slow_poll_probe *probe)
+{
+    char resumed_at[256];
+    ac_slow_poll_fn report = ex->slow_poll_report ? ex->slow_poll_report : slow_poll_default;
+    describe_frame(probe->frame, probe->line, resumed_at, sizeof resumed_at);
+    report(t, elapsed_ns / 1000000u, resumed_at, ex->slow_poll_user);
+}
+
+/* ---- misuse ---- */
 
 void ac_misuse_call_(const char *what)
 {

@@ -14,10 +14,10 @@
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static _Thread_local ac_executor *tls_executor;
 
@@ -46,6 +46,7 @@ void ac_schedule_(ac_task *t)
     ac_executor *ex = t->ex;
     if (t->flags & (AC_TASK_SCHEDULED | AC_TASK_FINISHED))
         return;
+    assert(!ex->run_head == !ex->run_tail);
     t->flags |= AC_TASK_SCHEDULED;
     t->run_next = NULL;
     if (ex->run_tail)
@@ -81,66 +82,20 @@ void ac_yield_now_(ac_cx *cx)
     ac_schedule_(t);
 }
 
-/* ---- the slow-poll watchdog's clock ----
- * Every poll is timed, so the clock must be cheap in real time: CLOCK_MONOTONIC_COARSE is a vDSO
- * read of ~3.5 ns here (rdtsc costs 11 ns on this VM, CLOCK_MONOTONIC 26 ns), its 1-4 ms
- * resolution is ample for a threshold of tens of milliseconds, and it is read once per poll:
- * the end of one poll is the start of the next. Nanoseconds avoid a division on the hot path. */
-
-static uint64_t coarse_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void report_slow_poll(ac_executor *ex, ac_task *t, uint64_t elapsed_ms,
-                             const ac_future *frame, int32_t line)
-{
-    char resumed_at[256];
-    ac_slow_poll_fn report = ex->slow_poll_report ? ex->slow_poll_report : ac_slow_poll_default_;
-    ac_describe_frame_(frame, line, resumed_at, sizeof resumed_at);
-    report(t, elapsed_ms, resumed_at, ex->slow_poll_user);
-}
-
-/* The innermost coroutine frame under `root`: where the task's next poll resumes. */
-static const ac_future *resume_frame(const ac_future *root)
-{
-    const ac_future *f, *frame = root;
-    for (f = root->awaiting; f; f = f->awaiting)
-        if (!f->vtable->describe)
-            frame = f;
-    return frame;
-}
-
-/* `clock_ns` is the watchdog's clock: the caller's last reading (0 if none yet) on entry, the
- * time this poll ended on return. */
+/* `clock_ns` is the slow-poll watchdog's clock, carried across the batch (diagnostics.c). */
 static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ns)
 {
     ac_future *root = ac_task_root_(t);
-    const ac_future *resumed_frame = NULL;
-    int32_t resumed_line = 0;
-    uint64_t started = 0;
+    ac_slow_poll_probe probe;
     ac_poll p;
 
     t->flags = (t->flags & ~AC_TASK_WAKER_TAKEN) | AC_TASK_RUNNING;
     ex->current = t;
-    if (ex->slow_poll_ns) {
-        /* Only pointers now; the report is formatted only if the poll turns out slow. */
-        resumed_frame = resume_frame(root);
-        resumed_line = resumed_frame->state;
-        started = *clock_ns ? *clock_ns : coarse_ns();
-    }
+    ac_slow_poll_begin_(ex, root, &probe, clock_ns);
     p = ac_future_poll(root, (ac_cx *)t);
     ex->current = NULL;
     t->flags &= ~AC_TASK_RUNNING;
-    if (resumed_frame) {
-        uint64_t elapsed;
-        *clock_ns = coarse_ns();
-        elapsed = *clock_ns - started;
-        if (elapsed >= ex->slow_poll_ns)
-            report_slow_poll(ex, t, elapsed / 1000000u, resumed_frame, resumed_line);
-    }
+    ac_slow_poll_end_(ex, t, &probe, clock_ns);
 
     if (p.is_ready) {
         if (ASYNCC_DEBUG && root->state != AC_STATE_FINISHED)
@@ -165,6 +120,7 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
     ex->in_batch = true;
     for (polled = 0; polled < ex->budget && ex->run_head && !ex->stopped; polled++) {
         ac_task *t = ex->run_head;
+        assert(t->flags & AC_TASK_SCHEDULED); /* queued iff SCHEDULED */
         ex->run_head = t->run_next;
         if (!ex->run_head)
             ex->run_tail = NULL;
@@ -197,7 +153,7 @@ static ac_executor *executor_create(struct event_base *base, bool owns_base)
     ex->owns_base = owns_base;
     ex->thread = pthread_self();
     ex->budget = AC_DEFAULT_BUDGET;
-    ex->slow_poll_ns = ac_ms_to_ns_(AC_DEFAULT_SLOW_POLL_MS);
+    ac_executor_set_slow_poll(ex, AC_DEFAULT_SLOW_POLL_MS, NULL, NULL);
     ex->next_id = 1;
     ex->inbox_fd = -1;
     ex->epoll_fd = -1;
@@ -237,14 +193,6 @@ ac_executor *ac_executor_new_with_base(struct event_base *base)
 void ac_executor_set_budget(ac_executor *ex, unsigned polls_per_turn)
 {
     ex->budget = polls_per_turn ? polls_per_turn : 1;
-}
-
-void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_poll_fn report,
-                               void *user)
-{
-    ex->slow_poll_ns = ac_ms_to_ns_(threshold_ms); /* saturates: a huge one never reports */
-    ex->slow_poll_report = report;
-    ex->slow_poll_user = user;
 }
 
 void ac_executor_stop(ac_executor *ex)
@@ -382,7 +330,7 @@ void ac_executor_free(ac_executor *ex)
         t->flags &= ~AC_TASK_REMOTE_EVER;
         ac_task_unlink_and_free_(t);
     }
-    ac_task_cache_free_(ex);
+    ac_slab_cache_free_(&ex->task_blocks);
     ac_io_driver_free_(ex);
     ac_timers_free_(ex);
     ac_dump_signal_free_(ex);

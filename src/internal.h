@@ -19,8 +19,10 @@
 
 #include "asyncc.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <time.h>
 
 struct event;
 
@@ -50,7 +52,7 @@ struct ac_task {
     uint32_t flags;
     uint16_t remote_refs;            /* outstanding remote wakers (executor thread only) */
     uint8_t inbox_state;             /* guarded by ex->inbox_lock: see inbox.c */
-    uint8_t size_class;              /* task.c's slab class; 0: the block came from malloc */
+    uint8_t size_class;              /* slab.c's class of its block; 0: from malloc */
 };
 
 /* block_on's task points at the caller's future; NULL once block_on has returned. */
@@ -91,12 +93,105 @@ struct ac_io {
 struct ac_blocking_pool;
 struct ac_inbox_entry;
 
-/* task.c's slabs: blocks of 8-byte size classes up to 512 bytes, carved from 64 KiB chunks. */
-enum { AC_TASK_SLAB_GRANULE = 8, AC_TASK_SLAB_MAX_BLOCK = 512 };
-enum { AC_TASK_SLAB_CLASSES = AC_TASK_SLAB_MAX_BLOCK / AC_TASK_SLAB_GRANULE };
-#define AC_TASK_SLAB_BYTES ((size_t)64 * 1024)
-enum { AC_TASK_SPARE_SLABS = 16 }; /* empty slabs kept for reuse: 1 MiB */
+/* slab.c: blocks of 8-byte size classes up to 512 bytes, carved from 64 KiB chunks; task.c
+ * takes its task blocks from the executor's cache. Class 0 means "too big: use malloc". */
+enum { AC_SLAB_GRANULE = 8, AC_SLAB_MAX_BLOCK = 512 };
+enum { AC_SLAB_CLASSES = AC_SLAB_MAX_BLOCK / AC_SLAB_GRANULE };
+#define AC_SLAB_BYTES ((size_t)64 * 1024)
+enum { AC_SLAB_SPARES = 16 }; /* empty slabs kept for reuse: 1 MiB */
 typedef struct ac_slab ac_slab;
+
+typedef struct ac_slab_cache {
+    ac_slab *partial[AC_SLAB_CLASSES]; /* per class, the slabs that have a free block */
+    ac_slab *spare;                    /* empty slabs kept for reuse by any class */
+    unsigned spare_count;
+} ac_slab_cache;
+
+/* The class of a block of `size` bytes (16-byte aligned if `align16`), or 0 when too big. A
+ * block of 16-aligned size is 16-aligned: the slab and its first block are, and every block of
+ * the class is a whole number of 16-byte steps further on. Inline: every spawn asks. */
+static inline unsigned ac_slab_class_(size_t size, bool align16)
+{
+    size_t granule = align16 ? 16 : AC_SLAB_GRANULE;
+    size = (size + granule - 1) / granule * granule;
+    return size <= AC_SLAB_MAX_BLOCK ? (unsigned)(size / AC_SLAB_GRANULE) : 0;
+}
+
+/* The head of every slab (slab.c's, here for the inline fast paths below). Its blocks follow,
+ * from the first multiple of 16 after it. */
+struct ac_slab {
+    ac_slab *prev, *next; /* in its class's list of slabs that have a free block */
+    void *free;           /* blocks given back, linked through their first word */
+    uint32_t live;        /* blocks handed out */
+    uint32_t unused;      /* offset of the first block never handed out yet */
+    uint32_t block_size;
+    bool listed; /* on the class's list */
+};
+
+/* A free block is inaccessible to ASan or valgrind but for its first word, the free-list link,
+ * so touching a released task trips them. */
+#if defined(__has_include)
+#if __has_include(<sanitizer/asan_interface.h>) && defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define AC_POISON_(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define AC_UNPOISON_(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#elif __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define AC_POISON_(p, n) VALGRIND_MAKE_MEM_NOACCESS((p), (n))
+#define AC_UNPOISON_(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
+#endif
+#endif
+#ifndef AC_POISON_
+#define AC_POISON_(p, n) ((void)(p), (void)(n))
+#define AC_UNPOISON_(p, n) ((void)(p), (void)(n))
+#endif
+
+void *ac_slab_alloc_slow_(ac_slab_cache *cache, unsigned cls);
+void ac_slab_free_slow_(ac_slab_cache *cache, void *block, unsigned cls);
+
+static inline ac_slab *ac_slab_of_(const void *block)
+{
+    return (ac_slab *)((uintptr_t)block & ~(uintptr_t)(AC_SLAB_BYTES - 1));
+}
+
+/* A block of class `cls` (>= 1), or NULL when the system has no memory for a new slab. Inline
+ * for the common case, a block from the free list of a slab that keeps another block free (so
+ * it stays listed): every spawn runs it, and calls into slab.c made bench_spawn run 3 % more
+ * instructions. */
+static inline void *ac_slab_alloc_(ac_slab_cache *cache, unsigned cls)
+{
+    ac_slab *slab = cache->partial[cls - 1];
+    void *block;
+    if (!slab || !slab->free ||
+        (!*(void **)slab->free && slab->unused + slab->block_size > AC_SLAB_BYTES))
+        return ac_slab_alloc_slow_(cache, cls);
+    assert(slab->listed && slab->block_size == cls * AC_SLAB_GRANULE);
+    block = slab->free;
+    slab->free = *(void **)block;
+    slab->live++;
+    AC_UNPOISON_((char *)block + sizeof(void *), slab->block_size - sizeof(void *));
+    return block;
+}
+
+/* Give back a block that ac_slab_alloc_ handed out for `cls`. Inline for the common case, a
+ * listed slab that keeps a block handed out or is its class's only one (so it neither joins a
+ * list nor leaves one). */
+static inline void ac_slab_free_(ac_slab_cache *cache, void *block, unsigned cls)
+{
+    ac_slab *slab = ac_slab_of_(block);
+    if (!slab->listed || (slab->live == 1 && (slab->prev || slab->next))) {
+        ac_slab_free_slow_(cache, block, cls);
+        return;
+    }
+    assert(slab->block_size == cls * AC_SLAB_GRANULE && slab->live > 0);
+    *(void **)block = slab->free;
+    slab->free = block;
+    slab->live--;
+    AC_POISON_((char *)block + sizeof(void *), slab->block_size - sizeof(void *));
+}
+
+/* Unmap every slab, with whatever blocks are still handed out. */
+void ac_slab_cache_free_(ac_slab_cache *cache);
 
 struct ac_executor {
     struct event_base *base;
@@ -110,10 +205,7 @@ struct ac_executor {
     ac_task *run_head, *run_tail;
     unsigned budget;
 
-    /* task.c: per size class, the slabs that have a free block; empty slabs kept for reuse */
-    ac_slab *task_slabs[AC_TASK_SLAB_CLASSES];
-    ac_slab *spare_slabs;
-    unsigned spare_slab_count;
+    ac_slab_cache task_blocks; /* slab.c: where task.c takes task blocks from */
 
     ac_task *live_head;
     size_t unfinished; /* tasks whose root has not finished */
@@ -148,7 +240,7 @@ struct ac_executor {
     unsigned dumps_cut_short; /* signal dumps cut short since a dump last said so */
     bool dump_mid_line;       /* the last signal dump written stopped inside a line */
 
-    /* the slow-poll watchdog: its threshold, in nanoseconds (0: off) */
+    /* diagnostics.c: the slow-poll watchdog's threshold, in nanoseconds (0: off) */
     uint64_t slow_poll_ns;
     ac_slow_poll_fn slow_poll_report;
     void *slow_poll_user;
@@ -161,7 +253,6 @@ void ac_task_unlink_and_free_(ac_task *t);
 
 /* task.c */
 ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name, bool grouped);
-void ac_task_cache_free_(ac_executor *ex);
 void ac_task_finish_(ac_task *t);
 void ac_task_cancel_now_(ac_task *t);
 ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line);
@@ -174,9 +265,10 @@ int ac_timers_init_(ac_executor *ex);
 void ac_timers_free_(ac_executor *ex);
 
 /* Saturating time arithmetic, for every deadline made from a duration (timer.c, combinators.c)
- * and the watchdog's threshold (executor.c, converted once when it is set). A result too large for
- * an ac_instant is the largest one, UINT64_MAX (some 584 years after boot: a deadline that never
- * comes), never a wrapped-round small value, which would lie in the past and fire at once. */
+ * and the watchdog's threshold (diagnostics.c, converted once when it is set). A result too
+ * large for an ac_instant is the largest one, UINT64_MAX (some 584 years after boot: a deadline
+ * that never comes), never a wrapped-round small value, which would lie in the past and fire at
+ * once. */
 static inline ac_instant ac_ms_to_ns_(uint64_t ms)
 {
     return ms > UINT64_MAX / AC_MSEC ? UINT64_MAX : ms * AC_MSEC;
@@ -262,11 +354,15 @@ static inline ac_poll ac_io_finish_(ac_io *io, unsigned direction, ac_future *op
     return ac_leaf_finish(op, result);
 }
 
-/* The FIFO wait lists of section 18 (sync.c), shared by every primitive that queues tasks
- * (rwlock.c, barrier.c, once.c). A node lives inside the pending future that waits, so waiting
- * allocates nothing; whatever it waits for is handed to it when it is woken (its node leaves the
- * list with a status other than QUEUED), so no later arrival can take it in between.
- * Invariant: a node is in its list iff its status is AC_WAIT_QUEUED. */
+/* The FIFO wait lists, the one intrusive list every waiter queue in the runtime uses: the
+ * synchronisation primitives of section 18 (sync.c, rwlock.c, barrier.c, once.c), the mpsc
+ * channel's waiting senders and close waits, the oneshot's close waits, and the broadcast and
+ * watch receivers. A node lives inside the pending future that waits, so waiting allocates
+ * nothing. A primitive that hands something over (permits, the lock, a wake-up) gives it to the
+ * node as it takes it out of the list (its status says what), so no later arrival can take it
+ * in between; broadcast and watch only wake their nodes, back to IDLE, to re-check.
+ * Invariants: a node is in its list iff its status is AC_WAIT_QUEUED; `len` is the list's length
+ * (so head is NULL iff len is 0). Debug builds assert both where a node enters or leaves. */
 enum ac_wait_status {
     AC_WAIT_IDLE = 0,     /* not started, or finished */
     AC_WAIT_QUEUED,       /* in the list, waiting */
@@ -285,6 +381,8 @@ static inline void ac_wait_list_init_(ac_wait_list *list)
 
 static inline void ac_wait_list_push_(ac_wait_list *list, ac_wait_node *node)
 {
+    assert(node->status != AC_WAIT_QUEUED);
+    assert((list->head == NULL) == (list->len == 0) && (list->head == NULL) == !list->tail);
     node->next = NULL;
     node->prev = list->tail;
     if (list->tail)
@@ -296,8 +394,12 @@ static inline void ac_wait_list_push_(ac_wait_list *list, ac_wait_node *node)
     node->status = AC_WAIT_QUEUED;
 }
 
+/* Take a queued node out of its list; it is IDLE until its owner says otherwise. */
 static inline void ac_wait_list_remove_(ac_wait_list *list, ac_wait_node *node)
 {
+    assert(node->status == AC_WAIT_QUEUED && list->len > 0);
+    assert(node->prev ? node->prev->next == node : list->head == node);
+    assert(node->next ? node->next->prev == node : list->tail == node);
     if (node->prev)
         node->prev->next = node->next;
     else
@@ -307,6 +409,7 @@ static inline void ac_wait_list_remove_(ac_wait_list *list, ac_wait_node *node)
     else
         list->tail = node->prev;
     node->prev = node->next = NULL;
+    node->status = AC_WAIT_IDLE;
     list->len--;
 }
 
@@ -318,6 +421,26 @@ static inline ac_wait_node *ac_wait_list_hand_to_head_(ac_wait_list *list, uint3
     node->status = status;
     ac_wake(node->task);
     return node;
+}
+
+/* Hand every node `status` and wake its task, oldest first: the list is empty afterwards. The
+ * list is emptied in one step, not node by node (a broadcast send wakes every receiver), which
+ * is safe because waking only queues a task: no poll runs in between. */
+static inline void ac_wait_list_hand_to_all_(ac_wait_list *list, uint32_t status)
+{
+    ac_wait_node *node = list->head, *next;
+    uint32_t left = list->len;
+    ac_wait_list_init_(list);
+    for (; node; node = next) {
+        assert(node->status == AC_WAIT_QUEUED && left > 0);
+        left--;
+        next = node->next;
+        node->prev = node->next = NULL;
+        node->status = status;
+        ac_wake(node->task);
+    }
+    assert(left == 0); /* len was the list's length */
+    (void)left;        /* counted for the asserts only */
 }
 
 static inline void ac_wait_node_init_(ac_wait_node *node)
@@ -349,8 +472,59 @@ void ac_dns_free_(ac_executor *ex);
 
 /* diagnostics.c */
 void ac_dump_signal_free_(ac_executor *ex);
-const char *ac_describe_frame_(const ac_future *frame, int32_t line, char *buf, size_t size);
-void ac_slow_poll_default_(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
-                           void *user);
+
+/* diagnostics.c: the slow-poll watchdog. The executor brackets every task poll with begin and
+ * end; `*clock_ns` is its clock, carried from one poll to the next (0 before the first of a
+ * batch), so that one reading ends a poll and starts the next. */
+typedef struct ac_slow_poll_probe {
+    const ac_future *frame; /* the frame the poll resumed, or NULL: the watchdog is off */
+    int32_t line;           /* its resume point when the poll began */
+    uint64_t started;
+} ac_slow_poll_probe;
+
+/* Formats the report of a slow poll and hands it to the executor's report function. */
+void ac_slow_poll_report_(ac_executor *ex, ac_task *t, uint64_t elapsed_ns,
+                          const ac_slow_poll_probe *probe);
+
+/* Every poll is timed, so the clock must be cheap in real time: CLOCK_MONOTONIC_COARSE is a vDSO
+ * read of ~3.5 ns here (rdtsc costs 11 ns on this VM, CLOCK_MONOTONIC 26 ns), its 1-4 ms
+ * resolution is ample for a threshold of tens of milliseconds, and it is read once per poll:
+ * the end of one poll is the start of the next. Nanoseconds avoid a division on the hot path.
+ * Begin and end are inline because every poll runs them: as calls into diagnostics.c they cost
+ * bench_channel 2 % more instructions. */
+static inline uint64_t ac_coarse_ns_(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *root,
+                                       ac_slow_poll_probe *probe, const uint64_t *clock_ns)
+{
+    const ac_future *f;
+    probe->frame = NULL;
+    if (!ex->slow_poll_ns)
+        return;
+    /* Only pointers now; the report is formatted only if the poll turns out slow. The frame the
+     * poll resumes is the innermost coroutine frame (leaves describe themselves). */
+    probe->frame = root;
+    for (f = root->awaiting; f; f = f->awaiting)
+        if (!f->vtable->describe)
+            probe->frame = f;
+    probe->line = probe->frame->state;
+    probe->started = *clock_ns ? *clock_ns : ac_coarse_ns_();
+}
+
+/* Reports the poll if it took the threshold or longer. */
+static inline void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
+                                     uint64_t *clock_ns)
+{
+    if (!probe->frame)
+        return;
+    *clock_ns = ac_coarse_ns_();
+    if (*clock_ns - probe->started >= ex->slow_poll_ns)
+        ac_slow_poll_report_(ex, t, *clock_ns - probe->started, probe);
+}
 
 #endif

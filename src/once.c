@@ -15,6 +15,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 enum { ONCE_UNSET = 0, ONCE_BUSY, ONCE_SET };
 
 enum {
@@ -83,8 +85,7 @@ static ac_poll run_init(ac_once_get_or_init_op *op, ac_cx *cx)
         return ac_leaf_finish(&op->future, rc);
     }
     cell->state = ONCE_SET;
-    while (cell->waiters.head)
-        ac_wait_list_hand_to_head_(&cell->waiters, AC_WAIT_GRANTED);
+    ac_wait_list_hand_to_all_(&cell->waiters, AC_WAIT_GRANTED);
     return ac_leaf_finish(&op->future, 0);
 }
 
@@ -112,6 +113,7 @@ static ac_poll once_poll(ac_future *f, ac_cx *cx)
     default:
         break;
     }
+    assert(cell->state == ONCE_BUSY); /* the list is empty unless the cell is BUSY */
     return ac_wait_pending_(&cell->waiters, &op->node, cx);
 }
 

@@ -10,9 +10,12 @@
  *   - if the list is not empty, the lock is held (readers > 0 or writer) and its head is a
  *     writer or the lock is write-held: a reader at the head of a read-held lock would have
  *     been admitted. So a waiting writer blocks every reader that comes after it.
- * grant() restores them after anything that frees the lock or removes a waiter.
+ * grant() restores them after anything that frees the lock or removes a waiter, and debug builds
+ * assert them there.
  */
 #include "internal.h"
+
+#include <assert.h>
 
 enum { WANT_READ = 0, WANT_WRITE = 1 };
 
@@ -37,16 +40,19 @@ void ac_rwlock_destroy(ac_rwlock *rw)
  * lock is not write-held, or the writer at the head once the lock is free. */
 static void grant(ac_rwlock *rw)
 {
-    if (rw->writer)
-        return;
-    while (rw->waiters.head && rw->waiters.head->wanted == WANT_READ) {
-        rw->readers++;
-        ac_wait_list_hand_to_head_(&rw->waiters, AC_WAIT_GRANTED);
+    if (!rw->writer) {
+        while (rw->waiters.head && rw->waiters.head->wanted == WANT_READ) {
+            rw->readers++;
+            ac_wait_list_hand_to_head_(&rw->waiters, AC_WAIT_GRANTED);
+        }
+        if (rw->waiters.head && rw->readers == 0) {
+            rw->writer = 1;
+            ac_wait_list_hand_to_head_(&rw->waiters, AC_WAIT_GRANTED);
+        }
     }
-    if (rw->waiters.head && rw->readers == 0) {
-        rw->writer = 1;
-        ac_wait_list_hand_to_head_(&rw->waiters, AC_WAIT_GRANTED);
-    }
+    assert(!(rw->writer && rw->readers));
+    assert(!rw->waiters.head || rw->writer ||
+           (rw->readers && rw->waiters.head->wanted == WANT_WRITE));
 }
 
 int ac_rwlock_try_read(ac_rwlock *rw)

@@ -13,10 +13,12 @@
  *     it would have been granted), unless the semaphore is closed, when the list is empty;
  *   - mutex: if the list is not empty, the mutex is locked.
  * Cancelling a wait restores them: a node that was handed something passes it on, and removing
- * the head of a semaphore's list may let the new head through.
+ * the head of a semaphore's list may let the new head through. Debug builds assert the
+ * semaphore's and the mutex's where they hand things on (the list's own in internal.h).
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 static void sync_misuse(const char *what, uint32_t waiting)
@@ -59,8 +61,7 @@ void ac_notify_one(ac_notify *n)
 
 void ac_notify_all(ac_notify *n)
 {
-    while (n->waiters.head)
-        ac_wait_list_hand_to_head_(&n->waiters, AC_WAIT_NOTIFIED_ALL);
+    ac_wait_list_hand_to_all_(&n->waiters, AC_WAIT_NOTIFIED_ALL);
 }
 
 static ac_poll notified_poll(ac_future *f, ac_cx *cx)
@@ -123,6 +124,7 @@ static void semaphore_grant(ac_semaphore *s)
         s->permits -= s->waiters.head->wanted;
         ac_wait_list_hand_to_head_(&s->waiters, AC_WAIT_GRANTED);
     }
+    assert(!s->waiters.head || s->waiters.head->wanted > s->permits);
 }
 
 void ac_semaphore_init(ac_semaphore *s, size_t permits)
@@ -163,8 +165,7 @@ void ac_semaphore_release(ac_semaphore *s, size_t n)
 void ac_semaphore_close(ac_semaphore *s)
 {
     s->closed = 1;
-    while (s->waiters.head)
-        ac_wait_list_hand_to_head_(&s->waiters, AC_WAIT_CLOSED);
+    ac_wait_list_hand_to_all_(&s->waiters, AC_WAIT_CLOSED);
 }
 
 size_t ac_semaphore_available(const ac_semaphore *s)
@@ -279,6 +280,7 @@ static void mutex_pass_on(ac_mutex *m)
         m->locked = 0;
         m->holder = 0;
     }
+    assert(!m->waiters.head || m->locked);
 }
 
 void ac_mutex_unlock(ac_mutex *m)

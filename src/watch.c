@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { NODE_IDLE = 0, NODE_QUEUED };
-
 struct ac_watch {
     size_t elem_size;
     uint64_t version;
@@ -47,8 +45,7 @@ int ac_watch_new(size_t elem_size, const void *initial, ac_watch **out)
     w->version = 0;
     w->receivers = 0;
     w->senders = 1;
-    w->waiting.head = w->waiting.tail = NULL;
-    w->waiting.len = 0;
+    ac_wait_list_init_(&w->waiting);
     memcpy(w->value, initial, elem_size);
     *out = w;
     return 0;
@@ -60,55 +57,14 @@ static void free_if_unused(ac_watch *w)
         free(w);
 }
 
-/* Unlink every waiting receiver and wake its task; each re-checks the version when it runs. */
-static void wake_all(ac_watch *w)
-{
-    while (w->waiting.head) {
-        ac_wait_node *node = w->waiting.head;
-        w->waiting.head = node->next;
-        node->prev = node->next = NULL;
-        node->status = NODE_IDLE;
-        ac_wake(node->task);
-    }
-    w->waiting.tail = NULL;
-    w->waiting.len = 0;
-}
-
-static void unlink_node(ac_watch *w, ac_wait_node *node)
-{
-    if (node->prev)
-        node->prev->next = node->next;
-    else
-        w->waiting.head = node->next;
-    if (node->next)
-        node->next->prev = node->prev;
-    else
-        w->waiting.tail = node->prev;
-    node->prev = node->next = NULL;
-    node->status = NODE_IDLE;
-    w->waiting.len--;
-}
-
-static void link_node(ac_watch *w, ac_wait_node *node)
-{
-    node->next = NULL;
-    node->prev = w->waiting.tail;
-    if (w->waiting.tail)
-        w->waiting.tail->next = node;
-    else
-        w->waiting.head = node;
-    w->waiting.tail = node;
-    w->waiting.len++;
-    node->status = NODE_QUEUED;
-}
-
 int ac_watch_send(ac_watch *w, const void *value)
 {
     if (ASYNCC_DEBUG && w->senders == 0)
         ac_misuse_call_("ac_watch_send after every sender handle was released");
     memcpy(w->value, value, w->elem_size);
     w->version++;
-    wake_all(w);
+    /* Wake every wait; each re-checks the version when it runs. */
+    ac_wait_list_hand_to_all_(&w->waiting, AC_WAIT_IDLE);
     return w->receivers > INT_MAX ? INT_MAX : (int)w->receivers;
 }
 
@@ -126,7 +82,8 @@ void ac_watch_sender_release(ac_watch *w)
         ac_misuse_call_("ac_watch_sender_release: no sender handle left to release");
     if (--w->senders > 0)
         return;
-    wake_all(w); /* waits with nothing newer finish with -EPIPE */
+    /* Wake every wait: those with nothing newer to see finish with -EPIPE. */
+    ac_wait_list_hand_to_all_(&w->waiting, AC_WAIT_IDLE);
     free_if_unused(w);
 }
 
@@ -189,25 +146,22 @@ static ac_poll changed_poll(ac_future *f, ac_cx *cx)
         ac_misuse_task_(ac_cx_waker(cx), "two ac_watch_changed are pending at once on one "
                                          "watch receiver");
     if (rc != 0) {
-        if (op->node.status == NODE_QUEUED)
-            unlink_node(rx->w, &op->node);
+        if (op->node.status == AC_WAIT_QUEUED)
+            ac_wait_list_remove_(&rx->w->waiting, &op->node);
         rx->waiting = NULL;
         if (rc == 1)
             rx->seen = rx->w->version;
         return ac_leaf_finish(f, rc == 1 ? 0 : rc);
     }
-    op->node.task = ac_cx_waker(cx);
-    if (op->node.status == NODE_IDLE)
-        link_node(rx->w, &op->node);
     rx->waiting = op;
-    return ac_pending();
+    return ac_wait_pending_(&rx->w->waiting, &op->node, cx);
 }
 
 static void changed_cancel(ac_future *f)
 {
     ac_watch_changed_op *op = (ac_watch_changed_op *)(void *)f;
-    if (op->node.status == NODE_QUEUED)
-        unlink_node(op->rx->w, &op->node);
+    if (op->node.status == AC_WAIT_QUEUED)
+        ac_wait_list_remove_(&op->rx->w->waiting, &op->node);
     if (op->rx->waiting == op)
         op->rx->waiting = NULL;
     ac_leaf_finish(f, -ECANCELED);
@@ -227,9 +181,6 @@ static const ac_future_vtable changed_vtable = {changed_poll,     changed_cancel
 ac_future *ac_watch_changed(ac_watch_changed_op *op, ac_watch_receiver *rx)
 {
     op->rx = rx;
-    op->node.prev = op->node.next = NULL;
-    op->node.task = NULL;
-    op->node.wanted = 0;
-    op->node.status = NODE_IDLE;
+    ac_wait_node_init_(&op->node);
     return ac_leaf_init(&op->future, &changed_vtable);
 }

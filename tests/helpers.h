@@ -5,18 +5,22 @@
  * Running tasks:
  *   settle(ex)                 run until every task has finished (0) or all that remain wait
  *                              for the test (-EDEADLK); returns what ac_executor_run returned.
- *   expect_settled(ex)         settle(ex), asserting it ended in one of those two ways.
+ *   expect_settled(ex, want)   settle(ex), asserting it returned `want` (0 or -EDEADLK).
  *   run_queued_tasks(ex)       let every task queued so far run until its first await: a zero
  *                              sleep is ready on its first poll, which comes after theirs (the
  *                              run queue is FIFO).
  *   join(ex, task)             block on joining `task`; returns its result.
+ *   yield_n(&frame, n)         a future that yields n times (ASYNC_YIELD_NOW).
+ *   let_tasks_park(ex)         block on yield_n(4): freshly spawned tasks run until they park.
  *
  * Backtraces (ac_task_backtrace of a parked task):
  *   ends_with(text, suffix), backtrace_has(task, part)      plain predicates.
  *   expect_backtrace_ends_with(task, suffix), expect_backtrace_has(task, part)  assertions.
  *
  * Randomized stress tests: set rng_state to a fixed seed, then rnd(n) draws 0 .. n-1 (xorshift32),
- * so a seed gives the same schedule every run.
+ * so a seed gives the same schedule every run. stress_aborter(...) is a task that aborts random
+ * victims (and checks the suite's invariants after each abort); stress_reap(tasks, n) asserts
+ * the workers all finished, with 0 or -ECANCELED, detaches them and counts the cancelled.
  *
  * The event log: tasks call log_event(value) as things happen; a test then states the exact
  * sequence it expects with EXPECT_LOG(a, b, c) (the count must match too). Reset it before each
@@ -27,7 +31,8 @@
  * child with stderr on a pipe and a 30 s alarm, and reports how it ended (signal, stderr);
  * ck_assert_aborted_with(d, prefix, what) asserts it died of SIGABRT with a report starting with
  * `prefix` and mentioning `what`; ck_assert_stderr_names(d, where) that the report says where
- * (a file name, or "(called outside any task)").
+ * (a file name, or "(called outside any task)"); ck_assert_aborted_saying(d, prefix, what) both,
+ * where being the calling suite's own file.
  *
  * Main: run_suite(s) runs every test of `s` (CK_NORMAL) and returns how many failed;
  * `return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;`
@@ -54,11 +59,9 @@ static inline int settle(ac_executor *ex)
     return ac_executor_run(ex);
 }
 
-static inline void expect_settled(ac_executor *ex)
-{
-    int rc = settle(ex);
-    ck_assert(rc == 0 || rc == -EDEADLK);
-}
+/* Run until every task has finished (0) or waits for something only the test's own code can do
+ * (-EDEADLK), and check which: `want`. A macro, so that a failure names the caller's line. */
+#define expect_settled(ex, want) ck_assert_int_eq(settle(ex), (want))
 
 static inline void run_queued_tasks(ac_executor *ex)
 {
@@ -70,6 +73,29 @@ static inline int join(ac_executor *ex, ac_task *task)
 {
     ac_task_join_op j;
     return ac_block_on(ex, ac_task_join(&j, task));
+}
+
+/* Yields `n` times: every task already woken runs meanwhile. */
+struct yield_n {
+    ac_future future;
+    int n;
+};
+
+ASYNC_FN(yield_n)
+    while (self->n-- > 0)
+        ASYNC_YIELD_NOW();
+ASYNC_END
+
+static inline ac_future *yield_n(struct yield_n *self, int n)
+{
+    return ASYNC_NEW(self, yield_n, .n = n);
+}
+
+/* Lets freshly spawned tasks run until they park. */
+static inline void let_tasks_park(ac_executor *ex)
+{
+    struct yield_n y;
+    ck_assert_int_eq(ac_block_on(ex, yield_n(&y, 4)), 0);
 }
 
 /* ---- backtraces ---- */
@@ -113,6 +139,60 @@ static inline uint32_t rnd(uint32_t below)
     rng_state ^= rng_state >> 17;
     rng_state ^= rng_state << 5;
     return rng_state % below;
+}
+
+/* ---- randomized stress: random aborts ---- */
+
+/* A task that keeps aborting others: each turn it yields, and one turn in `one_in` it aborts
+ * pick_victim() and then calls check() (NULL: none), the suite's check that no wake-up or grant
+ * was lost. It stops after `max_aborts` successful aborts (counted in *aborts) or `max_steps`
+ * turns. Spawn it detached beside the workers. */
+struct stress_aborter {
+    ac_future future;
+    ac_task *(*pick_victim)(void);
+    void (*check)(void);
+    int *aborts;
+    int max_aborts, max_steps;
+    uint32_t one_in;
+    int step;
+};
+
+ASYNC_FN(stress_aborter)
+    for (self->step = 0; *self->aborts < self->max_aborts && self->step < self->max_steps;
+         self->step++) {
+        ASYNC_YIELD_NOW();
+        if (rnd(self->one_in) == 0) {
+            if (ac_task_abort(self->pick_victim()) == 0)
+                ++*self->aborts;
+            if (self->check)
+                self->check();
+        }
+    }
+ASYNC_END
+
+static inline ac_future *stress_aborter(struct stress_aborter *self, ac_task *(*pick_victim)(void),
+                                        void (*check)(void), uint32_t one_in, int *aborts,
+                                        int max_aborts, int max_steps)
+{
+    return ASYNC_NEW(self, stress_aborter, .pick_victim = pick_victim, .check = check,
+                     .aborts = aborts, .max_aborts = max_aborts, .max_steps = max_steps,
+                     .one_in = one_in);
+}
+
+/* After the run: every one of `count` tasks finished, with 0 or -ECANCELED (what an abort
+ * leaves); detaches them and returns how many were cancelled, for the suite to compare with
+ * its abort count. */
+static inline int stress_reap(ac_task **tasks, int count)
+{
+    int i, cancelled = 0;
+    for (i = 0; i < count; i++) {
+        int rc = ac_task_result(tasks[i]);
+        ck_assert_int_eq(ac_task_is_finished(tasks[i]), 1);
+        ck_assert_msg(rc == 0 || rc == -ECANCELED, "task %d: %d", i, rc);
+        cancelled += rc == -ECANCELED;
+        ac_task_detach(tasks[i]);
+    }
+    return cancelled;
 }
 
 /* ---- the event log ---- */
@@ -197,6 +277,20 @@ static inline struct death run_to_death(void (*scenario)(void))
 #define ck_assert_stderr_names(d, where)                                                           \
     ck_assert_msg(strstr((d).message, (where)) != NULL, "stderr does not say \"%s\": %s", (where), \
                   (d).message)
+
+static inline const char *file_base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The usual death test: the report starts with `prefix`, mentions `what`, and names the suite's
+ * own file (reports show where the task at fault was spawned or its future defined). */
+#define ck_assert_aborted_saying(d, prefix, what)                                                  \
+    do {                                                                                           \
+        ck_assert_aborted_with(d, prefix, what);                                                   \
+        ck_assert_stderr_names(d, file_base_name(__FILE__));                                       \
+    } while (0)
 
 /* ---- main ---- */
 

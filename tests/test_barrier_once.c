@@ -695,22 +695,9 @@ static ac_future *once_user(struct once_user *self)
     return ASYNC_NEW(self, once_user);
 }
 
-struct once_aborter {
-    ac_future future;
-    int step;
-};
-
-ASYNC_FN(once_aborter)
-    for (self->step = 0; ostress.aborts < ONCE_ABORTS && self->step < 1000; self->step++) {
-        ASYNC_YIELD_NOW();
-        if (rnd(3) == 0 && ac_task_abort(ostress.users[rnd(ONCE_TASKS)]) == 0)
-            ostress.aborts++;
-    }
-ASYNC_END
-
-static ac_future *once_aborter(struct once_aborter *self)
+static ac_task *pick_once_user(void)
 {
-    return ASYNC_NEW(self, once_aborter);
+    return ostress.users[rnd(ONCE_TASKS)];
 }
 
 START_TEST(stress_once_initialises_each_cell_at_most_once)
@@ -718,8 +705,8 @@ START_TEST(stress_once_initialises_each_cell_at_most_once)
     static const uint32_t seeds[] = {3, 0x2545f491u, 20261127u};
     ac_executor *ex = ac_executor_new();
     struct once_user frame;
-    struct once_aborter killer;
-    int i, cancelled = 0, set = 0;
+    struct stress_aborter killer;
+    int i, cancelled, set = 0;
 
     memset(&ostress, 0, sizeof ostress);
     rng_state = seeds[_i];
@@ -727,14 +714,10 @@ START_TEST(stress_once_initialises_each_cell_at_most_once)
         ac_once_init(&ostress.cells[i]);
     for (i = 0; i < ONCE_TASKS; i++)
         ostress.users[i] = ac_spawn(ex, once_user(&frame));
-    ac_task_detach(ac_spawn(ex, once_aborter(&killer)));
+    ac_task_detach(ac_spawn(ex, stress_aborter(&killer, pick_once_user, NULL, 3, &ostress.aborts,
+                                               ONCE_ABORTS, 1000)));
     ck_assert_int_eq(settle(ex), 0); /* no lost wake-up */
-    for (i = 0; i < ONCE_TASKS; i++) {
-        int rc = ac_task_result(ostress.users[i]);
-        ck_assert_msg(rc == 0 || rc == -ECANCELED, "user %d: %d", i, rc);
-        cancelled += rc == -ECANCELED;
-        ac_task_detach(ostress.users[i]);
-    }
+    cancelled = stress_reap(ostress.users, ONCE_TASKS);
     ck_assert_int_eq(cancelled, ostress.aborts);
     ck_assert_int_gt(ostress.aborts, 0);
     ck_assert_int_gt(ostress.failures, 0);

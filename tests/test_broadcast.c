@@ -6,9 +6,10 @@
  * randomized stress test with many senders and receivers that checks gapless sequences except
  * for reported lags.
  *
- * expect_settled() runs the executor until every task has finished or waits for something only
- * the test's plain code can provide (ac_executor_run then reports -EDEADLK): channels have no
- * other wake-up source, so this is a deterministic "run until nothing can move".
+ * expect_settled(ex, want) runs the executor until every task has finished (0) or waits for
+ * something only the test's plain code can provide (-EDEADLK), and checks it was `want`:
+ * channels have no other wake-up source, so this is a deterministic "run until nothing can
+ * move".
  */
 #include "asyncc.h"
 #include "helpers.h"
@@ -261,15 +262,15 @@ START_TEST(one_send_wakes_every_waiting_receiver)
     int i;
     for (i = 0; i < LISTENERS; i++)
         tasks[i] = spawn_listener(ex, subscribe(ch), 2, 1, &logs[i]);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     for (i = 0; i < LISTENERS; i++) {
         ck_assert_int_eq(logs[i].n, 0);
         ck_assert(backtrace_has(tasks[i], "broadcast recv (10 receivers, 1 senders)"));
     }
     ck_assert_int_eq(send_int(ch, 41), LISTENERS);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(send_int(ch, 42), LISTENERS);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     for (i = 0; i < LISTENERS; i++) {
         ck_assert_int_eq(join(ex, tasks[i]), 0);
         ck_assert_int_eq(logs[i].n, 2);
@@ -291,19 +292,19 @@ START_TEST(senders_gone_receivers_drain_then_end_of_stream)
     ac_task *waiting, *behind_task;
     int v;
     waiting = spawn_listener(ex, subscribe(ch), 0, 1, &waiting_log);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ac_broadcast_sender_clone(ch);
     send_int(ch, 1);
     ac_broadcast_sender_release(ch);
     send_int(ch, 2); /* one sender handle is still held */
     ac_broadcast_sender_release(ch);
     /* The waiting receiver was woken by the last release; the other has two values unread. */
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, waiting), 0);
     ck_assert_int_eq(waiting_log.rc, 0);
     ck_assert_int_eq(waiting_log.n, 2);
     behind_task = spawn_listener(ex, behind, 0, 0, &behind_log);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, behind_task), 0);
     ck_assert_int_eq(behind_log.n, 2);
     ck_assert_int_eq(behind_log.values[1], 2);
@@ -324,7 +325,7 @@ START_TEST(receiver_closing_mid_stream_does_not_disturb_the_others)
     int i;
     ta = spawn_listener(ex, subscribe(ch), 0, 1, &a);
     tb = spawn_listener(ex, subscribe(ch), 0, 1, &b);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     for (i = 0; i < 3; i++)
         ck_assert_int_eq(send_int(ch, i), 3);
     ck_assert_int_eq(try_recv_int(quitter), 0);
@@ -333,7 +334,7 @@ START_TEST(receiver_closing_mid_stream_does_not_disturb_the_others)
     for (i = 3; i < 6; i++)
         ck_assert_int_eq(send_int(ch, i), 2);
     ac_broadcast_sender_release(ch);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, ta), 0);
     ck_assert_int_eq(join(ex, tb), 0);
     ck_assert_int_eq(a.n, 6);
@@ -417,7 +418,7 @@ START_TEST(cancelled_pending_recv_loses_nothing)
     ac_broadcast_receiver *rx = subscribe(ch);
     struct log log;
     ac_task *t = spawn_listener(ex, rx, 0, 0, &log);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(ac_task_abort(t), 0); /* dropped while waiting, no value yet */
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ck_assert_int_eq(send_int(ch, 5), 1); /* the receiver is still subscribed */
@@ -435,13 +436,13 @@ START_TEST(recv_woken_then_cancelled_leaves_the_value_for_the_next)
     ac_broadcast_receiver *rx = subscribe(ch);
     struct log log;
     ac_task *t = spawn_listener(ex, rx, 0, 0, &log);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(send_int(ch, 6), 1);  /* wakes the listener... */
     ck_assert_int_eq(ac_task_abort(t), 0); /* ...dropped before it ran */
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     ck_assert_int_eq(log.n, 0);
     t = spawn_listener(ex, rx, 1, 0, &log);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(log.n, 1);
     ck_assert_int_eq(log.values[0], 6);
@@ -462,11 +463,11 @@ START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
     tasks[0] = spawn_listener(ex, subscribe(ch), 1, 1, &logs[0]);
     tasks[1] = spawn_listener(ex, middle, 1, 0, &logs[1]);
     tasks[2] = spawn_listener(ex, subscribe(ch), 1, 1, &logs[2]);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(ac_task_abort(tasks[1]), 0); /* unlinks the middle of the wait list */
     ck_assert_int_eq(join(ex, tasks[1]), -ECANCELED);
     send_int(ch, 9);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     for (i = 0; i < 3; i += 2) {
         ck_assert_int_eq(join(ex, tasks[i]), 0);
         ck_assert_int_eq(logs[i].values[0], 9);
@@ -525,7 +526,7 @@ START_TEST(executor_free_with_waiting_receivers)
     int i;
     for (i = 0; i < 3; i++)
         ac_task_detach(spawn_listener(ex, subscribe(ch), 0, 1, &logs[i]));
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ac_broadcast_sender_release(ch);
     for (i = 0; i < 3; i++) /* woken by the release, not run yet */
         ck_assert_int_eq(logs[i].rc, 1);

@@ -17,13 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* asyncc's misuse report of `what`, naming this file (the spawn site of the task at fault). */
-#define ck_assert_aborted_saying(d, what)                                                          \
-    do {                                                                                           \
-        ck_assert_aborted_with(d, "asyncc: misuse: ", what);                                       \
-        ck_assert_stderr_names(d, "test_channel2_misuse.c");                                       \
-    } while (0)
-
 enum mistake {
     BROADCAST_TWO_RECEIVES,
     BROADCAST_CLOSE_UNDER_RECEIVE,
@@ -136,24 +129,31 @@ SCENARIO(watch_release_twice, WATCH_RELEASE_TWICE)
 START_TEST(broadcast_misuse_aborts)
 {
     struct death d = run_to_death(broadcast_two_receives);
-    ck_assert_aborted_saying(d, "two receives are pending at once on one broadcast receiver");
+    ck_assert_aborted_saying(
+        d, "asyncc: misuse: ", "two receives are pending at once on one broadcast receiver");
     d = run_to_death(broadcast_close_under_receive);
-    ck_assert_aborted_saying(d, "ac_broadcast_receiver_release while a receive is pending");
+    ck_assert_aborted_saying(
+        d, "asyncc: misuse: ", "ac_broadcast_receiver_release while a receive is pending");
     d = run_to_death(broadcast_send_after_release);
-    ck_assert_aborted_saying(d, "ac_broadcast_send after every sender handle was released");
+    ck_assert_aborted_saying(
+        d, "asyncc: misuse: ", "ac_broadcast_send after every sender handle was released");
 }
 END_TEST
 
 START_TEST(watch_misuse_aborts)
 {
     struct death d = run_to_death(watch_two_waits);
-    ck_assert_aborted_saying(d, "two ac_watch_changed are pending at once on one watch receiver");
+    ck_assert_aborted_saying(
+        d, "asyncc: misuse: ", "two ac_watch_changed are pending at once on one watch receiver");
     d = run_to_death(watch_close_under_wait);
-    ck_assert_aborted_saying(d, "ac_watch_receiver_release while ac_watch_changed is pending");
+    ck_assert_aborted_saying(
+        d, "asyncc: misuse: ", "ac_watch_receiver_release while ac_watch_changed is pending");
     d = run_to_death(watch_send_after_release);
-    ck_assert_aborted_saying(d, "ac_watch_send after every sender handle was released");
+    ck_assert_aborted_saying(
+        d, "asyncc: misuse: ", "ac_watch_send after every sender handle was released");
     d = run_to_death(watch_release_twice);
-    ck_assert_aborted_saying(d, "ac_watch_sender_release: no sender handle left to release");
+    ck_assert_aborted_saying(
+        d, "asyncc: misuse: ", "ac_watch_sender_release: no sender handle left to release");
 }
 END_TEST
 

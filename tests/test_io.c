@@ -227,29 +227,6 @@ static ac_future *read_to_end(struct read_to_end *self, ac_io *io, char *buf, si
     return ASYNC_NEW(self, read_to_end, .io = io, .buf = buf, .cap = cap);
 }
 
-/* Yields `n` times: every task already woken runs meanwhile. */
-struct yield_n {
-    ac_future future;
-    int n;
-};
-
-ASYNC_FN(yield_n)
-    while (self->n-- > 0)
-        ASYNC_YIELD_NOW();
-ASYNC_END
-
-static ac_future *yield_n(struct yield_n *self, int n)
-{
-    return ASYNC_NEW(self, yield_n, .n = n);
-}
-
-/* Lets freshly spawned tasks run until they park. */
-static void let_tasks_park(ac_executor *ex)
-{
-    struct yield_n y;
-    ck_assert_int_eq(ac_block_on(ex, yield_n(&y, 4)), 0);
-}
-
 /* Yields once (so that the reader spawned before it parks first), then writes `text`. */
 struct later_write {
     ac_future future;

@@ -15,13 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* asyncc's report of `what`, naming this file (a future's definition or a task's spawn site). */
-#define ck_assert_aborted_saying(d, what)                                                          \
-    do {                                                                                           \
-        ck_assert_aborted_with(d, "asyncc: ", what);                                               \
-        ck_assert_stderr_names(d, "test_misuse.c");                                                \
-    } while (0)
-
 /* ---- Futures the scenarios share ----------------------------------------------------------- */
 
 /* park: a leaf that never finishes; it leaves its task's waker in `parked`. */
@@ -140,7 +133,7 @@ static void poll_finished_future(void)
 START_TEST(polling_a_finished_future_aborts)
 {
     struct death d = run_to_death(poll_finished_future);
-    ck_assert_aborted_saying(d, "a finished future was polled again");
+    ck_assert_aborted_saying(d, "asyncc: ", "a finished future was polled again");
     ck_assert_ptr_nonnull(strstr(d.message, "in quick"));
 }
 END_TEST
@@ -175,7 +168,7 @@ static void two_tasks_await_one_future(void)
 START_TEST(one_future_awaited_by_two_tasks_aborts)
 {
     struct death d = run_to_death(two_tasks_await_one_future);
-    ck_assert_aborted_saying(d, "one future is being awaited by two tasks");
+    ck_assert_aborted_saying(d, "asyncc: ", "one future is being awaited by two tasks");
     ck_assert_ptr_nonnull(strstr(d.message, "in park"));
 }
 END_TEST
@@ -210,7 +203,7 @@ static void two_tasks_join_one_task(void)
 START_TEST(two_tasks_joining_one_task_aborts)
 {
     struct death d = run_to_death(two_tasks_join_one_task);
-    ck_assert_aborted_saying(d, "two tasks are joining the same task");
+    ck_assert_aborted_saying(d, "asyncc: ", "two tasks are joining the same task");
 }
 END_TEST
 
@@ -241,7 +234,7 @@ static void block_on_inside_a_poll(void)
 START_TEST(block_on_inside_a_poll_aborts)
 {
     struct death d = run_to_death(block_on_inside_a_poll);
-    ck_assert_aborted_saying(d, "ac_block_on called from inside a poll");
+    ck_assert_aborted_saying(d, "asyncc: ", "ac_block_on called from inside a poll");
     ck_assert_ptr_nonnull(strstr(d.message, "nested_block_on"));
 }
 END_TEST
@@ -293,7 +286,7 @@ static void pending_without_waker(void)
 START_TEST(pending_without_a_waker_aborts)
 {
     struct death d = run_to_death(pending_without_waker);
-    ck_assert_aborted_saying(d, "returned pending without registering a waker");
+    ck_assert_aborted_saying(d, "asyncc: ", "returned pending without registering a waker");
     ck_assert_ptr_nonnull(strstr(d.message, "loses_wakeup"));
 }
 END_TEST
@@ -333,7 +326,7 @@ static void reinitialise_while_pending(void)
 START_TEST(reinitialising_a_pending_frame_aborts)
 {
     struct death d = run_to_death(reinitialise_while_pending);
-    ck_assert_aborted_saying(d, "re-initialised while it was pending");
+    ck_assert_aborted_saying(d, "asyncc: ", "re-initialised while it was pending");
     ck_assert_ptr_nonnull(strstr(d.message, "reinit_parent"));
 }
 END_TEST
@@ -366,7 +359,7 @@ static void await_inside_finally(void)
 START_TEST(await_inside_finally_aborts)
 {
     struct death d = run_to_death(await_inside_finally);
-    ck_assert_aborted_saying(d, "AWAIT inside ASYNC_FINALLY");
+    ck_assert_aborted_saying(d, "asyncc: ", "AWAIT inside ASYNC_FINALLY");
 }
 END_TEST
 
@@ -395,7 +388,7 @@ static void yield_inside_finally(void)
 START_TEST(yield_inside_finally_aborts)
 {
     struct death d = run_to_death(yield_inside_finally);
-    ck_assert_aborted_saying(d, "AWAIT inside ASYNC_FINALLY");
+    ck_assert_aborted_saying(d, "asyncc: ", "AWAIT inside ASYNC_FINALLY");
 }
 END_TEST
 
@@ -424,7 +417,7 @@ static void return_inside_finally(void)
 START_TEST(async_return_inside_finally_aborts)
 {
     struct death d = run_to_death(return_inside_finally);
-    ck_assert_aborted_saying(d, "ASYNC_RETURN inside ASYNC_FINALLY");
+    ck_assert_aborted_saying(d, "asyncc: ", "ASYNC_RETURN inside ASYNC_FINALLY");
 }
 END_TEST
 
@@ -462,21 +455,21 @@ static void join_after_detach(void)
 START_TEST(abort_after_detach_aborts)
 {
     struct death d = run_to_death(abort_after_detach);
-    ck_assert_aborted_saying(d, "ac_task_abort on a handle that was already detached");
+    ck_assert_aborted_saying(d, "asyncc: ", "ac_task_abort on a handle that was already detached");
 }
 END_TEST
 
 START_TEST(detach_after_detach_aborts)
 {
     struct death d = run_to_death(detach_after_detach);
-    ck_assert_aborted_saying(d, "ac_task_detach on a handle that was already detached");
+    ck_assert_aborted_saying(d, "asyncc: ", "ac_task_detach on a handle that was already detached");
 }
 END_TEST
 
 START_TEST(join_after_detach_aborts)
 {
     struct death d = run_to_death(join_after_detach);
-    ck_assert_aborted_saying(d, "ac_task_join on a handle that was already detached");
+    ck_assert_aborted_saying(d, "asyncc: ", "ac_task_join on a handle that was already detached");
 }
 END_TEST
 
@@ -522,7 +515,7 @@ static void two_tasks_read_one_io(void)
 START_TEST(two_tasks_reading_one_io_aborts)
 {
     struct death d = run_to_death(two_tasks_read_one_io);
-    ck_assert_aborted_saying(d, "two tasks are reading from the same ac_io at once");
+    ck_assert_aborted_saying(d, "asyncc: ", "two tasks are reading from the same ac_io at once");
     ck_assert_ptr_nonnull(strstr(d.message, "reader ->"));
 }
 END_TEST
@@ -541,7 +534,7 @@ static void close_io_while_reading(void)
 START_TEST(closing_an_io_with_a_pending_operation_aborts)
 {
     struct death d = run_to_death(close_io_while_reading);
-    ck_assert_aborted_saying(d, "ac_io_close while an operation on it is pending");
+    ck_assert_aborted_saying(d, "asyncc: ", "ac_io_close while an operation on it is pending");
     ck_assert_ptr_nonnull(strstr(d.message, "reader ->"));
 }
 END_TEST
@@ -579,7 +572,7 @@ static void two_receives_on_one_channel(void)
 START_TEST(two_receives_pending_on_one_mpsc_channel_aborts)
 {
     struct death d = run_to_death(two_receives_on_one_channel);
-    ck_assert_aborted_saying(d, "two receives are pending at once on one mpsc channel");
+    ck_assert_aborted_saying(d, "asyncc: ", "two receives are pending at once on one mpsc channel");
     ck_assert_ptr_nonnull(strstr(d.message, "receiver ->"));
 }
 END_TEST
@@ -799,11 +792,11 @@ static void read_a_released_group_member(void)
 START_TEST(group_members_cannot_be_joined_detached_or_destroy_their_group)
 {
     struct death d = run_to_death(join_a_group_member);
-    ck_assert_aborted_saying(d, "ac_task_join on a task group member");
+    ck_assert_aborted_saying(d, "asyncc: ", "ac_task_join on a task group member");
     d = run_to_death(detach_a_group_member);
-    ck_assert_aborted_saying(d, "ac_task_detach on a task group member");
+    ck_assert_aborted_saying(d, "asyncc: ", "ac_task_detach on a task group member");
     d = run_to_death(destroy_a_group_from_its_member);
-    ck_assert_aborted_saying(d, "ac_group_destroy from inside one of its own members");
+    ck_assert_aborted_saying(d, "asyncc: ", "ac_group_destroy from inside one of its own members");
     d = run_to_death(destroy_an_uninitialised_group);
     ck_assert_aborted_saying_no_site(d, "ac_group_destroy on a task group that was never "
                                         "initialised");
@@ -853,7 +846,7 @@ static void yield_an_item_in_cleanup(void)
 START_TEST(spawning_a_generator_aborts)
 {
     struct death d = run_to_death(spawn_a_generator);
-    ck_assert_aborted_saying(d, "a generator must be awaited (FOR_AWAIT), not spawned");
+    ck_assert_aborted_saying(d, "asyncc: ", "a generator must be awaited (FOR_AWAIT), not spawned");
     ck_assert_ptr_nonnull(strstr(d.message, "one_item"));
 }
 END_TEST
@@ -861,7 +854,7 @@ END_TEST
 START_TEST(async_yield_inside_finally_aborts)
 {
     struct death d = run_to_death(yield_an_item_in_cleanup);
-    ck_assert_aborted_saying(d, "AWAIT inside ASYNC_FINALLY");
+    ck_assert_aborted_saying(d, "asyncc: ", "AWAIT inside ASYNC_FINALLY");
 }
 END_TEST
 
@@ -897,7 +890,7 @@ static void await_inside_switch(void)
 START_TEST(await_inside_a_switch_aborts_on_resume_with_the_portable_backend)
 {
     struct death d = run_to_death(await_inside_switch);
-    ck_assert_aborted_saying(d, "AWAIT inside a switch statement");
+    ck_assert_aborted_saying(d, "asyncc: ", "AWAIT inside a switch statement");
     ck_assert_ptr_nonnull(strstr(d.message, "switch_await"));
 }
 END_TEST

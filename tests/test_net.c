@@ -76,29 +76,6 @@ static ac_io *listen_on(ac_executor *ex, const char *ip, int backlog, ac_sockadd
 
 /* ---- futures ---- */
 
-/* Yields `n` times: every task already woken runs meanwhile. */
-struct yield_n {
-    ac_future future;
-    int n;
-};
-
-ASYNC_FN(yield_n)
-    while (self->n-- > 0)
-        ASYNC_YIELD_NOW();
-ASYNC_END
-
-static ac_future *yield_n(struct yield_n *self, int n)
-{
-    return ASYNC_NEW(self, yield_n, .n = n);
-}
-
-/* Lets freshly spawned tasks run until they park. */
-static void let_tasks_park(ac_executor *ex)
-{
-    struct yield_n y;
-    ck_assert_int_eq(ac_block_on(ex, yield_n(&y, 4)), 0);
-}
-
 /* Accepts one connection into *conn (and its address into *peer). */
 struct accept_one {
     ac_future future;

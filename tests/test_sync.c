@@ -757,14 +757,9 @@ static ac_future *worker(struct worker *self)
     return ASYNC_NEW(self, worker);
 }
 
-/* Aborts random workers — holding, queued, or just handed what they waited for — and, half the
- * time, the head of the semaphore's queue: cancelling a head that did not fit must let the next
- * waiter through, which is where a wake-up is easiest to lose. */
-struct aborter {
-    ac_future future;
-    int step;
-};
-
+/* The aborter's victims: random workers — holding, queued, or just handed what they waited
+ * for — and, half the time, the head of the semaphore's queue: cancelling a head that did not
+ * fit must let the next waiter through, which is where a wake-up is easiest to lose. */
 static ac_task *pick_victim(void)
 {
     if (rnd(2) == 0 && stress.s.waiters.head)
@@ -772,28 +767,12 @@ static ac_task *pick_victim(void)
     return stress.workers[rnd(STRESS_TASKS)];
 }
 
-ASYNC_FN(aborter)
-    for (self->step = 0; stress.aborts < STRESS_ABORTS && self->step < 10000; self->step++) {
-        ASYNC_YIELD_NOW();
-        if (rnd(4) == 0) {
-            if (ac_task_abort(pick_victim()) == 0)
-                stress.aborts++;
-            check_no_missed_grant();
-        }
-    }
-ASYNC_END
-
-static ac_future *aborter(struct aborter *self)
-{
-    return ASYNC_NEW(self, aborter);
-}
-
 static void stress_run(uint32_t seed)
 {
     ac_executor *ex = ac_executor_new();
     struct worker frame;
-    struct aborter killer;
-    int i, cancelled = 0;
+    struct stress_aborter killer;
+    int i, cancelled;
 
     memset(&stress, 0, sizeof stress);
     rng_state = seed;
@@ -801,17 +780,12 @@ static void stress_run(uint32_t seed)
     ac_semaphore_init(&stress.s, STRESS_PERMITS);
     for (i = 0; i < STRESS_TASKS; i++)
         stress.workers[i] = ac_spawn(ex, worker(&frame));
-    ac_task_detach(ac_spawn(ex, aborter(&killer)));
+    ac_task_detach(ac_spawn(ex, stress_aborter(&killer, pick_victim, check_no_missed_grant, 4,
+                                               &stress.aborts, STRESS_ABORTS, 10000)));
 
     /* No lost wake-up: every task finishes (a lost one would leave run() with -EDEADLK). */
     ck_assert_int_eq(ac_executor_run(ex), 0);
-    for (i = 0; i < STRESS_TASKS; i++) {
-        int rc = ac_task_result(stress.workers[i]);
-        ck_assert_int_eq(ac_task_is_finished(stress.workers[i]), 1);
-        ck_assert_msg(rc == 0 || rc == -ECANCELED, "worker %d: %d", i, rc);
-        cancelled += rc == -ECANCELED;
-        ac_task_detach(stress.workers[i]);
-    }
+    cancelled = stress_reap(stress.workers, STRESS_TASKS);
     ck_assert_int_eq(cancelled, stress.aborts);
     ck_assert_int_eq(stress.aborts, STRESS_ABORTS);
     ck_assert_int_gt(stress.timeouts, 0);

@@ -6,8 +6,8 @@
  * teardown, and a fixed-seed randomized stress test (receivers only ever see newer values and
  * end on the last one).
  *
- * expect_settled() runs the executor until every task has finished or waits for something only
- * the test's plain code can provide (ac_executor_run then reports -EDEADLK).
+ * expect_settled(ex, want) runs the executor until every task has finished (0) or waits for
+ * something only the test's plain code can provide (-EDEADLK), and checks it was `want`.
  */
 #include "asyncc.h"
 #include "helpers.h"
@@ -206,15 +206,15 @@ START_TEST(one_send_wakes_every_waiter)
     int i;
     for (i = 0; i < FOLLOWERS; i++)
         tasks[i] = spawn_follower(ex, subscribe(w), 2, 1, &seen[i]);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     for (i = 0; i < FOLLOWERS; i++) {
         ck_assert_int_eq(seen[i].n, 0);
         ck_assert(backtrace_has(tasks[i], "watch changed (version 0 seen)"));
     }
     ck_assert_int_eq(send_int(w, 7), FOLLOWERS);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(send_int(w, 8), FOLLOWERS);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     for (i = 0; i < FOLLOWERS; i++) {
         ck_assert_int_eq(join(ex, tasks[i]), 0);
         ck_assert_int_eq(seen[i].n, 2);
@@ -233,16 +233,16 @@ START_TEST(changes_while_nobody_waits_coalesce)
     ac_watch_receiver *rx = subscribe(w);
     struct seen seen;
     ac_task *t = spawn_follower(ex, rx, 2, 0, &seen);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     send_int(w, 1);
     send_int(w, 2);
     send_int(w, 3); /* three sends before the follower runs: one change, value 3 */
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(seen.n, 1);
     ck_assert_int_eq(seen.values[0], 3);
     ck_assert_int_eq(ac_watch_has_changed(rx), 0);
     send_int(w, 4);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(seen.values[1], 4);
     ac_watch_receiver_release(rx);
@@ -279,18 +279,18 @@ START_TEST(sender_release_ends_waits)
     struct seen waiting_seen, unseen_seen;
     ac_task *waiting, *t;
     waiting = spawn_follower(ex, subscribe(w), 5, 1, &waiting_seen);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     send_int(w, 1);
-    expect_settled(ex); /* the waiter saw 1 and waits again */
+    expect_settled(ex, -EDEADLK); /* the waiter saw 1 and waits again */
     ck_assert_int_eq(waiting_seen.n, 1);
     ac_watch_sender_release(w);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, waiting), 0);
     ck_assert_int_eq(waiting_seen.rc, -EPIPE);
     ck_assert_int_eq(waiting_seen.n, 1);
     /* A receiver with an unseen change gets it first, then -EPIPE. */
     t = spawn_follower(ex, unseen, 5, 1, &unseen_seen);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(unseen_seen.n, 1);
     ck_assert_int_eq(unseen_seen.values[0], 1);
@@ -307,21 +307,21 @@ START_TEST(cloned_senders_share_one_value_and_the_last_release_ends_it)
     ac_watch_receiver *rx = subscribe(first);
     struct seen seen;
     ac_task *t = spawn_follower(ex, rx, 5, 0, &seen);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(send_int(first, 1), 1);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(send_int(second, 2), 1);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_uint_eq(ac_watch_version(second), 2); /* one version, whoever sends */
     ac_watch_sender_release(first);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(seen.rc, 0); /* one sender is left: the follower still waits */
     ck_assert(backtrace_has(t, "watch changed (version 2 seen)"));
     ck_assert_int_eq(ac_watch_has_changed(rx), 0);
     ck_assert_int_eq(send_int(second, 3), 1);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ac_watch_sender_release(second); /* the last one: the wait ends */
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, t), 0);
     ck_assert_int_eq(seen.rc, -EPIPE);
     ck_assert_int_eq(seen.n, 3);
@@ -340,14 +340,14 @@ START_TEST(cancelled_wait_leaves_the_change_unseen)
     ac_watch_receiver *rx = subscribe(w);
     struct seen seen;
     ac_task *t = spawn_follower(ex, rx, 1, 0, &seen);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(ac_task_abort(t), 0); /* dropped while waiting */
     ck_assert_int_eq(join(ex, t), -ECANCELED);
     send_int(w, 1);
     ck_assert_int_eq(ac_watch_has_changed(rx), 1); /* the change is still there */
     ck_assert_int_eq(borrow_and_update_int(rx), 1);
     t = spawn_follower(ex, rx, 1, 0, &seen);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     send_int(w, 2);                        /* wakes it... */
     ck_assert_int_eq(ac_task_abort(t), 0); /* ...dropped before it ran: 2 stays unseen */
     ck_assert_int_eq(join(ex, t), -ECANCELED);
@@ -370,11 +370,11 @@ START_TEST(cancelled_waiter_leaves_the_other_waiters_linked)
     tasks[0] = spawn_follower(ex, subscribe(w), 1, 1, &seen[0]);
     tasks[1] = spawn_follower(ex, middle, 1, 0, &seen[1]);
     tasks[2] = spawn_follower(ex, subscribe(w), 1, 1, &seen[2]);
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ck_assert_int_eq(ac_task_abort(tasks[1]), 0);
     ck_assert_int_eq(join(ex, tasks[1]), -ECANCELED);
     send_int(w, 9);
-    expect_settled(ex);
+    expect_settled(ex, 0);
     ck_assert_int_eq(join(ex, tasks[0]), 0);
     ck_assert_int_eq(join(ex, tasks[2]), 0);
     ck_assert_int_eq(seen[0].values[0], 9);
@@ -408,7 +408,7 @@ START_TEST(executor_free_with_waiting_receivers)
     int i;
     for (i = 0; i < 3; i++)
         ac_task_detach(spawn_follower(ex, subscribe(w), 1, 1, &seen[i]));
-    expect_settled(ex);
+    expect_settled(ex, -EDEADLK);
     ac_watch_sender_release(w); /* the followers' closes free the watch when they are cancelled */
     ac_executor_free(ex);
 }
