@@ -169,7 +169,7 @@ static int reset(struct conn *c, unsigned long long bytes)
     struct linger hard = {.l_onoff = 1, .l_linger = 0};
     /* Until the server stops taking more (its echo is stuck behind our full receive buffer) or
      * all is sent. */
-    while (c->sent < bytes && (wait_for(c, POLLOUT, 1000) & POLLOUT))
+    while (c->sent < bytes && (wait_for(c, POLLOUT, 200) & POLLOUT))
         if (send_some(c, bytes - c->sent, 1))
             return 1;
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);

@@ -226,7 +226,7 @@ for ((i = 0; i < 30; i++)); do
     exec {fd}<>"/dev/tcp/127.0.0.1/$emfile_port"
     held_fds+=("$fd")
 done
-next_match "$emfile_out" '^echo_server: accept: Too many open files; retrying in 100 ms$'
+next_match "$emfile_out" '^echo_server: accept: Too many open files; retrying every 100 ms$'
 for fd in "${held_fds[@]}"; do
     exec {fd}<&-
 done
