@@ -132,8 +132,10 @@ static void echo_step(struct echo_conn *c, short ready)
         for (size_t i = 0; i < n; i++)
             buf[i] = payload(c->id, c->sent + i);
         ssize_t done = send(c->fd, buf, n, MSG_NOSIGNAL);
-        if (done < 0 && errno != EAGAIN && errno != EINTR)
-            return echo_finish(c, 1);
+        if (done < 0 && errno != EAGAIN && errno != EINTR) {
+            echo_finish(c, 1);
+            return;
+        }
         if (done > 0)
             c->sent += (uint64_t)done;
         if (c->sent == c->size) {
@@ -143,15 +145,20 @@ static void echo_step(struct echo_conn *c, short ready)
     }
     if (ready & (POLLIN | POLLERR | POLLHUP)) {
         ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-        if (n == 0)
-            return echo_finish(c, 0);
-        if (n < 0 && errno != EAGAIN && errno != EINTR)
-            return echo_finish(c, 1);
+        if (n == 0) {
+            echo_finish(c, 0);
+            return;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            echo_finish(c, 1);
+            return;
+        }
         for (ssize_t i = 0; i < n; i++) {
             if (buf[i] != payload(c->id, c->received + (uint64_t)i)) {
                 fprintf(stderr, "soak_load: connection %llu: byte %llu differs\n",
                         (unsigned long long)c->id, (unsigned long long)(c->received + i));
-                return echo_finish(c, 1);
+                echo_finish(c, 1);
+                return;
             }
         }
         if (n > 0) {
