@@ -11,8 +11,8 @@
  * half-closed. netcat exits 0 once both directions have finished cleanly, 1 on an error (a
  * reset connection stops both; so does a stdout whose reader has gone, as in
  * `netcat HOST PORT | head -c 10`: the write fails with EPIPE, which netcat reports like any
- * other error, instead of being killed by SIGPIPE). With -v it reports on stderr where it listens (useful with
- * port 0) and whom it talks to.
+ * other error, instead of being killed by SIGPIPE). With -v it reports on stderr where it
+ * listens (useful with port 0) and whom it talks to.
  *
  * What it shows: ac_stream_copy_bidirectional, which runs both copies and half-closes each
  * destination as its source ends; stdin and stdout as one stream (ac_stream_open_pair: pipes,

@@ -110,7 +110,8 @@ soak() {
             fail "$name: $(fd_count "$pid") fds open after the load, $fds_before before it"
         sleep 0.2
     done
-    printf '%s: %d s, %s, RSS %d kB after warm-up, max %d kB (+%d kB), fds %d before, max %d, %d after\n' \
+    local format="%s: %d s, %s, RSS %d kB after warm-up, max %d kB (+%d kB), fds %d before,"
+    printf "$format max %d, %d after\n" \
         "$name" "$seconds" "$result" "$rss_base" "$rss_max" "$((rss_max - rss_base))" \
         "$fds_before" "$fds_max" "$(fd_count "$pid")"
     kill -TERM "$pid"

@@ -202,7 +202,7 @@ echo_ok "$echo_port" || fail "echo_server: not serving after the non-reading pee
     fail "echo_server logged a routine fault"
 stop "$echo_pid" echo_server
 
-# ---- chat_server: the same faults, line by line ---------------------------------------------------
+# ---- chat_server: the same faults, line by line ------------------------------------------------
 
 serve chat_server "${run_prefix[@]}" "$examples/chat_server" --idle-timeout "$timeout" \
     --write-timeout "$timeout"
@@ -265,7 +265,7 @@ until_true "chat: the non-reading peer left" grep -qx '\* guest2 left' "$work/re
 until_true "chat: the reader got the flood" grep -q '^guest3: flood 10000 ' "$work/reader.out"
 stop "$chat_pid" chat_server
 
-# ---- netcat: stdout closed by its reader ----------------------------------------------------------
+# ---- netcat: stdout closed by its reader -------------------------------------------------------
 
 echo "netcat: a stdout whose reader has gone is EPIPE, exit status 1 (not SIGPIPE)"
 serve echo_server "${run_prefix[@]}" "$examples/echo_server"
