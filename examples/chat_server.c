@@ -1,7 +1,7 @@
 /*
  * chat_server.c — a line-based TCP chat server on one thread.
  *
- *   chat_server [--port N]
+ *   chat_server [--port N] [--idle-timeout SECONDS] [--write-timeout SECONDS]
  *
  * Listens on 127.0.0.1 (port 0, the default, picks a free one), prints "listening on
  * 127.0.0.1:PORT" on stdout, and relays every line a client sends to every other client as
@@ -11,6 +11,13 @@
  *   nc 127.0.0.1 7000          (in each of two more terminals; type /nick alice, then chat)
  *
  * Commands: /nick NAME renames you, /who lists who is here, /quit leaves.
+ *
+ * Timeouts (what a server facing real clients needs, so that none holds a connection and its
+ * file descriptor for ever): a client that sends no complete line for --idle-timeout seconds
+ * (default 600) is told "* idle for too long; bye" and disconnected — a partial line does not
+ * count, so a client trickling a byte at a time (slowloris) is disconnected too; a client that
+ * stops reading, or vanishes, while the server writes to it is disconnected after
+ * --write-timeout seconds (default 30). 0 turns either off.
  *
  * How it is built (tutorial chapter 8 walks through it):
  *   - The accept loop owns a task group: one member task per client, so when the server stops,
@@ -24,12 +31,15 @@
  *     finishes first is handled; the others are cancelled and lose nothing.
  *   - The list of who is here is a plain linked list. Every task runs on this one thread and
  *     only touches it between awaits, so no task can see it half-updated: no mutex is needed.
+ *   - Out of file descriptors, accept fails until a client leaves: the accept loop backs off
+ *     and says so on stderr, at most once a second.
  *   - SIGINT/SIGTERM set the shutdown watch (from a libevent signal event): the accept loop
  *     stops accepting, every client is told "* server shutting down", and the program exits 0.
  */
 #include <asyncc.h>
 
 #include <event2/event.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +53,10 @@ enum {
     SHUTDOWN_GRACE_MS = 2000, /* how long clients get to say goodbye before they are cancelled */
     ACCEPT_BACKOFF_MS = 100,
 };
+
+/* Defaults, in seconds; 0 turns a timeout off. */
+#define DEFAULT_IDLE_TIMEOUT 600.0
+#define DEFAULT_WRITE_TIMEOUT 30.0
 
 /* What the broadcast carries: the finished text, ready to write, and who sent it (so that the
  * sender's own task can skip it). Copied by value: each receiver gets its own copy. */
@@ -65,6 +79,7 @@ struct chat {
     ac_watch *shutdown;     /* an int: 1 once a stop signal arrived */
     struct member *first, *last;
     unsigned count;
+    uint64_t idle_ms, write_ms; /* the timeouts; UINT64_MAX: never */
 };
 
 /* Broadcast a line (formatted like printf) on behalf of client `from`, whose own task will skip
@@ -106,17 +121,36 @@ struct client {
     int skipping; /* dropping the rest of an over-long line */
     int quit;     /* the client said /quit */
     int rc;
+    ac_instant idle_deadline; /* disconnected unless a complete line arrives by then */
     ac_watch_changed_op changed;
     ac_broadcast_recv_op recv;
     ac_stream_read_until_op line;
-    ac_future *branches[3];
+    ac_sleep_until_op idle;
+    ac_future *branches[4];
     ac_select_op race;
     struct message in;
     const char *out; /* what to write next: in.text or reply */
     size_t out_len;
     char reply[MAX_LINE];
     ac_stream_write_all_op write;
+    ac_timeout_ms_op write_limit;
 };
+
+/* Writes out/out_len, giving up with -ETIMEDOUT when the client does not take it in time. */
+static ac_future *write_out(struct client *self)
+{
+    return ac_timeout_ms(&self->write_limit, self->chat->write_ms,
+                         ac_stream_write_all(&self->write, self->stream, self->out, self->out_len));
+}
+
+/* Now plus the idle timeout, saturating: a timeout of "never" is UINT64_MAX. */
+static ac_instant idle_deadline(const struct chat *chat)
+{
+    ac_instant now = ac_now();
+    if (chat->idle_ms > (UINT64_MAX - now) / AC_MSEC)
+        return UINT64_MAX;
+    return now + chat->idle_ms * AC_MSEC;
+}
 
 static void answer(struct client *self, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
@@ -207,7 +241,8 @@ ASYNC_FN(client)
     announce(self->chat, self->me.id, "* %s joined\n", self->me.nick);
     answer(self, "* welcome, %s! /nick NAME renames you, /who lists who is here, /quit leaves\n",
            self->me.nick);
-    AWAIT_TRY(self->rc, ac_stream_write_all(&self->write, self->stream, self->out, self->out_len));
+    AWAIT_TRY(self->rc, write_out(self));
+    self->idle_deadline = idle_deadline(self->chat);
     for (;;) {
         self->out_len = 0;
         /* Biased, in this order: shutdown first; then messages before input, so that a client
@@ -217,12 +252,20 @@ ASYNC_FN(client)
         self->branches[0] = ac_watch_changed(&self->changed, self->stop);
         self->branches[1] = ac_broadcast_recv(&self->recv, self->rx, &self->in);
         self->branches[2] = ac_stream_read_line(&self->line, self->stream, MAX_LINE);
-        AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 3, AC_SELECT_BIASED));
+        self->branches[3] = ac_sleep_until(&self->idle, self->idle_deadline);
+        AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 4, AC_SELECT_BIASED));
         if (self->race.winner == 0 || (self->race.winner == 1 && self->rc == 0)) {
             answer(self, "* server shutting down\n"); /* the watch changed, or the chat is gone */
-            AWAIT(ac_stream_write_all(&self->write, self->stream, self->out, self->out_len));
+            AWAIT(write_out(self));
             break;
         }
+        if (self->race.winner == 3) {
+            answer(self, "* idle for too long; bye\n");
+            AWAIT(write_out(self));
+            ASYNC_RETURN(-ETIMEDOUT);
+        }
+        if (self->race.winner == 2 && self->rc > 0)
+            self->idle_deadline = idle_deadline(self->chat); /* a complete line, even a long one */
         if (self->race.winner == 1 && self->rc == -EOVERFLOW) {
             answer(self, "* you missed %llu message%s\n", (unsigned long long)self->recv.missed,
                    self->recv.missed == 1 ? "" : "s");
@@ -251,8 +294,7 @@ ASYNC_FN(client)
             self->quit = handle_line(self, text);
         }
         if (self->out_len > 0)
-            AWAIT_TRY(self->rc,
-                      ac_stream_write_all(&self->write, self->stream, self->out, self->out_len));
+            AWAIT_TRY(self->rc, write_out(self));
         if (self->quit)
             break;
         /* One line per turn: a client pasting a thousand lines gives the others a turn to
@@ -301,6 +343,9 @@ struct server {
     ac_group_next_op reap;
     ac_future *branches[3];
     size_t branch_count;
+    unsigned failures;   /* transient accept errors in a row */
+    unsigned unreported; /* of those, not logged (at most one line a second) */
+    ac_instant reported_at;
     ac_select_op race;
     ac_sleep_ms_op backoff;
     ac_group_join_op join;
@@ -330,6 +375,35 @@ static void start_client(struct server *self, ac_io *conn)
                          "client");
 }
 
+/* Out of fds, accept fails every ACCEPT_BACKOFF_MS for as long as the clients stay: ten lines a
+ * second would bury everything else in the log. Reports the first failure, then at most one
+ * line a second with how many went unreported. */
+static void report_accept_error(struct server *self, int rc)
+{
+    ac_instant now = ac_now();
+    self->failures++;
+    if (self->failures > 1 && now - self->reported_at < AC_SEC) {
+        self->unreported++;
+        return;
+    }
+    fprintf(stderr, "chat_server: accept: %s; retrying every %d ms", ac_strerror(rc),
+            ACCEPT_BACKOFF_MS);
+    if (self->unreported > 0)
+        fprintf(stderr, " (%u more failures since the last report)", self->unreported);
+    fputc('\n', stderr);
+    self->reported_at = now;
+    self->unreported = 0;
+}
+
+/* The end of a run of failures gets one line, so the log shows how long the outage lasted. */
+static void report_accept_recovered(struct server *self)
+{
+    if (self->failures == 0)
+        return;
+    fprintf(stderr, "chat_server: accepting again after %u failures\n", self->failures);
+    self->failures = self->unreported = 0;
+}
+
 ASYNC_FN(server)
     for (;;) {
         self->branches[0] = ac_watch_changed(&self->changed, self->stop); /* first: biased */
@@ -347,11 +421,13 @@ ASYNC_FN(server)
             continue; /* a client finished and is freed */
         if (self->rc == -EMFILE || self->rc == -ENFILE || self->rc == -ENOBUFS ||
             self->rc == -ENOMEM) {
+            report_accept_error(self, self->rc);
             AWAIT(ac_sleep_ms(&self->backoff, ACCEPT_BACKOFF_MS)); /* out of fds: wait */
             continue;
         }
         if (self->rc < 0)
             ASYNC_RETURN(self->rc);
+        report_accept_recovered(self);
         start_client(self, self->accept.conn);
     }
     ac_io_close(self->listener); /* stop accepting */
@@ -388,27 +464,87 @@ static void on_stop_signal(evutil_socket_t signo, short what, void *arg)
     ac_watch_send(chat->shutdown, &stopping); /* wakes the accept loop and every client */
 }
 
-/* Parses the command line and opens the listener. Returns 0 or the exit code. */
-static int start_listening(ac_executor *ex, int argc, char **argv, ac_io **listener)
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: chat_server [--port N] [--idle-timeout SECONDS] [--write-timeout SECONDS]\n"
+            "  --port N      TCP port on 127.0.0.1 (default 0: any free port)\n"
+            "  --idle-timeout SECONDS   disconnect a client that sends no complete line for\n"
+            "                           this long; a partial line does not count\n"
+            "                           (default %g; 0: never)\n"
+            "  --write-timeout SECONDS  disconnect a client that takes longer than this to\n"
+            "                           accept what the server writes to it: it stopped\n"
+            "                           reading or vanished (default %g; 0: never)\n"
+            "SECONDS may have a fraction (0.5). Prints \"listening on ADDRESS\", then relays\n"
+            "chat lines until SIGINT or SIGTERM.\n",
+            DEFAULT_IDLE_TIMEOUT, DEFAULT_WRITE_TIMEOUT);
+}
+
+/* "2.5" -> 2500 ms, "0" -> UINT64_MAX (never). Returns 0, or -EINVAL for anything that is not
+ * a number of seconds between 0 and a year. */
+static int parse_timeout(const char *text, uint64_t *ms)
+{
+    char *end;
+    double seconds = strtod(text, &end);
+    if (*text == '\0' || *end != '\0' || !(seconds >= 0 && seconds <= 366 * 86400.0))
+        return -EINVAL;
+    *ms = seconds == 0 ? UINT64_MAX : (uint64_t)ceil(seconds * 1000);
+    return 0;
+}
+
+/* Returns 0, or the exit code for a bad command line. */
+static int parse_options(int argc, char **argv, uint16_t *port, struct chat *chat)
+{
+    *port = 0;
+    chat->idle_ms = (uint64_t)(DEFAULT_IDLE_TIMEOUT * 1000);
+    chat->write_ms = (uint64_t)(DEFAULT_WRITE_TIMEOUT * 1000);
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end;
+        unsigned long number;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!value) {
+            usage(stderr);
+            return 2;
+        }
+        i++;
+        if (strcmp(arg, "--port") == 0) {
+            number = strtoul(value, &end, 10);
+            if (*value == '\0' || *end != '\0' || number > 65535) {
+                fprintf(stderr, "chat_server: bad port '%s'\n", value);
+                return 2;
+            }
+            *port = (uint16_t)number;
+        } else if (strcmp(arg, "--idle-timeout") == 0 || strcmp(arg, "--write-timeout") == 0) {
+            uint64_t *ms = strcmp(arg, "--idle-timeout") == 0 ? &chat->idle_ms : &chat->write_ms;
+            if (parse_timeout(value, ms) < 0) {
+                fprintf(stderr, "chat_server: bad %s '%s' (seconds, 0 for never)\n", arg, value);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "chat_server: unexpected argument '%s'\n", arg);
+            usage(stderr);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+/* Opens the listener on `port` and prints its address. Returns 0 or the exit code. */
+static int start_listening(ac_executor *ex, uint16_t port, ac_io **listener)
 {
     ac_sockaddr addr;
     char text[64];
-    unsigned long port = 0;
-    char *end = NULL;
-    int rc;
-    if (argc == 3 && strcmp(argv[1], "--port") == 0)
-        port = strtoul(argv[2], &end, 10);
-    if (argc != 1 && (argc != 3 || !end || *argv[2] == '\0' || *end != '\0' || port > 65535)) {
-        fprintf(stderr, "usage: chat_server [--port N]\n");
-        return 2;
-    }
-    rc = ac_sockaddr_ip(&addr, "127.0.0.1", (uint16_t)port);
+    int rc = ac_sockaddr_ip(&addr, "127.0.0.1", port);
     if (rc == 0)
         rc = ac_socket_listen(ex, &addr, 0, 0, listener);
     if (rc == 0)
         rc = ac_io_local_address(*listener, &addr);
     if (rc < 0) {
-        fprintf(stderr, "chat_server: cannot listen on port %lu: %s\n", port, ac_strerror(rc));
+        fprintf(stderr, "chat_server: cannot listen on port %u: %s\n", port, ac_strerror(rc));
         ac_io_close(*listener);
         *listener = NULL;
         return 1;
@@ -422,16 +558,20 @@ static int start_listening(ac_executor *ex, int argc, char **argv, ac_io **liste
 int main(int argc, char **argv)
 {
     struct chat chat = {0};
+    uint16_t port;
     const int running = 0;
     struct event *stop_events[2] = {NULL, NULL};
     const int stop_signals[2] = {SIGINT, SIGTERM};
-    ac_executor *ex = ac_executor_new();
+    ac_executor *ex;
     ac_io *listener = NULL;
     ac_watch_receiver *stop = NULL;
     struct server srv;
     ac_task *task;
-    int rc = 0;
+    int rc = parse_options(argc, argv, &port, &chat);
 
+    if (rc)
+        return rc;
+    ex = ac_executor_new();
     if (!ex || ac_broadcast_new(sizeof(struct message), BACKLOG, &chat.messages) < 0 ||
         ac_watch_new(sizeof running, &running, &chat.shutdown) < 0 ||
         ac_watch_subscribe(chat.shutdown, &stop) < 0) {
@@ -444,7 +584,7 @@ int main(int argc, char **argv)
             rc = 1;
     }
     if (rc == 0)
-        rc = start_listening(ex, argc, argv, &listener);
+        rc = start_listening(ex, port, &listener);
     if (rc == 0) {
         task = ac_spawn_named(ex, server(&srv, &chat, listener, stop), "server");
         stop = NULL; /* the server owns it now, even if the spawn failed */

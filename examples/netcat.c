@@ -9,8 +9,10 @@
  * `nc -N`) and keeps copying the other way until the peer closes.
  * When the peer closes first, stdin is still copied to its end: the peer may only have
  * half-closed. netcat exits 0 once both directions have finished cleanly, 1 on an error (a
- * reset connection stops both). With -v it reports on stderr where it listens (useful with
- * port 0) and whom it talks to.
+ * reset connection stops both; so does a stdout whose reader has gone, as in
+ * `netcat HOST PORT | head -c 10`: the write fails with EPIPE, which netcat reports like any
+ * other error, instead of being killed by SIGPIPE). With -v it reports on stderr where it
+ * listens (useful with port 0) and whom it talks to.
  *
  * What it shows: ac_stream_copy_bidirectional, which runs both copies and half-closes each
  * destination as its source ends; stdin and stdout as one stream (ac_stream_open_pair: pipes,
@@ -20,6 +22,7 @@
 #include <asyncc.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +83,9 @@ static void usage(FILE *out)
                  "       netcat [-v] -l HOST PORT   accept one connection, then copy\n"
                  "HOST is a numeric IPv4 or IPv6 address; PORT 0 with -l picks a free port.\n"
                  "At the end of stdin the socket's write side is shut down; netcat exits when\n"
-                 "the peer has closed too. -v reports connections on stderr.\n");
+                 "the peer has closed too. -v reports connections on stderr.\n"
+                 "Exit status: 0 when both directions finished cleanly, 1 on an error (a reset\n"
+                 "connection, or stdout closed by its reader: EPIPE), 2 on a bad command line.\n");
 }
 
 /* Registering an fd makes it non-blocking, and that flag belongs to the open file description,
@@ -171,6 +176,10 @@ int main(int argc, char **argv)
     rc = parse_args(argc, argv, &listen, &verbose, &addr);
     if (rc)
         return rc;
+    /* Sockets are written with MSG_NOSIGNAL, but stdout may be a pipe: without this, a reader
+     * that exits early would kill netcat with SIGPIPE instead of letting it exit with status 1
+     * and say why. */
+    signal(SIGPIPE, SIG_IGN);
     ex = ac_executor_new();
     if (!ex) {
         fprintf(stderr, "netcat: cannot create the executor\n");

@@ -151,8 +151,9 @@ printf 'ping' >&"$held"
 IFS= read -r -t "$limit" -N 4 -u "$held" reply || fail "held connection: no echo"
 [[ $reply == ping ]] || fail "held connection: echo '$reply'"
 kill -USR1 "$echo_pid"
-# Two lines, in either order: the server waiting to accept, the held connection waiting to read.
-dump_conn='^task [0-9]+ "conn#[0-9]+" \(spawned at echo_server\.c:[0-9]+\) -> echo_server\.c:[0-9]+ connection -> read fd [0-9]+$'
+# Two lines, in either order: the server waiting to accept, the held connection waiting to read
+# (under its idle timeout).
+dump_conn='^task [0-9]+ "conn#[0-9]+" \(spawned at echo_server\.c:[0-9]+\) -> echo_server\.c:[0-9]+ connection -> timeout \([0-9]+ ms left\) -> read fd [0-9]+$'
 dump_server='^task [0-9]+ "server" \(spawned at echo_server\.c:[0-9]+\) -> echo_server\.c:[0-9]+ server -> accept on fd [0-9]+$'
 seen=0
 while ((seen != 3)); do
@@ -226,7 +227,7 @@ for ((i = 0; i < 30; i++)); do
     exec {fd}<>"/dev/tcp/127.0.0.1/$emfile_port"
     held_fds+=("$fd")
 done
-next_match "$emfile_out" '^echo_server: accept: Too many open files; retrying in 100 ms$'
+next_match "$emfile_out" '^echo_server: accept: Too many open files; retrying every 100 ms$'
 for fd in "${held_fds[@]}"; do
     exec {fd}<&-
 done
