@@ -36,17 +36,26 @@ static pid_t dnsmasq_pid;
 static uint16_t dnsmasq_port;
 static int have_ipv6;
 
-/* A UDP port that is free now (dnsmasq binds it a moment later). */
+/* A port free now for both UDP and TCP on 127.0.0.1: dnsmasq binds both a moment later. The
+ * kernel picks one free for TCP (bind to port 0), which is the protocol the other suites crowd
+ * with thousands of connections; it is kept if UDP has it free too. */
 static uint16_t free_udp_port(void)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sin;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-        abort();
-    close(fd);
-    return ntohs(sin.sin_port);
+    for (;;) {
+        struct sockaddr_in sin = {.sin_family = AF_INET,
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof sin;
+        int tcp = socket(AF_INET, SOCK_STREAM, 0), udp = socket(AF_INET, SOCK_DGRAM, 0);
+        int both_free;
+        if (tcp < 0 || udp < 0 || bind(tcp, (struct sockaddr *)&sin, sizeof sin) < 0 ||
+            getsockname(tcp, (struct sockaddr *)&sin, &len) < 0)
+            abort();
+        both_free = bind(udp, (struct sockaddr *)&sin, sizeof sin) == 0;
+        close(tcp);
+        close(udp);
+        if (both_free)
+            return ntohs(sin.sin_port);
+    }
 }
 
 static int udp_port_taken(uint16_t port)

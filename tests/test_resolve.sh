@@ -25,10 +25,24 @@ fail() {
 
 command -v dnsmasq >/dev/null || fail "dnsmasq is missing (./run installs it)"
 
-# A UDP port free now; dnsmasq binds it a moment later (retried if another process won it).
+# A port free now for both UDP and TCP (dnsmasq binds both a moment later; retried if another
+# process won it): the kernel picks one free for TCP, which the other suites crowd, and it is
+# kept if UDP has it free too.
 free_port() {
-    python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 -c 'import socket
+while True:
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+        print(port)
+        break
+    except OSError:
+        pass
+    finally:
+        t.close()
+        u.close()'
 }
 port_taken() {
     python3 -c 'import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
