@@ -1417,7 +1417,8 @@ AC_API void ac_stream_close(ac_stream *stream);
 AC_API ac_io *ac_stream_io(const ac_stream *stream);
 
 /* The maximum size of the read buffer (default 65536, minimum 1): the longest line
- * read_until can return. Lowering it below what is buffered takes effect once drained. */
+ * read_until can return. Lowering it below what is buffered takes effect once drained. To tell
+ * a last piece of exactly `limit` bytes from a longer line, read_until may take one byte more. */
 AC_API void ac_stream_set_buffer_limit(ac_stream *stream, size_t limit);
 
 /* Bytes allocated for the read buffer right now (0 when none is held). */
@@ -1463,8 +1464,8 @@ AC_API ac_future *ac_stream_read_exact(ac_stream_read_exact_op *op, ac_stream *s
  *   - End of file: a last piece without the delimiter is returned as it is (its final byte is
  *     not the delimiter, and op->eof is 1); the next read finishes with 0. 0 = end of file with
  *     nothing buffered.
- *   - More than `max` bytes without the delimiter: -EMSGSIZE, and nothing is consumed. Recover
- *     by skipping (ac_stream_buffered + ac_stream_consume), by reading the raw bytes with
+ *   - More than `max` bytes without the delimiter: -EMSGSIZE, and nothing is consumed (exactly
+ *     `max` bytes then end of file are a last piece, returned as above). Recover by skipping (ac_stream_buffered + ac_stream_consume), by reading the raw bytes with
  *     read_some, or by reading again with a larger max. `max` (> 0) is capped at the buffer
  *     limit.
  *   - An error (-ECONNRESET, ...): what was received stays buffered (ac_stream_buffered).

@@ -416,7 +416,10 @@ static ac_poll until_poll(ac_future *f, ac_cx *cx)
             return until_deliver(op, len);
         }
         op->scanned = unread;
-        if (unread >= max)
+        /* Exactly max bytes without the delimiter are a line too long, unless end of file
+         * follows (then they are a last piece that fits): read on to tell, which may take one
+         * byte beyond the buffer limit (make_room). */
+        if (unread > max)
             return ac_io_finish_(s->rio, AC_IO_READ, f, -EMSGSIZE);
         if (!(s->rio->ready & AC_IO_READ))
             return wait_readable(s, cx);

@@ -5,6 +5,7 @@
  * wakers from other threads and ac_spawn_remote, and what ac_executor_run / ac_block_on count
  * as a wake source before they report -EDEADLK.
  */
+/* ctest: threads */
 #include "asyncc.h"
 #include "helpers.h"
 

@@ -3,6 +3,7 @@
  * event_base, one executor per thread, how run() ends (done, deadlock, stop), shutdown with
  * tasks still pending, and ac_strerror.
  */
+/* ctest: threads */
 #include "asyncc.h"
 #include "helpers.h"
 

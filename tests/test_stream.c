@@ -448,7 +448,8 @@ START_TEST(delimiter_at_the_buffer_edges)
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_until(&line, s, ';', 16)), 14);
     ck_assert_mem_eq(line.data, "DDDDDDDDDDDDD;", 14);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 16)), 1);
-    ck_assert_uint_le(ac_stream_buffer_capacity(s), 16);
+    /* the limit, and one byte more taken to see that the 16 Bs went on */
+    ck_assert_uint_le(ac_stream_buffer_capacity(s), 17);
     /* one byte over the maximum */
     put(peer, "EEEEEEEEEEEEEEEE\n");
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 16)), -EMSGSIZE);
@@ -456,6 +457,43 @@ START_TEST(delimiter_at_the_buffer_edges)
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 17)), 17);
     close(peer);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 17)), 0);
+    ac_stream_close(s);
+}
+END_TEST
+
+/* Found by tests/fuzz/fuzz_stream.c: a last piece of exactly max bytes was -EMSGSIZE. */
+START_TEST(a_last_piece_of_exactly_max_bytes)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_read_until_op line;
+    ac_timeout_ms_op t;
+
+    /* max bytes and then more: the line is too long, whatever the rest holds */
+    put(peer, "abcdefgh");
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_read_line(&line, s, 8))),
+                     -ETIMEDOUT); /* it cannot tell before the next byte or end of file */
+    put(peer, "\n");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 8)), -EMSGSIZE);
+    ck_assert_uint_eq(ac_stream_consume(s, 9), 9);
+    /* max bytes and then end of file: a last piece, returned */
+    put(peer, "ijklmnop");
+    close(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 8)), 8);
+    ck_assert_mem_eq(line.data, "ijklmnop", 8);
+    ck_assert_int_eq(line.eof, 1);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 8)), 0);
+    ac_stream_close(s);
+
+    /* the same at the buffer limit, which caps max: the buffer takes one byte more to tell */
+    s = stream_with_peer(&peer);
+    ac_stream_set_buffer_limit(s, 8);
+    put(peer, "qrstuvwx");
+    close(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_until(&line, s, ';', 100)), 8);
+    ck_assert_mem_eq(line.data, "qrstuvwx", 8);
+    ck_assert_uint_le(ac_stream_buffer_capacity(s), 9);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_until(&line, s, ';', 100)), 0);
     ac_stream_close(s);
 }
 END_TEST
@@ -1268,11 +1306,12 @@ START_TEST(the_read_buffer_is_released_when_idle)
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_read_line(&line, s, 100))),
                      -ETIMEDOUT);
     ck_assert_uint_eq(ac_stream_buffer_capacity(s), 0);
-    /* the limit caps growth: a line longer than it is -EMSGSIZE */
+    /* the limit caps growth (one byte more shows that a full buffer is not a last piece): a
+     * line longer than it is -EMSGSIZE */
     ck_assert_int_eq(write(peer, long_line, 40001), 40001);
     ac_stream_set_buffer_limit(s, 1000);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_read_line(&line, s, 65536)), -EMSGSIZE);
-    ck_assert_uint_eq(ac_stream_buffer_capacity(s), 1000);
+    ck_assert_uint_eq(ac_stream_buffer_capacity(s), 1001);
     free(long_line);
     close(peer);
     ac_stream_close(s);
@@ -1292,6 +1331,7 @@ int main(void)
     tcase_add_test(tc, eof_in_the_middle_of_a_line);
     tcase_add_test(tc, over_long_line_then_recovery);
     tcase_add_test(tc, delimiter_at_the_buffer_edges);
+    tcase_add_test(tc, a_last_piece_of_exactly_max_bytes);
     tcase_add_test(tc, cancelled_reads_lose_nothing);
     tcase_add_test(tc, cancelled_write_all_reports_what_was_written);
     tcase_add_test(tc, writev_all_across_partial_writes);
