@@ -7,6 +7,7 @@
  * always available, not only in debug builds.
  */
 #include "internal.h"
+#include "compat.h"
 
 #include <event2/event.h>
 #include <fcntl.h>
@@ -144,8 +145,12 @@ static size_t write_until_refused(int fd, const char *buf, size_t len, bool is_s
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t n = is_socket ? send(fd, buf + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL)
-                              : write(fd, buf + done, len - done);
+        ac_sigpipe_guard guard;
+        ssize_t n;
+        ac_sigpipe_guard_begin_(&guard);
+        n = is_socket ? send(fd, buf + done, len - done, MSG_DONTWAIT | AC_MSG_NOSIGNAL)
+                      : write(fd, buf + done, len - done);
+        ac_sigpipe_guard_end_(&guard);
         if (n > 0)
             done += (size_t)n;
         else if (n == 0 || errno != EINTR)
@@ -155,13 +160,19 @@ static size_t write_until_refused(int fd, const char *buf, size_t len, bool is_s
 }
 
 /* For a pipe, FIFO or terminal: the same file opened again, privately non-blocking, so that a
- * full destination refuses a write instead of waiting. -1 when that cannot be done (no /proc,
- * no permission). */
+ * full destination refuses a write instead of waiting. -1 when that cannot be done: no
+ * permission, or no /proc (BSD, macOS; /dev/fd/N there is a dup, which shares the fd's
+ * blocking mode, so it would not help), or ASYNCC_FORCE_FALLBACKS, which tests the fallback. */
 static int reopen_nonblocking(int fd)
 {
+#if ASYNCC_FORCE_FALLBACKS
+    (void)fd;
+    return -1;
+#else
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     return open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+#endif
 }
 
 /* The fallback without a private description: write only while poll says the fd is writable,
@@ -195,8 +206,10 @@ static size_t write_without_waiting(int fd, const char *buf, size_t len)
     int private_fd;
     if (fstat(fd, &st) < 0)
         return 0;
-    if (S_ISSOCK(st.st_mode))
+    if (S_ISSOCK(st.st_mode)) {
+        ac_socket_no_sigpipe_(fd); /* where SO_NOSIGPIPE is how a send keeps from SIGPIPE */
         return write_until_refused(fd, buf, len, true);
+    }
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
         return write_until_refused(fd, buf, len, false); /* no reader to wait for */
     /* Other devices are not reopened: opening one may have side effects. */

@@ -85,12 +85,19 @@ void ac_yield_now_(ac_cx *cx)
  * Every poll is timed, so the clock must be cheap in real time: CLOCK_MONOTONIC_COARSE is a vDSO
  * read of ~3.5 ns here (rdtsc costs 11 ns on this VM, CLOCK_MONOTONIC 26 ns), its 1-4 ms
  * resolution is ample for a threshold of tens of milliseconds, and it is read once per poll:
- * the end of one poll is the start of the next. Nanoseconds avoid a division on the hot path. */
+ * the end of one poll is the start of the next. Nanoseconds avoid a division on the hot path.
+ * Where there is no coarse clock (outside Linux), CLOCK_MONOTONIC: correct, a little dearer. */
+
+#if ASYNCC_HAVE_CLOCK_MONOTONIC_COARSE
+#define AC_WATCHDOG_CLOCK CLOCK_MONOTONIC_COARSE
+#else
+#define AC_WATCHDOG_CLOCK CLOCK_MONOTONIC
+#endif
 
 static uint64_t coarse_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    clock_gettime(AC_WATCHDOG_CLOCK, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -200,7 +207,8 @@ static ac_executor *executor_create(struct event_base *base, bool owns_base)
     ex->slow_poll_ns = ac_ms_to_ns_(AC_DEFAULT_SLOW_POLL_MS);
     ex->next_id = 1;
     ex->inbox_fd = -1;
-    ex->epoll_fd = -1;
+    ex->inbox_wake_fd = -1;
+    ex->io_driver_fd = -1;
     ex->run_event = event_new(base, -1, 0, run_cb, ex);
     if (!ex->run_event || ac_timers_init_(ex) < 0 || ac_inbox_init_(ex) < 0 ||
         ac_io_driver_init_(ex) < 0) {
@@ -256,13 +264,15 @@ void ac_executor_stop(ac_executor *ex)
 /* libevent events beyond the executor's own: the user's (and those libevent adds for the user,
  * such as evdns's). The executor cannot know whether their callbacks wake a task, so any one of
  * them counts as a wake source. The executor's own events wake nobody by themselves: the inbox
- * and the epoll set (their requests and waiters are counted apart), the timer (armed only while
- * a sleep is in the heap) and the dump-signal hook; run_event is counted by run_armed. */
+ * and the readiness driver's (their requests and waiters are counted apart), the timer (armed
+ * only while a sleep is in the heap) and the dump-signal hook; run_event is counted by
+ * run_armed. */
 static bool user_events_pending(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
-    int internal = 2 + (ex->heap_len > 0) + (ex->dump_signal_event != NULL);
+    int internal = 1 + ac_io_driver_events_(ex) + (ex->heap_len > 0) +
+                   (ex->dump_signal_event != NULL);
     return active > 0 || added > internal;
 }
 
