@@ -160,26 +160,30 @@ static size_t write_until_refused(int fd, const char *buf, size_t len, bool is_s
 }
 
 /* For a pipe, FIFO or terminal: the same file opened again, privately non-blocking, so that a
- * full destination refuses a write instead of waiting. -1 when that cannot be done: no
- * permission, or no /proc (BSD, macOS; /dev/fd/N there is a dup, which shares the fd's
- * blocking mode, so it would not help), or ASYNCC_FORCE_FALLBACKS, which tests the fallback. */
+ * full destination refuses a write instead of waiting: through /proc/self/fd/N, or where there
+ * is no /proc (BSD, macOS: their /dev/fd/N is a dup, which shares the fd's blocking mode) a
+ * terminal by its name. ASYNCC_FORCE_FALLBACKS skips /proc, to test what those systems run.
+ * -1 when it cannot be done (a pipe without /proc, no permission). */
 static int reopen_nonblocking(int fd)
 {
-#if ASYNCC_FORCE_FALLBACKS
-    (void)fd;
-    return -1;
-#else
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    return open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-#endif
+    const int flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    char terminal[256];
+    int private_fd = -1;
+    if (!ASYNCC_FORCE_FALLBACKS) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        private_fd = open(path, flags);
+    }
+    if (private_fd < 0 && isatty(fd) && ttyname_r(fd, terminal, sizeof terminal) == 0)
+        private_fd = open(terminal, flags);
+    return private_fd;
 }
 
 /* The fallback without a private description: write only while poll says the fd is writable,
  * PIPE_BUF bytes at a time. A pipe with room for one write takes PIPE_BUF bytes without waiting,
  * and a pipe without a reader (POLLERR) is not written (no SIGPIPE). It could still wait if
  * another process filled the pipe between the poll and the write, or on a terminal with less
- * room than the chunk, which is why it is only the fallback. */
+ * room than the chunk (one ttyname_r cannot name), which is why it is only the fallback. */
 static size_t write_while_writable(int fd, const char *buf, size_t len)
 {
     size_t done = 0;
