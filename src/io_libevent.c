@@ -17,6 +17,13 @@
  * an EAGAIN clears it, and the next wait adds it back. A level-triggered report comes whenever
  * the fd is ready, so one that was ready before the wait began is not lost either.
  *
+ * Cost, measured with bench/run's callgrind row (100 connections, echo): ~670 instructions per
+ * round trip against io_epoll.c's ~395 and a raw libevent server's ~330: each readiness report
+ * is a whole libevent dispatch (evmap, activation, callback). Watching writes only on demand
+ * under EV_ET too, to spare the edges of freed send buffer, saved 5 of them: not worth an
+ * event_add per waiting write. At one connection it makes one epoll_wait per round trip where
+ * io_epoll.c makes two (libevent's, then its own).
+ *
  * ac_io_open's -EEXIST for an fd registered twice (which epoll reports itself) is kept with a
  * table of registered fds: libevent lets several events share an fd.
  */
