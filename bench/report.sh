@@ -89,6 +89,8 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
             return "n/a (raw callbacks: no tasks, futures or channels of its own)"
         if (p == "asyncc_libevent" && b !~ /^(echo|idle)/)
             return "n/a (only I/O differs from asyncc: measured there)"
+        if (p == "asyncc_libevent" && b == "echo_instr")
+            return "n/a (not counted by bench/run --quick)"
         if (p == "tokio_mt")
             return "n/a (the same tasks, timers and channels as tokio_ct: measured there)"
         if (p == "threads_10k")
