@@ -1011,12 +1011,18 @@ typedef struct ac_wait_list {
 /* ============================================================================================
  * 13. ASYNC I/O: REGISTERED FILE DESCRIPTORS AND READINESS
  *
- * An ac_io is a non-blocking file descriptor registered with the executor once — added to the
- * executor's epoll set, edge-triggered — that remembers whether the fd is readable and
- * writable (mio's model; the epoll set itself is one libevent event). An operation first tries
- * the system call; only when it says EAGAIN does it forget that readiness and wait for the
- * next edge. So there is no epoll_ctl per await and no allocation per operation: the
- * operation's state lives in a small future in your frame.
+ * An ac_io is a non-blocking file descriptor registered with the executor once that remembers
+ * whether the fd is readable and writable (mio's model). An operation first tries the system
+ * call; only when it says EAGAIN does it forget that readiness and wait for the fd to become
+ * ready again. So there is no allocation per operation (its state lives in a small future in
+ * your frame) and, with an edge-triggered driver, no system call per await beyond its own.
+ *
+ * The readiness driver is chosen when asyncc is built (ac_io_backend_name() says which):
+ * "epoll" on Linux — the fd joins the executor's epoll set, edge-triggered, and that set is one
+ * libevent event — or "libevent" everywhere else — one libevent event per fd, edge-triggered
+ * where the event_base supports it (epoll, kqueue); on a poll or select base, level-triggered
+ * and added only while a task waits (one event_add per wait). Behaviour, results and task dumps
+ * are the same with either.
  *
  * One reader and one writer at a time: a read and a write may be pending together (two tasks
  * can each own one direction), two reads may not (debug builds abort). Operations are
@@ -1037,9 +1043,13 @@ enum {
 
 /* Register `fd` (made non-blocking) with `ex`. Returns 0 and sets *out, or a negative errno
  * value (-EBADF, -ENOMEM, -EEXIST when the fd is already registered). The ac_io is allocated
- * here and freed by ac_io_close. Files epoll cannot watch (regular files, /dev/null) are
+ * here and freed by ac_io_close. Files the driver cannot watch (regular files, /dev/null) are
  * accepted and never wait: their calls never say EAGAIN. */
 AC_API int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out);
+
+/* The readiness driver this build of asyncc uses: "epoll" or "libevent" (a static string). For
+ * diagnostics and tests; nothing else depends on it. */
+AC_API const char *ac_io_backend_name(void);
 
 /* Deregister and free; with AC_IO_OWN_FD also close the fd. No operation may be pending on it
  * (cancel or finish them first; debug builds abort otherwise). NULL is a no-op. */

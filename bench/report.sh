@@ -21,7 +21,7 @@ cg_load=${5:-100 x 200}
 mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
-peer_order="asyncc libevent threads ucontext tokio_ct tokio_mt go node"
+peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt go node"
 benchmark_order="await spawn bytes_per_task_1m bytes_per_task_10m timers_1m_wall timers_1m_bytes
     channel_pingpong context_switch
     echo_rps_1 echo_rps_100 echo_rps_10000 echo_p50_us_1 echo_p50_us_100 echo_p50_us_10000
@@ -57,9 +57,10 @@ report=$out/report.md
     echo "- Every server is a fresh process per run, pinned to CPU 0 (\`taskset -c 0\`); the load"
     echo "  generator (\`bench/echo_load\`, plain epoll C, not built on any runtime under test) runs on"
     echo "  CPU 1. So the multi-thread peers (tokio_mt, Go, threads) get one core, like the others."
-    echo "- Servers alternate run by run (asyncc, libevent, threads, tokio_ct, tokio_mt, go, node,"
-    echo "  asyncc, ...), so slow drift of the machine spreads over all of them; medians are quoted,"
-    echo "  with min and max, and the ratio to asyncc is of medians measured in the same run."
+    echo "- Servers alternate run by run (asyncc, asyncc_libevent, libevent, threads, tokio_ct,"
+    echo "  tokio_mt, go, node, asyncc, ...), so slow drift of the machine spreads over all of them;"
+    echo "  medians are quoted, with min and max, and the ratio to asyncc is of medians measured in"
+    echo "  the same run."
     echo "- TCP echo: 64-byte messages, one round trip in flight per connection; latency from a"
     echo "  log-linear histogram (within ~6 %). Server CPU time: utime + stime of every thread"
     echo "  (\`/proc/PID/stat\`) from the end of the warm-up to the end of the load, divided by the"
@@ -86,6 +87,10 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
     function missing(b, p) {
         if (p == "libevent" && b !~ /^(echo|idle)/)
             return "n/a (raw callbacks: no tasks, futures or channels of its own)"
+        if (p == "asyncc_libevent" && b !~ /^(echo|idle)/)
+            return "n/a (only I/O differs from asyncc: measured there)"
+        if (p == "asyncc_libevent" && b == "echo_instr")
+            return "n/a (not counted by bench/run --quick)"
         if (p == "tokio_mt")
             return "n/a (the same tasks, timers and channels as tokio_ct: measured there)"
         if (p == "threads_10k")
@@ -187,6 +192,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         print "| peer | what it is | server threads (100 connections, median) |"
         print "|---|---|---:|"
         what["asyncc"] = "`bench/echo_asyncc.c`: a task per connection, `ac_io_read` + `ac_io_write_all`"
+        what["asyncc_libevent"] = "`bench/echo_asyncc.c` built with `-DASYNCC_IO_BACKEND=libevent`: the portable readiness driver (a libevent event per fd)"
         what["libevent"] = "`bench/echo_libevent.c`: raw libevent callbacks, the zero-cost limit"
         what["threads"] = "`bench/peers/echo_threads.c`: blocking thread per connection, 64 KiB stacks"
         what["ucontext"] = "stackful `ucontext` coroutines (micro benchmarks only)"

@@ -7,6 +7,7 @@
  * always available, not only in debug builds.
  */
 #include "internal.h"
+#include "compat.h"
 
 #include <event2/event.h>
 #include <fcntl.h>
@@ -144,8 +145,12 @@ static size_t write_until_refused(int fd, const char *buf, size_t len, bool is_s
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t n = is_socket ? send(fd, buf + done, len - done, MSG_DONTWAIT | MSG_NOSIGNAL)
-                              : write(fd, buf + done, len - done);
+        ac_sigpipe_guard guard;
+        ssize_t n;
+        ac_sigpipe_guard_begin_(&guard);
+        n = is_socket ? send(fd, buf + done, len - done, MSG_DONTWAIT | AC_MSG_NOSIGNAL)
+                      : write(fd, buf + done, len - done);
+        ac_sigpipe_guard_end_(&guard);
         if (n > 0)
             done += (size_t)n;
         else if (n == 0 || errno != EINTR)
@@ -155,20 +160,30 @@ static size_t write_until_refused(int fd, const char *buf, size_t len, bool is_s
 }
 
 /* For a pipe, FIFO or terminal: the same file opened again, privately non-blocking, so that a
- * full destination refuses a write instead of waiting. -1 when that cannot be done (no /proc,
- * no permission). */
+ * full destination refuses a write instead of waiting: through /proc/self/fd/N, or where there
+ * is no /proc (BSD, macOS: their /dev/fd/N is a dup, which shares the fd's blocking mode) a
+ * terminal by its name. ASYNCC_FORCE_FALLBACKS skips /proc, to test what those systems run.
+ * -1 when it cannot be done (a pipe without /proc, no permission). */
 static int reopen_nonblocking(int fd)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    return open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    const int flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+    char terminal[256];
+    int private_fd = -1;
+    if (!ASYNCC_FORCE_FALLBACKS) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        private_fd = open(path, flags);
+    }
+    if (private_fd < 0 && isatty(fd) && ttyname_r(fd, terminal, sizeof terminal) == 0)
+        private_fd = open(terminal, flags);
+    return private_fd;
 }
 
 /* The fallback without a private description: write only while poll says the fd is writable,
  * PIPE_BUF bytes at a time. A pipe with room for one write takes PIPE_BUF bytes without waiting,
  * and a pipe without a reader (POLLERR) is not written (no SIGPIPE). It could still wait if
  * another process filled the pipe between the poll and the write, or on a terminal with less
- * room than the chunk, which is why it is only the fallback. */
+ * room than the chunk (one ttyname_r cannot name), which is why it is only the fallback. */
 static size_t write_while_writable(int fd, const char *buf, size_t len)
 {
     size_t done = 0;
@@ -195,8 +210,10 @@ static size_t write_without_waiting(int fd, const char *buf, size_t len)
     int private_fd;
     if (fstat(fd, &st) < 0)
         return 0;
-    if (S_ISSOCK(st.st_mode))
+    if (S_ISSOCK(st.st_mode)) {
+        ac_socket_no_sigpipe_(fd); /* where SO_NOSIGPIPE is how a send keeps from SIGPIPE */
         return write_until_refused(fd, buf, len, true);
+    }
     if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
         return write_until_refused(fd, buf, len, false); /* no reader to wait for */
     /* Other devices are not reopened: opening one may have side effects. */

@@ -156,7 +156,8 @@ static ac_executor *executor_create(struct event_base *base, bool owns_base)
     ac_executor_set_slow_poll(ex, AC_DEFAULT_SLOW_POLL_MS, NULL, NULL);
     ex->next_id = 1;
     ex->inbox_fd = -1;
-    ex->epoll_fd = -1;
+    ex->inbox_wake_fd = -1;
+    ex->io_driver_fd = -1;
     ex->run_event = event_new(base, -1, 0, run_cb, ex);
     if (!ex->run_event || ac_timers_init_(ex) < 0 || ac_inbox_init_(ex) < 0 ||
         ac_io_driver_init_(ex) < 0) {
@@ -204,13 +205,15 @@ void ac_executor_stop(ac_executor *ex)
 /* libevent events beyond the executor's own: the user's (and those libevent adds for the user,
  * such as evdns's). The executor cannot know whether their callbacks wake a task, so any one of
  * them counts as a wake source. The executor's own events wake nobody by themselves: the inbox
- * and the epoll set (their requests and waiters are counted apart), the timer (armed only while
- * a sleep is in the heap) and the dump-signal hook; run_event is counted by run_armed. */
+ * and the readiness driver's (their requests and waiters are counted apart), the timer (armed
+ * only while a sleep is in the heap) and the dump-signal hook; run_event is counted by
+ * run_armed. */
 static bool user_events_pending(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
-    int internal = 2 + (ex->heap_len > 0) + (ex->dump_signal_event != NULL);
+    int internal = 1 + ac_io_driver_events_(ex) + (ex->heap_len > 0) +
+                   (ex->dump_signal_event != NULL);
     return active > 0 || added > internal;
 }
 

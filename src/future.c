@@ -8,6 +8,8 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +76,50 @@ void ac_misuse_(const ac_future *f, const char *file, int line, const char *what
     abort();
 }
 
+#if ASYNCC_HAVE_STRERRORDESC_NP
+static const char *describe_errno(int code)
+{
+    return strerrordesc_np(code) ? strerrordesc_np(code) : "unknown error";
+}
+#else
+/* strerror_r fills a buffer, but ac_strerror promises a static string that any thread may keep:
+ * so the descriptions are made once, into a table. strerror_r is the XSI one (int; musl, BSD,
+ * macOS) or, with _GNU_SOURCE on glibc, the GNU one (char *, not always into the buffer). */
+enum { AC_ERRNO_TABLE = 256, AC_ERRNO_TEXT = 80 };
+static char errno_texts[AC_ERRNO_TABLE][AC_ERRNO_TEXT];
+static pthread_once_t errno_texts_once = PTHREAD_ONCE_INIT;
+
+static void copy_gnu_result(const char *text, char *buf)
+{
+    if (text != buf)
+        snprintf(buf, AC_ERRNO_TEXT, "%s", text);
+}
+
+static void copy_xsi_result(int rc, char *buf)
+{
+    if (rc != 0)
+        snprintf(buf, AC_ERRNO_TEXT, "unknown error");
+}
+
+static void fill_errno_texts(void)
+{
+    int code;
+    for (code = 1; code < AC_ERRNO_TABLE; code++) {
+        char *buf = errno_texts[code];
+        _Generic(strerror_r(code, buf, AC_ERRNO_TEXT), char *: copy_gnu_result,
+                 default: copy_xsi_result)(strerror_r(code, buf, AC_ERRNO_TEXT), buf);
+    }
+}
+
+static const char *describe_errno(int code)
+{
+    if (code >= AC_ERRNO_TABLE)
+        return "unknown error";
+    pthread_once(&errno_texts_once, fill_errno_texts);
+    return errno_texts[code];
+}
+#endif
+
 const char *ac_strerror(int err)
 {
     int code = err < 0 ? -err : err; /* the header accepts either sign */
@@ -89,6 +135,6 @@ const char *ac_strerror(int err)
     case ESHUTDOWN:
         return "the executor is shutting down";
     default:
-        return strerrordesc_np(code) ? strerrordesc_np(code) : "unknown error";
+        return describe_errno(code);
     }
 }

@@ -2,9 +2,10 @@
  * inbox.c — how other threads reach an executor.
  *
  * Other threads never touch a task or the event_base. They append a request to the inbox (a
- * mutex-guarded array) and, when it was empty, write to an eventfd that the loop watches; the
- * loop's callback takes the whole array and carries the requests out on its own thread. So the
- * executor itself needs no atomics, and a remote wake costs one short critical section.
+ * mutex-guarded array) and, when it was empty, write to an eventfd (where there is none: the
+ * write end of a self-pipe) that the loop watches; the loop's callback takes the whole array and
+ * carries the requests out on its own thread. So the executor itself needs no atomics, and a
+ * remote wake costs one short critical section.
  *
  * Requests: wake a task (at most one queued per task: inbox_state), drop a remote waker
  * reference, start a task spawned remotely, or run the drops of blocking jobs abandoned while
@@ -16,8 +17,12 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
+#if ASYNCC_HAVE_EVENTFD
+#include <sys/eventfd.h>
+#else
+#include "compat.h"
+#endif
 
 enum ac_inbox_kind { AC_INBOX_WAKE, AC_INBOX_RELEASE, AC_INBOX_SPAWN, AC_INBOX_BLOCKING_DROPS };
 
@@ -31,12 +36,46 @@ enum { AC_INBOX_IDLE = 0, AC_INBOX_WAKE_QUEUED = 1 };
 
 static void signal_loop(ac_executor *ex)
 {
-    uint64_t one = 1;
+    uint64_t one = 1; /* an eventfd takes 8 bytes; a pipe takes any, and one is enough */
     ssize_t n;
     do
-        n = write(ex->inbox_fd, &one, sizeof one);
+        n = write(ex->inbox_wake_fd, &one, ASYNCC_HAVE_EVENTFD ? sizeof one : 1);
     while (n < 0 && errno == EINTR);
-    /* EAGAIN means the counter is saturated: the loop is certain to wake anyway. */
+    /* EAGAIN means the counter is saturated (or the pipe full): the loop is certain to wake
+     * anyway. */
+}
+
+/* Consume the signal(s): an eventfd's counter in one read, a pipe's bytes until it is empty
+ * (several posters may each have written one). Readiness is level-triggered, so what is left
+ * unread would only bring the callback back once more. */
+static void drain_signal(int fd)
+{
+    char bytes[64];
+    if (ASYNCC_HAVE_EVENTFD) {
+        (void)!read(fd, bytes, sizeof(uint64_t));
+        return;
+    }
+    while (read(fd, bytes, sizeof bytes) == (ssize_t)sizeof bytes)
+        continue;
+}
+
+/* The fds the loop watches and other threads write, both non-blocking and close-on-exec. */
+static int open_signal_fds(ac_executor *ex)
+{
+#if ASYNCC_HAVE_EVENTFD
+    ex->inbox_fd = ex->inbox_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return ex->inbox_fd < 0 ? -errno : 0;
+#else
+    int fds[2], rc;
+    if (pipe(fds) < 0)
+        return -errno;
+    ex->inbox_fd = fds[0];
+    ex->inbox_wake_fd = fds[1];
+    if ((rc = ac_fd_set_cloexec_nonblock_(fds[0])) < 0 ||
+        (rc = ac_fd_set_cloexec_nonblock_(fds[1])) < 0)
+        return rc;
+    return 0;
+#endif
 }
 
 /* Append under the lock; returns -ENOMEM when the array cannot grow. */
@@ -104,10 +143,8 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg)
     ac_executor *ex = arg;
     struct ac_inbox_entry *batch;
     size_t len, i;
-    uint64_t count;
     (void)what;
-    if (read(fd, &count, sizeof count) < 0 && errno != EAGAIN)
-        return;
+    drain_signal(fd);
     pthread_mutex_lock(&ex->inbox_lock);
     batch = ex->inbox;
     len = ex->inbox_len;
@@ -124,11 +161,11 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg)
 
 int ac_inbox_init_(ac_executor *ex)
 {
+    int rc;
     if (pthread_mutex_init(&ex->inbox_lock, NULL) != 0)
         return -ENOMEM;
-    ex->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (ex->inbox_fd < 0)
-        return -errno;
+    if ((rc = open_signal_fds(ex)) < 0)
+        return rc;
     ex->inbox_event = event_new(ex->base, ex->inbox_fd, EV_READ | EV_PERSIST, inbox_cb, ex);
     if (!ex->inbox_event || event_add(ex->inbox_event, NULL) < 0)
         return -ENOMEM;
@@ -154,6 +191,9 @@ void ac_inbox_free_(ac_executor *ex)
     if (ex->inbox_event)
         event_free(ex->inbox_event);
     ex->inbox_event = NULL;
+    if (ex->inbox_wake_fd >= 0 && ex->inbox_wake_fd != ex->inbox_fd)
+        close(ex->inbox_wake_fd);
+    ex->inbox_wake_fd = -1;
     close(ex->inbox_fd);
     ex->inbox_fd = -1;
     pthread_mutex_destroy(&ex->inbox_lock);

@@ -11,7 +11,8 @@
  * the shared library's interface stays exactly what asyncc.h documents (tests/test_exports.sh).
  */
 #ifndef ASYNCC_INTERNAL_H
-/* Before any system header: CLOCK_MONOTONIC_COARSE, strerrordesc_np, eventfd. */
+/* Before any system header: CLOCK_MONOTONIC_COARSE, strerrordesc_np, eventfd, where they exist
+ * (compat.h says which are used). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -79,7 +80,7 @@ static inline ac_group_link *ac_task_group_link_(ac_task *t)
     return (ac_group_link *)(void *)((char *)(t + 1) + ac_task_root_(t)->vtable->size);
 }
 
-/* A registered fd (io.c): a member of its executor's epoll set. */
+/* A registered fd (io.c), watched by the executor's readiness driver (io_driver.h). */
 struct ac_io {
     ac_executor *ex;
     ac_task *reader, *writer; /* the task waiting in each direction, or NULL */
@@ -87,7 +88,11 @@ struct ac_io {
     uint8_t ready; /* AC_IO_READ | AC_IO_WRITE: last known readiness */
     bool is_socket;
     bool owns_fd;
-    bool unregistered; /* epoll refuses the fd (a regular file): always ready, never waits */
+    bool unregistered; /* the driver cannot watch it (a regular file): always ready, never waits */
+#if ASYNCC_IO_BACKEND_LIBEVENT
+    uint8_t watched;     /* AC_IO_READ | AC_IO_WRITE: the directions `event` is added for */
+    struct event *event; /* io_libevent.c: this fd's own libevent event */
+#endif
 };
 
 struct ac_blocking_pool;
@@ -217,16 +222,21 @@ struct ac_executor {
     ac_sleep_ms_op **heap;
     uint32_t heap_len, heap_cap;
 
-    /* io.c: the epoll set of every registered ac_io, watched by one libevent event */
-    int epoll_fd;
-    struct event *epoll_event;
+    /* the readiness driver (io_driver.h) */
+    int io_driver_fd;              /* io_epoll.c: the epoll set of every registered ac_io */
+    struct event *io_driver_event; /* io_epoll.c: the libevent event watching that set */
+    int io_events_added;           /* io_libevent.c: per-fd events added to the base now */
+    bool io_edge_triggered;        /* io_libevent.c: the base supports EV_ET */
+    unsigned char *io_registered_fds; /* io_libevent.c: [fd] is 1 while fd is registered */
+    size_t io_registered_fds_len;
     size_t io_waiters; /* reader and writer slots that hold a task, over every ac_io */
 
-    /* inbox.c: requests from other threads, and the eventfd that wakes the loop */
+    /* inbox.c: requests from other threads, and the eventfd (or pipe) that wakes the loop */
     pthread_mutex_t inbox_lock;
     struct ac_inbox_entry *inbox;
     size_t inbox_len, inbox_cap;
-    int inbox_fd;
+    int inbox_fd;      /* the loop reads this one */
+    int inbox_wake_fd; /* other threads write this one: inbox_fd itself for an eventfd */
     struct event *inbox_event;
     size_t remote_refs; /* all tasks' remote_refs */
 
@@ -297,9 +307,9 @@ AC_NORETURN_ void ac_misuse_task_(const ac_task *t, const char *what);
 /* a misuse found in a plain call: names the running task (its backtrace), if any, and aborts */
 AC_NORETURN_ void ac_misuse_call_(const char *what);
 
+#include "io_driver.h" /* after struct ac_io: its inline functions read the struct */
+
 /* io.c */
-int ac_io_driver_init_(ac_executor *ex);
-void ac_io_driver_free_(ac_executor *ex);
 bool ac_io_has_waiters_(const ac_executor *ex);
 
 /* For the operations of io.c, net.c and stream.c; inline because every I/O await runs them. */
@@ -321,6 +331,7 @@ static inline ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx)
     if (!*slot)
         io->ex->io_waiters++;
     *slot = me;
+    ac_io_driver_watch_(io, direction);
     return ac_pending();
 }
 
@@ -490,12 +501,19 @@ void ac_slow_poll_report_(ac_executor *ex, ac_task *t, uint64_t elapsed_ns,
  * read of ~3.5 ns here (rdtsc costs 11 ns on this VM, CLOCK_MONOTONIC 26 ns), its 1-4 ms
  * resolution is ample for a threshold of tens of milliseconds, and it is read once per poll:
  * the end of one poll is the start of the next. Nanoseconds avoid a division on the hot path.
+ * Where there is no coarse clock (outside Linux), CLOCK_MONOTONIC: correct, a little dearer.
  * Begin and end are inline because every poll runs them: as calls into diagnostics.c they cost
  * bench_channel 2 % more instructions. */
+#if ASYNCC_HAVE_CLOCK_MONOTONIC_COARSE
+#define AC_WATCHDOG_CLOCK CLOCK_MONOTONIC_COARSE
+#else
+#define AC_WATCHDOG_CLOCK CLOCK_MONOTONIC
+#endif
+
 static inline uint64_t ac_coarse_ns_(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    clock_gettime(AC_WATCHDOG_CLOCK, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 

@@ -1,85 +1,33 @@
 /*
  * io.c — registered file descriptors and readiness (mio's model, driven from libevent).
  *
- * Each executor owns one epoll set, itself watched by a single libevent event. An ac_io is
- * added to that set once, edge-triggered (EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET), with the ac_io
- * as its cookie. When libevent reports the set readable, one epoll_wait collects every edge;
- * each only records readiness and wakes the task waiting in that direction, for a handful of
- * instructions per event instead of libevent's per-event dispatch (which cost ~275 per event
- * and made an echo round trip twice a raw libevent server's). libevent still runs the loop,
- * timers and signals.
+ * An ac_io keeps the last known readiness of its fd in each direction; the readiness driver
+ * (io_driver.h: io_epoll.c or io_libevent.c, chosen at build time) sets a direction's bit and
+ * wakes the task waiting in it when the fd becomes ready.
  *
  * Operations try their system call while the direction is marked ready and clear the mark only
- * on EAGAIN; since edges are collected by the next epoll_wait and all of this runs on the
- * executor's thread, no edge can slip between the EAGAIN and the wait. A short read clears
- * nothing: it does not mean the queue is drained. A TCP read stops at the urgent mark, a Unix
- * one after a message carrying descriptors (or, with SO_PASSCRED, where the sender changes),
- * with bytes still queued and no new edge to come for them. A fresh registration starts
- * optimistic (both directions ready): the first call tells.
+ * on EAGAIN; the driver reports any readiness after that (see its contract), so no wake-up can
+ * slip between the EAGAIN and the wait. A short read clears nothing: it does not mean the queue
+ * is drained. A TCP read stops at the urgent mark, a Unix one after a message carrying
+ * descriptors (or, with SO_PASSCRED, where the sender changes), with bytes still queued and no
+ * new edge to come for them. A fresh registration starts optimistic (both directions ready):
+ * the first call tells.
  */
 #include "internal.h"
+#include "compat.h"
 
-#include <event2/event.h>
 #include <fcntl.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { AC_EPOLL_BATCH = 256 };
-
-static void record_readiness(ac_io *io, uint32_t events)
+const char *ac_io_backend_name(void)
 {
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-        io->ready |= AC_IO_READ;
-        if (io->reader)
-            ac_wake(io->reader);
-    }
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
-        io->ready |= AC_IO_WRITE;
-        if (io->writer)
-            ac_wake(io->writer);
-    }
+    return ac_io_driver_name_;
 }
 
-/* libevent says the epoll set has events: collect them all. Only wakes happen here, no polls,
- * so no ac_io can be closed while a batch still refers to it. */
-static void epoll_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct epoll_event events[AC_EPOLL_BATCH];
-    int n, i;
-    (void)what;
-    (void)arg;
-    do {
-        n = epoll_wait(fd, events, AC_EPOLL_BATCH, 0);
-        for (i = 0; i < n; i++)
-            record_readiness(events[i].data.ptr, events[i].events);
-    } while (n == AC_EPOLL_BATCH);
-}
-
-int ac_io_driver_init_(ac_executor *ex)
-{
-    ex->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (ex->epoll_fd < 0)
-        return -errno;
-    ex->epoll_event = event_new(ex->base, ex->epoll_fd, EV_READ | EV_PERSIST, epoll_cb, ex);
-    if (!ex->epoll_event || event_add(ex->epoll_event, NULL) < 0)
-        return -ENOMEM;
-    return 0;
-}
-
-void ac_io_driver_free_(ac_executor *ex)
-{
-    if (ex->epoll_event)
-        event_free(ex->epoll_event);
-    ex->epoll_event = NULL;
-    if (ex->epoll_fd >= 0)
-        close(ex->epoll_fd);
-    ex->epoll_fd = -1;
-}
-
-/* Only a task waiting on an fd can be woken through the epoll set: an fd that is registered
- * but idle wakes nobody, whatever happens to it. */
+/* Only a task waiting on an fd can be woken through the driver: an fd that is registered but
+ * idle wakes nobody, whatever happens to it. */
 bool ac_io_has_waiters_(const ac_executor *ex)
 {
     return ex->io_waiters > 0;
@@ -87,8 +35,7 @@ bool ac_io_has_waiters_(const ac_executor *ex)
 
 int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
 {
-    struct epoll_event interest = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
-    int type = 0;
+    int type = 0, rc;
     socklen_t type_len = sizeof type;
     int fl = fcntl(fd, F_GETFL);
     ac_io *io;
@@ -106,16 +53,12 @@ int ac_io_open(ac_executor *ex, int fd, unsigned flags, ac_io **out)
     io->owns_fd = (flags & AC_IO_OWN_FD) != 0;
     io->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_len) == 0;
     io->ready = AC_IO_READ | AC_IO_WRITE;
-    interest.data.ptr = io;
-    if (epoll_ctl(ex->epoll_fd, EPOLL_CTL_ADD, fd, &interest) < 0) {
-        if (errno != EPERM) {
-            int err = -errno;
-            free(io);
-            return err;
-        }
-        /* Regular files, directories, /dev/null...: epoll refuses them, and their reads and
-         * writes never say EAGAIN, so they never need to wait. */
-        io->unregistered = true;
+    if (io->is_socket)
+        ac_socket_no_sigpipe_(fd);
+    rc = ac_io_driver_add_(io);
+    if (rc < 0) {
+        free(io);
+        return rc;
     }
     *out = io;
     return 0;
@@ -131,8 +74,7 @@ void ac_io_close(ac_io *io)
     /* Release builds carry on: the waiter is forgotten (it will never be woken by this fd). */
     ac_io_clear_waiter_(io, AC_IO_READ);
     ac_io_clear_waiter_(io, AC_IO_WRITE);
-    if (!io->unregistered)
-        epoll_ctl(io->ex->epoll_fd, EPOLL_CTL_DEL, io->fd, NULL);
+    ac_io_driver_remove_(io);
     if (io->owns_fd)
         close(io->fd);
     free(io);
@@ -236,13 +178,18 @@ ac_future *ac_io_read(ac_io_read_op *op, ac_io *io, void *buf, size_t len)
 
 /* ---- write ---- */
 
-/* One write system call; sockets use send(MSG_NOSIGNAL) so a closed peer is -EPIPE, not a
- * signal. */
+/* One write system call; a socket's send cannot raise SIGPIPE (compat.h), so a closed peer is
+ * -EPIPE, not a signal. */
 static ssize_t write_some(const ac_io *io, const void *buf, size_t len)
 {
-    if (io->is_socket)
-        return send(io->fd, buf, len, MSG_NOSIGNAL);
-    return write(io->fd, buf, len);
+    ac_sigpipe_guard guard;
+    ssize_t n;
+    if (!io->is_socket)
+        return write(io->fd, buf, len);
+    ac_sigpipe_guard_begin_(&guard);
+    n = send(io->fd, buf, len, AC_MSG_NOSIGNAL);
+    ac_sigpipe_guard_end_(&guard);
+    return n;
 }
 
 static ac_poll write_poll(ac_future *f, ac_cx *cx)

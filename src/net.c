@@ -1,10 +1,13 @@
 /*
  * net.c — sockets on top of io.c: addresses, listen/accept, connect, UDP.
  *
- * Every socket is created SOCK_NONBLOCK | SOCK_CLOEXEC and wrapped in an ac_io that owns it.
+ * Every socket is created non-blocking and close-on-exec (SOCK_NONBLOCK | SOCK_CLOEXEC, or
+ * fcntl where socket() and accept() cannot set them: compat.h) and wrapped in an ac_io that
+ * owns it.
  * The operations follow io.c's rule: try the call, wait for readiness only on EAGAIN.
  */
 #include "internal.h"
+#include "compat.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -86,10 +89,43 @@ static int family_of(const ac_sockaddr *addr)
     return ((const struct sockaddr *)(const void *)&addr->storage)->sa_family;
 }
 
+/* socket(2), non-blocking and close-on-exec; -1 with errno on failure. */
+static int nonblocking_socket(int family, int type)
+{
+#if ASYNCC_HAVE_SOCK_FLAGS
+    return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+#else
+    int fd = socket(family, type, 0), rc;
+    if (fd >= 0 && (rc = ac_fd_set_cloexec_nonblock_(fd)) < 0) {
+        close(fd);
+        errno = -rc;
+        return -1;
+    }
+    return fd;
+#endif
+}
+
+/* accept(2) of a connection, non-blocking and close-on-exec; -1 with errno on failure (a
+ * failed fcntl closes the connection: that caller sees the errno, the next one the next peer). */
+static int accept_nonblocking(int listener, struct sockaddr *peer, socklen_t *len)
+{
+#if ASYNCC_HAVE_ACCEPT4
+    return accept4(listener, peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    int fd = accept(listener, peer, len), rc;
+    if (fd >= 0 && (rc = ac_fd_set_cloexec_nonblock_(fd)) < 0) {
+        close(fd);
+        errno = -rc;
+        return -1;
+    }
+    return fd;
+#endif
+}
+
 /* A new non-blocking socket registered as an owning ac_io; on failure nothing is left open. */
 static int open_socket(ac_executor *ex, int family, int type, ac_io **out)
 {
-    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = nonblocking_socket(family, type);
     int rc;
     *out = NULL;
     if (fd < 0)
@@ -170,8 +206,8 @@ static ac_poll accept_poll(ac_future *f, ac_cx *cx)
     while (listener->ready & AC_IO_READ) {
         int err;
         socklen_t len = sizeof op->peer.storage;
-        int fd = accept4(listener->fd, (struct sockaddr *)(void *)&op->peer.storage, &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept_nonblocking(listener->fd, (struct sockaddr *)(void *)&op->peer.storage,
+                                    &len);
         if (fd >= 0) {
             int rc = ac_io_open(listener->ex, fd, AC_IO_OWN_FD, &op->conn);
             op->peer.len = len;
@@ -311,8 +347,12 @@ static ac_poll send_to_poll(ac_future *f, ac_cx *cx)
     ac_io *io = op->io;
     while (io->ready & AC_IO_WRITE) {
         int err;
-        ssize_t n = sendto(io->fd, op->buf, op->len, MSG_NOSIGNAL,
-                           (const struct sockaddr *)(const void *)&op->to.storage, op->to.len);
+        ac_sigpipe_guard guard;
+        ssize_t n;
+        ac_sigpipe_guard_begin_(&guard);
+        n = sendto(io->fd, op->buf, op->len, AC_MSG_NOSIGNAL,
+                   (const struct sockaddr *)(const void *)&op->to.storage, op->to.len);
+        ac_sigpipe_guard_end_(&guard);
         if (n >= 0)
             return ac_io_finish_(io, AC_IO_WRITE, f, (int)n);
         if ((err = ac_io_failed_(io, AC_IO_WRITE)) < 0)

@@ -16,6 +16,7 @@
  * wait only on EAGAIN), so a stream read costs the same as an ac_io read.
  */
 #include "internal.h"
+#include "compat.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -476,17 +477,22 @@ ac_future *ac_stream_read_line(ac_stream_read_until_op *op, ac_stream *s, size_t
 
 /* ---- writing ---- */
 
-/* One writev/sendmsg of up to STREAM_IOV_BATCH buffers: the count, or -1 with errno. Sockets
- * use sendmsg(MSG_NOSIGNAL) so a closed peer is EPIPE, not a signal. */
+/* One writev/sendmsg of up to STREAM_IOV_BATCH buffers: the count, or -1 with errno. A
+ * socket's sendmsg cannot raise SIGPIPE (compat.h), so a closed peer is EPIPE, not a signal. */
 static ssize_t write_vector(const ac_io *io, struct iovec *vec, int count)
 {
     struct msghdr msg;
+    ac_sigpipe_guard guard;
+    ssize_t n;
     if (!io->is_socket)
         return writev(io->fd, vec, count);
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = vec;
-    msg.msg_iovlen = (size_t)count;
-    return sendmsg(io->fd, &msg, MSG_NOSIGNAL);
+    msg.msg_iovlen = count; /* size_t on Linux, int on BSD and macOS */
+    ac_sigpipe_guard_begin_(&guard);
+    n = sendmsg(io->fd, &msg, AC_MSG_NOSIGNAL);
+    ac_sigpipe_guard_end_(&guard);
+    return n;
 }
 
 /* ---- the write buffer ---- */

@@ -789,7 +789,9 @@ START_TEST(a_task_parked_in_a_read_shows_it_in_the_dump)
 }
 END_TEST
 
-/* Registration costs epoll_ctl calls; awaiting — including waits for new edges — costs none. */
+/* Registration costs epoll_ctl calls; awaiting — including waits for new edges — costs none.
+ * (Where epoll is used: the epoll backend always; the libevent backend unless libevent was
+ * told to use another method, as test_io_level_triggered does.) */
 START_TEST(awaiting_never_calls_epoll_ctl)
 {
     ac_executor *ex = ac_executor_new();
@@ -798,6 +800,12 @@ START_TEST(awaiting_never_calls_epoll_ctl)
     ac_io *a, *b;
     struct ping_pong client, server;
     ac_task *tc, *ts;
+
+    if (strcmp(ac_io_backend_name(), "epoll") != 0 &&
+        strcmp(event_base_get_method(ac_executor_base(ex)), "epoll") != 0) {
+        ac_executor_free(ex);
+        return;
+    }
 
     make_socketpair(s);
     before = epoll_ctl_calls;
