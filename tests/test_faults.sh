@@ -231,7 +231,10 @@ until_true "chat: all $lines lines" grep -q "^guest2: line $lines " "$work/liste
 
 echo "chat_server: slowloris (no newline) is disconnected after the idle timeout"
 run_client slowloris trickle "$chat_port" $((limit * 5)) $((timeout_ms / 5)) 0
-expect_summary 'closed=eof' "chat slowloris"
+# The server closes with the client's last trickled bytes possibly unread in its receive
+# queue; then the kernel sends a reset instead of a FIN. Either ends the connection: what
+# matters is that it ended, after the goodbye.
+expect_summary 'closed=(eof|reset)' "chat slowloris"
 grep -qx '\* idle for too long; bye' "$work/slowloris.out" || fail "chat slowloris: no goodbye"
 
 echo "chat_server: a peer that vanishes (no FIN) is disconnected after the idle timeout"

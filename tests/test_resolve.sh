@@ -73,8 +73,10 @@ done
 expect() {
     local want_status=$1 want_out=$2 want_err=$3 status=0
     shift 3
-    timeout "$limit" "${run_prefix[@]}" "$examples/resolve" "$@" >"$work/out" 2>"$work/err" ||
+    timeout "$limit" "${run_prefix[@]}" "$examples/resolve" "$@" >"$work/out" 2>"$work/err.raw" ||
         status=$?
+    # A slow-poll report depends on the machine's load (valgrind, other jobs), not on resolve.
+    grep -v '^asyncc: slow poll: ' "$work/err.raw" >"$work/err" || true
     [[ $status == "$want_status" ]] || fail "resolve $*: exit status $status, expected $want_status ($(cat "$work/err"))"
     [[ $(cat "$work/out") == "$want_out" ]] || fail "resolve $*: printed
 $(cat "$work/out")
