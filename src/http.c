@@ -179,8 +179,13 @@ static uint64_t ms_until(ac_instant deadline)
 
 /* ---- the request's strings ---- */
 
+/* `at` may point into the text itself (on_url_complete copies the path): it is read only after
+ * the buffer has grown, through its offset. */
 static int text_append(ac_http_request *req, const char *at, size_t len)
 {
+    size_t inside = req->text && at >= req->text && at < req->text + req->text_cap
+                        ? (size_t)(at - req->text)
+                        : SIZE_MAX;
     if (req->text_cap - req->text_len < len + 1) {
         size_t cap = req->text_cap ? req->text_cap : TEXT_INITIAL;
         char *grown;
@@ -192,7 +197,7 @@ static int text_append(ac_http_request *req, const char *at, size_t len)
         req->text = grown;
         req->text_cap = cap;
     }
-    memcpy(req->text + req->text_len, at, len);
+    memcpy(req->text + req->text_len, inside == SIZE_MAX ? at : req->text + inside, len);
     req->text_len += len;
     return 0;
 }
@@ -476,6 +481,8 @@ static int parse_body(struct http_conn *c, const char *data, size_t len, char *d
     ac_http_request *req = &c->req;
     uint64_t raw_limit = 8 * c->server->config.max_body_bytes + 65536;
     int used;
+    if (req->body_complete)
+        return 0; /* what follows is the next request's */
     if (len > room)
         len = room;
     req->body_dst = dst;
