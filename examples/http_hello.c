@@ -8,7 +8,7 @@
  *   ./http_hello --port 8080 &
  *   curl http://127.0.0.1:8080/                        # hello, world
  *   curl --data-binary @file http://127.0.0.1:8080/echo  # the body back, streamed (chunked)
- *   curl http://127.0.0.1:8080/slow                    # answers after 200 ms
+ *   curl http://127.0.0.1:8080/slow?ms=500             # answers after 500 ms (default 200)
  *
  * What it shows: a handler frame built per request inside the connection's task (no allocation
  * per request), reading a request body piece by piece and streaming it back, awaiting a timer
@@ -27,6 +27,12 @@
 enum { ECHO_PIECE = 16384, SLOW_MS = 200, SHUTDOWN_DEADLINE_MS = 5000 };
 
 /* ---- the handler: one frame per request ---- */
+
+/* "ms=N" in a query: N, or SLOW_MS. */
+static uint64_t slow_ms(const char *query)
+{
+    return strncmp(query, "ms=", 3) == 0 ? strtoull(query + 3, NULL, 10) : SLOW_MS;
+}
 
 struct hello {
     ac_future future;
@@ -55,7 +61,7 @@ ASYNC_FN(hello)
         ASYNC_RETURN(0);
     }
     if (strcmp(ac_http_request_path(self->req), "/slow") == 0)
-        AWAIT(ac_sleep_ms(&self->nap, SLOW_MS));
+        AWAIT(ac_sleep_ms(&self->nap, slow_ms(ac_http_request_query(self->req))));
     else if (strcmp(ac_http_request_path(self->req), "/") != 0) {
         ac_http_response_set_status(self->res, 404);
         AWAIT_TRY(self->n, ac_http_response_send(&self->send, self->res, "not found\n", 10));
