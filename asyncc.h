@@ -2706,8 +2706,9 @@ AC_API int ac_http_server_new(const ac_http_server_config *config, ac_http_handl
                               size_t frame_size, void *user, ac_http_server **out);
 
 /* Cancel every connection (each running handler's cleanup runs, each stream is closed) and
- * free the server. No ac_http_serve may be pending on it (debug builds abort), and it may not
- * be called from one of its own handlers. NULL is a no-op. */
+ * free the server. No ac_http_serve may be pending on it (every build aborts, naming the
+ * mistake: cancel or finish it first), and it may not be called from one of its own handlers
+ * (debug builds abort). NULL is a no-op. */
 AC_API void ac_http_server_free(ac_http_server *server);
 
 /* Serve HTTP on one connected stream, in a new connection task. Takes ownership of `stream`

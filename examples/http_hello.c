@@ -54,8 +54,8 @@ ASYNC_FN(hello)
                                                          sizeof self->piece));
             if (self->n == 0)
                 break;
-            AWAIT_TRY(self->n, ac_http_response_write(&self->send, self->res, self->piece,
-                                                      (size_t)self->n));
+            AWAIT_TRY(self->n,
+                      ac_http_response_write(&self->send, self->res, self->piece, (size_t)self->n));
         }
         AWAIT_TRY(self->n, ac_http_response_end(&self->send, self->res));
         ASYNC_RETURN(0);

@@ -33,15 +33,15 @@
 #include <sys/uio.h>
 
 enum {
-    TEXT_INITIAL = 512,             /* a request's strings grow from here as a head needs */
-    FIELDS_INITIAL = 16,            /* header field slots, likewise */
-    RESPONSE_FIELDS_INITIAL = 256,  /* the response's header bytes, likewise */
-    RESPONSE_FIELDS_MAX = 65536,    /* ac_http_response_add_header's -EMSGSIZE */
-    CHUNK_EXTENSIONS_MAX = 4096,    /* chunk-extension bytes in one body: 400 beyond */
-    DRAIN_PIECE = 65536,            /* an unread body is discarded this many bytes at a time */
-    LINGER_MS = 2000,               /* after an error response, read what the client still */
-    LINGER_BYTES = 65536,           /* sends for this long, or this much, before closing */
-    ACCEPT_BACKOFF_MS = 100,        /* out of descriptors: wait this long before accepting */
+    TEXT_INITIAL = 512,            /* a request's strings grow from here as a head needs */
+    FIELDS_INITIAL = 16,           /* header field slots, likewise */
+    RESPONSE_FIELDS_INITIAL = 256, /* the response's header bytes, likewise */
+    RESPONSE_FIELDS_MAX = 65536,   /* ac_http_response_add_header's -EMSGSIZE */
+    CHUNK_EXTENSIONS_MAX = 4096,   /* chunk-extension bytes in one body: 400 beyond */
+    DRAIN_PIECE = 65536,           /* an unread body is discarded this many bytes at a time */
+    LINGER_MS = 2000,              /* after an error response, read what the client still */
+    LINGER_BYTES = 65536,          /* sends for this long, or this much, before closing */
+    ACCEPT_BACKOFF_MS = 100,       /* out of descriptors: wait this long before accepting */
 };
 
 static const char CONTINUE_LINE[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -78,8 +78,8 @@ struct ac_http_request {
     int last_was_lf;  /* the last head byte fed was '\n' (obs-fold spans feeds) */
     size_t head_bytes;
     size_t url_bytes;
-    uint64_t body_bytes;   /* body (and trailer) bytes received */
-    uint64_t body_raw;     /* bytes fed after the head, framing included */
+    uint64_t body_bytes; /* body (and trailer) bytes received */
+    uint64_t body_raw;   /* bytes fed after the head, framing included */
     size_t extension_bytes;
     char *body_dst; /* where on_body copies (NULL discards) */
     size_t body_copied;
@@ -146,9 +146,9 @@ struct ac_http_server {
     ac_http_server_config config;
     ac_http_handler_fn handler;
     void *user;
-    size_t handler_offset;         /* where a handler's frame starts in a connection's frame */
-    ac_future_vtable conn_vtable;  /* http_conn's, sized for the handler's frame too */
-    struct http_conn *staging;     /* a connection's frame is built here, then spawned */
+    size_t handler_offset;        /* where a handler's frame starts in a connection's frame */
+    ac_future_vtable conn_vtable; /* http_conn's, sized for the handler's frame too */
+    struct http_conn *staging;    /* a connection's frame is built here, then spawned */
     ac_group connections;
     struct http_conn *live; /* connections that started running */
     uint32_t open;
@@ -355,8 +355,9 @@ static int on_headers_complete(llhttp_t *parser)
     /* Strict llhttp finds this only when the body is read; the handler must not run first. */
     if ((parser->flags & F_TRANSFER_ENCODING) && !req->chunked)
         return refuse(req, 400);
-    req->content_length =
-        req->chunked ? -1 : (parser->flags & F_CONTENT_LENGTH) ? (int64_t)parser->content_length : 0;
+    req->content_length = req->chunked                         ? -1
+                          : (parser->flags & F_CONTENT_LENGTH) ? (int64_t)parser->content_length
+                                                               : 0;
     if ((parser->flags & F_CONTENT_LENGTH) &&
         parser->content_length > config_of(parser)->max_body_bytes)
         return refuse(req, 413);
@@ -600,11 +601,10 @@ ASYNC_FN(ac_http_request_read_body_op)
         ASYNC_RETURN(0);
     if (self->req->expect_continue && !self->req->continue_sent && !self->req->conn->res.started) {
         self->req->continue_sent = 2;
-        AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout,
-                                           self->req->conn->server->config.write_timeout_ms,
-                                           ac_stream_write_all(&self->write, self->req->conn->stream,
-                                                               CONTINUE_LINE,
-                                                               sizeof CONTINUE_LINE - 1)));
+        AWAIT_INTO(self->rc,
+                   ac_timeout_ms(&self->timeout, self->req->conn->server->config.write_timeout_ms,
+                                 ac_stream_write_all(&self->write, self->req->conn->stream,
+                                                     CONTINUE_LINE, sizeof CONTINUE_LINE - 1)));
         if (self->rc < 0)
             ASYNC_RETURN(body_failed(self->req, self->rc, 400));
         self->req->continue_sent = 1;
@@ -616,10 +616,10 @@ ASYNC_FN(ac_http_request_read_body_op)
         self->transferred += (size_t)self->rc;
         if (self->transferred > 0 || self->req->body_complete)
             ASYNC_RETURN((int)self->transferred);
-        AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout,
-                                           self->req->conn->server->config.body_timeout_ms,
-                                           ac_stream_read_until(&self->fill, self->req->conn->stream,
-                                                                '\n', 1)));
+        AWAIT_INTO(
+            self->rc,
+            ac_timeout_ms(&self->timeout, self->req->conn->server->config.body_timeout_ms,
+                          ac_stream_read_until(&self->fill, self->req->conn->stream, '\n', 1)));
         if (self->rc == 1) {
             /* one '\n', already consumed from the stream: it goes to the parser from here */
             self->rc = parse_body(self->req->conn, self->fill.data, 1,
@@ -651,41 +651,50 @@ ac_future *ac_http_request_read_body(ac_http_request_read_body_op *op, ac_http_r
 
 /* ---- the response ---- */
 
+static const struct {
+    int status;
+    const char *phrase;
+} reason_phrases[] = {
+    {200, "OK"},
+    {201, "Created"},
+    {202, "Accepted"},
+    {204, "No Content"},
+    {206, "Partial Content"},
+    {301, "Moved Permanently"},
+    {302, "Found"},
+    {303, "See Other"},
+    {304, "Not Modified"},
+    {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"},
+    {400, "Bad Request"},
+    {401, "Unauthorized"},
+    {403, "Forbidden"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {409, "Conflict"},
+    {411, "Length Required"},
+    {413, "Content Too Large"},
+    {414, "URI Too Long"},
+    {415, "Unsupported Media Type"},
+    {417, "Expectation Failed"},
+    {429, "Too Many Requests"},
+    {431, "Request Header Fields Too Large"},
+    {500, "Internal Server Error"},
+    {501, "Not Implemented"},
+    {502, "Bad Gateway"},
+    {503, "Service Unavailable"},
+    {504, "Gateway Timeout"},
+};
+
+/* The reason phrase of a status line; empty for the statuses not listed (RFC 9112 allows it). */
 static const char *reason_phrase(int status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
-    }
+    size_t i;
+    for (i = 0; i < sizeof reason_phrases / sizeof reason_phrases[0]; i++)
+        if (reason_phrases[i].status == status)
+            return reason_phrases[i].phrase;
+    return "";
 }
 
 static int has_no_body(int status)
@@ -738,7 +747,8 @@ int ac_http_response_add_header(ac_http_response *res, const char *name, const c
     if (strpbrk(value, "\r\n"))
         return -EINVAL;
     if ((rc = fields_append(res, name, name_len)) < 0 || (rc = fields_append(res, ": ", 2)) < 0 ||
-        (rc = fields_append(res, value, value_len)) < 0 || (rc = fields_append(res, "\r\n", 2)) < 0) {
+        (rc = fields_append(res, value, value_len)) < 0 ||
+        (rc = fields_append(res, "\r\n", 2)) < 0) {
         res->fields_len = before;
         return rc;
     }
@@ -780,8 +790,9 @@ static void response_head(ac_http_response *res, const char *framing)
     snprintf(res->line, sizeof res->line, "HTTP/1.1 %d %s\r\n", res->status,
              reason_phrase(res->status));
     snprintf(res->tail, sizeof res->tail, "%s%s\r\n", framing,
-             res->close ? (res->user_close ? "" : "Connection: close\r\n")
-             : c->req.version < 11 ? "Connection: keep-alive\r\n" : "");
+             res->close            ? (res->user_close ? "" : "Connection: close\r\n")
+             : c->req.version < 11 ? "Connection: keep-alive\r\n"
+                                   : "");
 }
 
 static int add_iov(ac_http_response *res, int n, const void *base, size_t len)
@@ -904,11 +915,10 @@ ASYNC_FN(ac_http_response_send_op)
     }
     if (self->rc > 0) {
         self->res->busy = 1;
-        AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout,
-                                           self->res->conn->server->config.write_timeout_ms,
-                                           ac_stream_writev_all(&self->write,
-                                                                self->res->conn->stream,
-                                                                self->res->iov, self->rc)));
+        AWAIT_INTO(self->rc,
+                   ac_timeout_ms(&self->timeout, self->res->conn->server->config.write_timeout_ms,
+                                 ac_stream_writev_all(&self->write, self->res->conn->stream,
+                                                      self->res->iov, self->rc)));
         self->res->busy = 0;
         if (self->rc < 0) {
             self->res->broken = 1;
@@ -926,8 +936,8 @@ ASYNC_FINALLY
     }
 ASYNC_END
 
-static ac_future *response_op(ac_http_response_send_op *op, ac_http_response *res,
-                              const void *data, size_t len, int kind)
+static ac_future *response_op(ac_http_response_send_op *op, ac_http_response *res, const void *data,
+                              size_t len, int kind)
 {
     return ASYNC_NEW(op, ac_http_response_send_op, .res = res, .data = data,
                      .len = len > INT32_MAX ? INT32_MAX : len, .kind = kind);
@@ -1011,10 +1021,12 @@ static void request_begin(struct http_conn *c)
     struct http_field *field_slots = req->fields;
     uint32_t field_cap = req->field_cap;
 
-    *req = (ac_http_request){.conn = c, .text = text, .text_cap = text_cap,
-                             .fields = field_slots, .field_cap = field_cap};
-    *res = (ac_http_response){.conn = c, .fields = fields, .fields_cap = fields_cap,
-                              .status = 200};
+    *req = (ac_http_request){.conn = c,
+                             .text = text,
+                             .text_cap = text_cap,
+                             .fields = field_slots,
+                             .field_cap = field_cap};
+    *res = (ac_http_response){.conn = c, .fields = fields, .fields_cap = fields_cap, .status = 200};
     if (c->requests > 0)
         c->head_deadline = 0; /* the clock starts with the next request's first byte */
 }
@@ -1064,9 +1076,9 @@ ASYNC_FN(http_conn)
                 break;
             if (self->req.head_bytes == 0 && self->server->shutting_down)
                 break; /* rc 0: close */
-            AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout, head_wait_ms(self),
-                                               ac_stream_read_until(&self->fill, self->stream,
-                                                                    '\n', 1)));
+            AWAIT_INTO(self->rc,
+                       ac_timeout_ms(&self->timeout, head_wait_ms(self),
+                                     ac_stream_read_until(&self->fill, self->stream, '\n', 1)));
             self->idle = 0;
             if (self->rc == 1) {
                 self->rc = parse_head(self, self->fill.data, 1, 0);
@@ -1090,8 +1102,8 @@ ASYNC_FN(http_conn)
         self->res.head_only = self->req.method == HTTP_HEAD;
 
         /* The handler, watched for the client going away once the socket is free to read. */
-        self->handler = self->server->handler(handler_frame(self), &self->req, &self->res,
-                                              self->server->user);
+        self->handler =
+            self->server->handler(handler_frame(self), &self->req, &self->res, self->server->user);
         if (!self->handler) {
             self->rc = -ENOMEM;
         } else if (self->req.body_complete) {
@@ -1134,9 +1146,9 @@ ASYNC_FN(http_conn)
         self->linger_deadline = deadline_after(LINGER_MS);
         while (self->lingered < LINGER_BYTES) {
             self->lingered += ac_stream_consume(self->stream, SIZE_MAX);
-            AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout, ms_until(self->linger_deadline),
-                                               ac_stream_read_until(&self->fill, self->stream,
-                                                                    '\n', 1)));
+            AWAIT_INTO(self->rc,
+                       ac_timeout_ms(&self->timeout, ms_until(self->linger_deadline),
+                                     ac_stream_read_until(&self->fill, self->stream, '\n', 1)));
             if (self->rc != 1 && self->rc != -EMSGSIZE)
                 break;
             self->lingered += (size_t)(self->rc == 1);
@@ -1188,8 +1200,8 @@ static int config_is_valid(const ac_http_server_config *c)
 {
     return c->max_request_line && c->max_header_bytes && c->max_headers && c->max_body_bytes &&
            c->header_timeout_ms && c->idle_timeout_ms && c->body_timeout_ms &&
-           c->write_timeout_ms && c->max_connections &&
-           c->max_request_line <= INT32_MAX / 2 && c->max_header_bytes <= INT32_MAX / 2;
+           c->write_timeout_ms && c->max_connections && c->max_request_line <= INT32_MAX / 2 &&
+           c->max_header_bytes <= INT32_MAX / 2;
 }
 
 static size_t round_up(size_t size)
@@ -1203,7 +1215,8 @@ int ac_http_server_new(const ac_http_server_config *config, ac_http_handler_fn h
 {
     ac_http_server *server;
     *out = NULL;
-    if (!handler || frame_size == 0 || frame_size > INT32_MAX || (config && !config_is_valid(config)))
+    if (!handler || frame_size == 0 || frame_size > INT32_MAX ||
+        (config && !config_is_valid(config)))
         return -EINVAL;
     server = calloc(1, sizeof *server);
     if (!server)
@@ -1232,7 +1245,8 @@ void ac_http_server_free(ac_http_server *server)
 {
     if (!server)
         return;
-    if (ASYNCC_DEBUG && server->serving)
+    /* Checked in every build: the pending accept loop would run on freed memory. */
+    if (server->serving)
         ac_misuse_call_("ac_http_server_free while an ac_http_serve on it is pending");
     ac_group_destroy(&server->connections);
     free(server->staging);
@@ -1322,9 +1336,9 @@ ASYNC_FN(ac_http_serve_op)
     self->server->serving = self->serving = 1;
     while (!self->server->shutting_down) {
         self->branches[0] = ac_notify_wait(&self->stop, &self->server->stop);
-        self->branches[1] =
-            has_connections(self->server) ? ac_group_next(&self->next, &self->server->connections)
-                                           : NULL;
+        self->branches[1] = has_connections(self->server)
+                                ? ac_group_next(&self->next, &self->server->connections)
+                                : NULL;
         self->branches[2] = accept_branch(self);
         AWAIT_INTO(self->rc, ac_select(&self->select, self->branches, 3, AC_SELECT_BIASED));
         if (self->select.winner != 2)

@@ -19,6 +19,7 @@ static struct {
     int finished;      /* cleanups that ran */
     int cancelled;     /* cleanups that ran with -ECANCELED */
     int body_rc;       /* the last body read's result */
+    int timeouts;      /* "/timed": body reads cut short by a timeout */
     ac_notify release; /* "/wait" waits for it */
     int api[16];       /* "/api": the results of the response calls */
 } seen;
@@ -39,6 +40,7 @@ struct probe {
     ac_http_response_send_op send;
     ac_sleep_ms_op nap;
     ac_notify_wait_op wait;
+    ac_timeout_ms_op timeout;
     char body[4096];
     char text[8192];
 };
@@ -107,6 +109,27 @@ ASYNC_FN(probe)
         AWAIT_INTO(seen.api[14], ac_http_response_write(&self->send, self->res, "llo", 3));
         AWAIT_INTO(seen.api[15], ac_http_response_end(&self->send, self->res));
         ASYNC_RETURN(0);
+    } else if (path_is(self, "/stream-fail")) {
+        AWAIT_TRY(self->n, ac_http_response_write(&self->send, self->res, "x", 1));
+        ASYNC_RETURN(-EIO);
+    } else if (path_is(self, "/timed")) {
+        /* Body reads cut short by a timeout lose nothing: each byte arrives once. */
+        for (;;) {
+            AWAIT_INTO(seen.body_rc,
+                       ac_timeout_ms(&self->timeout, 5,
+                                     ac_http_request_read_body(&self->read, self->req,
+                                                               self->body + self->body_len, 7)));
+            if (seen.body_rc == -ETIMEDOUT) {
+                seen.timeouts++;
+                continue;
+            }
+            if (seen.body_rc <= 0)
+                break;
+            self->body_len += (size_t)seen.body_rc;
+        }
+        AWAIT_TRY(self->n,
+                  ac_http_response_send(&self->send, self->res, self->text, describe(self)));
+        ASYNC_RETURN(0);
     } else if (path_is(self, "/unread")) {
         AWAIT_TRY(self->n, ac_http_response_send(&self->send, self->res, "unread\n", 7));
         ASYNC_RETURN(0);
@@ -123,7 +146,7 @@ ASYNC_FN(probe)
     if (seen.body_rc < 0)
         ASYNC_RETURN(seen.body_rc);
     AWAIT_TRY(self->n, ac_http_response_send(&self->send, self->res, self->text, describe(self)));
-    ASYNC_FINALLY
+ASYNC_FINALLY
     seen.finished++;
     seen.cancelled += ASYNC_RESULT == -ECANCELED;
 ASYNC_END
@@ -135,6 +158,8 @@ static ac_future *probe(void *frame, ac_http_request *req, ac_http_response *res
 }
 
 /* ---- the client: send bytes, read everything until the server closes ---- */
+
+static uint64_t client_pause_ms = 1; /* between the two parts of a split request */
 
 struct client {
     ac_future future;
@@ -153,7 +178,7 @@ struct client {
 ASYNC_FN(client)
     if (self->split) {
         AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s, self->request, self->split));
-        AWAIT(ac_sleep_ms(&self->nap, 1));
+        AWAIT(ac_sleep_ms(&self->nap, client_pause_ms));
     }
     if (self->len > self->split)
         AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s, self->request + self->split,
@@ -169,7 +194,7 @@ ASYNC_FN(client)
         self->got += (size_t)self->rc;
     }
     self->response[self->got] = '\0';
-    ASYNC_FINALLY
+ASYNC_FINALLY
     ac_stream_close(self->s);
 ASYNC_END
 
@@ -546,6 +571,28 @@ START_TEST(limits_answer_414_431_and_413)
 }
 END_TEST
 
+START_TEST(a_handler_failing_mid_stream_leaves_the_response_cut_short)
+{
+    EXPECT_RESPONSE("GET /stream-fail HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n");
+    ck_assert_int_eq(seen.started, 1); /* the second request was never read */
+}
+END_TEST
+
+START_TEST(body_reads_cut_short_by_a_timeout_lose_nothing)
+{
+    static const char request[] =
+        "POST /timed HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\nConnection: close\r\n\r\nabcdef";
+    client_pause_ms = 50;
+    ck_assert_str_eq(exchange_with(NULL, request, sizeof request - 1 - 4),
+                     "HTTP/1.1 200 OK\r\nContent-Length: 83\r\nConnection: close\r\n\r\n"
+                     "POST /timed path=/timed query= v=11 host=h fields=3 length=6 chunked=0 "
+                     "body=abcdef\n");
+    client_pause_ms = 1;
+    ck_assert_int_gt(seen.timeouts, 0);
+}
+END_TEST
+
 /* ---- timeouts and clients that go away ---- */
 
 START_TEST(a_slow_head_gets_408_and_an_idle_connection_is_closed)
@@ -651,7 +698,7 @@ struct served {
     ac_sockaddr addr;
 };
 
-static void serve_start(struct served *t)
+static void serve_start_with(struct served *t, const ac_http_server_config *config)
 {
     ac_http_serve_op serve;
     t->ex = ac_executor_new();
@@ -661,9 +708,14 @@ static void serve_start(struct served *t)
     ck_assert_int_eq(ac_sockaddr_ip(&t->addr, "127.0.0.1", 0), 0);
     ck_assert_int_eq(ac_socket_listen(t->ex, &t->addr, 0, 0, &t->listener), 0);
     ck_assert_int_eq(ac_io_local_address(t->listener, &t->addr), 0);
-    ck_assert_int_eq(ac_http_server_new(NULL, probe, sizeof(struct probe), NULL, &t->server), 0);
+    ck_assert_int_eq(ac_http_server_new(config, probe, sizeof(struct probe), NULL, &t->server), 0);
     t->serve = ac_spawn(t->ex, ac_http_serve(&serve, t->server, t->listener));
     ck_assert_ptr_nonnull(t->serve);
+}
+
+static void serve_start(struct served *t)
+{
+    serve_start_with(t, NULL);
 }
 
 /* Run the loop until `count` handlers have started and `open` connections are open. */
@@ -733,6 +785,41 @@ START_TEST(shutdown_cancels_what_is_left_at_the_deadline)
 }
 END_TEST
 
+START_TEST(at_max_connections_accepting_waits)
+{
+    struct served t;
+    struct tcp_client first, second;
+    ac_task *first_task, *second_task;
+    ac_http_server_config config;
+    ac_sleep_ms_op nap;
+    static char second_response[sizeof exchange_client.response];
+    ac_http_server_config_default(&config);
+    config.max_connections = 1;
+    serve_start_with(&t, &config);
+    first_task =
+        ac_spawn(t.ex, tcp_client(&first, t.ex, &t.addr,
+                                  "GET /wait HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                                  busy_response));
+    run_until(&t, 1, 1);
+    second_task =
+        ac_spawn(t.ex, tcp_client(&second, t.ex, &t.addr,
+                                  "GET /2 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                                  second_response));
+    /* The second client is connected (the kernel's backlog) but not accepted. */
+    ck_assert_int_eq(ac_block_on(t.ex, ac_sleep_ms(&nap, 50)), 0);
+    ck_assert_uint_eq(ac_http_server_connections(t.server), 1);
+    ck_assert_int_eq(seen.started, 1);
+    ac_notify_one(&seen.release);
+    ck_assert_int_eq(join(t.ex, first_task), 0);
+    ck_assert_int_eq(join(t.ex, second_task), 0);
+    ck_assert_ptr_nonnull(strstr(second_response, "GET /2 path=/2"));
+    ck_assert_int_eq(seen.started, 2);
+    ck_assert_int_eq(ac_http_server_shutdown(t.server, 0), 0);
+    ck_assert_int_eq(join(t.ex, t.serve), 0);
+    serve_end(&t);
+}
+END_TEST
+
 START_TEST(freeing_the_server_cancels_its_connections)
 {
     struct served t;
@@ -789,10 +876,13 @@ int main(void)
     tcase_add_test(tc, request_smuggling_shapes_are_refused);
     tcase_add_test(tc, malformed_chunked_bodies_fail_the_read_and_answer_400);
     tcase_add_test(tc, limits_answer_414_431_and_413);
+    tcase_add_test(tc, a_handler_failing_mid_stream_leaves_the_response_cut_short);
+    tcase_add_test(tc, body_reads_cut_short_by_a_timeout_lose_nothing);
     tcase_add_test(tc, a_slow_head_gets_408_and_an_idle_connection_is_closed);
     tcase_add_test(tc, a_client_that_goes_away_cancels_its_handler);
     tcase_add_test(tc, shutdown_finishes_requests_in_flight_and_closes_idle_connections);
     tcase_add_test(tc, shutdown_cancels_what_is_left_at_the_deadline);
+    tcase_add_test(tc, at_max_connections_accepting_waits);
     tcase_add_test(tc, freeing_the_server_cancels_its_connections);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(suite, tc);

@@ -25,12 +25,14 @@ trap cleanup EXIT
 
 fail() {
     printf 'FAIL: %s\n' "$*" >&2
-    [[ -s $work/server.err ]] && printf -- '--- server stderr:\n%s\n' "$(cat "$work/server.err")" >&2
+    [[ -s $work/server.err ]] &&
+        printf -- '--- server stderr:\n%s\n' "$(cat "$work/server.err")" >&2
     exit 1
 }
 
 for tool in curl nc socat timeout; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (./run installs curl, netcat-openbsd, socat)"
+    command -v "$tool" >/dev/null ||
+        fail "$tool is missing (./run installs curl, netcat-openbsd, socat)"
 done
 
 mkfifo "$work/server.fifo"
@@ -67,7 +69,8 @@ cmp "$work/upload" "$work/sized.back" >&2 || fail "the upload came back differen
 echo "http_curl: 100-continue"
 run_curl -v -H 'Expect: 100-continue' --data-binary @"$work/upload" "$base/echo" \
     -o "$work/continue.back" 2>"$work/continue.err" || fail "100-continue upload: exit $?"
-grep -q '< HTTP/1.1 100 Continue' "$work/continue.err" || fail "no 100 Continue: $(cat "$work/continue.err")"
+grep -q '< HTTP/1.1 100 Continue' "$work/continue.err" ||
+    fail "no 100 Continue: $(cat "$work/continue.err")"
 cmp "$work/upload" "$work/continue.back" >&2 || fail "the 100-continue upload came back different"
 
 echo "http_curl: HEAD"
@@ -76,15 +79,21 @@ run_curl -I "$base/" | tr -d '\r' >"$work/head.out" || fail "curl -I: exit $?"
     fail "HEAD: $(cat "$work/head.out")"
 
 echo "http_curl: two pipelined requests on a raw socket, answered in order"
-printf 'GET /missing HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' |
+printf '%s' $'GET /missing HTTP/1.1\r\nHost: a\r\n\r\n' \
+    $'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' |
     timeout "$limit" nc 127.0.0.1 "$port" >"$work/pipelined.out" || fail "nc: exit $?"
-printf 'HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nnot found\nHTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: close\r\n\r\nhello, world\n' >"$work/pipelined.expected"
+printf '%s' $'HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\nnot found\n' \
+    $'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n' \
+    $'Connection: close\r\n\r\nhello, world\n' >"$work/pipelined.expected"
 cmp "$work/pipelined.expected" "$work/pipelined.out" >&2 || fail "pipelined responses differ"
 
 echo "http_curl: Content-Length with Transfer-Encoding is refused"
-printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
-    timeout "$limit" socat -t "$limit" - "TCP:127.0.0.1:$port" >"$work/smuggled.out" || fail "socat: exit $?"
-printf 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' >"$work/smuggled.expected"
+printf '%s' $'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n' \
+    $'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
+    timeout "$limit" socat -t "$limit" - "TCP:127.0.0.1:$port" >"$work/smuggled.out" ||
+    fail "socat: exit $?"
+printf 'HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' \
+    >"$work/smuggled.expected"
 cmp "$work/smuggled.expected" "$work/smuggled.out" >&2 || fail "the smuggling shape was not refused"
 
 echo "http_curl: SIGTERM lets the request in flight finish"
@@ -100,8 +109,10 @@ done
 grep -q 'hello -> sleep' "$work/server.err" || fail "the /slow handler never showed in a task dump"
 kill -TERM "$server_pid"
 wait "$slow_pid" || fail "curl /slow: exit $? ($(cat "$work/slow.err"))"
-[[ $(cat "$work/slow.out") == 'hello, world' ]] || fail "/slow during shutdown: $(cat "$work/slow.out")"
-grep -qi '^Connection: close' "$work/slow.head" || fail "/slow's response did not say Connection: close"
+[[ $(cat "$work/slow.out") == 'hello, world' ]] ||
+    fail "/slow during shutdown: $(cat "$work/slow.out")"
+grep -qi '^Connection: close' "$work/slow.head" ||
+    fail "/slow's response did not say Connection: close"
 status=0
 timeout "$limit" tail --pid="$server_pid" -s 0.1 -f /dev/null || fail "the server did not exit"
 wait "$server_pid" || status=$?
