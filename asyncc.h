@@ -2701,7 +2701,9 @@ typedef ac_future *(*ac_http_handler_fn)(void *frame, ac_http_request *req, ac_h
 
 /* Create a server (config NULL: the defaults; it is copied) that answers every request with
  * `handler`, whose frames are `frame_size` bytes. Returns 0 and *out, -EINVAL (no handler, a
- * zero frame_size or config field) or -ENOMEM. */
+ * zero frame_size or config field) or -ENOMEM. A handler that builds a larger frame than
+ * `frame_size` at `frame` is a misuse: every build aborts, naming it and both sizes, as soon
+ * as its constructor returns. */
 AC_API int ac_http_server_new(const ac_http_server_config *config, ac_http_handler_fn handler,
                               size_t frame_size, void *user, ac_http_server **out);
 

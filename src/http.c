@@ -147,6 +147,7 @@ struct ac_http_server {
     ac_http_handler_fn handler;
     void *user;
     size_t handler_offset;        /* where a handler's frame starts in a connection's frame */
+    size_t frame_size;            /* what ac_http_server_new was told a handler's frame needs */
     ac_future_vtable conn_vtable; /* http_conn's, sized for the handler's frame too */
     struct http_conn *staging;    /* a connection's frame is built here, then spawned */
     ac_group connections;
@@ -1049,6 +1050,25 @@ static void *handler_frame(struct http_conn *c)
     return (char *)c + c->server->handler_offset;
 }
 
+/* Build the handler's frame for this request. A frame larger than the server was told has
+ * overwritten what follows it in the task's block (the task's name, its group link): caught
+ * here, in every build, before anything uses them or the handler runs. */
+static ac_future *build_handler(struct http_conn *c)
+{
+    ac_http_server *server = c->server;
+    void *frame = handler_frame(c);
+    ac_future *handler = server->handler(frame, &c->req, &c->res, server->user);
+    if (handler == frame && handler->vtable->size > server->frame_size) {
+        char what[160];
+        snprintf(what, sizeof what,
+                 "the HTTP handler %s's frame is %zu bytes, but ac_http_server_new was given "
+                 "frame_size %zu",
+                 handler->vtable->name, handler->vtable->size, server->frame_size);
+        ac_misuse_call_(what);
+    }
+    return handler;
+}
+
 /* The response for a refused request or a failed handler: its own fields are dropped. */
 static ac_future *error_response(struct http_conn *c, int status)
 {
@@ -1102,8 +1122,7 @@ ASYNC_FN(http_conn)
         self->res.head_only = self->req.method == HTTP_HEAD;
 
         /* The handler, watched for the client going away once the socket is free to read. */
-        self->handler =
-            self->server->handler(handler_frame(self), &self->req, &self->res, self->server->user);
+        self->handler = build_handler(self);
         if (!self->handler) {
             self->rc = -ENOMEM;
         } else if (self->req.body_complete) {
@@ -1228,6 +1247,7 @@ int ac_http_server_new(const ac_http_server_config *config, ac_http_handler_fn h
     server->handler = handler;
     server->user = user;
     server->handler_offset = round_up(sizeof(struct http_conn));
+    server->frame_size = frame_size;
     server->conn_vtable = http_conn_vtable;
     server->conn_vtable.size = server->handler_offset + round_up(frame_size);
     server->staging = calloc(1, server->conn_vtable.size);
