@@ -2659,7 +2659,9 @@ AC_API int ac_group_error(const ac_group *group);
  *   - "Expect: 100-continue": "100 Continue" is sent when the handler first reads the body; a
  *     handler that answers without reading it gets the connection closed after its response;
  *   - an unread body is read and discarded after the response (up to max_body_bytes), so the
- *     next request on the connection is found.
+ *     next request on the connection is found;
+ *   - CONNECT and protocol upgrades (Upgrade: websocket) are not supported yet: the handler
+ *     answers them as any request, and the connection closes after the response.
  * A limit, a timeout or a malformed request closes only its own connection; the server goes on.
  * After an error response the server half-closes and reads (and drops) what the client still
  * sends for up to 2 seconds or 64 KiB before closing, so that the client sees the response
@@ -2719,8 +2721,11 @@ AC_API void ac_http_server_free(ac_http_server *server);
 AC_API int ac_http_server_add_connection(ac_http_server *server, ac_stream *stream);
 
 /* Begin a graceful shutdown (see above): 0, or -EALREADY when one has begun (the first deadline
- * stays). deadline_ms 0 cancels the handlers in flight at once. Then await the pending
- * ac_http_serve — or start one, which only waits for the connections — to see it end. */
+ * stays). Connections waiting for a request are closed now (their tasks aborted); later
+ * ac_http_server_add_connection calls fail with -ESHUTDOWN. The deadline is kept by
+ * ac_http_serve: await the pending one — or start one, which then only waits for the
+ * connections — to see the shutdown end; deadline_ms 0 cancels the handlers in flight on its
+ * next turn. Without a serve, ac_http_server_free ends what is left. */
 AC_API int ac_http_server_shutdown(ac_http_server *server, uint64_t deadline_ms);
 
 /* Connections open now. */
@@ -2831,11 +2836,12 @@ AC_API int ac_http_response_is_started(const ac_http_response *res);
  * ac_http_response_end: end a streamed body (the last chunk), or send a response not started
  *   yet with an empty body. Finishes with 0. Ending twice is harmless.
  * For HEAD requests the body bytes are not sent (send still writes their Content-Length).
- * `body`/`data` must stay valid until the future finishes. Errors: -EALREADY, -EINVAL (see
- * above), -EBUSY (another response operation is pending), -ETIMEDOUT (write_timeout_ms),
- * -EPIPE or -ECONNRESET (the client is gone). A failed or cancelled write leaves the response
- * broken: the connection closes when the handler finishes, and later writes fail with -EPIPE.
- * One operation at a time, from the handler's task (or one it hands the response to). */
+ * `body`/`data` must stay valid until the future finishes; `len` is at most INT32_MAX. Errors:
+ * -EALREADY, -EINVAL (see above, or a larger len), -EBUSY (another response operation is
+ * pending), -ETIMEDOUT (write_timeout_ms), -EPIPE or -ECONNRESET (the client is gone). A failed
+ * or cancelled write leaves the response broken: the connection closes when the handler
+ * finishes, and later writes fail with -EPIPE. One operation at a time, from the handler's
+ * task (or one it hands the response to). */
 typedef struct ac_http_response_send_op {
     ac_future future;
     ac_http_response *res;

@@ -481,7 +481,8 @@ static int parse_body(struct http_conn *c, const char *data, size_t len, char *d
                       int buffered)
 {
     ac_http_request *req = &c->req;
-    uint64_t raw_limit = 8 * c->server->config.max_body_bytes + 65536;
+    uint64_t max = c->server->config.max_body_bytes;
+    uint64_t raw_limit = max > (UINT64_MAX - 65536) / 8 ? UINT64_MAX : 8 * max + 65536;
     int used;
     if (req->body_complete)
         return 0; /* what follows is the next request's */
@@ -892,6 +893,8 @@ static int response_prepare(ac_http_response_send_op *op)
         return -EPIPE;
     if (op->res->busy)
         return -EBUSY;
+    if (op->len > INT32_MAX)
+        return -EINVAL; /* a write finishes with its length, an int */
     return op->kind == RESPONSE_SEND    ? prepare_send(op)
            : op->kind == RESPONSE_WRITE ? prepare_write(op)
                                         : prepare_end(op);
@@ -940,8 +943,8 @@ ASYNC_END
 static ac_future *response_op(ac_http_response_send_op *op, ac_http_response *res, const void *data,
                               size_t len, int kind)
 {
-    return ASYNC_NEW(op, ac_http_response_send_op, .res = res, .data = data,
-                     .len = len > INT32_MAX ? INT32_MAX : len, .kind = kind);
+    return ASYNC_NEW(op, ac_http_response_send_op, .res = res, .data = data, .len = len,
+                     .kind = kind);
 }
 
 ac_future *ac_http_response_send(ac_http_response_send_op *op, ac_http_response *res,
