@@ -2655,6 +2655,8 @@ AC_API int ac_group_error(const ac_group *group);
  *     a field name and its colon, a bad chunk size, an HTTP/1.1 request without exactly one Host
  *     (400);
  *   - keep-alive (HTTP/1.1 by default, HTTP/1.0 when asked), "Connection: close" both ways;
+ *   - the framing fields (Content-Length or Transfer-Encoding) and a Date field in every
+ *     response;
  *   - HEAD: the response's headers, Content-Length included, without its body;
  *   - "Expect: 100-continue": "100 Continue" is sent when the handler first reads the body; a
  *     handler that answers without reading it gets the connection closed after its response;

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/uio.h>
+#include <time.h>
 
 enum {
     TEXT_INITIAL = 512,            /* a request's strings grow from here as a head needs */
@@ -98,7 +99,7 @@ struct ac_http_response {
     int has_length;
     uint64_t length, sent;
     char line[64];  /* the status line */
-    char tail[96];  /* the framing and Connection fields, and the empty line */
+    char tail[160]; /* the framing, Date and Connection fields, and the empty line */
     char chunk[24]; /* a chunk's size line */
     struct iovec iov[7];
 };
@@ -158,6 +159,8 @@ struct ac_http_server {
     int shutting_down;
     int serving;
     uint64_t started;
+    time_t date_second; /* `date` is this second's Date field value */
+    char date[80]; /* 29 bytes in fact; room for what the compiler cannot rule out */
 };
 
 /* ---- time ---- */
@@ -784,14 +787,33 @@ static int response_must_close(const struct http_conn *c)
            (req->expect_continue && !req->continue_sent && !req->body_complete);
 }
 
-/* The status line and the fields the server writes: framing, Connection, the empty line. */
+/* RFC 9110 6.6.1: an origin server with a clock sends Date, in IMF-fixdate. Formatted once a
+ * second per server. */
+static const char *date_now(ac_http_server *server)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t now = time(NULL);
+    struct tm tm;
+    if (now != server->date_second && gmtime_r(&now, &tm)) {
+        snprintf(server->date, sizeof server->date, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+        server->date_second = now;
+    }
+    return server->date;
+}
+
+/* The status line and the fields the server writes: framing, Date, Connection, the empty
+ * line. */
 static void response_head(ac_http_response *res, const char *framing)
 {
     struct http_conn *c = res->conn;
     res->close = response_must_close(c);
     snprintf(res->line, sizeof res->line, "HTTP/1.1 %d %s\r\n", res->status,
              reason_phrase(res->status));
-    snprintf(res->tail, sizeof res->tail, "%s%s\r\n", framing,
+    snprintf(res->tail, sizeof res->tail, "%sDate: %s\r\n%s\r\n", framing, date_now(c->server),
              res->close            ? (res->user_close ? "" : "Connection: close\r\n")
              : c->req.version < 11 ? "Connection: keep-alive\r\n"
                                    : "");
