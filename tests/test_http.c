@@ -21,7 +21,8 @@ static struct {
     int body_rc;       /* the last body read's result */
     int timeouts;      /* "/timed": body reads cut short by a timeout */
     ac_notify release; /* "/wait" waits for it */
-    int api[16];       /* "/api": the results of the response calls */
+    int api[17];       /* "/api": the results of the response calls */
+    int send_rc;       /* "/big": the result of sending it */
 } seen;
 
 static void seen_reset(void)
@@ -108,7 +109,12 @@ ASYNC_FN(probe)
         AWAIT_INTO(seen.api[13], ac_http_response_send(&self->send, self->res, "x", 1));
         AWAIT_INTO(seen.api[14], ac_http_response_write(&self->send, self->res, "llo", 3));
         AWAIT_INTO(seen.api[15], ac_http_response_end(&self->send, self->res));
+        AWAIT_INTO(seen.api[16], ac_http_request_read_body(&self->read, self->req, NULL, 5));
         ASYNC_RETURN(0);
+    } else if (path_is(self, "/big")) {
+        static const char big[8 << 20];
+        AWAIT_INTO(seen.send_rc, ac_http_response_send(&self->send, self->res, big, sizeof big));
+        ASYNC_RETURN(seen.send_rc);
     } else if (path_is(self, "/stream-fail")) {
         AWAIT_TRY(self->n, ac_http_response_write(&self->send, self->res, "x", 1));
         ASYNC_RETURN(-EIO);
@@ -409,6 +415,7 @@ START_TEST(streamed_responses_are_chunked_or_sized)
     ck_assert_int_eq(seen.api[13], -EALREADY); /* send after the start */
     ck_assert_int_eq(seen.api[14], 3);
     ck_assert_int_eq(seen.api[15], 0);
+    ck_assert_int_eq(seen.api[16], -EINVAL); /* a body read into no buffer */
 }
 END_TEST
 
@@ -638,6 +645,61 @@ START_TEST(a_slow_head_gets_408_and_an_idle_connection_is_closed)
     ck_assert_int_eq(seen.body_rc, -ETIMEDOUT);
     /* a connection that never sends a byte: closed at the header timeout, silently */
     ck_assert_str_eq(exchange_with(&config, "", 0), "");
+}
+END_TEST
+
+/* A client that sends a request and reads nothing for a while, then counts what it gets. */
+struct slow_reader {
+    ac_future future;
+    ac_stream *s;
+    const char *request;
+    int rc;
+    size_t got;
+    ac_stream_write_all_op w;
+    ac_stream_read_some_op r;
+    ac_sleep_ms_op nap;
+    char buf[65536];
+};
+
+ASYNC_FN(slow_reader)
+    AWAIT_TRY(self->rc,
+              ac_stream_write_all(&self->w, self->s, self->request, strlen(self->request)));
+    AWAIT(ac_sleep_ms(&self->nap, 300));
+    do {
+        AWAIT_TRY(self->rc, ac_stream_read_some(&self->r, self->s, self->buf, sizeof self->buf));
+        self->got += (size_t)self->rc;
+    } while (self->rc > 0);
+ASYNC_FINALLY
+    ac_stream_close(self->s);
+ASYNC_END
+
+START_TEST(a_client_that_does_not_read_is_dropped_at_the_write_timeout)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_http_server *server;
+    ac_http_server_config config;
+    struct slow_reader *c = calloc(1, sizeof *c);
+    ac_stream *ours, *theirs;
+    int sv[2];
+    seen_reset();
+    ac_http_server_config_default(&config);
+    config.write_timeout_ms = 30;
+    ck_assert_int_eq(ac_http_server_new(&config, probe, sizeof(struct probe), NULL, &server), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], &theirs), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[1], &ours), 0);
+    ck_assert_int_eq(ac_http_server_add_connection(server, theirs), 0);
+    ASYNC_NEW(c, slow_reader, .s = ours, .request = "GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+    ck_assert_int_eq(ac_block_on(ex, &c->future), 0);
+    expect_settled(ex);
+    ck_assert_int_eq(seen.send_rc, -ETIMEDOUT);
+    ck_assert_int_eq(seen.finished, 1);
+    ck_assert_uint_gt(c->got, 0);       /* some of it went out... */
+    ck_assert_uint_lt(c->got, 8 << 20); /* ...and then the connection was closed */
+    ck_assert_uint_eq(ac_http_server_connections(server), 0);
+    free(c);
+    ac_http_server_free(server);
+    ac_executor_free(ex);
 }
 END_TEST
 
@@ -901,6 +963,7 @@ int main(void)
     tcase_add_test(tc, body_reads_cut_short_by_a_timeout_lose_nothing);
     tcase_add_test(tc, a_slow_head_gets_408_and_an_idle_connection_is_closed);
     tcase_add_test(tc, a_client_that_goes_away_cancels_its_handler);
+    tcase_add_test(tc, a_client_that_does_not_read_is_dropped_at_the_write_timeout);
     tcase_add_test(tc, shutdown_finishes_requests_in_flight_and_closes_idle_connections);
     tcase_add_test(tc, shutdown_cancels_what_is_left_at_the_deadline);
     tcase_add_test(tc, at_max_connections_accepting_waits);
