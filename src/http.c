@@ -134,13 +134,22 @@ struct http_conn {
     llhttp_t parser;
     ac_http_request req;
     ac_http_response res;
-    ac_stream_read_until_op fill;
-    ac_timeout_ms_op timeout;
-    ac_http_response_send_op send;
-    ac_http_request_read_body_op drain;
-    struct http_monitor monitor;
-    ac_future *branches[2];
-    ac_select_op select;
+    /* The operations of the phases of a request, one phase at a time: awaiting the head (and
+     * the lingering close), watching the handler, writing what it left out, draining its body.
+     * Overlaid, they cost the largest instead of the sum. */
+    union {
+        struct {
+            ac_stream_read_until_op fill;
+            ac_timeout_ms_op timeout;
+        };
+        struct {
+            struct http_monitor monitor;
+            ac_future *branches[2];
+            ac_select_op select;
+        };
+        ac_http_response_send_op send;
+        ac_http_request_read_body_op drain;
+    };
 };
 
 struct ac_http_server {
