@@ -23,6 +23,7 @@
  *  18. Synchronisation: notify, semaphore, mutex, rwlock, barrier, once cell
  *  19. Task groups: structured concurrency
  *  20. Generators and streams: ASYNC_YIELD and FOR_AWAIT
+ *  21. HTTP: an HTTP/1.1 server
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -239,6 +240,7 @@ extern "C" {
  *   ac_stream_read_exact       len                             -ENODATA, I/O     partial buf [2]
  *   ac_stream_read_until       length, 0 at end of file        -EMSGSIZE, I/O    yes     buf [2]
  *   ac_stream_read_line        length, 0 at end of file        -EMSGSIZE, I/O    yes     buf [2]
+ *   ac_stream_fill             bytes buffered, 0 at the end    I/O               yes     buf [2]
  *   ac_stream_write_all        len                             I/O, -EINVAL      partial no
  *   ac_stream_writev_all       total length                    I/O, -EINVAL      partial no
  *   ac_stream_write_buffered   len                             I/O, -EINVAL      partial buf [2]
@@ -265,6 +267,11 @@ extern "C" {
  *   ac_once_get_or_init        0 once the cell is set          init's own        yes     no
  *   ac_group_next              1 per member, op->member; 0 at the end            yes     no
  *   ac_group_join              0, or the first member error    member's own      yes     no
+ *   ac_http_serve              0 once shut down                -EBUSY, I/O       yes [6] conns
+ *   ac_http_request_read_body  bytes (> 0), 0 at the end       -EMSGSIZE, I/O    yes     buf [2]
+ *   ac_http_response_send      0                               -EALREADY, I/O    partial no
+ *   ac_http_response_write     len                             -EINVAL, I/O      partial no
+ *   ac_http_response_end       0                               I/O               partial no
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
@@ -273,6 +280,7 @@ extern "C" {
  * [5] the errors of section 14's DNS part (-ENOENT no such name, -ENODATA, -ETIMEDOUT,
  *     -EMSGSIZE, -EIO, -EINVAL); evdns allocates each query, the executor's query table grows
  *     to the most queries ever in flight at once.
+ * [6] it stops accepting; the connections, each a task it allocated, stay the server's.
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -1493,6 +1501,20 @@ typedef ac_stream_read_until_op ac_stream_read_line_op;
 AC_API ac_future *ac_stream_read_until(ac_stream_read_until_op *op, ac_stream *stream,
                                        int delimiter, size_t max);
 AC_API ac_future *ac_stream_read_line(ac_stream_read_line_op *op, ac_stream *stream, size_t max);
+
+/* ac_stream_fill: make sure the read buffer holds unread bytes (tokio's BufReader::fill_buf).
+ * With bytes already buffered it finishes at once; otherwise it reads once, waiting for
+ * readability first if need be. Finishes with the number of unread bytes buffered (> 0; look at
+ * them with ac_stream_buffered, drop what you used with ac_stream_consume), 0 at end of file,
+ * or a negative errno. For a streaming parser that works on the buffer in place (as the HTTP
+ * server does with llhttp): parse what is buffered, consume all it used, and fill again —
+ * which waits for the peer once the buffer is empty. A parser that needs a whole frame at once
+ * reads it with read_until or read_exact instead. Cancel-safe: nothing is consumed. */
+typedef struct ac_stream_fill_op {
+    ac_future future;
+    ac_stream *stream;
+} ac_stream_fill_op;
+AC_API ac_future *ac_stream_fill(ac_stream_fill_op *op, ac_stream *stream);
 
 /* ---- writing ---- */
 
@@ -2733,6 +2755,286 @@ AC_API int ac_group_error(const ac_group *group);
             goto AC_CAT_(ac_for_await_body_, __LINE__);                                            \
         } else                                                                                     \
             AC_CAT_(ac_for_await_body_, __LINE__) :
+
+/* ============================================================================================
+ * 21. HTTP: AN HTTP/1.1 SERVER
+ *
+ * An HTTP/1.1 server whose request handlers are ordinary async functions: a handler awaits its
+ * request body, a timer, a channel or another service, and writes its response through
+ * awaitable operations. Requests are parsed by llhttp (Node.js's parser, compiled into the
+ * library and not exported) in strict mode; nothing here parses HTTP by hand.
+ *
+ * Model. An ac_http_server holds the configuration (limits and timeouts), the handler and the
+ * connections. ac_http_serve runs an accept loop on a listener you own and starts one task per
+ * connection ("http#1", "http#2", ... in task dumps); ac_http_server_add_connection hands over
+ * one connected ac_stream instead (a socketpair in tests, later a TLS stream). A connection
+ * reads one request head, runs the handler, makes sure the response is complete, and only then
+ * parses the next request: pipelined requests are answered in order, one at a time. HTTP runs
+ * on the public ac_stream API only, so any transport a stream can carry carries it.
+ *
+ * Handlers. A handler is a constructor, called once per request with storage for its frame:
+ *     typedef ac_future *(*ac_http_handler_fn)(void *frame, ac_http_request *req,
+ *                                              ac_http_response *res, void *user);
+ * `frame` is `frame_size` bytes (given to ac_http_server_new), aligned for any type, inside the
+ * connection task's own allocation: a request allocates nothing for its handler. The
+ * constructor builds its frame there, usually `return ASYNC_NEW((struct NAME *)frame, NAME,
+ * .req = req, .res = res);`, and the connection awaits it. `req` and `res` stay valid until the
+ * handler finishes; `user` is the pointer given to ac_http_server_new.
+ *
+ *     struct hello { ac_future future; ac_http_response *res; ac_http_response_send_op send; };
+ *     ASYNC_FN(hello)
+ *         ac_http_response_add_header(self->res, "Content-Type", "text/plain");
+ *         AWAIT(ac_http_response_send(&self->send, self->res, "hello\n", 6));
+ *     ASYNC_END
+ *     static ac_future *hello_new(void *frame, ac_http_request *req, ac_http_response *res,
+ *                                 void *user)
+ *     {
+ *         (void)req, (void)user;
+ *         return ASYNC_NEW((struct hello *)frame, hello, .res = res);
+ *     }
+ *
+ *     // fragment: statements of main, with an executor `ex` and a listener
+ *     ac_http_server *server;
+ *     if (ac_http_server_new(NULL, hello_new, sizeof(struct hello), NULL, &server) == 0)
+ *         ac_block_on(ex, ac_http_serve(&serve, server, listener));
+ *
+ * How a handler ends decides what the client sees:
+ *   - it finishes (>= 0) having sent a complete response: nothing more happens;
+ *   - it finishes (>= 0) without a response: the status it set (200 by default) and its headers
+ *     go out with an empty body; a streamed response it left open is ended for it;
+ *   - it fails (< 0) before the response started: the client gets 500 — or 400, 408 or 413 when
+ *     the failure was its body read's (a malformed body, too slow, too large) — and the
+ *     connection closes; after the response started, the connection just closes (the response
+ *     cannot be repaired);
+ *   - the client goes away while the handler runs: the handler is cancelled (its ASYNC_FINALLY
+ *     runs) and the connection closes. The server notices end of file or an error on the
+ *     connection once the request body has been read to its end (or when there is none) — while
+ *     the body is unread, the socket is the handler's to read, and its next body read reports
+ *     the end as an error. A client that half-closes its side after a request counts as gone.
+ *
+ * What the server does for you, with the status it answers (then it closes the connection):
+ *   - limits: a request target longer than max_request_line (414); a head (request line and
+ *     headers) of more than max_request_line + max_header_bytes bytes, or more than max_headers
+ *     header fields (431); a body longer than max_body_bytes, announced by Content-Length (413
+ *     before the handler runs) or found while reading a chunked body (the read fails with
+ *     -EMSGSIZE; 413 unless the response started);
+ *   - timeouts: the head not complete within header_timeout_ms of its first byte — or of the
+ *     accept, for a connection's first request — (408: slowloris); no new request within
+ *     idle_timeout_ms on a kept-alive connection (closed, no response); a body read waiting more
+ *     than body_timeout_ms (-ETIMEDOUT, 408); a response write waiting more than
+ *     write_timeout_ms (-ETIMEDOUT; closed);
+ *   - malformed and ambiguous requests, including the request-smuggling shapes: Content-Length
+ *     together with Transfer-Encoding, two Content-Length fields, a Transfer-Encoding whose last
+ *     coding is not chunked, obs-fold (a header line starting with a space), whitespace between
+ *     a field name and its colon, a bad chunk size, an HTTP/1.1 request without exactly one Host
+ *     (400);
+ *   - keep-alive (HTTP/1.1 by default, HTTP/1.0 when asked), "Connection: close" both ways;
+ *   - the framing fields (Content-Length or Transfer-Encoding) and a Date field in every
+ *     response;
+ *   - HEAD: the response's headers, Content-Length included, without its body;
+ *   - "Expect: 100-continue": "100 Continue" is sent when the handler first reads the body; a
+ *     handler that answers without reading it gets the connection closed after its response;
+ *   - an unread body is read and discarded after the response (up to max_body_bytes), so the
+ *     next request on the connection is found;
+ *   - CONNECT and protocol upgrades (Upgrade: websocket) are not supported yet: the handler
+ *     answers them as any request, and the connection closes after the response.
+ * A limit, a timeout or a malformed request closes only its own connection; the server goes on.
+ * After an error response the server half-closes and reads (and drops) what the client still
+ * sends for up to 2 seconds or 64 KiB before closing, so that the client sees the response
+ * rather than a reset.
+ *
+ * Shutdown. ac_http_server_shutdown(server, deadline_ms) stops ac_http_serve accepting, closes
+ * connections waiting for a request, lets requests in flight finish (their responses say
+ * "Connection: close") and cancels the handlers still running when the deadline passes. The
+ * serve future finishes with 0 once every connection has ended. The connections belong to the
+ * server, not to the serve future: cancelling ac_http_serve only stops accepting; freeing the
+ * server cancels every connection (each handler's cleanup runs).
+ *
+ * One executor: the server and its connections live on the executor of the thread that calls
+ * ac_http_serve or ac_http_server_add_connection; free the server before that executor.
+ * ============================================================================================ */
+
+typedef struct ac_http_server ac_http_server;
+typedef struct ac_http_request ac_http_request;   /* one request, owned by its connection */
+typedef struct ac_http_response ac_http_response; /* its response, owned by its connection */
+
+/* Limits and timeouts. Start from ac_http_server_config_default and change what you need;
+ * every field must be > 0. Durations saturate as ac_sleep_ms's do: UINT64_MAX never expires. */
+typedef struct ac_http_server_config {
+    size_t max_request_line;    /* the request target's length (default 8192): 414 */
+    size_t max_header_bytes;    /* the header fields' bytes (default 16384): 431 */
+    uint32_t max_headers;       /* header fields (default 100): 431 */
+    uint64_t max_body_bytes;    /* a request body (default 1 MiB): 413 */
+    uint64_t header_timeout_ms; /* a request head, from its first byte (default 10000): 408 */
+    uint64_t idle_timeout_ms;   /* between kept-alive requests (default 60000): closed */
+    uint64_t body_timeout_ms;   /* each body read (default 30000): 408 */
+    uint64_t write_timeout_ms;  /* each response write (default 30000): closed */
+    uint32_t max_connections;   /* open at once (default 10000); at the limit accept waits */
+} ac_http_server_config;
+
+AC_API void ac_http_server_config_default(ac_http_server_config *config);
+
+typedef ac_future *(*ac_http_handler_fn)(void *frame, ac_http_request *req, ac_http_response *res,
+                                         void *user);
+
+/* Create a server (config NULL: the defaults; it is copied) that answers every request with
+ * `handler`, whose frames are `frame_size` bytes. Returns 0 and *out, -EINVAL (no handler, a
+ * zero frame_size or config field) or -ENOMEM. A handler that builds a larger frame than
+ * `frame_size` at `frame` is a misuse: every build aborts, naming it and both sizes, as soon
+ * as its constructor returns. */
+AC_API int ac_http_server_new(const ac_http_server_config *config, ac_http_handler_fn handler,
+                              size_t frame_size, void *user, ac_http_server **out);
+
+/* Cancel every connection (each running handler's cleanup runs, each stream is closed) and
+ * free the server. No ac_http_serve may be pending on it (every build aborts, naming the
+ * mistake: cancel or finish it first), and it may not be called from one of its own handlers
+ * (debug builds abort). NULL is a no-op. */
+AC_API void ac_http_server_free(ac_http_server *server);
+
+/* Serve HTTP on one connected stream, in a new connection task. Takes ownership of `stream`
+ * whatever happens. Returns 0, -ESHUTDOWN (the server is shutting down) or -ENOMEM; on failure
+ * the stream is closed. Call it on the thread of the executor that is to run the connection. */
+AC_API int ac_http_server_add_connection(ac_http_server *server, ac_stream *stream);
+
+/* Begin a graceful shutdown (see above): 0, or -EALREADY when one has begun (the first deadline
+ * stays). Connections waiting for a request are closed now (their tasks aborted); later
+ * ac_http_server_add_connection calls fail with -ESHUTDOWN. The deadline is kept by
+ * ac_http_serve: await the pending one — or start one, which then only waits for the
+ * connections — to see the shutdown end; deadline_ms 0 cancels the handlers in flight on its
+ * next turn. Without a serve, ac_http_server_free ends what is left. */
+AC_API int ac_http_server_shutdown(ac_http_server *server, uint64_t deadline_ms);
+
+/* Connections open now. */
+AC_API uint32_t ac_http_server_connections(const ac_http_server *server);
+
+/* The accept loop: accept connections on `listener` (yours: it stays open) and serve each in a
+ * task, at most max_connections at once, backing off for 100 ms when the process is out of
+ * descriptors. Finishes with 0 once a shutdown has ended every connection, or with the
+ * listener's error (-EBADF, -EINVAL, ...; the connections go on), -EBUSY when another
+ * ac_http_serve on this server is pending. Cancelling it stops accepting and leaves the
+ * connections running. */
+typedef struct ac_http_serve_op {
+    ac_future future;
+    ac_http_server *server;
+    ac_io *listener;
+    int rc;
+    int serving; /* this op is the server's accept loop (not one refused with -EBUSY) */
+    int backoff; /* accept failed for want of descriptors: sleep before the next */
+    ac_future *branches[3];
+    ac_select_op select;
+    ac_notify_wait_op stop;
+    ac_group_next_op next;
+    ac_socket_accept_op accept;
+    ac_sleep_ms_op sleep;
+} ac_http_serve_op;
+AC_API ac_future *ac_http_serve(ac_http_serve_op *op, ac_http_server *server, ac_io *listener);
+
+/* ---- the request ----
+ *
+ * Every string is NUL-terminated and lives until the handler finishes. */
+
+/* "GET", "POST", ... */
+AC_API const char *ac_http_request_method(const ac_http_request *req);
+/* The request target as sent: "/search?q=x". */
+AC_API const char *ac_http_request_target(const ac_http_request *req);
+/* The target up to '?': "/search". */
+AC_API const char *ac_http_request_path(const ac_http_request *req);
+/* The target after '?': "q=x"; "" when there is none. Not decoded. */
+AC_API const char *ac_http_request_query(const ac_http_request *req);
+/* 11 for HTTP/1.1, 10 for HTTP/1.0. */
+AC_API int ac_http_request_version(const ac_http_request *req);
+/* The header fields in the order received, with names as sent. ac_http_request_header_at sets
+ * *name and *value (either may be NULL) and returns 0, or -EINVAL when index >= the count. */
+AC_API size_t ac_http_request_header_count(const ac_http_request *req);
+AC_API int ac_http_request_header_at(const ac_http_request *req, size_t index, const char **name,
+                                     const char **value);
+/* The value of the first field named `name` (compared ignoring ASCII case), without the
+ * whitespace around it, or NULL when there is none. */
+AC_API const char *ac_http_request_header(const ac_http_request *req, const char *name);
+/* The body's length from Content-Length (0 when the request has no body), or -1 when it is
+ * chunked (ac_http_request_is_chunked) and its length is known only at its end. */
+AC_API int64_t ac_http_request_content_length(const ac_http_request *req);
+AC_API int ac_http_request_is_chunked(const ac_http_request *req);
+
+/* Read the next piece of the body into `buf` (at most `len` bytes, len at most INT32_MAX): the
+ * receive convention — finishes with the bytes read (> 0), 0 at the end of the body (at once
+ * for a request without one), or an error, which is sticky: -EMSGSIZE (longer than
+ * max_body_bytes), -EPROTO (malformed chunked framing), -ETIMEDOUT (body_timeout_ms passed
+ * without a byte), -EPIPE (the client closed mid-body), another I/O error. Nothing is read from
+ * the connection before the handler asks, so a slow handler slows its client down (TCP
+ * backpressure). The first read answers "Expect: 100-continue". Cancel-safe: a cancelled read
+ * took no body bytes. One read at a time, from the handler's task. */
+typedef struct ac_http_request_read_body_op {
+    ac_future future;
+    ac_http_request *req;
+    char *buf;
+    size_t len;
+    size_t transferred;
+    int rc;
+    ac_stream_fill_op fill;
+    ac_stream_write_all_op write;
+    ac_timeout_ms_op timeout;
+} ac_http_request_read_body_op;
+AC_API ac_future *ac_http_request_read_body(ac_http_request_read_body_op *op, ac_http_request *req,
+                                            void *buf, size_t len);
+
+/* ---- the response ----
+ *
+ * A response is started — its status line and headers sent — by its first send or write; what
+ * shapes it must be set before that: -EALREADY afterwards. */
+
+/* The status, 200 to 999 (default 200); -EINVAL outside. The server sends 100 Continue itself;
+ * 1xx responses and protocol upgrades (101) are not supported yet. A 204 or 304 response has no
+ * body: sending one is -EINVAL. */
+AC_API int ac_http_response_set_status(ac_http_response *res, int status);
+
+/* Add a header field (copied). -EINVAL for a name that is not an HTTP token or a value with a
+ * CR, LF or NUL (a response cannot be split); -EINVAL for Content-Length and
+ * Transfer-Encoding, which the server writes itself (ac_http_response_set_content_length);
+ * -ENOMEM, or -EMSGSIZE past 64 KiB of fields. "Connection: close" closes the connection
+ * after this response. */
+AC_API int ac_http_response_add_header(ac_http_response *res, const char *name, const char *value);
+
+/* Announce the body's length for ac_http_response_write: the body is sent as is, with this
+ * Content-Length, instead of chunked. Writes past it fail with -EINVAL; ending short of it
+ * closes the connection. */
+AC_API int ac_http_response_set_content_length(ac_http_response *res, uint64_t length);
+
+/* Whether the status line and headers have gone out. */
+AC_API int ac_http_response_is_started(const ac_http_response *res);
+
+/* ac_http_response_send: the whole response — status line, headers, Content-Length and `len`
+ *   bytes of `body` — in one write. Finishes with 0. -EALREADY when the response has started.
+ * ac_http_response_write: stream a piece of the body: the first write sends the head, each
+ *   write a chunk (Transfer-Encoding: chunked) or, with a length set, the bytes as they are.
+ *   Finishes with `len`. A write of 0 bytes sends the head alone. To an HTTP/1.0 client a
+ *   body without a length goes out as it is, and the connection closes after it.
+ * ac_http_response_end: end a streamed body (the last chunk), or send a response not started
+ *   yet with an empty body. Finishes with 0. Ending twice is harmless.
+ * For HEAD requests the body bytes are not sent (send still writes their Content-Length).
+ * `body`/`data` must stay valid until the future finishes; `len` is at most INT32_MAX. Errors:
+ * -EALREADY, -EINVAL (see above, or a larger len), -EBUSY (another response operation is
+ * pending), -ETIMEDOUT (write_timeout_ms), -EPIPE or -ECONNRESET (the client is gone). A failed
+ * or cancelled write leaves the response broken: the connection closes when the handler
+ * finishes, and later writes fail with -EPIPE. One operation at a time, from the handler's
+ * task (or one it hands the response to). */
+typedef struct ac_http_response_send_op {
+    ac_future future;
+    ac_http_response *res;
+    const void *data;
+    size_t len;
+    int kind; /* send, write or end */
+    int rc;
+    ac_stream_writev_all_op write;
+    ac_timeout_ms_op timeout;
+} ac_http_response_send_op;
+typedef ac_http_response_send_op ac_http_response_write_op;
+typedef ac_http_response_send_op ac_http_response_end_op;
+AC_API ac_future *ac_http_response_send(ac_http_response_send_op *op, ac_http_response *res,
+                                        const void *body, size_t len);
+AC_API ac_future *ac_http_response_write(ac_http_response_write_op *op, ac_http_response *res,
+                                         const void *data, size_t len);
+AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_response *res);
 
 #ifdef __cplusplus
 }

@@ -475,6 +475,54 @@ ac_future *ac_stream_read_line(ac_stream_read_until_op *op, ac_stream *s, size_t
     return ac_stream_read_until(op, s, '\n', max);
 }
 
+/* ---- fill ---- */
+
+/* Unread bytes are the answer as they are (fill_buf's rule); only an empty buffer reads. */
+static ac_poll fill_poll(ac_future *f, ac_cx *cx)
+{
+    ac_stream_fill_op *op = (ac_stream_fill_op *)(void *)f;
+    ac_stream *s = op->stream;
+    size_t unread = s->end - s->start;
+    int n = 0;
+
+    if (unread == 0) {
+        if (!(s->rio->ready & AC_IO_READ))
+            return wait_readable(s, cx);
+        n = make_room(s, 1);
+        if (n == 0)
+            n = fill(s);
+        if (n == -EAGAIN)
+            return wait_readable(s, cx);
+        unread = s->end - s->start;
+    }
+    if (n >= 0)
+        n = unread > INT32_MAX ? INT32_MAX : (int)unread;
+    return ac_io_finish_(s->rio, AC_IO_READ, f, n);
+}
+
+static void fill_cancel(ac_future *f)
+{
+    ac_stream_fill_op *op = (ac_stream_fill_op *)(void *)f;
+    ac_io_finish_(op->stream->rio, AC_IO_READ, f, -ECANCELED);
+}
+
+static const char *fill_describe(const ac_future *f, char *buf, size_t size)
+{
+    const ac_stream_fill_op *op = (const ac_stream_fill_op *)(const void *)f;
+    snprintf(buf, size, "stream fill fd %d (%zu bytes buffered)", op->stream->rio->fd,
+             op->stream->end - op->stream->start);
+    return buf;
+}
+
+static const ac_future_vtable fill_vtable = {fill_poll, fill_cancel, fill_describe, "fill",
+                                             __FILE__,  sizeof(ac_stream_fill_op)};
+
+ac_future *ac_stream_fill(ac_stream_fill_op *op, ac_stream *s)
+{
+    op->stream = s;
+    return ac_leaf_init(&op->future, &fill_vtable);
+}
+
 /* ---- writing ---- */
 
 /* One writev/sendmsg of up to STREAM_IOV_BATCH buffers: the count, or -1 with errno. A

@@ -462,6 +462,35 @@ START_TEST(delimiter_at_the_buffer_edges)
 END_TEST
 
 /* Found by tests/fuzz/fuzz_stream.c: a last piece of exactly max bytes was -EMSGSIZE. */
+/* fill: buffered bytes answer at once; an empty buffer reads once; 0 at end of file;
+ * cancel-safe. */
+START_TEST(fill_reads_only_into_an_empty_buffer)
+{
+    int peer;
+    ac_stream *s = stream_with_peer(&peer);
+    ac_stream_fill_op fill;
+    ac_timeout_ms_op t;
+    const void *data;
+
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 10, ac_stream_fill(&fill, s))),
+                     -ETIMEDOUT); /* nothing yet: it waits, and the cancel lost nothing */
+    put(peer, "abc");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_fill(&fill, s)), 3);
+    ck_assert_uint_eq(ac_stream_buffered(s, &data), 3);
+    ck_assert_mem_eq(data, "abc", 3);
+    put(peer, "def"); /* buffered bytes are the answer: no read until they are consumed */
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_fill(&fill, s)), 3);
+    ck_assert_uint_eq(ac_stream_consume(s, 3), 3);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_fill(&fill, s)), 3);
+    ck_assert_uint_eq(ac_stream_buffered(s, &data), 3);
+    ck_assert_mem_eq(data, "def", 3);
+    ck_assert_uint_eq(ac_stream_consume(s, 3), 3);
+    close(peer);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_fill(&fill, s)), 0);
+    ac_stream_close(s);
+}
+END_TEST
+
 START_TEST(a_last_piece_of_exactly_max_bytes)
 {
     int peer;
@@ -1353,6 +1382,7 @@ int main(void)
     tcase_add_test(tc, cancelled_buffered_write_reports_what_was_accepted);
     tcase_add_test(tc, flush_to_a_closed_peer_is_epipe);
     tcase_add_test(tc, open_pair_can_borrow_its_fds);
+    tcase_add_test(tc, fill_reads_only_into_an_empty_buffer);
     suite_add_tcase(suite, tc);
     return run_suite(suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
