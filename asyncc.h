@@ -820,7 +820,9 @@ AC_API ac_future *ac_timeout_ms(ac_timeout_ms_op *timeout, uint64_t ms, ac_futur
  * so its outputs can be read afterwards. Returns -EDEADLK (and prints why) when called from
  * inside a poll — debug builds abort instead — or, with the future cancelled, when nothing can
  * ever wake it or the tasks it waits for (the same check as ac_executor_run's, section 7);
- * -ESHUTDOWN if ac_executor_stop() was called (the future is then cancelled). */
+ * -ESHUTDOWN if ac_executor_stop() was called (the future is then cancelled); -ENOMEM, with
+ * the future cancelled unpolled (as ac_spawn does), when the call's own task record cannot be
+ * allocated. */
 AC_API int ac_block_on(ac_executor *ex, ac_future *future);
 
 /* Run `fn(arg)` on the executor's bounded pool of blocking threads (default 8 threads,
