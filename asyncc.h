@@ -221,7 +221,7 @@ extern "C" {
  *   ac_task_join               the task's result               task's own        yes     no
  *   ac_sleep_ms                0                               -ENOMEM           yes     no [1]
  *   ac_sleep_until             0                               -ENOMEM           yes     no [1]
- *   ac_timeout_ms              inner's result                  -ETIMEDOUT        inner   no [1]
+ *   ac_timeout_ms              inner's result                  -ETIMEDOUT [6]    inner   no [1]
  *   ac_spawn_blocking          fn's result                     -EINVAL, -ENOMEM  partial one job
  *   ac_spawn_blocking_owned    fn's result; op->arg back       -EINVAL, -ENOMEM  partial one job
  *   ac_io_readable             0                                                 yes     no
@@ -273,6 +273,7 @@ extern "C" {
  * [5] the errors of section 14's DNS part (-ENOENT no such name, -ENODATA, -ETIMEDOUT,
  *     -EMSGSIZE, -EIO, -EINVAL); evdns allocates each query, the executor's query table grows
  *     to the most queries ever in flight at once.
+ * [6] and -ENOMEM when its deadline cannot be armed, as for a sleep.
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -802,7 +803,8 @@ AC_API ac_future *ac_sleep_until(ac_sleep_until_op *op, ac_instant deadline);
  * time; otherwise cancels inner (its cleanup runs) and finishes with -ETIMEDOUT. `inner` is
  * usually a child frame stored next to the ac_timeout_ms_op in the parent's frame; it is not
  * copied. Cancelling the timeout cancels inner too. Its deadline saturates as ac_sleep_ms's
- * does: a timeout of UINT64_MAX ms never fires. */
+ * does: a timeout of UINT64_MAX ms never fires. When the deadline cannot be armed (the timer
+ * heap cannot grow) it cancels inner and finishes with -ENOMEM, never a false -ETIMEDOUT. */
 typedef struct ac_timeout_ms_op {
     ac_future future;
     ac_future *inner;
