@@ -901,7 +901,10 @@ AC_API void ac_executor_set_blocking_threads(ac_executor *ex, unsigned max_threa
 /* Other threads. A remote waker lets any thread wake a task of this executor; it keeps the
  * task's memory alive until released. Take it during a poll, hand it to the other thread,
  * call ac_remote_wake as often as needed, and release it exactly once. All remote wakers must
- * be released before the executor is freed (debug builds check). */
+ * be released before the executor is freed (debug builds check). Taking one reserves the
+ * memory its wakes and its release will need, so those never fail (a lost wake would stall
+ * the task); it returns NULL when that memory cannot be had, or when the task already holds
+ * 65,535 remote wakers. */
 typedef struct ac_remote_waker ac_remote_waker;
 AC_API ac_remote_waker *ac_cx_remote_waker(ac_cx *cx);
 AC_API void ac_remote_wake(ac_remote_waker *waker);          /* thread-safe */

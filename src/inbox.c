@@ -10,6 +10,14 @@
  * reference, start a task spawned remotely, or run the drops of blocking jobs abandoned while
  * they ran (blocking.c; no task: `task` is NULL). A task with remote references is never freed;
  * a task being freed first removes any wake still queued for it (ac_inbox_forget_).
+ *
+ * Wakes and releases never fail: a lost wake would stall its task for ever, and a lost release
+ * leak it. So each remote waker reserves its two slots (one wake, queued at most once, and its
+ * release) when it is taken, on the executor's thread, where running out of memory can be
+ * reported; the loop swaps in a spare array of at least the reserved size when it takes the
+ * inbox. Invariants, under inbox_lock: inbox_cap >= inbox_len + inbox_reserved -
+ * inbox_reserved_queued, and inbox_spare_cap >= inbox_reserved (except while the loop carries a
+ * batch out, on its own thread, when nothing can reserve).
  */
 #include "internal.h"
 
@@ -39,7 +47,30 @@ static void signal_loop(ac_executor *ex)
     /* EAGAIN means the counter is saturated: the loop is certain to wake anyway. */
 }
 
-/* Append under the lock; returns -ENOMEM when the array cannot grow. */
+/* Grow `*array` to hold at least `need` entries; under the lock. 0 or -ENOMEM. */
+static int ensure_room(struct ac_inbox_entry **array, size_t *cap, size_t need)
+{
+    size_t grown_cap = *cap ? *cap * 2 : 16;
+    struct ac_inbox_entry *grown;
+    if (*cap >= need)
+        return 0;
+    if (grown_cap < need)
+        grown_cap = need;
+    grown = realloc(*array, grown_cap * sizeof *grown);
+    if (!grown)
+        return -ENOMEM;
+    *array = grown;
+    *cap = grown_cap;
+    return 0;
+}
+
+static bool is_reserved(enum ac_inbox_kind kind)
+{
+    return kind == AC_INBOX_WAKE || kind == AC_INBOX_RELEASE;
+}
+
+/* Append under the lock. Wakes and releases use their reserved slots; other requests return
+ * -ENOMEM when the array cannot grow past the reservations. */
 static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
 {
     bool was_empty;
@@ -48,15 +79,16 @@ static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
         pthread_mutex_unlock(&ex->inbox_lock);
         return 0; /* wakes are idempotent */
     }
-    if (ex->inbox_len == ex->inbox_cap) {
-        size_t cap = ex->inbox_cap ? ex->inbox_cap * 2 : 16;
-        struct ac_inbox_entry *grown = realloc(ex->inbox, cap * sizeof *grown);
-        if (!grown) {
-            pthread_mutex_unlock(&ex->inbox_lock);
-            return -ENOMEM;
-        }
-        ex->inbox = grown;
-        ex->inbox_cap = cap;
+    if (!is_reserved(kind) &&
+        ensure_room(&ex->inbox, &ex->inbox_cap,
+                    ex->inbox_len + 1 + ex->inbox_reserved - ex->inbox_reserved_queued) < 0) {
+        pthread_mutex_unlock(&ex->inbox_lock);
+        return -ENOMEM;
+    }
+    assert(ex->inbox_len < ex->inbox_cap);
+    if (is_reserved(kind)) {
+        assert(ex->inbox_reserved_queued < ex->inbox_reserved);
+        ex->inbox_reserved_queued++;
     }
     if (kind == AC_INBOX_WAKE)
         t->inbox_state = AC_INBOX_WAKE_QUEUED;
@@ -72,8 +104,13 @@ static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
 
 void ac_remote_release_local_(ac_task *t)
 {
+    ac_executor *ex = t->ex;
+    pthread_mutex_lock(&ex->inbox_lock);
+    assert(ex->inbox_reserved >= 2);
+    ex->inbox_reserved -= 2;
+    pthread_mutex_unlock(&ex->inbox_lock);
     t->remote_refs--;
-    t->ex->remote_refs--;
+    ex->remote_refs--;
     if (t->remote_refs == 0 && (t->flags & AC_TASK_FINISHED) && (t->flags & AC_TASK_RELEASED) &&
         !(t->flags & AC_TASK_SCHEDULED))
         ac_task_unlink_and_free_(t);
@@ -103,7 +140,7 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg)
 {
     ac_executor *ex = arg;
     struct ac_inbox_entry *batch;
-    size_t len, i;
+    size_t len, cap, i;
     uint64_t count;
     (void)what;
     if (read(fd, &count, sizeof count) < 0 && errno != EAGAIN)
@@ -111,15 +148,26 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&ex->inbox_lock);
     batch = ex->inbox;
     len = ex->inbox_len;
-    ex->inbox = NULL;
-    ex->inbox_len = ex->inbox_cap = 0;
+    cap = ex->inbox_cap;
+    ex->inbox = ex->inbox_spare;
+    ex->inbox_cap = ex->inbox_spare_cap;
+    ex->inbox_spare = NULL;
+    ex->inbox_spare_cap = 0;
+    ex->inbox_len = 0;
+    ex->inbox_reserved_queued = 0;
     for (i = 0; i < len; i++)
         if (batch[i].kind == AC_INBOX_WAKE)
             batch[i].task->inbox_state = AC_INBOX_IDLE;
     pthread_mutex_unlock(&ex->inbox_lock);
     for (i = 0; i < len; i++)
         carry_out(ex, &batch[i]);
-    free(batch);
+    /* Carrying out only gives reservations back, so the batch's array is big enough to be the
+     * next spare. */
+    pthread_mutex_lock(&ex->inbox_lock);
+    assert(!ex->inbox_spare && cap >= ex->inbox_reserved);
+    ex->inbox_spare = batch;
+    ex->inbox_spare_cap = cap;
+    pthread_mutex_unlock(&ex->inbox_lock);
 }
 
 int ac_inbox_init_(ac_executor *ex)
@@ -149,8 +197,9 @@ void ac_inbox_free_(ac_executor *ex)
         }
     }
     free(ex->inbox);
-    ex->inbox = NULL;
-    ex->inbox_len = ex->inbox_cap = 0;
+    free(ex->inbox_spare);
+    ex->inbox = ex->inbox_spare = NULL;
+    ex->inbox_len = ex->inbox_cap = ex->inbox_spare_cap = 0;
     if (ex->inbox_event)
         event_free(ex->inbox_event);
     ex->inbox_event = NULL;
@@ -176,9 +225,12 @@ void ac_inbox_forget_(ac_task *t)
     if (ex->inbox_fd < 0)
         return;
     pthread_mutex_lock(&ex->inbox_lock);
-    for (i = 0; i < ex->inbox_len; i++)
+    for (i = 0; i < ex->inbox_len; i++) {
         if (ex->inbox[i].task != t)
             ex->inbox[kept++] = ex->inbox[i];
+        else if (is_reserved(ex->inbox[i].kind))
+            ex->inbox_reserved_queued--;
+    }
     ex->inbox_len = kept;
     t->inbox_state = AC_INBOX_IDLE;
     pthread_mutex_unlock(&ex->inbox_lock);
@@ -196,10 +248,25 @@ struct ac_remote_waker {
     ac_task task; /* a remote waker is its task, reference-counted */
 };
 
+/* Reserve the two inbox slots a new remote waker may use (see the top of this file). */
+static int reserve_slots(ac_executor *ex)
+{
+    int rc;
+    pthread_mutex_lock(&ex->inbox_lock);
+    rc = ensure_room(&ex->inbox, &ex->inbox_cap,
+                     ex->inbox_len + ex->inbox_reserved + 2 - ex->inbox_reserved_queued);
+    if (rc == 0)
+        rc = ensure_room(&ex->inbox_spare, &ex->inbox_spare_cap, ex->inbox_reserved + 2);
+    if (rc == 0)
+        ex->inbox_reserved += 2;
+    pthread_mutex_unlock(&ex->inbox_lock);
+    return rc;
+}
+
 ac_remote_waker *ac_cx_remote_waker(ac_cx *cx)
 {
     ac_task *t = ac_cx_waker(cx);
-    if (t->remote_refs == UINT16_MAX)
+    if (t->remote_refs == UINT16_MAX || reserve_slots(t->ex) < 0)
         return NULL;
     t->remote_refs++;
     t->ex->remote_refs++;
@@ -212,8 +279,8 @@ void ac_remote_wake(ac_remote_waker *w)
     ac_task *t = &w->task;
     if (pthread_equal(pthread_self(), t->ex->thread))
         ac_wake(t);
-    else if (post(t->ex, t, AC_INBOX_WAKE) < 0)
-        fprintf(stderr, "asyncc: out of memory posting a remote wake; the task may stall\n");
+    else
+        post(t->ex, t, AC_INBOX_WAKE); /* into a reserved slot: cannot fail */
 }
 
 void ac_remote_waker_release(ac_remote_waker *w)
@@ -222,8 +289,7 @@ void ac_remote_waker_release(ac_remote_waker *w)
     if (pthread_equal(pthread_self(), t->ex->thread))
         ac_remote_release_local_(t);
     else
-        while (post(t->ex, t, AC_INBOX_RELEASE) < 0)
-            sched_yield(); /* a lost release would leak the task: retry until memory frees */
+        post(t->ex, t, AC_INBOX_RELEASE); /* into a reserved slot: cannot fail */
 }
 
 int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
