@@ -12,12 +12,14 @@
  * a task being freed first removes any wake still queued for it (ac_inbox_forget_).
  *
  * Wakes and releases never fail: a lost wake would stall its task for ever, and a lost release
- * leak it. So each remote waker reserves its two slots (one wake, queued at most once, and its
- * release) when it is taken, on the executor's thread, where running out of memory can be
- * reported; the loop swaps in a spare array of at least the reserved size when it takes the
- * inbox. Invariants, under inbox_lock: inbox_cap >= inbox_len + inbox_reserved -
- * inbox_reserved_queued, and inbox_spare_cap >= inbox_reserved (except while the loop carries a
- * batch out, on its own thread, when nothing can reserve).
+ * leak it. So their slots are reserved on the executor's thread, where running out of memory
+ * can be reported: each remote waker reserves one for its release when it is taken, and a task
+ * one for its wake (queued at most once) while it has remote wakers. The loop swaps in a spare
+ * array of at least the reserved size when it takes the inbox. A wake still queued when its
+ * task's last waker is released in the loop's thread stays in the array, no longer counted as
+ * reserved. Invariants, under inbox_lock: inbox_reserved_queued <= inbox_reserved, inbox_cap >=
+ * inbox_len + inbox_reserved - inbox_reserved_queued, and inbox_spare_cap >= inbox_reserved
+ * (except while the loop carries a batch out, on its own thread, when nothing can reserve).
  */
 #include "internal.h"
 
@@ -34,8 +36,9 @@ struct ac_inbox_entry {
     enum ac_inbox_kind kind;
 };
 
-/* inbox_state values (guarded by inbox_lock) */
-enum { AC_INBOX_IDLE = 0, AC_INBOX_WAKE_QUEUED = 1 };
+/* inbox_state values (guarded by inbox_lock): a wake is queued in its task's reserved slot, or
+ * queued outside the reservations (its task's last remote waker was released meanwhile). */
+enum { AC_INBOX_IDLE = 0, AC_INBOX_WAKE_QUEUED = 1, AC_INBOX_WAKE_UNRESERVED = 2 };
 
 static void signal_loop(ac_executor *ex)
 {
@@ -75,7 +78,7 @@ static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
 {
     bool was_empty;
     pthread_mutex_lock(&ex->inbox_lock);
-    if (kind == AC_INBOX_WAKE && t->inbox_state == AC_INBOX_WAKE_QUEUED) {
+    if (kind == AC_INBOX_WAKE && t->inbox_state != AC_INBOX_IDLE) {
         pthread_mutex_unlock(&ex->inbox_lock);
         return 0; /* wakes are idempotent */
     }
@@ -87,8 +90,8 @@ static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
     }
     assert(ex->inbox_len < ex->inbox_cap);
     if (is_reserved(kind)) {
-        assert(ex->inbox_reserved_queued < ex->inbox_reserved);
         ex->inbox_reserved_queued++;
+        assert(ex->inbox_reserved_queued <= ex->inbox_reserved);
     }
     if (kind == AC_INBOX_WAKE)
         t->inbox_state = AC_INBOX_WAKE_QUEUED;
@@ -105,12 +108,16 @@ static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
 void ac_remote_release_local_(ac_task *t)
 {
     ac_executor *ex = t->ex;
-    pthread_mutex_lock(&ex->inbox_lock);
-    assert(ex->inbox_reserved >= 2);
-    ex->inbox_reserved -= 2;
-    pthread_mutex_unlock(&ex->inbox_lock);
     t->remote_refs--;
     ex->remote_refs--;
+    pthread_mutex_lock(&ex->inbox_lock);
+    ex->inbox_reserved -= t->remote_refs == 0 ? 2 : 1; /* its release slot, and the wake's */
+    if (t->remote_refs == 0 && t->inbox_state == AC_INBOX_WAKE_QUEUED) {
+        ex->inbox_reserved_queued--; /* the wake stays queued, outside the reservations */
+        t->inbox_state = AC_INBOX_WAKE_UNRESERVED;
+    }
+    assert(ex->inbox_reserved_queued <= ex->inbox_reserved);
+    pthread_mutex_unlock(&ex->inbox_lock);
     if (t->remote_refs == 0 && (t->flags & AC_TASK_FINISHED) && (t->flags & AC_TASK_RELEASED) &&
         !(t->flags & AC_TASK_SCHEDULED))
         ac_task_unlink_and_free_(t);
@@ -225,12 +232,10 @@ void ac_inbox_forget_(ac_task *t)
     if (ex->inbox_fd < 0)
         return;
     pthread_mutex_lock(&ex->inbox_lock);
-    for (i = 0; i < ex->inbox_len; i++) {
+    /* `t` has no remote waker left, so what it still has queued is outside the reservations. */
+    for (i = 0; i < ex->inbox_len; i++)
         if (ex->inbox[i].task != t)
             ex->inbox[kept++] = ex->inbox[i];
-        else if (is_reserved(ex->inbox[i].kind))
-            ex->inbox_reserved_queued--;
-    }
     ex->inbox_len = kept;
     t->inbox_state = AC_INBOX_IDLE;
     pthread_mutex_unlock(&ex->inbox_lock);
@@ -248,17 +253,18 @@ struct ac_remote_waker {
     ac_task task; /* a remote waker is its task, reference-counted */
 };
 
-/* Reserve the two inbox slots a new remote waker may use (see the top of this file). */
-static int reserve_slots(ac_executor *ex)
+/* Reserve the inbox slots a new remote waker of `t` may use (see the top of this file). */
+static int reserve_slots(ac_executor *ex, const ac_task *t)
 {
+    size_t slots = t->remote_refs == 0 ? 2 : 1;
     int rc;
     pthread_mutex_lock(&ex->inbox_lock);
     rc = ensure_room(&ex->inbox, &ex->inbox_cap,
-                     ex->inbox_len + ex->inbox_reserved + 2 - ex->inbox_reserved_queued);
+                     ex->inbox_len + ex->inbox_reserved + slots - ex->inbox_reserved_queued);
     if (rc == 0)
-        rc = ensure_room(&ex->inbox_spare, &ex->inbox_spare_cap, ex->inbox_reserved + 2);
+        rc = ensure_room(&ex->inbox_spare, &ex->inbox_spare_cap, ex->inbox_reserved + slots);
     if (rc == 0)
-        ex->inbox_reserved += 2;
+        ex->inbox_reserved += slots;
     pthread_mutex_unlock(&ex->inbox_lock);
     return rc;
 }
@@ -266,7 +272,7 @@ static int reserve_slots(ac_executor *ex)
 ac_remote_waker *ac_cx_remote_waker(ac_cx *cx)
 {
     ac_task *t = ac_cx_waker(cx);
-    if (t->remote_refs == UINT16_MAX || reserve_slots(t->ex) < 0)
+    if (t->remote_refs == UINT16_MAX || reserve_slots(t->ex, t) < 0)
         return NULL;
     t->remote_refs++;
     t->ex->remote_refs++;

@@ -228,7 +228,7 @@ struct ac_executor {
     size_t inbox_len, inbox_cap;
     struct ac_inbox_entry *inbox_spare; /* the next inbox, while the loop carries one out */
     size_t inbox_spare_cap;
-    size_t inbox_reserved; /* slots promised to remote wakers: 2 per reference */
+    size_t inbox_reserved; /* slots promised: a release per remote waker, a wake per task */
     size_t inbox_reserved_queued; /* wakes and releases queued now, in those slots */
     int inbox_fd;
     struct event *inbox_event;
