@@ -10,12 +10,17 @@
  * The scenarios run between oom_fail_at and oom_stop and must not call Check there (Check is
  * linked statically, so its allocations would be counted): they record the first unexpected
  * thing with EXPECT, and main asserts afterwards. Plain main, no Check suite, for that reason.
+ *
+ * Adding a scenario (a new protocol, say): write `static int scenario_NAME(ac_executor *ex)`
+ * that uses the feature, releases everything it made, EXPECTs each result to be the success
+ * value or a documented error, and returns 0 or the first error; add a row to scenarios[]. If
+ * the feature calls a new library that allocates (OpenSSL, llhttp), wrap the entry points that
+ * can fail for lack of memory in oom.c and list them in CMakeLists.txt's oom_wrapped.
  */
 /* ctest: threads */
 #include "asyncc.h"
 #include "oom.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
