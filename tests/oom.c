@@ -58,20 +58,31 @@ struct evdns_request *__wrap_evdns_base_resolve_ipv6(struct evdns_base *base, co
                                                      void *arg);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static bool armed, fired;
+static bool armed, fired, persistent;
 static unsigned long fail_at, counted;
 static size_t mapped;
 
 /* ---- counting and failing ---- */
 
-void oom_fail_at(unsigned long k)
+static void arm(unsigned long k, bool from_then_on)
 {
     pthread_mutex_lock(&lock);
     armed = true;
     fired = false;
+    persistent = from_then_on;
     fail_at = k;
     counted = 0;
     pthread_mutex_unlock(&lock);
+}
+
+void oom_fail_at(unsigned long k)
+{
+    arm(k, false);
+}
+
+void oom_fail_from(unsigned long k)
+{
+    arm(k, true);
 }
 
 unsigned long oom_stop(void)
@@ -97,7 +108,7 @@ static bool should_fail(void)
 {
     bool fail = false;
     pthread_mutex_lock(&lock);
-    if (armed && ++counted == fail_at) {
+    if (armed && (++counted == fail_at || (persistent && fail_at && counted > fail_at))) {
         fired = true;
         fail = true;
     }

@@ -13,6 +13,8 @@
  *   oom_fail_at(k)     count wrapped calls from now on; the k-th one (1-based) fails, once:
  *                      NULL with errno ENOMEM, MAP_FAILED, or EAGAIN from pthread_create. k = 0
  *                      counts without failing.
+ *   oom_fail_from(k)   the same, but the k-th call and every one after it fail: memory that
+ *                      stays short (SQLite's "persistent" mode), which catches retry loops.
  *   oom_stop()         stop counting and failing; returns how many calls were counted.
  *   oom_fired()        whether the armed failure happened.
  *   oom_live()         blocks from wrapped malloc/calloc/realloc/strdup not yet freed, and
@@ -26,6 +28,7 @@
 #include <stddef.h>
 
 void oom_fail_at(unsigned long k);
+void oom_fail_from(unsigned long k);
 unsigned long oom_stop(void);
 bool oom_fired(void);
 size_t oom_live(void);
