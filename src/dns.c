@@ -149,8 +149,10 @@ static int hosts_load(const char *path, bool named, struct host_entry **out, siz
         return named ? -errno : 0;
     while (rc == 0 && getline(&line, &line_cap, f) >= 0)
         rc = hosts_parse_line(line, &hosts, &len, &cap);
-    if (rc == 0 && ferror(f))
-        rc = -EIO;
+    /* getline also stops when it cannot grow its buffer, without setting the error flag: only
+     * the end of the file means the table is whole. */
+    if (rc == 0 && !feof(f))
+        rc = errno == ENOMEM ? -ENOMEM : -EIO;
     free(line);
     fclose(f);
     if (rc < 0) {

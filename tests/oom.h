@@ -3,8 +3,8 @@
  * failures").
  *
  * The test executable is linked with -Wl,--wrap=SYMBOL for every call through which asyncc
- * obtains memory or a resource that costs memory: malloc, calloc, realloc, strdup, mmap (the
- * task slabs), pthread_create (the blocking pool's threads) and the libevent entry points that
+ * obtains memory or a resource that costs memory: malloc, calloc, realloc, strdup, getline, mmap
+ * (the task slabs), pthread_create (the blocking pool's threads) and the libevent entry points that
  * allocate (event_base_new, event_new, evdns_base_new, evdns_base_resolve_ipv4/ipv6). The linker
  * sends the library's calls — and the test's own — to the __wrap_ functions in oom.c; calls made
  * inside libevent.so or libc stay unwrapped, so their internal allocations are not counted: they

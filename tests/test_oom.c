@@ -549,6 +549,7 @@ static int lookups(ac_executor *ex, const char *nameserver)
     const char *const servers[] = {nameserver, NULL};
     ac_dns_config config = {.nameservers = servers, .hosts_file = hosts_path, .timeout_ms = 5000};
     ac_dns_resolve_op op;
+    char text[64];
     int rc = ac_dns_configure(ex, &config);
 
     if (rc < 0)
@@ -557,6 +558,9 @@ static int lookups(ac_executor *ex, const char *nameserver)
     EXPECT(rc == 1 || rc == -ENOMEM);
     if (rc < 0)
         return rc;
+    /* From the hosts file: the nameserver would have said 127.0.0.9. */
+    EXPECT(ac_sockaddr_format(&op.addrs[0], text, sizeof text) > 0 &&
+           strcmp(text, "127.0.0.5:80") == 0);
     rc = ac_block_on(ex, ac_dns_resolve(&op, ex, "served.test", 80, AF_UNSPEC, 0));
     EXPECT(rc == 1 || rc == -ENOMEM);
     if (rc < 0)
