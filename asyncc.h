@@ -222,7 +222,7 @@ extern "C" {
  *   ac_task_join               the task's result               task's own        yes     no
  *   ac_sleep_ms                0                               -ENOMEM           yes     no [1]
  *   ac_sleep_until             0                               -ENOMEM           yes     no [1]
- *   ac_timeout_ms              inner's result                  -ETIMEDOUT        inner   no [1]
+ *   ac_timeout_ms              inner's result                  -ETIMEDOUT [7]    inner   no [1]
  *   ac_spawn_blocking          fn's result                     -EINVAL, -ENOMEM  partial one job
  *   ac_spawn_blocking_owned    fn's result; op->arg back       -EINVAL, -ENOMEM  partial one job
  *   ac_io_readable             0                                                 yes     no
@@ -281,6 +281,7 @@ extern "C" {
  *     -EMSGSIZE, -EIO, -EINVAL); evdns allocates each query, the executor's query table grows
  *     to the most queries ever in flight at once.
  * [6] it stops accepting; the connections, each a task it allocated, stay the server's.
+ * [7] and -ENOMEM when its deadline cannot be armed, as for a sleep.
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -810,7 +811,8 @@ AC_API ac_future *ac_sleep_until(ac_sleep_until_op *op, ac_instant deadline);
  * time; otherwise cancels inner (its cleanup runs) and finishes with -ETIMEDOUT. `inner` is
  * usually a child frame stored next to the ac_timeout_ms_op in the parent's frame; it is not
  * copied. Cancelling the timeout cancels inner too. Its deadline saturates as ac_sleep_ms's
- * does: a timeout of UINT64_MAX ms never fires. */
+ * does: a timeout of UINT64_MAX ms never fires. When the deadline cannot be armed (the timer
+ * heap cannot grow) it cancels inner and finishes with -ENOMEM, never a false -ETIMEDOUT. */
 typedef struct ac_timeout_ms_op {
     ac_future future;
     ac_future *inner;
@@ -828,7 +830,9 @@ AC_API ac_future *ac_timeout_ms(ac_timeout_ms_op *timeout, uint64_t ms, ac_futur
  * so its outputs can be read afterwards. Returns -EDEADLK (and prints why) when called from
  * inside a poll — debug builds abort instead — or, with the future cancelled, when nothing can
  * ever wake it or the tasks it waits for (the same check as ac_executor_run's, section 7);
- * -ESHUTDOWN if ac_executor_stop() was called (the future is then cancelled). */
+ * -ESHUTDOWN if ac_executor_stop() was called (the future is then cancelled); -ENOMEM, with
+ * the future cancelled unpolled (as ac_spawn does), when the call's own task record cannot be
+ * allocated. */
 AC_API int ac_block_on(ac_executor *ex, ac_future *future);
 
 /* Run `fn(arg)` on the executor's bounded pool of blocking threads (default 8 threads,
@@ -905,7 +909,10 @@ AC_API void ac_executor_set_blocking_threads(ac_executor *ex, unsigned max_threa
 /* Other threads. A remote waker lets any thread wake a task of this executor; it keeps the
  * task's memory alive until released. Take it during a poll, hand it to the other thread,
  * call ac_remote_wake as often as needed, and release it exactly once. All remote wakers must
- * be released before the executor is freed (debug builds check). */
+ * be released before the executor is freed (debug builds check). Taking one reserves the
+ * memory its wakes and its release will need, so those never fail (a lost wake would stall
+ * the task); it returns NULL when that memory cannot be had, or when the task already holds
+ * 65,535 remote wakers. */
 typedef struct ac_remote_waker ac_remote_waker;
 AC_API ac_remote_waker *ac_cx_remote_waker(ac_cx *cx);
 AC_API void ac_remote_wake(ac_remote_waker *waker);          /* thread-safe */

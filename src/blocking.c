@@ -244,7 +244,7 @@ static ac_poll start_job(ac_spawn_blocking_op *b, ac_cx *cx)
     job->arg = b->arg;
     job->drop = b->drop;
     job->waker = ac_cx_remote_waker(cx);
-    rc = job->waker ? submit(pool, job) : -EAGAIN;
+    rc = job->waker ? submit(pool, job) : -ENOMEM;
     if (rc < 0) {
         if (job->waker)
             ac_remote_waker_release(job->waker);

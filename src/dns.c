@@ -149,8 +149,10 @@ static int hosts_load(const char *path, bool named, struct host_entry **out, siz
         return named ? -errno : 0;
     while (rc == 0 && getline(&line, &line_cap, f) >= 0)
         rc = hosts_parse_line(line, &hosts, &len, &cap);
-    if (rc == 0 && ferror(f))
-        rc = -EIO;
+    /* getline also stops when it cannot grow its buffer, without setting the error flag: only
+     * the end of the file means the table is whole. */
+    if (rc == 0 && !feof(f))
+        rc = errno == ENOMEM ? -ENOMEM : -EIO;
     free(line);
     fclose(f);
     if (rc < 0) {
@@ -614,6 +616,8 @@ static ac_poll resolve_poll(ac_future *f, ac_cx *cx)
         return resolve_end(op, gather(op));
     if (ac_future_poll(&op->timer.future, cx).is_ready) {
         int i;
+        if (op->timer.future.result < 0) /* the deadline could not be armed: -ENOMEM */
+            return resolve_end(op, op->timer.future.result);
         for (i = 0; i < 2; i++)
             if (op->queries[i])
                 op->errors[i] = -ETIMEDOUT;
@@ -774,18 +778,23 @@ static bool start_attempts(ac_socket_connect_host_op *op, ac_cx *cx)
     return false;
 }
 
-/* Sleep until the next attempt may start, when one waits for its turn. */
-static void arm_next_attempt(ac_socket_connect_host_op *op, ac_cx *cx)
+/* Sleep until the next attempt may start, when one waits for its turn: 0, or -ENOMEM when the
+ * sleep could not be armed (going round again would spin on the same failure). */
+static int arm_next_attempt(ac_socket_connect_host_op *op, ac_cx *cx)
 {
     if (!addresses_left(op) || free_attempt(op) < 0)
-        return;
+        return 0;
     if (op->next_attempt.deadline != op->start_at ||
         ac_future_is_finished(&op->next_attempt.future)) {
         ac_future_cancel(&op->next_attempt.future);
         ac_sleep_until(&op->next_attempt, op->start_at);
     }
-    if (ac_future_poll(&op->next_attempt.future, cx).is_ready)
+    if (ac_future_poll(&op->next_attempt.future, cx).is_ready) {
+        if (op->next_attempt.future.result < 0)
+            return op->next_attempt.future.result;
         ac_wake(ac_cx_waker(cx)); /* its time came meanwhile: go round again */
+    }
+    return 0;
 }
 
 /* Why it failed when nothing is left to try: the last attempt's error, or else the lookups'
@@ -813,9 +822,10 @@ static ac_poll connect_host_finish(ac_socket_connect_host_op *op, int result)
 static ac_poll connect_host_poll(ac_future *f, ac_cx *cx)
 {
     ac_socket_connect_host_op *op = (ac_socket_connect_host_op *)(void *)f;
+    int rc;
     if (f->state == AC_STATE_START) {
         struct ac_dns *dns;
-        int rc = resolver_of(op->ex, &dns);
+        rc = resolver_of(op->ex, &dns);
         if (rc < 0)
             return connect_host_finish(op, rc);
         ac_sleep_until(&op->deadline,
@@ -826,10 +836,11 @@ static ac_poll connect_host_poll(ac_future *f, ac_cx *cx)
         return connect_host_finish(op, 0);
     if (nothing_left(op))
         return connect_host_finish(op, failure(op));
-    if (ac_future_poll(&op->deadline.future, cx).is_ready)
-        return connect_host_finish(op, -ETIMEDOUT);
-    arm_next_attempt(op, cx);
-    return ac_pending();
+    if (ac_future_poll(&op->deadline.future, cx).is_ready) /* or could not be armed: -ENOMEM */
+        return connect_host_finish(op, op->deadline.future.result < 0 ? op->deadline.future.result
+                                                                      : -ETIMEDOUT);
+    rc = arm_next_attempt(op, cx);
+    return rc < 0 ? connect_host_finish(op, rc) : ac_pending();
 }
 
 static void connect_host_cancel(ac_future *f)

@@ -281,8 +281,10 @@ int ac_block_on(ac_executor *ex, ac_future *future)
         return rc;
     /* On the heap, not the C stack: a remote waker taken by the future may outlive this call. */
     bt = calloc(1, sizeof *bt);
-    if (!bt)
+    if (!bt) {
+        ac_future_cancel(future); /* as ac_spawn does: its cleanup runs, nothing is held */
         return -ENOMEM;
+    }
     bt->root = future;
     bt->task.flags = AC_TASK_EXTERNAL_ROOT;
     ac_task_link_(ex, &bt->task, __FILE__, __LINE__);

@@ -11,6 +11,16 @@
  * reference, start a task spawned remotely, or run the drops of blocking jobs abandoned while
  * they ran (blocking.c; no task: `task` is NULL). A task with remote references is never freed;
  * a task being freed first removes any wake still queued for it (ac_inbox_forget_).
+ *
+ * Wakes and releases never fail: a lost wake would stall its task for ever, and a lost release
+ * leak it. So their slots are reserved on the executor's thread, where running out of memory
+ * can be reported: each remote waker reserves one for its release when it is taken, and a task
+ * one for its wake (queued at most once) while it has remote wakers. The loop swaps in a spare
+ * array of at least the reserved size when it takes the inbox. A wake still queued when its
+ * task's last waker is released in the loop's thread stays in the array, no longer counted as
+ * reserved. Invariants, under inbox_lock: inbox_reserved_queued <= inbox_reserved, inbox_cap >=
+ * inbox_len + inbox_reserved - inbox_reserved_queued, and inbox_spare_cap >= inbox_reserved
+ * (except while the loop carries a batch out, on its own thread, when nothing can reserve).
  */
 #include "internal.h"
 
@@ -31,8 +41,9 @@ struct ac_inbox_entry {
     enum ac_inbox_kind kind;
 };
 
-/* inbox_state values (guarded by inbox_lock) */
-enum { AC_INBOX_IDLE = 0, AC_INBOX_WAKE_QUEUED = 1 };
+/* inbox_state values (guarded by inbox_lock): a wake is queued in its task's reserved slot, or
+ * queued outside the reservations (its task's last remote waker was released meanwhile). */
+enum { AC_INBOX_IDLE = 0, AC_INBOX_WAKE_QUEUED = 1, AC_INBOX_WAKE_UNRESERVED = 2 };
 
 static void signal_loop(ac_executor *ex)
 {
@@ -78,24 +89,48 @@ static int open_signal_fds(ac_executor *ex)
 #endif
 }
 
-/* Append under the lock; returns -ENOMEM when the array cannot grow. */
+/* Grow `*array` to hold at least `need` entries; under the lock. 0 or -ENOMEM. */
+static int ensure_room(struct ac_inbox_entry **array, size_t *cap, size_t need)
+{
+    size_t grown_cap = *cap ? *cap * 2 : 16;
+    struct ac_inbox_entry *grown;
+    if (*cap >= need)
+        return 0;
+    if (grown_cap < need)
+        grown_cap = need;
+    grown = realloc(*array, grown_cap * sizeof *grown);
+    if (!grown)
+        return -ENOMEM;
+    *array = grown;
+    *cap = grown_cap;
+    return 0;
+}
+
+static bool is_reserved(enum ac_inbox_kind kind)
+{
+    return kind == AC_INBOX_WAKE || kind == AC_INBOX_RELEASE;
+}
+
+/* Append under the lock. Wakes and releases use their reserved slots; other requests return
+ * -ENOMEM when the array cannot grow past the reservations. */
 static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
 {
     bool was_empty;
     pthread_mutex_lock(&ex->inbox_lock);
-    if (kind == AC_INBOX_WAKE && t->inbox_state == AC_INBOX_WAKE_QUEUED) {
+    if (kind == AC_INBOX_WAKE && t->inbox_state != AC_INBOX_IDLE) {
         pthread_mutex_unlock(&ex->inbox_lock);
         return 0; /* wakes are idempotent */
     }
-    if (ex->inbox_len == ex->inbox_cap) {
-        size_t cap = ex->inbox_cap ? ex->inbox_cap * 2 : 16;
-        struct ac_inbox_entry *grown = realloc(ex->inbox, cap * sizeof *grown);
-        if (!grown) {
-            pthread_mutex_unlock(&ex->inbox_lock);
-            return -ENOMEM;
-        }
-        ex->inbox = grown;
-        ex->inbox_cap = cap;
+    if (!is_reserved(kind) &&
+        ensure_room(&ex->inbox, &ex->inbox_cap,
+                    ex->inbox_len + 1 + ex->inbox_reserved - ex->inbox_reserved_queued) < 0) {
+        pthread_mutex_unlock(&ex->inbox_lock);
+        return -ENOMEM;
+    }
+    assert(ex->inbox_len < ex->inbox_cap);
+    if (is_reserved(kind)) {
+        ex->inbox_reserved_queued++;
+        assert(ex->inbox_reserved_queued <= ex->inbox_reserved);
     }
     if (kind == AC_INBOX_WAKE)
         t->inbox_state = AC_INBOX_WAKE_QUEUED;
@@ -111,8 +146,17 @@ static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
 
 void ac_remote_release_local_(ac_task *t)
 {
+    ac_executor *ex = t->ex;
     t->remote_refs--;
-    t->ex->remote_refs--;
+    ex->remote_refs--;
+    pthread_mutex_lock(&ex->inbox_lock);
+    ex->inbox_reserved -= t->remote_refs == 0 ? 2 : 1; /* its release slot, and the wake's */
+    if (t->remote_refs == 0 && t->inbox_state == AC_INBOX_WAKE_QUEUED) {
+        ex->inbox_reserved_queued--; /* the wake stays queued, outside the reservations */
+        t->inbox_state = AC_INBOX_WAKE_UNRESERVED;
+    }
+    assert(ex->inbox_reserved_queued <= ex->inbox_reserved);
+    pthread_mutex_unlock(&ex->inbox_lock);
     if (t->remote_refs == 0 && (t->flags & AC_TASK_FINISHED) && (t->flags & AC_TASK_RELEASED) &&
         !(t->flags & AC_TASK_SCHEDULED))
         ac_task_unlink_and_free_(t);
@@ -142,21 +186,32 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg)
 {
     ac_executor *ex = arg;
     struct ac_inbox_entry *batch;
-    size_t len, i;
+    size_t len, cap, i;
     (void)what;
     drain_signal(fd);
     pthread_mutex_lock(&ex->inbox_lock);
     batch = ex->inbox;
     len = ex->inbox_len;
-    ex->inbox = NULL;
-    ex->inbox_len = ex->inbox_cap = 0;
+    cap = ex->inbox_cap;
+    ex->inbox = ex->inbox_spare;
+    ex->inbox_cap = ex->inbox_spare_cap;
+    ex->inbox_spare = NULL;
+    ex->inbox_spare_cap = 0;
+    ex->inbox_len = 0;
+    ex->inbox_reserved_queued = 0;
     for (i = 0; i < len; i++)
         if (batch[i].kind == AC_INBOX_WAKE)
             batch[i].task->inbox_state = AC_INBOX_IDLE;
     pthread_mutex_unlock(&ex->inbox_lock);
     for (i = 0; i < len; i++)
         carry_out(ex, &batch[i]);
-    free(batch);
+    /* Carrying out only gives reservations back, so the batch's array is big enough to be the
+     * next spare. */
+    pthread_mutex_lock(&ex->inbox_lock);
+    assert(!ex->inbox_spare && cap >= ex->inbox_reserved);
+    ex->inbox_spare = batch;
+    ex->inbox_spare_cap = cap;
+    pthread_mutex_unlock(&ex->inbox_lock);
 }
 
 int ac_inbox_init_(ac_executor *ex)
@@ -186,8 +241,9 @@ void ac_inbox_free_(ac_executor *ex)
         }
     }
     free(ex->inbox);
-    ex->inbox = NULL;
-    ex->inbox_len = ex->inbox_cap = 0;
+    free(ex->inbox_spare);
+    ex->inbox = ex->inbox_spare = NULL;
+    ex->inbox_len = ex->inbox_cap = ex->inbox_spare_cap = 0;
     if (ex->inbox_event)
         event_free(ex->inbox_event);
     ex->inbox_event = NULL;
@@ -216,6 +272,7 @@ void ac_inbox_forget_(ac_task *t)
     if (ex->inbox_fd < 0)
         return;
     pthread_mutex_lock(&ex->inbox_lock);
+    /* `t` has no remote waker left, so what it still has queued is outside the reservations. */
     for (i = 0; i < ex->inbox_len; i++)
         if (ex->inbox[i].task != t)
             ex->inbox[kept++] = ex->inbox[i];
@@ -236,10 +293,26 @@ struct ac_remote_waker {
     ac_task task; /* a remote waker is its task, reference-counted */
 };
 
+/* Reserve the inbox slots a new remote waker of `t` may use (see the top of this file). */
+static int reserve_slots(ac_executor *ex, const ac_task *t)
+{
+    size_t slots = t->remote_refs == 0 ? 2 : 1;
+    int rc;
+    pthread_mutex_lock(&ex->inbox_lock);
+    rc = ensure_room(&ex->inbox, &ex->inbox_cap,
+                     ex->inbox_len + ex->inbox_reserved + slots - ex->inbox_reserved_queued);
+    if (rc == 0)
+        rc = ensure_room(&ex->inbox_spare, &ex->inbox_spare_cap, ex->inbox_reserved + slots);
+    if (rc == 0)
+        ex->inbox_reserved += slots;
+    pthread_mutex_unlock(&ex->inbox_lock);
+    return rc;
+}
+
 ac_remote_waker *ac_cx_remote_waker(ac_cx *cx)
 {
     ac_task *t = ac_cx_waker(cx);
-    if (t->remote_refs == UINT16_MAX)
+    if (t->remote_refs == UINT16_MAX || reserve_slots(t->ex, t) < 0)
         return NULL;
     t->remote_refs++;
     t->ex->remote_refs++;
@@ -252,8 +325,8 @@ void ac_remote_wake(ac_remote_waker *w)
     ac_task *t = &w->task;
     if (pthread_equal(pthread_self(), t->ex->thread))
         ac_wake(t);
-    else if (post(t->ex, t, AC_INBOX_WAKE) < 0)
-        fprintf(stderr, "asyncc: out of memory posting a remote wake; the task may stall\n");
+    else
+        post(t->ex, t, AC_INBOX_WAKE); /* into a reserved slot: cannot fail */
 }
 
 void ac_remote_waker_release(ac_remote_waker *w)
@@ -262,8 +335,7 @@ void ac_remote_waker_release(ac_remote_waker *w)
     if (pthread_equal(pthread_self(), t->ex->thread))
         ac_remote_release_local_(t);
     else
-        while (post(t->ex, t, AC_INBOX_RELEASE) < 0)
-            sched_yield(); /* a lost release would leak the task: retry until memory frees */
+        post(t->ex, t, AC_INBOX_RELEASE); /* into a reserved slot: cannot fail */
 }
 
 int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,

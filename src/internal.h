@@ -235,6 +235,10 @@ struct ac_executor {
     pthread_mutex_t inbox_lock;
     struct ac_inbox_entry *inbox;
     size_t inbox_len, inbox_cap;
+    struct ac_inbox_entry *inbox_spare; /* the next inbox, while the loop carries one out */
+    size_t inbox_spare_cap;
+    size_t inbox_reserved; /* slots promised: a release per remote waker, a wake per task */
+    size_t inbox_reserved_queued; /* wakes and releases queued now, in those slots */
     int inbox_fd;      /* the loop reads this one */
     int inbox_wake_fd; /* other threads write this one: inbox_fd itself for an eventfd */
     struct event *inbox_event;

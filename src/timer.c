@@ -212,8 +212,10 @@ static ac_poll timeout_poll(ac_future *f, ac_cx *cx)
         return ac_leaf_finish(f, t->inner->result);
     }
     if (ac_future_poll(&t->timer.future, cx).is_ready) {
+        /* A deadline that could not be armed (-ENOMEM) is an error, not a timeout. */
+        int rc = t->timer.future.result < 0 ? t->timer.future.result : -ETIMEDOUT;
         ac_future_cancel(t->inner);
-        return ac_leaf_finish(f, -ETIMEDOUT);
+        return ac_leaf_finish(f, rc);
     }
     return ac_pending();
 }

@@ -1061,6 +1061,67 @@ static void *release_handed_over(void *arg)
     return NULL;
 }
 
+/* A wake posted from another thread and still in the inbox when the loop's own thread releases
+ * the waker: the inbox's reservations must stay right. They once went wrong here: the next
+ * task's remote wake and release then overran its reservation (a debug assertion). */
+static void *wake_handed_over(void *arg)
+{
+    (void)arg;
+    ac_remote_wake(handed_over);
+    return NULL;
+}
+
+static void *wake_and_release_handed_over(void *arg)
+{
+    wake_handed_over(arg);
+    return release_handed_over(arg);
+}
+
+static int queued_wake_round;
+
+/* The first task to poll it releases its waker locally under a queued wake, then takes and
+ * releases another; the second (in the same turn, so before the loop takes the inbox) has its
+ * waker woken and released remotely. */
+static ac_poll release_under_a_queued_wake_poll(ac_future *f, ac_cx *cx)
+{
+    int first = queued_wake_round++ == 0;
+    pthread_t thread;
+
+    handed_over = ac_cx_remote_waker(cx);
+    ck_assert_ptr_nonnull(handed_over);
+    ck_assert_int_eq(
+        pthread_create(&thread, NULL, first ? wake_handed_over : wake_and_release_handed_over, NULL),
+        0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0); /* its requests are queued, not carried out */
+    if (first) {
+        ac_remote_waker_release(handed_over); /* on the loop's thread, the wake still queued */
+        handed_over = ac_cx_remote_waker(cx); /* again, under the same queued wake */
+        ck_assert_ptr_nonnull(handed_over);
+        ac_remote_waker_release(handed_over);
+    }
+    return ac_leaf_finish(f, 4);
+}
+
+static const ac_future_vtable release_under_a_queued_wake_vtable = {
+    release_under_a_queued_wake_poll, leaf_cancel, NULL, "release_under_a_queued_wake", __FILE__,
+    sizeof(ac_future)};
+
+START_TEST(local_release_while_a_wake_is_queued)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_future leaves[2];
+    ac_task *tasks[2];
+    int i;
+
+    queued_wake_round = 0;
+    for (i = 0; i < 2; i++)
+        tasks[i] = ac_spawn(ex, ac_leaf_init(&leaves[i], &release_under_a_queued_wake_vtable));
+    for (i = 0; i < 2; i++)
+        ck_assert_int_eq(join(ex, tasks[i]), 4);
+    ac_executor_free(ex);
+}
+END_TEST
+
 START_TEST(remote_release_frees_the_task)
 {
     ac_executor *ex = ac_executor_new();
@@ -1236,6 +1297,7 @@ int main(void)
     tcase_add_test(tc, a_remote_spawn_in_the_inbox_is_a_wake_source);
     tcase_add_test(tc, remote_wakes_from_many_threads);
     tcase_add_test(tc, remote_release_frees_the_task);
+    tcase_add_test(tc, local_release_while_a_wake_is_queued);
     tcase_add_test(tc, block_on_outlived_by_a_remote_waker);
     tcase_add_test(tc, spawn_remote_from_four_threads);
     suite_add_tcase(s, tc);

@@ -1,0 +1,319 @@
+/*
+ * oom.c — the wrappers behind oom.h. Each wrapped call first asks should_fail(): while armed it
+ * counts the call and fails the chosen one. Live blocks are kept in a fixed open-addressing set
+ * (no allocation of its own), so that free() of a block that came from elsewhere — getline's
+ * buffer in src/dns.c is allocated inside libc — is passed through instead of miscounted.
+ * One mutex guards everything: the blocking pool's threads allocate too.
+ */
+#include "oom.h"
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t count, size_t size);
+void *__real_realloc(void *ptr, size_t size);
+void __real_free(void *ptr);
+void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset);
+int __real_munmap(void *addr, size_t len);
+ssize_t __real_getline(char **line, size_t *cap, FILE *stream);
+int __real_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
+                          void *arg);
+struct event_base *__real_event_base_new(void);
+struct event *__real_event_new(struct event_base *base, evutil_socket_t fd, short events,
+                               event_callback_fn callback, void *arg);
+struct evdns_base *__real_evdns_base_new(struct event_base *base, int flags);
+struct evdns_request *__real_evdns_base_resolve_ipv4(struct evdns_base *base, const char *name,
+                                                     int flags, evdns_callback_type callback,
+                                                     void *arg);
+struct evdns_request *__real_evdns_base_resolve_ipv6(struct evdns_base *base, const char *name,
+                                                     int flags, evdns_callback_type callback,
+                                                     void *arg);
+
+/* Prototypes for -Wmissing-prototypes: the linker, not a header, is their caller. */
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t count, size_t size);
+void *__wrap_realloc(void *ptr, size_t size);
+void __wrap_free(void *ptr);
+char *__wrap_strdup(const char *text);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset);
+int __wrap_munmap(void *addr, size_t len);
+ssize_t __wrap_getline(char **line, size_t *cap, FILE *stream);
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
+                          void *arg);
+struct event_base *__wrap_event_base_new(void);
+struct event *__wrap_event_new(struct event_base *base, evutil_socket_t fd, short events,
+                               event_callback_fn callback, void *arg);
+struct evdns_base *__wrap_evdns_base_new(struct event_base *base, int flags);
+struct evdns_request *__wrap_evdns_base_resolve_ipv4(struct evdns_base *base, const char *name,
+                                                     int flags, evdns_callback_type callback,
+                                                     void *arg);
+struct evdns_request *__wrap_evdns_base_resolve_ipv6(struct evdns_base *base, const char *name,
+                                                     int flags, evdns_callback_type callback,
+                                                     void *arg);
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static bool armed, fired, persistent;
+static unsigned long fail_at, counted;
+static size_t mapped;
+
+/* ---- counting and failing ---- */
+
+static void arm(unsigned long k, bool from_then_on)
+{
+    pthread_mutex_lock(&lock);
+    armed = true;
+    fired = false;
+    persistent = from_then_on;
+    fail_at = k;
+    counted = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+void oom_fail_at(unsigned long k)
+{
+    arm(k, false);
+}
+
+void oom_fail_from(unsigned long k)
+{
+    arm(k, true);
+}
+
+unsigned long oom_stop(void)
+{
+    unsigned long n;
+    pthread_mutex_lock(&lock);
+    armed = false;
+    n = counted;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+bool oom_fired(void)
+{
+    bool f;
+    pthread_mutex_lock(&lock);
+    f = fired;
+    pthread_mutex_unlock(&lock);
+    return f;
+}
+
+static bool should_fail(void)
+{
+    bool fail = false;
+    pthread_mutex_lock(&lock);
+    if (armed && (++counted == fail_at || (persistent && fail_at && counted > fail_at))) {
+        fired = true;
+        fail = true;
+    }
+    pthread_mutex_unlock(&lock);
+    return fail;
+}
+
+/* ---- the live set: pointers from wrapped allocations not yet freed ---- */
+
+enum { LIVE_SLOTS = 1 << 17 }; /* a power of two, far above what any scenario keeps live */
+static void *live_set[LIVE_SLOTS];
+static size_t live_count;
+
+static size_t slot_of(const void *ptr)
+{
+    return (size_t)(((uintptr_t)ptr >> 4) * 0x9E3779B97F4A7C15u) & (LIVE_SLOTS - 1);
+}
+
+static void live_add(void *ptr)
+{
+    size_t i;
+    if (!ptr)
+        return;
+    pthread_mutex_lock(&lock);
+    if (live_count >= LIVE_SLOTS / 2) {
+        fputs("oom: more live blocks than the live set holds\n", stderr);
+        abort();
+    }
+    for (i = slot_of(ptr); live_set[i]; i = (i + 1) & (LIVE_SLOTS - 1))
+        ;
+    live_set[i] = ptr;
+    live_count++;
+    pthread_mutex_unlock(&lock);
+}
+
+/* Linear probing with backward-shift deletion: no tombstones, so lookups stay short. */
+static void live_remove(void *ptr)
+{
+    size_t i, j;
+    if (!ptr)
+        return;
+    pthread_mutex_lock(&lock);
+    for (i = slot_of(ptr); live_set[i] && live_set[i] != ptr; i = (i + 1) & (LIVE_SLOTS - 1))
+        ;
+    if (live_set[i]) {
+        live_set[i] = NULL;
+        live_count--;
+        for (j = (i + 1) & (LIVE_SLOTS - 1); live_set[j]; j = (j + 1) & (LIVE_SLOTS - 1)) {
+            size_t home = slot_of(live_set[j]);
+            /* Move the entry back into the hole unless its home lies cyclically in (i, j]. */
+            if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+                live_set[i] = live_set[j];
+                live_set[j] = NULL;
+                i = j;
+            }
+        }
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+size_t oom_live(void)
+{
+    size_t n;
+    pthread_mutex_lock(&lock);
+    n = live_count;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+size_t oom_mapped(void)
+{
+    size_t n;
+    pthread_mutex_lock(&lock);
+    n = mapped;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+/* ---- the wrappers ---- */
+
+void *__wrap_malloc(size_t size)
+{
+    void *p;
+    if (should_fail()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p = __real_malloc(size);
+    live_add(p);
+    return p;
+}
+
+void *__wrap_calloc(size_t count, size_t size)
+{
+    void *p;
+    if (should_fail()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    p = __real_calloc(count, size);
+    live_add(p);
+    return p;
+}
+
+/* A failed realloc leaves `ptr` allocated, as the real one does. */
+void *__wrap_realloc(void *ptr, size_t size)
+{
+    void *p;
+    if (should_fail()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    live_remove(ptr);
+    p = __real_realloc(ptr, size);
+    live_add(p ? p : ptr);
+    return p;
+}
+
+void __wrap_free(void *ptr)
+{
+    live_remove(ptr);
+    __real_free(ptr);
+}
+
+char *__wrap_strdup(const char *text)
+{
+    size_t size = strlen(text) + 1;
+    char *copy = __wrap_malloc(size);
+    return copy ? memcpy(copy, text, size) : NULL;
+}
+
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
+{
+    void *p;
+    if (should_fail()) {
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    p = __real_mmap(addr, len, prot, flags, fd, offset);
+    if (p != MAP_FAILED) {
+        pthread_mutex_lock(&lock);
+        mapped += len;
+        pthread_mutex_unlock(&lock);
+    }
+    return p;
+}
+
+int __wrap_munmap(void *addr, size_t len)
+{
+    int rc = __real_munmap(addr, len);
+    if (rc == 0) {
+        pthread_mutex_lock(&lock);
+        mapped -= len;
+        pthread_mutex_unlock(&lock);
+    }
+    return rc;
+}
+
+/* Its buffer is allocated inside libc, so it is not in the live set; the caller's free() of it
+ * passes an unknown block through. */
+ssize_t __wrap_getline(char **line, size_t *cap, FILE *stream)
+{
+    if (should_fail()) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return __real_getline(line, cap, stream);
+}
+
+int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*start)(void *),
+                          void *arg)
+{
+    if (should_fail())
+        return EAGAIN; /* what pthread_create says when it cannot get memory for a stack */
+    return __real_pthread_create(thread, attr, start, arg);
+}
+
+struct event_base *__wrap_event_base_new(void)
+{
+    return should_fail() ? NULL : __real_event_base_new();
+}
+
+struct event *__wrap_event_new(struct event_base *base, evutil_socket_t fd, short events,
+                               event_callback_fn callback, void *arg)
+{
+    return should_fail() ? NULL : __real_event_new(base, fd, events, callback, arg);
+}
+
+struct evdns_base *__wrap_evdns_base_new(struct event_base *base, int flags)
+{
+    return should_fail() ? NULL : __real_evdns_base_new(base, flags);
+}
+
+struct evdns_request *__wrap_evdns_base_resolve_ipv4(struct evdns_base *base, const char *name,
+                                                     int flags, evdns_callback_type callback,
+                                                     void *arg)
+{
+    return should_fail() ? NULL : __real_evdns_base_resolve_ipv4(base, name, flags, callback, arg);
+}
+
+struct evdns_request *__wrap_evdns_base_resolve_ipv6(struct evdns_base *base, const char *name,
+                                                     int flags, evdns_callback_type callback,
+                                                     void *arg)
+{
+    return should_fail() ? NULL : __real_evdns_base_resolve_ipv6(base, name, flags, callback, arg);
+}

@@ -1,0 +1,825 @@
+/*
+ * test_oom.c — allocation-failure injection, SQLite's way (docs/RELIABILITY.md, "Allocation
+ * failures"). For each scenario: one clean run counts the allocation sites it reaches (N); then
+ * the scenario runs N more times, run k failing the k-th allocation (oom.h). Every run must end
+ * with success or the error the header documents for that operation, leave the executor able to
+ * run another task, and leave nothing allocated once its objects are released. A crash, a hang
+ * (ctest's timeout), a leak (the injector's count here, ASan's or valgrind's in their stages)
+ * or an undocumented error fails the test.
+ *
+ * The scenarios run between oom_fail_at and oom_stop and must not call Check there (Check is
+ * linked statically, so its allocations would be counted): they record the first unexpected
+ * thing with EXPECT, and main asserts afterwards. Plain main, no Check suite, for that reason.
+ *
+ * Adding a scenario (a new protocol, say): write `static int scenario_NAME(ac_executor *ex)`
+ * that uses the feature, releases everything it made, EXPECTs each result to be the success
+ * value or a documented error, and returns 0 or the first error; add a row to scenarios[]. If
+ * the feature calls a new library that allocates (OpenSSL, llhttp), wrap the entry points that
+ * can fail for lack of memory in oom.c and list them in CMakeLists.txt's oom_wrapped.
+ */
+/* ctest: threads */
+#include "asyncc.h"
+#include "oom.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- reporting: the first broken expectation of a run ---- */
+
+static const char *broken;
+static int broken_line;
+
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond) && !broken) {                                                                  \
+            broken = #cond;                                                                        \
+            broken_line = __LINE__;                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* The first error a run met, kept so that a scenario can go on releasing what it made. */
+static int first_error(int so_far, int rc)
+{
+    return so_far < 0 ? so_far : (rc < 0 ? rc : 0);
+}
+
+/* ---- ac_block_on runs every step; it can run out of memory itself: it then cancels the
+ * future unpolled and returns -ENOMEM (section 10). A cancelled join leaves the handle ours. */
+
+static int join_task(ac_executor *ex, ac_task *task)
+{
+    ac_task_join_op join;
+    int rc = ac_block_on(ex, ac_task_join(&join, task));
+    if (rc == -ENOMEM && join.task) {
+        ac_task_abort(task);
+        ac_task_detach(task);
+    }
+    return rc;
+}
+
+/* ---- a trivial task: the follow-up that proves the executor still serves ---- */
+
+struct answer {
+    ac_future future;
+    int value;
+    ac_sleep_ms_op nap;
+};
+
+ASYNC_FN(answer)
+    AWAIT(ac_sleep_ms(&self->nap, 0));
+    ASYNC_RETURN(self->value);
+ASYNC_END
+
+static ac_future *answer(struct answer *self, int value)
+{
+    return ASYNC_NEW(self, answer, .value = value);
+}
+
+/* ---- spawn: task blocks from the slab (several slabs), a named task, a large frame (malloc) */
+
+enum { SPAWNED = 1000 }; /* task blocks from several slabs */
+
+struct big_frame {
+    ac_future future;
+    char payload[40000]; /* beyond the slab's size classes: the block comes from malloc */
+};
+
+ASYNC_FN(big_frame)
+    ASYNC_RETURN(7);
+ASYNC_END
+
+static ac_future *big_frame(struct big_frame *self)
+{
+    return ASYNC_NEW(self, big_frame);
+}
+
+static int scenario_spawn(ac_executor *ex)
+{
+    static ac_task *tasks[SPAWNED + 1];
+    static ac_task_join_op joins[SPAWNED + 1];
+    static ac_future *branches[SPAWNED + 1];
+    static struct big_frame big;
+    ac_join_all_op all;
+    struct answer a;
+    int i, n = 0, rc = 0, joined;
+
+    for (i = 0; i < SPAWNED; i++) {
+        ac_task *t =
+            i == 0 ? ac_spawn_named(ex, answer(&a, i), "named") : ac_spawn(ex, answer(&a, i));
+        if (!t)
+            rc = first_error(rc, -ENOMEM);
+        else
+            tasks[n++] = t;
+    }
+    tasks[n] = ac_spawn(ex, big_frame(&big));
+    if (!tasks[n])
+        rc = first_error(rc, -ENOMEM);
+    else
+        n++;
+    /* Through the inbox, as from another thread: detached, it runs during the joins below. */
+    rc = first_error(rc, ac_spawn_remote(ex, answer(&a, 0), "remote"));
+    /* One ac_block_on for them all, so that the sites counted are the spawns'. */
+    for (i = 0; i < n; i++)
+        branches[i] = ac_task_join(&joins[i], tasks[i]);
+    joined = ac_block_on(ex, ac_join_all(&all, branches, (size_t)n));
+    EXPECT(joined == 0 || joined == -ENOMEM);
+    for (i = 0; i < n; i++) {
+        if (joins[i].task) { /* the join was cancelled: the handle is still ours */
+            ac_task_abort(tasks[i]);
+            ac_task_detach(tasks[i]);
+        } else {
+            EXPECT(joins[i].future.result >= 0);
+        }
+    }
+    return first_error(rc, joined);
+}
+
+/* Pending once, then 3. */
+struct yield_once {
+    ac_future future;
+};
+
+ASYNC_FN(yield_once)
+    ASYNC_YIELD_NOW();
+    ASYNC_RETURN(3);
+ASYNC_END
+
+static ac_future *yield_once(struct yield_once *self)
+{
+    return ASYNC_NEW(self, yield_once);
+}
+
+/* ---- timers: a timeout, an interval, many sleepers at once (the executor's heap grows) ---- */
+
+enum { SLEEPERS = 100 };
+
+static int scenario_timers(ac_executor *ex)
+{
+    static ac_sleep_ms_op naps[SLEEPERS];
+    static ac_future *branches[SLEEPERS];
+    ac_timeout_ms_op timeout;
+    struct yield_once inner;
+    ac_interval interval;
+    ac_interval_tick_op tick;
+    ac_join_all_op all;
+    int i, rc;
+
+    /* The inner future waits without a timer, so the deadline makes the heap's first
+     * allocation: a failure there is -ENOMEM, never -ETIMEDOUT. */
+    rc = ac_block_on(ex, ac_timeout_ms(&timeout, 10000, yield_once(&inner)));
+    EXPECT(rc == 3 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    EXPECT(ac_interval_init(&interval, 1) == 0);
+    rc = ac_block_on(ex, ac_interval_tick(&tick, &interval));
+    EXPECT(rc >= 0 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < SLEEPERS; i++)
+        branches[i] = ac_sleep_ms(&naps[i], 1);
+    rc = ac_block_on(ex, ac_join_all(&all, branches, SLEEPERS));
+    EXPECT(rc == 0 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < SLEEPERS; i++) {
+        EXPECT(naps[i].future.result == 0 || naps[i].future.result == -ENOMEM);
+        rc = first_error(rc, naps[i].future.result);
+    }
+    return rc;
+}
+
+/* ---- the blocking pool: its first use, jobs, threads ---- */
+
+static int add_one(void *arg)
+{
+    return *(int *)arg + 1;
+}
+
+static int scenario_blocking(ac_executor *ex)
+{
+    static int args[3] = {10, 20, 30};
+    ac_spawn_blocking_op jobs[3];
+    ac_future *branches[3];
+    ac_join_all_op all;
+    int i, rc;
+
+    /* One job alone: its completion is the only wake its task can get. */
+    rc = ac_block_on(ex, ac_spawn_blocking(&jobs[0], add_one, &args[0]));
+    EXPECT(rc == args[0] + 1 || rc == -ENOMEM || rc == -EAGAIN);
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < 3; i++)
+        branches[i] = ac_spawn_blocking(&jobs[i], add_one, &args[i]);
+    rc = ac_block_on(ex, ac_join_all(&all, branches, 3));
+    EXPECT(rc == 0 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < 3; i++) {
+        int result = jobs[i].future.result;
+        /* -EAGAIN: no thread could be started at all (section 10). */
+        EXPECT(result == args[i] + 1 || result == -ENOMEM || result == -EAGAIN);
+        rc = first_error(rc, result);
+    }
+    ac_executor_set_blocking_threads(ex, 16); /* growth may fail: the limit then stays */
+    return rc;
+}
+
+/* ---- channels: mpsc bounded and unbounded (ring growth), oneshot, broadcast, watch ---- */
+
+static int mpsc_round(size_t capacity, int values)
+{
+    ac_mpsc *ch;
+    int i, v, sent = 0, rc = ac_mpsc_new(sizeof(int), capacity, &ch);
+
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < values; i++) {
+        int err = ac_mpsc_try_send(ch, &i);
+        EXPECT(err == 0 || err == -ENOMEM || (capacity && err == -EAGAIN));
+        if (err == 0)
+            sent++;
+        else if (err == -ENOMEM)
+            rc = first_error(rc, err);
+    }
+    for (i = 0; i < sent; i++)
+        EXPECT(ac_mpsc_try_recv(ch, &v) == 1);
+    ac_mpsc_sender_release(ch);
+    EXPECT(ac_mpsc_try_recv(ch, &v) == 0);
+    ac_mpsc_receiver_release(ch);
+    return rc;
+}
+
+static int broadcast_round(void)
+{
+    ac_broadcast *ch;
+    ac_broadcast_receiver *rx[2] = {NULL, NULL};
+    uint64_t missed;
+    int i, v = 5, got, rc = ac_broadcast_new(sizeof v, 4, &ch);
+
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < 2; i++)
+        rc = first_error(rc, ac_broadcast_subscribe(ch, &rx[i]));
+    i = ac_broadcast_send(ch, &v);
+    EXPECT(ac_broadcast_receivers(ch) ? i == (int)ac_broadcast_receivers(ch) : i == -EPIPE);
+    for (i = 0; i < 2; i++) {
+        if (rx[i]) {
+            EXPECT(ac_broadcast_try_recv(rx[i], &got, &missed) == 1 && got == v);
+            ac_broadcast_receiver_release(rx[i]);
+        }
+    }
+    ac_broadcast_sender_release(ch);
+    return rc;
+}
+
+static int watch_round(void)
+{
+    ac_watch *w;
+    ac_watch_receiver *rx;
+    int v = 1, got, rc = ac_watch_new(sizeof v, &v, &w);
+
+    if (rc < 0)
+        return rc;
+    rc = ac_watch_subscribe(w, &rx);
+    if (rc == 0) {
+        v = 2;
+        EXPECT(ac_watch_send(w, &v) == 1 && ac_watch_has_changed(rx) == 1);
+        ac_watch_borrow_and_update(rx, &got);
+        EXPECT(got == 2);
+        ac_watch_receiver_release(rx);
+    }
+    ac_watch_sender_release(w);
+    return rc;
+}
+
+static int oneshot_round(ac_executor *ex)
+{
+    ac_oneshot *os;
+    ac_oneshot_recv_op recv;
+    int v = 3, got = 0, rc = ac_oneshot_new(sizeof v, &os);
+
+    if (rc < 0)
+        return rc;
+    EXPECT(ac_oneshot_send(os, &v) == 0);
+    rc = ac_block_on(ex, ac_oneshot_recv(&recv, os, &got));
+    EXPECT((rc == 1 && got == v) || rc == -ENOMEM);
+    ac_oneshot_receiver_release(os);
+    return rc < 0 ? rc : 0;
+}
+
+static int scenario_channels(ac_executor *ex)
+{
+    int rc = 0;
+    rc = first_error(rc, mpsc_round(8, 10));
+    rc = first_error(rc, mpsc_round(0, 100)); /* unbounded: the ring grows several times */
+    rc = first_error(rc, oneshot_round(ex));
+    rc = first_error(rc, broadcast_round());
+    rc = first_error(rc, watch_round());
+    return rc;
+}
+
+/* ---- I/O: registration, a read and a write on a pipe ---- */
+
+static int scenario_io(ac_executor *ex)
+{
+    ac_io *r = NULL, *w = NULL;
+    ac_io_read_op read;
+    ac_io_write_op write;
+    char buf[8];
+    int fds[2], rc;
+
+    if (pipe(fds) != 0)
+        return -errno;
+    rc = ac_io_open(ex, fds[0], AC_IO_OWN_FD, &r);
+    if (rc < 0)
+        close(fds[0]);
+    rc = first_error(rc, ac_io_open(ex, fds[1], AC_IO_OWN_FD, &w));
+    if (!w)
+        close(fds[1]);
+    if (rc == 0) {
+        rc = ac_block_on(ex, ac_io_write(&write, w, "ping", 4));
+        EXPECT(rc == 4 || rc == -ENOMEM);
+    }
+    if (rc == 4) {
+        rc = ac_block_on(ex, ac_io_read(&read, r, buf, sizeof buf));
+        EXPECT(rc == 4 || rc == -ENOMEM);
+    }
+    ac_io_close(r);
+    ac_io_close(w);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- streams: buffered writes and a flush, lines, an exact read that grows the buffer ---- */
+
+enum { BULK = 200000 };
+static char bulk_out[BULK], bulk_in[BULK];
+
+static int stream_traffic(ac_executor *ex, ac_stream *a, ac_stream *b)
+{
+    ac_stream_write_buffered_op wb;
+    ac_stream_flush_op flush;
+    ac_stream_read_line_op line;
+    ac_stream_write_all_op write;
+    ac_stream_read_exact_op exact;
+    ac_future *both[2];
+    ac_join_all_op all;
+    int rc;
+
+    ac_stream_set_write_buffer(a, 4096);
+    rc = ac_block_on(ex, ac_stream_write_buffered(&wb, a, "hello\n", 6));
+    EXPECT(rc == 6 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    rc = ac_block_on(ex, ac_stream_flush(&flush, a));
+    EXPECT(rc == 0 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    rc = ac_block_on(ex, ac_stream_read_line(&line, b, 100));
+    EXPECT(rc == 6 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    EXPECT(memcmp(line.data, "hello\n", 6) == 0);
+    /* More than the socket buffers hold: the writer waits for the reader meanwhile. */
+    both[0] = ac_stream_write_all(&write, a, bulk_out, BULK);
+    both[1] = ac_stream_read_exact(&exact, b, bulk_in, BULK);
+    rc = ac_block_on(ex, ac_join_all(&all, both, 2));
+    EXPECT(rc == 0 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    EXPECT(write.future.result == BULK);
+    rc = exact.future.result;
+    EXPECT(rc == BULK || rc == -ENOMEM);
+    if (rc == -ENOMEM)
+        return rc;
+    EXPECT(memcmp(bulk_in, bulk_out, BULK) == 0);
+    return 0;
+}
+
+static int scenario_streams(ac_executor *ex)
+{
+    ac_stream *a = NULL, *b = NULL;
+    int fds[2], rc;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+        return -errno;
+    rc = ac_stream_open(ex, fds[0], &a);
+    rc = first_error(rc, ac_stream_open(ex, fds[1], &b));
+    if (rc == 0)
+        rc = stream_traffic(ex, a, b);
+    ac_stream_close(a);
+    ac_stream_close(b);
+    return rc;
+}
+
+/* ---- sockets: listen, accept and connect at once, streams on both ends ---- */
+
+static int scenario_sockets(ac_executor *ex)
+{
+    ac_sockaddr addr;
+    ac_io *listener;
+    ac_socket_accept_op accept;
+    ac_socket_connect_op connect;
+    ac_future *both[2];
+    ac_join_all_op all;
+    ac_stream *a = NULL, *b = NULL;
+    int rc;
+
+    EXPECT(ac_sockaddr_ip(&addr, "127.0.0.1", 0) == 0);
+    rc = ac_socket_listen(ex, &addr, 16, 0, &listener);
+    if (rc < 0)
+        return rc;
+    EXPECT(ac_io_local_address(listener, &addr) == 0);
+    both[0] = ac_socket_accept(&accept, listener);
+    both[1] = ac_socket_connect(&connect, ex, &addr);
+    /* try_join: a failed connect cancels the accept, which would wait for ever. */
+    rc = ac_block_on(ex, ac_try_join_all(&all, both, 2));
+    if (rc == 0) {
+        rc = ac_stream_from_io(accept.conn, &a);
+        rc = first_error(rc, ac_stream_from_io(connect.conn, &b));
+        if (rc == 0) {
+            ac_stream_write_all_op write;
+            ac_stream_read_line_op line;
+            rc = ac_block_on(ex, ac_stream_write_all(&write, a, "hi\n", 3));
+            EXPECT(rc == 3 || rc == -ENOMEM);
+            if (rc == 3) {
+                rc = ac_block_on(ex, ac_stream_read_line(&line, b, 10));
+                EXPECT(rc == 3 || rc == -ENOMEM);
+            }
+            rc = rc < 0 ? rc : 0;
+        }
+        ac_stream_close(a);
+        ac_stream_close(b);
+    } else {
+        /* Whichever finished is ours to close; the other was cancelled with nothing open. */
+        if (accept.future.result == 0)
+            ac_io_close(accept.conn);
+        if (connect.future.result == 0)
+            ac_io_close(connect.conn);
+    }
+    ac_io_close(listener);
+    return rc;
+}
+
+/* ---- DNS: the hosts file, and a query to a nameserver played by a task of the test ---- */
+
+/* Answers every A question with 127.0.0.9 and every other question with no records. */
+struct fake_nameserver {
+    ac_future future;
+    ac_io *udp;
+    ac_socket_recv_from_op recv;
+    ac_socket_send_to_op send;
+    int len;
+    unsigned char packet[512];
+};
+
+/* Turn the query in packet[0 .. len) into its answer; returns the answer's length or -1. */
+static int answer_query(unsigned char *p, int len)
+{
+    static const unsigned char record[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 9};
+    int end = 12, is_a;
+
+    while (end < len && p[end])
+        end += p[end] + 1;
+    end += 5; /* the name's final 0, then type and class */
+    if (len < 12 || end > len)
+        return -1;
+    is_a = p[end - 4] == 0 && p[end - 3] == 1;
+    p[2] = 0x81; /* a response; recursion desired */
+    p[3] = 0x80; /* recursion available, no error */
+    p[6] = 0;
+    p[7] = (unsigned char)is_a; /* answers */
+    memset(p + 8, 0, 4);        /* no authority, no additional records */
+    if (is_a) {
+        memcpy(p + end, record, sizeof record);
+        end += sizeof record;
+    }
+    return end;
+}
+
+ASYNC_FN(fake_nameserver)
+    for (;;) {
+        AWAIT_INTO(self->len,
+                   ac_socket_recv_from(&self->recv, self->udp, self->packet, sizeof self->packet));
+        if (self->len < 0)
+            ASYNC_RETURN(self->len);
+        self->len = answer_query(self->packet, self->len);
+        if (self->len > 0)
+            AWAIT(ac_socket_send_to(&self->send, self->udp, self->packet, (size_t)self->len,
+                                    &self->recv.from));
+    }
+ASYNC_END
+
+static ac_future *fake_nameserver(struct fake_nameserver *self, ac_io *udp)
+{
+    return ASYNC_NEW(self, fake_nameserver, .udp = udp);
+}
+
+static char hosts_path[] = "/tmp/asyncc-oom-hosts-XXXXXX";
+
+/* served.test resolves to 127.0.0.9, where a listener waits (connections stay in its backlog). */
+static int connect_by_name(ac_executor *ex)
+{
+    ac_socket_connect_host_op op;
+    ac_sockaddr addr;
+    ac_io *listener;
+    int rc;
+
+    EXPECT(ac_sockaddr_ip(&addr, "127.0.0.9", 0) == 0);
+    rc = ac_socket_listen(ex, &addr, 4, 0, &listener);
+    if (rc < 0)
+        return rc;
+    EXPECT(ac_io_local_address(listener, &addr) == 0);
+    rc =
+        ac_block_on(ex, ac_socket_connect_host(&op, ex, "served.test", ac_sockaddr_port(&addr), 0));
+    EXPECT(rc == 0 || rc == -ENOMEM);
+    if (rc == 0)
+        ac_io_close(op.conn);
+    ac_io_close(listener);
+    return rc;
+}
+
+static int lookups(ac_executor *ex, const char *nameserver)
+{
+    const char *const servers[] = {nameserver, NULL};
+    ac_dns_config config = {.nameservers = servers, .hosts_file = hosts_path, .timeout_ms = 5000};
+    ac_dns_resolve_op op;
+    char text[64];
+    int rc = ac_dns_configure(ex, &config);
+
+    if (rc < 0)
+        return rc;
+    rc = ac_block_on(ex, ac_dns_resolve(&op, ex, "oomhost.test", 80, AF_INET, 0));
+    EXPECT(rc == 1 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    /* From the hosts file: the nameserver would have said 127.0.0.9. */
+    EXPECT(ac_sockaddr_format(&op.addrs[0], text, sizeof text) > 0 &&
+           strcmp(text, "127.0.0.5:80") == 0);
+    rc = ac_block_on(ex, ac_dns_resolve(&op, ex, "served.test", 80, AF_UNSPEC, 0));
+    EXPECT(rc == 1 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    rc = ac_block_on(ex, ac_dns_resolve(&op, ex, "served.test", 80, AF_INET6, 0));
+    EXPECT(rc == -ENODATA || rc == -ENOMEM);
+    if (rc == -ENOMEM)
+        return rc;
+    return connect_by_name(ex);
+}
+
+static int scenario_dns(ac_executor *ex)
+{
+    struct fake_nameserver server;
+    ac_task *task;
+    ac_sockaddr addr;
+    ac_io *udp;
+    char nameserver[64];
+    int rc;
+
+    EXPECT(ac_sockaddr_ip(&addr, "127.0.0.1", 0) == 0);
+    rc = ac_udp_bind(ex, &addr, &udp);
+    if (rc < 0)
+        return rc;
+    EXPECT(ac_io_local_address(udp, &addr) == 0);
+    snprintf(nameserver, sizeof nameserver, "127.0.0.1:%u", ac_sockaddr_port(&addr));
+    task = ac_spawn(ex, fake_nameserver(&server, udp));
+    if (task) {
+        int joined;
+        rc = lookups(ex, nameserver);
+        ac_task_abort(task);
+        joined = join_task(ex, task);
+        EXPECT(joined == -ECANCELED || joined == -ENOMEM);
+        rc = first_error(rc, joined == -ENOMEM ? joined : 0);
+    } else {
+        rc = -ENOMEM;
+    }
+    ac_io_close(udp);
+    return rc;
+}
+
+/* ---- task groups: members spawned, joined, the group destroyed ---- */
+
+enum { MEMBERS = 20 };
+
+static int scenario_group(ac_executor *ex)
+{
+    ac_group group;
+    ac_group_join_op join;
+    struct answer a;
+    int i, rc = 0;
+
+    ac_group_init(&group, AC_GROUP_COLLECT_ALL);
+    for (i = 0; i < MEMBERS; i++)
+        if (!ac_group_spawn(&group, answer(&a, i)))
+            rc = first_error(rc, -ENOMEM);
+    EXPECT(!ac_group_is_cancelled(&group));
+    i = ac_block_on(ex, ac_group_join(&join, &group));
+    EXPECT(i == 0 || i == -ENOMEM);
+    ac_group_destroy(&group);
+    return first_error(rc, i);
+}
+
+/* ---- the executor itself: creation, a first task, freeing ---- */
+
+/* Owns a block from its constructor on, and frees it in its cleanup: a future that is never
+ * polled must still be cancelled, or the block leaks. */
+struct owner {
+    ac_future future;
+    void *block;
+};
+
+ASYNC_FN(owner)
+    ASYNC_RETURN(0);
+ASYNC_FINALLY
+    free(self->block);
+ASYNC_END
+
+static ac_future *owner(struct owner *self, void *block)
+{
+    return ASYNC_NEW(self, owner, .block = block);
+}
+
+static int scenario_executor(ac_executor *unused)
+{
+    ac_executor *ex = ac_executor_new();
+    struct answer a;
+    struct owner o;
+    ac_task *task;
+    void *block;
+    int rc;
+
+    (void)unused;
+    if (!ex)
+        return -ENOMEM;
+    block = malloc(16);
+    rc = block ? ac_block_on(ex, owner(&o, block)) : -ENOMEM;
+    EXPECT(rc == 0 || rc == -ENOMEM);
+    if (rc < 0) {
+        ac_executor_free(ex);
+        return rc;
+    }
+    task = ac_spawn(ex, answer(&a, 1));
+    if (task) {
+        rc = join_task(ex, task);
+        EXPECT(rc == 1 || rc == -ENOMEM);
+        rc = rc < 0 ? rc : 0;
+    } else {
+        rc = -ENOMEM;
+    }
+    ac_executor_free(ex);
+    return rc;
+}
+
+/* ---- the driver ---- */
+
+/* A task parked before the failures start and released after them: the loop kept it. */
+struct bystander {
+    ac_future future;
+    ac_notify *notify;
+    ac_notify_wait_op wait;
+};
+
+ASYNC_FN(bystander)
+    AWAIT(ac_notify_wait(&self->wait, self->notify));
+    ASYNC_RETURN(42);
+ASYNC_END
+
+static ac_future *bystander(struct bystander *self, ac_notify *notify)
+{
+    return ASYNC_NEW(self, bystander, .notify = notify);
+}
+
+struct scenario {
+    const char *name;
+    int (*run)(ac_executor *ex);
+    int also_allowed;  /* an error besides -ENOMEM that a failure may end with, or 0 */
+    bool own_executor; /* run makes and frees its executor: no bystander, no follow-up */
+};
+
+static const struct scenario scenarios[] = {
+    {"executor", scenario_executor, 0, true},
+    {"spawn", scenario_spawn, 0, false},
+    {"timers", scenario_timers, 0, false},
+    {"blocking", scenario_blocking, -EAGAIN, false},
+    {"channels", scenario_channels, 0, false},
+    {"io", scenario_io, 0, false},
+    {"streams", scenario_streams, 0, false},
+    {"sockets", scenario_sockets, 0, false},
+    {"dns", scenario_dns, 0, false},
+    {"group", scenario_group, 0, false},
+}; /* clang-format would pack these rows; one scenario a line reads better */
+
+static int open_fds(void)
+{
+    int fd, count = 0;
+    for (fd = 0; fd < 1024; fd++)
+        count += fcntl(fd, F_GETFD) != -1;
+    return count;
+}
+
+static bool persistent; /* the mode of the runs under way: allocation k fails, or k and on */
+
+static void fail(const struct scenario *sc, unsigned long k, const char *what, int line)
+{
+    fprintf(stderr, "oom: %s, allocation %lu%s failed: broken expectation at line %d: %s\n",
+            sc->name, k, persistent ? " and every one after it" : "", line, what);
+    exit(EXIT_FAILURE);
+}
+
+/* Run `sc` failing allocation k (0: none); returns its result; *sites gets the count. */
+static int run_once(const struct scenario *sc, unsigned long k, unsigned long *sites)
+{
+    size_t live = oom_live(), mapped = oom_mapped();
+    int fds = open_fds(), rc;
+    ac_executor *ex = NULL;
+    ac_notify notify;
+    struct bystander b;
+    ac_task *parked = NULL;
+
+    broken = NULL;
+    if (!sc->own_executor) {
+        ex = ac_executor_new();
+        ac_notify_init(&notify);
+        parked = ac_spawn(ex, bystander(&b, &notify));
+        if (!ex || !parked)
+            fail(sc, k, "setup: out of memory before any failure was injected", __LINE__);
+        /* Nothing else to run: the bystander parks, and the timer heap stays unallocated. */
+        if (ac_executor_run(ex) != -EDEADLK)
+            fail(sc, k, "setup: the bystander parked", __LINE__);
+    }
+    if (persistent)
+        oom_fail_from(k);
+    else
+        oom_fail_at(k);
+    rc = sc->run(ex);
+    *sites = oom_stop();
+    if (broken)
+        fail(sc, k, broken, broken_line);
+    if (ex) {
+        struct answer a;
+        ac_task_join_op join;
+        ac_task *after = ac_spawn(ex, answer(&a, 5));
+        if (!after || ac_block_on(ex, ac_task_join(&join, after)) != 5)
+            fail(sc, k, "a task spawned afterwards ran to its end", __LINE__);
+        ac_notify_one(&notify);
+        if (ac_block_on(ex, ac_task_join(&join, parked)) != 42)
+            fail(sc, k, "the task parked before the failures finished", __LINE__);
+        ac_notify_destroy(&notify);
+        ac_executor_free(ex);
+    }
+    if (oom_live() != live)
+        fail(sc, k, "every block allocated was freed", __LINE__);
+    if (oom_mapped() != mapped)
+        fail(sc, k, "every mapping was unmapped", __LINE__);
+    if (open_fds() != fds)
+        fail(sc, k, "every file descriptor was closed", __LINE__);
+    return rc;
+}
+
+/* Runs k = 1 .. sites in the current mode; returns how many of them recovered (succeeded). */
+static int run_every_site(const struct scenario *sc, unsigned long sites)
+{
+    unsigned long k, n;
+    int recovered = 0;
+    for (k = 1; k <= sites; k++) {
+        int rc = run_once(sc, k, &n);
+        if (!oom_fired() && rc != 0)
+            fail(sc, k, "a run whose failure never came succeeds", __LINE__);
+        if (rc != 0 && rc != -ENOMEM && rc != sc->also_allowed)
+            fail(sc, k, ac_strerror(rc), __LINE__);
+        recovered += rc == 0;
+    }
+    return recovered;
+}
+
+int main(void)
+{
+    size_t i;
+    int fd = mkstemp(hosts_path);
+
+    if (fd < 0 || write(fd, "127.0.0.5 oomhost.test\n", 23) != 23 || close(fd) != 0) {
+        perror("oom: hosts file");
+        return EXIT_FAILURE;
+    }
+    printf("scenario  sites  recovered: one failure  failures from then on\n");
+    for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        const struct scenario *sc = &scenarios[i];
+        unsigned long sites;
+        int once, from_then_on;
+
+        persistent = false;
+        if (run_once(sc, 0, &sites) != 0)
+            fail(sc, 0, "a run with no failure succeeds", __LINE__);
+        once = run_every_site(sc, sites);
+        persistent = true;
+        from_then_on = run_every_site(sc, sites);
+        printf("%-9s %5lu  %22d  %21d\n", sc->name, sites, once, from_then_on);
+    }
+    unlink(hosts_path);
+    return EXIT_SUCCESS;
+}
