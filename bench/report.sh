@@ -22,7 +22,8 @@ mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
 peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt go node"
-benchmark_order="await spawn bytes_per_task_1m bytes_per_task_10m timers_1m_wall timers_1m_bytes
+benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m bytes_per_task_10m
+    timers_1m_wall timers_1m_bytes
     channel_pingpong context_switch
     echo_rps_1 echo_rps_100 echo_rps_10000 echo_p50_us_1 echo_p50_us_100 echo_p50_us_10000
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
@@ -156,6 +157,8 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "echo_instr") return "TCP echo: user-space instructions per round trip (callgrind)"
         if (b == "await") return "AWAIT of a ready future"
         if (b == "spawn") return "spawn + run + join of a trivial task"
+        if (b == "spawn_bulk_1m") return "spawn 1 M tasks, then join them all: per task"
+        if (b == "spawn_bulk_10m") return "spawn 10 M tasks, then join them all: per task"
         if (b == "bytes_per_task_1m") return "Runtime memory per idle task, 1 M tasks"
         if (b == "bytes_per_task_10m") return "Runtime memory per idle task, 10 M tasks"
         if (b == "timers_1m_wall") return "1 M timers (1-2 s): wall time from first schedule to last fire"

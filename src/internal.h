@@ -98,11 +98,12 @@ struct ac_io {
 struct ac_blocking_pool;
 struct ac_inbox_entry;
 
-/* slab.c: blocks of 8-byte size classes up to 512 bytes, carved from 64 KiB chunks; task.c
+/* slab.c: blocks of 8-byte size classes up to 512 bytes, carved from 64 KiB slabs; task.c
  * takes its task blocks from the executor's cache. Class 0 means "too big: use malloc". */
 enum { AC_SLAB_GRANULE = 8, AC_SLAB_MAX_BLOCK = 512 };
 enum { AC_SLAB_CLASSES = AC_SLAB_MAX_BLOCK / AC_SLAB_GRANULE };
 #define AC_SLAB_BYTES ((size_t)64 * 1024)
+#define AC_SLAB_CHUNK_BYTES ((size_t)2 * 1024 * 1024) /* what slab.c maps at a time */
 enum { AC_SLAB_SPARES = 16 }; /* empty slabs kept for reuse: 1 MiB */
 typedef struct ac_slab ac_slab;
 
@@ -110,6 +111,7 @@ typedef struct ac_slab_cache {
     ac_slab *partial[AC_SLAB_CLASSES]; /* per class, the slabs that have a free block */
     ac_slab *spare;                    /* empty slabs kept for reuse by any class */
     unsigned spare_count;
+    char *carve, *carve_end; /* the slabs of the last chunk mapped not yet handed out */
 } ac_slab_cache;
 
 /* The class of a block of `size` bytes (16-byte aligned if `align16`), or 0 when too big. A

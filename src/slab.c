@@ -1,8 +1,8 @@
 /*
  * slab.c — the block allocator behind task memory.
  *
- * Blocks up to AC_SLAB_MAX_BLOCK bytes come from slabs: 64 KiB chunks, aligned to their size,
- * each carved into blocks of one size class (a multiple of 8 bytes). A block carries no
+ * Blocks up to AC_SLAB_MAX_BLOCK bytes come from slabs: 64 KiB pieces of 2 MiB mappings, aligned
+ * to their size, each carved into blocks of one size class (a multiple of 8 bytes). A block carries no
  * allocator header — the slab is found by masking the block's address — so a task costs its
  * 64-byte header and its frame, nothing more (glibc's malloc added 8 to 16 bytes), and finished
  * tasks' blocks are reused without a call into malloc (a quarter of a spawn's instructions
@@ -64,25 +64,42 @@ static void slab_unlist(ac_slab **head, ac_slab *slab)
     slab->listed = false;
 }
 
-/* Slabs are mapped straight from the kernel, aligned by mapping twice the size and unmapping
- * the ends: malloc's aligned_alloc would touch a header page before each slab (6 % more RSS at
- * this size). Neighbouring mappings merge, so a million tasks do not cost a million VMAs. Empty
- * slabs are kept for reuse, by any class, up to AC_SLAB_SPARES: mapping fresh pages and
- * unmapping them again (page faults, TLB flushes) made a fan-out of 1000 tasks 50 times slower
- * when every batch crossed a slab boundary. */
-static ac_slab *slab_map(void)
+/* Slabs are carved from chunks of AC_SLAB_CHUNK_BYTES mapped straight from the kernel, aligned
+ * by mapping twice the size and unmapping the ends: malloc's aligned_alloc would touch a header
+ * page before each slab (6 % more RSS at this size), and mapping each slab on its own took three
+ * system calls per 64 KiB (a burst of a million tasks made 4,800 of them; 150 now). A chunk's
+ * pages are touched only as its slabs are handed out, and an empty slab is unmapped on its own,
+ * which leaves a hole in its chunk, so memory goes back to the system as it did with lone slabs.
+ * Neighbouring mappings merge, so a million tasks do not cost a million VMAs. Measured and left
+ * out: madvise(MADV_HUGEPAGE) on the chunks, which halved page faults but doubled a bulk spawn's
+ * CPU time on this VM (zeroing fresh 2 MiB pages dominated), and MAP_POPULATE, which moved the
+ * page faults into mmap without making them cheaper. Empty slabs are kept for reuse, by any
+ * class, up to AC_SLAB_SPARES: mapping fresh pages and unmapping them again (page faults, TLB
+ * flushes) made a fan-out of 1000 tasks 50 times slower when every batch crossed a slab
+ * boundary. */
+static ac_slab *slab_carve(ac_slab_cache *cache)
 {
-    size_t span = 2 * AC_SLAB_BYTES;
-    char *mapped = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    char *start;
+    ac_slab *slab;
 
-    if (mapped == MAP_FAILED)
-        return NULL;
-    start = (char *)(((uintptr_t)mapped + AC_SLAB_BYTES - 1) & ~(uintptr_t)(AC_SLAB_BYTES - 1));
-    if (start > mapped)
-        munmap(mapped, (size_t)(start - mapped));
-    munmap(start + AC_SLAB_BYTES, (size_t)(mapped + span - (start + AC_SLAB_BYTES)));
-    return (ac_slab *)(void *)start;
+    if (cache->carve == cache->carve_end) {
+        size_t span = 2 * AC_SLAB_CHUNK_BYTES;
+        char *mapped = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        char *start;
+
+        if (mapped == MAP_FAILED)
+            return NULL;
+        start = (char *)(((uintptr_t)mapped + AC_SLAB_CHUNK_BYTES - 1) &
+                         ~(uintptr_t)(AC_SLAB_CHUNK_BYTES - 1));
+        if (start > mapped)
+            munmap(mapped, (size_t)(start - mapped));
+        munmap(start + AC_SLAB_CHUNK_BYTES,
+               (size_t)(mapped + span - (start + AC_SLAB_CHUNK_BYTES)));
+        cache->carve = start;
+        cache->carve_end = start + AC_SLAB_CHUNK_BYTES;
+    }
+    slab = (ac_slab *)(void *)cache->carve;
+    cache->carve += AC_SLAB_BYTES;
+    return slab;
 }
 
 SLAB_COLD static ac_slab *slab_new(ac_slab_cache *cache, uint32_t block_size)
@@ -94,7 +111,7 @@ SLAB_COLD static ac_slab *slab_new(ac_slab_cache *cache, uint32_t block_size)
         cache->spare = slab->next;
         cache->spare_count--;
     } else {
-        slab = slab_map();
+        slab = slab_carve(cache);
         if (!slab)
             return NULL;
     }
@@ -193,4 +210,6 @@ void ac_slab_cache_free_(ac_slab_cache *cache)
         slab_unmap(slab);
     }
     assert(cache->spare_count == 0);
+    if (cache->carve != cache->carve_end) /* the current chunk's slabs never handed out */
+        munmap(cache->carve, (size_t)(cache->carve_end - cache->carve));
 }

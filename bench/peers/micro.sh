@@ -5,8 +5,9 @@
 # Usage: bench/peers/micro.sh [--quick] [--runs N] [--only LIST] BUILD_DIR
 #   BUILD_DIR: a Release build of asyncc with its bench/ executables (see bench/README.md).
 #   --runs N: runs per (benchmark, peer), default 5; --quick: 1 run at small sizes (< 60 s).
-#   --only LIST: only these benchmarks (comma-separated: await, spawn, bytes_per_task_1m,
-#   bytes_per_task_10m, timers, channel_pingpong, context_switch).
+#   --only LIST: only these benchmarks (comma-separated: await, spawn, spawn_bulk_1m,
+#   spawn_bulk_10m, bytes_per_task_1m, bytes_per_task_10m, timers, channel_pingpong,
+#   context_switch).
 #
 # Builds the peers it needs into BUILD_DIR/peers (the same places bench/run uses, so a build
 # made there is reused): ucontext and threads_micro with cc, the Go program with `go build`, the
@@ -50,7 +51,8 @@ done
 [[ -n ${build_dir:-} ]] || usage
 build_dir=$(cd "$build_dir" && pwd)
 ((quick)) && runs=1
-for program in bench_await bench_spawn bench_idle_tasks bench_timers bench_switch; do
+for program in bench_await bench_spawn bench_spawn_bulk bench_idle_tasks bench_timers \
+    bench_switch; do
     if [[ ! -x $build_dir/bench/$program ]]; then
         echo "micro.sh: $build_dir/bench/$program is missing: build the Release configuration" >&2
         exit 1
@@ -62,10 +64,12 @@ done
 # microseconds (a system call each: threads, ucontext) runs fewer of them to keep a run short.
 if ((quick)); then
     await_n=1000000 spawn_n=100000 spawn_slow_n=2000 idle_1m_n=50000 idle_10m_n=100000
+    bulk_1m_n=50000 bulk_10m_n=100000
     threads_idle_n=1000 timers_n=20000 pingpong_n=100000 switch_n=100000 slow_n=20000
     threads_pingpong_n=5000
 else
     await_n=10000000 spawn_n=1000000 spawn_slow_n=20000 idle_1m_n=1000000 idle_10m_n=10000000
+    bulk_1m_n=1000000 bulk_10m_n=10000000
     threads_idle_n=10000 timers_n=1000000 pingpong_n=1000000 switch_n=1000000 slow_n=200000
     threads_pingpong_n=100000
 fi
@@ -128,7 +132,8 @@ nan() { # nan BENCHMARK PEER RUN UNIT REASON
 # run FIGURES PEER RUN COMMAND...: runs one measurement and prints its lines with the run
 # number. FIGURES is the space-separated `benchmark:unit` list the run must produce, each once.
 # The program prints `benchmark<TAB>peer<TAB>value<TAB>unit` lines; bench_idle_tasks and the idle
-# peers print the generic `bytes_per_task`, named here after the size being run, and the other
+# peers print the generic `bytes_per_task` (the bulk spawns `spawn_bulk`), named here after the
+# size being run, and the other
 # lines a program prints (bench_switch measures two benchmarks) are dropped.
 # The measurement runs in the background of this shell, so that a signal to this script reaches
 # it: timeout passes SIGTERM/SIGINT on to the program (one started inside $(...) was left
@@ -161,7 +166,8 @@ run() {
             {
                 for (i = 1; i <= n; i++) {
                     split(wanted[i], f, ":")
-                    name = $1 == "bytes_per_task" && f[1] ~ /^bytes_per_task/ ? f[1] : $1
+                    sized = $1 == "bytes_per_task" || $1 == "spawn_bulk"
+                    name = sized && index(f[1], $1 "_") == 1 ? f[1] : $1
                     if (name == f[1] && $4 == f[2] && $3 + 0 == $3) {
                         printf "%s\t%s\t%s\t%s\t%s\n", name, p, r, $3, $4
                         seen[i]++
@@ -203,6 +209,26 @@ selected spawn && for ((r = 1; r <= runs; r++)); do
     run spawn:ns threads $r "$peers_dir/threads_micro" spawn $spawn_slow_n
     run spawn:ns ucontext $r "${pin[@]}" "$peers_dir/ucontext" spawn $slow_n
 done
+
+# Spawn N, then join them all: every task alive at once, in fresh memory. Guesses of bytes per
+# task for the memory check: asyncc 120, tokio 300 (task cell and JoinHandle).
+bulk_runs() { # bulk_runs BENCHMARK COUNT
+    local benchmark=$1 n=$2 r
+    for ((r = 1; r <= runs; r++)); do
+        run "$benchmark":ns asyncc $r "${pin[@]}" "$asyncc/bench_spawn_bulk" --tsv "$n"
+        if fits $((n * 300)); then
+            run "$benchmark":ns tokio_ct $r "${pin[@]}" "$rust_bin/micro_spawn_bulk" "$n"
+        else
+            nan "$benchmark" tokio_ct $r ns "not enough free memory for $n tasks"
+        fi
+        for peer in tokio_mt go node threads ucontext; do
+            nan "$benchmark" $peer $r ns \
+                "not measured: the bulk spawn compares the single-threaded runtimes"
+        done
+    done
+}
+selected spawn_bulk_1m && bulk_runs spawn_bulk_1m $bulk_1m_n
+selected spawn_bulk_10m && bulk_runs spawn_bulk_10m $bulk_10m_n
 
 # Idle tasks. Guesses of bytes per task for the memory check: asyncc 160, tokio 190, Node 520,
 # Go 2.7 KiB (its minimum stack is 2 KiB), ucontext 3 KiB (a 2 KiB stack and a 1 KiB context).
