@@ -1039,6 +1039,21 @@ static void *wake_repeatedly(void *arg)
     return NULL;
 }
 
+/* A remote spawn the executor never got to: freeing the executor cancels it (its cleanup runs)
+ * and frees its task, without ever running it. */
+START_TEST(a_remote_spawn_left_in_the_inbox_is_cancelled_by_free)
+{
+    ac_executor *ex = ac_executor_new();
+    struct run_job job;
+    int ran = 0, cleanup = 1;
+
+    ck_assert_int_eq(ac_spawn_remote(ex, run_job(&job, flag_job, &ran, &cleanup), "never run"), 0);
+    ac_executor_free(ex);
+    ck_assert_int_eq(cleanup, -ECANCELED);
+    ck_assert_int_eq(ran, 0);
+}
+END_TEST
+
 START_TEST(remote_wakes_from_many_threads)
 {
     ac_executor *ex = ac_executor_new();
@@ -1266,6 +1281,7 @@ int main(void)
     tcase_add_test(tc, an_idle_io_does_not_hide_a_deadlock);
     tcase_add_test(tc, a_task_waiting_on_an_fd_is_a_wake_source);
     tcase_add_test(tc, a_remote_spawn_in_the_inbox_is_a_wake_source);
+    tcase_add_test(tc, a_remote_spawn_left_in_the_inbox_is_cancelled_by_free);
     tcase_add_test(tc, remote_wakes_from_many_threads);
     tcase_add_test(tc, remote_release_frees_the_task);
     tcase_add_test(tc, block_on_outlived_by_a_remote_waker);
