@@ -1312,6 +1312,24 @@ START_TEST(a_closed_write_side_and_oversized_writes_are_refused)
 }
 END_TEST
 
+/* A failed open closes the fds the stream was to own, and only those. */
+START_TEST(a_failed_open_closes_what_it_was_to_own)
+{
+    int fds[2];
+    ac_stream *s;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(ac_stream_open(ex, -1, &s), -EBADF);
+    ck_assert_ptr_null(s);
+    /* the read fd is bad: the write fd, handed over with AC_IO_OWN_FD, is closed */
+    ck_assert_int_eq(ac_stream_open_pair(ex, -1, fds[1], AC_IO_OWN_FD, &s), -EBADF);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(fcntl(fds[1], F_GETFD), -1);
+    ck_assert_int_eq(errno, EBADF);
+    close(fds[0]);
+}
+END_TEST
+
 /* ---- task dumps ---- */
 
 /* Spawns `future` and lets it park, then checks that its backtrace names the operation. */
@@ -1456,6 +1474,7 @@ int main(void)
     tcase_add_test(tc, flush_to_a_closed_peer_is_epipe);
     tcase_add_test(tc, open_pair_can_borrow_its_fds);
     tcase_add_test(tc, a_closed_write_side_and_oversized_writes_are_refused);
+    tcase_add_test(tc, a_failed_open_closes_what_it_was_to_own);
     tcase_add_test(tc, a_task_dump_names_each_stream_operation);
     suite_add_tcase(suite, tc);
     return run_suite(suite) ? EXIT_FAILURE : EXIT_SUCCESS;
