@@ -425,6 +425,37 @@ START_TEST(cancel_a_running_job)
 }
 END_TEST
 
+/* Raising the limit lets the next job start a thread while every running one is busy; 0 counts
+ * as 1. */
+START_TEST(raising_the_thread_limit_starts_another_thread)
+{
+    ac_executor *ex = ac_executor_new();
+    struct gate first, second;
+    struct run_job one, two;
+    ac_task *a, *b;
+    ac_task_join_op join;
+
+    gate_init(&first);
+    gate_init(&second);
+    ac_executor_set_blocking_threads(ex, 0);
+    a = ac_spawn(ex, run_job(&one, gated_job, &first, NULL));
+    run_queued_tasks(ex);
+    gate_wait_started(&first); /* the one thread allowed is busy */
+    expect_backtrace_has(a, "spawn_blocking (submitted)");
+    ac_executor_set_blocking_threads(ex, 2);
+    b = ac_spawn(ex, run_job(&two, gated_job, &second, NULL));
+    run_queued_tasks(ex);
+    gate_wait_started(&second); /* runs beside the first: a second thread */
+    gate_open(&second);
+    gate_open(&first);
+    ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, b)), 7);
+    ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, a)), 7);
+    ac_executor_free(ex);
+    gate_destroy(&first);
+    gate_destroy(&second);
+}
+END_TEST
+
 START_TEST(free_with_jobs_in_flight)
 {
     ac_executor *ex = ac_executor_new();
@@ -1008,6 +1039,21 @@ static void *wake_repeatedly(void *arg)
     return NULL;
 }
 
+/* A remote spawn the executor never got to: freeing the executor cancels it (its cleanup runs)
+ * and frees its task, without ever running it. */
+START_TEST(a_remote_spawn_left_in_the_inbox_is_cancelled_by_free)
+{
+    ac_executor *ex = ac_executor_new();
+    struct run_job job;
+    int ran = 0, cleanup = 1;
+
+    ck_assert_int_eq(ac_spawn_remote(ex, run_job(&job, flag_job, &ran, &cleanup), "never run"), 0);
+    ac_executor_free(ex);
+    ck_assert_int_eq(cleanup, -ECANCELED);
+    ck_assert_int_eq(ran, 0);
+}
+END_TEST
+
 START_TEST(remote_wakes_from_many_threads)
 {
     ac_executor *ex = ac_executor_new();
@@ -1284,6 +1330,7 @@ int main(void)
     tcase_add_test(tc, spawn_blocking_errors_propagate);
     tcase_add_test(tc, many_jobs_on_four_threads);
     tcase_add_test(tc, cancel_a_queued_job);
+    tcase_add_test(tc, raising_the_thread_limit_starts_another_thread);
     tcase_add_test(tc, cancel_a_running_job);
     tcase_add_test(tc, free_with_jobs_in_flight);
     tcase_add_test(tc, owned_job_gives_the_arg_back_with_its_result);
@@ -1295,6 +1342,7 @@ int main(void)
     tcase_add_test(tc, an_idle_io_does_not_hide_a_deadlock);
     tcase_add_test(tc, a_task_waiting_on_an_fd_is_a_wake_source);
     tcase_add_test(tc, a_remote_spawn_in_the_inbox_is_a_wake_source);
+    tcase_add_test(tc, a_remote_spawn_left_in_the_inbox_is_cancelled_by_free);
     tcase_add_test(tc, remote_wakes_from_many_threads);
     tcase_add_test(tc, remote_release_frees_the_task);
     tcase_add_test(tc, local_release_while_a_wake_is_queued);

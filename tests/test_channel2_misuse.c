@@ -2,7 +2,8 @@
  * test_channel2_misuse.c — the misuse checks of broadcast and watch channels (asyncc.h section
  * 17) abort and say what went wrong: two receives pending on one receiver, a receiver closed
  * under its pending receive, a sender used after its release. Also the handle mistakes around
- * closing mpsc and oneshot channels and cloning watch senders.
+ * closing mpsc and oneshot channels and cloning watch senders, and mpsc, oneshot and broadcast
+ * handles used or released again after their release.
  *
  * Each scenario runs in a child this file forks itself, with stderr on a pipe, so a test can
  * assert both that the child died of SIGABRT and what the message says. The broadcast and watch
@@ -272,6 +273,106 @@ START_TEST(close_and_clone_misuse_aborts)
 }
 END_TEST
 
+/* ---- handles used after their release: plain calls ---- */
+
+static void mpsc_clone_after_release(void)
+{
+    ac_mpsc *ch;
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &ch), 0);
+    ac_mpsc_sender_release(ch); /* the receiver handle keeps the channel alive */
+    ac_mpsc_sender_clone(ch);
+}
+
+static void mpsc_sender_released_twice(void)
+{
+    ac_mpsc *ch;
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &ch), 0);
+    ac_mpsc_sender_release(ch);
+    ac_mpsc_sender_release(ch);
+}
+
+static void mpsc_receiver_released_twice(void)
+{
+    ac_mpsc *ch;
+    ck_assert_int_eq(ac_mpsc_new(sizeof(int), 1, &ch), 0);
+    ac_mpsc_receiver_release(ch); /* the sender handle keeps the channel alive */
+    ac_mpsc_receiver_release(ch);
+}
+
+static void mpsc_recv_after_release(void)
+{
+    ac_mpsc *ch;
+    ac_mpsc_recv_op recv;
+    int v;
+    ck_assert_int_eq(ac_mpsc_new(sizeof v, 1, &ch), 0);
+    ac_mpsc_receiver_release(ch);
+    ac_mpsc_recv(&recv, ch, &v);
+}
+
+static void oneshot_receiver_released_twice(void)
+{
+    ac_oneshot *os;
+    ck_assert_int_eq(ac_oneshot_new(sizeof(int), &os), 0);
+    ac_oneshot_receiver_release(os); /* the sender handle keeps the oneshot alive */
+    ac_oneshot_receiver_release(os);
+}
+
+static void oneshot_recv_after_release(void)
+{
+    ac_oneshot *os;
+    ac_oneshot_recv_op recv;
+    int v;
+    ck_assert_int_eq(ac_oneshot_new(sizeof v, &os), 0);
+    ac_oneshot_receiver_release(os);
+    ac_oneshot_recv(&recv, os, &v);
+}
+
+static void broadcast_clone_after_release(void)
+{
+    ac_broadcast *bc;
+    ac_broadcast_receiver *rx;
+    ck_assert_int_eq(ac_broadcast_new(sizeof(int), 4, &bc), 0);
+    ck_assert_int_eq(ac_broadcast_subscribe(bc, &rx), 0);
+    ac_broadcast_sender_release(bc); /* the receiver keeps the channel alive */
+    ac_broadcast_sender_clone(bc);
+}
+
+static void broadcast_sender_released_twice(void)
+{
+    ac_broadcast *bc;
+    ac_broadcast_receiver *rx;
+    ck_assert_int_eq(ac_broadcast_new(sizeof(int), 4, &bc), 0);
+    ck_assert_int_eq(ac_broadcast_subscribe(bc, &rx), 0);
+    ac_broadcast_sender_release(bc);
+    ac_broadcast_sender_release(bc);
+}
+
+START_TEST(handles_used_after_release_abort)
+{
+    struct death d = run_to_death(mpsc_clone_after_release);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_mpsc_sender_clone after every sender handle was released");
+    d = run_to_death(mpsc_sender_released_twice);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_mpsc_sender_release: no sender handle left to release");
+    d = run_to_death(mpsc_receiver_released_twice);
+    ck_assert_aborted_with(d, "asyncc: misuse: ", "ac_mpsc_receiver_release called twice");
+    d = run_to_death(mpsc_recv_after_release);
+    ck_assert_aborted_with(d, "asyncc: misuse: ", "ac_mpsc_recv after ac_mpsc_receiver_release");
+    d = run_to_death(oneshot_receiver_released_twice);
+    ck_assert_aborted_with(d, "asyncc: misuse: ", "ac_oneshot_receiver_release called twice");
+    d = run_to_death(oneshot_recv_after_release);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_oneshot_recv after ac_oneshot_receiver_release");
+    d = run_to_death(broadcast_clone_after_release);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_broadcast_sender_clone after every sender handle was released");
+    d = run_to_death(broadcast_sender_released_twice);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_broadcast_sender_release: no sender handle left to release");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("channel2_misuse");
@@ -281,6 +382,7 @@ int main(void)
         tcase_add_test(tc, broadcast_misuse_aborts);
         tcase_add_test(tc, watch_misuse_aborts);
         tcase_add_test(tc, close_and_clone_misuse_aborts);
+        tcase_add_test(tc, handles_used_after_release_abort);
     }
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

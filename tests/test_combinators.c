@@ -690,6 +690,24 @@ START_TEST(a_cancelled_tick_consumes_no_tick)
 }
 END_TEST
 
+START_TEST(a_task_dump_names_the_interval_a_tick_waits_for)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_interval iv;
+    ac_interval_tick_op tick;
+    ac_task *task;
+
+    ck_assert_int_eq(ac_interval_init(&iv, 10000), 0);
+    task = ac_spawn(ex, ac_interval_tick(&tick, &iv));
+    let_tasks_park(ex);
+    expect_backtrace_has(task, "interval tick (every 10000 ms)");
+    ck_assert_int_eq(ac_task_abort(task), 0);
+    ck_assert_int_eq(join(ex, task), -ECANCELED);
+    ck_assert_uint_eq(iv.ticks, 0);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* A period too long for the clock saturates: the first tick is due at the largest instant, so
  * it never comes, instead of wrapping into the past and firing at once. */
 struct huge_interval {
@@ -755,6 +773,7 @@ int main(void)
     tcase_add_test(tc, backtraces_continue_into_a_pending_branch);
     tcase_add_test(tc, interval_ticks_at_a_fixed_rate);
     tcase_add_test(tc, interval_skips_missed_ticks_and_counts_them);
+    tcase_add_test(tc, a_task_dump_names_the_interval_a_tick_waits_for);
     tcase_add_test(tc, a_cancelled_tick_consumes_no_tick);
     tcase_add_test(tc, an_interval_with_a_huge_period_does_not_tick);
     suite_add_tcase(s, tc);

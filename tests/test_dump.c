@@ -373,6 +373,34 @@ START_TEST(a_signal_dump_never_blocks_the_loop)
 }
 END_TEST
 
+/* A FILE without a descriptor (open_memstream) is written through stdio; bad arguments are
+ * refused and leave no hook. */
+START_TEST(a_signal_dump_into_memory_and_bad_arguments)
+{
+    ac_task *sleepers[2];
+    struct raise_signals raiser;
+    ac_executor *ex = ac_executor_new();
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(ac_dump_tasks_on_signal(ex, -1, out), -EINVAL);
+    ck_assert_int_eq(ac_dump_tasks_on_signal(ex, SIGUSR1, NULL), -EINVAL);
+    spawn_sleepers(ex, sleepers, 2);
+    ck_assert_int_eq(ac_dump_tasks_on_signal(ex, SIGUSR1, out), 0);
+    ck_assert_int_eq(ac_block_on(ex, raise_signals(&raiser, 1)), 0);
+    ck_assert_int_eq(fflush(out), 0);
+    ck_assert_msg(strncmp(text, "task ", 5) == 0, "the dump starts: %.80s", text);
+    ck_assert_ptr_nonnull(strstr(strchr(text, '\n') + 1, "task "));
+    ck_assert_int_eq(ac_dump_tasks_on_signal(ex, 0, NULL), 0);
+    abort_all(sleepers, 2);
+    ac_executor_free(ex);
+    fclose(out);
+    free(text);
+}
+END_TEST
+
 /* Into a regular file: whole lines, and when the tasks' lines exceed the dump's buffer, a last
  * line says how many were left out. */
 START_TEST(a_signal_dump_too_long_for_its_buffer_says_how_many_tasks_it_left_out)
@@ -532,6 +560,7 @@ int main(void)
     tcase_add_test(tc, backtrace_of_the_running_task);
     tcase_add_test(tc, backtrace_truncates_like_snprintf);
     tcase_add_test(tc, a_signal_dump_never_blocks_the_loop);
+    tcase_add_test(tc, a_signal_dump_into_memory_and_bad_arguments);
     tcase_add_test(tc, a_signal_dump_too_long_for_its_buffer_says_how_many_tasks_it_left_out);
     tcase_add_test(tc, slow_poll_names_the_await_it_resumed_from);
     tcase_add_test(tc, slow_poll_threshold_zero_disables_it);

@@ -476,14 +476,17 @@ START_TEST(a_member_may_cancel_its_own_group_even_from_cleanup)
 }
 END_TEST
 
-/* Spawns named members and checks the names and the dump line of its pending next. */
+/* Spawns named members and checks the names and the dump line of its pending next (or join,
+ * with `join` set). */
 struct named_owner {
     ac_future future;
     ac_group group;
     ac_group_next_op next;
+    ac_group_join_op join_all;
     struct member member;
     ac_notify *gate;
     ac_task *first;
+    int join;
 };
 
 ASYNC_FN(named_owner)
@@ -494,13 +497,18 @@ ASYNC_FN(named_owner)
     ck_assert_str_eq(ac_task_name(ac_group_spawn(&self->group,
                                                  member(&self->member, 2, 0, 0, self->gate))),
                      "member");
-    AWAIT(ac_group_next(&self->next, &self->group));
+    if (self->join)
+        AWAIT(ac_group_join(&self->join_all, &self->group));
+    else
+        AWAIT(ac_group_next(&self->next, &self->group));
 ASYNC_FINALLY
     ac_group_destroy(&self->group);
 ASYNC_END
 
 START_TEST(members_have_names_and_a_waiting_owner_is_described)
 {
+    static const char *const described[] = {"group next (2 running, 0 finished)",
+                                            "group join (2 running, 0 finished)"};
     ac_executor *ex = ac_executor_new();
     ac_notify gate;
     struct named_owner o;
@@ -508,16 +516,16 @@ START_TEST(members_have_names_and_a_waiting_owner_is_described)
     char line[512];
 
     ac_notify_init(&gate);
-    ASYNC_NEW(&o, named_owner);
-    ac_group_init(&o.group, AC_GROUP_COLLECT_ALL);
-    o.gate = &gate;
-    t = ac_spawn(ex, &o.future);
-    ck_assert_int_eq(ac_executor_run(ex), -EDEADLK);
-    ac_task_backtrace(t, line, sizeof line);
-    ck_assert_msg(strstr(line, "group next (2 running, 0 finished)") != NULL, "backtrace: %s",
-                  line);
-    ac_task_abort(t);
-    ac_task_detach(t);
+    for (int join = 0; join < 2; join++) {
+        ASYNC_NEW(&o, named_owner, .gate = &gate, .join = join);
+        ac_group_init(&o.group, AC_GROUP_COLLECT_ALL);
+        t = ac_spawn(ex, &o.future);
+        ck_assert_int_eq(ac_executor_run(ex), -EDEADLK);
+        ac_task_backtrace(t, line, sizeof line);
+        ck_assert_msg(strstr(line, described[join]) != NULL, "backtrace: %s", line);
+        ac_task_abort(t);
+        ac_task_detach(t);
+    }
     ac_notify_destroy(&gate);
     ac_executor_free(ex);
 }

@@ -843,6 +843,47 @@ static void yield_an_item_in_cleanup(void)
     ac_future_cancel(one_item(&g, 1));
 }
 
+/* A future that has been polled (here: run to its end) cannot become a task's root. */
+static void spawn_a_started_future(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_sleep_ms_op nap;
+    ac_block_on(ex, ac_sleep_ms(&nap, 0));
+    ac_spawn(ex, &nap.future);
+}
+
+static void group_spawn_a_started_future(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_sleep_ms_op nap;
+    ac_group group;
+    ac_group_init(&group, AC_GROUP_COLLECT_ALL);
+    ac_block_on(ex, ac_sleep_ms(&nap, 0));
+    ac_group_spawn(&group, &nap.future);
+}
+
+/* Plain code with no executor running on its thread has none to spawn a member onto. */
+static void group_spawn_without_an_executor(void)
+{
+    ac_sleep_ms_op nap;
+    ac_group group;
+    ac_group_init(&group, AC_GROUP_COLLECT_ALL);
+    ac_group_spawn(&group, ac_sleep_ms(&nap, 1));
+}
+
+START_TEST(spawning_a_started_future_or_without_an_executor_aborts)
+{
+    struct death d = run_to_death(spawn_a_started_future);
+    ck_assert_aborted_saying(d, "asyncc: misuse: ", "ac_spawn of a future that already started");
+    d = run_to_death(group_spawn_a_started_future);
+    ck_assert_aborted_saying(d, "asyncc: misuse: ",
+                             "ac_group_spawn of a future that already started");
+    d = run_to_death(group_spawn_without_an_executor);
+    ck_assert_aborted_saying(d, "asyncc: misuse: ",
+                             "ac_group_spawn on a thread without an executor");
+}
+END_TEST
+
 START_TEST(spawning_a_generator_aborts)
 {
     struct death d = run_to_death(spawn_a_generator);
@@ -932,6 +973,7 @@ static Suite *misuse_suite(void)
         tcase_add_test(debug, group_members_cannot_be_joined_detached_or_destroy_their_group);
         tcase_add_test(debug, reading_a_released_group_member_aborts);
         tcase_add_test(debug, spawning_a_generator_aborts);
+        tcase_add_test(debug, spawning_a_started_future_or_without_an_executor_aborts);
         suite_add_tcase(s, debug);
     }
     return s;

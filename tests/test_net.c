@@ -886,6 +886,86 @@ START_TEST(accept_at_the_fd_limit_recovers)
 }
 END_TEST
 
+START_TEST(bad_addresses_and_non_sockets_are_refused)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_sockaddr addr, odd;
+    ac_socket_connect_op con;
+    ac_io *io = NULL, *udp, *pipe_io;
+    char dir[] = "/tmp/asyncc-net-XXXXXX", path[64], text[64];
+    int fds[2];
+
+    /* an address family asyncc does not speak: refused, and formatted as what it is */
+    memset(&odd, 0, sizeof odd);
+    odd.storage.ss_family = AF_APPLETALK;
+    odd.len = sizeof(struct sockaddr);
+    ck_assert_int_eq(ac_sockaddr_format(&odd, text, sizeof text),
+                     (int)strlen("(unknown address family 5)"));
+    ck_assert_str_eq(text, "(unknown address family 5)");
+    ck_assert_int_eq(ac_socket_listen(ex, &odd, 0, 0, &io), -EAFNOSUPPORT);
+    ck_assert_ptr_null(io);
+
+    /* a Unix path nobody listens on: the connect fails at once, leaving nothing open */
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/nobody", dir);
+    ck_assert_int_eq(ac_sockaddr_unix(&addr, path), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_socket_connect(&con, ex, &addr)), -ENOENT);
+    ck_assert_ptr_null(con.conn);
+    ck_assert_int_eq(rmdir(dir), 0);
+
+    /* a UDP port already taken */
+    addr = ip_addr("127.0.0.1", 0);
+    ck_assert_int_eq(ac_udp_bind(ex, &addr, &udp), 0);
+    ck_assert_int_eq(ac_io_local_address(udp, &addr), 0);
+    ck_assert_int_eq(ac_udp_bind(ex, &addr, &io), -EADDRINUSE);
+    ac_io_close(udp);
+
+    /* a pipe has no addresses */
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(ac_io_open(ex, fds[0], AC_IO_OWN_FD, &pipe_io), 0);
+    ck_assert_int_eq(ac_io_local_address(pipe_io, &addr), -ENOTSOCK);
+    ck_assert_int_eq(ac_io_peer_address(pipe_io, &addr), -ENOTSOCK);
+    ac_io_close(pipe_io);
+    close(fds[1]);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(shutting_down_the_read_side_reads_end_of_file)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_sockaddr addr;
+    ac_io *listener = listen_on(ex, "127.0.0.1", 0, &addr), *client, *server;
+    ac_io_readable_op wait;
+    ac_io_read_op rd;
+    ac_task *waiter;
+    char buf[8];
+
+    connect_pair(ex, listener, &client, &server, &addr);
+    /* with nothing to read (a read found none, so readiness is cleared) a readiness wait parks
+     * until cancelled */
+    waiter = ac_spawn(ex, ac_io_read(&rd, server, buf, sizeof buf));
+    let_tasks_park(ex);
+    ck_assert_int_eq(ac_task_abort(waiter), 0);
+    ck_assert_int_eq(join(ex, waiter), -ECANCELED);
+    waiter = ac_spawn(ex, ac_io_readable(&wait, server));
+    let_tasks_park(ex);
+    expect_backtrace_has(waiter, "readable");
+    ck_assert_int_eq(ac_task_abort(waiter), 0);
+    ck_assert_int_eq(join(ex, waiter), -ECANCELED);
+    /* after shutting down its read side the server reads end of file, and can still write */
+    ck_assert_int_eq(ac_socket_shutdown(server, AC_IO_READ), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_io_read(&rd, server, buf, sizeof buf)), 0);
+    ck_assert_int_eq(write(ac_io_fd(server), "up", 2), 2);
+    ck_assert_int_eq(ac_block_on(ex, ac_io_read(&rd, client, buf, sizeof buf)), 2);
+    ck_assert_mem_eq(buf, "up", 2);
+    ac_io_close(client);
+    ac_io_close(server);
+    ac_io_close(listener);
+    ac_executor_free(ex);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("net");
@@ -908,6 +988,8 @@ int main(void)
     tcase_add_test(tc, udp_over_ipv6);
     tcase_add_test(tc, unix_domain_round_trip);
     tcase_add_test(tc, cancelled_accept_accepted_nothing);
+    tcase_add_test(tc, bad_addresses_and_non_sockets_are_refused);
+    tcase_add_test(tc, shutting_down_the_read_side_reads_end_of_file);
     /* valgrind emulates RLIMIT_NOFILE itself, closing the fd the kernel's accept returned, so
      * the refused connections are lost and what stays queued depends on valgrind's own fds:
      * this one runs in the native builds (debug, ASan, portable) only. */

@@ -180,7 +180,7 @@ static void run_clients(int port_pipe, int result_pipe)
     ac_executor_free(ex);
     if (write(result_pipe, &verified, sizeof verified) != sizeof verified)
         _exit(5);
-    _exit(0);
+    exit_forked_child();
 }
 
 START_TEST(ten_thousand_connections_on_one_thread)

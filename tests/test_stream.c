@@ -1312,6 +1312,126 @@ START_TEST(open_pair_can_borrow_its_fds)
 }
 END_TEST
 
+START_TEST(a_closed_write_side_and_oversized_writes_are_refused)
+{
+    int in[2], out[2];
+    ac_stream *s;
+    ac_stream_write_all_op w;
+    static const char byte = 'x';
+
+    ck_assert_int_eq(pipe(in), 0);
+    ck_assert_int_eq(pipe(out), 0);
+    ck_assert_int_eq(ac_stream_open_pair(ex, in[0], out[1], AC_IO_OWN_FD, &s), 0);
+    /* more than INT32_MAX bytes cannot be reported: refused before the buffer is touched */
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, &byte, (size_t)INT32_MAX + 1)),
+                     -EINVAL);
+    ck_assert_int_eq(
+        ac_block_on(ex, ac_stream_write_buffered(&w, s, &byte, (size_t)INT32_MAX + 1)), -EINVAL);
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    /* half-closing twice is harmless; every write after it is -EPIPE, buffered ones too */
+    ck_assert_int_eq(ac_stream_shutdown_write(s), 0);
+    ck_assert_int_eq(ac_stream_shutdown_write(s), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, &byte, 1)), -EPIPE);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_all(&w, s, &byte, 1)), -EPIPE);
+    ck_assert_uint_eq(ac_stream_unflushed(s), 0);
+    ck_assert_int_eq(read(out[0], &w, 1), 0); /* the write fd was closed: end of file */
+    ac_stream_close(s);
+    close(in[1]);
+    close(out[0]);
+}
+END_TEST
+
+/* A failed open closes the fds the stream was to own, and only those. */
+START_TEST(a_failed_open_closes_what_it_was_to_own)
+{
+    int fds[2];
+    ac_stream *s;
+
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(ac_stream_open(ex, -1, &s), -EBADF);
+    ck_assert_ptr_null(s);
+    /* the read fd is bad: the write fd, handed over with AC_IO_OWN_FD, is closed */
+    ck_assert_int_eq(ac_stream_open_pair(ex, -1, fds[1], AC_IO_OWN_FD, &s), -EBADF);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(fcntl(fds[1], F_GETFD), -1);
+    ck_assert_int_eq(errno, EBADF);
+    close(fds[0]);
+}
+END_TEST
+
+/* ---- task dumps ---- */
+
+/* Spawns `future` and lets it park, then checks that its backtrace names the operation. */
+static ac_task *parked(ac_future *future, const char *description)
+{
+    ac_task *task = ac_spawn(ex, future);
+    let_tasks_park(ex);
+    expect_backtrace_has(task, description);
+    return task;
+}
+
+static void cancel(ac_task *task)
+{
+    ck_assert_int_eq(ac_task_abort(task), 0);
+    ck_assert_int_eq(join(ex, task), -ECANCELED);
+}
+
+START_TEST(a_task_dump_names_each_stream_operation)
+{
+    int peer, a_peer, b_peer;
+    ac_stream *s = stream_with_peer(&peer), *a = stream_with_peer(&a_peer);
+    ac_stream *b = stream_with_peer(&b_peer);
+    ac_stream_read_some_op r;
+    ac_stream_read_until_op line;
+    ac_stream_write_all_op w;
+    ac_stream_copy_op copy;
+    ac_stream_copy_bidirectional_op bidi;
+    char buf[16], expected[96];
+    size_t big = 4 << 20;
+    char *block = calloc(1, big);
+    int fd = ac_io_fd(ac_stream_io(s));
+
+    ck_assert_ptr_nonnull(block);
+    snprintf(expected, sizeof expected, "stream read fd %d", fd);
+    cancel(parked(ac_stream_read_some(&r, s, buf, sizeof buf), expected));
+    put(peer, "abc");
+    snprintf(expected, sizeof expected, "stream read_exact fd %d (3 of 10 bytes)", fd);
+    cancel(parked(ac_stream_read_exact(&r, s, buf, 10), expected));
+    snprintf(expected, sizeof expected, "stream read_until fd %d (0 bytes buffered)", fd);
+    cancel(parked(ac_stream_read_line(&line, s, 64), expected));
+
+    /* the peer reads nothing: a large write fills the socket and waits */
+    small_socket_buffers(fd);
+    cancel(parked(ac_stream_write_all(&w, s, block, big), "stream write fd"));
+    cancel(parked(ac_stream_write_buffered(&w, s, block, big), "stream write_buffered fd"));
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "tail", 4)), 4);
+    snprintf(expected, sizeof expected, "stream flush fd %d (0 bytes written, %zu to go)", fd,
+             ac_stream_unflushed(s));
+    cancel(parked(ac_stream_flush(&w, s), expected));
+
+    snprintf(expected, sizeof expected, "copy fd %d -> fd %d (0 bytes so far)",
+             ac_io_fd(ac_stream_io(a)), ac_io_fd(ac_stream_io(b)));
+    cancel(parked(ac_stream_copy(&copy, a, b), expected));
+    snprintf(expected, sizeof expected, "copy_bidirectional fd %d <-> fd %d (0 / 0 bytes)",
+             ac_io_fd(ac_stream_io(a)), ac_io_fd(ac_stream_io(b)));
+    cancel(parked(ac_stream_copy_bidirectional(&bidi, a, b), expected));
+    /* cancelled, neither direction reads on: what arrives later is the streams' own */
+    put(a_peer, "kept");
+    put(b_peer, "too");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, a, buf, sizeof buf)), 4);
+    ck_assert_mem_eq(buf, "kept", 4);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, b, buf, sizeof buf)), 3);
+    ck_assert_mem_eq(buf, "too", 3);
+    free(block);
+    close(peer);
+    close(a_peer);
+    close(b_peer);
+    ac_stream_close(s);
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
 /* ---- memory ---- */
 
 START_TEST(the_read_buffer_is_released_when_idle)
@@ -1383,6 +1503,9 @@ int main(void)
     tcase_add_test(tc, flush_to_a_closed_peer_is_epipe);
     tcase_add_test(tc, open_pair_can_borrow_its_fds);
     tcase_add_test(tc, fill_reads_only_into_an_empty_buffer);
+    tcase_add_test(tc, a_closed_write_side_and_oversized_writes_are_refused);
+    tcase_add_test(tc, a_failed_open_closes_what_it_was_to_own);
+    tcase_add_test(tc, a_task_dump_names_each_stream_operation);
     suite_add_tcase(suite, tc);
     return run_suite(suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

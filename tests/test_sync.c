@@ -543,6 +543,28 @@ START_TEST(mutex_try_lock_and_unlock)
 }
 END_TEST
 
+/* A task waiting for a mutex that plain code holds: its backtrace cannot name a holder task. */
+START_TEST(a_lock_waiting_for_plain_code_says_the_mutex_is_held)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mutex m;
+    ac_mutex_lock_op lock;
+    ac_task *waiter;
+
+    ac_mutex_init(&m);
+    ck_assert_int_eq(ac_mutex_try_lock(&m), 0);
+    waiter = ac_spawn(ex, ac_mutex_lock(&lock, &m));
+    let_tasks_park(ex);
+    expect_backtrace_ends_with(waiter, "mutex (held)");
+    ac_mutex_unlock(&m); /* handed to the waiter */
+    ck_assert_int_eq(join(ex, waiter), 0);
+    ck_assert_int_eq(ac_mutex_is_locked(&m), 1);
+    ac_mutex_unlock(&m);
+    ac_mutex_destroy(&m);
+    ac_executor_free(ex);
+}
+END_TEST
+
 START_TEST(mutex_is_handed_off_in_fifo_order)
 {
     ac_executor *ex = ac_executor_new();
@@ -832,6 +854,7 @@ int main(void)
     tcase_add_test(tc, a_timed_out_acquire_leaves_the_queue);
     tcase_add_test(tc, a_waiting_acquire_is_described_in_dumps);
     tcase_add_test(tc, mutex_try_lock_and_unlock);
+    tcase_add_test(tc, a_lock_waiting_for_plain_code_says_the_mutex_is_held);
     tcase_add_test(tc, mutex_is_handed_off_in_fifo_order);
     tcase_add_test(tc, a_holder_aborted_while_holding_releases_in_finally);
     tcase_add_test(tc, cancelled_lock_waiters_do_not_hold_up_the_queue);

@@ -1,6 +1,7 @@
 /*
- * test_sync2_misuse.c — the misuse checks of section 18 (rwlock, barrier, once cell) abort in
- * debug builds and say what went wrong.
+ * test_sync2_misuse.c — the misuse checks of section 18 (rwlock, barrier, once cell; a notify
+ * destroyed under a waiter, a semaphore's permits overflowing) abort in debug builds and say what
+ * went wrong.
  *
  * Each scenario runs in a child this file forks itself, with stderr on a pipe, so a test can
  * assert both that the child died of SIGABRT and what the message says.
@@ -218,6 +219,34 @@ START_TEST(once_cell_misuse)
 }
 END_TEST
 
+/* ---- notify and semaphore ---- */
+
+static void destroy_notify_with_a_waiter(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_notify n;
+    ac_notify_wait_op wait;
+    ac_notify_init(&n);
+    ac_task_detach(ac_spawn(ex, ac_notify_wait(&wait, &n)));
+    ac_executor_run(ex);
+    ac_notify_destroy(&n);
+}
+
+static void overflow_a_semaphore(void)
+{
+    ac_semaphore s;
+    ac_semaphore_init(&s, SIZE_MAX);
+    ac_semaphore_release(&s, 1);
+}
+
+START_TEST(notify_and_semaphore_misuse)
+{
+    expect_abort_saying(destroy_notify_with_a_waiter,
+                        "ac_notify_destroy on a notify that tasks are waiting on");
+    expect_abort_saying(overflow_a_semaphore, "ac_semaphore_release overflows the permit count");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sync2_misuse");
@@ -228,6 +257,7 @@ int main(void)
         tcase_add_test(tc, rwlock_destroyed_while_in_use);
         tcase_add_test(tc, barrier_destroyed_with_waiters);
         tcase_add_test(tc, once_cell_misuse);
+        tcase_add_test(tc, notify_and_semaphore_misuse);
     }
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

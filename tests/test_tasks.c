@@ -559,6 +559,34 @@ START_TEST(a_thousand_children)
 }
 END_TEST
 
+/* A task that ends in a full block of task memory frees one block there; later spawns use it
+ * again (once the blocks nearer at hand are gone) while every other task keeps its own. */
+START_TEST(a_freed_task_in_the_middle_of_many_makes_room_for_another)
+{
+    enum { WAVE = 1500 };
+    static ac_task *tasks[2 * WAVE];
+    ac_executor *ex = ac_executor_new();
+    ac_notify go;
+    ac_notify_wait_op wait;
+    int i;
+
+    ac_notify_init(&go);
+    for (i = 0; i < WAVE; i++)
+        tasks[i] = ac_spawn(ex, ac_notify_wait(&wait, &go));
+    let_tasks_park(ex);
+    ck_assert_int_eq(ac_task_abort(tasks[0]), 0);
+    ck_assert_int_eq(join(ex, tasks[0]), -ECANCELED);
+    for (i = WAVE; i < 2 * WAVE; i++)
+        tasks[i] = ac_spawn(ex, ac_notify_wait(&wait, &go));
+    let_tasks_park(ex);
+    ac_notify_all(&go);
+    for (i = 1; i < 2 * WAVE; i++)
+        ck_assert_int_eq(join(ex, tasks[i]), 0);
+    ac_notify_destroy(&go);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* During shutdown, its cleanup spawns another task. */
 struct spawn_in_cleanup {
     ac_future future;
@@ -616,6 +644,7 @@ int main(void)
     tcase_add_test(tc, names_and_ids);
     tcase_add_test(tc, spawn_from_inside_a_task);
     tcase_add_test(tc, a_thousand_children);
+    tcase_add_test(tc, a_freed_task_in_the_middle_of_many_makes_room_for_another);
     tcase_add_test(tc, cleanup_spawning_during_shutdown);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
