@@ -34,10 +34,15 @@ summary = json.load(open(sys.argv[1]))
 minimum = float(sys.argv[2])
 
 
+def percent(value):
+    # gcovr reports no percentage (null) for a file with nothing of that kind, e.g. no branch
+    return "  n/a  " if value is None else "%5.1f %%" % value
+
+
 def row(name, entry):
-    return "%-20s %5d/%-5d %5.1f %%   %5d/%-5d %5.1f %%" % (
-        name, entry["line_covered"], entry["line_total"], entry["line_percent"],
-        entry["branch_covered"], entry["branch_total"], entry["branch_percent"])
+    return "%-20s %5d/%-5d %s   %5d/%-5d %s" % (
+        name, entry["line_covered"], entry["line_total"], percent(entry["line_percent"]),
+        entry["branch_covered"], entry["branch_total"], percent(entry["branch_percent"]))
 
 
 print("%-20s %-19s   %s" % ("file", "lines", "branches"))
