@@ -1379,8 +1379,8 @@ AC_API ac_future *ac_socket_connect_host(ac_socket_connect_host_op *op, ac_execu
  * builds catch.
  *
  * Cancellation (dropping the future, e.g. by ac_timeout_ms or ac_task_abort):
- *   read_some, read_until, read_line   cancel-safe: nothing is consumed; bytes received so far
- *                                      stay buffered for the next read.
+ *   read_some, read_until, read_line,  cancel-safe: nothing is consumed; bytes received so far
+ *   fill                               stay buffered for the next read.
  *   read_exact                         bytes already copied into your buffer are counted in
  *                                      op->transferred; the rest stays buffered.
  *   write_all, writev_all              op->transferred bytes were written; the rest were not.
