@@ -332,6 +332,10 @@ static void listener_line(struct sender *senders, int concurrency, char *line)
     outstanding--;
     if (s->state == DRAINING && s->seen == s->lines)
         s->state = IDLE;
+    /* A sender that resets once all its lines are seen ends here: waiting for its own socket to
+     * become readable would stall when no other sender is talking (the last one of a run). */
+    else if (s->state == SENDING && s->ending == 2 && s->sent == s->lines && s->seen == s->lines)
+        sender_end(s);
 }
 
 static void run_chat(long long end_ms, int concurrency)
