@@ -24,6 +24,7 @@
  *  19. Task groups: structured concurrency
  *  20. Generators and streams: ASYNC_YIELD and FOR_AWAIT
  *  21. HTTP: an HTTP/1.1 server
+ *  25. Signals and child processes
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -173,9 +174,11 @@ extern "C" {
  *   ending in `_`        internals the macros expand to: not part of the API.
  *
  * Lifecycle: one pair of words for each kind of object.
- *   _new / _free         a heap object the library allocates, with one owner (ac_executor).
+ *   _new / _free         a heap object the library allocates, with one owner (ac_executor;
+ *                        ac_process, whose _new is ac_process_spawn).
  *   _init / _destroy     plain memory you own and embed (ac_notify, ac_semaphore, ac_mutex,
- *                        ac_rwlock, ac_barrier, ac_once, ac_group); _destroy frees nothing.
+ *                        ac_rwlock, ac_barrier, ac_once, ac_group, ac_signal); _destroy frees
+ *                        nothing.
  *                        ac_interval has nothing to destroy.
  *   _open / _close       a registered file descriptor (ac_io, ac_stream): close deregisters it,
  *                        closes the fd it owns and frees.
@@ -272,6 +275,8 @@ extern "C" {
  *   ac_http_response_send      0                               -EALREADY, I/O    partial no
  *   ac_http_response_write     len                             -EINVAL, I/O      partial no
  *   ac_http_response_end       0                               I/O               partial no
+ *   ac_signal_recv             deliveries (>= 1)                                 yes     no
+ *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [8] no
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
@@ -282,6 +287,7 @@ extern "C" {
  *     to the most queries ever in flight at once.
  * [6] it stops accepting; the connections, each a task it allocated, stay the server's.
  * [7] and -ENOMEM when its deadline cannot be armed, as for a sleep.
+ * [8] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -3042,6 +3048,188 @@ AC_API ac_future *ac_http_response_send(ac_http_response_send_op *op, ac_http_re
 AC_API ac_future *ac_http_response_write(ac_http_response_write_op *op, ac_http_response *res,
                                          const void *data, size_t len);
 AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_response *res);
+
+/* ============================================================================================
+ * 25. SIGNALS AND CHILD PROCESSES
+ *
+ * Signals (tokio::signal's model). An ac_signal is a listener for one signal number on one
+ * executor: plain memory you own and embed (in a frame: initialise it in the body, not in the
+ * constructor). ac_signal_recv waits for the signal's next delivery:
+ *
+ *     // fragment: statements of an async fn whose frame has `ac_signal stop`,
+ *     // `ac_signal_recv_op recv` and `int rc`; `ex` is its executor
+ *     self->rc = ac_signal_init(&self->stop, ex, SIGINT);   // from now on, SIGINT is counted
+ *     if (self->rc < 0)
+ *         ASYNC_RETURN(self->rc);
+ *     AWAIT_INTO(self->rc, ac_signal_recv(&self->recv, &self->stop)); // Ctrl-C
+ *     ...graceful shutdown...
+ *   ASYNC_FINALLY
+ *     ac_signal_destroy(&self->stop);                      // the old disposition returns
+ *
+ * Deliveries and coalescing. Each listener counts every delivery of its signal from its
+ * ac_signal_init on, whether or not a recv is pending at that moment: a delivery is never lost
+ * between two recvs. A recv finishes as soon as the listener has deliveries it has not
+ * reported, with their number (>= 1), and reports each one once. So two deliveries before
+ * (or during) one recv finish that recv with 2, not two recvs with 1 — that is the coalescing,
+ * and the count tells you it happened. The kernel coalesces too, before asyncc sees anything:
+ * a standard signal sent while the same signal is already pending (not yet handled) is merged
+ * with it, so N kill()s in a burst may count fewer than N; real-time signals are queued, not
+ * merged. Several listeners of the same signal — in one task or many, on one executor or
+ * several — each see every delivery. A recv never finishes with 0 (a signal has no end).
+ *
+ * Handlers. The first ac_signal_init of a signal number in the process installs asyncc's
+ * handler for it (sigaction, SA_RESTART; it only counts the delivery and writes a byte to each
+ * listening executor's self-pipe — async-signal-safe — and the executor wakes the waiting
+ * tasks between polls); the ac_signal_destroy of its last listener in the process restores the
+ * disposition found at the first init (the default action, an ignore, or your own handler). So
+ * while an ac_signal for SIGINT exists, Ctrl-C no longer kills the program: it is a message.
+ * Do not install another handler for the same signal while asyncc's is in place (your own
+ * sigaction, libevent's evsignal_new, or ac_dump_tasks_on_signal): the last one installed wins.
+ * Threads: a signal may be handled on any thread of the process; asyncc's blocking pool blocks
+ * every signal on its threads, so that a blocking job never takes one (nor sees EINTR).
+ *
+ * ac_signal_init: 0, or -EINVAL (not a signal number, SIGKILL and SIGSTOP, which cannot be
+ * caught, and SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGTRAP, which report a fault of the thread
+ * that raised it and cannot wait), -ENOMEM or the system's error (-EMFILE: its self-pipe).
+ * On the executor's thread only. Every listener must be destroyed before its executor is freed
+ * (debug builds abort otherwise), and none may be destroyed while its recv is pending (cancel
+ * or finish it first). ac_signal_destroy of a listener whose init failed, or of a
+ * zero-filled one, does nothing.
+ *
+ * ac_signal_recv: one pending recv per listener (debug builds abort on a second). Cancel-safe:
+ * a cancelled recv reports nothing, and the deliveries it would have reported are the next
+ * recv's. Errors: -ECANCELED, and -ENOMEM when libevent cannot watch the executor's
+ * self-pipe.
+ * ============================================================================================ */
+
+typedef struct ac_signal ac_signal;
+struct ac_signal {
+    ac_executor *ex;
+    ac_signal *prev, *next; /* the executor's listeners */
+    ac_task *waiter;        /* the task in ac_signal_recv, or NULL */
+    unsigned long seen;     /* the process's count of deliveries when this one last reported */
+    int signo;              /* 0 until ac_signal_init succeeds */
+};
+
+AC_API int ac_signal_init(ac_signal *sig, ac_executor *ex, int signo);
+AC_API void ac_signal_destroy(ac_signal *sig);
+
+typedef struct ac_signal_recv_op {
+    ac_future future;
+    ac_signal *sig;
+} ac_signal_recv_op;
+AC_API ac_future *ac_signal_recv(ac_signal_recv_op *op, ac_signal *sig);
+
+/* Child processes (tokio::process's model). ac_process_spawn starts a program and returns its
+ * handle, which ac_process_free releases; ac_process_wait awaits its end.
+ *
+ *     // fragment: statements of an async fn whose frame has `ac_process *p`,
+ *     // `ac_process_wait_op wait`, `ac_timeout_ms_op timeout` and `int rc`
+ *     static const char *const argv[] = {"sh", "-c", "make test", NULL};
+ *     ac_process_options o = {.argv = argv, .stdout_mode = AC_PROCESS_NULL,
+ *                             .flags = AC_PROCESS_KILL_ON_CANCEL};
+ *     self->rc = ac_process_spawn(ex, &o, &self->p);      // -ENOENT: no such program
+ *     if (self->rc < 0)
+ *         ASYNC_RETURN(self->rc);
+ *     AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout, 60000,
+ *                                         ac_process_wait(&self->wait, self->p)));
+ *     if (self->rc == 0 && ac_process_exit_code(self->p) == 0)
+ *         puts("passed");                                 // else failed, killed, timed out
+ *   ASYNC_FINALLY
+ *     ac_process_free(self->p);
+ *
+ * The program. argv[0] names it: a path when it contains a slash, else it is looked for in
+ * the directories of the parent's PATH (or "/bin:/usr/bin" without one), as execvp does. The
+ * look-up, the working directory (cwd; NULL keeps the parent's) and the exec itself are checked
+ * before ac_process_spawn returns: a program that does not exist is -ENOENT (not a child that
+ * exits with 127), one that may not be run -EACCES, a bad cwd -ENOENT or -ENOTDIR; no child is
+ * left behind then. The environment is the parent's (AC_PROCESS_ENV_INHERIT, the default),
+ * exactly `env` (AC_PROCESS_ENV_REPLACE; NULL means empty), or the parent's with each entry
+ * of `env` added or replacing the variable of the same name (AC_PROCESS_ENV_ADD). `env` holds
+ * "NAME=value" strings, NULL-terminated (-EINVAL without '='). The child starts with no signal
+ * blocked, SIGPIPE at its default action, and no descriptor of the parent's but 0, 1 and 2
+ * (asyncc makes every descriptor it opens close-on-exec; yours should be too).
+ *
+ * Standard streams: each of stdin_mode, stdout_mode and stderr_mode is
+ *   AC_PROCESS_INHERIT (0)  the parent's own;
+ *   AC_PROCESS_PIPE         a pipe, whose parent end is an ac_stream (ac_process_stdin,
+ *                           ac_process_stdout, ac_process_stderr) owned by the process handle;
+ *   AC_PROCESS_NULL         /dev/null;
+ *   AC_PROCESS_CLOSE        closed: the child's first open() takes that number.
+ * Read a piped stdout while you wait for the exit: a child that fills the pipe (64 KiB on
+ * Linux) blocks until someone reads. ac_process_close_stdin closes the stdin pipe, so the child
+ * reads end of file (cat exits). ac_process_free closes the streams that are still open; no
+ * operation may be pending on them then.
+ *
+ * Waiting. ac_process_wait finishes with 0 once the child has ended and been reaped; then
+ * ac_process_exit_code is the code it passed to exit() (0 .. 255) or -1 when a signal ended it,
+ * and ac_process_exit_signal is that signal or 0. (Both are -1 and 0 until then.) Awaiting an
+ * already reaped process finishes at once. One wait at a time per process. Where the kernel
+ * has pidfd_open (Linux 5.3), the wait is a readiness wait on the child's pidfd (an ac_io);
+ * elsewhere, or when pidfd_open fails, or with the environment variable
+ * ASYNCC_FORCE_FALLBACKS=1 (or a build with -DASYNCC_FORCE_FALLBACKS=ON), it is an ac_signal
+ * listener on SIGCHLD (so asyncc's SIGCHLD handler is in place while a wait is pending). Either
+ * way only this pid is reaped, with waitpid: other children are left alone. Errors: -ECHILD
+ * (someone else reaped the child: a waitpid(-1, ...) of yours, or SIGCHLD set to SIG_IGN),
+ * -ENOMEM, -ECANCELED.
+ *
+ * Cancellation. By default a cancelled wait leaves the child running (wait again later), and
+ * ac_process_free of a child still running leaves it running too; asyncc then reaps it, so
+ * that no zombie stays, at a later ac_process_spawn or ac_process_free of this process. With
+ * AC_PROCESS_KILL_ON_CANCEL in flags, both send it SIGKILL and reap it before they return:
+ * SIGKILL cannot be caught, so this takes the kernel a few microseconds — unless the child is
+ * stuck in an uninterruptible sleep (a dead NFS mount), for which the loop then waits. A
+ * timeout is ac_timeout_ms around the wait; with the flag the child is gone when it says
+ * -ETIMEDOUT.
+ *
+ * ac_process_spawn returns 0 and *out, or -EINVAL (no options, no argv[0], a mode or env
+ * entry out of range), -ENOENT, -EACCES, -ENOTDIR, -ENOMEM, -EMFILE, -EAGAIN (fork's limit).
+ * ac_process_kill sends `signo` (0, or -ESRCH once the child has been reaped). Everything here
+ * runs on the executor's thread. */
+enum {
+    AC_PROCESS_INHERIT = 0,
+    AC_PROCESS_PIPE,
+    AC_PROCESS_NULL,
+    AC_PROCESS_CLOSE,
+};
+enum {
+    AC_PROCESS_ENV_INHERIT = 0,
+    AC_PROCESS_ENV_REPLACE,
+    AC_PROCESS_ENV_ADD,
+};
+enum {
+    AC_PROCESS_KILL_ON_CANCEL = 1 << 0,
+};
+
+typedef struct ac_process_options {
+    const char *const *argv; /* the program and its arguments, NULL-terminated */
+    const char *const *env;  /* "NAME=value" entries, NULL-terminated */
+    int env_mode;            /* AC_PROCESS_ENV_* */
+    const char *cwd;         /* the child's working directory; NULL: the parent's */
+    int stdin_mode, stdout_mode, stderr_mode; /* AC_PROCESS_INHERIT, _PIPE, _NULL, _CLOSE */
+    unsigned flags;                           /* AC_PROCESS_KILL_ON_CANCEL */
+} ac_process_options;
+
+typedef struct ac_process ac_process;
+
+AC_API int ac_process_spawn(ac_executor *ex, const ac_process_options *options,
+                            ac_process **out);
+AC_API void ac_process_free(ac_process *process);
+AC_API int ac_process_pid(const ac_process *process);
+AC_API ac_stream *ac_process_stdin(const ac_process *process);  /* NULL unless piped */
+AC_API ac_stream *ac_process_stdout(const ac_process *process); /* NULL unless piped */
+AC_API ac_stream *ac_process_stderr(const ac_process *process); /* NULL unless piped */
+AC_API void ac_process_close_stdin(ac_process *process);
+AC_API int ac_process_kill(ac_process *process, int signo);
+AC_API int ac_process_exit_code(const ac_process *process);
+AC_API int ac_process_exit_signal(const ac_process *process);
+
+typedef struct ac_process_wait_op {
+    ac_future future;
+    ac_process *process;
+    ac_signal sigchld; /* the fallback's listener, while it waits */
+} ac_process_wait_op;
+AC_API ac_future *ac_process_wait(ac_process_wait_op *op, ac_process *process);
 
 #ifdef __cplusplus
 }

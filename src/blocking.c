@@ -17,6 +17,7 @@
  */
 #include "internal.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 enum ac_job_state { AC_JOB_QUEUED, AC_JOB_RUNNING, AC_JOB_DONE };
@@ -135,13 +136,27 @@ void ac_executor_set_blocking_threads(ac_executor *ex, unsigned max_threads)
     pthread_mutex_unlock(&pool->lock);
 }
 
+/* A worker starts with every signal blocked (a thread inherits its creator's mask): the
+ * process's signals are for the executor's threads, where an ac_signal or the program's own
+ * handler expects them; a blocking job never runs a handler nor sees EINTR because of one. */
+static int start_worker(struct ac_blocking_pool *pool)
+{
+    sigset_t all, old;
+    int rc;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&pool->threads[pool->nthreads], NULL, worker_main, pool);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 /* Queue the job and start a thread if every running one is busy. */
 static int submit(struct ac_blocking_pool *pool, struct ac_blocking_job *job)
 {
     int rc = 0;
     pthread_mutex_lock(&pool->lock);
     if (pool->idle <= pool->queued && pool->nthreads < pool->max_threads) {
-        if (pthread_create(&pool->threads[pool->nthreads], NULL, worker_main, pool) == 0)
+        if (start_worker(pool) == 0)
             pool->nthreads++;
         else if (pool->nthreads == 0)
             rc = -EAGAIN;

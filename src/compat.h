@@ -3,8 +3,9 @@
  *
  * CMake's feature checks (not the OS name) decide what exists: ASYNCC_HAVE_ACCEPT4,
  * ASYNCC_HAVE_SOCK_FLAGS (SOCK_NONBLOCK | SOCK_CLOEXEC in socket()), ASYNCC_HAVE_MSG_NOSIGNAL,
- * ASYNCC_HAVE_SO_NOSIGPIPE, ASYNCC_HAVE_EVENTFD, ASYNCC_HAVE_CLOCK_MONOTONIC_COARSE and
- * ASYNCC_HAVE_STRERRORDESC_NP are 1 where the call exists. ASYNCC_FORCE_FALLBACKS=ON leaves them
+ * ASYNCC_HAVE_SO_NOSIGPIPE, ASYNCC_HAVE_EVENTFD, ASYNCC_HAVE_CLOCK_MONOTONIC_COARSE,
+ * ASYNCC_HAVE_STRERRORDESC_NP, ASYNCC_HAVE_PIPE2 and ASYNCC_HAVE_PIDFD_OPEN (process.c: the
+ * pidfd wait, else SIGCHLD) are 1 where the call exists. ASYNCC_FORCE_FALLBACKS=ON leaves them
  * all 0, so a Linux build runs the code a BSD or macOS build runs (except SO_NOSIGPIPE, which
  * Linux lacks: that build runs the last resort below, the blocked-signal guard).
  *

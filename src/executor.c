@@ -206,26 +206,27 @@ void ac_executor_stop(ac_executor *ex)
  * such as evdns's). The executor cannot know whether their callbacks wake a task, so any one of
  * them counts as a wake source. The executor's own events wake nobody by themselves: the inbox
  * and the readiness driver's (their requests and waiters are counted apart), the timer (armed
- * only while a sleep is in the heap) and the dump-signal hook; run_event is counted by
+ * only while a sleep is in the heap), the dump-signal hook and signal.c's self-pipe (added only
+ * while a task waits on a signal: those waiters are counted apart); run_event is counted by
  * run_armed. */
 static bool user_events_pending(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
     int internal = 1 + ac_io_driver_events_(ex) + (ex->heap_len > 0) +
-                   (ex->dump_signal_event != NULL);
+                   (ex->dump_signal_event != NULL) + ac_signal_events_(ex);
     return active > 0 || added > internal;
 }
 
 /* True when no source of wake-ups remains: empty run queue, no armed timer, no task waiting on
- * an fd, no remote waker (a blocking job holds one), no DNS lookup waiting for its answer, no
+ * an fd or a signal, no remote waker (a blocking job holds one), no DNS lookup waiting for its answer, no
  * drop of an abandoned blocking job still to run, no request from another thread still in the
  * inbox, and no libevent event of the user's. Cheapest first: this runs before every turn, and
  * only the last three take a lock. */
 bool ac_nothing_can_wake_(ac_executor *ex)
 {
     return !ex->run_head && !ex->run_armed && ex->heap_len == 0 && ex->remote_refs == 0 &&
-           !ac_io_has_waiters_(ex) && !ac_dns_has_lookups_(ex) &&
+           !ac_io_has_waiters_(ex) && !ac_signal_has_waiters_(ex) && !ac_dns_has_lookups_(ex) &&
            !ac_blocking_drops_pending_(ex) &&
            !ac_inbox_has_requests_(ex) && !user_events_pending(ex);
 }
@@ -324,6 +325,7 @@ void ac_executor_free(ac_executor *ex)
     }
     ac_blocking_shutdown_(ex);
     ac_dns_free_(ex); /* after the tasks: their lookups are cancelled by now */
+    ac_signal_check_freed_(ex); /* after the tasks: their cleanup destroys their listeners */
     if (ASYNCC_DEBUG && ex->remote_refs)
         fprintf(stderr, "asyncc: misuse: ac_executor_free with %zu remote waker(s) unreleased\n",
                 ex->remote_refs);

@@ -250,6 +250,8 @@ struct ac_executor {
 
     struct ac_dns *dns; /* dns.c: the resolver, created on first use */
 
+    struct ac_signal_hub *signals; /* signal.c: while this executor has ac_signal listeners */
+
     /* diagnostics.c: ac_dump_tasks_on_signal */
     struct event *dump_signal_event;
     FILE *dump_out;
@@ -317,6 +319,17 @@ AC_NORETURN_ void ac_misuse_call_(const char *what);
 
 /* io.c */
 bool ac_io_has_waiters_(const ac_executor *ex);
+
+/* signal.c. ac_signal_poll_ is a recv's poll for the ops that wait on a signal themselves
+ * (process.c): the count of unreported deliveries (> 0), 0 when it parked the task, or a
+ * negative errno; ac_signal_cancel_ stops its waiting. ac_signal_events_ is the number of
+ * libevent events signal.c has added to the executor's base (the deadlock check's
+ * bookkeeping), ac_signal_check_freed_ the misuse check of ac_executor_free. */
+int ac_signal_poll_(ac_signal *sig, ac_cx *cx);
+void ac_signal_cancel_(ac_signal *sig);
+bool ac_signal_has_waiters_(const ac_executor *ex);
+int ac_signal_events_(const ac_executor *ex);
+void ac_signal_check_freed_(ac_executor *ex);
 
 /* For the operations of io.c, net.c and stream.c; inline because every I/O await runs them. */
 
