@@ -33,12 +33,11 @@
  *     only touches it between awaits, so no task can see it half-updated: no mutex is needed.
  *   - Out of file descriptors, accept fails until a client leaves: the accept loop backs off
  *     and says so on stderr, at most once a second.
- *   - SIGINT/SIGTERM set the shutdown watch (from a libevent signal event): the accept loop
+ *   - SIGINT/SIGTERM (awaited with ac_signal) set the shutdown watch: the accept loop
  *     stops accepting, every client is told "* server shutting down", and the program exits 0.
  */
 #include <asyncc.h>
 
-#include <event2/event.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -455,13 +454,26 @@ static ac_future *server(struct server *self, struct chat *chat, ac_io *listener
 
 /* ---- main: options, signals, the loop ---- */
 
-static void on_stop_signal(evutil_socket_t signo, short what, void *arg)
+/* Joins the server, first racing it against SIGINT and SIGTERM: a signal sets the shutdown
+ * watch, which the server and every client see, and then the server is joined as it winds
+ * down. The listeners were made before "listening on" was printed, so a signal sent as soon as
+ * that line appears is already theirs. Returns the server's result. */
+static int serve_until_signal(ac_executor *ex, struct chat *chat, ac_task *server_task,
+                              ac_signal stop[2])
 {
-    struct chat *chat = arg;
     const int stopping = 1;
-    (void)what;
-    fprintf(stderr, "chat_server: %s, shutting down\n", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    ac_task_join_op join;
+    ac_signal_recv_op on_signal[2];
+    ac_future *branches[3] = {ac_task_join(&join, server_task),
+                              ac_signal_recv(&on_signal[0], &stop[0]),
+                              ac_signal_recv(&on_signal[1], &stop[1])};
+    ac_select_op race;
+    int rc = ac_block_on(ex, ac_select(&race, branches, 3, 0));
+    if (race.winner == 0)
+        return rc;
+    fprintf(stderr, "chat_server: %s, shutting down\n", race.winner == 1 ? "SIGINT" : "SIGTERM");
     ac_watch_send(chat->shutdown, &stopping); /* wakes the accept loop and every client */
+    return ac_block_on(ex, ac_task_join(&join, server_task));
 }
 
 static void usage(FILE *out)
@@ -560,8 +572,8 @@ int main(int argc, char **argv)
     struct chat chat = {0};
     uint16_t port;
     const int running = 0;
-    struct event *stop_events[2] = {NULL, NULL};
-    const int stop_signals[2] = {SIGINT, SIGTERM};
+    ac_signal stop_signals[2];
+    const int signals[2] = {SIGINT, SIGTERM};
     ac_executor *ex;
     ac_io *listener = NULL;
     ac_watch_receiver *stop = NULL;
@@ -579,9 +591,12 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < 2; i++) {
-        stop_events[i] = evsignal_new(ac_executor_base(ex), stop_signals[i], on_stop_signal, &chat);
-        if (!stop_events[i] || event_add(stop_events[i], NULL) < 0)
+        int err = ac_signal_init(&stop_signals[i], ex, signals[i]);
+        if (err < 0) {
+            fprintf(stderr, "chat_server: cannot handle signal %d: %s\n", signals[i],
+                    ac_strerror(err));
             rc = 1;
+        }
     }
     if (rc == 0)
         rc = start_listening(ex, port, &listener);
@@ -589,20 +604,16 @@ int main(int argc, char **argv)
         task = ac_spawn_named(ex, server(&srv, &chat, listener, stop), "server");
         stop = NULL; /* the server owns it now, even if the spawn failed */
         if (task) {
-            rc = ac_executor_run(ex); /* until the server and every client are done */
-            if (rc == 0)
-                rc = ac_task_result(task);
+            rc = serve_until_signal(ex, &chat, task, stop_signals); /* joins (frees) it */
             if (rc < 0)
                 fprintf(stderr, "chat_server: %s\n", ac_strerror(rc));
             rc = rc < 0;
-            ac_task_detach(task);
         } else {
             rc = 1;
         }
     }
     for (int i = 0; i < 2; i++)
-        if (stop_events[i])
-            event_free(stop_events[i]); /* they live on the executor's event_base */
+        ac_signal_destroy(&stop_signals[i]);
     ac_executor_free(ex);
     if (stop)
         ac_watch_receiver_release(stop);

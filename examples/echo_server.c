@@ -15,12 +15,12 @@
  * the two timeouts a server exposed to real clients needs, so that no client holds a connection
  * (and its file descriptor) for ever: an idle timeout (nothing received) and a write timeout
  * (the client stopped reading its echo, or vanished with data in flight); stopping cleanly on
- * SIGINT/SIGTERM (freeing the executor cancels the connection tasks, and their cleanup closes
- * their sockets); and `kill -USR1 <pid>`, which prints every task and what it waits for.
+ * SIGINT/SIGTERM, awaited with ac_signal (freeing the executor cancels the connection tasks,
+ * and their cleanup closes their sockets); and `kill -USR1 <pid>`, which prints every task and
+ * what it waits for.
  */
 #include <asyncc.h>
 
-#include <event2/event.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -255,11 +255,27 @@ static int parse_options(int argc, char **argv, struct options *opt)
     return 0;
 }
 
-static void on_stop_signal(evutil_socket_t signo, short what, void *arg)
+/* Runs until the server task fails or SIGINT/SIGTERM arrives: a select between joining the
+ * server and receiving either signal. The listeners were made before the listener socket was
+ * announced, so a signal sent as soon as "listening on" is printed is already theirs. Returns
+ * the exit code. */
+static int serve_until_signal(ac_executor *ex, ac_task *server_task, ac_signal stop[2])
 {
-    (void)what;
-    fprintf(stderr, "echo_server: %s, stopping\n", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    ac_executor_stop(arg);
+    ac_task_join_op join;
+    ac_signal_recv_op on_signal[2];
+    ac_future *branches[3] = {ac_task_join(&join, server_task),
+                              ac_signal_recv(&on_signal[0], &stop[0]),
+                              ac_signal_recv(&on_signal[1], &stop[1])};
+    ac_select_op race;
+    int rc = ac_block_on(ex, ac_select(&race, branches, 3, 0));
+    if (race.winner != 0) {
+        fprintf(stderr, "echo_server: %s, stopping\n", race.winner == 1 ? "SIGINT" : "SIGTERM");
+        ac_task_detach(server_task); /* its join lost the race: the task is still ours */
+        return 0;
+    }
+    if (rc < 0)
+        fprintf(stderr, "echo_server: accept: %s\n", ac_strerror(rc));
+    return rc < 0;
 }
 
 /* Opens the listener and prints its address. Returns 0 or the exit code. */
@@ -296,7 +312,7 @@ int main(int argc, char **argv)
     ac_executor *ex;
     ac_io *listener = NULL;
     struct server srv;
-    struct event *stop_events[2] = {NULL, NULL};
+    ac_signal stop[2];
     const int stop_signals[2] = {SIGINT, SIGTERM};
     ac_task *task;
     int rc = parse_options(argc, argv, &opt);
@@ -309,9 +325,10 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 0; i < 2; i++) {
-        stop_events[i] = evsignal_new(ac_executor_base(ex), stop_signals[i], on_stop_signal, ex);
-        if (!stop_events[i] || event_add(stop_events[i], NULL) < 0) {
-            fprintf(stderr, "echo_server: cannot handle signal %d\n", stop_signals[i]);
+        int err = ac_signal_init(&stop[i], ex, stop_signals[i]);
+        if (err < 0) {
+            fprintf(stderr, "echo_server: cannot handle signal %d: %s\n", stop_signals[i],
+                    ac_strerror(err));
             rc = 1;
         }
     }
@@ -327,19 +344,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "echo_server: out of memory\n");
             rc = 1;
         } else {
-            ac_executor_run(ex); /* until a stop signal, or the server fails */
-            if (ac_task_is_finished(task) && ac_task_result(task) < 0) {
-                fprintf(stderr, "echo_server: accept: %s\n", ac_strerror(ac_task_result(task)));
-                rc = 1;
-            }
-            ac_task_detach(task);
+            rc = serve_until_signal(ex, task, stop);
         }
     }
-    /* The signal events live on the executor's event_base: free them before it goes. */
     for (int i = 0; i < 2; i++)
-        if (stop_events[i])
-            event_free(stop_events[i]);
-    ac_executor_free(ex); /* cancels the connection tasks: each closes its socket */
+        ac_signal_destroy(&stop[i]); /* SIGINT and SIGTERM kill again from here on */
+    ac_executor_free(ex);            /* cancels the connection tasks: each closes its socket */
     if (opt.unix_path && listener)
         unlink(opt.unix_path);
     return rc;
