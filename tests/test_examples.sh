@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The issue-3 examples (echo_server, connect_many, netcat, udp_echo) against clients no one here
-# wrote: nc (netcat-openbsd) and socat. Every reply is compared byte for byte.
+# wrote: nc (netcat-openbsd) and socat. Every reply is compared byte for byte. And run_many
+# with real commands: exit codes, a signal, output sizes, a timeout, its limit of children.
 #
 # Servers print their address on stdout (or stderr for netcat -v), which this script reads
 # through a FIFO with a bounded `read -t`: no sleeps, no fixed ports. Every background process
@@ -307,10 +308,33 @@ expect_status 1 "udp_echo client without a server"
 grep -q '^udp_echo: no echo of message 1 within 300 ms$' "$work/udp_timeout.err" ||
     fail "udp_echo: no timeout message"
 
+# ---- run_many ------------------------------------------------------------------------------------
+
+echo "run_many: exit codes, a signal, output sizes, a timeout, at most 2 at once"
+status=0
+timeout "$limit" "${run_prefix[@]}" "$examples/run_many" -j 2 -t 1 'echo hello' 'exit 3' \
+    'sleep 30' 'head -c 200000 /dev/zero' 'kill -TERM $$' \
+    'n=$(ls /proc/$PPID/task/*/children | xargs cat | wc -w); [ "$n" -le 2 ]' \
+    >"$work/run_many.out" 2>"$work/run_many.err" || status=$?
+expect_status 1 "run_many with failing commands"
+sort "$work/run_many.out" >"$work/run_many.sorted"
+cat >"$work/run_many.expected" <<'EXPECTED'
+[1] exit 0, 6 bytes of output: echo hello
+[2] exit 3, 0 bytes of output: exit 3
+[3] timed out: killed by signal 9, 0 bytes of output: sleep 30
+[4] exit 0, 200000 bytes of output: head -c 200000 /dev/zero
+[5] killed by signal 15, 0 bytes of output: kill -TERM $$
+[6] exit 0, 0 bytes of output: n=$(ls /proc/$PPID/task/*/children | xargs cat | wc -w); [ "$n" -le 2 ]
+EXPECTED
+diff "$work/run_many.expected" "$work/run_many.sorted" >&2 || fail "run_many's report"
+status=0
+"$examples/run_many" -j 1 'exit 0' 'true' >/dev/null || status=$?
+expect_status 0 "run_many when every command succeeds"
+
 # ---- command lines ------------------------------------------------------------------------------
 
 echo "usage and --help"
-for program in echo_server connect_many netcat udp_echo; do
+for program in echo_server connect_many netcat udp_echo run_many; do
     "$examples/$program" --help | grep -q '^usage: ' || fail "$program --help"
 done
 status=0
