@@ -23,8 +23,8 @@
 #include <asyncc.h>
 
 #include <math.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +48,8 @@ struct collect {
 
 ASYNC_FN(collect)
     for (;;) {
-        AWAIT_INTO(self->rc, ac_stream_read_some(&self->read, ac_process_stdout(self->p),
-                                                 self->buf, sizeof self->buf));
+        AWAIT_INTO(self->rc, ac_stream_read_some(&self->read, ac_process_stdout(self->p), self->buf,
+                                                 sizeof self->buf));
         if (self->rc <= 0)
             break; /* end of file: the child closed its stdout, usually by exiting */
         self->bytes += (size_t)self->rc;
@@ -100,9 +100,8 @@ ASYNC_FN(command)
     self->argv[1] = "-c";
     self->argv[2] = self->text;
     {
-        ac_process_options o = {.argv = self->argv,
-                                .stdout_mode = AC_PROCESS_PIPE,
-                                .flags = AC_PROCESS_KILL_ON_CANCEL};
+        ac_process_options o = {
+            .argv = self->argv, .stdout_mode = AC_PROCESS_PIPE, .flags = AC_PROCESS_KILL_ON_CANCEL};
         self->rc = ac_process_spawn(ac_executor_current(), &o, &self->p);
     }
     if (self->rc < 0) {

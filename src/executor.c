@@ -219,14 +219,15 @@ static bool user_events_pending(ac_executor *ex)
 }
 
 /* True when no source of wake-ups remains: empty run queue, no armed timer, no task waiting on
- * an fd or a signal, no remote waker (a blocking job holds one), no DNS lookup waiting for its answer, no
- * drop of an abandoned blocking job still to run, no request from another thread still in the
- * inbox, and no libevent event of the user's. Cheapest first: this runs before every turn, and
- * only the last three take a lock. */
+ * an fd or a signal, no remote waker (a blocking job holds one), no DNS lookup waiting for its
+ * answer, no drop of an abandoned blocking job still to run, no request from another thread
+ * still in the inbox, and no libevent event of the user's. Cheapest first: this runs before
+ * every turn, and only the last three take a lock. */
 bool ac_nothing_can_wake_(ac_executor *ex)
 {
     return !ex->run_head && !ex->run_armed && ex->heap_len == 0 && ex->remote_refs == 0 &&
-           !ac_io_has_waiters_(ex) && !ac_signal_has_waiters_(ex) && !ac_dns_has_lookups_(ex) &&
+           !ac_io_has_waiters_(ex) && !ac_signal_has_waiters_(ex) &&
+           !ac_dns_has_lookups_(ex) &&
            !ac_blocking_drops_pending_(ex) &&
            !ac_inbox_has_requests_(ex) && !user_events_pending(ex);
 }

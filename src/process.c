@@ -19,6 +19,7 @@
  * pid on a process-wide list, reaped without blocking at each later spawn and free.
  */
 #include "internal.h"
+
 #include "compat.h"
 
 #include <fcntl.h>
@@ -37,10 +38,10 @@ extern char **environ;
 struct ac_process {
     ac_executor *ex;
     pid_t pid;
-    ac_io *pidfd;          /* NULL: waits use the SIGCHLD fallback */
-    ac_stream *stdio[3];   /* the parent ends of piped stdin, stdout, stderr */
+    ac_io *pidfd;               /* NULL: waits use the SIGCHLD fallback */
+    ac_stream *stdio[3];        /* the parent ends of piped stdin, stdout, stderr */
     ac_process_wait_op *waiter; /* the pending wait, or NULL */
-    int status;            /* waitpid's status, once reaped */
+    int status;                 /* waitpid's status, once reaped */
     bool reaped;
     bool kill_on_cancel;
 };

@@ -19,6 +19,7 @@
  * a handler never writes to a reused descriptor.
  */
 #include "internal.h"
+
 #include "compat.h"
 
 #include <event2/event.h>
@@ -40,8 +41,8 @@ struct ac_signal_hub {
     struct notifier *notifier;
     int read_fd, write_fd;
     struct event *event;
-    ac_signal *head;  /* every listener on this executor */
-    size_t waiters;   /* listeners whose recv is pending; the event is added iff > 0 */
+    ac_signal *head; /* every listener on this executor */
+    size_t waiters;  /* listeners whose recv is pending; the event is added iff > 0 */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -322,8 +323,8 @@ static const char *recv_describe(const ac_future *f, char *buf, size_t size)
     return buf;
 }
 
-static const ac_future_vtable recv_vtable = {
-    recv_poll, recv_cancel, recv_describe, "signal_recv", __FILE__, sizeof(ac_signal_recv_op)};
+static const ac_future_vtable recv_vtable = {recv_poll,     recv_cancel, recv_describe,
+                                             "signal_recv", __FILE__,    sizeof(ac_signal_recv_op)};
 
 ac_future *ac_signal_recv(ac_signal_recv_op *op, ac_signal *sig)
 {

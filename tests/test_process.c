@@ -14,8 +14,8 @@
 
 #include <check.h>
 #include <dirent.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +79,8 @@ struct feeder {
 };
 
 ASYNC_FN(feeder)
-    AWAIT_INTO(self->rc, ac_stream_write_all(&self->write, ac_process_stdin(self->p), self->data,
-                                             self->len));
+    AWAIT_INTO(self->rc,
+               ac_stream_write_all(&self->write, ac_process_stdin(self->p), self->data, self->len));
     ac_process_close_stdin(self->p); /* cat sees end of file */
     ASYNC_RETURN(self->rc < 0 ? self->rc : 0);
 ASYNC_END
@@ -148,11 +148,11 @@ START_TEST(cat_round_trips_more_than_a_pipe_holds)
     ac_task *t;
     for (size_t i = 0; i < PAYLOAD; i++)
         in[i] = (unsigned char)(i * 7 + i / 4096);
-    ck_assert_int_eq(spawn(ex, argv,
-                           (ac_process_options){.stdin_mode = AC_PROCESS_PIPE,
-                                                .stdout_mode = AC_PROCESS_PIPE},
-                           &p),
-                     0);
+    ck_assert_int_eq(
+        spawn(ex, argv,
+              (ac_process_options){.stdin_mode = AC_PROCESS_PIPE, .stdout_mode = AC_PROCESS_PIPE},
+              &p),
+        0);
     ck_assert_ptr_nonnull(ac_process_stdin(p));
     ck_assert_ptr_nonnull(ac_process_stdout(p));
     ck_assert_ptr_null(ac_process_stderr(p));
@@ -221,8 +221,8 @@ START_TEST(timeout_kills_and_reaps_with_kill_on_cancel)
     ac_timeout_ms_op t;
     ac_process *p;
     pid_t pid;
-    ck_assert_int_eq(
-        spawn(ex, argv, (ac_process_options){.flags = AC_PROCESS_KILL_ON_CANCEL}, &p), 0);
+    ck_assert_int_eq(spawn(ex, argv, (ac_process_options){.flags = AC_PROCESS_KILL_ON_CANCEL}, &p),
+                     0);
     pid = ac_process_pid(p);
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 50, ac_process_wait(&w, p))), -ETIMEDOUT);
     ck_assert_int_eq(ac_process_exit_signal(p), SIGKILL);
@@ -306,16 +306,16 @@ START_TEST(programs_that_cannot_run)
     ck_assert_int_eq(spawn(ex, directory, (ac_process_options){0}, &p), -EACCES);
     ck_assert_int_eq(spawn(ex, not_executable, (ac_process_options){0}, &p), -EACCES);
     ck_assert_int_eq(
-        spawn(ex, true_argv, (ac_process_options){.cwd = "/nonexistent-asyncc-dir"}, &p),
-        -ENOENT);
+        spawn(ex, true_argv, (ac_process_options){.cwd = "/nonexistent-asyncc-dir"}, &p), -ENOENT);
     ck_assert_int_eq(spawn(ex, true_argv, (ac_process_options){.cwd = "/etc/passwd"}, &p),
                      -ENOTDIR);
-    ck_assert_int_eq(
-        spawn(ex, true_argv,
-              (ac_process_options){.cwd = "/nonexistent", .stdin_mode = AC_PROCESS_PIPE,
-                                   .stdout_mode = AC_PROCESS_PIPE, .stderr_mode = AC_PROCESS_NULL},
-              &p),
-        -ENOENT); /* and the pipes made for it are closed */
+    ck_assert_int_eq(spawn(ex, true_argv,
+                           (ac_process_options){.cwd = "/nonexistent",
+                                                .stdin_mode = AC_PROCESS_PIPE,
+                                                .stdout_mode = AC_PROCESS_PIPE,
+                                                .stderr_mode = AC_PROCESS_NULL},
+                           &p),
+                     -ENOENT);     /* and the pipes made for it are closed */
     ck_assert(no_children_left()); /* a failed exec's child was reaped */
     ck_assert_int_eq(sh(ex, "[ \"$(pwd)\" = / ]", (ac_process_options){.cwd = "/"}), 0);
     ac_executor_free(ex);
@@ -364,8 +364,9 @@ START_TEST(environment_modes)
     ck_assert_int_eq(sh(ex, "[ -z \"$ASYNCC_INHERITED\" ]",
                         (ac_process_options){.env_mode = AC_PROCESS_ENV_REPLACE}),
                      0);
-    ck_assert_int_eq(sh(ex, "[ \"$ASYNCC_ADDED\" = yes ] && [ \"$ASYNCC_INHERITED\" = new ] && "
-                            "[ -n \"$PATH\" ]",
+    ck_assert_int_eq(sh(ex,
+                        "[ \"$ASYNCC_ADDED\" = yes ] && [ \"$ASYNCC_INHERITED\" = new ] && "
+                        "[ -n \"$PATH\" ]",
                         (ac_process_options){.env_mode = AC_PROCESS_ENV_ADD, .env = add}),
                      0);
     ck_assert_str_eq(getenv("ASYNCC_INHERITED"), "old"); /* the parent's is untouched */
@@ -381,11 +382,11 @@ START_TEST(standard_stream_modes)
     char buf[64];
     struct drain d;
     ac_process *p;
-    ck_assert_int_eq(spawn(ex, argv,
-                           (ac_process_options){.stdout_mode = AC_PROCESS_NULL,
-                                                .stderr_mode = AC_PROCESS_PIPE},
-                           &p),
-                     0);
+    ck_assert_int_eq(
+        spawn(ex, argv,
+              (ac_process_options){.stdout_mode = AC_PROCESS_NULL, .stderr_mode = AC_PROCESS_PIPE},
+              &p),
+        0);
     ck_assert_ptr_null(ac_process_stdout(p));
     ck_assert_int_eq(ac_block_on(ex, drain(&d, ac_process_stderr(p), buf, sizeof buf)), 4);
     ck_assert(memcmp(buf, "err\n", 4) == 0);
@@ -394,12 +395,10 @@ START_TEST(standard_stream_modes)
     ac_process_free(p);
     /* /dev/null reads end of file at once; a closed stdin is no file at all. */
     ck_assert_int_eq(sh(ex, "cat", (ac_process_options){.stdin_mode = AC_PROCESS_NULL}), 0);
-    ck_assert_int_eq(sh(ex, "[ -e /proc/self/fd/0 ]",
-                        (ac_process_options){.stdin_mode = AC_PROCESS_NULL}),
-                     0);
-    ck_assert_int_ne(sh(ex, "[ -e /proc/self/fd/0 ]",
-                        (ac_process_options){.stdin_mode = AC_PROCESS_CLOSE}),
-                     0);
+    ck_assert_int_eq(
+        sh(ex, "[ -e /proc/self/fd/0 ]", (ac_process_options){.stdin_mode = AC_PROCESS_NULL}), 0);
+    ck_assert_int_ne(
+        sh(ex, "[ -e /proc/self/fd/0 ]", (ac_process_options){.stdin_mode = AC_PROCESS_CLOSE}), 0);
     ac_executor_free(ex);
 }
 END_TEST
@@ -443,8 +442,8 @@ START_TEST(wait_mechanism)
     struct waiter w;
     ac_process *p;
     ac_task *t;
-    ck_assert_int_eq(
-        spawn(ex, argv, (ac_process_options){.flags = AC_PROCESS_KILL_ON_CANCEL}, &p), 0);
+    ck_assert_int_eq(spawn(ex, argv, (ac_process_options){.flags = AC_PROCESS_KILL_ON_CANCEL}, &p),
+                     0);
     t = ac_spawn(ex, waiter(&w, p));
     let_tasks_park(ex);
     expect_backtrace_has(t, want_sigchld ? "(SIGCHLD)" : "(pidfd)");
