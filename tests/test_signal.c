@@ -2,12 +2,12 @@
  * test_signal.c — ac_signal: deliveries counted from init and reported once, coalescing into
  * one recv, several listeners each seeing every delivery, cancel-safety, the disposition
  * restored by the last listener, bad signal numbers, the blocking pool's blocked mask, a
- * delivery handled on another thread, the deadlock check, and the misuse checks.
+ * delivery handled on another thread, and the deadlock check. The misuse checks are in
+ * test_os_misuse.c.
  *
  * Signals are raised with raise(), which the kernel delivers to the calling thread before it
  * returns, so every count below is exact.
  */
-/* ctest: needs-fork */
 #include "asyncc.h"
 #include "helpers.h"
 
@@ -272,49 +272,6 @@ START_TEST(idle_listener_is_no_wake_source)
 }
 END_TEST
 
-/* ---- misuse ---- */
-
-static void two_receivers(void)
-{
-    ac_executor *ex = ac_executor_new();
-    static ac_signal sig;
-    static struct receiver a, b;
-    ac_signal_init(&sig, ex, SIGUSR1);
-    ac_task_detach(ac_spawn(ex, receiver(&a, &sig)));
-    ac_task_detach(ac_spawn(ex, receiver(&b, &sig)));
-    settle(ex);
-}
-
-static void destroy_while_receiving(void)
-{
-    ac_executor *ex = ac_executor_new();
-    static ac_signal sig;
-    static struct receiver a;
-    ac_signal_init(&sig, ex, SIGUSR1);
-    ac_task_detach(ac_spawn(ex, receiver(&a, &sig)));
-    let_tasks_park(ex);
-    ac_signal_destroy(&sig);
-}
-
-static void free_executor_with_listener(void)
-{
-    ac_executor *ex = ac_executor_new();
-    static ac_signal sig;
-    ac_signal_init(&sig, ex, SIGUSR1);
-    ac_executor_free(ex);
-}
-
-START_TEST(misuse_is_caught)
-{
-    struct death d = run_to_death(two_receivers);
-    ck_assert_aborted_with(d, "asyncc: misuse", "same ac_signal");
-    d = run_to_death(destroy_while_receiving);
-    ck_assert_aborted_with(d, "asyncc: misuse", "ac_signal_destroy while");
-    d = run_to_death(free_executor_with_listener);
-    ck_assert_aborted_with(d, "asyncc: misuse", "listeners not destroyed");
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("signal");
@@ -329,8 +286,6 @@ int main(void)
     tcase_add_test(tc, blocking_pool_threads_block_signals);
     tcase_add_test(tc, delivery_on_another_thread_wakes_the_loop);
     tcase_add_test(tc, idle_listener_is_no_wake_source);
-    if (ASYNCC_DEBUG)
-        tcase_add_test(tc, misuse_is_caught);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
