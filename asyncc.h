@@ -3183,7 +3183,9 @@ AC_API ac_future *ac_signal_recv(ac_signal_recv_op *op, ac_signal *sig);
  * -ETIMEDOUT.
  *
  * ac_process_spawn reads `options` and what it points to (argv, env, cwd) only during the
- * call: they may be stack memory. It returns 0 and *out, or -EINVAL (no options, no argv[0],
+ * call: they may be stack memory. It runs on the loop, through the fork and until the exec has
+ * succeeded or failed: a millisecond or less on an idle machine, more for a parent with a large
+ * address space (fork copies its page tables) or on a loaded one. It returns 0 and *out, or -EINVAL (no options, no argv[0],
  * a mode or env entry out of range), -ENOENT, -EACCES, -ENOTDIR, -ENOMEM, -EMFILE, -EAGAIN
  * (fork's limit).
  * ac_process_kill sends `signo` (0, or -ESRCH once the child has been reaped). Everything here
