@@ -3253,7 +3253,7 @@ AC_API ac_future *ac_http_client_request_finish(ac_http_client_request_finish_op
  * Valid once the send (or finish) finished with a status, until the request is freed; before
  * that the status is 0 and there are no fields. Strings are NUL-terminated. */
 
-/* The status (100 ... 999). */
+/* The status (200 ... 999: interim 1xx responses are skipped). */
 AC_API int ac_http_client_response_status(const ac_http_client_request *req);
 /* 11 for HTTP/1.1, 10 for HTTP/1.0. */
 AC_API int ac_http_client_response_version(const ac_http_client_request *req);
@@ -3263,8 +3263,9 @@ AC_API int ac_http_client_response_header_at(const ac_http_client_request *req, 
                                              const char **name, const char **value);
 AC_API const char *ac_http_client_response_header(const ac_http_client_request *req,
                                                   const char *name);
-/* The value of Content-Length (for a HEAD request, the length a GET would get), else 0 for a
- * response without a body, or -1 when it is chunked or ends with the connection. */
+/* The value of Content-Length as sent — a HEAD, 204 or 304 response has no body whatever it
+ * says (for HEAD and 304 it is the length a GET would get) — else 0 for a response without a
+ * body, or -1 when the body is chunked or ends with the connection. */
 AC_API int64_t ac_http_client_response_content_length(const ac_http_client_request *req);
 
 /* Read the next piece of the response body into `buf` (at most `len` bytes, len at most

@@ -343,10 +343,11 @@ static void pool_drop(ac_http_client *client, struct pooled **link)
 /* Close the connections idle for longer than the idle timeout. */
 static void pool_sweep(ac_http_client *client)
 {
-    ac_instant oldest = ac_now() - ac_ms_to_ns_(client->config.idle_timeout_ms);
+    ac_instant now = ac_now(), age = ac_ms_to_ns_(client->config.idle_timeout_ms), oldest;
     struct pooled **link = &client->idle;
-    if (ac_ms_to_ns_(client->config.idle_timeout_ms) > ac_now())
+    if (age > now)
         return; /* nothing can be that old yet */
+    oldest = now - age;
     while (*link) {
         if ((*link)->idle_since <= oldest)
             pool_drop(client, link);
@@ -505,10 +506,12 @@ static int on_headers_complete(llhttp_t *parser)
     int no_body;
     req->status = parser->status_code;
     req->version = parser->http_major * 10 + parser->http_minor;
+    if (req->status < 100 || req->status > 999)
+        return refuse(req, -EPROTO); /* RFC 9112 4: three digits; llhttp takes fewer */
     if (req->status == 101)
         return refuse(req, -EPROTO); /* no upgrade was asked for */
     if (req->status / 100 == 1)
-        return 0; /* an interim response: on_message_complete forgets it */
+        return 1; /* an interim response has no body; on_message_complete forgets it */
     if ((parser->flags & F_TRANSFER_ENCODING) && (parser->flags & F_CONTENT_LENGTH))
         return refuse(req, -EPROTO); /* RFC 9112 6.3: a smuggling shape, whoever sends it */
     req->head_complete = 1;
@@ -984,7 +987,6 @@ ASYNC_FN(ac_http_client_request_send_op)
         self->rc = follow_redirect(self->req);
         if (self->rc < 0)
             ASYNC_RETURN(request_fail(self->req, self->rc));
-        self->kind = KIND_SEND;
     }
     self->req->phase = PHASE_RESPONSE;
     ASYNC_RETURN(self->req->status);

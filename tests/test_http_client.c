@@ -627,6 +627,7 @@ START_TEST(malformed_responses_fail_with_eproto)
 {
     static const char *const replies[] = {
         "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/1.1 2 OK\r\nContent-Length: 0\r\n\r\n",
         "HTTX/1.1 200 OK\r\n\r\n",
         ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
          "3\r\nabc\r\n0\r\n\r\n"),
