@@ -518,6 +518,32 @@ START_TEST(a_post_is_not_retried)
 }
 END_TEST
 
+/* Names go through ac_socket_connect_host: a hosts file of the test's own, no nameserver. */
+START_TEST(names_are_resolved_and_unknown_ones_fail_with_enoent)
+{
+    static const char *const no_nameservers[] = {NULL};
+    char hosts[] = "/tmp/test_http_client_hostsXXXXXX";
+    ac_http_client *client;
+    static struct fetch f;
+    char target[128];
+    int fd = mkstemp(hosts);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_gt(write(fd, "127.0.0.1 origin.test\n", 22), 0);
+    close(fd);
+    ck_assert_int_eq(ac_dns_configure(ex, &(ac_dns_config){.nameservers = no_nameservers,
+                                                           .hosts_file = hosts}),
+                     0);
+    unlink(hosts);
+    client = client_with(NULL);
+    snprintf(target, sizeof target, "http://origin.test:%u/chunked", (unsigned)port);
+    ck_assert_int_eq(ac_block_on(ex, fetch(&f, client, "GET", target)), 200);
+    ck_assert_str_eq(f.data, "abcdef");
+    ck_assert_int_eq(ac_block_on(ex, fetch(&f, client, "GET", "http://elsewhere.test/")),
+                     -ENOENT);
+    ac_http_client_free(client);
+}
+END_TEST
+
 /* ---- responses ---- */
 
 START_TEST(bodies_by_length_chunked_and_none)
@@ -842,6 +868,11 @@ START_TEST(a_streamed_upload_chunked_or_with_a_length)
     ck_assert_str_eq(u.body, "PUT 12 hello world!");
     ck_assert_int_eq(ac_http_client_idle_connections(client), 1);
 
+    ck_assert_int_eq(ac_block_on(ex, ASYNC_NEW(&u, upload, .client = client, .length = 12)), 0);
+    ck_assert_int_eq(u.rc[4], 200);
+    ck_assert_str_eq(u.body, "PUT 12 hello world!");
+    ck_assert_int_eq(accepted, 1);
+
     /* With a length of 11, the last write is one byte too many: refused, nothing sent. */
     ck_assert_int_eq(ac_block_on(ex, ASYNC_NEW(&u, upload, .client = client, .length = 11)),
                      -EINVAL);
@@ -901,6 +932,73 @@ START_TEST(cancelling_a_body_read_loses_nothing)
     ac_http_client_request_free(req);
     ck_assert_int_eq(ac_http_client_idle_connections(client), 0);
     ac_http_client_free(client);
+}
+END_TEST
+
+/* A body read parked on a server that sends no more: the request is busy. */
+struct parked_read {
+    ac_future future;
+    ac_http_client_request *req;
+    char byte;
+    ac_http_client_response_read_body_op read;
+};
+
+ASYNC_FN(parked_read)
+    AWAIT(ac_http_client_response_read_body(&self->read, self->req, &self->byte, 1));
+ASYNC_END
+
+static ac_task *parked_task;
+
+static ac_http_client_request *request_with_a_parked_read(ac_http_client *client)
+{
+    static const struct raw_conn script[] = {
+        {{"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n", SILENT}}};
+    static struct parked_read parked;
+    ac_http_client_request *req;
+    ac_http_client_request_send_op send;
+    raw_peer_start(script, 1);
+    ck_assert_int_eq(ac_http_client_request_new(client, "GET", url("/"), &req), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_http_client_request_send(&send, req)), 200);
+    parked_task = ac_spawn(ex, ASYNC_NEW(&parked, parked_read, .req = req));
+    let_tasks_park(ex);
+    return req;
+}
+
+START_TEST(one_operation_at_a_time)
+{
+    ac_http_client *client = client_with(NULL);
+    ac_http_client_request *req = request_with_a_parked_read(client);
+    ac_http_client_response_read_body_op read;
+    ac_http_client_request_send_op send;
+    char byte;
+    ck_assert_int_eq(ac_block_on(ex, ac_http_client_response_read_body(&read, req, &byte, 1)),
+                     -EBUSY);
+    ck_assert_int_eq(ac_block_on(ex, ac_http_client_request_send(&send, req)), -EBUSY);
+    ck_assert_int_eq(ac_task_abort(parked_task), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_task_join(&(ac_task_join_op){0}, parked_task)),
+                     -ECANCELED);
+    /* The cancelled read took nothing and left the request usable: the body is still unread,
+     * so freeing it closes the connection. */
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&(ac_timeout_ms_op){0}, 1,
+                                                   ac_http_client_response_read_body(
+                                                       &read, req, &byte, 1))),
+                     -ETIMEDOUT);
+    ac_http_client_request_free(req);
+    ck_assert_int_eq(ac_http_client_idle_connections(client), 0);
+    ac_http_client_free(client);
+}
+END_TEST
+
+static void free_request_with_a_pending_read(void)
+{
+    ac_http_client *client = client_with(NULL);
+    ac_http_client_request_free(request_with_a_parked_read(client));
+}
+
+START_TEST(freeing_a_request_with_an_operation_pending_aborts)
+{
+    struct death d = run_to_death(free_request_with_a_pending_read);
+    ck_assert_aborted_with(d, "asyncc", "ac_http_client_request_free while an operation");
 }
 END_TEST
 
@@ -1066,6 +1164,7 @@ Suite *http_client_suite(void)
     tcase_add_test(tc, a_connection_the_server_closed_while_idle_is_not_reused);
     tcase_add_test(tc, an_idempotent_request_is_retried_once_when_a_reused_connection_fails);
     tcase_add_test(tc, a_post_is_not_retried);
+    tcase_add_test(tc, names_are_resolved_and_unknown_ones_fail_with_enoent);
     tcase_add_test(tc, bodies_by_length_chunked_and_none);
     tcase_add_test(tc, a_large_body_streams_in_pieces);
     tcase_add_test(tc, interim_responses_are_skipped);
@@ -1085,6 +1184,8 @@ Suite *http_client_suite(void)
     tcase_add_test(tc, the_request_line_and_host_follow_the_url);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, freeing_a_client_with_a_request_left_aborts);
+    tcase_add_test(tc, one_operation_at_a_time);
+    tcase_add_test(tc, freeing_a_request_with_an_operation_pending_aborts);
     suite_add_tcase(s, tc);
     return s;
 }
