@@ -92,10 +92,10 @@ struct worker {
 
 ASYNC_FN(worker)
     while ((self->i = self->work->next++) < self->work->count) {
-        AWAIT_INTO(self->work->results[self->i].rc,
-                   ac_timeout_ms(&self->timeout, self->work->timeout_ms,
-                                 fetch(&self->fetch, self->work->client,
-                                       self->work->urls[self->i])));
+        AWAIT_INTO(
+            self->work->results[self->i].rc,
+            ac_timeout_ms(&self->timeout, self->work->timeout_ms,
+                          fetch(&self->fetch, self->work->client, self->work->urls[self->i])));
         self->work->results[self->i].bytes = self->fetch.bytes;
     }
 ASYNC_END

@@ -24,10 +24,10 @@
 #include <sys/uio.h>
 
 enum {
-    TEXT_INITIAL = 512,          /* a growable text starts with this many bytes */
-    FIELDS_INITIAL = 16,         /* response field slots, likewise */
-    REDIRECT_DRAIN_MAX = 65536,  /* a redirect's body is read and dropped up to this much */
-    URL_MAX = 65536,             /* a URL (or a redirect's) longer than this is refused */
+    TEXT_INITIAL = 512,         /* a growable text starts with this many bytes */
+    FIELDS_INITIAL = 16,        /* response field slots, likewise */
+    REDIRECT_DRAIN_MAX = 65536, /* a redirect's body is read and dropped up to this much */
+    URL_MAX = 65536,            /* a URL (or a redirect's) longer than this is refused */
 };
 
 enum { BODY_NONE, BODY_BUFFER, BODY_LENGTH, BODY_CHUNKED };
@@ -523,7 +523,7 @@ static int on_headers_complete(llhttp_t *parser)
     if (req->skip_body)
         return 1; /* a HEAD response: llhttp expects no body */
     if (no_body || ((parser->flags & F_CONTENT_LENGTH) && parser->content_length == 0))
-        return 0; /* on_message_complete pauses */
+        return 0;      /* on_message_complete pauses */
     return HPE_PAUSED; /* the body is parsed as it is read */
 }
 
@@ -748,8 +748,8 @@ static int prepare_head(ac_http_client_request *req)
         return -ENOMEM;
     req->iov[0] = (struct iovec){.iov_base = h->data, .iov_len = h->len};
     if (req->body_kind == BODY_BUFFER && req->body_len > 0)
-        req->iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)req->body,
-                                       .iov_len = req->body_len};
+        req->iov[n++] =
+            (struct iovec){.iov_base = (void *)(uintptr_t)req->body, .iov_len = req->body_len};
     return n;
 }
 
@@ -764,7 +764,7 @@ static int prepare_piece(ac_http_client_request_send_op *op)
     }
     req->iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)op->data, .iov_len = op->len};
     if (req->body_kind == BODY_CHUNKED)
-        req->iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t)"\r\n", .iov_len = 2};
+        req->iov[n++] = (struct iovec){.iov_base = (void *)(uintptr_t) "\r\n", .iov_len = 2};
     return n;
 }
 
@@ -941,8 +941,8 @@ ASYNC_FN(ac_http_client_request_send_op)
                 ASYNC_RETURN(0);
             }
         } else if (self->req->body_kind == BODY_CHUNKED) {
-            self->req->iov[0] = (struct iovec){.iov_base = (void *)(uintptr_t) "0\r\n\r\n",
-                                               .iov_len = 5};
+            self->req->iov[0] =
+                (struct iovec){.iov_base = (void *)(uintptr_t) "0\r\n\r\n", .iov_len = 5};
             AWAIT_INTO(self->rc, write_iov(self, 1));
             if (self->rc < 0)
                 ASYNC_RETURN(request_fail(self->req, self->rc));

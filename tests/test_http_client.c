@@ -20,7 +20,7 @@ static ac_io *listener;
 static uint16_t port;
 static ac_http_server *server;
 static ac_task *acceptor_task;
-static int accepted; /* connections the origin (or the raw peer) accepted */
+static int accepted;    /* connections the origin (or the raw peer) accepted */
 static ac_notify never; /* "/slow" waits for it: nothing notifies it */
 
 enum { BIG_PIECES = 16, BIG_PIECE = 65536 };
@@ -75,16 +75,16 @@ static size_t describe_credentials(struct origin *self)
 ASYNC_FN(origin)
     if (path_is(self, "/echo")) {
         for (;;) {
-            AWAIT_TRY(self->n, ac_http_request_read_body(&self->read, self->req,
-                                                          self->body + self->len,
-                                                          sizeof self->body - self->len));
+            AWAIT_TRY(self->n,
+                      ac_http_request_read_body(&self->read, self->req, self->body + self->len,
+                                                sizeof self->body - self->len));
             if (self->n == 0)
                 break;
             self->len += (size_t)self->n;
         }
-        self->n = snprintf(self->text, sizeof self->text, "%s %zu %.*s",
-                           ac_http_request_method(self->req), self->len, (int)self->len,
-                           self->body);
+        self->n =
+            snprintf(self->text, sizeof self->text, "%s %zu %.*s",
+                     ac_http_request_method(self->req), self->len, (int)self->len, self->body);
         AWAIT_TRY(self->n,
                   ac_http_response_send(&self->send, self->res, self->text, (size_t)self->n));
     } else if (path_is(self, "/chunked")) {
@@ -115,8 +115,7 @@ ASYNC_FN(origin)
     } else if (path_is(self, "/absolute")) {
         AWAIT_TRY(self->n, redirect(self, 302, url("/chunked")));
     } else if (path_is(self, "/to-other-host")) {
-        snprintf(self->text, sizeof self->text, "http://localhost:%u/credentials",
-                 (unsigned)port);
+        snprintf(self->text, sizeof self->text, "http://localhost:%u/credentials", (unsigned)port);
         AWAIT_TRY(self->n, redirect(self, 302, self->text));
     } else if (path_is(self, "/to-same-host")) {
         AWAIT_TRY(self->n, redirect(self, 302, "/credentials"));
@@ -277,8 +276,7 @@ static void raw_peer_start(const struct raw_conn *conns, int count)
     ac_task_abort(acceptor_task);
     ac_task_detach(acceptor_task);
     let_tasks_park(ex);
-    acceptor_task =
-        ac_spawn(ex, ASYNC_NEW(&peer_frame, raw_peer, .conns = conns, .count = count));
+    acceptor_task = ac_spawn(ex, ASYNC_NEW(&peer_frame, raw_peer, .conns = conns, .count = count));
 }
 
 /* ---- a client task: one request, its whole body ---- */
@@ -306,8 +304,7 @@ ASYNC_FN(fetch)
     if (self->rc < 0)
         ASYNC_RETURN(self->rc);
     if (self->body)
-        ck_assert_int_eq(ac_http_client_request_set_body(self->req, self->body, self->body_len),
-                         0);
+        ck_assert_int_eq(ac_http_client_request_set_body(self->req, self->body, self->body_len), 0);
     AWAIT_INTO(self->status, ac_http_client_request_send(&self->send, self->req));
     if (self->status < 0)
         ASYNC_RETURN(self->status);
@@ -530,16 +527,15 @@ START_TEST(names_are_resolved_and_unknown_ones_fail_with_enoent)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_gt(write(fd, "127.0.0.1 origin.test\n", 22), 0);
     close(fd);
-    ck_assert_int_eq(ac_dns_configure(ex, &(ac_dns_config){.nameservers = no_nameservers,
-                                                           .hosts_file = hosts}),
-                     0);
+    ck_assert_int_eq(
+        ac_dns_configure(ex, &(ac_dns_config){.nameservers = no_nameservers, .hosts_file = hosts}),
+        0);
     unlink(hosts);
     client = client_with(NULL);
     snprintf(target, sizeof target, "http://origin.test:%u/chunked", (unsigned)port);
     ck_assert_int_eq(ac_block_on(ex, fetch(&f, client, "GET", target)), 200);
     ck_assert_str_eq(f.data, "abcdef");
-    ck_assert_int_eq(ac_block_on(ex, fetch(&f, client, "GET", "http://elsewhere.test/")),
-                     -ENOENT);
+    ck_assert_int_eq(ac_block_on(ex, fetch(&f, client, "GET", "http://elsewhere.test/")), -ENOENT);
     ac_http_client_free(client);
 }
 END_TEST
@@ -690,9 +686,9 @@ START_TEST(a_response_cut_short_fails_with_epipe_or_econnreset)
     ck_assert_int_eq(fetch_reply("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", &f, NULL),
                      -EPIPE);
     ck_assert_str_eq(f.data, "abc");
-    ck_assert_int_eq(fetch_reply("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
-                                 &f, NULL),
-                     -EPIPE);
+    ck_assert_int_eq(
+        fetch_reply("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab", &f, NULL),
+        -EPIPE);
     ck_assert_int_eq(fetch_reply("HTTP/1.1 200 OK\r\nContent-Le", &f, NULL), -EPIPE);
     ck_assert_int_eq(fetch_reply(DROP, &f, NULL), -ECONNRESET);
 }
@@ -732,9 +728,9 @@ START_TEST(a_server_that_never_answers_times_out)
     ck_assert_int_eq(fetch_reply(SILENT, &f, &config), -ETIMEDOUT);
     ac_http_client_config_default(&config);
     config.read_timeout_ms = 20;
-    ck_assert_int_eq(fetch_replies("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", SILENT, &f,
-                                   &config),
-                     -ETIMEDOUT);
+    ck_assert_int_eq(
+        fetch_replies("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", SILENT, &f, &config),
+        -ETIMEDOUT);
     ck_assert_str_eq(f.data, "ab");
 }
 END_TEST
@@ -895,8 +891,8 @@ START_TEST(cancelling_a_request_in_flight_closes_its_connection)
     ac_future *fut = fetch(&f, client, "GET", url("/slow"));
     f.keep = 1;
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 10, fut)), -ETIMEDOUT);
-    ck_assert_int_eq(
-        ac_block_on(ex, ac_http_client_response_read_body(&read, f.req, &byte, 1)), -ECANCELED);
+    ck_assert_int_eq(ac_block_on(ex, ac_http_client_response_read_body(&read, f.req, &byte, 1)),
+                     -ECANCELED);
     ac_http_client_request_free(f.req);
     ck_assert_int_eq(ac_http_client_idle_connections(client), 0);
     let_tasks_park(ex);
@@ -920,13 +916,13 @@ START_TEST(cancelling_a_body_read_loses_nothing)
     ck_assert_int_eq(ac_block_on(ex, ac_http_client_request_send(&send, req)), 200);
     ck_assert_int_eq(ac_block_on(ex, ac_http_client_response_read_body(&read, req, body, 8)), 2);
     ck_assert_int_eq(
-        ac_block_on(ex, ac_timeout_ms(&timeout, 5,
-                                      ac_http_client_response_read_body(&read, req, body, 8))),
+        ac_block_on(
+            ex, ac_timeout_ms(&timeout, 5, ac_http_client_response_read_body(&read, req, body, 8))),
         -ETIMEDOUT);
     /* The request is still good: the next read waits again. */
     ck_assert_int_eq(
-        ac_block_on(ex, ac_timeout_ms(&timeout, 5,
-                                      ac_http_client_response_read_body(&read, req, body, 8))),
+        ac_block_on(
+            ex, ac_timeout_ms(&timeout, 5, ac_http_client_response_read_body(&read, req, body, 8))),
         -ETIMEDOUT);
     ck_assert_str_eq(body, "ab");
     ac_http_client_request_free(req);
@@ -975,14 +971,13 @@ START_TEST(one_operation_at_a_time)
                      -EBUSY);
     ck_assert_int_eq(ac_block_on(ex, ac_http_client_request_send(&send, req)), -EBUSY);
     ck_assert_int_eq(ac_task_abort(parked_task), 0);
-    ck_assert_int_eq(ac_block_on(ex, ac_task_join(&(ac_task_join_op){0}, parked_task)),
-                     -ECANCELED);
+    ck_assert_int_eq(ac_block_on(ex, ac_task_join(&(ac_task_join_op){0}, parked_task)), -ECANCELED);
     /* The cancelled read took nothing and left the request usable: the body is still unread,
      * so freeing it closes the connection. */
-    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&(ac_timeout_ms_op){0}, 1,
-                                                   ac_http_client_response_read_body(
-                                                       &read, req, &byte, 1))),
-                     -ETIMEDOUT);
+    ck_assert_int_eq(
+        ac_block_on(ex, ac_timeout_ms(&(ac_timeout_ms_op){0}, 1,
+                                      ac_http_client_response_read_body(&read, req, &byte, 1))),
+        -ETIMEDOUT);
     ac_http_client_request_free(req);
     ck_assert_int_eq(ac_http_client_idle_connections(client), 0);
     ac_http_client_free(client);
