@@ -6,8 +6,8 @@
  *   - `raw_peer`, a scripted server that answers each request with bytes written here, for
  *     every malformed, cut-short or silent response and for connections that close under the
  *     client.
+ * The misuse checks, which abort, are in test_http_client_misuse.c.
  */
-/* ctest: needs-fork */
 #include "helpers.h"
 
 #include <stdio.h>
@@ -984,19 +984,6 @@ START_TEST(one_operation_at_a_time)
 }
 END_TEST
 
-static void free_request_with_a_pending_read(void)
-{
-    ac_http_client *client = client_with(NULL);
-    ac_http_client_request_free(request_with_a_parked_read(client));
-}
-
-START_TEST(freeing_a_request_with_an_operation_pending_aborts)
-{
-    struct death d = run_to_death(free_request_with_a_pending_read);
-    ck_assert_aborted_with(d, "asyncc", "ac_http_client_request_free while an operation");
-}
-END_TEST
-
 /* ---- arguments and misuse ---- */
 
 START_TEST(urls_are_checked)
@@ -1129,21 +1116,6 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
-static void free_client_with_a_request(void)
-{
-    ac_http_client *client = client_with(NULL);
-    ac_http_client_request *req;
-    ck_assert_int_eq(ac_http_client_request_new(client, "GET", "http://a/", &req), 0);
-    ac_http_client_free(client);
-}
-
-START_TEST(freeing_a_client_with_a_request_left_aborts)
-{
-    struct death d = run_to_death(free_client_with_a_request);
-    ck_assert_aborted_with(d, "asyncc", "ac_http_client_free with 1 requests not freed");
-}
-END_TEST
-
 Suite *http_client_suite(void)
 {
     Suite *s = suite_create("http_client");
@@ -1178,9 +1150,7 @@ Suite *http_client_suite(void)
     tcase_add_test(tc, urls_are_checked);
     tcase_add_test(tc, the_request_line_and_host_follow_the_url);
     tcase_add_test(tc, bad_arguments);
-    tcase_add_test(tc, freeing_a_client_with_a_request_left_aborts);
     tcase_add_test(tc, one_operation_at_a_time);
-    tcase_add_test(tc, freeing_a_request_with_an_operation_pending_aborts);
     suite_add_tcase(s, tc);
     return s;
 }
