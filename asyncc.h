@@ -3117,7 +3117,8 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  *   -ETIMEDOUT        a phase's timeout or the deadline ran out (see the configuration);
  *   -EPROTO           the response is not acceptable HTTP: a bad status line, a bad chunk size,
  *                     Content-Length with Transfer-Encoding, two Content-Lengths, whitespace
- *                     before a field's colon, a 101 Switching Protocols nobody asked for;
+ *                     before a field's colon, a 101 Switching Protocols nobody asked for, a
+ *                     redirect with an empty Location;
  *   -EMSGSIZE         the response head is longer than max_head_bytes or has more than
  *                     max_headers fields;
  *   -ECONNRESET       the connection closed (or was reset) before any byte of the response;

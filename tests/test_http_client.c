@@ -117,6 +117,12 @@ ASYNC_FN(origin)
     } else if (path_is(self, "/to-other-host")) {
         snprintf(self->text, sizeof self->text, "http://localhost:%u/credentials", (unsigned)port);
         AWAIT_TRY(self->n, redirect(self, 302, self->text));
+    } else if (path_is(self, "/to-https")) {
+        AWAIT_TRY(self->n, redirect(self, 302, "https://127.0.0.1/"));
+    } else if (path_is(self, "/to-nowhere")) {
+        AWAIT_TRY(self->n, redirect(self, 302, ""));
+    } else if (path_is(self, "/to-query") && !*ac_http_request_query(self->req)) {
+        AWAIT_TRY(self->n, redirect(self, 302, "?from=query"));
     } else if (path_is(self, "/to-same-host")) {
         AWAIT_TRY(self->n, redirect(self, 302, "/credentials"));
     } else if (path_is(self, "/credentials")) {
@@ -759,6 +765,11 @@ START_TEST(redirects_are_followed_up_to_the_limit)
     ck_assert_int_eq(get(client, &f, "/redirect/3"), -ELOOP);
     ck_assert_int_eq(get(client, &f, "/loop"), -ELOOP);
     ck_assert_int_eq(ac_http_client_idle_connections(client), 0);
+    /* Where a redirect may not go. */
+    ck_assert_int_eq(get(client, &f, "/to-https"), -EPROTONOSUPPORT);
+    ck_assert_int_eq(get(client, &f, "/to-nowhere"), -EPROTO);
+    ck_assert_int_eq(get(client, &f, "/to-query"), 200);
+    ck_assert_str_eq(f.data, "hello\n"); /* from "/to-query?from=query" */
     ac_http_client_free(client);
 
     config.max_redirects = 0;
