@@ -24,6 +24,7 @@
  *  19. Task groups: structured concurrency
  *  20. Generators and streams: ASYNC_YIELD and FOR_AWAIT
  *  21. HTTP: an HTTP/1.1 server
+ *  22. HTTP: an HTTP/1.1 client
  *  25. Signals and child processes
  *
  * ---------------------------------------------------------------------------------------------
@@ -275,8 +276,12 @@ extern "C" {
  *   ac_http_response_send      0                               -EALREADY, I/O    partial no
  *   ac_http_response_write     len                             -EINVAL, I/O      partial no
  *   ac_http_response_end       0                               I/O               partial no
+ *   ac_http_client_request_send    status (or 0: stream the body)  see 22 [8]  fails   the conn
+ *   ac_http_client_request_write   len                             see 22      fails   no
+ *   ac_http_client_request_finish  status                          see 22      fails   no
+ *   ac_http_client_response_read_body  bytes (> 0), 0 at the end  see 22      yes     buf [2]
  *   ac_signal_recv             deliveries (>= 1)                                 yes     no
- *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [8] no
+ *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [9] no
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
@@ -287,7 +292,9 @@ extern "C" {
  *     to the most queries ever in flight at once.
  * [6] it stops accepting; the connections, each a task it allocated, stay the server's.
  * [7] and -ENOMEM when its deadline cannot be armed, as for a sleep.
- * [8] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
+ * [8] the errors of section 22 (-EPROTO, -EMSGSIZE, -ECONNRESET, -EPIPE, -ELOOP, ...); a
+ *     cancelled send closes its connection and fails the request: "fails".
+ * [9] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -3048,6 +3055,245 @@ AC_API ac_future *ac_http_response_send(ac_http_response_send_op *op, ac_http_re
 AC_API ac_future *ac_http_response_write(ac_http_response_write_op *op, ac_http_response *res,
                                          const void *data, size_t len);
 AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_response *res);
+
+/* ============================================================================================
+ * 22. HTTP: AN HTTP/1.1 CLIENT
+ *
+ * Requests by URL over a keep-alive connection pool, with a timeout for every phase, bodies
+ * streamed both ways and redirects followed. Responses are parsed by llhttp in strict mode (the
+ * server's parser, section 21); names are resolved and connected by ac_socket_connect_host
+ * (section 14, Happy Eyeballs). Only "http://" URLs for now.
+ *
+ * Model. An ac_http_client (one per executor, or several) holds the configuration and the pool:
+ * idle connections per host:port. An ac_http_client_request is one exchange: you create it with
+ * a method and a URL, add header fields and a body, send it, read the response's head and body,
+ * and free it. Freeing a request whose response was read to its end on a kept-alive connection
+ * gives the connection back to the pool; otherwise the connection is closed.
+ *
+ *     struct get { ac_future future; ac_http_client *client; ac_http_client_request *req;
+ *                  ac_http_client_request_send_op send;
+ *                  ac_http_client_response_read_body_op read; char buf[4096]; int n; };
+ *     ASYNC_FN(get)
+ *         AWAIT_TRY(self->n, ac_http_client_request_send(&self->send, self->req));
+ *         printf("status %d\n", self->n);
+ *         for (;;) {
+ *             AWAIT_TRY(self->n, ac_http_client_response_read_body(&self->read, self->req,
+ *                                                                  self->buf, sizeof self->buf));
+ *             if (self->n == 0)
+ *                 break;
+ *             fwrite(self->buf, 1, (size_t)self->n, stdout);
+ *         }
+ *     ASYNC_FINALLY
+ *         ac_http_client_request_free(self->req);
+ *     ASYNC_END
+ *
+ *     // fragment: statements of main, with an executor `ex`
+ *     ac_http_client *client;
+ *     struct get g = {0};
+ *     ac_http_client_new(ex, NULL, &client);
+ *     if (ac_http_client_request_new(client, "GET", "http://example.com/", &g.req) == 0)
+ *         ac_block_on(ex, ASYNC_NEW(&g, get, .client = client, .req = g.req));
+ *     ac_http_client_free(client);
+ *
+ * What the client does for you:
+ *   - the request line, Host, and the framing: Content-Length for a buffered body (and 0 for a
+ *     POST, PUT or PATCH without one), Transfer-Encoding: chunked for a streamed body without a
+ *     length; "Connection: close" when the pool keeps nothing (max_idle_per_host 0);
+ *   - keep-alive: a connection goes back to the pool when its response was read to the end and
+ *     the server did not ask to close; at most max_idle_per_host stay idle per host:port, none
+ *     longer than idle_timeout_ms (idle ones are checked, and the expired closed, whenever the
+ *     pool is used, and all closed by ac_http_client_free). Before a pooled connection is
+ *     reused it is checked without waiting: one the server closed (or that has stray bytes) is
+ *     closed instead. If a request on a reused connection still fails before any byte of the
+ *     response (the server closed it meanwhile), it is sent once more on a new connection — for
+ *     the idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) with no streamed body;
+ *   - responses: 1xx responses (100 Continue, 103) are skipped; HEAD, 204 and 304 responses have
+ *     no body; a body is framed by Content-Length, chunked, or the end of the connection;
+ *   - redirects: 301, 302 and 303 are followed with GET and no body (HEAD stays HEAD); 307 and
+ *     308 with the same method and body, when the body is a buffer (a streamed body cannot be
+ *     sent again: the 3xx is the response). A Location that is absolute ("http://h/p"), or
+ *     relative to the host ("/p") or to the path ("p", "?q") is followed; the redirect's body is
+ *     read and dropped (more than 64 KiB of it: the connection is closed instead). Authorization
+ *     and Cookie fields are not sent to another host:port. max_redirects 0 follows none.
+ *
+ * Errors (every operation's, besides its own):
+ *   -EINVAL           a malformed URL or argument (found by the call, before any I/O);
+ *   -EPROTONOSUPPORT  a URL (or a redirect's Location) whose scheme is not http;
+ *   DNS's and connect's (section 14: -ENOENT no such name, -ECONNREFUSED, ...);
+ *   -ETIMEDOUT        a phase's timeout or the deadline ran out (see the configuration);
+ *   -EPROTO           the response is not acceptable HTTP: a bad status line, a bad chunk size,
+ *                     Content-Length with Transfer-Encoding, two Content-Lengths, whitespace
+ *                     before a field's colon, a 101 Switching Protocols nobody asked for, a
+ *                     redirect with an empty Location;
+ *   -EMSGSIZE         the response head is longer than max_head_bytes or has more than
+ *                     max_headers fields;
+ *   -ECONNRESET       the connection closed (or was reset) before any byte of the response;
+ *   -EPIPE            the connection closed in the middle of the response head or body;
+ *   -ELOOP            more than max_redirects redirects in a row;
+ *   -EBUSY            another operation on the request is pending;
+ *   -EALREADY         the request was sent already (a setter after the send, a second send).
+ * An error is sticky: the request's later operations fail with it, and freeing the request
+ * closes its connection.
+ *
+ * Cancellation. Cancelling a send or finish closes the request's connection (a request in
+ * flight is never given back to the pool) and leaves the request failed with -ECANCELED;
+ * cancelling a connect cancels the lookups and attempts (section 14). A body read is
+ * cancel-safe: a cancelled read took no body bytes, and the next read goes on (so wrapping it in
+ * your own ac_timeout_ms loses nothing; the configured read timeout, however, fails the
+ * request). A cancelled streamed write fails the request (part of it may be out).
+ *
+ * One executor: the client and its requests belong to the executor given to ac_http_client_new
+ * and its thread. Free every request, then the client, then the executor.
+ * ============================================================================================ */
+
+typedef struct ac_http_client ac_http_client;
+typedef struct ac_http_client_request ac_http_client_request;
+
+/* Timeouts and limits. Start from ac_http_client_config_default and change what you need. Every
+ * duration must be > 0 and saturates as ac_sleep_ms's does: UINT64_MAX never expires. */
+typedef struct ac_http_client_config {
+    uint64_t connect_timeout_ms;  /* the lookup and the connection (default 10000) */
+    uint64_t write_timeout_ms;    /* each write of the request (default 30000) */
+    uint64_t response_timeout_ms; /* from the request's end to its response head (default 30000) */
+    uint64_t read_timeout_ms;     /* each body read waiting for bytes (default 30000) */
+    uint64_t deadline_ms;         /* the whole exchange, from the send to the end of the body,
+                                     redirects included (default UINT64_MAX: none) */
+    uint64_t idle_timeout_ms;     /* a pooled connection idle longer is closed (default 30000) */
+    uint32_t max_idle_per_host;   /* idle connections kept per host:port (default 4; 0: none) */
+    uint32_t max_redirects;       /* redirects followed (default 10; 0: none, the 3xx is it) */
+    uint32_t max_headers;         /* fields in a response head (default 100): -EMSGSIZE */
+    size_t max_head_bytes;        /* a response head's bytes (default 65536): -EMSGSIZE */
+} ac_http_client_config;
+
+AC_API void ac_http_client_config_default(ac_http_client_config *config);
+
+/* Create a client on `ex` (config NULL: the defaults; it is copied). Returns 0 and *out,
+ * -EINVAL (no executor, a zero duration, max_headers or max_head_bytes) or -ENOMEM. */
+AC_API int ac_http_client_new(ac_executor *ex, const ac_http_client_config *config,
+                              ac_http_client **out);
+
+/* Close the pool's connections and free the client. Every request of the client must have been
+ * freed (every build aborts, naming the mistake, when one is left). NULL is a no-op. */
+AC_API void ac_http_client_free(ac_http_client *client);
+
+/* Idle connections in the pool now (for tests and monitoring). */
+AC_API uint32_t ac_http_client_idle_connections(const ac_http_client *client);
+
+/* ---- a request ---- */
+
+/* Create a request: `method` an HTTP token ("GET", "POST", ...), `url` "http://host[:port]
+ * [/path][?query][#fragment]" where host is a name, an IPv4 address or an [IPv6] literal, the
+ * port 1-65535 (default 80), the path defaults to "/", the fragment is not sent, and neither a
+ * user ("user@") nor a space or control byte is accepted. Both strings are copied. Returns 0
+ * and *out, -EINVAL (a malformed method or URL), -EPROTONOSUPPORT (another scheme: "https" is
+ * not supported yet) or -ENOMEM. */
+AC_API int ac_http_client_request_new(ac_http_client *client, const char *method, const char *url,
+                                      ac_http_client_request **out);
+
+/* Close the request's connection, or give it back to the pool (see above), and free the
+ * request. No operation may be pending on it (every build aborts, naming the mistake). NULL is a
+ * no-op. */
+AC_API void ac_http_client_request_free(ac_http_client_request *req);
+
+/* Add a request header field (copied; sent with every redirect, see above). -EINVAL for a name
+ * that is not a token or a value with a CR, LF or NUL, and for Host, Content-Length and
+ * Transfer-Encoding, which the client writes itself; -EALREADY once sent; -ENOMEM. */
+AC_API int ac_http_client_request_add_header(ac_http_client_request *req, const char *name,
+                                             const char *value);
+
+/* A body in one buffer, sent with Content-Length (and again on a 307 or 308 redirect): `body`
+ * is not copied and must stay valid until the request is freed. -EALREADY once sent. */
+AC_API int ac_http_client_request_set_body(ac_http_client_request *req, const void *body,
+                                           size_t len);
+
+/* A streamed body, written after the send with ac_http_client_request_write and ended with
+ * ac_http_client_request_finish: `length` bytes with Content-Length, or chunked when length is
+ * -1. -EINVAL for another negative length, -EALREADY once sent. */
+AC_API int ac_http_client_request_stream_body(ac_http_client_request *req, int64_t length);
+
+/* Send the request on `stream` (a connected stream you hand over: a socketpair, a Unix-domain
+ * socket) instead of connecting to the URL's host, which still names the Host field. Takes
+ * ownership whatever happens (on -EALREADY the stream is closed); the stream is never pooled
+ * and is closed with the request, and redirects are not followed. */
+AC_API int ac_http_client_request_set_stream(ac_http_client_request *req, ac_stream *stream);
+
+/* The URL the request is sent to now: the one it was made with, or the last redirect's. */
+AC_API const char *ac_http_client_request_url(const ac_http_client_request *req);
+
+/* ac_http_client_request_send: connect (or take a pooled connection), write the request head
+ *   and a buffered body, and wait for the response head, following redirects. Finishes with
+ *   the final response's status (200 ...), or with 0 for a streamed body: then write it and
+ *   end it with ac_http_client_request_finish. The deadline starts with the send.
+ * ac_http_client_request_write: write a piece of a streamed body (a chunk, or the bytes as they
+ *   are with a length). Finishes with `len` (at most INT32_MAX). -EINVAL past the length.
+ * ac_http_client_request_finish: end a streamed body (the last chunk; -EINVAL when fewer bytes
+ *   than its length were written) and wait for the response head. Finishes with the status.
+ * `data` must stay valid until the write finishes. Errors: see above. Cancelling fails the
+ * request (see Cancellation). */
+typedef struct ac_http_client_request_send_op {
+    ac_future future;
+    ac_http_client_request *req;
+    const void *data;
+    size_t len;
+    int kind; /* send, write or finish */
+    int rc;
+    int holds; /* this op marked the request busy */
+    ac_timeout_ms_op timeout;
+    union {
+        ac_socket_connect_host_op connect;
+        ac_stream_writev_all_op write;
+        ac_stream_fill_op fill;
+    };
+} ac_http_client_request_send_op;
+typedef ac_http_client_request_send_op ac_http_client_request_write_op;
+typedef ac_http_client_request_send_op ac_http_client_request_finish_op;
+AC_API ac_future *ac_http_client_request_send(ac_http_client_request_send_op *op,
+                                              ac_http_client_request *req);
+AC_API ac_future *ac_http_client_request_write(ac_http_client_request_write_op *op,
+                                               ac_http_client_request *req, const void *data,
+                                               size_t len);
+AC_API ac_future *ac_http_client_request_finish(ac_http_client_request_finish_op *op,
+                                                ac_http_client_request *req);
+
+/* ---- its response ----
+ *
+ * Valid once the send (or finish) finished with a status, until the request is freed; before
+ * that the status is 0 and there are no fields. Strings are NUL-terminated. */
+
+/* The status (200 ... 999: interim 1xx responses are skipped). */
+AC_API int ac_http_client_response_status(const ac_http_client_request *req);
+/* 11 for HTTP/1.1, 10 for HTTP/1.0. */
+AC_API int ac_http_client_response_version(const ac_http_client_request *req);
+/* The header fields as received; as ac_http_request_header_at and ac_http_request_header. */
+AC_API size_t ac_http_client_response_header_count(const ac_http_client_request *req);
+AC_API int ac_http_client_response_header_at(const ac_http_client_request *req, size_t index,
+                                             const char **name, const char **value);
+AC_API const char *ac_http_client_response_header(const ac_http_client_request *req,
+                                                  const char *name);
+/* The value of Content-Length as sent — a HEAD, 204 or 304 response has no body whatever it
+ * says (for HEAD and 304 it is the length a GET would get) — else 0 for a response without a
+ * body, or -1 when the body is chunked or ends with the connection. */
+AC_API int64_t ac_http_client_response_content_length(const ac_http_client_request *req);
+
+/* Read the next piece of the response body into `buf` (at most `len` bytes, len at most
+ * INT32_MAX): the receive convention — the bytes read (> 0), 0 at the end of the body (at once
+ * for a response without one), or an error: -EPIPE (the connection closed mid-body), -EPROTO
+ * (malformed chunked framing), -ETIMEDOUT (read_timeout_ms without a byte, or the deadline),
+ * -EINVAL (no response yet, or buf NULL with len > 0), I/O errors. Cancel-safe (see above).
+ * One read at a time. */
+typedef struct ac_http_client_response_read_body_op {
+    ac_future future;
+    ac_http_client_request *req;
+    char *buf;
+    size_t len;
+    int rc;
+    int holds; /* this op marked the request busy */
+    ac_stream_fill_op fill;
+    ac_timeout_ms_op timeout;
+} ac_http_client_response_read_body_op;
+AC_API ac_future *ac_http_client_response_read_body(ac_http_client_response_read_body_op *op,
+                                                    ac_http_client_request *req, void *buf,
+                                                    size_t len);
 
 /* ============================================================================================
  * 25. SIGNALS AND CHILD PROCESSES

@@ -20,7 +20,7 @@
  * struct http_conn followed by the handler's frame: the server's copy of the connection's vtable
  * carries the larger size, so the spawn copies both into the task's one allocation.
  */
-#include "internal.h"
+#include "http_internal.h"
 
 #include <llhttp.h>
 #include <stdalign.h>
@@ -169,24 +169,6 @@ struct ac_http_server {
     char date[80]; /* 29 bytes in fact; room for what the compiler cannot rule out */
 };
 
-/* ---- time ---- */
-
-static ac_instant deadline_after(uint64_t ms)
-{
-    ac_instant now = ac_now();
-    if (ms >= (UINT64_MAX - now) / AC_MSEC)
-        return UINT64_MAX;
-    return now + ms * AC_MSEC;
-}
-
-static uint64_t ms_until(ac_instant deadline)
-{
-    ac_instant now = ac_now();
-    if (deadline == UINT64_MAX)
-        return UINT64_MAX;
-    return deadline > now ? (deadline - now + AC_MSEC - 1) / AC_MSEC : 0;
-}
-
 /* ---- the request's strings ---- */
 
 /* `at` may point into the text itself (on_url_complete copies the path): it is read only after
@@ -228,12 +210,6 @@ static int refuse(ac_http_request *req, int status)
     if (!req->error_status)
         req->error_status = status;
     return -1;
-}
-
-static int is_token_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 /* ---- llhttp callbacks: the parser's data is its connection ---- */
@@ -735,17 +711,14 @@ static int fields_append(ac_http_response *res, const char *text, size_t len)
 
 int ac_http_response_add_header(ac_http_response *res, const char *name, const char *value)
 {
-    size_t name_len = strlen(name), value_len = strlen(value), i, before = res->fields_len;
+    size_t name_len = strlen(name), value_len = strlen(value), before = res->fields_len;
     int rc;
     if (res->started)
         return -EALREADY;
     if (name_len == 0 || strcasecmp(name, "Content-Length") == 0 ||
         strcasecmp(name, "Transfer-Encoding") == 0)
         return -EINVAL;
-    for (i = 0; i < name_len; i++)
-        if (!is_token_char((unsigned char)name[i]))
-            return -EINVAL;
-    if (strpbrk(value, "\r\n"))
+    if (!http_is_token(name) || !http_is_field_value(value))
         return -EINVAL;
     if ((rc = fields_append(res, name, name_len)) < 0 || (rc = fields_append(res, ": ", 2)) < 0 ||
         (rc = fields_append(res, value, value_len)) < 0 ||
@@ -1072,8 +1045,8 @@ static uint64_t head_wait_ms(struct http_conn *c)
     if (c->idle && c->requests > 0)
         return config->idle_timeout_ms;
     if (!c->head_deadline)
-        c->head_deadline = deadline_after(config->header_timeout_ms);
-    return ms_until(c->head_deadline);
+        c->head_deadline = http_deadline_after(config->header_timeout_ms);
+    return http_ms_until(c->head_deadline);
 }
 
 static void *handler_frame(struct http_conn *c)
@@ -1189,10 +1162,10 @@ ASYNC_FN(http_conn)
     /* After an error response: half-close, and drop what the client still sends for a while,
      * so that closing with unread bytes does not reset the connection under the response. */
     if (self->linger && !self->res.broken && ac_stream_shutdown_write(self->stream) == 0) {
-        self->linger_deadline = deadline_after(LINGER_MS);
+        self->linger_deadline = http_deadline_after(LINGER_MS);
         while (self->lingered < LINGER_BYTES) {
             self->lingered += ac_stream_consume(self->stream, SIZE_MAX);
-            AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout, ms_until(self->linger_deadline),
+            AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout, http_ms_until(self->linger_deadline),
                                                ac_stream_fill(&self->fill, self->stream)));
             if (self->rc <= 0)
                 break;
@@ -1217,7 +1190,7 @@ static int start_connection(ac_http_server *server, ac_stream *stream)
     memset(c, 0, sizeof *c);
     c->server = server;
     c->stream = stream;
-    c->head_deadline = deadline_after(server->config.header_timeout_ms);
+    c->head_deadline = http_deadline_after(server->config.header_timeout_ms);
     ac_frame_init_(&c->future, &server->conn_vtable);
     snprintf(name, sizeof name, "http#%llu", (unsigned long long)++server->started);
     return ac_group_spawn_named(&server->connections, &c->future, name) ? 0 : -ENOMEM;
@@ -1330,7 +1303,7 @@ int ac_http_server_shutdown(ac_http_server *server, uint64_t deadline_ms)
     if (server->shutting_down)
         return -EALREADY;
     server->shutting_down = 1;
-    server->deadline = deadline_after(deadline_ms);
+    server->deadline = http_deadline_after(deadline_ms);
     close_idle_connections(server);
     ac_notify_one(&server->stop);
     return 0;
