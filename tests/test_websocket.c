@@ -105,11 +105,13 @@ static size_t read_frame(int fd, int *opcode, void *buf, size_t cap)
     }
     if (masked)
         raw_read_exact(fd, key, 4);
-    for (i = 0; i < len; i++) {
-        uint8_t byte;
-        raw_read_exact(fd, &byte, 1);
-        if (i < cap)
-            ((uint8_t *)buf)[i] = byte ^ key[i % 4];
+    for (i = 0; i < len;) {
+        static __thread uint8_t piece[65536];
+        size_t n = len - i < sizeof piece ? (size_t)(len - i) : sizeof piece, j;
+        raw_read_exact(fd, piece, n);
+        for (j = 0; j < n; j++, i++)
+            if (i < cap)
+                ((uint8_t *)buf)[i] = piece[j] ^ key[i % 4];
     }
     return (size_t)len;
 }
