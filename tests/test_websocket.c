@@ -660,6 +660,229 @@ START_TEST(upgrade_handshakes_and_every_operation_between_two_asyncc_ends)
 }
 END_TEST
 
+/* Write `request` (and `extra` after it) to a fresh server connection, run until the server is
+ * done, and return everything it answered. */
+static char answer[65536];
+
+static const char *raw_exchange(const char *request, const void *extra, size_t extra_len,
+                                int keep_open)
+{
+    size_t got = 0;
+    ssize_t n;
+    int fd = server_start();
+    ck_assert_int_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+    if (extra_len)
+        ck_assert_int_eq(write(fd, extra, extra_len), (ssize_t)extra_len);
+    if (keep_open)
+        let_tasks_park(ex);
+    else
+        expect_settled(ex, 0);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    while ((n = read(fd, answer + got, sizeof answer - 1 - got)) > 0)
+        got += (size_t)n;
+    answer[got] = '\0';
+    raw = fd;
+    return answer;
+}
+
+#define HANDSHAKE(fields)                                                                          \
+    "GET /chat HTTP/1.1\r\nHost: h\r\n" fields "\r\n"
+#define GOOD_FIELDS                                                                                \
+    "Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"                                    \
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+
+START_TEST(the_server_answers_the_rfc_example_and_keeps_bytes_after_the_head)
+{
+    uint8_t buf[64];
+    size_t n = frame(buf, 1, 1, 1, "early", 5);
+    const char *head;
+    char *end;
+    /* the first frame arrives in the same write as the request: it must not be lost */
+    head = raw_exchange(HANDSHAKE(GOOD_FIELDS "Sec-WebSocket-Protocol: x, chat\r\n"), buf, n, 1);
+    ck_assert_msg(strncmp(head, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0, "%s", head);
+    ck_assert_ptr_nonnull(strstr(head, "\r\nUpgrade: websocket\r\n"));
+    ck_assert_ptr_nonnull(strstr(head, "\r\nConnection: Upgrade\r\n"));
+    /* RFC 6455 section 1.3's example key and its answer */
+    ck_assert_ptr_nonnull(strstr(head, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    ck_assert_ptr_nonnull(strstr(head, "\r\nSec-WebSocket-Protocol: chat\r\n"));
+    ck_assert_ptr_null(strstr(head, "Content-Length"));
+    end = strstr(head, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    ck_assert_uint_eq(strlen(end + 4), 7); /* the echo of "early" followed the head */
+    ck_assert_int_eq((uint8_t)end[4], 0x81);
+    ck_assert_mem_eq(end + 6, "early", 5);
+    ck_assert_int_eq(handled.accepted, 1);
+    ck_assert_str_eq(handled.protocol, "chat");
+    ck_assert_uint_eq(ac_http_server_connections(server), 0);
+    close(raw);
+    raw = -1;
+    expect_settled(ex, 0); /* the peer went away: the handler's receive fails, it finishes */
+    ck_assert_int_eq(handled.finished, 1);
+    ck_assert_int_eq(handled.result, -EPIPE);
+    server_end();
+}
+END_TEST
+
+static void expect_refusal(const char *request, const char *status)
+{
+    const char *got = raw_exchange(request, NULL, 0, 0);
+    ck_assert_msg(strncmp(got, status, strlen(status)) == 0, "%s", got);
+    ck_assert_int_eq(handled.accepted, 0);
+    ck_assert_int_eq(handled.result, -EPROTO);
+    close(raw);
+    raw = -1;
+    server_end();
+}
+
+START_TEST(requests_that_are_no_handshake_are_refused_with_400_or_426)
+{
+    expect_refusal("GET /chat HTTP/1.1\r\nHost: h\r\n\r\n", "HTTP/1.1 400 ");
+    expect_refusal(HANDSHAKE("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Version: 13\r\n"),
+                   "HTTP/1.1 400 "); /* no key */
+    expect_refusal(HANDSHAKE("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n"),
+                   "HTTP/1.1 400 "); /* a key that is not 16 bytes */
+    expect_refusal(HANDSHAKE("Upgrade: h2c\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 13\r\n"),
+                   "HTTP/1.1 400 ");
+    expect_refusal("POST /chat HTTP/1.1\r\nHost: h\r\n" GOOD_FIELDS "\r\n", "HTTP/1.1 400 ");
+    expect_refusal(HANDSHAKE("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                             "Sec-WebSocket-Version: 8\r\n"),
+                   "HTTP/1.1 426 ");
+    ck_assert_ptr_nonnull(strstr(answer, "\r\nSec-WebSocket-Version: 13\r\n"));
+}
+END_TEST
+
+/* ac_http_response_upgrade's own refusals, from a handler that answers normally after them. */
+static int upgrade_results[3];
+
+struct plain {
+    ac_future future;
+    ac_http_response *res;
+    ac_http_response_upgrade_op upgrade;
+    ac_http_response_send_op send;
+};
+
+ASYNC_FN(plain)
+    AWAIT_INTO(upgrade_results[0], ac_http_response_upgrade(&self->upgrade, self->res, "x y"));
+    AWAIT_INTO(upgrade_results[1], ac_http_response_upgrade(&self->upgrade, self->res, ""));
+    AWAIT(ac_http_response_send(&self->send, self->res, "ok", 2));
+    AWAIT_INTO(upgrade_results[2], ac_http_response_upgrade(&self->upgrade, self->res, "w"));
+ASYNC_END
+
+static ac_future *plain_new(void *frame, ac_http_request *req, ac_http_response *res, void *user)
+{
+    (void)req, (void)user;
+    return ASYNC_NEW((struct plain *)frame, plain, .res = res);
+}
+
+START_TEST(an_upgrade_needs_an_upgrade_request_and_a_protocol_token)
+{
+    struct plain *frame;
+    ac_http_server *plain_server;
+    int sv[2];
+    ac_stream *theirs;
+    char buf[512];
+    ssize_t n;
+    ex = ac_executor_new();
+    ck_assert_int_eq(ac_http_server_new(NULL, plain_new, sizeof *frame, NULL, &plain_server), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], &theirs), 0);
+    ck_assert_int_eq(ac_http_server_add_connection(plain_server, theirs), 0);
+    /* not an upgrade request: every upgrade is -EINVAL, and the answer is a plain 200 */
+    ck_assert_int_eq(write(sv[1], "GET / HTTP/1.1\r\nHost: h\r\n\r\n", 27), 27);
+    let_tasks_park(ex);
+    n = read(sv[1], buf, sizeof buf - 1);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", buf);
+    ck_assert_int_eq(upgrade_results[0], -EINVAL);
+    ck_assert_int_eq(upgrade_results[1], -EINVAL);
+    ck_assert_int_eq(upgrade_results[2], -EALREADY);
+    close(sv[1]);
+    ac_http_server_free(plain_server);
+    ac_executor_free(ex);
+}
+END_TEST
+
+START_TEST(freeing_the_server_cancels_a_handler_running_a_websocket)
+{
+    raw_exchange(HANDSHAKE(GOOD_FIELDS), NULL, 0, 1);
+    ck_assert_int_eq(handled.accepted, 1);
+    ck_assert_uint_eq(ac_http_server_connections(server), 0);
+    /* a shutdown does not close it */
+    ck_assert_int_eq(ac_http_server_shutdown(server, 60000), 0);
+    let_tasks_park(ex);
+    ck_assert_int_eq(handled.finished, 0);
+    ac_http_server_free(server); /* cancels the handler: its cleanup closes the WebSocket */
+    server = NULL;
+    ck_assert_int_eq(handled.finished, 1);
+    ck_assert_int_eq(handled.result, -ECANCELED);
+    close(raw);
+    raw = -1;
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* ---- the client's handshake against canned answers ---- */
+
+static int connect_with_answer(const char *response, ac_ws_connect_op *op)
+{
+    int sv[2], rc;
+    ac_stream *s;
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], &s), 0);
+    if (response)
+        ck_assert_int_eq(write(sv[1], response, strlen(response)), (ssize_t)strlen(response));
+    shutdown(sv[1], SHUT_WR);
+    rc = ac_block_on(ex, ac_ws_connect(op, s, "h", "/", "chat", NULL));
+    ck_assert_ptr_null(op->ws);
+    close(sv[1]);
+    return rc;
+}
+
+START_TEST(the_client_refuses_answers_that_are_no_handshake)
+{
+    static char huge[20000];
+    ac_ws_connect_op op;
+    ac_timeout_ms_op timeout;
+    int sv[2];
+    ac_stream *s;
+    ex = ac_executor_new();
+    ck_assert_int_eq(connect_with_answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &op),
+                     -EPROTO);
+    ck_assert_int_eq(op.status, 200);
+    ck_assert_int_eq(connect_with_answer("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                         "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                                         "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+                                         &op),
+                     -EPROTO); /* the accept of another key */
+    ck_assert_int_eq(op.status, 101);
+    ck_assert_int_eq(connect_with_answer("HTTP/1.1 101 Switching Protocols\r\n", &op), -EPIPE);
+    ck_assert_int_eq(connect_with_answer(NULL, &op), -EPIPE);
+    ck_assert_int_eq(connect_with_answer("garbage\r\n\r\n", &op), -EPROTO);
+    memset(huge, 'a', sizeof huge - 1);
+    memcpy(huge, "HTTP/1.1 101 Switching Protocols\r\nX: ", 37);
+    ck_assert_int_eq(connect_with_answer(huge, &op), -EMSGSIZE);
+
+    /* bad arguments and a cancelled handshake close the stream (ASan sees it otherwise) */
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], &s), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_ws_connect(&op, s, "a\r\nb", "/", NULL, NULL)), -EINVAL);
+    close(sv[1]);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], &s), 0);
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 5,
+                                                   ac_ws_connect(&op, s, "h", "/", NULL, NULL))),
+                     -ETIMEDOUT);
+    close(sv[1]);
+    ac_executor_free(ex);
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("websocket");
@@ -680,6 +903,11 @@ int main(void)
     tcase_add_test(tc, a_cancelled_send_still_goes_out_whole_with_the_next_write);
     tcase_add_test(tc, a_receiver_that_does_not_read_stops_reading_the_socket);
     tcase_add_test(tc, upgrade_handshakes_and_every_operation_between_two_asyncc_ends);
+    tcase_add_test(tc, the_server_answers_the_rfc_example_and_keeps_bytes_after_the_head);
+    tcase_add_test(tc, requests_that_are_no_handshake_are_refused_with_400_or_426);
+    tcase_add_test(tc, an_upgrade_needs_an_upgrade_request_and_a_protocol_token);
+    tcase_add_test(tc, freeing_the_server_cancels_a_handler_running_a_websocket);
+    tcase_add_test(tc, the_client_refuses_answers_that_are_no_handshake);
     suite_add_tcase(suite, tc);
     return run_suite(suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
