@@ -3282,7 +3282,8 @@ AC_API ac_future *ac_ws_shutdown(ac_ws_shutdown_op *op, ac_ws *ws, int code, con
  * 1002, say). Finishes with 0, or:
  *   -EPROTO  the request is not an acceptable handshake: answered with 400, or 426 with
  *            "Sec-WebSocket-Version: 13" for another version (the HTTP connection then closes);
- *   -EALREADY the response had started; -ENOMEM; a write error as ac_http_response_upgrade's.
+ *   -EALREADY the response had started; -EINVAL a config field is 0 (nothing was answered);
+ *   -ENOMEM; a write error as ac_http_response_upgrade's.
  * See section 21 on what the upgrade means for the HTTP server. */
 typedef struct ac_ws_accept_op {
     ac_future future;

@@ -316,13 +316,17 @@ void ac_ws_config_default(ac_ws_config *config)
     *config = (ac_ws_config){.max_message = 1024 * 1024, .close_timeout_ms = 5000};
 }
 
+static int config_is_valid(const ac_ws_config *config)
+{
+    return !config || (config->max_message && config->close_timeout_ms);
+}
+
 int ac_ws_open(ac_stream *stream, int role, const ac_ws_config *config, ac_ws **out)
 {
     ac_ws *ws;
     int rc;
     *out = NULL;
-    if ((role != AC_WS_SERVER && role != AC_WS_CLIENT) ||
-        (config && (!config->max_message || !config->close_timeout_ms))) {
+    if ((role != AC_WS_SERVER && role != AC_WS_CLIENT) || !config_is_valid(config)) {
         ac_stream_close(stream);
         return -EINVAL;
     }
@@ -766,6 +770,8 @@ static int add_accept_fields(ac_ws_accept_op *op)
 ASYNC_FN(ac_ws_accept_op)
     if (ac_http_response_is_started(self->res))
         ASYNC_RETURN(-EALREADY);
+    if (!config_is_valid(self->config))
+        ASYNC_RETURN(-EINVAL); /* before the 101, which could not be taken back */
     self->rc = handshake_status(self->req);
     if (self->rc) {
         AWAIT_TRY(self->rc, refuse_handshake(self, self->rc));
