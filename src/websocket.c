@@ -618,7 +618,9 @@ static int queue_message(ac_ws_send_op *op)
                                       .msg_length = op->len};
         r = wslay_event_queue_msg(ws->ctx, &msg);
     }
-    return r == 0 ? 0 : r == WSLAY_ERR_NOMEM ? -ENOMEM : r == WSLAY_ERR_NO_MORE_MSG ? -EPIPE : -EINVAL;
+    if (r == WSLAY_ERR_NO_MORE_MSG)
+        return -EPIPE; /* a close frame has been queued or sent */
+    return r == 0 ? 0 : r == WSLAY_ERR_NOMEM ? -ENOMEM : -EINVAL;
 }
 
 ASYNC_FN(ac_ws_send_op)

@@ -703,7 +703,8 @@ START_TEST(the_server_answers_the_rfc_example_and_keeps_bytes_after_the_head)
     ck_assert_ptr_nonnull(strstr(head, "\r\nUpgrade: websocket\r\n"));
     ck_assert_ptr_nonnull(strstr(head, "\r\nConnection: Upgrade\r\n"));
     /* RFC 6455 section 1.3's example key and its answer */
-    ck_assert_ptr_nonnull(strstr(head, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+    ck_assert_ptr_nonnull(
+        strstr(head, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     ck_assert_ptr_nonnull(strstr(head, "\r\nSec-WebSocket-Protocol: chat\r\n"));
     ck_assert_ptr_null(strstr(head, "Content-Length"));
     end = strstr(head, "\r\n\r\n");
@@ -855,9 +856,10 @@ START_TEST(the_client_refuses_answers_that_are_no_handshake)
     ck_assert_int_eq(connect_with_answer("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &op),
                      -EPROTO);
     ck_assert_int_eq(op.status, 200);
-    ck_assert_int_eq(connect_with_answer("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                                         "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-                                         "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    ck_assert_int_eq(connect_with_answer("HTTP/1.1 101 Switching Protocols\r\n"
+                                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                                         "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                                         "\r\n",
                                          &op),
                      -EPROTO); /* the accept of another key */
     ck_assert_int_eq(op.status, 101);

@@ -55,8 +55,10 @@ function client(url) {
 }
 
 function server() {
-    const wss = new WebSocket.Server({host: '127.0.0.1', port: 0, maxPayload: 1 << 22,
-                                      handleProtocols: (protocols) => protocols.has('echo') ? 'echo' : false});
+    const wss = new WebSocket.Server({
+        host: '127.0.0.1', port: 0, maxPayload: 1 << 22,
+        handleProtocols: (protocols) => (protocols.has('echo') ? 'echo' : false),
+    });
     wss.on('listening', () => console.log(`listening on ${wss.address().port}`));
     wss.on('connection', (ws) => {
         ws.on('message', (data, isBinary) => {
