@@ -25,6 +25,7 @@
  *  20. Generators and streams: ASYNC_YIELD and FOR_AWAIT
  *  21. HTTP: an HTTP/1.1 server
  *  22. HTTP: an HTTP/1.1 client
+ *  24. WebSockets: the server's upgrade, a client, messages, ping/pong, the close handshake
  *  25. Signals and child processes
  *
  * ---------------------------------------------------------------------------------------------
@@ -280,8 +281,17 @@ extern "C" {
  *   ac_http_client_request_write   len                             see 22      fails   no
  *   ac_http_client_request_finish  status                          see 22      fails   no
  *   ac_http_client_response_read_body  bytes (> 0), 0 at the end  see 22      yes     buf [2]
+ *   ac_http_response_upgrade   0, op->stream                   -EINVAL, I/O      partial no
+ *   ac_ws_recv                 1 per message, 0 at the close   -EPROTO, -EILSEQ, yes     message
+ *                                                              -EMSGSIZE, I/O
+ *   ac_ws_send                 0                               -EPIPE, I/O       queued  a copy
+ *   ac_ws_send_fragmented      0                               -EPIPE, I/O       queued  a copy
+ *   ac_ws_ping                 0                               -EPIPE, I/O       queued  a copy
+ *   ac_ws_shutdown             0 once both closes were seen    -ETIMEDOUT, recv  queued  no
+ *   ac_ws_accept               0, op->ws                       -EPROTO, I/O      partial the ws
+ *   ac_ws_connect              0, op->ws                       -EPROTO, I/O      closes  the ws
  *   ac_signal_recv             deliveries (>= 1)                                 yes     no
- *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [9] no
+ *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [10] no
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
@@ -294,7 +304,9 @@ extern "C" {
  * [7] and -ENOMEM when its deadline cannot be armed, as for a sleep.
  * [8] the errors of section 22 (-EPROTO, -EMSGSIZE, -ECONNRESET, -EPIPE, -ELOOP, ...); a
  *     cancelled send closes its connection and fails the request: "fails".
- * [9] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
+ * [9] queued: the frames of a cancelled send still go out, whole, with the connection's next
+ *     write (section 24).
+ * [10] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -2856,8 +2868,9 @@ AC_API int ac_group_error(const ac_group *group);
  *     handler that answers without reading it gets the connection closed after its response;
  *   - an unread body is read and discarded after the response (up to max_body_bytes), so the
  *     next request on the connection is found;
- *   - CONNECT and protocol upgrades (Upgrade: websocket) are not supported yet: the handler
- *     answers them as any request, and the connection closes after the response.
+ *   - protocol upgrades (Upgrade: websocket, say): a handler accepts one with
+ *     ac_http_response_upgrade (below), or answers it as any request, after which the
+ *     connection closes. CONNECT is not supported: the connection closes after the response.
  * A limit, a timeout or a malformed request closes only its own connection; the server goes on.
  * After an error response the server half-closes and reads (and drops) what the client still
  * sends for up to 2 seconds or 64 KiB before closing, so that the client sees the response
@@ -3004,8 +3017,8 @@ AC_API ac_future *ac_http_request_read_body(ac_http_request_read_body_op *op, ac
  * shapes it must be set before that: -EALREADY afterwards. */
 
 /* The status, 200 to 999 (default 200); -EINVAL outside. The server sends 100 Continue itself;
- * 1xx responses and protocol upgrades (101) are not supported yet. A 204 or 304 response has no
- * body: sending one is -EINVAL. */
+ * a 101 is ac_http_response_upgrade's; other 1xx responses are not supported. A 204 or 304
+ * response has no body: sending one is -EINVAL. */
 AC_API int ac_http_response_set_status(ac_http_response *res, int status);
 
 /* Add a header field (copied). -EINVAL for a name that is not an HTTP token or a value with a
@@ -3294,6 +3307,279 @@ typedef struct ac_http_client_response_read_body_op {
 AC_API ac_future *ac_http_client_response_read_body(ac_http_client_response_read_body_op *op,
                                                     ac_http_client_request *req, void *buf,
                                                     size_t len);
+
+/* ---- protocol upgrades ----
+ *
+ * ac_http_response_upgrade: accept the request's protocol upgrade. It answers "101 Switching
+ * Protocols" with "Upgrade: <protocol>", "Connection: Upgrade", Date and the fields the handler
+ * added, and hands the connection's stream over: op->stream. Finishes with 0, or -EINVAL (the
+ * request asked for no upgrade — no Upgrade field with "Connection: upgrade" — or has a body,
+ * or `protocol` is not protocol-name["/"version]), -EALREADY (the response has started), or a
+ * write error as ac_http_response_send's (the stream then stays the connection's, and closes).
+ * Section 24's ac_ws_accept does all this for WebSockets.
+ *
+ * Ownership. From its finish with 0 the stream is the handler's, with whatever the client sent
+ * after the request head still in its read buffer (ac_stream_buffered): close it on every
+ * path, including the handler's ASYNC_FINALLY. The server forgets the connection: it is not
+ * counted (ac_http_server_connections), a shutdown does not close it, and nothing more of
+ * HTTP happens on it. The handler's task is still the server's until the handler finishes, so
+ * a graceful shutdown waits for it — until the deadline, when it is cancelled like any handler
+ * in flight — and ac_http_server_free cancels it: its cleanup closes what it took, and nothing
+ * leaks. To run the new protocol beyond the server's life, spawn a task of your own with the
+ * stream and let the handler finish. For the handler to take it over, an upgrade request is
+ * not watched for the client going away while its handler runs (the handler's own reads see
+ * it). Cancelling the op: as a cancelled send (the response is broken; the stream stays the
+ * connection's). */
+typedef struct ac_http_response_upgrade_op {
+    ac_future future;
+    ac_http_response *res;
+    const char *protocol;
+    ac_stream *stream; /* the result: the connection's stream, now the caller's */
+    int rc;
+    ac_http_response_send_op send;
+} ac_http_response_upgrade_op;
+AC_API ac_future *ac_http_response_upgrade(ac_http_response_upgrade_op *op, ac_http_response *res,
+                                           const char *protocol);
+
+/* ============================================================================================
+ * 24. WEBSOCKETS
+ *
+ * WebSockets (RFC 6455) over any ac_stream: a server side that an HTTP handler enters by
+ * accepting the upgrade (ac_ws_accept), a client side over a connected stream (ac_ws_connect),
+ * and then one connection object, ac_ws, with awaitable operations for whole messages. Frames
+ * are parsed and built by wslay (Debian's libwslay), which also enforces the protocol: masking
+ * (a client masks every frame, a server none), control frames (at most 125 bytes, never
+ * fragmented), valid close codes, continuation order, UTF-8 in text messages and close
+ * reasons, and the maximum message size. asyncc adds the awaiting, backpressure and
+ * cancellation. A WebSocket uses only the public ac_stream API, so it runs over TCP, a
+ * Unix-domain socket, a socketpair in tests, or any stream layer later (TLS).
+ *
+ * Server, inside an HTTP handler (section 21):
+ *     // fragment: the body of an HTTP handler whose frame has `accept`, `recv`, `send` and `n`
+ *     AWAIT_TRY(self->n, ac_ws_accept(&self->accept, self->req, self->res, NULL, NULL));
+ *     for (;;) {                                  // an echo
+ *         AWAIT_TRY(self->n, ac_ws_recv(&self->recv, self->accept.ws));
+ *         if (self->n == 0)
+ *             break;                              // the client closed; its close was answered
+ *         AWAIT_TRY(self->n, ac_ws_send(&self->send, self->accept.ws, self->recv.type,
+ *                                       self->recv.data, self->recv.len));
+ *     }
+ *   and in its ASYNC_FINALLY: ac_ws_close(self->accept.ws);  (NULL until accepted: a no-op)
+ * examples/ws_echo.c is the whole program.
+ *
+ * Messages. ac_ws_recv delivers one whole message at a time, text or binary, reassembled from
+ * its fragments; ping frames are answered with pongs automatically (while a receive runs), pongs
+ * are counted (ac_ws_pongs), and the peer's close is answered. ac_ws_send sends a message in one
+ * frame, ac_ws_send_fragmented in frames of a given size, ac_ws_ping a ping. Results follow
+ * section 3: a receive finishes with 1 per message and 0 at the end (the peer's close frame was
+ * received and answered); sends finish with 0.
+ *
+ * Errors. The peer breaking the protocol fails the connection: a close frame with the code says
+ * why (1002 protocol error, 1007 a text message that is not UTF-8, 1009 a message longer than
+ * max_message; a malformed frame head — a fragmented or over-long control frame, a bad length —
+ * gets a close frame without a code, as wslay sends it), and the receive finishes with -EPROTO,
+ * -EILSEQ or -EMSGSIZE. A peer that goes
+ * away without a close frame (end of file, even mid-frame) is -EPIPE, and ac_ws_close_code says
+ * 1006. I/O errors are the stream's (-ECONNRESET, ...). These errors are sticky: later receives
+ * finish with the same; later sends fail with -EPIPE once a close frame has gone out.
+ *
+ * Backpressure. Nothing reads the socket unless a receive is pending: a peer that sends faster
+ * than its messages are received fills the kernel's buffers and is slowed by TCP. (While
+ * reassembling a message, wslay reads at most 4 KiB ahead of it, and keeps what it read.) A
+ * send finishes once its frames are written to the stream, waiting for writability as needed.
+ *
+ * One reader and one writer at a time, as on a stream: one task may receive while another
+ * sends. Writes are serialised inside: a receive that must answer a ping or a close writes only
+ * when no send is writing (the send writes the answer too), and a send waits for the write a
+ * receive has begun.
+ *
+ * Cancellation. ac_ws_recv is cancel-safe: a message is delivered once, by a receive that
+ * finishes with 1; what a cancelled receive read stays with the connection. A send that was
+ * cancelled was queued when it started: its frames still go out, in order, with the next write
+ * on the connection (a send, a ping, a shutdown, or a receive's pong), so the framing is never
+ * broken; the data is copied when the send starts, so the caller's buffer may go. Cancelling
+ * ac_ws_shutdown leaves the close frame queued like a send; cancelling ac_ws_accept or
+ * ac_ws_connect is as the HTTP operation or the stream read they await.
+ *
+ * Ownership. An ac_ws owns its stream from ac_ws_open (or the handshake's success) on:
+ * ac_ws_close closes both. Messages received are the connection's, valid until the next
+ * receive starts or the connection is closed.
+ * ============================================================================================ */
+
+typedef struct ac_ws ac_ws;
+
+/* Message types, ac_ws_recv_op.type and the `type` of ac_ws_send. */
+enum { AC_WS_TEXT = 1, AC_WS_BINARY = 2 };
+
+/* Which end of the connection this is: a client masks its frames, a server must not. */
+enum { AC_WS_SERVER = 0, AC_WS_CLIENT = 1 };
+
+/* Limits. Start from ac_ws_config_default; every field must be > 0. */
+typedef struct ac_ws_config {
+    uint64_t max_message;      /* a received message's bytes (default 1 MiB): close 1009 */
+    uint64_t close_timeout_ms; /* ac_ws_shutdown waits this long for the peer's close
+                                  (default 5000) */
+} ac_ws_config;
+
+AC_API void ac_ws_config_default(ac_ws_config *config);
+
+/* A WebSocket connection on `stream`, whose opening handshake is done (the handshake helpers
+ * below call it; call it yourself for a handshake of your own). `role` is AC_WS_SERVER or
+ * AC_WS_CLIENT; config NULL: the defaults (copied). Takes ownership of `stream` whatever
+ * happens: 0 and *out, or -EINVAL (a bad role or config field) or -ENOMEM, with the stream
+ * closed. Bytes already in the stream's read buffer are the first of the WebSocket's. */
+AC_API int ac_ws_open(ac_stream *stream, int role, const ac_ws_config *config, ac_ws **out);
+
+/* Close the stream and free the connection, without a close handshake (see ac_ws_shutdown):
+ * the peer sees the connection end (code 1006). No operation may be pending on it. NULL is a
+ * no-op. */
+AC_API void ac_ws_close(ac_ws *ws);
+
+/* The stream under the connection (for ac_stream_io, ac_io_peer_address). Do not read or write
+ * it directly. */
+AC_API ac_stream *ac_ws_stream(const ac_ws *ws);
+
+/* The peer's close code: 0 while none has come, 1005 for a close frame without a code, 1006
+ * when the peer went away without one; and its reason (UTF-8, NUL-terminated, "" when none). */
+AC_API int ac_ws_close_code(const ac_ws *ws);
+AC_API const char *ac_ws_close_reason(const ac_ws *ws);
+
+/* Pong frames received so far (the answers to ac_ws_ping, or unsolicited ones). */
+AC_API uint64_t ac_ws_pongs(const ac_ws *ws);
+
+/* The write side's internals, embedded in the operations that write: not part of the API. */
+struct ac_ws_flush_ {
+    ac_future future;
+    ac_ws *ws;
+    int wait; /* wait for the write lock (a send), or write only if it is free (a receive) */
+    int locked;
+    int rc;
+    ac_mutex_lock_op lock;
+    ac_stream_write_all_op write;
+};
+
+/* Receive the next message: the receive convention — 1 with a message at op->data (op->len
+ * bytes; a text message is also NUL-terminated there, not counted), op->type AC_WS_TEXT or
+ * AC_WS_BINARY; 0 once the peer's close frame has been received and answered (ac_ws_close_code
+ * and ac_ws_close_reason say what it sent); or an error (see Errors above). op->data belongs to
+ * the connection and stays valid until the next receive starts. Cancel-safe. */
+typedef struct ac_ws_recv_op {
+    ac_future future;
+    ac_ws *ws;
+    const char *data; /* the result */
+    size_t len;
+    int type;
+    int rc;
+    ac_stream_fill_op fill;
+    struct ac_ws_flush_ flush;
+} ac_ws_recv_op;
+AC_API ac_future *ac_ws_recv(ac_ws_recv_op *op, ac_ws *ws);
+
+/* ac_ws_send: send a message of `len` bytes, `type` AC_WS_TEXT (which must be UTF-8: the peer
+ *   fails the connection otherwise) or AC_WS_BINARY, in one frame.
+ * ac_ws_send_fragmented: the same in frames of at most `fragment` bytes (> 0; a first frame and
+ *   continuations).
+ * ac_ws_ping: send a ping with `len` (at most 125) bytes of application data; the peer's pong
+ *   shows in ac_ws_pongs once a receive has read it.
+ * All copy the data when they start and finish with 0 once their frames are written, or with
+ * -EINVAL (a bad type, size or fragment), -EPIPE (a close frame has gone out, or the stream
+ * failed before), -ENOMEM, or the stream's write error (-EPIPE, -ECONNRESET, ...). */
+typedef struct ac_ws_send_op {
+    ac_future future;
+    ac_ws *ws;
+    const void *data;
+    size_t len;
+    size_t fragment; /* 0: one frame */
+    int type;        /* AC_WS_TEXT, AC_WS_BINARY, or a ping */
+    int rc;
+    struct ac_ws_flush_ flush;
+} ac_ws_send_op;
+typedef ac_ws_send_op ac_ws_send_fragmented_op;
+typedef ac_ws_send_op ac_ws_ping_op;
+AC_API ac_future *ac_ws_send(ac_ws_send_op *op, ac_ws *ws, int type, const void *data, size_t len);
+AC_API ac_future *ac_ws_send_fragmented(ac_ws_send_fragmented_op *op, ac_ws *ws, int type,
+                                        const void *data, size_t len, size_t fragment);
+AC_API ac_future *ac_ws_ping(ac_ws_ping_op *op, ac_ws *ws, const void *data, size_t len);
+
+/* The close handshake, from this side: send a close frame with `code` (1000 normal, 1001 going
+ * away, 3000-4999 your own; 0 sends none, and then no reason) and `reason` (NULL or UTF-8, at
+ * most 123 bytes), then receive — dropping any messages still coming — until the peer's close
+ * frame arrives, for at most close_timeout_ms. Finishes with 0 after a complete handshake (also
+ * when the peer had closed first: its close was received, and this answers it), -ETIMEDOUT,
+ * -EINVAL (a bad code or reason), or a receive's error. The stream stays open: ac_ws_close it.
+ * It receives, so no ac_ws_recv may be pending. */
+typedef struct ac_ws_shutdown_op {
+    ac_future future;
+    ac_ws *ws;
+    int code;
+    const char *reason;
+    int rc;
+    ac_instant deadline;
+    struct ac_ws_flush_ flush;
+    ac_ws_recv_op recv;
+    ac_timeout_ms_op timeout;
+} ac_ws_shutdown_op;
+AC_API ac_future *ac_ws_shutdown(ac_ws_shutdown_op *op, ac_ws *ws, int code, const char *reason);
+
+/* ---- the opening handshake ---- */
+
+/* The server side, inside an HTTP handler: check that the request is a WebSocket opening
+ * handshake — GET, HTTP/1.1, "Upgrade: websocket" and "Connection: Upgrade" (as tokens, in any
+ * case), a Sec-WebSocket-Key of 16 bytes in base64, Sec-WebSocket-Version 13 — and answer it:
+ * "101 Switching Protocols" with Sec-WebSocket-Accept, then op->ws is the connection (config
+ * NULL: the defaults), and the handler owns it (ac_ws_close it on every path). `protocols` is
+ * NULL or a NULL-terminated list of the subprotocols the server speaks, in its order of
+ * preference: the first one the client also offers (Sec-WebSocket-Protocol) is chosen —
+ * op->protocol, NULL when none matched (the handler may then refuse: ac_ws_shutdown with
+ * 1002, say). Finishes with 0, or:
+ *   -EPROTO  the request is not an acceptable handshake: answered with 400, or 426 with
+ *            "Sec-WebSocket-Version: 13" for another version (the HTTP connection then closes);
+ *   -EALREADY the response had started; -EINVAL a config field is 0 (nothing was answered);
+ *   -ENOMEM; a write error as ac_http_response_upgrade's.
+ * See section 21 on what the upgrade means for the HTTP server. */
+typedef struct ac_ws_accept_op {
+    ac_future future;
+    ac_http_request *req;
+    ac_http_response *res;
+    const ac_ws_config *config;
+    const char *const *protocols;
+    ac_ws *ws;            /* the result */
+    const char *protocol; /* the subprotocol chosen, one of `protocols`, or NULL */
+    int rc;
+    char accept[32]; /* Sec-WebSocket-Accept's value */
+    ac_http_response_upgrade_op upgrade;
+    ac_http_response_send_op send;
+} ac_ws_accept_op;
+AC_API ac_future *ac_ws_accept(ac_ws_accept_op *op, ac_http_request *req, ac_http_response *res,
+                               const ac_ws_config *config, const char *const *protocols);
+
+/* The client side, over a connected stream: send "GET target" to `host` (the Host field's
+ * value, with the port when it is not the default) with a fresh random key and, unless NULL,
+ * "Sec-WebSocket-Protocol: <protocols>" (a comma-separated list), then read and check the
+ * response (parsed by llhttp): 101, "Upgrade: websocket", "Connection: Upgrade" and the right
+ * Sec-WebSocket-Accept, and a Sec-WebSocket-Protocol only if one was offered, naming one of
+ * them (op->protocol, NUL-terminated; "" when none). Takes ownership of `stream` whatever
+ * happens: on 0, op->ws owns it; on an error it is closed. Errors: -EPROTO (not an acceptable
+ * answer; op->status holds the HTTP status when there was one), -EMSGSIZE (a response head over
+ * 16 KiB), -EPIPE (end of file first), -EINVAL (host or target empty or with a CR, LF or space),
+ * -ENOMEM, or the stream's I/O error. Bytes that follow the response head are kept for the
+ * connection. Give it a deadline with ac_timeout_ms; cancelling it closes the stream. */
+typedef struct ac_ws_connect_op {
+    ac_future future;
+    ac_stream *stream;
+    const char *host, *target, *protocols;
+    const ac_ws_config *config;
+    ac_ws *ws;         /* the result */
+    int status;        /* the response's HTTP status, 0 before one was read */
+    char protocol[64]; /* the subprotocol the server chose, or "" */
+    int rc;
+    struct ac_ws_handshake_ *handshake; /* the request and the response's parser */
+    ac_stream_write_all_op write;
+    ac_stream_fill_op fill;
+} ac_ws_connect_op;
+AC_API ac_future *ac_ws_connect(ac_ws_connect_op *op, ac_stream *stream, const char *host,
+                                const char *target, const char *protocols,
+                                const ac_ws_config *config);
 
 /* ============================================================================================
  * 25. SIGNALS AND CHILD PROCESSES

@@ -122,6 +122,7 @@ struct http_conn {
     int linked;
     int idle; /* waiting for a request's first byte: a shutdown closes it */
     int linger;
+    int upgraded; /* the handler took the stream over (ac_http_response_upgrade) */
     int rc;
     unsigned requests;
     size_t lingered;
@@ -632,6 +633,7 @@ static const struct {
     int status;
     const char *phrase;
 } reason_phrases[] = {
+    {101, "Switching Protocols"},
     {200, "OK"},
     {201, "Created"},
     {202, "Accepted"},
@@ -745,7 +747,7 @@ int ac_http_response_is_started(const ac_http_response *res)
     return res->started;
 }
 
-enum { RESPONSE_SEND, RESPONSE_WRITE, RESPONSE_END };
+enum { RESPONSE_SEND, RESPONSE_WRITE, RESPONSE_END, RESPONSE_UPGRADE };
 
 /* Whether the connection can carry another request after this response. */
 static int response_must_close(const struct http_conn *c)
@@ -877,6 +879,19 @@ static int prepare_end(ac_http_response_send_op *op)
     return res->chunked && !res->head_only ? add_iov(res, 0, "0\r\n\r\n", 5) : 0;
 }
 
+/* 101: the fields (the Upgrade field among them) and Connection: Upgrade; no framing, since
+ * what follows is the new protocol's. */
+static int prepare_upgrade(ac_http_response_send_op *op)
+{
+    ac_http_response *res = op->res;
+    if (res->started)
+        return -EALREADY;
+    snprintf(res->line, sizeof res->line, "HTTP/1.1 101 %s\r\n", reason_phrase(101));
+    snprintf(res->tail, sizeof res->tail, "Connection: Upgrade\r\nDate: %s\r\n\r\n",
+             date_now(res->conn->server));
+    return head_iov(res);
+}
+
 /* The iovecs to write for `op` (0: nothing to write), or a negative errno. */
 static int response_prepare(ac_http_response_send_op *op)
 {
@@ -886,9 +901,10 @@ static int response_prepare(ac_http_response_send_op *op)
         return -EBUSY;
     if (op->len > INT32_MAX)
         return -EINVAL; /* a write finishes with its length, an int */
-    return op->kind == RESPONSE_SEND    ? prepare_send(op)
-           : op->kind == RESPONSE_WRITE ? prepare_write(op)
-                                        : prepare_end(op);
+    return op->kind == RESPONSE_SEND      ? prepare_send(op)
+           : op->kind == RESPONSE_WRITE   ? prepare_write(op)
+           : op->kind == RESPONSE_UPGRADE ? prepare_upgrade(op)
+                                          : prepare_end(op);
 }
 
 static void response_commit(ac_http_response_send_op *op)
@@ -953,6 +969,55 @@ ac_future *ac_http_response_write(ac_http_response_write_op *op, ac_http_respons
 ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_response *res)
 {
     return response_op(op, res, NULL, 0, RESPONSE_END);
+}
+
+/* ---- protocol upgrades ---- */
+
+static void conn_unlink(struct http_conn *c);
+
+/* Whether the upgrade can go ahead; adds the Upgrade field when it can. */
+static int upgrade_check(ac_http_response *res, const char *protocol)
+{
+    const ac_http_request *req = &res->conn->req;
+    size_t i, len = protocol ? strlen(protocol) : 0;
+    if (res->started)
+        return -EALREADY;
+    if (!req->upgrade || !req->body_complete || res->conn->upgraded || len == 0)
+        return -EINVAL;
+    for (i = 0; i < len; i++)
+        if (!is_token_char((unsigned char)protocol[i]) && protocol[i] != '/')
+            return -EINVAL; /* RFC 9110 7.8: protocol-name ["/" protocol-version] */
+    if (fields_append(res, "Upgrade: ", 9) < 0 || fields_append(res, protocol, len) < 0 ||
+        fields_append(res, "\r\n", 2) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* The 101 is out: the stream is the caller's, and the server forgets the connection (it no
+ * longer counts it, and a shutdown no longer closes it); its task ends with the handler. */
+static ac_stream *upgrade_take(ac_http_response *res)
+{
+    struct http_conn *c = res->conn;
+    ac_stream *stream = c->stream;
+    c->upgraded = 1;
+    c->stream = NULL;
+    conn_unlink(c);
+    return stream;
+}
+
+ASYNC_FN(ac_http_response_upgrade_op)
+    self->rc = upgrade_check(self->res, self->protocol);
+    if (self->rc < 0)
+        ASYNC_RETURN(self->rc);
+    AWAIT_TRY(self->rc, response_op(&self->send, self->res, NULL, 0, RESPONSE_UPGRADE));
+    self->stream = upgrade_take(self->res);
+    ASYNC_RETURN(0);
+ASYNC_END
+
+ac_future *ac_http_response_upgrade(ac_http_response_upgrade_op *op, ac_http_response *res,
+                                    const char *protocol)
+{
+    return ASYNC_NEW(op, ac_http_response_upgrade_op, .res = res, .protocol = protocol);
 }
 
 /* ---- the monitor ---- */
@@ -1125,7 +1190,8 @@ ASYNC_FN(http_conn)
         self->handler = build_handler(self);
         if (!self->handler) {
             self->rc = -ENOMEM;
-        } else if (self->req.body_complete) {
+        } else if (self->req.body_complete && !self->req.upgrade) {
+            /* (An upgrade's handler may take the socket over: nothing else may read it.) */
             self->branches[0] = self->handler;
             self->branches[1] = http_monitor(&self->monitor, self->stream);
             AWAIT_INTO(self->rc, ac_select(&self->select, self->branches, 2, AC_SELECT_BIASED));
@@ -1135,6 +1201,8 @@ ASYNC_FN(http_conn)
             AWAIT_INTO(self->rc, self->handler);
         }
         self->handler = NULL;
+        if (self->upgraded)
+            break; /* the stream is the handler's: nothing more for HTTP to do */
 
         /* Whatever the handler left undone. */
         if (self->rc < 0 && !self->res.started && !self->res.broken) {
