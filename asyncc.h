@@ -284,7 +284,7 @@ extern "C" {
  *   ac_http_response_upgrade   0, op->stream                   -EINVAL, I/O      partial no
  *   ac_ws_recv                 1 per message, 0 at the close   -EPROTO, -EILSEQ, yes     message
  *                                                              -EMSGSIZE, I/O
- *   ac_ws_send                 0                               -EPIPE, I/O       queued  a copy
+ *   ac_ws_send                 0                               -EPIPE, I/O       queued [9] a copy
  *   ac_ws_send_fragmented      0                               -EPIPE, I/O       queued  a copy
  *   ac_ws_ping                 0                               -EPIPE, I/O       queued  a copy
  *   ac_ws_shutdown             0 once both closes were seen    -ETIMEDOUT, recv  queued  no
