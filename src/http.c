@@ -985,7 +985,7 @@ static int upgrade_check(ac_http_response *res, const char *protocol)
     if (!req->upgrade || !req->body_complete || res->conn->upgraded || len == 0)
         return -EINVAL;
     for (i = 0; i < len; i++)
-        if (!is_token_char((unsigned char)protocol[i]) && protocol[i] != '/')
+        if (!http_is_token_char((unsigned char)protocol[i]) && protocol[i] != '/')
             return -EINVAL; /* RFC 9110 7.8: protocol-name ["/" protocol-version] */
     if (fields_append(res, "Upgrade: ", 9) < 0 || fields_append(res, protocol, len) < 0 ||
         fields_append(res, "\r\n", 2) < 0)
