@@ -272,6 +272,9 @@ extern "C" {
  *   ac_http_response_send      0                               -EALREADY, I/O    partial no
  *   ac_http_response_write     len                             -EINVAL, I/O      partial no
  *   ac_http_response_end       0                               I/O               partial no
+ *   ac_tls_connect             0, op->stream                   TLS's [8], I/O    yes     session
+ *   ac_tls_accept              0, op->stream                   TLS's [8], I/O    yes     session
+ *   ac_tls_shutdown            0                               -EINVAL, -EPIPE   yes     no
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
@@ -282,6 +285,8 @@ extern "C" {
  *     to the most queries ever in flight at once.
  * [6] it stops accepting; the connections, each a task it allocated, stay the server's.
  * [7] and -ENOMEM when its deadline cannot be armed, as for a sleep.
+ * [8] section 23: -EKEYEXPIRED, -EKEYREJECTED, -EPROTO, -ECONNABORTED, -ETIMEDOUT, -ENOTSUP;
+ *     "session" is the TLS state (OpenSSL's and about 50 KiB of buffers) the stream keeps.
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -1433,12 +1438,26 @@ AC_API int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, unsig
  * the io; afterwards use it only through the stream (ac_stream_io reads it back). */
 AC_API int ac_stream_from_io(ac_io *io, ac_stream **out);
 
+/* An in-memory connected pair (tokio::io::duplex): what is written to *a is read from *b and
+ * the other way round, each direction through a ring of `capacity` bytes (1 .. INT32_MAX).
+ * Every stream operation works on them as on a socket: a write waits while the ring is full, a
+ * read while it is empty; ac_stream_shutdown_write or closing one end gives the other end of
+ * file once it has read what was written, and closing one end makes the other's writes fail
+ * with -EPIPE (bytes still in the ring are dropped). For tests of protocol code (the HTTP server
+ * runs over it) and for plumbing two parts of one program; both ends must be used on one
+ * executor's thread. A task waiting on one end is woken by the other end's task, like a channel
+ * wait: when the only tasks left wait on each other, ac_executor_run reports -EDEADLK. Returns
+ * 0 with both ends (close each with ac_stream_close), -EINVAL or -ENOMEM (then both are NULL).
+ * ac_stream_io is NULL for them. Memory: one allocation of about 2 x capacity bytes. */
+AC_API int ac_stream_open_duplex(size_t capacity, ac_stream **a, ac_stream **b);
+
 /* Close the ac_io(s) (which closes the fds they own) and free the buffers and the stream. No
  * operation may be pending on it. Unflushed bytes (ac_stream_unflushed) are dropped, unsent,
  * like a BufWriter dropped without a flush: flush first. NULL is a no-op. */
 AC_API void ac_stream_close(ac_stream *stream);
 
-/* The read side's ac_io, for ac_io_peer_address and the like. Do not read from it directly. */
+/* The read side's ac_io, for ac_io_peer_address and the like (for a TLS stream, its TCP
+ * connection's; NULL for a duplex stream). Do not read from or write to it directly. */
 AC_API ac_io *ac_stream_io(const ac_stream *stream);
 
 /* The maximum size of the read buffer (default 65536, minimum 1): the longest line
@@ -3042,6 +3061,145 @@ AC_API ac_future *ac_http_response_send(ac_http_response_send_op *op, ac_http_re
 AC_API ac_future *ac_http_response_write(ac_http_response_write_op *op, ac_http_response *res,
                                          const void *data, size_t len);
 AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_response *res);
+
+/* ============================================================================================
+ * 23. TLS
+ *
+ * TLS 1.2 and 1.3 on OpenSSL 3, as a stream layer: a handshake turns a connected ac_stream
+ * (plain TCP from ac_stream_open or ac_stream_from_io, or any other stream) into a new
+ * ac_stream that encrypts. Every stream operation of section 15 works on it unchanged, and so
+ * does everything built on streams: ac_http_server_add_connection serves HTTPS over it, and
+ * ac_http_server_config.tls makes ac_http_serve do the handshakes itself (section 21).
+ *
+ *     // fragment: the names come from the surrounding program
+ *     ac_tls_config cfg = {.ca_file = NULL, .alpn = "http/1.1"};   // the system's CAs
+ *     rc = ac_tls_context_new(AC_TLS_CLIENT, &cfg, &ctx);
+ *     ...
+ *     AWAIT_TRY(self->rc, ac_tls_connect(&self->hs, ctx, tcp, "example.org", 10000));
+ *     self->s = self->hs.stream;                       // read and write it like any stream
+ *     ...
+ *     AWAIT(ac_tls_shutdown(&self->bye, self->s));     // close_notify, then half-close
+ *
+ * Contexts. An ac_tls_context holds the settings and certificates; one serves any number of
+ * handshakes (it must outlive those in progress; the streams they made may outlive it). Both
+ * roles use TLS 1.2 or newer, refuse renegotiation (SSL_OP_NO_RENEGOTIATION) and compression,
+ * and offer TLS 1.2 only forward-secret AEAD suites.
+ *   client  verifies the server's certificate chain against `ca_file` (PEM) or, when it is
+ *           NULL, the system's CA store; checks the certificate against the host name given
+ *           to ac_tls_connect (or the IP address, if it is one) and sends the name as SNI;
+ *           offers `alpn`.
+ *   server  presents `cert_file` (PEM chain, leaf first) with `key_file` (PEM); with
+ *           ac_tls_context_add_server_name, another certificate for a client that asks for
+ *           that name (SNI; exact, case-insensitive match, else the default one); selects the
+ *           first of its `alpn` protocols the client offers (none in common: no ALPN). Client
+ *           certificates are not requested.
+ *
+ * Errors: every function returns (or finishes with) 0 or a negative errno value.
+ *   -EKEYEXPIRED     the peer's certificate (or one of its chain) expired or is not yet valid
+ *   -EKEYREJECTED    any other verification failure: an untrusted or self-signed chain, a
+ *                    certificate for another host name. op->verify_error holds OpenSSL's
+ *                    X509_V_ERR_* code, ac_tls_verify_error_string(code) its text.
+ *   -EPROTO          a TLS protocol failure: the peer does not speak TLS, sent garbage (a bad
+ *                    record after the handshake too), or refused the handshake with an alert
+ *                    (no common version or cipher, or it rejected our certificate)
+ *   -ECONNABORTED    the peer closed the connection without close_notify: during the
+ *                    handshake, or in the middle of the stream — a truncation, never reported
+ *                    as end of file. Reads finish with 0 only after the peer's close_notify.
+ *   -ETIMEDOUT       the handshake took longer than its timeout
+ *   -ENOTSUP         asyncc was built without OpenSSL (ASYNCC_TLS off): every function
+ *                    fails with it (ac_tls_available() says which build this is)
+ *   and the lower stream's own (-ECONNRESET, -EPIPE ...), -EINVAL, -ENOMEM.
+ *
+ * Closing. ac_tls_shutdown sends close_notify and then half-closes the lower stream: the peer
+ * reads end of file. ac_stream_shutdown_write does the same without waiting (-EAGAIN when the
+ * lower stream cannot take the alert now: await ac_tls_shutdown then). The peer's close_notify
+ * is a read finishing with 0. ac_stream_close without either still sends close_notify if it
+ * can at once (never after an error) and closes the lower stream.
+ *
+ * Cancellation and the split. As section 15, with one difference: a write encrypts up to
+ * 32 KiB at a time, and once encrypted those records go out even if the write is cancelled
+ * before it reports them (before the next write's bytes, so the order holds); op->transferred
+ * may undercount by that much. A TLS stream has one reader and one writer like any stream; a
+ * read that must send (OpenSSL answering a TLS 1.3 key update) does so without waiting.
+ * Memory: about 50 KiB per connection for the ciphertext buffers (OpenSSL's own record buffers
+ * are released while idle).
+ * ============================================================================================ */
+
+typedef struct ac_tls_context ac_tls_context;
+
+enum { AC_TLS_CLIENT = 0, AC_TLS_SERVER = 1 };
+
+typedef struct ac_tls_config {
+    const char *ca_file;   /* client: CAs to trust (PEM); NULL: the system's store */
+    const char *cert_file; /* server: the certificate chain (PEM, leaf first) */
+    const char *key_file;  /* server: the leaf's private key (PEM) */
+    const char *alpn;      /* protocols by preference, comma-separated ("h2,http/1.1"); NULL:
+                            * no ALPN */
+} ac_tls_config;
+
+/* Create a context for `role` (AC_TLS_CLIENT or AC_TLS_SERVER) from `config` (read during the
+ * call; NULL for a client with the system's CAs and no ALPN). Returns 0 and *out, or -EINVAL
+ * (a bad role, no certificate or key for a server, a file that is not PEM, a key that does not
+ * match its certificate, an empty or over-long ALPN name), -ENOENT/-EACCES (a file that cannot
+ * be read), -ENOMEM, -ENOTSUP. Free it with ac_tls_context_free. */
+AC_API int ac_tls_context_new(int role, const ac_tls_config *config, ac_tls_context **out);
+
+/* Server: present `cert_file`/`key_file` to clients that ask for `host` by SNI. 0, -EINVAL (not
+ * a server context, no host, or a certificate problem as above), -ENOENT, -EACCES, -ENOMEM. */
+AC_API int ac_tls_context_add_server_name(ac_tls_context *context, const char *host,
+                                          const char *cert_file, const char *key_file);
+
+/* NULL is a no-op. No handshake may be in progress with it. */
+AC_API void ac_tls_context_free(ac_tls_context *context);
+
+/* 1 if asyncc was built with OpenSSL (ASYNCC_TLS), else 0 and every TLS function fails with
+ * -ENOTSUP. */
+AC_API int ac_tls_available(void);
+
+/* Handshake as a client (ac_tls_connect, checking `host`, which is read during the call) or a
+ * server (ac_tls_accept) over `lower`, a connected stream with nothing unflushed, which the
+ * operation takes whatever happens. Finishes with 0 and op->stream, the TLS stream (close it
+ * with ac_stream_close, which closes `lower` too), or a negative errno (see above; op->stream
+ * is NULL and `lower` has been closed). Bytes already buffered in `lower` are the first bytes
+ * of the handshake (STARTTLS after a plain-text exchange works). `timeout_ms` bounds the whole
+ * handshake (0: no limit): a peer that stops half-way is -ETIMEDOUT. Cancel: the handshake is
+ * dropped and `lower` closed. */
+typedef struct ac_tls_connect_op {
+    ac_future future;
+    ac_tls_context *context;
+    ac_stream *lower;
+    struct ac_tls_session *session; /* the library's */
+    ac_stream *stream;           /* the result */
+    int verify_error;            /* OpenSSL's X509_V_ERR_* code: 0 when verified or unchecked */
+    int setup_error;
+    uint64_t timeout_ms;
+    ac_sleep_ms_op timer;
+} ac_tls_connect_op;
+typedef ac_tls_connect_op ac_tls_accept_op;
+AC_API ac_future *ac_tls_connect(ac_tls_connect_op *op, ac_tls_context *context,
+                                 ac_stream *lower, const char *host, uint64_t timeout_ms);
+AC_API ac_future *ac_tls_accept(ac_tls_accept_op *op, ac_tls_context *context, ac_stream *lower,
+                                uint64_t timeout_ms);
+
+/* Send close_notify (once, however often called) and half-close the lower stream. Finishes
+ * with 0, -EINVAL (not a TLS stream), -EPIPE (after a TLS error), or the lower stream's error.
+ * No write may be pending on the stream. Cancel-safe: the alert, once queued, goes out with
+ * the next write or shutdown. */
+typedef struct ac_tls_shutdown_op {
+    ac_future future;
+    ac_stream *stream;
+} ac_tls_shutdown_op;
+AC_API ac_future *ac_tls_shutdown(ac_tls_shutdown_op *op, ac_stream *stream);
+
+/* The protocol ALPN agreed on ("http/1.1"), or NULL (none, or not a TLS stream). */
+AC_API const char *ac_tls_alpn(const ac_stream *stream);
+
+/* The host name of SNI: on a server what the client asked for, on a client what it sent; NULL
+ * if none (or not a TLS stream). Valid while the stream is open. */
+AC_API const char *ac_tls_server_name(const ac_stream *stream);
+
+/* OpenSSL's text for an X509_V_ERR_* code (op->verify_error): "certificate has expired", ... */
+AC_API const char *ac_tls_verify_error_string(int verify_error);
 
 #ifdef __cplusplus
 }
