@@ -2793,7 +2793,9 @@ AC_API int ac_group_error(const ac_group *group);
  * Model. An ac_http_server holds the configuration (limits and timeouts), the handler and the
  * connections. ac_http_serve runs an accept loop on a listener you own and starts one task per
  * connection ("http#1", "http#2", ... in task dumps); ac_http_server_add_connection hands over
- * one connected ac_stream instead (a socketpair in tests, later a TLS stream). A connection
+ * one connected ac_stream instead (a socketpair or ac_stream_open_duplex in tests, a TLS
+ * stream). HTTPS: with config.tls (section 23) every connection, accepted or handed over,
+ * first completes a TLS server handshake within header_timeout_ms. A connection
  * reads one request head, runs the handler, makes sure the response is complete, and only then
  * parses the next request: pipelined requests are answered in order, one at a time. HTTP runs
  * on the public ac_stream API only, so any transport a stream can carry carries it.
@@ -2886,6 +2888,8 @@ typedef struct ac_http_response ac_http_response; /* its response, owned by its 
 
 /* Limits and timeouts. Start from ac_http_server_config_default and change what you need;
  * every field must be > 0. Durations saturate as ac_sleep_ms's do: UINT64_MAX never expires. */
+typedef struct ac_tls_context ac_tls_context; /* section 23 */
+
 typedef struct ac_http_server_config {
     size_t max_request_line;    /* the request target's length (default 8192): 414 */
     size_t max_header_bytes;    /* the header fields' bytes (default 16384): 431 */
@@ -2896,6 +2900,10 @@ typedef struct ac_http_server_config {
     uint64_t body_timeout_ms;   /* each body read (default 30000): 408 */
     uint64_t write_timeout_ms;  /* each response write (default 30000): closed */
     uint32_t max_connections;   /* open at once (default 10000); at the limit accept waits */
+    ac_tls_context *tls;        /* HTTPS: each connection first completes a TLS server
+                                 * handshake within header_timeout_ms (failures close it).
+                                 * Default NULL: plain HTTP. Not owned: it must outlive the
+                                 * server. Section 23. */
 } ac_http_server_config;
 
 AC_API void ac_http_server_config_default(ac_http_server_config *config);
@@ -3124,8 +3132,6 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  * Memory: about 50 KiB per connection for the ciphertext buffers (OpenSSL's own record buffers
  * are released while idle).
  * ============================================================================================ */
-
-typedef struct ac_tls_context ac_tls_context;
 
 enum { AC_TLS_CLIENT = 0, AC_TLS_SERVER = 1 };
 

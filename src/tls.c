@@ -62,6 +62,7 @@ struct ac_tls_session {
     int lower_error;   /* the lower stream's error, which OpenSSL only saw as a failed read */
     bool close_sent;   /* our close_notify is in the outbox or sent */
     bool failed;       /* a fatal error: no close_notify on close */
+    bool established;  /* the handshake is over */
     char *alpn;        /* the protocol agreed, or NULL */
 };
 
@@ -151,8 +152,11 @@ static int progress(struct ac_tls_session *t, int ret, int side, ac_cx *cx)
     int rc;
     switch (SSL_get_error(t->ssl, ret)) {
     case SSL_ERROR_WANT_READ:
-        rc = flush_out(t, cx, side); /* a handshake flight goes before we wait for the answer */
-        if (rc < 0)
+        /* A handshake flight goes before we wait for the answer. A read on an established
+         * session only tries: waiting to write would take the lower stream's write side from
+         * the stream's writer (what stays goes out with the next write). */
+        rc = flush_out(t, t->established ? NULL : cx, side);
+        if (rc < 0 && !(rc == -EAGAIN && t->established))
             return rc;
         rc = fill_in(t, cx, side);
         return rc < 0 ? rc : 1;
@@ -568,6 +572,7 @@ static ac_poll handshake_done(ac_tls_connect_op *op)
         t->alpn[alpn_len] = '\0';
     }
     handshake_release(op);
+    t->established = true;
     op->session = NULL;
     op->lower = NULL;
     rc = ac_stream_open_transport_(&tls_transport, t, &op->stream); /* closes t on failure */
