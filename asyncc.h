@@ -1598,7 +1598,9 @@ AC_API size_t ac_stream_write_buffer_capacity(const ac_stream *stream);
 AC_API size_t ac_stream_unflushed(const ac_stream *stream);
 
 /* Half-close: the peer reads end of file; reading continues. A socket is shut down for writing;
- * a stream from ac_stream_open_pair closes its write fd. Later writes fail with -EPIPE. Returns
+ * a stream from ac_stream_open_pair closes its write fd; a TLS stream sends close_notify first
+ * (-EAGAIN if the alert cannot go at once: await ac_tls_shutdown, section 23); a duplex end
+ * gives the other end of file. Later writes fail with -EPIPE. Returns
  * 0 or a negative errno (-ENOTSOCK for a single fd that is not a socket; -EBUSY, doing nothing,
  * while the write buffer holds unflushed bytes: await ac_stream_flush first). No write may be
  * pending. */

@@ -18,11 +18,11 @@
 
 struct duplex_ring {
     char *data;
-    size_t head, len;      /* the unread bytes: len of them from data[head], wrapping */
-    ac_task *reader;       /* the task waiting for bytes, or NULL */
-    ac_task *writer;       /* the task waiting for room, or NULL */
-    bool writer_done;      /* the writing end half-closed or closed: end of file once empty */
-    bool reader_gone;      /* the reading end closed: writes fail with -EPIPE */
+    size_t head, len; /* the unread bytes: len of them from data[head], wrapping */
+    ac_task *reader;  /* the task waiting for bytes, or NULL */
+    ac_task *writer;  /* the task waiting for room, or NULL */
+    bool writer_done; /* the writing end half-closed or closed: end of file once empty */
+    bool reader_gone; /* the reading end closed: writes fail with -EPIPE */
 };
 
 struct duplex_end {
@@ -139,8 +139,7 @@ static void duplex_close(void *ctx)
 }
 
 static const ac_stream_transport duplex_transport = {
-    "duplex", duplex_read, duplex_writev, duplex_shutdown_write, duplex_forget, NULL,
-    duplex_close};
+    "duplex", duplex_read, duplex_writev, duplex_shutdown_write, duplex_forget, NULL, duplex_close};
 
 int ac_stream_open_duplex(size_t capacity, ac_stream **a, ac_stream **b)
 {

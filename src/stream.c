@@ -301,7 +301,7 @@ static int make_room(ac_stream *s, size_t want)
 
 /* One read into buf: the count (> 0), 0 at end of file, -EAGAIN when there is nothing to read
  * now, or another negative errno. On -EAGAIN an fd's readiness is forgotten (wait_readable then
- * parks the task), and a transport has arranged the wake of cx's task (with cx; NULL only tries). */
+ * parks the task), and a transport has arranged the wake of cx's task (if cx is not NULL). */
 AC_FAST_PATH_ int read_once(ac_stream *s, void *buf, size_t len, ac_cx *cx)
 {
     ac_io *io = s->rio;

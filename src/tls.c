@@ -31,8 +31,8 @@
 #include <unistd.h>
 
 enum {
-    TLS_RECORD = 16384,          /* the largest plaintext of one record */
-    TLS_RECORD_OVERHEAD = 512,   /* header, padding, MAC or tag: at most this much more */
+    TLS_RECORD = 16384,        /* the largest plaintext of one record */
+    TLS_RECORD_OVERHEAD = 512, /* header, padding, MAC or tag: at most this much more */
     TLS_OUTBOX = 2 * (TLS_RECORD + TLS_RECORD_OVERHEAD),
     TLS_INBOX = TLS_RECORD + TLS_RECORD_OVERHEAD,
     SIDE_READ = 0,  /* the read operation (and a handshake) */
@@ -292,9 +292,8 @@ static void tls_close(void *ctx)
     session_free(t);
 }
 
-static const ac_stream_transport tls_transport = {"tls",       tls_read, tls_writev,
-                                                  tls_shutdown_write, tls_forget, tls_io,
-                                                  tls_close};
+static const ac_stream_transport tls_transport = {
+    "tls", tls_read, tls_writev, tls_shutdown_write, tls_forget, tls_io, tls_close};
 
 static struct ac_tls_session *session_of(const ac_stream *s)
 {
@@ -386,7 +385,8 @@ static int load_certificate(SSL_CTX *ctx, const char *cert_file, const char *key
 /* One SSL_CTX with the settings every context shares; a server's SNI certificates get one each. */
 static int make_ctx(ac_tls_context *c, SSL_CTX **out)
 {
-    SSL_CTX *ctx = SSL_CTX_new(c->role == AC_TLS_SERVER ? TLS_server_method() : TLS_client_method());
+    SSL_CTX *ctx =
+        SSL_CTX_new(c->role == AC_TLS_SERVER ? TLS_server_method() : TLS_client_method());
     *out = ctx;
     if (!ctx)
         return -ENOMEM;
@@ -624,9 +624,9 @@ static const char *handshake_describe(const ac_future *f, char *buf, size_t size
     return buf;
 }
 
-static const ac_future_vtable handshake_vtable = {
-    handshake_poll,     handshake_cancel, handshake_describe,
-    "tls_handshake",    __FILE__,         sizeof(ac_tls_connect_op)};
+static const ac_future_vtable handshake_vtable = {handshake_poll,     handshake_cancel,
+                                                  handshake_describe, "tls_handshake",
+                                                  __FILE__,           sizeof(ac_tls_connect_op)};
 
 static ac_future *handshake_init(ac_tls_connect_op *op, ac_tls_context *c, ac_stream *lower,
                                  const char *host, uint64_t timeout_ms, int role)
@@ -770,8 +770,8 @@ static const char *unsupported_describe(const ac_future *f, char *buf, size_t si
 }
 
 static const ac_future_vtable unsupported_vtable = {
-    unsupported_poll, unsupported_cancel, unsupported_describe, "tls_unsupported", __FILE__,
-    sizeof(ac_future)};
+    unsupported_poll,  unsupported_cancel, unsupported_describe,
+    "tls_unsupported", __FILE__,           sizeof(ac_future)};
 
 ac_future *ac_tls_connect(ac_tls_connect_op *op, ac_tls_context *c, ac_stream *lower,
                           const char *host, uint64_t timeout_ms)

@@ -2,10 +2,11 @@
  * test_tls.c — TLS (header section 23) against real peers and in-process: the asyncc client
  * against `openssl s_server` (data both ways, ALPN, close_notify both ways; an expired, a
  * self-signed and a wrong-host certificate, each its documented code and OpenSSL's text), the
- * asyncc server against `openssl s_client`; in-process pairs over a socketpair and over a duplex
- * stream (a large transfer, SNI certificate choice, garbage after the handshake, a truncated
- * stream); a non-TLS client, silent peers (the handshake timeout, a cancelled handshake), and
- * bad arguments. The certificates are made fresh by tests/tls_make_certs.sh.
+ * client fetching a page from nginx serving TLS, the asyncc server against `openssl s_client`;
+ * in-process pairs over a socketpair and over a duplex stream (a large transfer, SNI certificate
+ * choice, garbage after the handshake, a truncated stream); a non-TLS client, silent peers (the
+ * handshake timeout, a cancelled handshake), and bad arguments. The certificates are made fresh by
+ * tests/tls_make_certs.sh.
  */
 /* ctest: no-valgrind */
 #define _GNU_SOURCE
@@ -86,8 +87,8 @@ static void start_peer(const char *command)
 /* Waits (up to 10 s) until something accepts connections on the port. */
 static void wait_for_listener(uint16_t port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < 500; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
@@ -151,8 +152,8 @@ struct client {
 ASYNC_FN(client)
     AWAIT_TRY(self->rc, ac_socket_connect(&self->connect, self->ex, &self->addr));
     ck_assert_int_eq(ac_stream_from_io(self->connect.conn, &self->lower), 0);
-    AWAIT_INTO(self->rc, ac_tls_connect(&self->hs, self->ctx, self->lower, self->host,
-                                        self->timeout_ms));
+    AWAIT_INTO(self->rc,
+               ac_tls_connect(&self->hs, self->ctx, self->lower, self->host, self->timeout_ms));
     self->verify_error = self->hs.verify_error;
     if (self->rc < 0)
         ASYNC_RETURN(self->rc);
@@ -166,7 +167,7 @@ ASYNC_FN(client)
     /* the peer answers our close_notify with its own: a clean end of file */
     AWAIT_INTO(self->end, ac_stream_read_line(&self->line, self->s, sizeof self->reply - 1));
     ASYNC_RETURN(0);
-ASYNC_FINALLY
+    ASYNC_FINALLY
     ac_stream_close(self->s);
 ASYNC_END
 
@@ -176,8 +177,8 @@ static int run_client(struct client *c, ac_tls_context *ctx, uint16_t port, cons
     ck_assert_int_eq(ac_sockaddr_ip(&c->addr, "127.0.0.1", port), 0);
     c->timeout_ms = 10000;
     c->end = 1;
-    return ac_block_on(ex, ASYNC_NEW(c, client, .ex = ex, .ctx = ctx, .addr = c->addr,
-                                     .host = host, .timeout_ms = c->timeout_ms, .end = 1));
+    return ac_block_on(ex, ASYNC_NEW(c, client, .ex = ex, .ctx = ctx, .addr = c->addr, .host = host,
+                                     .timeout_ms = c->timeout_ms, .end = 1));
 }
 
 START_TEST(client_exchanges_data_with_openssl_s_server)
@@ -226,6 +227,85 @@ START_TEST(bad_certificates_fail_with_their_codes)
 }
 END_TEST
 
+/* ---- the client against nginx serving TLS ---- */
+
+/* GETs / over TLS with Connection: close and reads the response to its end. */
+struct https_get {
+    ac_future future;
+    ac_executor *ex;
+    ac_tls_context *ctx;
+    ac_sockaddr addr;
+    int rc;
+    size_t got;
+    char response[4096];
+    ac_stream *lower, *s;
+    ac_socket_connect_op connect;
+    ac_tls_connect_op hs;
+    ac_stream_write_all_op w;
+    ac_stream_read_some_op r;
+};
+
+ASYNC_FN(https_get)
+    AWAIT_TRY(self->rc, ac_socket_connect(&self->connect, self->ex, &self->addr));
+    ck_assert_int_eq(ac_stream_from_io(self->connect.conn, &self->lower), 0);
+    AWAIT_TRY(self->rc, ac_tls_connect(&self->hs, self->ctx, self->lower, "localhost", 10000));
+    self->s = self->hs.stream;
+    AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s,
+                                            "GET / HTTP/1.1\r\nHost: localhost\r\n"
+                                            "Connection: close\r\n\r\n",
+                                            54));
+    for (;;) {
+        ck_assert_uint_lt(self->got, sizeof self->response - 1);
+        AWAIT_TRY(self->rc, ac_stream_read_some(&self->r, self->s, self->response + self->got,
+                                                sizeof self->response - 1 - self->got));
+        if (self->rc == 0)
+            break; /* nginx's close_notify */
+        self->got += (size_t)self->rc;
+    }
+    ASYNC_FINALLY
+    ac_stream_close(self->s);
+ASYNC_END
+
+START_TEST(client_fetches_a_page_from_nginx_over_tls)
+{
+    static struct https_get g;
+    char conf[PATH_MAX + 32], command[4 * PATH_MAX];
+    uint16_t port = free_port();
+    ac_tls_context *ctx = client_context(NULL);
+    FILE *f;
+    if (system("command -v nginx >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "test_tls: nginx is not installed: skipping the nginx peer\n");
+        ac_tls_context_free(ctx);
+        return;
+    }
+    snprintf(conf, sizeof conf, "%s/nginx.conf", certs);
+    f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "worker_processes 1;\nerror_log %s/nginx.err;\npid %s/nginx.pid;\nevents {}\n"
+            "http {\n access_log off;\n client_body_temp_path %s;\n proxy_temp_path %s;\n"
+            " fastcgi_temp_path %s;\n uwsgi_temp_path %s;\n scgi_temp_path %s;\n"
+            " server {\n  listen 127.0.0.1:%u ssl;\n  ssl_certificate %s/server.pem;\n"
+            "  ssl_certificate_key %s/server.key;\n"
+            "  location / { return 200 \"hello from nginx\\n\"; }\n }\n}\n",
+            certs, certs, certs, certs, certs, certs, certs, port, certs, certs);
+    fclose(f);
+    snprintf(command, sizeof command,
+             "exec nginx -e %s/nginx.err -p %s -c %s -g 'daemon off; master_process off;'", certs,
+             certs, conf);
+    start_peer(command);
+    wait_for_listener(port);
+    memset(&g, 0, sizeof g);
+    ck_assert_int_eq(ac_sockaddr_ip(&g.addr, "127.0.0.1", port), 0);
+    ck_assert_int_eq(
+        ac_block_on(ex, ASYNC_NEW(&g, https_get, .ex = ex, .ctx = ctx, .addr = g.addr)), 0);
+    g.response[g.got] = '\0';
+    ck_assert_msg(strncmp(g.response, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", g.response);
+    ck_assert_ptr_nonnull(strstr(g.response, "\r\n\r\nhello from nginx\n"));
+    ac_tls_context_free(ctx);
+}
+END_TEST
+
 /* ---- the server against openssl s_client ---- */
 
 struct server {
@@ -253,7 +333,7 @@ ASYNC_FN(server)
     memcpy(self->got, self->line.data, (size_t)self->rc);
     AWAIT_TRY(self->rc, ac_stream_read_line(&self->line, self->s, sizeof self->got - 1));
     ASYNC_RETURN(self->rc); /* 0: the client's close_notify */
-ASYNC_FINALLY
+    ASYNC_FINALLY
     ac_stream_close(self->s);
     ac_io_close(self->listener);
 ASYNC_END
@@ -329,8 +409,8 @@ START_TEST(a_silent_peer_times_the_handshake_out)
     ac_tls_context *cctx = client_context(NULL);
     ac_future *f = server(&srv, &port, sctx, 200);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     /* a client that connects and says nothing */
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     ck_assert_int_eq(ac_block_on(ex, f), -ETIMEDOUT);
@@ -343,9 +423,8 @@ START_TEST(a_silent_peer_times_the_handshake_out)
         ck_assert_int_eq(ac_socket_listen(ex, &addr, 0, 0, &listener), 0);
         ck_assert_int_eq(ac_io_local_address(listener, &addr), 0);
         memset(&c, 0, sizeof c);
-        ck_assert_int_eq(ac_block_on(ex, ASYNC_NEW(&c, client, .ex = ex, .ctx = cctx,
-                                                   .addr = addr, .host = "localhost",
-                                                   .timeout_ms = 200)),
+        ck_assert_int_eq(ac_block_on(ex, ASYNC_NEW(&c, client, .ex = ex, .ctx = cctx, .addr = addr,
+                                                   .host = "localhost", .timeout_ms = 200)),
                          -ETIMEDOUT);
         ac_io_close(listener);
     }
@@ -484,9 +563,9 @@ START_TEST(the_server_chooses_its_certificate_by_sni)
 {
     ac_tls_context *cctx = client_context(NULL), *sctx = server_context("server", NULL);
     ac_stream *a, *b, *client_end, *server_end;
-    ck_assert_int_eq(ac_tls_context_add_server_name(sctx, "OTHER.test", cert("other.pem"),
-                                                    cert("other.key")),
-                     0);
+    ck_assert_int_eq(
+        ac_tls_context_add_server_name(sctx, "OTHER.test", cert("other.pem"), cert("other.key")),
+        0);
     ck_assert_int_eq(ac_stream_open_duplex(65536, &a, &b), 0);
     tls_pair(cctx, sctx, a, b, "other.test", &client_end, &server_end);
     ck_assert_str_eq(ac_tls_server_name(server_end), "other.test");
@@ -575,9 +654,9 @@ START_TEST(a_cancelled_handshake_closes_its_stream)
     char buf[512];
     ck_assert_int_eq(ac_stream_open_duplex(4096, &a, &b), 0);
     /* nobody answers on b: the outer timeout cancels the handshake, which closes a */
-    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 20,
-                                                   ac_tls_connect(&hs, cctx, a, "localhost", 0))),
-                     -ETIMEDOUT);
+    ck_assert_int_eq(
+        ac_block_on(ex, ac_timeout_ms(&timeout, 20, ac_tls_connect(&hs, cctx, a, "localhost", 0))),
+        -ETIMEDOUT);
     ck_assert_ptr_null(hs.stream);
     ck_assert_int_gt(ac_block_on(ex, ac_stream_read_some(&r, b, buf, sizeof buf)), 0); /* hello */
     while (ac_block_on(ex, ac_stream_read_some(&r, b, buf, sizeof buf)) > 0)
@@ -585,6 +664,88 @@ START_TEST(a_cancelled_handshake_closes_its_stream)
     ck_assert_int_eq(r.future.result, 0); /* then end of file: a was closed */
     ac_stream_close(b);
     ac_tls_context_free(cctx);
+}
+END_TEST
+
+/* HTTPS in process: the server's TLS hook over a duplex stream, and a server freed while a
+ * connection is in its handshake (the handshake is cancelled and its stream closed). */
+struct hi {
+    ac_future future;
+    ac_http_response *res;
+    ac_http_response_send_op send;
+};
+
+ASYNC_FN(hi)
+    AWAIT(ac_http_response_send(&self->send, self->res, "hi\n", 3));
+ASYNC_END
+
+static ac_future *hi(void *frame, ac_http_request *req, ac_http_response *res, void *user)
+{
+    (void)req, (void)user;
+    return ASYNC_NEW((struct hi *)frame, hi, .res = res);
+}
+
+struct exchange {
+    ac_future future;
+    ac_tls_context *ctx;
+    ac_stream *lower, *s;
+    int rc;
+    size_t got;
+    char response[512];
+    ac_tls_connect_op hs;
+    ac_stream_write_all_op w;
+    ac_stream_read_some_op r;
+};
+
+ASYNC_FN(exchange)
+    AWAIT_TRY(self->rc, ac_tls_connect(&self->hs, self->ctx, self->lower, "localhost", 5000));
+    self->s = self->hs.stream;
+    AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s,
+                                            "GET / HTTP/1.1\r\nHost: a\r\nConnection: close"
+                                            "\r\n\r\n",
+                                            46));
+    for (;;) {
+        ck_assert_uint_lt(self->got, sizeof self->response - 1);
+        AWAIT_TRY(self->rc, ac_stream_read_some(&self->r, self->s, self->response + self->got,
+                                                sizeof self->response - 1 - self->got));
+        if (self->rc == 0)
+            break;
+        self->got += (size_t)self->rc;
+    }
+    self->response[self->got] = '\0';
+ASYNC_FINALLY
+    ac_stream_close(self->s);
+ASYNC_END
+
+START_TEST(https_over_a_duplex_stream_and_a_server_freed_mid_handshake)
+{
+    static struct exchange x;
+    ac_tls_context *cctx = client_context(NULL), *sctx = server_context("server", NULL);
+    ac_http_server_config config;
+    ac_http_server *server;
+    ac_stream *a, *b;
+    ac_http_server_config_default(&config);
+    config.tls = sctx;
+    ck_assert_int_eq(ac_http_server_new(&config, hi, sizeof(struct hi), NULL, &server), 0);
+
+    ck_assert_int_eq(ac_stream_open_duplex(4096, &a, &b), 0);
+    ck_assert_int_eq(ac_http_server_add_connection(server, b), 0);
+    memset(&x, 0, sizeof x);
+    ck_assert_int_eq(ac_block_on(ex, ASYNC_NEW(&x, exchange, .ctx = cctx, .lower = a)), 0);
+    ck_assert_msg(strncmp(x.response, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", x.response);
+    ck_assert_ptr_nonnull(strstr(x.response, "\r\n\r\nhi\n"));
+    expect_settled(ex, 0);
+    ck_assert_uint_eq(ac_http_server_connections(server), 0);
+
+    /* a client that never starts its handshake: the server is freed meanwhile */
+    ck_assert_int_eq(ac_stream_open_duplex(4096, &a, &b), 0);
+    ck_assert_int_eq(ac_http_server_add_connection(server, b), 0);
+    let_tasks_park(ex);
+    ck_assert_uint_eq(ac_http_server_connections(server), 1);
+    ac_http_server_free(server);
+    ac_stream_close(a);
+    ac_tls_context_free(cctx);
+    ac_tls_context_free(sctx);
 }
 END_TEST
 
@@ -610,12 +771,10 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(ac_tls_context_new(AC_TLS_SERVER, &cfg, &ctx), -EINVAL);
     cfg.key_file = cert("ca.srl"); /* not PEM */
     ck_assert_int_eq(ac_tls_context_new(AC_TLS_SERVER, &cfg, &ctx), -EINVAL);
-    ck_assert_int_eq(ac_tls_context_add_server_name(sctx, "", cert("other.pem"),
-                                                    cert("other.key")),
+    ck_assert_int_eq(ac_tls_context_add_server_name(sctx, "", cert("other.pem"), cert("other.key")),
                      -EINVAL);
-    ck_assert_int_eq(ac_tls_context_add_server_name(sctx, "x", cert("missing.pem"),
-                                                    cert("other.key")),
-                     -ENOENT);
+    ck_assert_int_eq(
+        ac_tls_context_add_server_name(sctx, "x", cert("missing.pem"), cert("other.key")), -ENOENT);
     ac_tls_context_free(NULL);
 
     /* a server context for a client handshake, a client without a host name: -EINVAL, and
@@ -677,6 +836,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, client_exchanges_data_with_openssl_s_server);
     tcase_add_test(tc, bad_certificates_fail_with_their_codes);
+    tcase_add_test(tc, client_fetches_a_page_from_nginx_over_tls);
     tcase_add_test(tc, server_exchanges_data_with_openssl_s_client);
     tcase_add_test(tc, a_client_that_does_not_speak_tls_is_eproto);
     tcase_add_test(tc, a_silent_peer_times_the_handshake_out);
@@ -686,6 +846,7 @@ int main(void)
     tcase_add_test(tc, a_truncated_stream_is_an_error_not_end_of_file);
     tcase_add_test(tc, close_notify_both_ways_in_process);
     tcase_add_test(tc, a_cancelled_handshake_closes_its_stream);
+    tcase_add_test(tc, https_over_a_duplex_stream_and_a_server_freed_mid_handshake);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(suite, tc);
     failed = run_suite(suite);
