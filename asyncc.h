@@ -3130,7 +3130,9 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  * 32 KiB at a time, and once encrypted those records go out even if the write is cancelled
  * before it reports them (before the next write's bytes, so the order holds); op->transferred
  * may undercount by that much. A TLS stream has one reader and one writer like any stream; a
- * read that must send (OpenSSL answering a TLS 1.3 key update) does so without waiting.
+ * read that must send (OpenSSL answering a TLS 1.3 key update) does so without waiting, except
+ * when 32 KiB of the writer's records are still unsent: then it waits for them, and a reader
+ * and a writer in two tasks are reported as two writers of the TCP stream (debug builds).
  * Memory: about 50 KiB per connection for the ciphertext buffers (OpenSSL's own record buffers
  * are released while idle).
  * ============================================================================================ */
