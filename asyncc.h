@@ -3176,12 +3176,12 @@ AC_API int ac_tls_available(void);
  * dropped and `lower` closed. */
 typedef struct ac_tls_connect_op {
     ac_future future;
-    ac_tls_context *context;
-    ac_stream *lower;
-    struct ac_tls_session *session; /* the library's */
-    ac_stream *stream;           /* the result */
-    int verify_error;            /* OpenSSL's X509_V_ERR_* code: 0 when verified or unchecked */
+    ac_stream *stream; /* the result */
+    int verify_error;  /* OpenSSL's X509_V_ERR_* code: 0 when verified or unchecked */
+    /* the library's: */
     int setup_error;
+    ac_stream *lower;
+    struct ac_tls_session *session;
     uint64_t timeout_ms;
     ac_sleep_ms_op timer;
 } ac_tls_connect_op;

@@ -631,7 +631,6 @@ static const ac_future_vtable handshake_vtable = {handshake_poll,     handshake_
 static ac_future *handshake_init(ac_tls_connect_op *op, ac_tls_context *c, ac_stream *lower,
                                  const char *host, uint64_t timeout_ms, int role)
 {
-    op->context = c;
     op->lower = lower;
     op->session = NULL;
     op->stream = NULL;
