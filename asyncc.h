@@ -25,6 +25,7 @@
  *  20. Generators and streams: ASYNC_YIELD and FOR_AWAIT
  *  21. HTTP: an HTTP/1.1 server
  *  22. HTTP: an HTTP/1.1 client
+ *  23. TLS: encrypted streams on OpenSSL 3, HTTPS
  *  24. WebSockets: the server's upgrade, a client, messages, ping/pong, the close handshake
  *  25. Signals and child processes
  *
@@ -281,17 +282,20 @@ extern "C" {
  *   ac_http_client_request_write   len                             see 22      fails   no
  *   ac_http_client_request_finish  status                          see 22      fails   no
  *   ac_http_client_response_read_body  bytes (> 0), 0 at the end  see 22      yes     buf [2]
+ *   ac_tls_connect             0, op->stream                   TLS's [9], I/O    yes     session
+ *   ac_tls_accept              0, op->stream                   TLS's [9], I/O    yes     session
+ *   ac_tls_shutdown            0                               -EINVAL, -EPIPE   yes     no
  *   ac_http_response_upgrade   0, op->stream                   -EINVAL, I/O      partial no
  *   ac_ws_recv                 1 per message, 0 at the close   -EPROTO, -EILSEQ, yes     message
  *                                                              -EMSGSIZE, I/O
- *   ac_ws_send                 0                               -EPIPE, I/O       queued [9] a copy
+ *   ac_ws_send                 0                               -EPIPE, I/O       queued [10] a copy
  *   ac_ws_send_fragmented      0                               -EPIPE, I/O       queued  a copy
  *   ac_ws_ping                 0                               -EPIPE, I/O       queued  a copy
  *   ac_ws_shutdown             0 once both closes were seen    -ETIMEDOUT, recv  queued  no
  *   ac_ws_accept               0, op->ws                       -EPROTO, I/O      partial the ws
  *   ac_ws_connect              0, op->ws                       -EPROTO, I/O      closes  the ws
  *   ac_signal_recv             deliveries (>= 1)                                 yes     no
- *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [10] no
+ *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [11] no
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
@@ -304,9 +308,11 @@ extern "C" {
  * [7] and -ENOMEM when its deadline cannot be armed, as for a sleep.
  * [8] the errors of section 22 (-EPROTO, -EMSGSIZE, -ECONNRESET, -EPIPE, -ELOOP, ...); a
  *     cancelled send closes its connection and fails the request: "fails".
- * [9] queued: the frames of a cancelled send still go out, whole, with the connection's next
+ * [9] section 23: -EKEYEXPIRED, -EKEYREJECTED, -EPROTO, -ECONNABORTED, -ETIMEDOUT, -ENOTSUP;
+ *     "session" is the TLS state (OpenSSL's and about 50 KiB of buffers) the stream keeps.
+ * [10] queued: the frames of a cancelled send still go out, whole, with the connection's next
  *     write (section 24).
- * [10] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
+ * [11] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -1458,12 +1464,26 @@ AC_API int ac_stream_open_pair(ac_executor *ex, int read_fd, int write_fd, unsig
  * the io; afterwards use it only through the stream (ac_stream_io reads it back). */
 AC_API int ac_stream_from_io(ac_io *io, ac_stream **out);
 
+/* An in-memory connected pair (tokio::io::duplex): what is written to *a is read from *b and
+ * the other way round, each direction through a ring of `capacity` bytes (1 .. INT32_MAX).
+ * Every stream operation works on them as on a socket: a write waits while the ring is full, a
+ * read while it is empty; ac_stream_shutdown_write or closing one end gives the other end of
+ * file once it has read what was written, and closing one end makes the other's writes fail
+ * with -EPIPE (bytes still in the ring are dropped). For tests of protocol code (the HTTP server
+ * runs over it) and for plumbing two parts of one program; both ends must be used on one
+ * executor's thread. A task waiting on one end is woken by the other end's task, like a channel
+ * wait: when the only tasks left wait on each other, ac_executor_run reports -EDEADLK. Returns
+ * 0 with both ends (close each with ac_stream_close), -EINVAL or -ENOMEM (then both are NULL).
+ * ac_stream_io is NULL for them. Memory: one allocation of about 2 x capacity bytes. */
+AC_API int ac_stream_open_duplex(size_t capacity, ac_stream **a, ac_stream **b);
+
 /* Close the ac_io(s) (which closes the fds they own) and free the buffers and the stream. No
  * operation may be pending on it. Unflushed bytes (ac_stream_unflushed) are dropped, unsent,
  * like a BufWriter dropped without a flush: flush first. NULL is a no-op. */
 AC_API void ac_stream_close(ac_stream *stream);
 
-/* The read side's ac_io, for ac_io_peer_address and the like. Do not read from it directly. */
+/* The read side's ac_io, for ac_io_peer_address and the like (for a TLS stream, its TCP
+ * connection's; NULL for a duplex stream). Do not read from or write to it directly. */
 AC_API ac_io *ac_stream_io(const ac_stream *stream);
 
 /* The maximum size of the read buffer (default 65536, minimum 1): the longest line
@@ -1604,7 +1624,9 @@ AC_API size_t ac_stream_write_buffer_capacity(const ac_stream *stream);
 AC_API size_t ac_stream_unflushed(const ac_stream *stream);
 
 /* Half-close: the peer reads end of file; reading continues. A socket is shut down for writing;
- * a stream from ac_stream_open_pair closes its write fd. Later writes fail with -EPIPE. Returns
+ * a stream from ac_stream_open_pair closes its write fd; a TLS stream sends close_notify first
+ * (-EAGAIN if the alert cannot go at once: await ac_tls_shutdown, section 23); a duplex end
+ * gives the other end of file. Later writes fail with -EPIPE. Returns
  * 0 or a negative errno (-ENOTSOCK for a single fd that is not a socket; -EBUSY, doing nothing,
  * while the write buffer holds unflushed bytes: await ac_stream_flush first). No write may be
  * pending. */
@@ -2799,7 +2821,9 @@ AC_API int ac_group_error(const ac_group *group);
  * Model. An ac_http_server holds the configuration (limits and timeouts), the handler and the
  * connections. ac_http_serve runs an accept loop on a listener you own and starts one task per
  * connection ("http#1", "http#2", ... in task dumps); ac_http_server_add_connection hands over
- * one connected ac_stream instead (a socketpair in tests, later a TLS stream). A connection
+ * one connected ac_stream instead (a socketpair or ac_stream_open_duplex in tests, a TLS
+ * stream). HTTPS: with config.tls (section 23) every connection, accepted or handed over,
+ * first completes a TLS server handshake within header_timeout_ms. A connection
  * reads one request head, runs the handler, makes sure the response is complete, and only then
  * parses the next request: pipelined requests are answered in order, one at a time. HTTP runs
  * on the public ac_stream API only, so any transport a stream can carry carries it.
@@ -2893,6 +2917,8 @@ typedef struct ac_http_response ac_http_response; /* its response, owned by its 
 
 /* Limits and timeouts. Start from ac_http_server_config_default and change what you need;
  * every field must be > 0. Durations saturate as ac_sleep_ms's do: UINT64_MAX never expires. */
+typedef struct ac_tls_context ac_tls_context; /* section 23 */
+
 typedef struct ac_http_server_config {
     size_t max_request_line;    /* the request target's length (default 8192): 414 */
     size_t max_header_bytes;    /* the header fields' bytes (default 16384): 431 */
@@ -2903,6 +2929,10 @@ typedef struct ac_http_server_config {
     uint64_t body_timeout_ms;   /* each body read (default 30000): 408 */
     uint64_t write_timeout_ms;  /* each response write (default 30000): closed */
     uint32_t max_connections;   /* open at once (default 10000); at the limit accept waits */
+    ac_tls_context *tls;        /* HTTPS: each connection first completes a TLS server
+                                 * handshake within header_timeout_ms (failures close it).
+                                 * Default NULL: plain HTTP. Not owned: it must outlive the
+                                 * server. Section 23. */
 } ac_http_server_config;
 
 AC_API void ac_http_server_config_default(ac_http_server_config *config);
@@ -3340,6 +3370,145 @@ typedef struct ac_http_response_upgrade_op {
 } ac_http_response_upgrade_op;
 AC_API ac_future *ac_http_response_upgrade(ac_http_response_upgrade_op *op, ac_http_response *res,
                                            const char *protocol);
+
+/* ============================================================================================
+ * 23. TLS
+ *
+ * TLS 1.2 and 1.3 on OpenSSL 3, as a stream layer: a handshake turns a connected ac_stream
+ * (plain TCP from ac_stream_open or ac_stream_from_io, or any other stream) into a new
+ * ac_stream that encrypts. Every stream operation of section 15 works on it unchanged, and so
+ * does everything built on streams: ac_http_server_add_connection serves HTTPS over it, and
+ * ac_http_server_config.tls makes ac_http_serve do the handshakes itself (section 21).
+ *
+ *     // fragment: the names come from the surrounding program
+ *     ac_tls_config cfg = {.ca_file = NULL, .alpn = "http/1.1"};   // the system's CAs
+ *     rc = ac_tls_context_new(AC_TLS_CLIENT, &cfg, &ctx);
+ *     ...
+ *     AWAIT_TRY(self->rc, ac_tls_connect(&self->hs, ctx, tcp, "example.org", 10000));
+ *     self->s = self->hs.stream;                       // read and write it like any stream
+ *     ...
+ *     AWAIT(ac_tls_shutdown(&self->bye, self->s));     // close_notify, then half-close
+ *
+ * Contexts. An ac_tls_context holds the settings and certificates; one serves any number of
+ * handshakes (it must outlive those in progress; the streams they made may outlive it). Both
+ * roles use TLS 1.2 or newer, refuse renegotiation (SSL_OP_NO_RENEGOTIATION) and compression,
+ * and offer TLS 1.2 only forward-secret AEAD suites.
+ *   client  verifies the server's certificate chain against `ca_file` (PEM) or, when it is
+ *           NULL, the system's CA store; checks the certificate against the host name given
+ *           to ac_tls_connect (or the IP address, if it is one) and sends the name as SNI;
+ *           offers `alpn`.
+ *   server  presents `cert_file` (PEM chain, leaf first) with `key_file` (PEM); with
+ *           ac_tls_context_add_server_name, another certificate for a client that asks for
+ *           that name (SNI; exact, case-insensitive match, else the default one); selects the
+ *           first of its `alpn` protocols the client offers (none in common: no ALPN). Client
+ *           certificates are not requested.
+ *
+ * Errors: every function returns (or finishes with) 0 or a negative errno value.
+ *   -EKEYEXPIRED     the peer's certificate (or one of its chain) expired or is not yet valid
+ *   -EKEYREJECTED    any other verification failure: an untrusted or self-signed chain, a
+ *                    certificate for another host name. op->verify_error holds OpenSSL's
+ *                    X509_V_ERR_* code, ac_tls_verify_error_string(code) its text.
+ *   -EPROTO          a TLS protocol failure: the peer does not speak TLS, sent garbage (a bad
+ *                    record after the handshake too), or refused the handshake with an alert
+ *                    (no common version or cipher, or it rejected our certificate)
+ *   -ECONNABORTED    the peer closed the connection without close_notify: during the
+ *                    handshake, or in the middle of the stream — a truncation, never reported
+ *                    as end of file. Reads finish with 0 only after the peer's close_notify.
+ *   -ETIMEDOUT       the handshake took longer than its timeout
+ *   -ENOTSUP         asyncc was built without OpenSSL (ASYNCC_TLS off): every function
+ *                    fails with it (ac_tls_available() says which build this is)
+ *   and the lower stream's own (-ECONNRESET, -EPIPE ...), -EINVAL, -ENOMEM.
+ *
+ * Closing. ac_tls_shutdown sends close_notify and then half-closes the lower stream: the peer
+ * reads end of file. ac_stream_shutdown_write does the same without waiting (-EAGAIN when the
+ * lower stream cannot take the alert now: await ac_tls_shutdown then). The peer's close_notify
+ * is a read finishing with 0. ac_stream_close without either still sends close_notify if it
+ * can at once (never after an error) and closes the lower stream.
+ *
+ * Cancellation and the split. As section 15, with one difference: a write encrypts up to
+ * 32 KiB at a time, and once encrypted those records go out even if the write is cancelled
+ * before it reports them (before the next write's bytes, so the order holds); op->transferred
+ * may undercount by that much. A TLS stream has one reader and one writer like any stream; a
+ * read that must send (OpenSSL answering a TLS 1.3 key update) does so without waiting, except
+ * when 32 KiB of the writer's records are still unsent: then it waits for them, and a reader
+ * and a writer in two tasks are reported as two writers of the TCP stream (debug builds).
+ * Memory: about 50 KiB per connection for the ciphertext buffers (OpenSSL's own record buffers
+ * are released while idle).
+ * ============================================================================================ */
+
+enum { AC_TLS_CLIENT = 0, AC_TLS_SERVER = 1 };
+
+typedef struct ac_tls_config {
+    const char *ca_file;   /* client: CAs to trust (PEM); NULL: the system's store */
+    const char *cert_file; /* server: the certificate chain (PEM, leaf first) */
+    const char *key_file;  /* server: the leaf's private key (PEM) */
+    const char *alpn;      /* protocols by preference, comma-separated ("h2,http/1.1"); NULL:
+                            * no ALPN */
+} ac_tls_config;
+
+/* Create a context for `role` (AC_TLS_CLIENT or AC_TLS_SERVER) from `config` (read during the
+ * call; NULL for a client with the system's CAs and no ALPN). Returns 0 and *out, or -EINVAL
+ * (a bad role, no certificate or key for a server, a file that is not PEM, a key that does not
+ * match its certificate, an empty or over-long ALPN name), -ENOENT/-EACCES (a file that cannot
+ * be read), -ENOMEM, -ENOTSUP. Free it with ac_tls_context_free. */
+AC_API int ac_tls_context_new(int role, const ac_tls_config *config, ac_tls_context **out);
+
+/* Server: present `cert_file`/`key_file` to clients that ask for `host` by SNI. 0, -EINVAL (not
+ * a server context, no host, or a certificate problem as above), -ENOENT, -EACCES, -ENOMEM. */
+AC_API int ac_tls_context_add_server_name(ac_tls_context *context, const char *host,
+                                          const char *cert_file, const char *key_file);
+
+/* NULL is a no-op. No handshake may be in progress with it. */
+AC_API void ac_tls_context_free(ac_tls_context *context);
+
+/* 1 if asyncc was built with OpenSSL (ASYNCC_TLS), else 0 and every TLS function fails with
+ * -ENOTSUP. */
+AC_API int ac_tls_available(void);
+
+/* Handshake as a client (ac_tls_connect, checking `host`, which is read during the call) or a
+ * server (ac_tls_accept) over `lower`, a connected stream with nothing unflushed, which the
+ * operation takes whatever happens. Finishes with 0 and op->stream, the TLS stream (close it
+ * with ac_stream_close, which closes `lower` too), or a negative errno (see above; op->stream
+ * is NULL and `lower` has been closed). Bytes already buffered in `lower` are the first bytes
+ * of the handshake (STARTTLS after a plain-text exchange works). `timeout_ms` bounds the whole
+ * handshake (0: no limit): a peer that stops half-way is -ETIMEDOUT. Cancel: the handshake is
+ * dropped and `lower` closed. */
+typedef struct ac_tls_connect_op {
+    ac_future future;
+    ac_stream *stream; /* the result */
+    int verify_error;  /* OpenSSL's X509_V_ERR_* code: 0 when verified or unchecked */
+    /* the library's: */
+    int setup_error;
+    ac_stream *lower;
+    struct ac_tls_session *session;
+    uint64_t timeout_ms;
+    ac_sleep_ms_op timer;
+} ac_tls_connect_op;
+typedef ac_tls_connect_op ac_tls_accept_op;
+AC_API ac_future *ac_tls_connect(ac_tls_connect_op *op, ac_tls_context *context,
+                                 ac_stream *lower, const char *host, uint64_t timeout_ms);
+AC_API ac_future *ac_tls_accept(ac_tls_accept_op *op, ac_tls_context *context, ac_stream *lower,
+                                uint64_t timeout_ms);
+
+/* Send close_notify (once, however often called) and half-close the lower stream. Finishes
+ * with 0, -EINVAL (not a TLS stream), -EPIPE (after a TLS error), or the lower stream's error.
+ * No write may be pending on the stream. Cancel-safe: the alert, once queued, goes out with
+ * the next write or shutdown. */
+typedef struct ac_tls_shutdown_op {
+    ac_future future;
+    ac_stream *stream;
+} ac_tls_shutdown_op;
+AC_API ac_future *ac_tls_shutdown(ac_tls_shutdown_op *op, ac_stream *stream);
+
+/* The protocol ALPN agreed on ("http/1.1"), or NULL (none, or not a TLS stream). */
+AC_API const char *ac_tls_alpn(const ac_stream *stream);
+
+/* The host name of SNI: on a server what the client asked for, on a client what it sent; NULL
+ * if none (or not a TLS stream). Valid while the stream is open. */
+AC_API const char *ac_tls_server_name(const ac_stream *stream);
+
+/* OpenSSL's text for an X509_V_ERR_* code (op->verify_error): "certificate has expired", ... */
+AC_API const char *ac_tls_verify_error_string(int verify_error);
 
 /* ============================================================================================
  * 24. WEBSOCKETS

@@ -3,6 +3,9 @@
  *
  *   netcat [-v] HOST PORT        connect to HOST:PORT (numeric IPv4 or IPv6 address)
  *   netcat [-v] -l HOST PORT     listen on HOST:PORT, accept one connection, stop listening
+ *   netcat [-v] -t NAME [--ca FILE] HOST PORT
+ *                                connect, then speak TLS: verify the server as NAME against
+ *                                FILE's CAs (default: the system's), like `openssl s_client`
  *
  * Bytes from stdin go to the socket and bytes from the socket go to stdout, concurrently. When
  * stdin ends, netcat shuts down the socket's write side (the peer reads end of file, like
@@ -17,7 +20,8 @@
  * What it shows: ac_stream_copy_bidirectional, which runs both copies and half-closes each
  * destination as its source ends; stdin and stdout as one stream (ac_stream_open_pair: pipes,
  * terminals and sockets wait for readiness, regular files and /dev/null are always ready); and
- * a connection from ac_socket_connect or ac_socket_accept turned into a stream.
+ * a connection from ac_socket_connect or ac_socket_accept turned into a stream; and with -t, TLS
+ * as one more stream layer (ac_tls_connect over the TCP stream): the copy is the same code.
  */
 #include <asyncc.h>
 
@@ -81,7 +85,10 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: netcat [-v] HOST PORT      connect, then copy stdin/stdout\n"
                  "       netcat [-v] -l HOST PORT   accept one connection, then copy\n"
+                 "       netcat [-v] -t NAME [--ca FILE] HOST PORT   connect over TLS\n"
                  "HOST is a numeric IPv4 or IPv6 address; PORT 0 with -l picks a free port.\n"
+                 "-t verifies the server's certificate for NAME against FILE's CAs (PEM) or the\n"
+                 "system's; at the end of stdin it sends close_notify.\n"
                  "At the end of stdin the socket's write side is shut down; netcat exits when\n"
                  "the peer has closed too. -v reports connections on stderr.\n"
                  "Exit status: 0 when both directions finished cleanly, 1 on an error (a reset\n"
@@ -125,13 +132,21 @@ static int open_stdio(ac_executor *ex, struct saved_flags saved[2], ac_stream **
     return 0;
 }
 
-/* Parses [-v] [-l] HOST PORT. Returns 0 or the exit code for a bad command line. */
-static int parse_args(int argc, char **argv, int *listen, int *verbose, ac_sockaddr *addr)
+struct tls_options {
+    const char *name;    /* -t: the host name to verify; NULL: no TLS */
+    const char *ca_file; /* --ca */
+};
+
+/* Parses [-v] [-l | -t NAME [--ca FILE]] HOST PORT. Returns 0 or the exit code for a bad
+ * command line. */
+static int parse_args(int argc, char **argv, int *listen, int *verbose, struct tls_options *tls,
+                      ac_sockaddr *addr)
 {
     int i = 1, rc;
     char *end;
     unsigned long port;
     *listen = *verbose = 0;
+    *tls = (struct tls_options){0};
     for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -140,13 +155,17 @@ static int parse_args(int argc, char **argv, int *listen, int *verbose, ac_socka
             *listen = 1;
         } else if (strcmp(argv[i], "-v") == 0) {
             *verbose = 1;
+        } else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+            tls->name = argv[++i];
+        } else if (strcmp(argv[i], "--ca") == 0 && i + 1 < argc) {
+            tls->ca_file = argv[++i];
         } else {
             fprintf(stderr, "netcat: unknown option '%s'\n", argv[i]);
             usage(stderr);
             return 2;
         }
     }
-    if (argc - i != 2) {
+    if (argc - i != 2 || (*listen && tls->name) || (tls->ca_file && !tls->name)) {
         usage(stderr);
         return 2;
     }
@@ -163,9 +182,32 @@ static int parse_args(int argc, char **argv, int *listen, int *verbose, ac_socka
     return 0;
 }
 
+/* Replaces *sock, a connected TCP stream, by a TLS stream over it. Returns 0 or exit code 1. */
+static int start_tls(ac_executor *ex, const struct tls_options *options, ac_tls_context **ctx,
+                     ac_stream **sock)
+{
+    ac_tls_config config = {.ca_file = options->ca_file};
+    ac_tls_connect_op handshake;
+    int rc = ac_tls_context_new(AC_TLS_CLIENT, &config, ctx);
+    if (rc < 0) {
+        fprintf(stderr, "netcat: TLS: %s\n", ac_strerror(rc));
+        return 1;
+    }
+    rc = ac_block_on(ex, ac_tls_connect(&handshake, *ctx, *sock, options->name, 10000));
+    *sock = handshake.stream; /* the TCP stream is the TLS stream's now (closed on failure) */
+    if (rc == -EKEYEXPIRED || rc == -EKEYREJECTED)
+        fprintf(stderr, "netcat: TLS: %s: %s\n", ac_strerror(rc),
+                ac_tls_verify_error_string(handshake.verify_error));
+    else if (rc < 0)
+        fprintf(stderr, "netcat: TLS: %s\n", ac_strerror(rc));
+    return rc < 0;
+}
+
 int main(int argc, char **argv)
 {
     int listen, verbose, rc;
+    struct tls_options tls;
+    ac_tls_context *tls_context = NULL;
     ac_sockaddr addr;
     ac_executor *ex;
     ac_stream *stdio = NULL, *sock = NULL;
@@ -173,7 +215,7 @@ int main(int argc, char **argv)
     struct open_connection opener;
     ac_stream_copy_bidirectional_op copy;
 
-    rc = parse_args(argc, argv, &listen, &verbose, &addr);
+    rc = parse_args(argc, argv, &listen, &verbose, &tls, &addr);
     if (rc)
         return rc;
     /* Sockets are written with MSG_NOSIGNAL, but stdout may be a pipe: without this, a reader
@@ -200,6 +242,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "netcat: %s\n", ac_strerror(rc));
         rc = 1;
     }
+    if (rc == 0 && tls.name)
+        rc = start_tls(ex, &tls, &tls_context, &sock);
     if (rc == 0) {
         /* Until both directions have reached end of file, or the first error. */
         rc = ac_block_on(ex, ac_stream_copy_bidirectional(&copy, stdio, sock));
@@ -210,6 +254,7 @@ int main(int argc, char **argv)
     }
     ac_stream_close(sock);
     ac_stream_close(stdio);
+    ac_tls_context_free(tls_context);
     ac_executor_free(ex);
     restore_flags(&saved[0]);
     restore_flags(&saved[1]);

@@ -147,6 +147,7 @@ struct http_conn {
         };
         ac_http_response_send_op send;
         ac_http_request_read_body_op drain;
+        ac_tls_accept_op handshake; /* HTTPS, before the first request */
     };
 };
 
@@ -1151,8 +1152,24 @@ static ac_future *error_response(struct http_conn *c, int status)
 
 enum { HEAD_CLOSE = 0, HEAD_COMPLETE = 1 };
 
+/* HTTPS: the TLS handshake, under the head's timeout. The plain stream is the handshake's until
+ * it finishes (it closes it on failure), then the connection runs on the TLS stream. */
+static ac_future *tls_handshake(struct http_conn *c)
+{
+    ac_stream *plain = c->stream;
+    c->stream = NULL;
+    return ac_tls_accept(&c->handshake, c->server->config.tls, plain,
+                         c->server->config.header_timeout_ms);
+}
+
 ASYNC_FN(http_conn)
     conn_link(self, ac_cx_waker(ac_cx_));
+    if (self->server->config.tls) {
+        AWAIT_INTO(self->rc, tls_handshake(self));
+        if (self->rc < 0)
+            ASYNC_RETURN(0); /* not a client of ours (no TLS, a bad certificate, too slow) */
+        self->stream = self->handshake.stream;
+    }
     llhttp_init(&self->parser, HTTP_REQUEST, &http_settings);
     self->parser.data = self;
     for (;;) {

@@ -564,4 +564,42 @@ static inline void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_
         ac_slow_poll_report_(ex, t, *clock_ns - probe->started, probe);
 }
 
+struct iovec; /* <sys/uio.h> */
+
+/* ---- The stream seam (stream.c; docs/ARCHITECTURE.md "Streams and transports") ----
+ *
+ * A stream that is not on fds (duplex.c, tls.c) reaches its bytes through a transport: the
+ * non-blocking operations the buffered stream code calls where it would call read and writev.
+ * Each returns a count or a negative errno; -EAGAIN means "not now", and then, when `cx` is not
+ * NULL, the transport has arranged a wake of cx's task (ac_cx_waker) for when trying again may
+ * succeed. With `cx` NULL it only tries. One read and one write may be pending at once (the
+ * stream's split); `forget` is called when the operation of that direction finishes or is
+ * cancelled, so the transport drops the wake it arranged for it. */
+typedef struct ac_stream_transport {
+    const char *name; /* task dumps: "duplex", "tls" */
+    /* > 0 bytes, 0 at end of file, -EAGAIN or an error. len is at most INT32_MAX. */
+    int (*read)(void *ctx, void *buf, size_t len, ac_cx *cx);
+    /* > 0 bytes accepted (never 0 for a non-empty write), -EAGAIN or an error (-EPIPE ...). */
+    ssize_t (*writev)(void *ctx, const struct iovec *vec, int count, ac_cx *cx);
+    /* ac_stream_shutdown_write: 0 or a negative errno; never waits. */
+    int (*shutdown_write)(void *ctx);
+    void (*forget)(void *ctx, unsigned direction); /* AC_IO_READ or AC_IO_WRITE */
+    ac_io *(*io)(void *ctx);                        /* ac_stream_io; may be NULL */
+    void (*close)(void *ctx);                       /* ac_stream_close: release everything */
+} ac_stream_transport;
+
+/* A stream on `transport`; takes `ctx` whatever happens (on -ENOMEM it is closed). */
+int ac_stream_open_transport_(const ac_stream_transport *transport, void *ctx, ac_stream **out);
+
+/* The transport state of `s` if it runs on `transport`, else NULL. */
+void *ac_stream_transport_ctx_(const ac_stream *s, const ac_stream_transport *transport);
+
+/* For a layer over a stream (TLS over TCP): the stream's raw bytes, below its buffering. They
+ * speak the transport protocol above: with cx, -EAGAIN has arranged a wake. read_raw hands out
+ * buffered bytes first; write_raw refuses (-EBUSY) while write_buffered bytes are unflushed.
+ * forget_raw drops the wake a raw operation arranged in `direction`. */
+int ac_stream_read_raw_(ac_stream *s, void *buf, size_t len, ac_cx *cx);
+ssize_t ac_stream_write_raw_(ac_stream *s, const void *buf, size_t len, ac_cx *cx);
+void ac_stream_forget_raw_(ac_stream *s, unsigned direction);
+
 #endif

@@ -12,8 +12,12 @@
  * first, so bytes reach the fd in the order the caller wrote them. It too is allocated on first
  * use and freed whenever it is empty and a write finishes or waits.
  *
- * Every operation is a leaf future that uses the ac_io readiness directly (try the system call,
- * wait only on EAGAIN), so a stream read costs the same as an ac_io read.
+ * The seam. A stream on fds (rio/wio) uses the ac_io readiness directly (try the system call,
+ * wait only on EAGAIN), so a stream read costs the same as an ac_io read. Any other stream (an
+ * in-memory duplex, TLS) has a transport instead (internal.h: ac_stream_transport) and no
+ * ac_io: the operations below call it where they would call read/writev, and it arranges the
+ * wake itself when it says -EAGAIN. So the buffering, the operations and their cancellation
+ * rules exist once, and the fd path pays one predictable test of `transport` per system call.
  */
 #include "internal.h"
 #include "compat.h"
@@ -24,6 +28,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* The seam's small helpers sit on every operation's path: inlined, the fd path costs what it did
+ * before the seam (bench/bench_echo.sh's stream echo, callgrind). */
+#if defined(__GNUC__)
+#define AC_FAST_PATH_ static inline __attribute__((always_inline))
+#else
+#define AC_FAST_PATH_ static inline
+#endif
+
 enum {
     STREAM_INITIAL_BUFFER = 4096,
     STREAM_DEFAULT_LIMIT = 65536,
@@ -32,8 +44,11 @@ enum {
 };
 
 struct ac_stream {
-    ac_io *rio; /* the read side */
-    ac_io *wio; /* the write side: rio for one fd; NULL once a pair's write fd is closed */
+    const ac_stream_transport *transport; /* NULL on fds: then rio and wio */
+    void *tctx;                           /* the transport's state */
+    ac_io *rio; /* the read side; NULL with a transport */
+    ac_io *wio; /* the write side: rio for one fd; NULL once a pair's write fd is closed (and
+                 * with a transport) */
     char *buf;  /* NULL when no buffer is held */
     size_t cap; /* bytes allocated at buf */
     size_t start, end;
@@ -120,6 +135,8 @@ void ac_stream_close(ac_stream *s)
 {
     if (!s)
         return;
+    if (s->transport)
+        s->transport->close(s->tctx);
     if (s->wio && s->wio != s->rio)
         ac_io_close(s->wio);
     ac_io_close(s->rio);
@@ -128,9 +145,37 @@ void ac_stream_close(ac_stream *s)
     free(s);
 }
 
+int ac_stream_open_transport_(const ac_stream_transport *transport, void *ctx, ac_stream **out)
+{
+    int rc = stream_new(NULL, NULL, out);
+    if (rc < 0) {
+        transport->close(ctx);
+        return rc;
+    }
+    (*out)->transport = transport;
+    (*out)->tctx = ctx;
+    return 0;
+}
+
+void *ac_stream_transport_ctx_(const ac_stream *s, const ac_stream_transport *transport)
+{
+    return s->transport == transport ? s->tctx : NULL;
+}
+
 ac_io *ac_stream_io(const ac_stream *s)
 {
+    if (s->transport)
+        return s->transport->io ? s->transport->io(s->tctx) : NULL;
     return s->rio;
+}
+
+/* For task dumps: "fd 7", or the transport's name. */
+static const char *stream_label(const ac_stream *s, char *buf, size_t size)
+{
+    if (s->transport)
+        return s->transport->name;
+    snprintf(buf, size, "fd %d", s->rio->fd);
+    return buf;
 }
 
 void ac_stream_set_buffer_limit(ac_stream *s, size_t limit)
@@ -182,6 +227,8 @@ int ac_stream_shutdown_write(ac_stream *s)
 {
     if (s->wend > s->wstart)
         return -EBUSY; /* flush first: the peer must see those bytes before end of file */
+    if (s->transport)
+        return s->transport->shutdown_write(s->tctx);
     if (!s->wio)
         return 0; /* already closed */
     if (s->wio->is_socket)
@@ -252,10 +299,14 @@ static int make_room(ac_stream *s, size_t want)
     return 0;
 }
 
-/* One read system call on `io` into buf: the count (> 0), 0 at end of file, -EAGAIN when there
- * is nothing to read now (its readiness is then forgotten), or another negative errno. */
-static int read_once(ac_io *io, void *buf, size_t len)
+/* One read into buf: the count (> 0), 0 at end of file, -EAGAIN when there is nothing to read
+ * now, or another negative errno. On -EAGAIN an fd's readiness is forgotten (wait_readable then
+ * parks the task), and a transport has arranged the wake of cx's task (if cx is not NULL). */
+AC_FAST_PATH_ int read_once(ac_stream *s, void *buf, size_t len, ac_cx *cx)
 {
+    ac_io *io = s->rio;
+    if (s->transport)
+        return s->transport->read(s->tctx, buf, len > INT32_MAX ? INT32_MAX : len, cx);
     while (io->ready & AC_IO_READ) {
         int err;
         ssize_t n = read(io->fd, buf, len > INT32_MAX ? INT32_MAX : len);
@@ -268,19 +319,43 @@ static int read_once(ac_io *io, void *buf, size_t len)
 }
 
 /* Read once into the buffer's free space, which make_room provided. */
-static int fill(ac_stream *s)
+static int fill(ac_stream *s, ac_cx *cx)
 {
-    int n = read_once(s->rio, s->buf + s->end, s->cap - s->end);
+    int n = read_once(s, s->buf + s->end, s->cap - s->end, cx);
     if (n > 0)
         s->end += (size_t)n;
     return n;
 }
 
-/* Park until the read side is readable, holding no buffer if nothing is buffered. */
-static ac_poll wait_readable(ac_stream *s, ac_cx *cx)
+/* Whether a read is worth trying: an fd's known readiness; a transport is always asked. */
+AC_FAST_PATH_ bool may_read(const ac_stream *s)
+{
+    return s->transport || (s->rio->ready & AC_IO_READ);
+}
+
+/* Park until the read side is readable, holding no buffer if nothing is buffered. A transport
+ * arranged the wake when it said -EAGAIN. */
+AC_FAST_PATH_ ac_poll wait_readable(ac_stream *s, ac_cx *cx)
 {
     release_if_empty(s);
+    if (s->transport)
+        return ac_pending();
     return ac_io_wait_(s->rio, AC_IO_READ, cx);
+}
+
+/* The read operation is over (finished or cancelled): it no longer waits. */
+AC_FAST_PATH_ void forget_reader(ac_stream *s)
+{
+    if (s->transport)
+        s->transport->forget(s->tctx, AC_IO_READ);
+    else
+        ac_io_clear_waiter_(s->rio, AC_IO_READ);
+}
+
+AC_FAST_PATH_ ac_poll read_finish(ac_stream *s, ac_future *f, int result)
+{
+    forget_reader(s);
+    return ac_leaf_finish(f, result);
 }
 
 /* Move up to `len` buffered bytes to `dst`; returns how many. */
@@ -301,7 +376,7 @@ static size_t take_buffered(ac_stream *s, void *dst, size_t len)
 static ac_poll stream_read_finish(ac_stream_read_some_op *op, int result)
 {
     release_if_empty(op->stream);
-    return ac_io_finish_(op->stream->rio, AC_IO_READ, &op->future, result);
+    return read_finish(op->stream, &op->future, result);
 }
 
 /* Small reads go through the buffer (one system call serves many of them); reads of a buffer's
@@ -322,14 +397,14 @@ static ac_poll stream_read_poll(ac_future *f, ac_cx *cx)
                 break;
             continue;
         }
-        if (!(s->rio->ready & AC_IO_READ))
+        if (!may_read(s))
             return wait_readable(s, cx);
         if (wanted < STREAM_INITIAL_BUFFER) {
             n = make_room(s, STREAM_INITIAL_BUFFER);
             if (n == 0)
-                n = fill(s);
+                n = fill(s, cx);
         } else {
-            n = read_once(s->rio, dst, wanted);
+            n = read_once(s, dst, wanted, cx);
             if (n > 0)
                 op->transferred += (size_t)n;
         }
@@ -348,17 +423,19 @@ static ac_poll stream_read_poll(ac_future *f, ac_cx *cx)
 static void stream_read_cancel(ac_future *f)
 {
     ac_stream_read_some_op *op = (ac_stream_read_some_op *)(void *)f;
-    ac_io_finish_(op->stream->rio, AC_IO_READ, f, -ECANCELED);
+    read_finish(op->stream, f, -ECANCELED);
 }
 
 static const char *stream_read_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_stream_read_some_op *op = (const ac_stream_read_some_op *)(const void *)f;
+    char label[32];
+    const char *on = stream_label(op->stream, label, sizeof label);
     if (op->exact)
-        snprintf(buf, size, "stream read_exact fd %d (%zu of %zu bytes)", op->stream->rio->fd,
-                 op->transferred, op->len);
+        snprintf(buf, size, "stream read_exact %s (%zu of %zu bytes)", on, op->transferred,
+                 op->len);
     else
-        snprintf(buf, size, "stream read fd %d", op->stream->rio->fd);
+        snprintf(buf, size, "stream read %s", on);
     return buf;
 }
 
@@ -395,7 +472,7 @@ static ac_poll until_deliver(ac_stream_read_until_op *op, size_t len)
     ac_stream *s = op->stream;
     op->data = s->buf + s->start;
     s->start += len;
-    return ac_io_finish_(s->rio, AC_IO_READ, &op->future, (int)len);
+    return read_finish(s, &op->future, (int)len);
 }
 
 static ac_poll until_poll(ac_future *f, ac_cx *cx)
@@ -413,7 +490,7 @@ static ac_poll until_poll(ac_future *f, ac_cx *cx)
         if (hit) {
             size_t len = (size_t)(hit - (s->buf + s->start)) + 1;
             if (len > max)
-                return ac_io_finish_(s->rio, AC_IO_READ, f, -EMSGSIZE);
+                return read_finish(s, f, -EMSGSIZE);
             return until_deliver(op, len);
         }
         op->scanned = unread;
@@ -421,36 +498,37 @@ static ac_poll until_poll(ac_future *f, ac_cx *cx)
          * follows (then they are a last piece that fits): read on to tell, which may take one
          * byte beyond the buffer limit (make_room). */
         if (unread > max)
-            return ac_io_finish_(s->rio, AC_IO_READ, f, -EMSGSIZE);
-        if (!(s->rio->ready & AC_IO_READ))
+            return read_finish(s, f, -EMSGSIZE);
+        if (!may_read(s))
             return wait_readable(s, cx);
         n = make_room(s, unread + 1);
         if (n == 0)
-            n = fill(s);
+            n = fill(s, cx);
         if (n == -EAGAIN)
             return wait_readable(s, cx);
         if (n == 0) {
             if (unread == 0)
-                return ac_io_finish_(s->rio, AC_IO_READ, f, 0);
+                return read_finish(s, f, 0);
             op->eof = 1;
             return until_deliver(op, unread);
         }
         if (n < 0)
-            return ac_io_finish_(s->rio, AC_IO_READ, f, n);
+            return read_finish(s, f, n);
     }
 }
 
 static void until_cancel(ac_future *f)
 {
     ac_stream_read_until_op *op = (ac_stream_read_until_op *)(void *)f;
-    ac_io_finish_(op->stream->rio, AC_IO_READ, f, -ECANCELED);
+    read_finish(op->stream, f, -ECANCELED);
 }
 
 static const char *until_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_stream_read_until_op *op = (const ac_stream_read_until_op *)(const void *)f;
-    snprintf(buf, size, "stream read_until fd %d (%zu bytes buffered)", op->stream->rio->fd,
-             op->stream->end - op->stream->start);
+    char label[32];
+    snprintf(buf, size, "stream read_until %s (%zu bytes buffered)",
+             stream_label(op->stream, label, sizeof label), op->stream->end - op->stream->start);
     return buf;
 }
 
@@ -486,31 +564,32 @@ static ac_poll fill_poll(ac_future *f, ac_cx *cx)
     int n = 0;
 
     if (unread == 0) {
-        if (!(s->rio->ready & AC_IO_READ))
+        if (!may_read(s))
             return wait_readable(s, cx);
         n = make_room(s, 1);
         if (n == 0)
-            n = fill(s);
+            n = fill(s, cx);
         if (n == -EAGAIN)
             return wait_readable(s, cx);
         unread = s->end - s->start;
     }
     if (n >= 0)
         n = unread > INT32_MAX ? INT32_MAX : (int)unread;
-    return ac_io_finish_(s->rio, AC_IO_READ, f, n);
+    return read_finish(s, f, n);
 }
 
 static void fill_cancel(ac_future *f)
 {
     ac_stream_fill_op *op = (ac_stream_fill_op *)(void *)f;
-    ac_io_finish_(op->stream->rio, AC_IO_READ, f, -ECANCELED);
+    read_finish(op->stream, f, -ECANCELED);
 }
 
 static const char *fill_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_stream_fill_op *op = (const ac_stream_fill_op *)(const void *)f;
-    snprintf(buf, size, "stream fill fd %d (%zu bytes buffered)", op->stream->rio->fd,
-             op->stream->end - op->stream->start);
+    char label[32];
+    snprintf(buf, size, "stream fill %s (%zu bytes buffered)",
+             stream_label(op->stream, label, sizeof label), op->stream->end - op->stream->start);
     return buf;
 }
 
@@ -543,6 +622,52 @@ static ssize_t write_vector(const ac_io *io, struct iovec *vec, int count)
     return n;
 }
 
+/* One write of `count` buffers: the count written (>= 0), or a negative errno. -EAGAIN as in
+ * read_once: an fd's write readiness is forgotten, a transport has arranged the wake. */
+AC_FAST_PATH_ ssize_t write_once(ac_stream *s, struct iovec *vec, int count, ac_cx *cx)
+{
+    if (s->transport)
+        return s->transport->writev(s->tctx, vec, count, cx);
+    for (;;) {
+        int err;
+        ssize_t n = write_vector(s->wio, vec, count);
+        if (n >= 0)
+            return n;
+        if ((err = ac_io_failed_(s->wio, AC_IO_WRITE)) < 0)
+            return err;
+        if (!(s->wio->ready & AC_IO_WRITE))
+            return -EAGAIN;
+    }
+}
+
+AC_FAST_PATH_ bool may_write(const ac_stream *s)
+{
+    return s->transport || (s->wio->ready & AC_IO_WRITE);
+}
+
+/* A pair whose write fd was closed by ac_stream_shutdown_write; a transport says so itself. */
+AC_FAST_PATH_ bool write_side_closed(const ac_stream *s)
+{
+    return !s->transport && !s->wio;
+}
+
+AC_FAST_PATH_ void forget_writer(ac_stream *s)
+{
+    if (s->transport)
+        s->transport->forget(s->tctx, AC_IO_WRITE);
+    else if (s->wio)
+        ac_io_clear_waiter_(s->wio, AC_IO_WRITE);
+}
+
+/* For task dumps: the write side's "fd 7" ("fd -1" once closed), or the transport's name. */
+static const char *write_label(const ac_stream *s, char *buf, size_t size)
+{
+    if (s->transport)
+        return s->transport->name;
+    snprintf(buf, size, "fd %d", s->wio ? s->wio->fd : -1);
+    return buf;
+}
+
 /* ---- the write buffer ---- */
 
 static void release_write_buffer_if_empty(ac_stream *s)
@@ -558,6 +683,8 @@ static void release_write_buffer_if_empty(ac_stream *s)
 static ac_poll wait_writable(ac_stream *s, ac_cx *cx)
 {
     release_write_buffer_if_empty(s);
+    if (s->transport)
+        return ac_pending();
     return ac_io_wait_(s->wio, AC_IO_WRITE, cx);
 }
 
@@ -651,11 +778,9 @@ static void advance(ac_stream_write_all_op *op, size_t n)
 
 static ac_poll write_finish(ac_stream_write_all_op *op, int result)
 {
-    ac_io *io = op->stream->wio;
     release_write_buffer_if_empty(op->stream);
-    if (!io)
-        return ac_leaf_finish(&op->future, result);
-    return ac_io_finish_(io, AC_IO_WRITE, &op->future, result);
+    forget_writer(op->stream);
+    return ac_leaf_finish(&op->future, result);
 }
 
 /* write_all and writev_all: the unflushed bytes go first, in the same system call. */
@@ -663,28 +788,26 @@ static ac_poll stream_write_poll(ac_future *f, ac_cx *cx)
 {
     ac_stream_write_all_op *op = (ac_stream_write_all_op *)(void *)f;
     ac_stream *s = op->stream;
-    ac_io *io = s->wio;
     struct iovec vec[STREAM_IOV_BATCH];
 
     if (op->len > INT32_MAX)
         return ac_leaf_finish(f, -EINVAL);
-    if (!io)
+    if (write_side_closed(s))
         return ac_leaf_finish(f, -EPIPE);
     while (op->transferred < op->len || s->wend > s->wstart) {
-        int err;
         ssize_t n;
         int count;
-        if (!(io->ready & AC_IO_WRITE))
+        if (!may_write(s))
             return wait_writable(s, cx);
         count = unflushed_vector(s, vec);
         count += remaining_vector(op, vec + count, STREAM_IOV_BATCH - count);
-        n = write_vector(io, vec, count);
-        if (n >= 0) {
+        n = write_once(s, vec, count, cx);
+        if (n >= 0)
             advance(op, consume_unflushed(s, (size_t)n));
-            continue;
-        }
-        if ((err = ac_io_failed_(io, AC_IO_WRITE)) < 0)
-            return write_finish(op, err);
+        else if (n == -EAGAIN)
+            return wait_writable(s, cx);
+        else
+            return write_finish(op, (int)n);
     }
     return write_finish(op, (int)op->len);
 }
@@ -697,8 +820,9 @@ static void stream_write_cancel(ac_future *f)
 static const char *stream_write_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_stream_write_all_op *op = (const ac_stream_write_all_op *)(const void *)f;
-    snprintf(buf, size, "stream write fd %d (%zu of %zu bytes written)",
-             op->stream->wio ? op->stream->wio->fd : -1, op->transferred, op->len);
+    char label[32];
+    snprintf(buf, size, "stream write %s (%zu of %zu bytes written)",
+             write_label(op->stream, label, sizeof label), op->transferred, op->len);
     return buf;
 }
 
@@ -750,14 +874,12 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
 {
     ac_stream_write_all_op *op = (ac_stream_write_all_op *)(void *)f;
     ac_stream *s = op->stream;
-    ac_io *io = s->wio;
 
     if (op->len > INT32_MAX)
         return ac_leaf_finish(f, -EINVAL);
-    if (!io)
+    if (write_side_closed(s))
         return ac_leaf_finish(f, -EPIPE);
     while (op->transferred < op->len) {
-        int err;
         const char *rest = (const char *)op->buf + op->transferred;
         size_t left = op->len - op->transferred;
         struct iovec vec[2];
@@ -770,18 +892,18 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
             op->transferred = op->len;
             break;
         }
-        if (!(io->ready & AC_IO_WRITE))
+        if (!may_write(s))
             return wait_writable(s, cx);
         count = unflushed_vector(s, vec);
         vec[count].iov_base = (void *)(uintptr_t)rest;
         vec[count].iov_len = left;
-        n = write_vector(io, vec, count + 1);
-        if (n >= 0) {
+        n = write_once(s, vec, count + 1, cx);
+        if (n >= 0)
             op->transferred += consume_unflushed(s, (size_t)n);
-            continue;
-        }
-        if ((err = ac_io_failed_(io, AC_IO_WRITE)) < 0)
-            return write_finish(op, err);
+        else if (n == -EAGAIN)
+            return wait_writable(s, cx);
+        else
+            return write_finish(op, (int)n);
     }
     return write_finish(op, (int)op->len);
 }
@@ -789,8 +911,9 @@ static ac_poll buffered_write_poll(ac_future *f, ac_cx *cx)
 static const char *buffered_write_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_stream_write_all_op *op = (const ac_stream_write_all_op *)(const void *)f;
-    snprintf(buf, size, "stream write_buffered fd %d (%zu of %zu bytes accepted, %zu unflushed)",
-             op->stream->wio ? op->stream->wio->fd : -1, op->transferred, op->len,
+    char label[32];
+    snprintf(buf, size, "stream write_buffered %s (%zu of %zu bytes accepted, %zu unflushed)",
+             write_label(op->stream, label, sizeof label), op->transferred, op->len,
              ac_stream_unflushed(op->stream));
     return buf;
 }
@@ -808,24 +931,17 @@ ac_future *ac_stream_write_buffered(ac_stream_write_all_op *op, ac_stream *s, co
     return write_init(op, &buffered_write_vtable, s, buf, len);
 }
 
-/* One write of the unflushed bytes: the count (> 0), -EAGAIN (readiness is then forgotten) or
- * another negative errno. There must be unflushed bytes and a write side. */
-static int flush_once(ac_stream *s)
+/* One write of the unflushed bytes: the count (>= 0), -EAGAIN (see write_once) or another
+ * negative errno. There must be unflushed bytes and a write side. */
+static int flush_once(ac_stream *s, ac_cx *cx)
 {
     struct iovec vec;
+    ssize_t n;
     unflushed_vector(s, &vec);
-    for (;;) {
-        int err;
-        ssize_t n = write_vector(s->wio, &vec, 1);
-        if (n >= 0) {
-            s->wstart += (size_t)n;
-            return (int)n;
-        }
-        if ((err = ac_io_failed_(s->wio, AC_IO_WRITE)) < 0)
-            return err;
-        if (!(s->wio->ready & AC_IO_WRITE))
-            return -EAGAIN;
-    }
+    n = write_once(s, &vec, 1, cx);
+    if (n > 0)
+        s->wstart += (size_t)n;
+    return (int)n;
 }
 
 static ac_poll flush_poll(ac_future *f, ac_cx *cx)
@@ -835,14 +951,16 @@ static ac_poll flush_poll(ac_future *f, ac_cx *cx)
 
     while (s->wend > s->wstart) {
         int n;
-        if (!s->wio)
+        if (write_side_closed(s))
             return ac_leaf_finish(f, -EPIPE);
-        if (!(s->wio->ready & AC_IO_WRITE))
+        if (!may_write(s))
             return wait_writable(s, cx);
-        n = flush_once(s);
-        if (n > 0)
+        n = flush_once(s, cx);
+        if (n >= 0)
             op->transferred += (size_t)n;
-        else if (n != -EAGAIN)
+        else if (n == -EAGAIN)
+            return wait_writable(s, cx);
+        else
             return write_finish(op, n);
     }
     return write_finish(op, 0);
@@ -851,8 +969,9 @@ static ac_poll flush_poll(ac_future *f, ac_cx *cx)
 static const char *flush_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_stream_write_all_op *op = (const ac_stream_write_all_op *)(const void *)f;
-    snprintf(buf, size, "stream flush fd %d (%zu bytes written, %zu to go)",
-             op->stream->wio ? op->stream->wio->fd : -1, op->transferred,
+    char label[32];
+    snprintf(buf, size, "stream flush %s (%zu bytes written, %zu to go)",
+             write_label(op->stream, label, sizeof label), op->transferred,
              ac_stream_unflushed(op->stream));
     return buf;
 }
@@ -872,9 +991,8 @@ ac_future *ac_stream_flush(ac_stream_write_all_op *op, ac_stream *s)
  * bytes read but not yet written are never anywhere but in that buffer. */
 static ac_poll copy_finish(ac_stream_copy_op *op, int result)
 {
-    ac_io_clear_waiter_(op->from->rio, AC_IO_READ);
-    if (op->to->wio)
-        ac_io_clear_waiter_(op->to->wio, AC_IO_WRITE);
+    forget_reader(op->from);
+    forget_writer(op->to);
     release_if_empty(op->from);
     release_write_buffer_if_empty(op->to);
     return ac_leaf_finish(&op->future, result);
@@ -883,48 +1001,47 @@ static ac_poll copy_finish(ac_stream_copy_op *op, int result)
 static ac_poll copy_poll(ac_future *f, ac_cx *cx)
 {
     ac_stream_copy_op *op = (ac_stream_copy_op *)(void *)f;
-    ac_stream *from = op->from;
-    ac_io *out = op->to->wio;
+    ac_stream *from = op->from, *to = op->to;
 
     for (;;) {
         size_t unread = from->end - from->start;
         int n;
-        if (op->to->wend > op->to->wstart) {
+        if (to->wend > to->wstart) {
             /* bytes write_buffered left in `to` go before anything copied */
-            if (!out)
+            if (write_side_closed(to))
                 return copy_finish(op, -EPIPE);
-            if (!(out->ready & AC_IO_WRITE))
-                return ac_io_wait_(out, AC_IO_WRITE, cx);
-            n = flush_once(op->to);
-            if (n < 0 && n != -EAGAIN)
+            if (!may_write(to))
+                return wait_writable(to, cx);
+            n = flush_once(to, cx);
+            if (n == -EAGAIN)
+                return wait_writable(to, cx);
+            if (n < 0)
                 return copy_finish(op, n);
             continue;
         }
         if (unread > 0) {
             ssize_t written;
             struct iovec vec;
-            if (!out)
+            if (write_side_closed(to))
                 return copy_finish(op, -EPIPE);
-            if (!(out->ready & AC_IO_WRITE))
-                return ac_io_wait_(out, AC_IO_WRITE, cx);
+            if (!may_write(to))
+                return wait_writable(to, cx);
             vec.iov_base = from->buf + from->start;
             vec.iov_len = unread;
-            written = write_vector(out, &vec, 1);
-            if (written >= 0) {
-                from->start += (size_t)written;
-                op->copied += (uint64_t)written;
-            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                out->ready &= (uint8_t)~AC_IO_WRITE;
-            } else if (errno != EINTR) {
-                return copy_finish(op, -errno);
-            }
+            written = write_once(to, &vec, 1, cx);
+            if (written == -EAGAIN)
+                return wait_writable(to, cx);
+            if (written < 0)
+                return copy_finish(op, (int)written);
+            from->start += (size_t)written;
+            op->copied += (uint64_t)written;
             continue;
         }
-        if (!(from->rio->ready & AC_IO_READ))
+        if (!may_read(from))
             return wait_readable(from, cx);
         n = make_room(from, from->limit);
         if (n == 0)
-            n = fill(from);
+            n = fill(from, cx);
         if (n == -EAGAIN)
             return wait_readable(from, cx);
         if (n <= 0)
@@ -940,8 +1057,10 @@ static void copy_cancel(ac_future *f)
 static const char *copy_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_stream_copy_op *op = (const ac_stream_copy_op *)(const void *)f;
-    snprintf(buf, size, "copy fd %d -> fd %d (%llu bytes so far)", op->from->rio->fd,
-             op->to->wio ? op->to->wio->fd : -1, (unsigned long long)op->copied);
+    char from[32], to[32];
+    snprintf(buf, size, "copy %s -> %s (%llu bytes so far)",
+             stream_label(op->from, from, sizeof from), write_label(op->to, to, sizeof to),
+             (unsigned long long)op->copied);
     return buf;
 }
 
@@ -999,8 +1118,9 @@ static const char *bidi_describe(const ac_future *f, char *buf, size_t size)
 {
     const ac_stream_copy_bidirectional_op *op =
         (const ac_stream_copy_bidirectional_op *)(const void *)f;
-    snprintf(buf, size, "copy_bidirectional fd %d <-> fd %d (%llu / %llu bytes)",
-             op->a_to_b.from->rio->fd, op->b_to_a.from->rio->fd,
+    char a[32], b[32];
+    snprintf(buf, size, "copy_bidirectional %s <-> %s (%llu / %llu bytes)",
+             stream_label(op->a_to_b.from, a, sizeof a), stream_label(op->b_to_a.from, b, sizeof b),
              (unsigned long long)op->a_to_b.copied, (unsigned long long)op->b_to_a.copied);
     return buf;
 }
@@ -1016,4 +1136,44 @@ ac_future *ac_stream_copy_bidirectional(ac_stream_copy_bidirectional_op *op, ac_
     ac_stream_copy(&op->a_to_b, a, b);
     ac_stream_copy(&op->b_to_a, b, a);
     return ac_leaf_init(&op->future, &bidi_vtable);
+}
+
+/* ---- raw access for a layer over the stream (internal.h) ---- */
+
+int ac_stream_read_raw_(ac_stream *s, void *buf, size_t len, ac_cx *cx)
+{
+    int n;
+    if (s->end > s->start) {
+        n = (int)take_buffered(s, buf, len > INT32_MAX ? INT32_MAX : len);
+        release_if_empty(s);
+        return n;
+    }
+    n = read_once(s, buf, len, cx);
+    if (n == -EAGAIN && cx)
+        wait_readable(s, cx);
+    return n;
+}
+
+ssize_t ac_stream_write_raw_(ac_stream *s, const void *buf, size_t len, ac_cx *cx)
+{
+    struct iovec vec;
+    ssize_t n;
+    if (s->wend > s->wstart)
+        return -EBUSY;
+    if (write_side_closed(s))
+        return -EPIPE;
+    vec.iov_base = (void *)(uintptr_t)buf;
+    vec.iov_len = len;
+    n = write_once(s, &vec, 1, cx);
+    if (n == -EAGAIN && cx)
+        wait_writable(s, cx);
+    return n;
+}
+
+void ac_stream_forget_raw_(ac_stream *s, unsigned direction)
+{
+    if (direction & AC_IO_READ)
+        forget_reader(s);
+    if (direction & AC_IO_WRITE)
+        forget_writer(s);
 }

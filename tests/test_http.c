@@ -235,14 +235,27 @@ static ac_future *client(struct client *self, ac_stream *s, const char *request,
  * the other until the server closes, then the server's connection is let finish. */
 static struct client exchange_client;
 
+/* The "duplex" test case runs the exchanges again over ac_stream_open_duplex: HTTP runs on any
+ * stream transport unchanged. */
+static int over_duplex;
+
+static void use_duplex(void)
+{
+    over_duplex = 1;
+}
+
 static const char *exchange_on(ac_executor *ex, ac_http_server *server, const char *request,
                                size_t len, size_t split)
 {
     int sv[2];
     ac_stream *ours, *theirs;
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    ck_assert_int_eq(ac_stream_open(ex, sv[0], &theirs), 0);
-    ck_assert_int_eq(ac_stream_open(ex, sv[1], &ours), 0);
+    if (over_duplex) {
+        ck_assert_int_eq(ac_stream_open_duplex(4096, &theirs, &ours), 0);
+    } else {
+        ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        ck_assert_int_eq(ac_stream_open(ex, sv[0], &theirs), 0);
+        ck_assert_int_eq(ac_stream_open(ex, sv[1], &ours), 0);
+    }
     ck_assert_int_eq(ac_http_server_add_connection(server, theirs), 0);
     ck_assert_int_eq(ac_block_on(ex, client(&exchange_client, ours, request, len, split)), 0);
     expect_settled(ex, 0);
@@ -969,6 +982,18 @@ int main(void)
     tcase_add_test(tc, at_max_connections_accepting_waits);
     tcase_add_test(tc, freeing_the_server_cancels_its_connections);
     tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(suite, tc);
+
+    tc = tcase_create("duplex");
+    tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, use_duplex, NULL);
+    tcase_add_test(tc, get_with_query_and_fields);
+    tcase_add_test(tc, pipelined_requests_are_answered_in_order);
+    tcase_add_test(tc, an_unread_body_is_skipped_before_the_next_request);
+    tcase_add_test(tc, chunked_request_body_with_extensions_and_trailers);
+    tcase_add_test(tc, streamed_responses_are_chunked_or_sized);
+    tcase_add_test(tc, a_request_split_at_every_byte);
+    tcase_add_test(tc, limits_answer_414_431_and_413);
     suite_add_tcase(suite, tc);
     return run_suite(suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -21,9 +21,11 @@
 #include <unistd.h>
 
 static ac_executor *ex;
+static int over_duplex; /* see stream_pair */
 
 static void setup(void)
 {
+    over_duplex = 0;
     ex = ac_executor_new();
     ck_assert_ptr_nonnull(ex);
 }
@@ -46,10 +48,22 @@ static ac_stream *stream_with_peer(int *peer)
     return s;
 }
 
-/* Two connected streams. */
+/* The "duplex" test case runs the tests built on stream_pair again over ac_stream_open_duplex,
+ * whose 4 KiB rings stand in for small socket buffers. */
+static void setup_duplex(void)
+{
+    setup();
+    over_duplex = 1;
+}
+
+/* Two connected streams: a socketpair, or a duplex pair in the "duplex" test case. */
 static void stream_pair(ac_stream **a, ac_stream **b)
 {
     int sv[2];
+    if (over_duplex) {
+        ck_assert_int_eq(ac_stream_open_duplex(4096, a, b), 0);
+        return;
+    }
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ck_assert_int_eq(ac_stream_open(ex, sv[0], a), 0);
     ck_assert_int_eq(ac_stream_open(ex, sv[1], b), 0);
@@ -71,6 +85,13 @@ static void small_socket_buffers(int fd)
     int size = 4096;
     ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
     ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size), 0);
+}
+
+/* A socket's buffers made small; a duplex stream's rings are small already. */
+static void small_buffers(ac_stream *s)
+{
+    if (ac_stream_io(s))
+        small_socket_buffers(ac_io_fd(ac_stream_io(s)));
 }
 
 /* Everything the non-blocking fd holds right now. */
@@ -579,7 +600,7 @@ START_TEST(cancelled_write_all_reports_what_was_written)
     ac_stream_write_all_op w;
     ac_timeout_ms_op t;
 
-    small_socket_buffers(ac_io_fd(ac_stream_io(s)));
+    small_buffers(s);
     small_socket_buffers(peer);
     ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&t, 20, ac_stream_write_all(&w, s, big, len))),
                      -ETIMEDOUT);
@@ -617,8 +638,8 @@ START_TEST(writev_all_across_partial_writes)
     }
     ck_assert_uint_le(total, sizeof data);
     stream_pair(&a, &b);
-    small_socket_buffers(ac_io_fd(ac_stream_io(a)));
-    small_socket_buffers(ac_io_fd(ac_stream_io(b)));
+    small_buffers(a);
+    small_buffers(b);
     task = ac_spawn(ex, pattern_reader(&reader, b, &got));
     ck_assert_int_eq(ac_block_on(ex, ac_stream_writev_all(&w, a, iov, PIECES)), (int)total);
     ck_assert_uint_eq(w.transferred, total);
@@ -640,8 +661,8 @@ START_TEST(large_transfer_with_small_socket_buffers)
     ac_task *wt, *rt;
 
     stream_pair(&a, &b);
-    small_socket_buffers(ac_io_fd(ac_stream_io(a)));
-    small_socket_buffers(ac_io_fd(ac_stream_io(b)));
+    small_buffers(a);
+    small_buffers(b);
     wt = ac_spawn(ex, pattern_writer(writer, a, 5 << 20));
     rt = ac_spawn(ex, pattern_reader(&reader, b, &got));
     ck_assert_int_eq(join(ex, rt), 0);
@@ -726,7 +747,7 @@ START_TEST(copy_until_end_of_file)
 
     stream_pair(&src_peer, &src);
     stream_pair(&dst, &dst_peer);
-    small_socket_buffers(ac_io_fd(ac_stream_io(dst)));
+    small_buffers(dst);
     wt = ac_spawn(ex, pattern_writer(writer, src_peer, total));
     rt = ac_spawn(ex, pattern_reader(&reader, dst_peer, &got));
     ck_assert_int_eq(ac_block_on(ex, ac_stream_copy(&copy, src, dst)), 0);
@@ -903,8 +924,8 @@ START_TEST(reader_and_writer_tasks_share_a_stream)
     ac_task *wt, *rt, *et;
 
     stream_pair(&s, &echo);
-    small_socket_buffers(ac_io_fd(ac_stream_io(s)));
-    small_socket_buffers(ac_io_fd(ac_stream_io(echo)));
+    small_buffers(s);
+    small_buffers(echo);
     /* the far end echoes with copy from a stream to itself, then half-closes */
     et = ac_spawn(ex, ac_stream_copy(&copy, echo, echo));
     wt = ac_spawn(ex, numbered_writer(&writer, s, 3000));
@@ -1123,8 +1144,8 @@ START_TEST(buffered_transfer_with_small_socket_buffers)
     ac_task *wt, *rt;
 
     stream_pair(&a, &b);
-    small_socket_buffers(ac_io_fd(ac_stream_io(a)));
-    small_socket_buffers(ac_io_fd(ac_stream_io(b)));
+    small_buffers(a);
+    small_buffers(b);
     wt = ac_spawn(ex, buffered_writer(writer, a, 2 << 20));
     rt = ac_spawn(ex, pattern_reader(&reader, b, &got));
     ck_assert_int_eq(join(ex, rt), 0);
@@ -1188,8 +1209,8 @@ START_TEST(cancelled_flush_keeps_the_rest_buffered)
     for (size_t i = 0; i < LEN; i++)
         data[i] = pattern(i);
     stream_pair(&a, &b);
-    small_socket_buffers(ac_io_fd(ac_stream_io(a)));
-    small_socket_buffers(ac_io_fd(ac_stream_io(b)));
+    small_buffers(a);
+    small_buffers(b);
     ac_stream_set_write_buffer(a, 1 << 20);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, a, data, LEN)), LEN);
     free(data); /* the stream holds its own copy */
@@ -1224,7 +1245,7 @@ START_TEST(cancelled_buffered_write_reports_what_was_accepted)
     ac_stream_write_all_op w;
     ac_timeout_ms_op t;
 
-    small_socket_buffers(ac_io_fd(ac_stream_io(s)));
+    small_buffers(s);
     small_socket_buffers(peer);
     ck_assert_int_eq(ac_block_on(ex, ac_stream_write_buffered(&w, s, "head", 4)), 4);
     ck_assert_int_eq(
@@ -1506,6 +1527,18 @@ int main(void)
     tcase_add_test(tc, a_closed_write_side_and_oversized_writes_are_refused);
     tcase_add_test(tc, a_failed_open_closes_what_it_was_to_own);
     tcase_add_test(tc, a_task_dump_names_each_stream_operation);
+    suite_add_tcase(suite, tc);
+
+    tc = tcase_create("duplex");
+    tcase_add_checked_fixture(tc, setup_duplex, teardown);
+    tcase_add_test(tc, lines_across_packet_boundaries);
+    tcase_add_test(tc, writev_all_across_partial_writes);
+    tcase_add_test(tc, large_transfer_with_small_socket_buffers);
+    tcase_add_test(tc, copy_until_end_of_file);
+    tcase_add_test(tc, bidirectional_copy_half_closes_each_side);
+    tcase_add_test(tc, reader_and_writer_tasks_share_a_stream);
+    tcase_add_test(tc, buffered_transfer_with_small_socket_buffers);
+    tcase_add_test(tc, cancelled_flush_keeps_the_rest_buffered);
     suite_add_tcase(suite, tc);
     return run_suite(suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
