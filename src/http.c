@@ -1001,7 +1001,7 @@ ASYNC_FN(http_monitor)
         AWAIT_INTO(self->rc, ac_stream_fill(&self->fill, self->stream));
         if (self->rc <= 0)
             ASYNC_RETURN(self->rc < 0 ? self->rc : -EPIPE);
-        if (!skip_empty_lines(self->stream))
+        if (skip_empty_lines(self->stream))
             break; /* the next request has begun: the client is still there */
     }
     ac_notify_init(&self->never);
