@@ -387,8 +387,8 @@ ASYNC_FN(files)
         give_back(self);
         if (self->rc < 0)
             ASYNC_RETURN(self->rc); /* the response has started: the connection closes */
-        AWAIT_TRY(self->rc,
-                  ac_http_response_write(&self->send, self->res, self->job->piece, (size_t)self->rc));
+        AWAIT_TRY(self->rc, ac_http_response_write(&self->send, self->res, self->job->piece,
+                                                   (size_t)self->rc));
         self->job->offset += self->rc;
         self->remaining -= (uint64_t)self->rc;
     }
