@@ -21,13 +21,14 @@ cg_load=${5:-100 x 200}
 mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
-peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt go node"
+peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt go node
+    nginx hyper evhttp"
 benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m bytes_per_task_10m
     timers_1m_wall timers_1m_bytes
     channel_pingpong context_switch
     echo_rps_1 echo_rps_100 echo_rps_10000 echo_p50_us_1 echo_p50_us_100 echo_p50_us_10000
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
-    idle_bytes_per_conn echo_instr"
+    idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns"
 
 version() { # version COMMAND...: the first line the command prints, or "not installed"
     "$@" 2>&1 | head -n1 || true
@@ -74,6 +75,14 @@ report=$out/report.md
     echo "  slice), so ~4,100 B is their common floor; Node reads into buffers of its own."
     echo "- Instructions: \`valgrind --tool=callgrind\` on the server, user space only: $cg_load"
     echo "  round trips minus the same connections with 0 round trips, divided by the round trips."
+    echo "- HTTP/1.1 hello: every server answers any request with the same 13-byte body"
+    echo "  (\`text/plain\`): asyncc \`examples/http_hello\`, nginx (one process), hyper 0.14"
+    echo "  (tokio current-thread), Go \`net/http\` (\`bench/peers/go/http\`, GOMAXPROCS=1), Node"
+    echo "  \`http\` (\`bench/peers/node/http.js\`), libevent's evhttp. wrk (one thread, 100"
+    echo "  keep-alive connections, \`--latency\`) on CPU 1 warms the server up, then a second wrk"
+    echo "  measures: requests/s, p50/p99 latency, and the server's CPU time over that run per"
+    echo "  request. The Go and Node rows of the TCP echo tables are their echo servers; in the"
+    echo "  HTTP tables, their HTTP servers."
     echo "- Server CPU time is read in clock ticks (10 ms), so short (--quick) windows are rough."
     echo "- Micro benchmarks: \`bench/peers/micro.sh\` (see bench/README.md)."
     echo
@@ -86,6 +95,10 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
     function numeric(s) { return s ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ }
     # Why a peer has no row for a benchmark nobody ran it on.
     function missing(b, p) {
+        if (p ~ /^(nginx|hyper|evhttp)$/ && b !~ /^http_/)
+            return "n/a (an HTTP server: in the HTTP tables only)"
+        if (p ~ /^(asyncc_libevent|libevent|threads|ucontext|tokio_ct|tokio_mt)$/ && b ~ /^http_/)
+            return "n/a (no HTTP server: libevent'"'"'s is evhttp, tokio'"'"'s is hyper)"
         if (p == "libevent" && b !~ /^(echo|idle)/)
             return "n/a (raw callbacks: no tasks, futures or channels of its own)"
         if (p == "asyncc_libevent" && b !~ /^(echo|idle)/)
@@ -155,6 +168,10 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b ~ /^echo_cpu_ns_/) return "TCP echo, " commas(cnt(b)) " connection" plural(b) ": server CPU time per round trip"
         if (b == "idle_bytes_per_conn") return "Idle connections (" commas(idle) " held): server memory per connection"
         if (b == "echo_instr") return "TCP echo: user-space instructions per round trip (callgrind)"
+        if (b == "http_rps") return "HTTP/1.1 hello, 100 keep-alive connections: requests per second"
+        if (b == "http_p50_us") return "HTTP/1.1 hello, 100 keep-alive connections: median latency"
+        if (b == "http_p99_us") return "HTTP/1.1 hello, 100 keep-alive connections: 99th percentile latency"
+        if (b == "http_cpu_ns") return "HTTP/1.1 hello, 100 keep-alive connections: server CPU time per request"
         if (b == "await") return "AWAIT of a ready future"
         if (b == "spawn") return "spawn + run + join of a trivial task"
         if (b == "spawn_bulk_1m") return "spawn 1 M tasks, then join them all: per task"
@@ -203,6 +220,9 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["tokio_mt"] = "`bench/peers/rust/src/bin/echo_tokio_mt.rs`: tokio multi-thread runtime (one worker per CPU it may use: 1)"
         what["go"] = "`bench/peers/go/echo`: a goroutine per connection (GOMAXPROCS = CPUs it may use: 1)"
         what["node"] = "`bench/peers/node/echo.js`: an async function per connection, `for await` over the socket"
+        what["nginx"] = "HTTP only: nginx, one process serving (`master_process off`), `return 200` from a configuration `bench/run` writes"
+        what["hyper"] = "HTTP only: `bench/peers/rust/src/bin/http_hyper.rs`: hyper 0.14 on tokio'"'"'s current-thread runtime"
+        what["evhttp"] = "HTTP only: `bench/peers/http_evhttp.c`: libevent'"'"'s evhttp, callbacks"
         for (j = 1; j <= np; j++) {
             p = peers[j]
             printf "| %s | %s | %s |\n", p, (p in what) ? what[p] : "", \

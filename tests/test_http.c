@@ -85,6 +85,8 @@ ASYNC_FN(probe)
     seen.started++;
     if (path_is(self, "/sleep")) {
         AWAIT(ac_sleep_ms(&self->nap, 60000));
+    } else if (path_is(self, "/nap")) {
+        AWAIT(ac_sleep_ms(&self->nap, 1)); /* pending, as a handler awaiting a file would be */
     } else if (path_is(self, "/wait")) {
         AWAIT(ac_notify_wait(&self->wait, &seen.release));
     } else if (path_is(self, "/fail")) {
@@ -366,6 +368,21 @@ START_TEST(pipelined_requests_are_answered_in_order)
                     "HTTP/1.1 200 OK\r\nContent-Length: 68\r\nConnection: close\r\n\r\n"
                     "GET /3 path=/3 query= v=11 host=h fields=2 length=0 chunked=0 body=\n");
     ck_assert_int_eq(seen.started, 3);
+}
+END_TEST
+
+/* The next request is already buffered while the handler is pending: the watch for a client
+ * that goes away sees it and waits (it used to refill the full buffer forever, spinning). */
+START_TEST(a_pipelined_request_waits_while_a_handler_is_pending)
+{
+    EXPECT_RESPONSE("GET /nap HTTP/1.1\r\nHost: h\r\n\r\n"
+                    "GET /3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\nContent-Length: 72\r\n\r\n"
+                    "GET /nap path=/nap query= v=11 host=h fields=1 length=0 chunked=0 body=\n"
+                    "HTTP/1.1 200 OK\r\nContent-Length: 68\r\nConnection: close\r\n\r\n"
+                    "GET /3 path=/3 query= v=11 host=h fields=2 length=0 chunked=0 body=\n");
+    ck_assert_int_eq(seen.started, 2);
+    ck_assert_int_eq(seen.cancelled, 0);
 }
 END_TEST
 
@@ -961,6 +978,7 @@ int main(void)
     tcase_add_test(tc, get_with_query_and_fields);
     tcase_add_test(tc, header_fields_in_order_and_case_insensitive_lookup);
     tcase_add_test(tc, pipelined_requests_are_answered_in_order);
+    tcase_add_test(tc, a_pipelined_request_waits_while_a_handler_is_pending);
     tcase_add_test(tc, an_unread_body_is_skipped_before_the_next_request);
     tcase_add_test(tc, head_sends_the_length_without_the_body);
     tcase_add_test(tc, chunked_request_body_with_extensions_and_trailers);

@@ -1,0 +1,3 @@
+module asyncc/bench/peers/go/http
+
+go 1.19
