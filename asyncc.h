@@ -340,7 +340,14 @@ struct ac_future {
     const ac_future_vtable *vtable;
     ac_future *awaiting; /* the child this frame is suspended on, or NULL */
     int32_t state;
-    int32_t resume; /* goto backend: offset of the resume label; unused by the portable one */
+    union {
+        /* A coroutine frame, goto backend: offset of its resume label (unused by the portable
+         * backend). */
+        int32_t resume;
+        /* A leaf, which has no resume label, may keep a word of its own here: the sleep keeps
+         * its timer-heap position, which makes every frame that embeds one 8 bytes smaller. */
+        uint32_t leaf_word;
+    };
     int32_t result; /* the finished future's value (>= 0) or negative errno-style error */
     uint32_t owner; /* id of the task that first polled it (misuse check) */
 };
@@ -796,11 +803,9 @@ AC_API ac_instant ac_now(void);
  * some 584 years after boot) sleeps until it, i.e. forever, never wrapping round to fire at
  * once; ac_sleep_until(op, UINT64_MAX) likewise never finishes. */
 typedef struct ac_sleep_ms_op {
-    ac_future future;
+    ac_future future; /* future.leaf_word: position in the executor's timer heap; 0: not armed */
     ac_instant deadline;
-    ac_task *waiter;     /* the task to wake when the timer fires */
-    uint32_t heap_index; /* position in the executor's timer heap; 0 when not armed */
-    uint32_t fired;
+    ac_task *waiter; /* the task to wake when the timer fires; NULL until the first poll */
 } ac_sleep_ms_op;
 typedef ac_sleep_ms_op ac_sleep_until_op;
 

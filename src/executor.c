@@ -212,7 +212,7 @@ static bool user_events_pending(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
-    int internal = 1 + ac_io_driver_events_(ex) + (ex->heap_len > 0) +
+    int internal = 1 + ac_io_driver_events_(ex) + ac_timers_events_(ex) +
                    (ex->dump_signal_event != NULL);
     return active > 0 || added > internal;
 }
@@ -224,7 +224,7 @@ static bool user_events_pending(ac_executor *ex)
  * only the last three take a lock. */
 bool ac_nothing_can_wake_(ac_executor *ex)
 {
-    return !ex->run_head && !ex->run_armed && ex->heap_len == 0 && ex->remote_refs == 0 &&
+    return !ex->run_head && !ex->run_armed && !ac_timers_armed_(ex) && ex->remote_refs == 0 &&
            !ac_io_has_waiters_(ex) && !ac_dns_has_lookups_(ex) &&
            !ac_blocking_drops_pending_(ex) &&
            !ac_inbox_has_requests_(ex) && !user_events_pending(ex);

@@ -280,6 +280,19 @@ void ac_group_member_finished_(ac_task *t);
 int ac_timers_init_(ac_executor *ex);
 void ac_timers_free_(ac_executor *ex);
 
+/* Whether a sleep is armed: a wake source for the deadlock check. Inline: every turn asks. */
+static inline bool ac_timers_armed_(const ac_executor *ex)
+{
+    return ex->heap_len > 0;
+}
+
+/* How many events timer.c has added to the executor's event_base: its one timer, added while a
+ * sleep is armed. The executor's deadlock check subtracts it, since it wakes nobody by itself. */
+static inline int ac_timers_events_(const ac_executor *ex)
+{
+    return ac_timers_armed_(ex) ? 1 : 0;
+}
+
 /* Saturating time arithmetic, for every deadline made from a duration (timer.c, combinators.c)
  * and the watchdog's threshold (diagnostics.c, converted once when it is set). A result too
  * large for an ac_instant is the largest one, UINT64_MAX (some 584 years after boot: a deadline
