@@ -720,7 +720,14 @@ AC_API struct event_base *ac_executor_base(ac_executor *ex);
  * callback never wakes a task — each keeps the loop waiting instead of returning -EDEADLK.
  * A task that waits for work another thread will ac_spawn_remote later must hold a remote
  * waker meanwhile (and so must any waiter in block_on), or the loop cannot know that a wake is
- * still coming. When you drive the base yourself (event_base_dispatch), nothing is checked. */
+ * still coming. When you drive the base yourself (event_base_dispatch), nothing is checked.
+ *
+ * Cost: when no task is ready and the base holds no libevent event of yours, a turn of run or
+ * block_on waits in the readiness driver alone (with the epoll backend: one epoll_wait, which
+ * a libevent turn needs two for — libevent's, then the driver's). An event of yours on the base,
+ * a signal event included, sends every turn through libevent's loop, the only one that sees it:
+ * to stop a server on a signal at the lower cost, take the signal in a thread of its own
+ * (sigwait) and ac_spawn_remote a task that calls ac_executor_stop (bench/echo_asyncc.c). */
 AC_API int ac_executor_run(ac_executor *ex);
 
 /* Make ac_executor_run / ac_block_on return after the current turn (block_on returns

@@ -286,6 +286,12 @@ static inline bool ac_timers_armed_(const ac_executor *ex)
     return ex->heap_len > 0;
 }
 
+/* The deadline of the earliest armed sleep, or UINT64_MAX when none is armed. */
+static inline ac_instant ac_timers_next_deadline_(const ac_executor *ex)
+{
+    return ex->heap_len > 0 ? ex->heap[1]->deadline : UINT64_MAX;
+}
+
 /* How many events timer.c has added to the executor's event_base: its one timer, added while a
  * sleep is armed. The executor's deadlock check subtracts it, since it wakes nobody by itself. */
 static inline int ac_timers_events_(const ac_executor *ex)

@@ -12,6 +12,12 @@
  * Since edges are collected by the next epoll_wait and all of this runs on the executor's
  * thread, no edge can slip between an operation's EAGAIN (which clears the direction's ready
  * bit, in io.c) and its wait.
+ *
+ * The executor's own loop can skip libevent altogether when only the set, the inbox or the next
+ * sleep can need it (ac_io_driver_wait_): then this set's epoll_wait is the one that blocks, and
+ * a round trip of one connection costs one epoll_wait instead of libevent's and then ours. The
+ * inbox's fd is in the set for that (level-triggered, cookie NULL), so that a request from
+ * another thread ends such a wait; inbox.c's libevent callback still carries the requests out.
  */
 #include "internal.h"
 
@@ -37,25 +43,52 @@ static void record_readiness(ac_io *io, uint32_t events)
     }
 }
 
-/* libevent says the epoll set has events: collect them all. Only wakes happen here, no polls,
- * so no ac_io can be closed while a batch still refers to it. */
-static void epoll_cb(evutil_socket_t fd, short what, void *arg)
+/* Collect every event of the set, waiting at most timeout_ms (-1: no limit) for the first.
+ * Only wakes happen here, no polls, so no ac_io can be closed while a batch still refers to it.
+ * Returns true when libevent has work the set saw (the inbox's fd is readable) or may have (a
+ * signal interrupted the wait: libevent's handler has queued it). */
+static bool collect(int epoll_fd, int timeout_ms)
 {
     struct epoll_event events[AC_EPOLL_BATCH];
+    bool loop_needed = false;
     int n, i;
+    do {
+        n = epoll_wait(epoll_fd, events, AC_EPOLL_BATCH, timeout_ms);
+        if (n < 0)
+            return errno == EINTR;
+        for (i = 0; i < n; i++) {
+            if (events[i].data.ptr)
+                record_readiness(events[i].data.ptr, events[i].events);
+            else
+                loop_needed = true;
+        }
+        timeout_ms = 0;
+    } while (n == AC_EPOLL_BATCH);
+    return loop_needed;
+}
+
+/* libevent says the epoll set has events. The inbox's, if any, is libevent's own to handle. */
+static void epoll_cb(evutil_socket_t fd, short what, void *arg)
+{
     (void)what;
     (void)arg;
-    do {
-        n = epoll_wait(fd, events, AC_EPOLL_BATCH, 0);
-        for (i = 0; i < n; i++)
-            record_readiness(events[i].data.ptr, events[i].events);
-    } while (n == AC_EPOLL_BATCH);
+    collect(fd, 0);
+}
+
+bool ac_io_driver_wait_(ac_executor *ex, int timeout_ms)
+{
+    return collect(ex->io_driver_fd, timeout_ms);
 }
 
 int ac_io_driver_init_(ac_executor *ex)
 {
+    struct epoll_event inbox = {.events = EPOLLIN}; /* data.ptr NULL: the inbox */
+    assert(ex->inbox_fd >= 0);                       /* the inbox is set up first */
     ex->io_driver_fd = epoll_create1(EPOLL_CLOEXEC);
     if (ex->io_driver_fd < 0)
+        return -errno;
+    inbox.data.ptr = NULL;
+    if (epoll_ctl(ex->io_driver_fd, EPOLL_CTL_ADD, ex->inbox_fd, &inbox) < 0)
         return -errno;
     ex->io_driver_event =
         event_new(ex->base, ex->io_driver_fd, EV_READ | EV_PERSIST, epoll_cb, ex);
