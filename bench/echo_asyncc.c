@@ -9,14 +9,17 @@
  *
  * Usage: echo_asyncc PORT (0: any free port). Listens on 127.0.0.1 and prints
  * "listening on PORT" once it accepts connections; SIGINT or SIGTERM stops it cleanly (so that
- * valgrind tools write their output).
+ * valgrind tools write their output). The signals are taken by a thread of their own, which
+ * spawns a stopping task onto the executor: a libevent signal event on the executor's base would
+ * send every turn through libevent's loop, two epoll_waits where the driver's alone is one
+ * (asyncc.h, ac_executor_run).
  */
 #define _GNU_SOURCE
 
 #include <asyncc.h>
-#include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,11 +83,33 @@ static ac_future *server(struct server *self, ac_io *listener)
     return ASYNC_NEW(self, server, .listener = listener);
 }
 
-static void stop_cb(evutil_socket_t signo, short what, void *arg)
+struct stopper {
+    ac_future future;
+};
+
+ASYNC_FN(stopper)
+    ac_executor_stop(ac_cx_executor(ac_cx_));
+ASYNC_END
+
+static ac_future *stopper(struct stopper *self)
 {
-    (void)signo;
-    (void)what;
-    ac_executor_stop(arg);
+    return ASYNC_NEW(self, stopper);
+}
+
+struct signal_thread {
+    ac_executor *ex;
+    sigset_t signals;
+};
+
+/* Waits for SIGINT or SIGTERM, blocked in every thread, then stops the executor. */
+static void *signal_thread(void *arg)
+{
+    struct signal_thread *st = arg;
+    struct stopper frame;
+    int signo;
+    if (sigwait(&st->signals, &signo) == 0)
+        ac_spawn_remote(st->ex, stopper(&frame), "stop");
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -94,14 +119,21 @@ int main(int argc, char **argv)
     ac_io *listener;
     ac_task *task;
     struct server frame;
-    struct event *sigint, *sigterm;
+    struct signal_thread st;
+    pthread_t thread;
     int rc;
 
     if (argc != 2) {
         fprintf(stderr, "usage: echo_asyncc PORT\n");
         return 2;
     }
-    ex = ac_executor_new();
+    /* Blocked before any thread starts, so every thread inherits it and only sigwait sees them. */
+    sigemptyset(&st.signals);
+    sigaddset(&st.signals, SIGINT);
+    sigaddset(&st.signals, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &st.signals, NULL) != 0)
+        return 1;
+    ex = st.ex = ac_executor_new();
     if (!ex)
         return 1;
     rc = ac_sockaddr_ip(&addr, "127.0.0.1", (uint16_t)atoi(argv[1]));
@@ -113,18 +145,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_asyncc: listen: %s\n", ac_strerror(rc));
         return 1;
     }
-    printf("listening on %u\n", ac_sockaddr_port(&addr));
-    fflush(stdout);
-
-    sigint = evsignal_new(ac_executor_base(ex), SIGINT, stop_cb, ex);
-    sigterm = evsignal_new(ac_executor_base(ex), SIGTERM, stop_cb, ex);
     task = ac_spawn(ex, server(&frame, listener));
-    if (!sigint || !sigterm || !task || event_add(sigint, NULL) < 0 || event_add(sigterm, NULL) < 0)
+    if (!task || pthread_create(&thread, NULL, signal_thread, &st) != 0)
         return 1;
     ac_task_detach(task);
+    printf("listening on %u\n", ac_sockaddr_port(&addr));
+    fflush(stdout);
     rc = ac_executor_run(ex);
-    event_free(sigterm);
-    event_free(sigint);
+    /* Stopped by the signal thread, or failed: then the thread still waits, and this ends it. */
+    pthread_kill(thread, SIGTERM);
+    pthread_join(thread, NULL);
     ac_executor_free(ex); /* cancels the accept loop and the connections still open */
     return rc < 0;
 }
