@@ -726,8 +726,8 @@ AC_API struct event_base *ac_executor_base(ac_executor *ex);
  * block_on waits in the readiness driver alone (with the epoll backend: one epoll_wait, which
  * a libevent turn needs two for — libevent's, then the driver's). An event of yours on the base,
  * a signal event included, sends every turn through libevent's loop, the only one that sees it:
- * to stop a server on a signal at the lower cost, take the signal in a thread of its own
- * (sigwait) and ac_spawn_remote a task that calls ac_executor_stop (bench/echo_asyncc.c). */
+ * to stop a server on a signal at the lower cost, let the handler write a byte to a pipe that a
+ * task reads and then calls ac_executor_stop (the self-pipe trick: bench/echo_asyncc.c). */
 AC_API int ac_executor_run(ac_executor *ex);
 
 /* Make ac_executor_run / ac_block_on return after the current turn (block_on returns
