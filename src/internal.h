@@ -89,6 +89,7 @@ struct ac_io {
     bool is_socket;
     bool owns_fd;
     bool unregistered; /* the driver cannot watch it (a regular file): always ready, never waits */
+    bool short_read_drains; /* a short read emptied the receive queue: io_epoll.c says when */
 #if ASYNCC_IO_BACKEND_LIBEVENT
     uint8_t watched;     /* AC_IO_READ | AC_IO_WRITE: the directions `event` is added for */
     struct event *event; /* io_libevent.c: this fd's own libevent event */

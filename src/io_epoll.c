@@ -22,16 +22,31 @@
 #include "internal.h"
 
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 enum { AC_EPOLL_BATCH = 256 };
 
 const char ac_io_driver_name_[] = "epoll";
 
+/* A short read from a TCP socket (ac_io_read) means that the receive queue was empty when it
+ * returned — but for two cases: the read stops at the urgent mark with bytes behind it, and the
+ * bytes may be followed by the peer's FIN or an error, which a further read would report. Both
+ * show in the events collected (EPOLLPRI, EPOLLRDHUP / EPOLLHUP / EPOLLERR) no later than the
+ * read: an event is reported with the socket's state when collected, and anything that arrives
+ * after a collection queues a new edge, which the next epoll_wait reports. So the shortcut holds
+ * for a TCP socket until it first reports one of them, and is then off for good. (A Unix
+ * socket's read stops short after a message carrying SCM_RIGHTS with no such event: never
+ * there.) */
+static const uint32_t AC_EPOLL_ENDS_SHORTCUT = EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+
 static void record_readiness(ac_io *io, uint32_t events)
 {
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if (events & AC_EPOLL_ENDS_SHORTCUT)
+        io->short_read_drains = false;
+    if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         io->ready |= AC_IO_READ;
         if (io->reader)
             ac_wake(io->reader);
@@ -109,8 +124,14 @@ void ac_io_driver_free_(ac_executor *ex)
 
 int ac_io_driver_add_(ac_io *io)
 {
-    struct epoll_event interest = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+    struct epoll_event interest = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET};
+    int protocol = 0;
+    socklen_t protocol_len = sizeof protocol;
     interest.data.ptr = io;
+    io->short_read_drains =
+        io->is_socket &&
+        getsockopt(io->fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &protocol_len) == 0 &&
+        protocol == IPPROTO_TCP;
     if (epoll_ctl(io->ex->io_driver_fd, EPOLL_CTL_ADD, io->fd, &interest) < 0) {
         if (errno != EPERM)
             return -errno;
