@@ -39,7 +39,8 @@ const char ac_io_driver_name_[] = "epoll";
  * after a collection queues a new edge, which the next epoll_wait reports. So the shortcut holds
  * for a TCP socket until it first reports one of them, and is then off for good. (A Unix
  * socket's read stops short after a message carrying SCM_RIGHTS with no such event: never
- * there.) */
+ * there. Kernel TLS, a TCP upper-layer protocol, stops a read before a control record, which a
+ * plain read cannot take anyway: it fails with EIO there, with or without the shortcut.) */
 static const uint32_t AC_EPOLL_ENDS_SHORTCUT = EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 
 static void record_readiness(ac_io *io, uint32_t events)
