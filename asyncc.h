@@ -371,7 +371,14 @@ struct ac_future {
     const ac_future_vtable *vtable;
     ac_future *awaiting; /* the child this frame is suspended on, or NULL */
     int32_t state;
-    int32_t resume; /* goto backend: offset of the resume label; unused by the portable one */
+    union {
+        /* A coroutine frame, goto backend: offset of its resume label (unused by the portable
+         * backend). */
+        int32_t resume;
+        /* A leaf, which has no resume label, may keep a word of its own here: the sleep keeps
+         * its timer-heap position, which makes every frame that embeds one 8 bytes smaller. */
+        uint32_t leaf_word;
+    };
     int32_t result; /* the finished future's value (>= 0) or negative errno-style error */
     uint32_t owner; /* id of the task that first polled it (misuse check) */
 };
@@ -744,7 +751,14 @@ AC_API struct event_base *ac_executor_base(ac_executor *ex);
  * callback never wakes a task — each keeps the loop waiting instead of returning -EDEADLK.
  * A task that waits for work another thread will ac_spawn_remote later must hold a remote
  * waker meanwhile (and so must any waiter in block_on), or the loop cannot know that a wake is
- * still coming. When you drive the base yourself (event_base_dispatch), nothing is checked. */
+ * still coming. When you drive the base yourself (event_base_dispatch), nothing is checked.
+ *
+ * Cost: when no task is ready and the base holds no libevent event of yours, a turn of run or
+ * block_on waits in the readiness driver alone (with the epoll backend: one epoll_wait, which
+ * a libevent turn needs two for — libevent's, then the driver's). An event of yours on the base,
+ * a signal event included, sends every turn through libevent's loop, the only one that sees it:
+ * to stop a server on a signal at the lower cost, let the handler write a byte to a pipe that a
+ * task reads and then calls ac_executor_stop (the self-pipe trick: bench/echo_asyncc.c). */
 AC_API int ac_executor_run(ac_executor *ex);
 
 /* Make ac_executor_run / ac_block_on return after the current turn (block_on returns
@@ -827,11 +841,9 @@ AC_API ac_instant ac_now(void);
  * some 584 years after boot) sleeps until it, i.e. forever, never wrapping round to fire at
  * once; ac_sleep_until(op, UINT64_MAX) likewise never finishes. */
 typedef struct ac_sleep_ms_op {
-    ac_future future;
+    ac_future future; /* future.leaf_word: position in the executor's timer heap; 0: not armed */
     ac_instant deadline;
-    ac_task *waiter;     /* the task to wake when the timer fires */
-    uint32_t heap_index; /* position in the executor's timer heap; 0 when not armed */
-    uint32_t fired;
+    ac_task *waiter; /* the task to wake when the timer fires; NULL until the first poll */
 } ac_sleep_ms_op;
 typedef ac_sleep_ms_op ac_sleep_until_op;
 

@@ -16,6 +16,7 @@
 
 #include <assert.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,15 +109,13 @@ static void poll_task(ac_executor *ex, ac_task *t, uint64_t *clock_ns)
         ac_misuse_task_(t, "the task returned pending without registering a waker (lost wake-up)");
 }
 
-static void run_cb(evutil_socket_t fd, short what, void *arg)
+/* Poll the woken tasks, at most `budget` of them; if some remain, run_event is scheduled with a
+ * zero timeout, so that the loop looks for I/O before the next batch. */
+static void run_batch(ac_executor *ex)
 {
-    ac_executor *ex = arg;
     unsigned polled;
     uint64_t clock_ns = 0;
-    (void)fd;
-    (void)what;
 
-    ex->run_armed = false;
     ex->in_batch = true;
     for (polled = 0; polled < ex->budget && ex->run_head && !ex->stopped; polled++) {
         ac_task *t = ex->run_head;
@@ -139,6 +138,15 @@ static void run_cb(evutil_socket_t fd, short what, void *arg)
         ex->run_armed = true;
         event_add(ex->run_event, &next_turn);
     }
+}
+
+static void run_cb(evutil_socket_t fd, short what, void *arg)
+{
+    ac_executor *ex = arg;
+    (void)fd;
+    (void)what;
+    ex->run_armed = false;
+    run_batch(ex);
 }
 
 static ac_executor *executor_create(struct event_base *base, bool owns_base)
@@ -213,7 +221,7 @@ static bool user_events_pending(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
-    int internal = 1 + ac_io_driver_events_(ex) + (ex->heap_len > 0) +
+    int internal = 1 + ac_io_driver_events_(ex) + ac_timers_events_(ex) +
                    (ex->dump_signal_event != NULL) + ac_signal_events_(ex);
     return active > 0 || added > internal;
 }
@@ -225,9 +233,8 @@ static bool user_events_pending(ac_executor *ex)
  * every turn, and only the last three take a lock. */
 bool ac_nothing_can_wake_(ac_executor *ex)
 {
-    return !ex->run_head && !ex->run_armed && ex->heap_len == 0 && ex->remote_refs == 0 &&
-           !ac_io_has_waiters_(ex) && !ac_signal_has_waiters_(ex) &&
-           !ac_dns_has_lookups_(ex) &&
+    return !ex->run_head && !ex->run_armed && !ac_timers_armed_(ex) && ex->remote_refs == 0 &&
+           !ac_io_has_waiters_(ex) && !ac_signal_has_waiters_(ex) && !ac_dns_has_lookups_(ex) &&
            !ac_blocking_drops_pending_(ex) &&
            !ac_inbox_has_requests_(ex) && !user_events_pending(ex);
 }
@@ -260,17 +267,76 @@ static int loop_failed(void)
     return -EDEADLK;
 }
 
+#if AC_IO_DRIVER_WAITS
+/* Whether the readiness driver may do this turn's waiting by itself, and for how long: no task
+ * is ready, no libevent event but the executor's own is added (a user's event, the dump
+ * signal's, or signal.c's self-pipe while a task waits on a signal, needs libevent's loop to be
+ * seen: a signal caught before the wait began, or on another thread, would go unnoticed until
+ * the next readiness) and the next sleep is not due yet (libevent's timer fires it). The
+ * timeout rounds up, so the wait never ends before the deadline. */
+static bool driver_can_wait(ac_executor *ex, int *timeout_ms)
+{
+    ac_instant deadline, now, ms;
+    if (ex->run_head || ex->run_armed || ex->dump_signal_event || ac_signal_events_(ex) > 0 ||
+        user_events_pending(ex))
+        return false;
+    deadline = ac_timers_next_deadline_(ex);
+    if (deadline == UINT64_MAX) {
+        *timeout_ms = -1;
+        return true;
+    }
+    now = ac_now();
+    if (deadline <= now)
+        return false;
+    ms = (deadline - now - 1) / AC_MSEC + 1;
+    *timeout_ms = ms > INT_MAX ? INT_MAX : (int)ms;
+    return true;
+}
+#endif
+
+/* One turn of the executor's own loop (run, block_on). Usually libevent's loop, once. But when
+ * the driver can do the waiting (driver_can_wait), it does, and the tasks it wakes run here:
+ * one epoll_wait per turn instead of libevent's and then the driver's, which at one connection
+ * were two system calls per round trip. Not on the first turn of a run or block_on, though:
+ * only event_base_loop finds out that we were called from inside one of the base's callbacks
+ * (libevent 2.1's event_base_get_running_event crashes outside one). Returns event_base_loop's
+ * result, or 0. */
+static int turn(ac_executor *ex, bool first)
+{
+#if AC_IO_DRIVER_WAITS
+    int timeout_ms;
+    if (!first && driver_can_wait(ex, &timeout_ms)) {
+        bool loop_needed;
+        ex->in_batch = true; /* the tasks it wakes are run just below, not by run_event */
+        loop_needed = ac_io_driver_wait_(ex, timeout_ms);
+        ex->in_batch = false;
+        if (!loop_needed) {
+            if (ex->run_head)
+                run_batch(ex);
+            return 0;
+        }
+        if (ex->run_head)
+            arm_run_event(ex);
+    }
+#else
+    (void)first;
+#endif
+    return event_base_loop(ex->base, EVLOOP_ONCE);
+}
+
 int ac_executor_run(ac_executor *ex)
 {
     int rc = refuse_inside_poll("ac_executor_run called from inside a poll");
+    bool first = true;
     if (rc)
         return rc;
     resume_after_stop(ex);
     while (ex->unfinished > 0 && !ex->stopped) {
         if (ac_nothing_can_wake_(ex))
             return -EDEADLK;
-        if (event_base_loop(ex->base, EVLOOP_ONCE) < 0)
+        if (turn(ex, first) < 0)
             return loop_failed();
+        first = false;
     }
     return 0;
 }
@@ -278,6 +344,7 @@ int ac_executor_run(ac_executor *ex)
 int ac_block_on(ac_executor *ex, ac_future *future)
 {
     ac_external_task *bt;
+    bool first = true;
     int rc = refuse_inside_poll("ac_block_on called from inside a poll");
     if (rc)
         return rc;
@@ -295,8 +362,9 @@ int ac_block_on(ac_executor *ex, ac_future *future)
     while (!(bt->task.flags & AC_TASK_FINISHED)) {
         if (ex->stopped || ac_nothing_can_wake_(ex))
             rc = ex->stopped ? -ESHUTDOWN : -EDEADLK;
-        else if (event_base_loop(ex->base, EVLOOP_ONCE) < 0)
+        else if (turn(ex, first) < 0)
             rc = loop_failed();
+        first = false;
         if (rc) {
             ac_task_cancel_now_(&bt->task);
             break;

@@ -89,6 +89,7 @@ struct ac_io {
     bool is_socket;
     bool owns_fd;
     bool unregistered; /* the driver cannot watch it (a regular file): always ready, never waits */
+    bool short_read_drains; /* a short read emptied the receive queue: io_epoll.c says when */
 #if ASYNCC_IO_BACKEND_LIBEVENT
     uint8_t watched;     /* AC_IO_READ | AC_IO_WRITE: the directions `event` is added for */
     struct event *event; /* io_libevent.c: this fd's own libevent event */
@@ -281,6 +282,25 @@ void ac_group_member_finished_(ac_task *t);
 /* timer.c */
 int ac_timers_init_(ac_executor *ex);
 void ac_timers_free_(ac_executor *ex);
+
+/* Whether a sleep is armed: a wake source for the deadlock check. Inline: every turn asks. */
+static inline bool ac_timers_armed_(const ac_executor *ex)
+{
+    return ex->heap_len > 0;
+}
+
+/* The deadline of the earliest armed sleep, or UINT64_MAX when none is armed. */
+static inline ac_instant ac_timers_next_deadline_(const ac_executor *ex)
+{
+    return ex->heap_len > 0 ? ex->heap[1]->deadline : UINT64_MAX;
+}
+
+/* How many events timer.c has added to the executor's event_base: its one timer, added while a
+ * sleep is armed. The executor's deadlock check subtracts it, since it wakes nobody by itself. */
+static inline int ac_timers_events_(const ac_executor *ex)
+{
+    return ac_timers_armed_(ex) ? 1 : 0;
+}
 
 /* Saturating time arithmetic, for every deadline made from a duration (timer.c, combinators.c)
  * and the watchdog's threshold (diagnostics.c, converted once when it is set). A result too

@@ -144,8 +144,13 @@ static ac_poll read_poll(ac_future *f, ac_cx *cx)
     while (io->ready & AC_IO_READ) {
         int err;
         ssize_t n = read(io->fd, op->buf, op->len);
-        if (n >= 0)
+        if (n >= 0) {
+            /* Where a short read is known to have drained the queue, the read that would only
+             * say EAGAIN is skipped: the next one waits for the edge of the next bytes. */
+            if (n > 0 && (size_t)n < op->len && io->short_read_drains)
+                io->ready &= (uint8_t)~AC_IO_READ;
             return ac_io_finish_(io, AC_IO_READ, f, (int)n);
+        }
         if ((err = ac_io_failed_(io, AC_IO_READ)) < 0)
             return ac_io_finish_(io, AC_IO_READ, f, err);
     }

@@ -37,6 +37,21 @@ void ac_io_driver_remove_(ac_io *io);
  * deadlock check subtracts them, since they wake nobody by themselves. */
 int ac_io_driver_events_(const ac_executor *ex);
 
+/* Whether the backend can wait for readiness by itself, without libevent's loop: io_epoll.c can
+ * (its set is an fd of its own), io_libevent.c cannot (its events are libevent's). */
+#if ASYNCC_IO_BACKEND_LIBEVENT
+#define AC_IO_DRIVER_WAITS 0
+#else
+#define AC_IO_DRIVER_WAITS 1
+
+/* Wait at most timeout_ms (-1: no limit) for readiness, record it and wake its waiters, as the
+ * libevent event would. The executor's loop calls it instead of running libevent's when nothing
+ * else can need the loop before then (executor.c: turn). The inbox's fd is watched too: returns
+ * true when libevent's loop must run after all — the inbox has requests, or a signal interrupted
+ * the wait (libevent's handler has queued it). */
+bool ac_io_driver_wait_(ac_executor *ex, int timeout_ms);
+#endif
+
 /* The name ac_io_backend_name() returns. */
 extern const char ac_io_driver_name_[];
 

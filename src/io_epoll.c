@@ -12,20 +12,42 @@
  * Since edges are collected by the next epoll_wait and all of this runs on the executor's
  * thread, no edge can slip between an operation's EAGAIN (which clears the direction's ready
  * bit, in io.c) and its wait.
+ *
+ * The executor's own loop can skip libevent altogether when only the set, the inbox or the next
+ * sleep can need it (ac_io_driver_wait_): then this set's epoll_wait is the one that blocks, and
+ * a round trip of one connection costs one epoll_wait instead of libevent's and then ours. The
+ * inbox's fd is in the set for that (level-triggered, cookie NULL), so that a request from
+ * another thread ends such a wait; inbox.c's libevent callback still carries the requests out.
  */
 #include "internal.h"
 
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 enum { AC_EPOLL_BATCH = 256 };
 
 const char ac_io_driver_name_[] = "epoll";
 
+/* A short read from a TCP socket (ac_io_read) means that the receive queue was empty when it
+ * returned — but for two cases: the read stops at the urgent mark with bytes behind it, and the
+ * bytes may be followed by the peer's FIN or an error, which a further read would report. Both
+ * show in the events collected (EPOLLPRI, EPOLLRDHUP / EPOLLHUP / EPOLLERR) no later than the
+ * read: an event is reported with the socket's state when collected, and anything that arrives
+ * after a collection queues a new edge, which the next epoll_wait reports. So the shortcut holds
+ * for a TCP socket until it first reports one of them, and is then off for good. (A Unix
+ * socket's read stops short after a message carrying SCM_RIGHTS with no such event: never
+ * there. Kernel TLS, a TCP upper-layer protocol, stops a read before a control record, which a
+ * plain read cannot take anyway: it fails with EIO there, with or without the shortcut.) */
+static const uint32_t AC_EPOLL_ENDS_SHORTCUT = EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+
 static void record_readiness(ac_io *io, uint32_t events)
 {
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if (events & AC_EPOLL_ENDS_SHORTCUT)
+        io->short_read_drains = false;
+    if (events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         io->ready |= AC_IO_READ;
         if (io->reader)
             ac_wake(io->reader);
@@ -37,25 +59,52 @@ static void record_readiness(ac_io *io, uint32_t events)
     }
 }
 
-/* libevent says the epoll set has events: collect them all. Only wakes happen here, no polls,
- * so no ac_io can be closed while a batch still refers to it. */
-static void epoll_cb(evutil_socket_t fd, short what, void *arg)
+/* Collect every event of the set, waiting at most timeout_ms (-1: no limit) for the first.
+ * Only wakes happen here, no polls, so no ac_io can be closed while a batch still refers to it.
+ * Returns true when libevent has work the set saw (the inbox's fd is readable) or may have (a
+ * signal interrupted the wait: libevent's handler has queued it). */
+static bool collect(int epoll_fd, int timeout_ms)
 {
     struct epoll_event events[AC_EPOLL_BATCH];
+    bool loop_needed = false;
     int n, i;
+    do {
+        n = epoll_wait(epoll_fd, events, AC_EPOLL_BATCH, timeout_ms);
+        if (n < 0)
+            return errno == EINTR;
+        for (i = 0; i < n; i++) {
+            if (events[i].data.ptr)
+                record_readiness(events[i].data.ptr, events[i].events);
+            else
+                loop_needed = true;
+        }
+        timeout_ms = 0;
+    } while (n == AC_EPOLL_BATCH);
+    return loop_needed;
+}
+
+/* libevent says the epoll set has events. The inbox's, if any, is libevent's own to handle. */
+static void epoll_cb(evutil_socket_t fd, short what, void *arg)
+{
     (void)what;
     (void)arg;
-    do {
-        n = epoll_wait(fd, events, AC_EPOLL_BATCH, 0);
-        for (i = 0; i < n; i++)
-            record_readiness(events[i].data.ptr, events[i].events);
-    } while (n == AC_EPOLL_BATCH);
+    collect(fd, 0);
+}
+
+bool ac_io_driver_wait_(ac_executor *ex, int timeout_ms)
+{
+    return collect(ex->io_driver_fd, timeout_ms);
 }
 
 int ac_io_driver_init_(ac_executor *ex)
 {
+    struct epoll_event inbox = {.events = EPOLLIN}; /* data.ptr NULL: the inbox */
+    assert(ex->inbox_fd >= 0);                       /* the inbox is set up first */
     ex->io_driver_fd = epoll_create1(EPOLL_CLOEXEC);
     if (ex->io_driver_fd < 0)
+        return -errno;
+    inbox.data.ptr = NULL;
+    if (epoll_ctl(ex->io_driver_fd, EPOLL_CTL_ADD, ex->inbox_fd, &inbox) < 0)
         return -errno;
     ex->io_driver_event =
         event_new(ex->base, ex->io_driver_fd, EV_READ | EV_PERSIST, epoll_cb, ex);
@@ -76,8 +125,14 @@ void ac_io_driver_free_(ac_executor *ex)
 
 int ac_io_driver_add_(ac_io *io)
 {
-    struct epoll_event interest = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET};
+    struct epoll_event interest = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET};
+    int protocol = 0;
+    socklen_t protocol_len = sizeof protocol;
     interest.data.ptr = io;
+    io->short_read_drains =
+        io->is_socket &&
+        getsockopt(io->fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &protocol_len) == 0 &&
+        protocol == IPPROTO_TCP;
     if (epoll_ctl(io->ex->io_driver_fd, EPOLL_CTL_ADD, io->fd, &interest) < 0) {
         if (errno != EPERM)
             return -errno;

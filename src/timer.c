@@ -1,15 +1,18 @@
 /*
  * timer.c — sleeps, timeouts and fixed-rate interval timers on one libevent timer.
  *
- * Armed sleeps sit in a binary min-heap ordered by deadline; each ac_sleep_ms_op records its heap
- * index, so cancelling one is O(log n) and sleeping allocates nothing but (amortised) one heap
- * slot of 8 bytes. A single libevent timer is kept armed for the earliest deadline. A million
- * sleepers therefore cost a million frames, an 8 MB heap array and one struct event — not a
+ * Armed sleeps sit in a binary min-heap ordered by deadline; each ac_sleep_ms_op records its
+ * heap index (in its future's leaf_word, which a leaf has spare: a 48-byte op, not 56), so
+ * cancelling one is O(log n) and sleeping allocates nothing but (amortised) one heap slot of 8
+ * bytes. A single libevent timer is kept armed for the earliest deadline. A million sleepers
+ * therefore cost a million frames, an 8 MB heap array and one struct event — not a
  * million libevent events of ~130 bytes each.
  *
  * Invariants: a sleep is armed iff its heap_index is non-zero, and then heap[heap_index] is that
  * sleep; every parent's deadline is at or before its children's. Debug builds assert the first
- * wherever a sleep enters or leaves the heap (the second would cost a walk of the heap).
+ * wherever a sleep enters or leaves the heap (the second would cost a walk of the heap). A sleep
+ * has fired iff it has been polled (waiter set) and is no longer armed: cancelling finishes it,
+ * and a finished future is never polled again, so nothing else takes it out of the heap.
  */
 #include "internal.h"
 
@@ -25,10 +28,20 @@ ac_instant ac_now(void)
     return (ac_instant)ts.tv_sec * AC_SEC + (ac_instant)ts.tv_nsec;
 }
 
+static uint32_t heap_index(const ac_sleep_ms_op *s)
+{
+    return s->future.leaf_word;
+}
+
+static void set_heap_index(ac_sleep_ms_op *s, uint32_t i)
+{
+    s->future.leaf_word = i;
+}
+
 static void heap_place(ac_executor *ex, uint32_t i, ac_sleep_ms_op *s)
 {
     ex->heap[i] = s;
-    s->heap_index = i;
+    set_heap_index(s, i);
 }
 
 static void sift_up(ac_executor *ex, uint32_t i)
@@ -79,7 +92,7 @@ static void rearm(ac_executor *ex)
 
 static int heap_push(ac_executor *ex, ac_sleep_ms_op *s)
 {
-    assert(s->heap_index == 0);
+    assert(heap_index(s) == 0);
     if (ex->heap_len + 1 >= ex->heap_cap) {
         uint32_t cap = ex->heap_cap ? ex->heap_cap * 2 : 64;
         ac_sleep_ms_op **heap = realloc(ex->heap, cap * sizeof *heap);
@@ -90,22 +103,22 @@ static int heap_push(ac_executor *ex, ac_sleep_ms_op *s)
     }
     ex->heap[++ex->heap_len] = s;
     sift_up(ex, ex->heap_len);
-    if (s->heap_index == 1)
+    if (heap_index(s) == 1)
         rearm(ex);
     return 0;
 }
 
 static void heap_remove(ac_executor *ex, ac_sleep_ms_op *s)
 {
-    uint32_t i = s->heap_index;
+    uint32_t i = heap_index(s);
     ac_sleep_ms_op *last;
     assert(i >= 1 && i <= ex->heap_len && ex->heap[i] == s);
     last = ex->heap[ex->heap_len--];
-    s->heap_index = 0;
+    set_heap_index(s, 0);
     if (last != s) {
         heap_place(ex, i, last);
         sift_up(ex, i);
-        sift_down(ex, last->heap_index);
+        sift_down(ex, heap_index(last));
     }
     if (i == 1)
         rearm(ex);
@@ -120,9 +133,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     while (ex->heap_len > 0 && ex->heap[1]->deadline <= now) {
         ac_sleep_ms_op *s = ex->heap[1];
         ac_sleep_ms_op *last = ex->heap[ex->heap_len--];
-        assert(s->heap_index == 1);
-        s->heap_index = 0;
-        s->fired = 1;
+        assert(heap_index(s) == 1 && s->waiter);
+        set_heap_index(s, 0); /* fired: polled, and no longer armed */
         if (ex->heap_len > 0) {
             heap_place(ex, 1, last);
             sift_down(ex, 1);
@@ -153,10 +165,10 @@ void ac_timers_free_(ac_executor *ex)
 static ac_poll sleep_poll(ac_future *f, ac_cx *cx)
 {
     ac_sleep_ms_op *s = (ac_sleep_ms_op *)(void *)f;
-    if (s->fired)
-        return ac_leaf_finish(f, 0);
+    if (s->waiter && heap_index(s) == 0)
+        return ac_leaf_finish(f, 0); /* fired */
     s->waiter = ac_cx_waker(cx);
-    if (s->heap_index == 0) {
+    if (heap_index(s) == 0) {
         int rc;
         if (s->deadline <= ac_now())
             return ac_leaf_finish(f, 0);
@@ -170,7 +182,7 @@ static ac_poll sleep_poll(ac_future *f, ac_cx *cx)
 static void sleep_cancel(ac_future *f)
 {
     ac_sleep_ms_op *s = (ac_sleep_ms_op *)(void *)f;
-    if (s->heap_index)
+    if (heap_index(s))
         heap_remove(s->waiter->ex, s);
     ac_leaf_finish(f, -ECANCELED);
 }
@@ -192,9 +204,7 @@ ac_future *ac_sleep_until(ac_sleep_ms_op *s, ac_instant deadline)
 {
     s->deadline = deadline;
     s->waiter = NULL;
-    s->heap_index = 0;
-    s->fired = 0;
-    return ac_leaf_init(&s->future, &sleep_vtable);
+    return ac_leaf_init(&s->future, &sleep_vtable); /* leaf_word 0: not armed */
 }
 
 ac_future *ac_sleep_ms(ac_sleep_ms_op *s, uint64_t ms)

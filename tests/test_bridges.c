@@ -256,7 +256,7 @@ START_TEST(stop_during_block_on)
     ck_assert_int_eq(ac_block_on(ex, sum_later(&frame, 60000, 1, 1)), -ESHUTDOWN);
     ck_assert_int_eq(frame.cleanup_result, -ECANCELED);
     ck_assert(ac_future_is_finished(&frame.future));
-    ck_assert_uint_eq(frame.nap.heap_index, 0);
+    ck_assert_uint_eq(frame.nap.future.leaf_word, 0);
     ac_executor_free(ex);
 }
 END_TEST

@@ -375,6 +375,207 @@ START_TEST(executor_runs_from_the_users_dispatch)
 }
 END_TEST
 
+/* ---- the turn that waits in the readiness driver alone (no libevent event of the user's) ----
+ * With the epoll backend, a turn with no task ready and no user event waits in the driver's
+ * epoll_wait instead of libevent's loop. These tests hold on either backend: whatever waits must
+ * still see a sleep's deadline, a request from another thread, a user's event, and must not
+ * run the loop from inside one of the base's own callbacks. */
+
+/* Reads one byte from `io`, and finishes with it (or with the read's error). */
+struct read_byte {
+    ac_future future;
+    ac_io *io;
+    ac_io_read_op read;
+    unsigned char byte;
+    int n;
+};
+
+ASYNC_FN(read_byte)
+    AWAIT_TRY(self->n, ac_io_read(&self->read, self->io, &self->byte, 1));
+    ASYNC_RETURN(self->n == 1 ? self->byte : -EIO);
+ASYNC_END
+
+static ac_future *read_byte(struct read_byte *self, ac_io *io)
+{
+    return ASYNC_NEW(self, read_byte, .io = io);
+}
+
+/* Sleeps `ms`, then writes `byte` to `fd`. */
+struct sleep_then_write {
+    ac_future future;
+    int fd;
+    uint64_t ms;
+    unsigned char byte;
+    ac_sleep_ms_op nap;
+};
+
+ASYNC_FN(sleep_then_write)
+    AWAIT(ac_sleep_ms(&self->nap, self->ms));
+    ASYNC_RETURN(write(self->fd, &self->byte, 1) == 1 ? 0 : -errno);
+ASYNC_END
+
+static ac_future *sleep_then_write(struct sleep_then_write *self, int fd, uint64_t ms,
+                                   unsigned char byte)
+{
+    return ASYNC_NEW(self, sleep_then_write, .fd = fd, .ms = ms, .byte = byte);
+}
+
+/* A pipe whose read end is registered with `ex`. */
+static ac_io *open_pipe(ac_executor *ex, int fds[2])
+{
+    ac_io *io;
+    ck_assert_int_eq(pipe(fds), 0);
+    ck_assert_int_eq(ac_io_open(ex, fds[0], AC_IO_OWN_FD, &io), 0);
+    return io;
+}
+
+START_TEST(a_sleep_ends_a_wait_on_an_fd)
+{
+    ac_executor *ex = ac_executor_new();
+    struct read_byte reader;
+    struct sleep_then_write writer;
+    int fds[2];
+    ac_io *io = open_pipe(ex, fds);
+    ac_task *r = ac_spawn(ex, read_byte(&reader, io));
+    ac_task *w = ac_spawn(ex, sleep_then_write(&writer, fds[1], 5, 'x'));
+
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(join(ex, r), 'x');
+    ck_assert_int_eq(join(ex, w), 0);
+    ac_io_close(io);
+    close(fds[1]);
+    ac_executor_free(ex);
+}
+END_TEST
+
+struct remote_writer {
+    ac_executor *ex;
+    int fd;
+};
+
+/* From another thread, once the executor is (most likely) waiting: spawn a task onto it that
+ * writes to the pipe its reader waits on. Only the inbox can end that wait. */
+static void *spawn_writer_later(void *arg)
+{
+    struct remote_writer *rw = arg;
+    struct sleep_then_write frame;
+    usleep(20 * 1000);
+    ck_assert_int_eq(ac_spawn_remote(rw->ex, sleep_then_write(&frame, rw->fd, 0, 'r'), NULL), 0);
+    return NULL;
+}
+
+START_TEST(a_remote_spawn_ends_a_wait_on_an_fd)
+{
+    ac_executor *ex = ac_executor_new();
+    struct read_byte reader;
+    int fds[2];
+    ac_io *io = open_pipe(ex, fds);
+    ac_task *r = ac_spawn(ex, read_byte(&reader, io));
+    struct remote_writer rw = {ex, -1};
+    pthread_t thread;
+
+    rw.fd = fds[1];
+    ck_assert_int_eq(pthread_create(&thread, NULL, spawn_writer_later, &rw), 0);
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    ck_assert_int_eq(join(ex, r), 'r');
+    ac_io_close(io);
+    close(fds[1]);
+    ac_executor_free(ex);
+}
+END_TEST
+
+static void write_byte_cb(evutil_socket_t fd, short what, void *arg)
+{
+    unsigned char byte = 'u';
+    (void)fd;
+    (void)what;
+    ck_assert_int_eq(write(*(int *)arg, &byte, 1), 1);
+}
+
+/* The user's timer is libevent's to fire: a wait in the driver alone would never end. */
+START_TEST(a_users_event_ends_a_wait_on_an_fd)
+{
+    ac_executor *ex = ac_executor_new();
+    struct timeval five_ms = {0, 5000};
+    struct read_byte reader;
+    struct event *timer;
+    int fds[2];
+    ac_io *io = open_pipe(ex, fds);
+    ac_task *r = ac_spawn(ex, read_byte(&reader, io));
+
+    timer = evtimer_new(ac_executor_base(ex), write_byte_cb, &fds[1]);
+    ck_assert_int_eq(evtimer_add(timer, &five_ms), 0);
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(join(ex, r), 'u');
+    event_free(timer);
+    ac_io_close(io);
+    close(fds[1]);
+    ac_executor_free(ex);
+}
+END_TEST
+
+struct nested_calls {
+    ac_executor *ex;
+    int run_rc, block_on_rc, cleanups;
+};
+
+struct count_cleanup {
+    ac_future future;
+    int *cleanups;
+    ac_sleep_ms_op nap;
+};
+
+ASYNC_FN(count_cleanup)
+    AWAIT(ac_sleep_ms(&self->nap, 60000));
+ASYNC_FINALLY
+    (*self->cleanups)++;
+ASYNC_END
+
+static ac_future *count_cleanup(struct count_cleanup *self, int *cleanups)
+{
+    return ASYNC_NEW(self, count_cleanup, .cleanups = cleanups);
+}
+
+static void run_from_callback_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct nested_calls *calls = arg;
+    struct count_cleanup frame;
+    (void)fd;
+    (void)what;
+    calls->run_rc = ac_executor_run(calls->ex);
+    calls->block_on_rc = ac_block_on(calls->ex, count_cleanup(&frame, &calls->cleanups));
+}
+
+/* Called from one of the base's callbacks, run and block_on refuse, even when no task is ready
+ * and the driver could otherwise wait without libevent's loop (which is what finds out). */
+START_TEST(run_and_block_on_refuse_inside_a_libevent_callback)
+{
+    ac_executor *ex = ac_executor_new();
+    struct nested_calls calls = {ex, 1, 1, 0};
+    struct read_byte reader;
+    struct event *callback;
+    int fds[2];
+    ac_io *io = open_pipe(ex, fds);
+    ac_task *r = ac_spawn(ex, read_byte(&reader, io));
+
+    let_tasks_park(ex); /* the reader waits on the pipe: nothing is ready */
+    callback = event_new(ac_executor_base(ex), -1, 0, run_from_callback_cb, &calls);
+    event_active(callback, 0, 0);
+    ck_assert_int_eq(event_base_loop(ac_executor_base(ex), EVLOOP_ONCE), 0);
+    ck_assert_int_eq(calls.run_rc, -EDEADLK);
+    ck_assert_int_eq(calls.block_on_rc, -EDEADLK);
+    ck_assert_int_eq(calls.cleanups, 1); /* the refused future was cancelled, nothing held */
+    ck_assert(!ac_task_is_finished(r));
+    ck_assert_int_eq(ac_task_abort(r), 0);
+    ac_task_detach(r);
+    event_free(callback);
+    ac_io_close(io);
+    close(fds[1]);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* ---- one executor per thread ---- */
 
 static void *try_executor_on_new_thread(void *arg)
@@ -600,6 +801,10 @@ int main(void)
     tcase_add_test(tc, budget_lets_timers_and_events_run_beside_a_yielder);
     tcase_add_test(tc, budget_zero_means_one);
     tcase_add_test(tc, executor_runs_from_the_users_dispatch);
+    tcase_add_test(tc, a_sleep_ends_a_wait_on_an_fd);
+    tcase_add_test(tc, a_remote_spawn_ends_a_wait_on_an_fd);
+    tcase_add_test(tc, a_users_event_ends_a_wait_on_an_fd);
+    tcase_add_test(tc, run_and_block_on_refuse_inside_a_libevent_callback);
     tcase_add_test(tc, one_executor_per_thread);
     tcase_add_test(tc, run_returns_zero_when_all_finished);
     tcase_add_test(tc, run_detects_tasks_joining_each_other);

@@ -202,7 +202,7 @@ START_TEST(sleep_until_a_deadline)
     ck_assert_int_eq(ac_block_on(ex, counted_init(&c, ac_sleep_until(&nap, deadline))), 0);
     ck_assert_uint_ge(ac_now(), deadline);
     ck_assert_int_ge(c.polls, 2); /* it did suspend */
-    ck_assert_uint_eq(nap.heap_index, 0);
+    ck_assert_uint_eq(nap.future.leaf_word, 0);
     ac_executor_free(ex);
 }
 END_TEST
@@ -235,7 +235,7 @@ START_TEST(timeout_inner_wins)
     ck_assert_int_eq(inner.cleanups, 1);
     ck_assert_int_eq(inner.cleanup_result, 42);
     ck_assert(ac_future_is_finished(&to.timer.future));
-    ck_assert_uint_eq(to.timer.heap_index, 0);
+    ck_assert_uint_eq(to.timer.future.leaf_word, 0);
     ck_assert(no_timer_left(ex)); /* otherwise it would wait for the 60 s timer */
     ac_executor_free(ex);
 }
@@ -254,7 +254,7 @@ START_TEST(timeout_inner_too_slow)
     ck_assert_int_eq(inner.cleanups, 1);
     ck_assert_int_eq(inner.cleanup_result, -ECANCELED);
     ck_assert(ac_future_is_finished(&inner.future));
-    ck_assert_uint_eq(inner.nap.heap_index, 0);
+    ck_assert_uint_eq(inner.nap.future.leaf_word, 0);
     ck_assert(no_timer_left(ex));
     ac_executor_free(ex);
 }
@@ -296,15 +296,15 @@ START_TEST(cancelling_a_timeout_cancels_both)
 
     t = ac_spawn(ex, await_ptr(&frame, ac_timeout_ms(&to, 60000, slow_value(&inner, 60000, 1))));
     run_queued_tasks(ex);
-    ck_assert_uint_ne(to.timer.heap_index, 0);
-    ck_assert_uint_ne(inner.nap.heap_index, 0);
+    ck_assert_uint_ne(to.timer.future.leaf_word, 0);
+    ck_assert_uint_ne(inner.nap.future.leaf_word, 0);
 
     ck_assert_int_eq(ac_task_abort(t), 0);
     ck_assert_int_eq(to.future.result, -ECANCELED);
     ck_assert_int_eq(inner.cleanups, 1);
     ck_assert_int_eq(inner.cleanup_result, -ECANCELED);
-    ck_assert_uint_eq(to.timer.heap_index, 0);
-    ck_assert_uint_eq(inner.nap.heap_index, 0);
+    ck_assert_uint_eq(to.timer.future.leaf_word, 0);
+    ck_assert_uint_eq(inner.nap.future.leaf_word, 0);
     ck_assert(no_timer_left(ex));
     ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, t)), -ECANCELED);
     ac_executor_free(ex);
