@@ -16,6 +16,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 /* A task that receives once from `sig` and finishes with the count. */
 struct receiver {
@@ -259,6 +260,62 @@ START_TEST(delivery_on_another_thread_wakes_the_loop)
 }
 END_TEST
 
+/* A nap, then a recv: the recv parks on a later turn than block_on's first, when the readiness
+ * driver may do the waiting by itself (header section 7). */
+struct nap_then_recv {
+    ac_future future;
+    ac_signal *sig;
+    int rc;
+    ac_sleep_ms_op nap;
+    ac_signal_recv_op recv;
+};
+
+ASYNC_FN(nap_then_recv)
+    AWAIT(ac_sleep_ms(&self->nap, 1));
+    AWAIT_INTO(self->rc, ac_signal_recv(&self->recv, self->sig));
+    ASYNC_RETURN(self->rc);
+ASYNC_END
+
+static ac_future *nap_then_recv(struct nap_then_recv *self, ac_signal *sig)
+{
+    return ASYNC_NEW(self, nap_then_recv, .sig = sig);
+}
+
+static void *unblock_and_raise_later(void *arg)
+{
+    sigset_t mine;
+    sigemptyset(&mine);
+    sigaddset(&mine, *(int *)arg);
+    pthread_sigmask(SIG_UNBLOCK, &mine, NULL);
+    struct timespec later = {.tv_nsec = 50 * 1000 * 1000};
+    nanosleep(&later, NULL);
+    raise(*(int *)arg);
+    return NULL;
+}
+
+/* The signal is handled on another thread while this one is parked: its epoll_wait is not
+ * interrupted, so only the self-pipe's event can wake it — which the loop must be watching. */
+START_TEST(delivery_on_another_thread_wakes_a_parked_loop)
+{
+    ac_executor *ex = ac_executor_new();
+    int signo = SIGUSR1;
+    sigset_t block, old;
+    pthread_t th;
+    ac_signal sig;
+    struct nap_then_recv f;
+    ck_assert_int_eq(ac_signal_init(&sig, ex, signo), 0);
+    sigemptyset(&block);
+    sigaddset(&block, signo);
+    pthread_sigmask(SIG_BLOCK, &block, &old); /* the new thread unblocks it: it gets the signal */
+    ck_assert_int_eq(pthread_create(&th, NULL, unblock_and_raise_later, &signo), 0);
+    ck_assert_int_eq(ac_block_on(ex, nap_then_recv(&f, &sig)), 1);
+    pthread_join(th, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    ac_signal_destroy(&sig);
+    ac_executor_free(ex);
+}
+END_TEST
+
 START_TEST(idle_listener_is_no_wake_source)
 {
     ac_executor *ex = ac_executor_new();
@@ -285,6 +342,7 @@ int main(void)
     tcase_add_test(tc, bad_signal_numbers);
     tcase_add_test(tc, blocking_pool_threads_block_signals);
     tcase_add_test(tc, delivery_on_another_thread_wakes_the_loop);
+    tcase_add_test(tc, delivery_on_another_thread_wakes_a_parked_loop);
     tcase_add_test(tc, idle_listener_is_no_wake_source);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
