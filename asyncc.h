@@ -2846,6 +2846,10 @@ AC_API int ac_group_error(const ac_group *group);
  *   - CONNECT and protocol upgrades (Upgrade: websocket) are not supported yet: the handler
  *     answers them as any request, and the connection closes after the response.
  * A limit, a timeout or a malformed request closes only its own connection; the server goes on.
+ * So does running out of memory: a head that cannot be stored, or a handler that fails with
+ * -ENOMEM (a body read or ac_http_response_add_header could not allocate) before its response
+ * started, is answered 500; a connection whose read buffer cannot be allocated closes without
+ * a response.
  * After an error response the server half-closes and reads (and drops) what the client still
  * sends for up to 2 seconds or 64 KiB before closing, so that the client sees the response
  * rather than a reset.
@@ -2967,7 +2971,8 @@ AC_API int ac_http_request_is_chunked(const ac_http_request *req);
  * receive convention — finishes with the bytes read (> 0), 0 at the end of the body (at once
  * for a request without one), or an error, which is sticky: -EMSGSIZE (longer than
  * max_body_bytes), -EPROTO (malformed chunked framing), -ETIMEDOUT (body_timeout_ms passed
- * without a byte), -EPIPE (the client closed mid-body), another I/O error. Nothing is read from
+ * without a byte), -EPIPE (the client closed mid-body), -ENOMEM (the connection's read buffer
+ * could not be allocated: a handler that gives up answers 500), another I/O error. Nothing is read from
  * the connection before the handler asks, so a slow handler slows its client down (TCP
  * backpressure). The first read answers "Expect: 100-continue". Cancel-safe: a cancelled read
  * took no body bytes. One read at a time, from the handler's task. */

@@ -589,8 +589,11 @@ static int body_failed(ac_http_request *req, int err, int status)
     return err;
 }
 
+/* The client's fault (413, 408, 400) — except memory, which is the server's (500). */
 static int body_status(int err)
 {
+    if (err == -ENOMEM)
+        return 500;
     return err == -EMSGSIZE ? 413 : err == -ETIMEDOUT ? 408 : 400;
 }
 
@@ -617,7 +620,7 @@ ASYNC_FN(ac_http_request_read_body_op)
                                  ac_stream_write_all(&self->write, self->req->conn->stream,
                                                      CONTINUE_LINE, sizeof CONTINUE_LINE - 1)));
         if (self->rc < 0)
-            ASYNC_RETURN(body_failed(self->req, self->rc, 400));
+            ASYNC_RETURN(body_failed(self->req, self->rc, self->rc == -ENOMEM ? 500 : 400));
         self->req->continue_sent = 1;
     }
     for (;;) {
