@@ -602,7 +602,7 @@ static int scenario_dns(ac_executor *ex)
     return rc;
 }
 
-/* ---- HTTP: a server connection on a socketpair, three pipelined requests ---- */
+/* ---- HTTP: a server connection on a socketpair, three requests one after the other ---- */
 
 /* Each handler adds a field, reads the whole body and answers "<path>:<body>": /stream as a
  * chunked response written in pieces, any other path in one send. */
@@ -627,9 +627,9 @@ ASYNC_FN(http_handler)
     if (self->rc < 0)
         ASYNC_RETURN(self->rc);
     for (;;) {
-        AWAIT_INTO(self->rc, ac_http_request_read_body(&self->read, self->req,
-                                                       self->body + self->got,
-                                                       sizeof self->body - self->got));
+        AWAIT_INTO(self->rc,
+                   ac_http_request_read_body(&self->read, self->req, self->body + self->got,
+                                             sizeof self->body - self->got));
         EXPECT(self->rc >= 0 || self->rc == -ENOMEM);
         if (self->rc <= 0)
             break;
@@ -640,8 +640,8 @@ ASYNC_FN(http_handler)
     snprintf(self->text, sizeof self->text, "%s:%.*s", ac_http_request_path(self->req),
              (int)self->got, self->body);
     if (strcmp(ac_http_request_path(self->req), "/stream") != 0) {
-        AWAIT_INTO(self->rc, ac_http_response_send(&self->send, self->res, self->text,
-                                                   strlen(self->text)));
+        AWAIT_INTO(self->rc,
+                   ac_http_response_send(&self->send, self->res, self->text, strlen(self->text)));
         EXPECT_SENT(self->rc, 0);
         ASYNC_RETURN(self->rc);
     }
