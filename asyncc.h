@@ -2972,9 +2972,9 @@ AC_API int ac_http_request_is_chunked(const ac_http_request *req);
  * for a request without one), or an error, which is sticky: -EMSGSIZE (longer than
  * max_body_bytes), -EPROTO (malformed chunked framing), -ETIMEDOUT (body_timeout_ms passed
  * without a byte), -EPIPE (the client closed mid-body), -ENOMEM (the connection's read buffer
- * could not be allocated: a handler that gives up answers 500), another I/O error. Nothing is read from
- * the connection before the handler asks, so a slow handler slows its client down (TCP
- * backpressure). The first read answers "Expect: 100-continue". Cancel-safe: a cancelled read
+ * could not be allocated: a handler that gives up answers 500), another I/O error. Nothing is
+ * read from the connection before the handler asks, so a slow handler slows its client down
+ * (TCP backpressure). The first read answers "Expect: 100-continue". Cancel-safe: a cancelled read
  * took no body bytes. One read at a time, from the handler's task. */
 typedef struct ac_http_request_read_body_op {
     ac_future future;
