@@ -540,14 +540,15 @@ static inline void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *r
     probe->started = *clock_ns ? *clock_ns : ac_coarse_ns_();
 }
 
-/* Reports the poll if it took the threshold or longer. */
+/* Reports the poll if it took the threshold or longer. The watchdog may have been turned off
+ * during the poll (threshold 0): then there is nothing to report. */
 static inline void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
                                      uint64_t *clock_ns)
 {
     if (!probe->frame)
         return;
     *clock_ns = ac_coarse_ns_();
-    if (*clock_ns - probe->started >= ex->slow_poll_ns)
+    if (ex->slow_poll_ns && *clock_ns - probe->started >= ex->slow_poll_ns)
         ac_slow_poll_report_(ex, t, *clock_ns - probe->started, probe);
 }
 

@@ -532,6 +532,30 @@ START_TEST(slow_poll_threshold_zero_disables_it)
 }
 END_TEST
 
+/* Turns the watchdog off from inside its own poll, keeping the report function. */
+struct watchdog_off {
+    ac_future future;
+    struct slow_reports *reports;
+};
+
+ASYNC_FN(watchdog_off)
+    ac_executor_set_slow_poll(ac_cx_executor(ac_cx_), 0, record_slow_poll, self->reports);
+ASYNC_END
+
+/* The poll that turns the watchdog off is not reported (it was, as taking "0 ms or more"). */
+START_TEST(slow_poll_turned_off_during_a_poll_reports_nothing)
+{
+    ac_executor *ex = ac_executor_new();
+    struct slow_reports reports = {0};
+    struct watchdog_off frame;
+
+    ac_executor_set_slow_poll(ex, 20, record_slow_poll, &reports);
+    ck_assert_int_eq(ac_block_on(ex, ASYNC_NEW(&frame, watchdog_off, .reports = &reports)), 0);
+    ck_assert_int_eq(reports.calls, 0);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* A threshold too long to count in nanoseconds saturates (never reports); it must not wrap
  * round to a fraction of a millisecond that every poll exceeds. */
 START_TEST(slow_poll_threshold_too_long_for_the_clock_never_reports)
@@ -564,6 +588,7 @@ int main(void)
     tcase_add_test(tc, a_signal_dump_too_long_for_its_buffer_says_how_many_tasks_it_left_out);
     tcase_add_test(tc, slow_poll_names_the_await_it_resumed_from);
     tcase_add_test(tc, slow_poll_threshold_zero_disables_it);
+    tcase_add_test(tc, slow_poll_turned_off_during_a_poll_reports_nothing);
     tcase_add_test(tc, slow_poll_threshold_too_long_for_the_clock_never_reports);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
