@@ -965,8 +965,8 @@ AC_API int ac_task_backtrace(const ac_task *task, char *buf, size_t size);
  * `threshold_ms`, call `report` (or print to stderr when NULL) with the task and the poll's
  * duration, naming the await the task resumed from. 0 turns it off (and so, in effect, does a
  * threshold too long to count in nanoseconds: it saturates). Default: 100 ms. Called from a
- * task, it watches the polls after the current one, which is reported only if the watchdog is
- * still on when it ends (against the threshold and to the report function set then). */
+ * task, it applies from the task's next poll on: the poll that made the change is not
+ * reported, by the old settings or the new. */
 typedef void (*ac_slow_poll_fn)(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
                                 void *user);
 AC_API void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms,

@@ -260,6 +260,7 @@ struct ac_executor {
     uint64_t slow_poll_ns;
     ac_slow_poll_fn slow_poll_report;
     void *slow_poll_user;
+    uint32_t slow_poll_changes; /* ac_executor_set_slow_poll calls, to spot one during a poll */
 };
 
 /* executor.c */
@@ -496,6 +497,7 @@ void ac_dump_signal_free_(ac_executor *ex);
 typedef struct ac_slow_poll_probe {
     const ac_future *frame; /* the frame the poll resumed, or NULL: the watchdog is off */
     int32_t line;           /* its resume point when the poll began */
+    uint32_t changes;       /* ex->slow_poll_changes when the poll began */
     uint64_t started;
 } ac_slow_poll_probe;
 
@@ -537,18 +539,19 @@ static inline void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *r
         if (!f->vtable->describe)
             probe->frame = f;
     probe->line = probe->frame->state;
+    probe->changes = ex->slow_poll_changes;
     probe->started = *clock_ns ? *clock_ns : ac_coarse_ns_();
 }
 
-/* Reports the poll if it took the threshold or longer. The watchdog may have been turned off
- * during the poll (threshold 0): then there is nothing to report. */
+/* Reports the poll if it took the threshold or longer — unless the poll changed the watchdog's
+ * settings (turned it off, say): a change applies from the next poll on. */
 static inline void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
                                      uint64_t *clock_ns)
 {
     if (!probe->frame)
         return;
     *clock_ns = ac_coarse_ns_();
-    if (ex->slow_poll_ns && *clock_ns - probe->started >= ex->slow_poll_ns)
+    if (probe->changes == ex->slow_poll_changes && *clock_ns - probe->started >= ex->slow_poll_ns)
         ac_slow_poll_report_(ex, t, *clock_ns - probe->started, probe);
 }
 
