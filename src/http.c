@@ -1296,6 +1296,9 @@ void ac_http_server_free(ac_http_server *server)
     /* Checked in every build: the pending accept loop would run on freed memory. */
     if (server->serving)
         ac_misuse_call_("ac_http_server_free while an ac_http_serve on it is pending");
+    /* Its own connection would be freed under it; named here rather than as the group's. */
+    if (ASYNCC_DEBUG && ac_group_runs_a_member_(&server->connections))
+        ac_misuse_call_("ac_http_server_free from inside one of its own handlers");
     ac_group_destroy(&server->connections);
     free(server->staging);
     free(server);

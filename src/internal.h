@@ -276,6 +276,8 @@ ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line);
 
 /* group.c: a member's root has finished (called by ac_task_finish_) */
 void ac_group_member_finished_(ac_task *t);
+/* group.c: the running task is one of `group`'s members, still unfinished */
+bool ac_group_runs_a_member_(const ac_group *group);
 
 /* timer.c */
 int ac_timers_init_(ac_executor *ex);
