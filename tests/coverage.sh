@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# Line and branch coverage of src/ after a run of the suite in an ASYNCC_COVERAGE build
-# (./run test's coverage stage; docs/RELIABILITY.md, "Coverage"):
+# Line and branch coverage of src/ after runs of the suite in ASYNCC_COVERAGE builds (./run test's
+# coverage stages; docs/RELIABILITY.md, "Coverage"):
 #
-#   tests/coverage.sh [<build dir, default build/coverage>]
+#   tests/coverage.sh [<build dir>...]      (default: build/coverage build/coverage-libevent)
+#
+# The builds' counters are merged: a line counts as covered when a run in any of the builds
+# reached it. That is how the readiness drivers, one per build (src/io_epoll.c in the default
+# build, src/io_libevent.c with -DASYNCC_IO_BACKEND=libevent), and the portable fallbacks
+# (-DASYNCC_FORCE_FALLBACKS=ON) are all measured.
 #
 # Prints one row per file of src/ (lines and branches, each covered/total and per cent) and the
-# totals; writes gcovr's report with the numbers of the uncovered lines to <build dir>/coverage.txt.
-# Fails when lines are below MIN_LINE_PERCENT, so that the figure cannot drop unnoticed.
+# totals; writes gcovr's report with the numbers of the uncovered lines to coverage.txt in the
+# first build dir. Fails when lines are below MIN_LINE_PERCENT, so that the figure cannot drop
+# unnoticed.
 #
-# By hand: delete the old counters (find build/coverage -name '*.gcda' -delete), run ctest in the
-# build, then this script.
+# By hand: in each build, delete the old counters (find build/coverage -name '*.gcda' -delete)
+# and run ctest; then this script.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 MIN_LINE_PERCENT=90
-build_dir=${1:-build/coverage}
+build_dirs=("$@")
+((${#build_dirs[@]})) || build_dirs=(build/coverage build/coverage-libevent)
 
-if ! find "$build_dir" -name '*.gcda' -print -quit | grep -q .; then
-    echo "coverage: no counters (*.gcda) under $build_dir: configure it with -DASYNCC_COVERAGE=ON" \
-        "and run the suite first" >&2
-    exit 1
-fi
+for build_dir in "${build_dirs[@]}"; do
+    if ! find "$build_dir" -name '*.gcda' -print -quit 2>/dev/null | grep -q .; then
+        echo "coverage: no counters (*.gcda) under $build_dir: configure it with" \
+            "-DASYNCC_COVERAGE=ON and run the suite first" >&2
+        exit 1
+    fi
+done
 
-summary=$build_dir/coverage-summary.json
-gcovr --root . --filter 'src/' -j 2 --txt "$build_dir/coverage.txt" \
-    --json-summary "$summary" "$build_dir"
+summary=${build_dirs[0]}/coverage-summary.json
+gcovr --root . --filter 'src/' -j 2 --txt "${build_dirs[0]}/coverage.txt" \
+    --json-summary "$summary" "${build_dirs[@]}"
 
 python3 - "$summary" "$MIN_LINE_PERCENT" <<'EOF'
 import json
@@ -54,4 +63,4 @@ if summary["line_percent"] < minimum:
           (summary["line_percent"], minimum))
     sys.exit(1)
 EOF
-echo "uncovered lines, file by file: $build_dir/coverage.txt"
+echo "uncovered lines, file by file: ${build_dirs[0]}/coverage.txt"

@@ -92,9 +92,8 @@ static void free_from_a_handler(void)
     ac_stream_write_all_op w;
     int sv[2];
     static const char request[] = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-    ck_assert_int_eq(ac_http_server_new(NULL, self_destruct, sizeof(struct self_destruct),
-                                        &server, &server),
-                     0);
+    ck_assert_int_eq(
+        ac_http_server_new(NULL, self_destruct, sizeof(struct self_destruct), &server, &server), 0);
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ck_assert_int_eq(ac_stream_open(ex, sv[0], &theirs), 0);
     ck_assert_int_eq(ac_stream_open(ex, sv[1], &ours), 0);
