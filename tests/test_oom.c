@@ -680,8 +680,8 @@ static const char *const http_sends[] = {
                 HTTP_FIELD(16) HTTP_FIELD(17) HTTP_FIELD(18) HTTP_FIELD(19) "\r\n",
     "POST /echo HTTP/1.1\r\nHost: oom\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
     "hello world",
-    "POST /stream HTTP/1.1\r\nHost: oom\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
-    "\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+    ("POST /stream HTTP/1.1\r\nHost: oom\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+     "\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
 };
 /* After each send, what to read before the next: this many final responses (or 100 Continue). */
 static const int http_wait_for[] = {1, 0, 2, 3};
