@@ -1007,7 +1007,9 @@ AC_API int ac_task_backtrace(const ac_task *task, char *buf, size_t size);
 /* The slow-poll watchdog: when one poll of a task keeps the loop busy longer than
  * `threshold_ms`, call `report` (or print to stderr when NULL) with the task and the poll's
  * duration, naming the await the task resumed from. 0 turns it off (and so, in effect, does a
- * threshold too long to count in nanoseconds: it saturates). Default: 100 ms. */
+ * threshold too long to count in nanoseconds: it saturates). Default: 100 ms. Called from a
+ * task, it applies from the task's next poll on: the poll that made the change is not
+ * reported, by the old settings or the new. */
 typedef void (*ac_slow_poll_fn)(ac_task *task, uint64_t elapsed_ms, const char *resumed_at,
                                 void *user);
 AC_API void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms,
@@ -2908,6 +2910,10 @@ AC_API int ac_group_error(const ac_group *group);
  *     ac_http_response_upgrade (below), or answers it as any request, after which the
  *     connection closes. CONNECT is not supported: the connection closes after the response.
  * A limit, a timeout or a malformed request closes only its own connection; the server goes on.
+ * So does running out of memory: a head that cannot be stored, or a handler that fails with
+ * -ENOMEM (a body read or ac_http_response_add_header could not allocate) before its response
+ * started, is answered 500; a connection whose read buffer cannot be allocated closes without
+ * a response.
  * After an error response the server half-closes and reads (and drops) what the client still
  * sends for up to 2 seconds or 64 KiB before closing, so that the client sees the response
  * rather than a reset.
@@ -3035,9 +3041,10 @@ AC_API int ac_http_request_is_chunked(const ac_http_request *req);
  * receive convention — finishes with the bytes read (> 0), 0 at the end of the body (at once
  * for a request without one), or an error, which is sticky: -EMSGSIZE (longer than
  * max_body_bytes), -EPROTO (malformed chunked framing), -ETIMEDOUT (body_timeout_ms passed
- * without a byte), -EPIPE (the client closed mid-body), another I/O error. Nothing is read from
- * the connection before the handler asks, so a slow handler slows its client down (TCP
- * backpressure). The first read answers "Expect: 100-continue". Cancel-safe: a cancelled read
+ * without a byte), -EPIPE (the client closed mid-body), -ENOMEM (the connection's read buffer
+ * could not be allocated: a handler that gives up answers 500), another I/O error. Nothing is
+ * read from the connection before the handler asks, so a slow handler slows its client down
+ * (TCP backpressure). The first read answers "Expect: 100-continue". Cancel-safe: a cancelled read
  * took no body bytes. One read at a time, from the handler's task. */
 typedef struct ac_http_request_read_body_op {
     ac_future future;

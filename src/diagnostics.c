@@ -296,6 +296,7 @@ void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms, ac_slow_p
     ex->slow_poll_ns = ac_ms_to_ns_(threshold_ms); /* saturates: a huge one never reports */
     ex->slow_poll_report = report;
     ex->slow_poll_user = user;
+    ex->slow_poll_changes++;
 }
 
 /* "file:line name" of a frame as it was at `line` (its state when the poll began). */

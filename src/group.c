@@ -199,18 +199,23 @@ void ac_group_cancel(ac_group *group)
     }
 }
 
-void ac_group_destroy(ac_group *group)
+bool ac_group_runs_a_member_(const ac_group *group)
 {
     ac_executor *ex = group->ex;
+    return ex && ex->current && (ex->current->flags & AC_TASK_GROUPED) &&
+           ac_task_group_link_(ex->current)->group == group &&
+           !(ex->current->flags & AC_TASK_FINISHED);
+}
 
+void ac_group_destroy(ac_group *group)
+{
     if (ASYNCC_DEBUG) {
         check_initialised(group, "ac_group_destroy");
         if (group->waiter)
             ac_misuse_task_(group->waiter, "ac_group_destroy while a task awaits the group");
-        if (ex && ex->current && (ex->current->flags & AC_TASK_GROUPED) &&
-            ac_task_group_link_(ex->current)->group == group &&
-            !(ex->current->flags & AC_TASK_FINISHED))
-            ac_misuse_task_(ex->current, "ac_group_destroy from inside one of its own members");
+        if (ac_group_runs_a_member_(group))
+            ac_misuse_task_(group->ex->current,
+                            "ac_group_destroy from inside one of its own members");
     }
     ac_group_cancel(group);
     release_all_finished(group);

@@ -567,8 +567,11 @@ static int body_failed(ac_http_request *req, int err, int status)
     return err;
 }
 
+/* The client's fault (413, 408, 400) — except memory, which is the server's (500). */
 static int body_status(int err)
 {
+    if (err == -ENOMEM)
+        return 500;
     return err == -EMSGSIZE ? 413 : err == -ETIMEDOUT ? 408 : 400;
 }
 
@@ -595,7 +598,7 @@ ASYNC_FN(ac_http_request_read_body_op)
                                  ac_stream_write_all(&self->write, self->req->conn->stream,
                                                      CONTINUE_LINE, sizeof CONTINUE_LINE - 1)));
         if (self->rc < 0)
-            ASYNC_RETURN(body_failed(self->req, self->rc, 400));
+            ASYNC_RETURN(body_failed(self->req, self->rc, self->rc == -ENOMEM ? 500 : 400));
         self->req->continue_sent = 1;
     }
     for (;;) {
@@ -1390,6 +1393,9 @@ void ac_http_server_free(ac_http_server *server)
     /* Checked in every build: the pending accept loop would run on freed memory. */
     if (server->serving)
         ac_misuse_call_("ac_http_server_free while an ac_http_serve on it is pending");
+    /* Its own connection would be freed under it; named here rather than as the group's. */
+    if (ASYNCC_DEBUG && ac_group_runs_a_member_(&server->connections))
+        ac_misuse_call_("ac_http_server_free from inside one of its own handlers");
     ac_group_destroy(&server->connections);
     free(server->staging);
     free(server);

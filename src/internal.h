@@ -263,6 +263,7 @@ struct ac_executor {
     uint64_t slow_poll_ns;
     ac_slow_poll_fn slow_poll_report;
     void *slow_poll_user;
+    uint32_t slow_poll_changes; /* ac_executor_set_slow_poll calls, to spot one during a poll */
 };
 
 /* executor.c */
@@ -278,6 +279,8 @@ ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line);
 
 /* group.c: a member's root has finished (called by ac_task_finish_) */
 void ac_group_member_finished_(ac_task *t);
+/* group.c: the running task is one of `group`'s members, still unfinished */
+bool ac_group_runs_a_member_(const ac_group *group);
 
 /* timer.c */
 int ac_timers_init_(ac_executor *ex);
@@ -529,6 +532,7 @@ void ac_dump_signal_free_(ac_executor *ex);
 typedef struct ac_slow_poll_probe {
     const ac_future *frame; /* the frame the poll resumed, or NULL: the watchdog is off */
     int32_t line;           /* its resume point when the poll began */
+    uint32_t changes;       /* ex->slow_poll_changes when the poll began */
     uint64_t started;
 } ac_slow_poll_probe;
 
@@ -570,17 +574,19 @@ static inline void ac_slow_poll_begin_(const ac_executor *ex, const ac_future *r
         if (!f->vtable->describe)
             probe->frame = f;
     probe->line = probe->frame->state;
+    probe->changes = ex->slow_poll_changes;
     probe->started = *clock_ns ? *clock_ns : ac_coarse_ns_();
 }
 
-/* Reports the poll if it took the threshold or longer. */
+/* Reports the poll if it took the threshold or longer — unless the poll changed the watchdog's
+ * settings (turned it off, say): a change applies from the next poll on. */
 static inline void ac_slow_poll_end_(ac_executor *ex, ac_task *t, const ac_slow_poll_probe *probe,
                                      uint64_t *clock_ns)
 {
     if (!probe->frame)
         return;
     *clock_ns = ac_coarse_ns_();
-    if (*clock_ns - probe->started >= ex->slow_poll_ns)
+    if (probe->changes == ex->slow_poll_changes && *clock_ns - probe->started >= ex->slow_poll_ns)
         ac_slow_poll_report_(ex, t, *clock_ns - probe->started, probe);
 }
 

@@ -61,12 +61,13 @@ fail() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 fd_count() { local fds=("/proc/$1/fd"/*); echo "${#fds[@]}"; }
 
-# soak <server> <load mode>: one server, its load, its samples and checks.
+# soak <server> <load mode> [server arguments...]: one server, its load, its samples and checks.
 soak() {
     local name=$1 mode=$2 line port pid load_pid fds_before rss_base=0 rss_max=0 fds_max=0
     local started samples=() rss fds allowed result
+    shift 2
     mkfifo "$work/$name.fifo"
-    "$examples/$name" >"$work/$name.fifo" 2>"$work/$name.err" &
+    "$examples/$name" "$@" >"$work/$name.fifo" 2>"$work/$name.err" &
     pid=$!
     pids+=("$pid")
     exec {out}<"$work/$name.fifo"
@@ -123,5 +124,7 @@ soak() {
 }
 
 soak echo_server echo
-soak chat_server chat
+# The chat load's listener sends nothing for the whole run, by design; the server's idle timeout
+# (600 s by default) would disconnect it in a run longer than that: set it past the run.
+soak chat_server chat --idle-timeout $((seconds + 60))
 echo PASS

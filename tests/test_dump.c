@@ -483,12 +483,14 @@ struct slow_reports {
     int calls, calls_for_task;
     uint64_t longest_ms;
     char longest_resumed_at[160];
+    char last_resumed_at[160];
 };
 
 static void record_slow_poll(ac_task *task, uint64_t elapsed_ms, const char *resumed_at, void *user)
 {
     struct slow_reports *r = user;
     r->calls++;
+    snprintf(r->last_resumed_at, sizeof r->last_resumed_at, "%s", resumed_at);
     if (task != r->task)
         return;
     r->calls_for_task++;
@@ -532,6 +534,51 @@ START_TEST(slow_poll_threshold_zero_disables_it)
 }
 END_TEST
 
+static void keep_the_loop_busy(ac_instant ns)
+{
+    ac_instant started = ac_now();
+    while (ac_now() - started < ns)
+        ; /* on purpose */
+}
+
+/* Changes the watchdog's settings in slow polls: the first change leaves them as they were,
+ * the second turns the watchdog off. Only the slow poll in between is to be reported. */
+struct watchdog_changes {
+    ac_future future;
+    struct slow_reports *reports;
+};
+
+static int reported_yield_line;
+
+ASYNC_FN(watchdog_changes)
+    keep_the_loop_busy(60 * AC_MSEC);
+    ac_executor_set_slow_poll(ac_cx_executor(ac_cx_), 20, record_slow_poll, self->reports);
+    reported_yield_line = __LINE__ + 1;
+    ASYNC_YIELD_NOW();
+    keep_the_loop_busy(60 * AC_MSEC);
+    ASYNC_YIELD_NOW();
+    keep_the_loop_busy(60 * AC_MSEC);
+    ac_executor_set_slow_poll(ac_cx_executor(ac_cx_), 0, record_slow_poll, self->reports);
+ASYNC_END
+
+/* A change applies from the next poll: the poll that made it is not reported, by the old
+ * settings or the new (a poll that turned the watchdog off was, as taking "0 ms or more"). */
+START_TEST(slow_poll_settings_changed_during_a_poll_apply_from_the_next)
+{
+    ac_executor *ex = ac_executor_new();
+    struct slow_reports reports = {0};
+    struct watchdog_changes frame;
+    char expected[64];
+
+    ac_executor_set_slow_poll(ex, 20, record_slow_poll, &reports);
+    ck_assert_int_eq(ac_block_on(ex, ASYNC_NEW(&frame, watchdog_changes, .reports = &reports)), 0);
+    ck_assert_int_eq(reports.calls, 1);
+    snprintf(expected, sizeof expected, "test_dump.c:%d watchdog_changes", reported_yield_line);
+    ck_assert_str_eq(reports.last_resumed_at, expected);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* A threshold too long to count in nanoseconds saturates (never reports); it must not wrap
  * round to a fraction of a millisecond that every poll exceeds. */
 START_TEST(slow_poll_threshold_too_long_for_the_clock_never_reports)
@@ -564,6 +611,7 @@ int main(void)
     tcase_add_test(tc, a_signal_dump_too_long_for_its_buffer_says_how_many_tasks_it_left_out);
     tcase_add_test(tc, slow_poll_names_the_await_it_resumed_from);
     tcase_add_test(tc, slow_poll_threshold_zero_disables_it);
+    tcase_add_test(tc, slow_poll_settings_changed_during_a_poll_apply_from_the_next);
     tcase_add_test(tc, slow_poll_threshold_too_long_for_the_clock_never_reports);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;

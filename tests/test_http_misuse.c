@@ -1,8 +1,9 @@
 /*
  * test_http_misuse.c — the HTTP server's misuse checks (asyncc.h section 21) abort, naming the
- * mistake: freeing a server under its pending accept loop (which would run on freed memory), and
- * a handler whose frame is larger than the frame_size the server was given (which would
- * overwrite the memory after the connection's task).
+ * mistake: freeing a server under its pending accept loop (which would run on freed memory) or
+ * from one of its own handlers (debug builds), and a handler whose frame is larger than the
+ * frame_size the server was given (which would overwrite the memory after the connection's
+ * task).
  *
  * The scenario runs in a child this file forks itself, with stderr on a pipe.
  */
@@ -65,6 +66,42 @@ static void frame_larger_than_declared(void)
     settle(ex);
 }
 
+/* A handler that frees its own server (`user` points to it): its connection, and so its own
+ * frame, would be freed under it. */
+struct self_destruct {
+    ac_future future;
+    ac_http_server **server;
+};
+
+ASYNC_FN(self_destruct)
+    ac_http_server_free(*self->server);
+ASYNC_END
+
+static ac_future *self_destruct(void *frame, ac_http_request *req, ac_http_response *res,
+                                void *user)
+{
+    (void)req, (void)res;
+    return ASYNC_NEW((struct self_destruct *)frame, self_destruct, .server = user);
+}
+
+static void free_from_a_handler(void)
+{
+    static ac_http_server *server;
+    ac_executor *ex = ac_executor_new();
+    ac_stream *theirs, *ours;
+    ac_stream_write_all_op w;
+    int sv[2];
+    static const char request[] = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+    ck_assert_int_eq(
+        ac_http_server_new(NULL, self_destruct, sizeof(struct self_destruct), &server, &server), 0);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[0], &theirs), 0);
+    ck_assert_int_eq(ac_stream_open(ex, sv[1], &ours), 0);
+    ck_assert_int_eq(ac_http_server_add_connection(server, theirs), 0);
+    ac_block_on(ex, ac_stream_write_all(&w, ours, request, sizeof request - 1));
+    settle(ex);
+}
+
 /* Under AddressSanitizer the overflow itself is reported first, as it should be. */
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -97,12 +134,23 @@ START_TEST(freeing_a_server_under_its_accept_loop_aborts)
 }
 END_TEST
 
+START_TEST(freeing_a_server_from_its_own_handler_aborts)
+{
+    struct death d = run_to_death(free_from_a_handler);
+    ck_assert_aborted_with(d, "asyncc: misuse: ",
+                           "ac_http_server_free from inside one of its own handlers");
+    ck_assert_stderr_names(d, "http#1"); /* the connection's task */
+}
+END_TEST
+
 int main(void)
 {
     Suite *suite = suite_create("http_misuse");
     TCase *tc = tcase_create("misuse");
     tcase_add_test(tc, freeing_a_server_under_its_accept_loop_aborts);
     tcase_add_test(tc, a_handler_frame_larger_than_declared_aborts);
+    if (ASYNCC_DEBUG)
+        tcase_add_test(tc, freeing_a_server_from_its_own_handler_aborts);
     suite_add_tcase(suite, tc);
     return run_suite(suite) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -602,6 +602,254 @@ static int scenario_dns(ac_executor *ex)
     return rc;
 }
 
+/* ---- HTTP: a server connection on a socketpair, three requests one after the other ---- */
+
+/* Each handler adds a field, reads the whole body and answers "<path>:<body>": /stream as a
+ * chunked response written in pieces, any other path in one send. */
+struct http_handler {
+    ac_future future;
+    ac_http_request *req;
+    ac_http_response *res;
+    int rc;
+    size_t got;
+    char body[64];
+    char text[128];
+    ac_http_request_read_body_op read;
+    ac_http_response_send_op send;
+};
+
+/* What a response operation may end with here: the client never goes away, so only memory. */
+#define EXPECT_SENT(rc, value) EXPECT((rc) == (value) || (rc) == -ENOMEM)
+
+ASYNC_FN(http_handler)
+    self->rc = ac_http_response_add_header(self->res, "X-Oom", "yes");
+    EXPECT_SENT(self->rc, 0);
+    if (self->rc < 0)
+        ASYNC_RETURN(self->rc);
+    for (;;) {
+        AWAIT_INTO(self->rc,
+                   ac_http_request_read_body(&self->read, self->req, self->body + self->got,
+                                             sizeof self->body - self->got));
+        EXPECT(self->rc >= 0 || self->rc == -ENOMEM);
+        if (self->rc <= 0)
+            break;
+        self->got += (size_t)self->rc;
+    }
+    if (self->rc < 0)
+        ASYNC_RETURN(self->rc);
+    snprintf(self->text, sizeof self->text, "%s:%.*s", ac_http_request_path(self->req),
+             (int)self->got, self->body);
+    if (strcmp(ac_http_request_path(self->req), "/stream") != 0) {
+        AWAIT_INTO(self->rc,
+                   ac_http_response_send(&self->send, self->res, self->text, strlen(self->text)));
+        EXPECT_SENT(self->rc, 0);
+        ASYNC_RETURN(self->rc);
+    }
+    AWAIT_INTO(self->rc, ac_http_response_write(&self->send, self->res, self->text, 3));
+    EXPECT_SENT(self->rc, 3);
+    if (self->rc < 0)
+        ASYNC_RETURN(self->rc);
+    AWAIT_INTO(self->rc, ac_http_response_write(&self->send, self->res, self->text + 3,
+                                                strlen(self->text) - 3));
+    EXPECT_SENT(self->rc, (int)strlen(self->text) - 3);
+    if (self->rc < 0)
+        ASYNC_RETURN(self->rc);
+    AWAIT_INTO(self->rc, ac_http_response_end(&self->send, self->res));
+    EXPECT_SENT(self->rc, 0);
+    ASYNC_RETURN(self->rc);
+ASYNC_END
+
+static ac_future *http_handler_new(void *frame, ac_http_request *req, ac_http_response *res,
+                                   void *user)
+{
+    (void)user;
+    return ASYNC_NEW((struct http_handler *)frame, http_handler, .req = req, .res = res);
+}
+
+/* The requests, one at a time, each sent once the previous response is complete (so that the
+ * server's read buffer is released in between and each request allocates it again). The first
+ * head has more fields (20) and bytes than the parser's first arrays hold, so they grow; the
+ * second asks for 100 Continue and sends its Content-Length body only then, so the handler's
+ * body read allocates the buffer; the third has a chunked body and closes the connection. */
+#define HTTP_PAD "-0123456789abcdef0123456789abcdef"
+#define HTTP_FIELD(n) "X-Field-" #n ": value" HTTP_PAD "\r\n"
+static const char *const http_sends[] = {
+    "GET /stream HTTP/1.1\r\nHost: oom\r\n" HTTP_FIELD(1) HTTP_FIELD(2) HTTP_FIELD(3) HTTP_FIELD(4)
+        HTTP_FIELD(5) HTTP_FIELD(6) HTTP_FIELD(7) HTTP_FIELD(8) HTTP_FIELD(9) HTTP_FIELD(10)
+            HTTP_FIELD(11) HTTP_FIELD(12) HTTP_FIELD(13) HTTP_FIELD(14) HTTP_FIELD(15)
+                HTTP_FIELD(16) HTTP_FIELD(17) HTTP_FIELD(18) HTTP_FIELD(19) "\r\n",
+    "POST /echo HTTP/1.1\r\nHost: oom\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n",
+    "hello world",
+    ("POST /stream HTTP/1.1\r\nHost: oom\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+     "\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+};
+/* After each send, what to read before the next: this many final responses (or 100 Continue). */
+static const int http_wait_for[] = {1, 0, 2, 3};
+static const char *const http_bodies[] = {"/stream:", "/echo:hello world", "/stream:hello world"};
+enum { HTTP_SENDS = 4, HTTP_RESPONSES = 3 };
+
+static const char http_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* Parse one final response at *text (after any 100 Continue): its status, and its body (chunked
+ * or Content-Length) into body. Returns false when what is there is not a complete response. */
+static bool http_parse_response(const char **text, int *status, char *body, size_t size)
+{
+    const char *head = *text, *end, *chunked, *p;
+    size_t used = 0, n;
+
+    if (strncmp(head, http_continue, sizeof http_continue - 1) == 0)
+        head += sizeof http_continue - 1;
+    end = strstr(head, "\r\n\r\n");
+    chunked = strstr(head, "Transfer-Encoding: chunked\r\n");
+    if (strncmp(head, "HTTP/1.1 ", 9) != 0 || !end)
+        return false;
+    *status = atoi(head + 9);
+    p = end + 4;
+    if (chunked && chunked < end) {
+        while ((n = strtoul(p, (char **)&p, 16)) > 0) {
+            if (strncmp(p, "\r\n", 2) != 0 || strlen(p + 2) < n + 2 || used + n >= size)
+                return false;
+            memcpy(body + used, p + 2, n);
+            used += n;
+            p += 2 + n + 2;
+        }
+        if (strncmp(p, "\r\n\r\n", 4) != 0)
+            return false;
+        p += 4;
+    } else {
+        const char *length = strstr(head, "Content-Length: ");
+        if (!length || length > end)
+            return false;
+        n = strtoul(length + 16, NULL, 10);
+        if (strlen(p) < n || n >= size)
+            return false;
+        memcpy(body, p, n);
+        used = n;
+        p += n;
+    }
+    body[used] = '\0';
+    *text = p;
+    return true;
+}
+
+/* How many complete final responses `text` holds. */
+static int http_complete_responses(const char *text)
+{
+    char body[256];
+    int status, count = 0;
+    while (http_parse_response(&text, &status, body, sizeof body))
+        count++;
+    return count;
+}
+
+/* The client: raw reads and writes on an ac_io (no stream buffers of its own). It reads until
+ * the server closes once the last request is sent, or when the server closes early. */
+struct http_client {
+    ac_future future;
+    ac_io *io;
+    int rc;
+    int step;
+    size_t len;
+    char received[4096];
+    ac_io_write_all_op write;
+    ac_io_read_op read;
+};
+
+static bool http_client_may_go_on(const struct http_client *self)
+{
+    int wanted = http_wait_for[self->step];
+    if (self->step == HTTP_SENDS - 1)
+        return false; /* after the last request: read to the end */
+    if (wanted == 0)
+        return strstr(self->received, http_continue) != NULL ||
+               http_complete_responses(self->received) > 1; /* refused: no 100 will come */
+    return http_complete_responses(self->received) >= wanted;
+}
+
+ASYNC_FN(http_client)
+    for (self->step = 0; self->step < HTTP_SENDS; self->step++) {
+        AWAIT_INTO(self->rc, ac_io_write_all(&self->write, self->io, http_sends[self->step],
+                                             strlen(http_sends[self->step])));
+        /* The server may have given up on the connection (and closed it) before this write. */
+        EXPECT(self->rc == (int)strlen(http_sends[self->step]) || self->rc == -EPIPE ||
+               self->rc == -ECONNRESET);
+        while (!http_client_may_go_on(self)) {
+            AWAIT_INTO(self->rc, ac_io_read(&self->read, self->io, self->received + self->len,
+                                            sizeof self->received - 1 - self->len));
+            if (self->rc <= 0)
+                break;
+            self->len += (size_t)self->rc;
+            self->received[self->len] = '\0';
+        }
+        /* A server that closes with request bytes unread resets a Unix socket's peer. */
+        EXPECT(self->rc >= 0 || self->rc == -ECONNRESET);
+        if (self->rc <= 0)
+            break;
+    }
+    ASYNC_RETURN(0);
+ASYNC_END
+
+static ac_future *http_client(struct http_client *self, ac_io *io)
+{
+    return ASYNC_NEW(self, http_client, .io = io);
+}
+
+/* Every response answered in full, in order; or some of them, then at most a 500 (a failure
+ * before a response started), then the end: -ENOMEM. Anything else breaks an expectation. */
+static int http_check_responses(const char *text)
+{
+    char body[256];
+    int i, status;
+
+    for (i = 0; i < HTTP_RESPONSES && *text; i++) {
+        EXPECT(http_parse_response(&text, &status, body, sizeof body));
+        if (broken)
+            return -EPROTO;
+        if (status == 500) {
+            EXPECT(*text == '\0' && body[0] == '\0');
+            return -ENOMEM;
+        }
+        EXPECT(status == 200 && strcmp(body, http_bodies[i]) == 0);
+    }
+    EXPECT(*text == '\0');
+    return i == HTTP_RESPONSES ? 0 : -ENOMEM;
+}
+
+static int scenario_http(ac_executor *ex)
+{
+    static struct http_client client;
+    ac_http_server *server;
+    ac_stream *theirs;
+    ac_io *ours;
+    int sv[2], rc;
+
+    rc = ac_http_server_new(NULL, http_handler_new, sizeof(struct http_handler), NULL, &server);
+    EXPECT(rc == 0 || rc == -ENOMEM);
+    if (rc < 0)
+        return rc;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        ac_http_server_free(server);
+        return -errno;
+    }
+    rc = ac_stream_open(ex, sv[0], &theirs); /* owns sv[0] whatever happens */
+    if (rc == 0)
+        rc = ac_http_server_add_connection(server, theirs); /* owns theirs likewise */
+    if (rc == 0)
+        rc = ac_io_open(ex, sv[1], AC_IO_OWN_FD, &ours);
+    if (rc < 0) {
+        close(sv[1]);
+    } else {
+        rc = ac_block_on(ex, http_client(&client, ours));
+        EXPECT(rc == 0 || rc == -ENOMEM);
+        ac_io_close(ours);
+        if (rc == 0)
+            rc = http_check_responses(client.received);
+    }
+    EXPECT(rc == 0 || rc == -ENOMEM);
+    ac_http_server_free(server); /* cancels a connection that is still lingering */
+    return rc;
+}
+
 /* ---- task groups: members spawned, joined, the group destroyed ---- */
 
 enum { MEMBERS = 20 };
@@ -711,6 +959,7 @@ static const struct scenario scenarios[] = {
     {"streams", scenario_streams, 0, false},
     {"sockets", scenario_sockets, 0, false},
     {"dns", scenario_dns, 0, false},
+    {"http", scenario_http, 0, false},
     {"group", scenario_group, 0, false},
 }; /* clang-format would pack these rows; one scenario a line reads better */
 

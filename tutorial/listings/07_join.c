@@ -43,9 +43,9 @@ struct fetch_three {
 ASYNC_FN(fetch_three)
     printf("%s:\n", self->fail_fast ? "ac_try_join_all" : "ac_join_all");
     /* Built in the body, not the constructor: from the first poll on, the frame stays put. */
-    self->branches[0] = request(&self->req[0], "alpha", 300, 3000);
-    self->branches[1] = request(&self->req[1], "beta", 100, -ECONNREFUSED);
-    self->branches[2] = request(&self->req[2], "gamma", 200, 2000);
+    self->branches[0] = request(&self->req[0], "alpha", 200, 3000);
+    self->branches[1] = request(&self->req[1], "beta", 0, -ECONNREFUSED); /* refused at once */
+    self->branches[2] = request(&self->req[2], "gamma", 300, 2000);
     if (self->fail_fast)
         AWAIT_INTO(self->rc, ac_try_join_all(&self->all, self->branches, N));
     else
