@@ -217,14 +217,14 @@ exec {filler}<&- {bg_fd}<&-
 kill "$backlog_pid"
 
 echo "echo_server: out of file descriptors, it backs off and recovers"
-# With at most 24 fds, 30 connections exhaust it: accept fails with EMFILE while the rest wait in
+# With at most 40 fds, 50 connections exhaust it: accept fails with EMFILE while the rest wait in
 # the listen queue. Once they close, the server accepts again and serves a new client.
-start emfile out bash -c 'ulimit -n 24 && exec "$@" 2>&1' _ "${run_prefix[@]}" "$examples/echo_server"
+start emfile out bash -c 'ulimit -n 40 && exec "$@" 2>&1' _ "${run_prefix[@]}" "$examples/echo_server"
 emfile_pid=$bg_pid emfile_out=$bg_fd
 next_match "$emfile_out" '^listening on 127\.0\.0\.1:([0-9]+)$'
 emfile_port=${BASH_REMATCH[1]}
 held_fds=()
-for ((i = 0; i < 30; i++)); do
+for ((i = 0; i < 50; i++)); do
     exec {fd}<>"/dev/tcp/127.0.0.1/$emfile_port"
     held_fds+=("$fd")
 done

@@ -111,13 +111,13 @@ echo_ok() {
 
 # ---- accept under EMFILE ------------------------------------------------------------------------
 
-# emfile <server> <hold N>: with at most 24 fds, one client connects first, then N more exhaust
+# emfile <server> <hold N>: with at most 40 fds, one client connects first, then N more exhaust
 # the server. While accept fails, the first client is still served; the log has at most one
 # line a second, one of them counting the unreported failures; after the N hang up, accept
 # works again and says so once.
 emfile() {
     local name=$1 count=$2 fds=() fd i started lines reply
-    serve "$name" bash -c 'ulimit -n 24 && exec "$@"' _ "${run_prefix[@]}" "$examples/$name"
+    serve "$name" bash -c 'ulimit -n 40 && exec "$@"' _ "${run_prefix[@]}" "$examples/$name"
     exec {first}<>"/dev/tcp/127.0.0.1/$port"
     for ((i = 0; i < count; i++)); do
         exec {fd}<>"/dev/tcp/127.0.0.1/$port"
@@ -152,9 +152,9 @@ emfile() {
 }
 
 echo "echo_server: accept under EMFILE"
-emfile echo_server 30
+emfile echo_server 50
 echo "chat_server: accept under EMFILE"
-emfile chat_server 30
+emfile chat_server 50
 
 # ---- echo_server: resets, half-close, slowloris, vanished and non-reading peers -----------------
 
