@@ -4008,8 +4008,8 @@ AC_API ac_future *ac_process_wait(ac_process_wait_op *op, ac_process *process);
  *   AC_FRAME_LINES_DISCARD  the read finishes with -EMSGSIZE as soon as the line has more than
  *                           max bytes, once for that line; the reader then drops its bytes as
  *                           they arrive, up to and including its "\n", and the next read returns
- *                           the line after it. The buffer never holds more than max + 2 bytes of
- *                           it, however long the line. LinesCodec's max_length behaves so.
+ *                           the line after it. However long the line, the buffer holds no more
+ *                           of it than one read brings. LinesCodec's max_length behaves so.
  *
  * Cancellation: cancel-safe. A cancelled ac_frame_read consumed no frame: bytes received stay
  * buffered and the next read returns the frame they begin. (The discard policy drops the bytes
@@ -4111,7 +4111,8 @@ AC_API int ac_frame_reader_init_length(ac_frame_reader *reader, ac_stream *strea
 AC_API int ac_frame_reader_init_decoder(ac_frame_reader *reader, ac_stream *stream, size_t max,
                                         ac_frame_decode_fn decode, void *user);
 
-/* Read the next frame (see above for the results). One read at a time per stream. */
+/* Read the next frame (see above for the results). One read at a time per stream. A reader
+ * that was never initialised (or NULL) finishes the read with -EINVAL. */
 typedef struct ac_frame_read_op {
     ac_future future;
     ac_frame_reader *reader;

@@ -12,6 +12,7 @@
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,11 +216,15 @@ static int cut(ac_frame_reader *r, ac_frame *frame, size_t *want)
         return cut_line(r, frame, want);
     case KIND_LENGTH:
         return cut_length(r, frame, want);
-    case KIND_DECODER:
-        return cut_decoded(r, frame, want);
     default:
-        return -EINVAL; /* not initialised */
+        assert(r->kind == KIND_DECODER); /* ac_frame_read refused the others */
+        return cut_decoded(r, frame, want);
     }
+}
+
+static int initialised(const ac_frame_reader *r)
+{
+    return r && r->stream && r->kind >= KIND_LINES && r->kind <= KIND_DECODER;
 }
 
 /* End of file, after cut asked for more. A last line without "\n" is a frame; bytes of any
@@ -255,6 +260,8 @@ static ac_poll frame_read_poll(ac_future *f, ac_cx *cx)
     ac_frame_read_op *op = (ac_frame_read_op *)(void *)f;
     ac_frame_reader *r = op->reader;
 
+    if (!initialised(r))
+        return ac_leaf_finish(f, -EINVAL); /* no stream to wait on, nothing to forget */
     for (;;) {
         size_t want = 0;
         int rc = r->failed ? r->failed : cut(r, &op->frame, &want);
@@ -273,7 +280,7 @@ static ac_poll frame_read_poll(ac_future *f, ac_cx *cx)
 static void frame_read_cancel(ac_future *f)
 {
     ac_frame_read_op *op = (ac_frame_read_op *)(void *)f;
-    frame_read_finish(op, -ECANCELED);
+    frame_read_finish(op, -ECANCELED); /* pending, so it had an initialised reader */
 }
 
 static const char *frame_read_describe(const ac_future *f, char *buf, size_t size)
@@ -281,9 +288,11 @@ static const char *frame_read_describe(const ac_future *f, char *buf, size_t siz
     const ac_frame_read_op *op = (const ac_frame_read_op *)(const void *)f;
     static const char *const kinds[] = {"?", "line", "length-prefixed", "decoded"};
     const ac_frame_reader *r = op->reader;
-    snprintf(buf, size, "frame read (%s, %zu bytes buffered)",
-             kinds[r->kind >= KIND_LINES && r->kind <= KIND_DECODER ? r->kind : 0],
-             ac_stream_buffered(r->stream, NULL));
+    if (!initialised(r))
+        snprintf(buf, size, "frame read (no reader)");
+    else
+        snprintf(buf, size, "frame read (%s, %zu bytes buffered)", kinds[r->kind],
+                 ac_stream_buffered(r->stream, NULL));
     return buf;
 }
 

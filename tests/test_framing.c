@@ -67,8 +67,8 @@ ASYNC_FN(feeder)
         self->n = self->pos == 0 && self->split > 0 ? self->split : self->chunk;
         if (self->n > self->len - self->pos)
             self->n = self->len - self->pos;
-        AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s, self->data + self->pos,
-                                                self->n));
+        AWAIT_TRY(self->rc,
+                  ac_stream_write_all(&self->w, self->s, self->data + self->pos, self->n));
         self->pos += self->n;
         ASYNC_YIELD_NOW();
         ASYNC_YIELD_NOW();
@@ -200,8 +200,8 @@ static const char *run_once(enum reader_kind kind, size_t max, const char *input
 }
 
 /* Every split of `input` in two, and byte by byte, gives `want`. */
-static void expect_every_chunking(enum reader_kind kind, size_t max, const char *input,
-                                  size_t len, const char *want)
+static void expect_every_chunking(enum reader_kind kind, size_t max, const char *input, size_t len,
+                                  const char *want)
 {
     for (size_t split = 0; split <= len; split++) {
         const char *got = run_once(kind, max, input, len, split, len);
@@ -593,6 +593,10 @@ START_TEST(bad_arguments_and_broken_decoders)
     ck_assert_int_eq(ac_frame_reader_init_decoder(&r, b, 10, NULL, NULL), -EINVAL);
     ck_assert_int_eq(ac_frame_reader_init_decoder(&r, b, 0, netstring_decode, NULL), -EINVAL);
 
+    memset(&r, 0, sizeof r); /* never initialised */
+    ck_assert_int_eq(read_frame(&r, &op), -EINVAL);
+    ck_assert_int_eq(ac_block_on(ex, ac_frame_read(&op, NULL)), -EINVAL);
+
     send_bytes(a, "abc", 3);
     ck_assert_int_eq(ac_frame_reader_init_decoder(&r, b, 10, decode_consumes_too_much, NULL), 0);
     ck_assert_int_eq(read_frame(&r, &op), -EINVAL);
@@ -629,7 +633,8 @@ int main(void)
     tcase_add_test(tc, bad_arguments_and_broken_decoders);
     /* the readers over a duplex pair, whose 64-byte rings cut writes into pieces of their own */
     tcase_add_test(duplex, lines_with_lf_and_crlf_in_every_chunking);
-    tcase_add_test(duplex, over_long_lines_are_reported_once_and_discarded_under_the_discard_policy);
+    tcase_add_test(duplex,
+                   over_long_lines_are_reported_once_and_discarded_under_the_discard_policy);
     tcase_add_test(duplex, length_prefixed_frames_in_every_chunking);
     tcase_add_test(duplex, a_netstring_decoder_in_every_chunking);
     tcase_add_test(duplex, a_cancelled_read_consumes_nothing);

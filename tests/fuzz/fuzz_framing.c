@@ -152,10 +152,9 @@ ASYNC_FN(reader)
     if (self->st->kind == LENGTH)
         ASYNC_TRY(ac_frame_reader_init_length(&self->frames, self->s, &self->st->format));
     else
-        ASYNC_TRY(ac_frame_reader_init_lines(&self->frames, self->s, self->st->max,
-                                             self->st->kind == LINES_DISCARD
-                                                 ? AC_FRAME_LINES_DISCARD
-                                                 : AC_FRAME_LINES_FAIL));
+        ASYNC_TRY(ac_frame_reader_init_lines(
+            &self->frames, self->s, self->st->max,
+            self->st->kind == LINES_DISCARD ? AC_FRAME_LINES_DISCARD : AC_FRAME_LINES_FAIL));
     for (;;) {
         if (fuzz_take(self->in) % 4 == 1) {
             self->branches[0] = ac_frame_read(&self->read, &self->frames);
@@ -174,8 +173,7 @@ ASYNC_FN(reader)
     ASYNC_RETURN(0);
 ASYNC_END
 
-static ac_future *reader(struct reader *self, ac_stream *s, fuzz_input *in,
-                         const struct setup *st)
+static ac_future *reader(struct reader *self, ac_stream *s, fuzz_input *in, const struct setup *st)
 {
     return ASYNC_NEW(self, reader, .s = s, .in = in, .st = st);
 }
@@ -231,8 +229,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(ac_stream_open(ex, fds[0], &read_end) == 0, "open the read end");
         FUZZ_CHECK(ac_stream_open(ex, fds[1], &write_end) == 0, "open the write end");
     } else {
-        FUZZ_CHECK(ac_stream_open_duplex(1 + transport / 2 % MAX_LIMIT, &write_end, &read_end) ==
-                       0,
+        FUZZ_CHECK(ac_stream_open_duplex(1 + transport / 2 % MAX_LIMIT, &write_end, &read_end) == 0,
                    "a duplex pair");
     }
     ac_stream_set_buffer_limit(read_end, 1 + fuzz_take(&in) % MAX_LIMIT);

@@ -20,8 +20,8 @@ struct client {
 
 ASYNC_FN(client)
     for (self->i = 0; self->i < 3; self->i++)
-        AWAIT_TRY(self->rc, ac_stream_write_all(&self->w, self->s, pieces[self->i],
-                                                strlen(pieces[self->i])));
+        AWAIT_TRY(self->rc,
+                  ac_stream_write_all(&self->w, self->s, pieces[self->i], strlen(pieces[self->i])));
     ASYNC_RETURN(ac_stream_shutdown_write(self->s)); /* the server sees end of file */
 ASYNC_END
 
