@@ -456,6 +456,44 @@ START_TEST(a_cancelled_read_consumes_nothing)
 }
 END_TEST
 
+/* The receive convention: FOR_AWAIT runs its body once per frame and leaves at the end. */
+struct count_frames {
+    ac_future future;
+    ac_frame_reader *r;
+    int rc, frames;
+    size_t bytes;
+    ac_frame_read_op read;
+};
+
+ASYNC_FN(count_frames)
+    FOR_AWAIT(self->rc, ac_frame_read(&self->read, self->r)) {
+        self->frames++;
+        self->bytes += self->read.frame.len;
+    }
+    ASYNC_RETURN(self->rc < 0 ? self->rc : self->frames);
+ASYNC_END
+
+static ac_future *count_frames(struct count_frames *self, ac_frame_reader *r)
+{
+    return ASYNC_NEW(self, count_frames, .r = r);
+}
+
+START_TEST(for_await_consumes_a_frame_reader)
+{
+    struct count_frames c;
+    ac_frame_reader r;
+    ac_stream *a, *b;
+    stream_pair(&a, &b);
+    ck_assert_int_eq(ac_frame_reader_init_lines(&r, b, 8, AC_FRAME_LINES_FAIL), 0);
+    send_bytes(a, "one\ntwo\r\n\nthree", 15);
+    ck_assert_int_eq(ac_stream_shutdown_write(a), 0);
+    ck_assert_int_eq(ac_block_on(ex, count_frames(&c, &r)), 4);
+    ck_assert_uint_eq(c.bytes, 11);
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
 /* ---- writers ---- */
 
 struct point {
@@ -628,6 +666,7 @@ int main(void)
     tcase_add_test(tc, length_frames_of_every_format_round_trip);
     tcase_add_test(tc, frames_cut_by_end_of_file);
     tcase_add_test(tc, a_cancelled_read_consumes_nothing);
+    tcase_add_test(tc, for_await_consumes_a_frame_reader);
     tcase_add_test(tc, writers_batch_until_a_flush_and_read_back);
     tcase_add_test(tc, writer_errors_write_nothing);
     tcase_add_test(tc, bad_arguments_and_broken_decoders);
