@@ -28,6 +28,7 @@
  *  23. TLS: encrypted streams on OpenSSL 3, HTTPS
  *  24. WebSockets: the server's upgrade, a client, messages, ping/pong, the close handshake
  *  25. Signals and child processes
+ *  28. Framing: lines, length-prefixed frames, your own decoder; writing frames
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -182,7 +183,8 @@ extern "C" {
  *   _init / _destroy     plain memory you own and embed (ac_notify, ac_semaphore, ac_mutex,
  *                        ac_rwlock, ac_barrier, ac_once, ac_group, ac_signal); _destroy frees
  *                        nothing.
- *                        ac_interval has nothing to destroy.
+ *                        ac_interval and ac_frame_reader (_init_lines, _init_length,
+ *                        _init_decoder) have nothing to destroy.
  *   _open / _close       a registered file descriptor (ac_io, ac_stream): close deregisters it,
  *                        closes the fd it owns and frees.
  *   handles              a reference-counted object (the channels, ac_remote_waker): _new makes
@@ -296,6 +298,11 @@ extern "C" {
  *   ac_ws_connect              0, op->ws                       -EPROTO, I/O      closes  the ws
  *   ac_signal_recv             deliveries (>= 1)                                 yes     no
  *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [11] no
+ *   ac_frame_read              1 per frame, 0 at the end       -EMSGSIZE,        yes     buf [2]
+ *                                                              -EPROTO, I/O
+ *   ac_frame_write_line        0                               -EINVAL, I/O      partial buf [2]
+ *   ac_frame_write_length      0                               -EMSGSIZE, I/O    partial buf [2]
+ *   ac_frame_write_encoded     0                               encoder's, I/O    partial [12]
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
@@ -313,6 +320,8 @@ extern "C" {
  * [10] queued: the frames of a cancelled send still go out, whole, with the connection's next
  *     write (section 24).
  * [11] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
+ * [12] the stream's write buffer, and one allocation while an encoding of more than 120
+ *     bytes is written (section 28).
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -3954,6 +3963,198 @@ typedef struct ac_process_wait_op {
     ac_signal sigchld; /* the fallback's listener, while it waits */
 } ac_process_wait_op;
 AC_API ac_future *ac_process_wait(ac_process_wait_op *op, ac_process *process);
+
+/* ============================================================================================
+ * 28. FRAMING
+ *
+ * A frame reader cuts a stream (section 15: TCP, TLS, a duplex pair, a pipe) into messages, and
+ * the frame writers put messages on it — tokio-util's codec module. Three kinds of reader:
+ *
+ *   lines      ac_frame_reader_init_lines: text lines ending in "\n" or "\r\n" (both are
+ *              stripped), at most `max` bytes each without the terminator (tokio's LinesCodec).
+ *   length     ac_frame_reader_init_length: a length field of 1, 2, 4 or 8 bytes, big- or
+ *              little-endian, then that many bytes of payload (LengthDelimitedCodec).
+ *   decoder    ac_frame_reader_init_decoder: your function decides where a frame ends (RESP,
+ *              netstrings, ...); the reader does the buffering and the waiting.
+ *
+ * and one awaitable, ac_frame_read, for all three. A frame reader is plain memory you own
+ * (embed it in the frame of the task that reads) with nothing to destroy; it holds no buffer of
+ * its own: frames are cut from the stream's read buffer, so a frame is never copied, and an
+ * idle connection costs what section 15 says. The stream's buffer grows to hold the largest
+ * frame the reader allows (its `max` plus the length field), whatever the stream's buffer
+ * limit — and never further: a peer that announces a huge length gets -EMSGSIZE before a byte
+ * of it is stored.
+ *
+ * ac_frame_read finishes with (the receive convention of section 3, so FOR_AWAIT consumes it):
+ *   1          a frame: op->frame.data and op->frame.len (0 for an empty line or frame). The
+ *              bytes are in the stream's buffer (or where your decoder pointed), valid until the
+ *              next read operation on the stream starts: copy what you keep.
+ *   0          a clean end: end of file between two frames.
+ *   -EPROTO    end of file in the middle of a frame (a length or decoder frame cut short: its
+ *              bytes stay buffered, see ac_stream_buffered); or a length field whose adjusted
+ *              value is negative. A last line without "\n" is not an error: it is a frame, as
+ *              read_line and LinesCodec have it. (-EPIPE is a write to a closed peer, never a
+ *              read.)
+ *   -EMSGSIZE  a frame longer than the reader's max: see the line policies below; a length or
+ *              decoder reader is failed by it.
+ *   < 0        your decoder's error; the stream's I/O errors (-ECONNRESET, ...), -ENOMEM,
+ *              -ECANCELED.
+ * A failed reader finishes every later read at once with the error that failed it, consuming
+ * nothing: the stream is out of step with the peer, so the only sane move is to answer and
+ * close (the bytes are still there for ac_stream_buffered if you want to look).
+ *
+ * Over-long lines: the policy is chosen per reader (flags of ac_frame_reader_init_lines).
+ *   AC_FRAME_LINES_FAIL     (0) the reader fails with -EMSGSIZE, as above.
+ *   AC_FRAME_LINES_DISCARD  the read finishes with -EMSGSIZE as soon as the line has more than
+ *                           max bytes, once for that line; the reader then drops its bytes as
+ *                           they arrive, up to and including its "\n", and the next read returns
+ *                           the line after it. However long the line, the buffer holds no more
+ *                           of it than one read brings. LinesCodec's max_length behaves so.
+ *
+ * Cancellation: cancel-safe. A cancelled ac_frame_read consumed no frame: bytes received stay
+ * buffered and the next read returns the frame they begin. (The discard policy drops the bytes
+ * of a line already reported with -EMSGSIZE as they arrive, cancelled or not.)
+ *
+ * Your decoder: called with every unread byte, `buf` and `len` (len >= 1), each time more
+ * arrived; it returns
+ *   AC_FRAME_NEED_MORE   no whole frame yet: it consumed nothing and will see these bytes again,
+ *                        with more after them. More than `max` bytes without a frame: -EMSGSIZE.
+ *   AC_FRAME_READY       a frame: *out is it (usually pointing into buf) and *consumed the bytes
+ *                        it took (1 .. len); the next call starts after them.
+ *   < 0                  an error (-EPROTO for a malformed frame, say): the read finishes with
+ *                        it and the reader is failed.
+ * Any other return, or a *consumed out of range, fails the read with -EINVAL and the reader
+ * with it. It must not call into the stream. It runs inside ac_frame_read's poll: keep it
+ * quick (it sees the buffer again from its start on each call; a decoder that must scan a lot
+ * keeps its progress in `user`, reset on each AC_FRAME_READY).
+ *
+ * Writing. ac_frame_write_line, ac_frame_write_length and ac_frame_write_encoded put one frame
+ * into the stream's write buffer (ac_stream_write_buffered): many frames batch into one system
+ * call, and nothing is sent until ac_stream_flush (or the buffer fills, when the bytes go out
+ * in order). They finish with 0, or -EINVAL (a line containing "\n"), -EMSGSIZE (a length frame
+ * larger than format->max or than its field holds), your encoder's error, or the stream's
+ * errors. Cancellation: partial, like write_buffered — a frame that did not fit in the write
+ * buffer may be half written, which breaks the framing: close the stream after cancelling one.
+ *
+ *     struct echo { ac_future future; ac_stream *s; ac_frame_reader lines;
+ *                   ac_frame_read_op read; ac_frame_write_line_op w; ac_stream_flush_op f;
+ *                   int rc; };
+ *     ASYNC_FN(echo)                                   // a line echo that survives long lines
+ *         ac_frame_reader_init_lines(&self->lines, self->s, 80, AC_FRAME_LINES_DISCARD);
+ *         for (;;) {
+ *             AWAIT_INTO(self->rc, ac_frame_read(&self->read, &self->lines));
+ *             if (self->rc == 0)
+ *                 break;                               // end of file
+ *             if (self->rc == -EMSGSIZE)
+ *                 continue;                            // that line was dropped
+ *             if (self->rc < 0)
+ *                 ASYNC_RETURN(self->rc);
+ *             AWAIT_TRY(self->rc, ac_frame_write_line(&self->w, self->s,
+ *                                                    self->read.frame.data,
+ *                                                    self->read.frame.len));
+ *             AWAIT_TRY(self->rc, ac_stream_flush(&self->f, self->s));
+ *         }
+ *     ASYNC_FINALLY
+ *         ac_stream_close(self->s);
+ *     ASYNC_END
+ * ============================================================================================ */
+
+/* A frame: `len` bytes at `data`. */
+typedef struct ac_frame {
+    const void *data;
+    size_t len;
+} ac_frame;
+
+enum { AC_FRAME_NEED_MORE = 0, AC_FRAME_READY = 1 };
+typedef int (*ac_frame_decode_fn)(void *user, const void *buf, size_t len, size_t *consumed,
+                                  ac_frame *out);
+
+/* Flags of ac_frame_reader_init_lines: what an over-long line does (see above). */
+enum { AC_FRAME_LINES_FAIL = 0, AC_FRAME_LINES_DISCARD = 1 };
+
+/* A length-prefixed format, for the reader and ac_frame_write_length. The payload length is the
+ * field's value plus `adjustment` (tokio's length_adjustment: -4 when the field counts itself
+ * and is 4 bytes wide, say); the writer stores the payload length minus `adjustment`. */
+typedef struct ac_frame_length {
+    unsigned width;       /* bytes in the length field: 1, 2, 4 or 8 */
+    int little_endian;    /* 0: big-endian (network order), 1: little-endian */
+    size_t max;           /* the largest payload accepted, 0 .. INT32_MAX - 8 */
+    int64_t adjustment;   /* added to the field's value to give the payload length */
+} ac_frame_length;
+
+/* The reader's state. Its fields belong to the library. */
+typedef struct ac_frame_reader {
+    ac_stream *stream;
+    int kind;
+    unsigned flags;
+    int failed;     /* the error that failed it, or 0 */
+    int discarding; /* the discard policy is dropping an over-long line */
+    size_t max;
+    ac_frame_length format;
+    ac_frame_decode_fn decode;
+    void *user;
+} ac_frame_reader;
+
+/* Initialise a reader of lines of at most `max` bytes (1 .. INT32_MAX - 2, not counting the
+ * "\n" or "\r\n") from `stream`, with flags AC_FRAME_LINES_FAIL or AC_FRAME_LINES_DISCARD.
+ * 0, or -EINVAL for a max or flags out of range. */
+AC_API int ac_frame_reader_init_lines(ac_frame_reader *reader, ac_stream *stream, size_t max,
+                                      unsigned flags);
+
+/* Initialise a reader of length-prefixed frames in `format` (copied). 0, or -EINVAL for a width
+ * other than 1, 2, 4 or 8 or a max out of range. */
+AC_API int ac_frame_reader_init_length(ac_frame_reader *reader, ac_stream *stream,
+                                       const ac_frame_length *format);
+
+/* Initialise a reader of frames cut by `decode`, called with `user`, holding at most `max`
+ * unread bytes (1 .. INT32_MAX) while it needs more. 0, or -EINVAL. */
+AC_API int ac_frame_reader_init_decoder(ac_frame_reader *reader, ac_stream *stream, size_t max,
+                                        ac_frame_decode_fn decode, void *user);
+
+/* Read the next frame (see above for the results). One read at a time per stream. A reader
+ * that was never initialised (or NULL) finishes the read with -EINVAL. */
+typedef struct ac_frame_read_op {
+    ac_future future;
+    ac_frame_reader *reader;
+    ac_frame frame; /* the result, when it is 1 */
+} ac_frame_read_op;
+AC_API ac_future *ac_frame_read(ac_frame_read_op *op, ac_frame_reader *reader);
+
+/* An encoder for ac_frame_write_encoded: write the encoding of `item` into `buf` if it fits in
+ * `room` bytes, and return its length either way (>= 0, at most INT32_MAX), or a negative
+ * errno. Called twice when the first `room` was too small: it must then give the same bytes. */
+typedef int (*ac_frame_encode_fn)(void *user, const void *item, void *buf, size_t room);
+
+/* ac_frame_write_line: `len` bytes of `data` and "\n" (-EINVAL if data contains "\n").
+ * ac_frame_write_length: the length field of `format` (copied), then the payload.
+ * ac_frame_write_encoded: what `encode` makes of `item` (small encodings are made in the op;
+ *   larger ones in one allocation, freed when the write finishes).
+ * Into the stream's write buffer; flush with ac_stream_flush. `data` and `item` must stay valid
+ * until the write finishes. See "Writing" above. */
+typedef struct ac_frame_write_line_op {
+    ac_future future;
+    ac_stream *stream;
+    const void *data;
+    size_t len;
+    ac_frame_encode_fn encode;
+    void *user;
+    const void *item;
+    unsigned char *encoded; /* the encoder's allocation, if it needed one */
+    size_t header_len, trailer_len;
+    unsigned char header[8];
+    unsigned char small[120]; /* the encoding, when it fits */
+    int rc;
+    ac_stream_write_buffered_op write;
+} ac_frame_write_line_op;
+typedef ac_frame_write_line_op ac_frame_write_length_op;
+typedef ac_frame_write_line_op ac_frame_write_encoded_op;
+AC_API ac_future *ac_frame_write_line(ac_frame_write_line_op *op, ac_stream *stream,
+                                      const void *data, size_t len);
+AC_API ac_future *ac_frame_write_length(ac_frame_write_length_op *op, ac_stream *stream,
+                                        const ac_frame_length *format, const void *data,
+                                        size_t len);
+AC_API ac_future *ac_frame_write_encoded(ac_frame_write_encoded_op *op, ac_stream *stream,
+                                         ac_frame_encode_fn encode, void *user, const void *item);
 
 #ifdef __cplusplus
 }

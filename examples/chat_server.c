@@ -46,7 +46,7 @@
 #include <string.h>
 
 enum {
-    MAX_LINE = 512,           /* longest line a client may send, newline included */
+    MAX_LINE = 512,           /* longest line a client may send, "\n" included */
     MAX_NICK = 32,            /* nickname buffer, terminator included */
     BACKLOG = 64,             /* messages the broadcast ring keeps for slow clients */
     SHUTDOWN_GRACE_MS = 2000, /* how long clients get to say goodbye before they are cancelled */
@@ -117,13 +117,13 @@ struct client {
     ac_watch_receiver *stop;
     struct member me;
     int here;     /* me is linked into chat's list */
-    int skipping; /* dropping the rest of an over-long line */
     int quit;     /* the client said /quit */
     int rc;
     ac_instant idle_deadline; /* disconnected unless a complete line arrives by then */
     ac_watch_changed_op changed;
     ac_broadcast_recv_op recv;
-    ac_stream_read_until_op line;
+    ac_frame_reader lines; /* discards over-long lines */
+    ac_frame_read_op line;
     ac_sleep_until_op idle;
     ac_future *branches[4];
     ac_select_op race;
@@ -219,17 +219,6 @@ static int handle_line(struct client *self, const char *text)
     return 0;
 }
 
-/* read_line said -EMSGSIZE: no newline within MAX_LINE bytes. Drop what is buffered, up to and
- * including a newline if there is one; otherwise keep skipping what comes next. */
-static void skip_long_line(struct client *self)
-{
-    const void *data;
-    size_t len = ac_stream_buffered(self->stream, &data);
-    const char *newline = memchr(data, '\n', len);
-    ac_stream_consume(self->stream, newline ? (size_t)(newline - (const char *)data) + 1 : len);
-    self->skipping = newline == NULL;
-}
-
 ASYNC_FN(client)
     self->me.prev = self->chat->last; /* here, not in the constructor: the frame has stopped */
     self->me.next = NULL;             /* moving, so the list may point into it */
@@ -241,6 +230,9 @@ ASYNC_FN(client)
     answer(self, "* welcome, %s! /nick NAME renames you, /who lists who is here, /quit leaves\n",
            self->me.nick);
     AWAIT_TRY(self->rc, write_out(self));
+    /* An over-long line is reported once (-EMSGSIZE) and its bytes are dropped as they come,
+     * up to its newline: a client cannot make the server buffer more than a line. */
+    ac_frame_reader_init_lines(&self->lines, self->stream, MAX_LINE - 1, AC_FRAME_LINES_DISCARD);
     self->idle_deadline = idle_deadline(self->chat);
     for (;;) {
         self->out_len = 0;
@@ -250,7 +242,7 @@ ASYNC_FN(client)
          * speed at which it listens. */
         self->branches[0] = ac_watch_changed(&self->changed, self->stop);
         self->branches[1] = ac_broadcast_recv(&self->recv, self->rx, &self->in);
-        self->branches[2] = ac_stream_read_line(&self->line, self->stream, MAX_LINE);
+        self->branches[2] = ac_frame_read(&self->line, &self->lines);
         self->branches[3] = ac_sleep_until(&self->idle, self->idle_deadline);
         AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 4, AC_SELECT_BIASED));
         if (self->race.winner == 0 || (self->race.winner == 1 && self->rc == 0)) {
@@ -263,8 +255,8 @@ ASYNC_FN(client)
             AWAIT(write_out(self));
             ASYNC_RETURN(-ETIMEDOUT);
         }
-        if (self->race.winner == 2 && self->rc > 0)
-            self->idle_deadline = idle_deadline(self->chat); /* a complete line, even a long one */
+        if (self->race.winner == 2 && (self->rc > 0 || self->rc == -EMSGSIZE))
+            self->idle_deadline = idle_deadline(self->chat); /* a line, even a long one */
         if (self->race.winner == 1 && self->rc == -EOVERFLOW) {
             answer(self, "* you missed %llu message%s\n", (unsigned long long)self->recv.missed,
                    self->recv.missed == 1 ? "" : "s");
@@ -274,22 +266,15 @@ ASYNC_FN(client)
                 self->out_len = self->in.len;
             }
         } else if (self->rc == -EMSGSIZE) {
-            if (!self->skipping)
-                answer(self, "* line too long (more than %d bytes); dropped\n", MAX_LINE - 1);
-            skip_long_line(self);
+            answer(self, "* line too long (more than %d bytes); dropped\n", MAX_LINE - 1);
         } else if (self->rc <= 0) {
             ASYNC_RETURN(self->rc); /* 0: the client hung up; < 0: reset or another error */
-        } else if (self->skipping) {
-            self->skipping = 0; /* the end of an over-long line */
         } else {
-            /* Copy the line out of the stream's buffer, which the next read reuses. */
+            /* Copy the line (without its "\n" or "\r\n") out of the stream's buffer, which
+             * the next read reuses. */
             char text[MAX_LINE];
-            size_t len = (size_t)self->rc;
-            while (len > 0 &&
-                   (self->line.data[len - 1] == '\n' || self->line.data[len - 1] == '\r'))
-                len--;
-            memcpy(text, self->line.data, len);
-            text[len] = '\0';
+            memcpy(text, self->line.frame.data, self->line.frame.len);
+            text[self->line.frame.len] = '\0';
             self->quit = handle_line(self, text);
         }
         if (self->out_len > 0)

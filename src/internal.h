@@ -628,4 +628,11 @@ int ac_stream_read_raw_(ac_stream *s, void *buf, size_t len, ac_cx *cx);
 ssize_t ac_stream_write_raw_(ac_stream *s, const void *buf, size_t len, ac_cx *cx);
 void ac_stream_forget_raw_(ac_stream *s, unsigned direction);
 
+/* For frame readers over the read buffer (framing.c): read once more into the buffer, keeping
+ * the unread bytes, with room for `want` of them even beyond the stream's buffer limit. The
+ * count read (> 0), 0 at end of file, a negative errno, or -EAGAIN once cx's task will be woken
+ * (return pending). It may move the buffer: pointers from ac_stream_buffered go stale. The read
+ * is over (finished or cancelled): ac_stream_forget_raw_(s, AC_IO_READ). */
+int ac_stream_read_more_(ac_stream *s, size_t want, ac_cx *cx);
+
 #endif

@@ -1170,6 +1170,27 @@ ssize_t ac_stream_write_raw_(ac_stream *s, const void *buf, size_t len, ac_cx *c
     return n;
 }
 
+/* A reader that cuts frames in the buffer needs room for a whole frame, which may exceed the
+ * stream's limit: its own maximum bounds `want` (framing.c checks before asking). */
+int ac_stream_read_more_(ac_stream *s, size_t want, ac_cx *cx)
+{
+    size_t limit = s->limit;
+    int n;
+    if (!may_read(s)) {
+        wait_readable(s, cx);
+        return -EAGAIN;
+    }
+    if (want > limit)
+        s->limit = want;
+    n = make_room(s, want);
+    s->limit = limit;
+    if (n == 0)
+        n = fill(s, cx);
+    if (n == -EAGAIN)
+        wait_readable(s, cx);
+    return n;
+}
+
 void ac_stream_forget_raw_(ac_stream *s, unsigned direction)
 {
     if (direction & AC_IO_READ)
