@@ -284,7 +284,7 @@ failed:
 
 static void kill_and_reap(ac_process *p)
 {
-    int status;
+    int status = 0; /* kept when waitpid fails for another reason than EINTR */
     if (p->reaped)
         return;
     kill(p->pid, SIGKILL);
@@ -394,7 +394,7 @@ int ac_process_spawn(ac_executor *ex, const ac_process_options *options, ac_proc
     const int modes[3] = {options ? options->stdin_mode : 0, options ? options->stdout_mode : 0,
                           options ? options->stderr_mode : 0};
     char *path = NULL, **envp = NULL, **owned_env = NULL;
-    pid_t pid;
+    pid_t pid = -1; /* fork_exec sets it when it succeeds; gcc -O3 cannot see that */
     int rc;
     if (out)
         *out = NULL;
