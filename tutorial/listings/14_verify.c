@@ -65,6 +65,7 @@ struct attempt {
     ac_tls_context *tls;
     ac_sockaddr addr;
     const char *host;
+    uint64_t timeout_ms;
     int rc;
     ac_stream *tcp;
     ac_socket_connect_op connect;
@@ -76,7 +77,8 @@ ASYNC_FN(attempt)
     self->rc = ac_stream_from_io(self->connect.conn, &self->tcp);
     if (self->rc < 0)
         ASYNC_RETURN(self->rc);
-    AWAIT_INTO(self->rc, ac_tls_connect(&self->handshake, self->tls, self->tcp, self->host, 200));
+    AWAIT_INTO(self->rc, ac_tls_connect(&self->handshake, self->tls, self->tcp, self->host,
+                                        self->timeout_ms));
     if (self->rc == 0)
         printf("%-16s verified\n", self->host);
     else if (self->handshake.verify_error != 0)
@@ -89,9 +91,10 @@ ASYNC_FINALLY
 ASYNC_END
 
 static ac_future *attempt(struct attempt *self, ac_tls_context *tls, const ac_sockaddr *addr,
-                          const char *host)
+                          const char *host, uint64_t timeout_ms)
 {
-    return ASYNC_NEW(self, attempt, .tls = tls, .addr = *addr, .host = host);
+    return ASYNC_NEW(self, attempt, .tls = tls, .addr = *addr, .host = host,
+                     .timeout_ms = timeout_ms);
 }
 
 int main(void)
@@ -121,20 +124,20 @@ int main(void)
     serving = ac_spawn(ex, server(&s, listener, server_tls));
 
     printf("trusting our CA:\n");
-    ac_block_on(ex, attempt(&a, client_tls, &addr, "localhost"));
-    ac_block_on(ex, attempt(&a, client_tls, &addr, "other.test"));
-    ac_block_on(ex, attempt(&a, client_tls, &addr, "www.example.test"));
+    ac_block_on(ex, attempt(&a, client_tls, &addr, "localhost", 5000));
+    ac_block_on(ex, attempt(&a, client_tls, &addr, "other.test", 5000));
+    ac_block_on(ex, attempt(&a, client_tls, &addr, "www.example.test", 5000));
     printf("trusting the system's CAs:\n");
-    ac_block_on(ex, attempt(&a, system_tls, &addr, "localhost"));
+    ac_block_on(ex, attempt(&a, system_tls, &addr, "localhost", 5000));
 
     /* The kernel completes TCP connections to a listener nobody accepts from: the handshake
-     * gets no answer, and its 200 ms timeout ends it. */
+     * gets no answer, and a 200 ms timeout ends it. */
     ac_sockaddr_ip(&silent_addr, "127.0.0.1", 0);
     if (ac_socket_listen(ex, &silent_addr, 16, 0, &silent) < 0)
         return 1;
     ac_io_local_address(silent, &silent_addr);
     printf("a server that never answers:\n");
-    ac_block_on(ex, attempt(&a, client_tls, &silent_addr, "localhost"));
+    ac_block_on(ex, attempt(&a, client_tls, &silent_addr, "localhost", 200));
 
     ac_task_abort(serving);
     ac_block_on(ex, ac_task_join(&join, serving));
