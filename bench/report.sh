@@ -29,7 +29,8 @@ benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m byte
     echo_rps_1 echo_rps_100 echo_rps_10000 echo_p50_us_1 echo_p50_us_100 echo_p50_us_10000
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
     idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns
-    tls_handshakes_per_s tls_handshake_cpu_us tls_bulk_mb_per_s ws_messages_per_s ws_cpu_ns"
+    tls_handshakes_per_s tls_handshake_cpu_us tls_bulk_mb_per_s tls_bulk_cpu_us_per_mb
+    ws_messages_per_s ws_cpu_ns"
 
 version() { # version COMMAND...: the first line the command prints, or "not installed"
     "$@" 2>&1 | head -n1 || true
@@ -91,7 +92,8 @@ report=$out/report.md
     echo "  time, each a full handshake (no session resumption) and one \`GET /\` with"
     echo "  \`Connection: close\`; the client does not verify the certificate (that is client CPU)."
     echo "  Server CPU per handshake as for the echo. Bulk: one keep-alive connection fetching a"
-    echo "  16 MiB body (nginx: a file in the page cache; the others: memory) again and again."
+    echo "  16 MiB body (nginx: a file in the page cache; the others: memory) again and again,"
+    echo "  with the server's CPU time per MB (10^6 bytes) over the measured window."
     echo "- WebSocket echo: 64-byte binary messages, 100 connections, one message in flight each,"
     echo "  from \`bench/peers/ws_load\` (epoll C, hand-made frames): asyncc \`examples/ws_echo\`,"
     echo "  Go gorilla/websocket (\`bench/peers/go/ws\`, GOMAXPROCS=1), Node \`ws\`"
@@ -195,6 +197,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "tls_handshakes_per_s") return "TLS 1.3 full handshakes (new HTTPS connections) per second"
         if (b == "tls_handshake_cpu_us") return "TLS 1.3: server CPU time per full handshake"
         if (b == "tls_bulk_mb_per_s") return "TLS 1.3 bulk throughput, one connection"
+        if (b == "tls_bulk_cpu_us_per_mb") return "TLS 1.3 bulk, one connection: server CPU time per MB"
         if (b == "ws_messages_per_s") return "WebSocket echo, 100 connections: messages per second"
         if (b == "ws_cpu_ns") return "WebSocket echo, 100 connections: server CPU time per message"
         if (b == "await") return "AWAIT of a ready future"
