@@ -28,7 +28,9 @@ benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m byte
     channel_pingpong context_switch
     echo_rps_1 echo_rps_100 echo_rps_10000 echo_p50_us_1 echo_p50_us_100 echo_p50_us_10000
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
-    idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns"
+    idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns
+    tls_handshakes_per_s tls_handshake_cpu_us tls_bulk_mb_per_s tls_bulk_cpu_us_per_mb
+    ws_messages_per_s ws_cpu_ns"
 
 version() { # version COMMAND...: the first line the command prints, or "not installed"
     "$@" 2>&1 | head -n1 || true
@@ -83,6 +85,22 @@ report=$out/report.md
     echo "  measures: requests/s, p50/p99 latency, and the server's CPU time over that run per"
     echo "  request. The Go and Node rows of the TCP echo tables are their echo servers; in the"
     echo "  HTTP tables, their HTTP servers."
+    echo "- TLS: HTTPS, TLS 1.3, one P-256 (ECDSA) certificate for every server: asyncc"
+    echo "  \`bench/tls_server\` (the HTTP server with a TLS context), nginx (one process), Go"
+    echo "  \`crypto/tls\` through \`net/http\` (\`bench/peers/go/tls\`, GOMAXPROCS=1)."
+    echo "  \`bench/peers/tls_load\` (C on OpenSSL, CPU 1): handshakes are new connections, 16 at a"
+    echo "  time, each a full handshake (no session resumption) and one \`GET /\` with"
+    echo "  \`Connection: close\`; the client does not verify the certificate (that is client CPU)."
+    echo "  Server CPU per handshake as for the echo. Bulk: one keep-alive connection fetching a"
+    echo "  16 MiB body (nginx: a file in the page cache; the others: memory) again and again,"
+    echo "  with the server's CPU time per MB (10^6 bytes) over the measured window."
+    echo "- WebSocket echo: 64-byte binary messages, 100 connections, one message in flight each,"
+    echo "  from \`bench/peers/ws_load\` (epoll C, hand-made frames): asyncc \`examples/ws_echo\`,"
+    echo "  Go gorilla/websocket (\`bench/peers/go/ws\`, GOMAXPROCS=1), Node \`ws\`"
+    echo "  (\`bench/peers/node/ws.js\`). The Go and Node rows of these tables are those servers."
+    echo "- Goals (issue 12): TLS handshakes/s within 5 % of nginx (both spend it in OpenSSL);"
+    echo "  WebSocket echo messages/s at least Go's and Node's. The goal lines below say whether"
+    echo "  this run met them."
     echo "- Server CPU time is read in clock ticks (10 ms), so short (--quick) windows are rough."
     echo "- Micro benchmarks: \`bench/peers/micro.sh\` (see bench/README.md)."
     echo
@@ -95,8 +113,12 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
     function numeric(s) { return s ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ }
     # Why a peer has no row for a benchmark nobody ran it on.
     function missing(b, p) {
-        if (p ~ /^(nginx|hyper|evhttp)$/ && b !~ /^http_/)
-            return "n/a (an HTTP server: in the HTTP tables only)"
+        if (b ~ /^tls_/ && p !~ /^(asyncc|nginx|go)$/)
+            return "n/a (not a TLS peer: asyncc, nginx and Go are)"
+        if (b ~ /^ws_/ && p !~ /^(asyncc|go|node)$/)
+            return "n/a (not a WebSocket peer: asyncc, Go and Node are)"
+        if (p ~ /^(nginx|hyper|evhttp)$/ && b !~ /^(http|tls)_/)
+            return "n/a (an HTTP server: in the HTTP and TLS tables only)"
         if (p ~ /^(asyncc_libevent|libevent|threads|ucontext|tokio_ct|tokio_mt)$/ && b ~ /^http_/)
             return "n/a (no HTTP server: libevent'"'"'s is evhttp, tokio'"'"'s is hyper)"
         if (p == "libevent" && b !~ /^(echo|idle)/)
@@ -172,6 +194,12 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "http_p50_us") return "HTTP/1.1 hello, 100 keep-alive connections: median latency"
         if (b == "http_p99_us") return "HTTP/1.1 hello, 100 keep-alive connections: 99th percentile latency"
         if (b == "http_cpu_ns") return "HTTP/1.1 hello, 100 keep-alive connections: server CPU time per request"
+        if (b == "tls_handshakes_per_s") return "TLS 1.3 full handshakes (new HTTPS connections) per second"
+        if (b == "tls_handshake_cpu_us") return "TLS 1.3: server CPU time per full handshake"
+        if (b == "tls_bulk_mb_per_s") return "TLS 1.3 bulk throughput, one connection"
+        if (b == "tls_bulk_cpu_us_per_mb") return "TLS 1.3 bulk, one connection: server CPU time per MB"
+        if (b == "ws_messages_per_s") return "WebSocket echo, 100 connections: messages per second"
+        if (b == "ws_cpu_ns") return "WebSocket echo, 100 connections: server CPU time per message"
         if (b == "await") return "AWAIT of a ready future"
         if (b == "spawn") return "spawn + run + join of a trivial task"
         if (b == "spawn_bulk_1m") return "spawn 1 M tasks, then join them all: per task"
@@ -192,6 +220,26 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (!(b in known)) { known[b] = 1; if (b !~ /^server_threads_/) order[++nb] = b }
         if (!(p in pknown)) { pknown[p] = 1; peers[++np] = p }
         med[b, p] = $3; lo[b, p] = $4; hi[b, p] = $5; runs[b, p] = $6; unit[b] = $7; na[b, p] = $8
+    }
+    # goal(B, PEER, FACTOR, TEXT): is the median of asyncc in B at least FACTOR times that of PEER?
+    function goal(b, p, factor, text,   verdict) {
+        if (runs[b, "asyncc"] == 0 || runs[b, p] == 0 || med[b, p] == 0) {
+            printf "- %s: not measured in this run\n", text
+            return
+        }
+        verdict = med[b, "asyncc"] >= factor * med[b, p] ? "met" : "**not met**"
+        printf "- %s: %s (asyncc %s, %s %s: %.2f×)\n", text, verdict, fmt(med[b, "asyncc"]), p, \
+            fmt(med[b, p]), med[b, "asyncc"] / med[b, p]
+    }
+    function goals() {
+        if (!("tls_handshakes_per_s" in known) && !("ws_messages_per_s" in known)) return
+        print "\n## Goals (issue 12)\n"
+        if ("tls_handshakes_per_s" in known)
+            goal("tls_handshakes_per_s", "nginx", 0.95, "TLS handshakes/s within 5 % of nginx")
+        if ("ws_messages_per_s" in known) {
+            goal("ws_messages_per_s", "go", 1, "WebSocket echo messages/s ≥ Go (gorilla)")
+            goal("ws_messages_per_s", "node", 1, "WebSocket echo messages/s ≥ Node (ws)")
+        }
     }
     function cell(b, p) { return runs[b, p] > 0 ? fmt(med[b, p]) : "n/a" }
     function ratio(b, p) {
@@ -218,9 +266,9 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["ucontext"] = "stackful `ucontext` coroutines (micro benchmarks only)"
         what["tokio_ct"] = "`bench/peers/rust/src/bin/echo_tokio_ct.rs`: tokio current-thread runtime"
         what["tokio_mt"] = "`bench/peers/rust/src/bin/echo_tokio_mt.rs`: tokio multi-thread runtime (one worker per CPU it may use: 1)"
-        what["go"] = "`bench/peers/go/echo`: a goroutine per connection (GOMAXPROCS = CPUs it may use: 1)"
-        what["node"] = "`bench/peers/node/echo.js`: an async function per connection, `for await` over the socket"
-        what["nginx"] = "HTTP only: nginx, one process serving (`master_process off`), `return 200` from a configuration `bench/run` writes"
+        what["go"] = "`bench/peers/go/echo`: a goroutine per connection (GOMAXPROCS = CPUs it may use: 1); in the HTTP, TLS and WebSocket tables `bench/peers/go/http`, `tls` (crypto/tls) and `ws` (gorilla/websocket)"
+        what["node"] = "`bench/peers/node/echo.js`: an async function per connection, `for await` over the socket; in the HTTP and WebSocket tables `bench/peers/node/http.js` and `ws.js` (the ws package)"
+        what["nginx"] = "HTTP and TLS only: nginx, one process serving (`master_process off`), `return 200` (TLS: and a 16 MiB file) from a configuration `bench/run` writes"
         what["hyper"] = "HTTP only: `bench/peers/rust/src/bin/http_hyper.rs`: hyper 0.14 on tokio'"'"'s current-thread runtime"
         what["evhttp"] = "HTTP only: `bench/peers/http_evhttp.c`: libevent'"'"'s evhttp, callbacks"
         for (j = 1; j <= np; j++) {
@@ -228,6 +276,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
             printf "| %s | %s | %s |\n", p, (p in what) ? what[p] : "", \
                 (runs["server_threads_100", p] > 0 ? sprintf("%.0f", med["server_threads_100", p]) : "—")
         }
+        goals()
         for (i = 1; i <= nb; i++) {
             b = order[i]
             printf "\n### %s\n\n", title(b)

@@ -2,7 +2,8 @@
 # Every listing a chapter shows must be the program the suite runs, and every output it shows must
 # be what that program prints:
 #   - the ```c block that follows a "*Listing N.M: [`listings/NAME.c`](...)*" caption must equal
-#     tutorial/listings/NAME.c byte for byte, and every listing file must be shown by some chapter;
+#     tutorial/listings/NAME.c byte for byte (a ```sh block, for a setup script NAME.sh), and
+#     every listing file must be shown by some chapter;
 #   - a ```text block introduced by a line "Output:" is the whole standard output of the chapter's
 #     latest listing: it must equal listings/NAME.expected; one introduced by "Output (excerpt):"
 #     must be a run of whole lines of it. Other ```text blocks (stderr, shell sessions) are not
@@ -13,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../tutorial"
 
 # shellcheck disable=SC2016 # the backquotes are Markdown's, not the shell's
-caption='^\*Listing [0-9.]*: \[`listings/[^`]*\.c`\]' listing_path='listings/[^`]*\.c'
+caption='^\*Listing [0-9.]*: \[`listings/[^`]*\.(c|sh)`\]'
+listing_path='listings/[^`]*\.(c|sh)'
 checked=0 outputs=0 failed=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -29,7 +31,7 @@ for chapter in [0-9][0-9]-*.md; do
         # The block: from the first ```c after the caption to the closing ```.
         block=$(awk -v caption="[\`$listing\`]" '
             index($0, caption) && /^\*Listing/ { armed = 1; next }
-            armed && /^```c$/ { inside = 1; next }
+            armed && /^```(c|sh)$/ { inside = 1; next }
             inside && /^```$/ { exit }
             inside { print }' "$chapter")
         checked=$((checked + 1))
@@ -37,7 +39,7 @@ for chapter in [0-9][0-9]-*.md; do
             fail "$chapter shows a $listing that differs from the file:"
             diff -u "$listing" <(printf '%s\n' "$block") | head -20 || true
         fi
-    done < <(grep -o "$caption" "$chapter" | grep -o "$listing_path")
+    done < <(grep -Eo "$caption" "$chapter" | grep -Eo "$listing_path")
 
     # Output blocks: each one's lines go to $work/N; awk prints "N LINE KIND LISTING" per block.
     while IFS=' ' read -r n line kind listing; do
@@ -70,7 +72,8 @@ for chapter in [0-9][0-9]-*.md; do
         inside { print > (out "/" n); next }
         $0 != "" { prev = $0 }' "$chapter")
 done
-for listing in listings/*.c; do
+for listing in listings/*.c listings/*.sh; do
+    [[ -e $listing ]] || continue
     [[ -n ${shown[$listing]+x} ]] ||
         fail "$listing is not shown in any chapter (experiments go in tutorial/scratch/)"
 done

@@ -1,0 +1,3 @@
+module asyncc/bench/peers/go/tls
+
+go 1.19
