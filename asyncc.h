@@ -28,7 +28,7 @@
  *  23. TLS: encrypted streams on OpenSSL 3, HTTPS
  *  24. WebSockets: the server's upgrade, a client, messages, ping/pong, the close handshake
  *  25. Signals and child processes
- *  27. Files: whole-file and chunked reads and writes, metadata, directories
+ *  27. Files: whole-file and chunked reads and writes, metadata, directories; stdin/stdout
  *
  * ---------------------------------------------------------------------------------------------
  * 1. OVERVIEW
@@ -4184,6 +4184,38 @@ AC_API ac_future *ac_file_write_at(ac_file_write_at_op *op, ac_file *file, const
                                    size_t len, uint64_t offset);
 AC_API ac_future *ac_file_sync(ac_file_sync_op *op, ac_file *file);
 AC_API int ac_file_close(ac_file *file);
+
+/* Standard streams. ac_stream_open_stdio makes an ac_stream (section 15) of a descriptor the
+ * program does not own — STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, or one inherited — that
+ * works whatever the descriptor is:
+ *   a pipe, a FIFO, a terminal  readiness, as for a socket. The stream works on a private
+ *                               open of the same file (/proc/self/fd/N, with the descriptor's
+ *                               access mode), so the non-blocking mode it needs does not reach
+ *                               the file description the shell, a pipe's other end's process
+ *                               or your own stdio share: printf to the same terminal still
+ *                               blocks as it did. Where that open fails (no /proc, a pipe whose
+ *                               reader is gone) it uses `fd` itself, made non-blocking, as
+ *                               ac_stream_open_pair with flags 0 does.
+ *   a socket                    `fd` itself, made non-blocking (a socket cannot be reopened).
+ *   a regular file, a block     no readiness (epoll refuses them, and the disk may make a read
+ *   device (`< in.txt`,         wait): each read or write is a job on the blocking pool, at
+ *   `> out.log`)                most 64 KiB, one per direction at a time. Reads and writes go
+ *                               through `fd`'s own file offset, as redirects expect.
+ * `fd` is borrowed: ac_stream_close never closes it (nor does a failure), and
+ * ac_stream_shutdown_write only stops the stream's writing. Returns 0 and *out, -EINVAL (no
+ * executor, a negative fd), -EBADF, -ENOMEM, or -EEXIST when `fd` is a socket already
+ * registered with the executor. ac_stream_io of a file stream is NULL.
+ *
+ * Mixing it with stdio on the same descriptor: write through one of them only (or fflush
+ * stdout before the stream's first write), else their buffers interleave in no useful order;
+ * and read stdin through one only (stdio's buffer may hold what the stream never sees).
+ *
+ * Cancellation of a file stream's operations: a read cancelled while its job runs loses
+ * nothing — the bytes the job read are the next read's. A write cancelled while its job runs
+ * still writes that job's bytes (up to 64 KiB; op->transferred does not count them), as a
+ * cancelled socket write whose bytes the kernel took. Closing the stream with a job in flight
+ * is allowed: the job finishes on its own and frees its request. */
+AC_API int ac_stream_open_stdio(ac_executor *ex, int fd, ac_stream **out);
 
 #ifdef __cplusplus
 }
