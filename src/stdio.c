@@ -55,15 +55,21 @@ static int stdio_job(void *arg) /* on a pool thread */
     do
         n = r->write ? write(r->fd, r->buf, r->len) : read(r->fd, r->buf, r->len);
     while (n < 0 && errno == EINTR);
+    if (n < 0)
+        n = -errno;
+    else if (n == 0 && r->write && r->len > 0)
+        n = -EIO; /* the stream's writers count on progress: a write of nothing is an error */
     pthread_mutex_lock(&r->lock);
-    r->result = n < 0 ? -errno : n;
+    r->result = n;
     r->done = true;
     abandoned = r->abandoned;
     if (r->waker)
         ac_remote_wake(r->waker);
     pthread_mutex_unlock(&r->lock);
-    if (abandoned)
-        free(r); /* its waker was released when the stream let go */
+    if (abandoned) { /* its waker was released when the stream let go */
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+    }
     return 0;
 }
 
