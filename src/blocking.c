@@ -356,3 +356,23 @@ ac_future *ac_spawn_blocking(ac_spawn_blocking_op *b, ac_blocking_fn fn, void *a
 {
     return ac_spawn_blocking_owned(b, fn, arg, NULL);
 }
+
+/* ---- jobs without a future ---- */
+
+int ac_blocking_submit_detached_(ac_executor *ex, ac_blocking_fn fn, void *arg)
+{
+    struct ac_blocking_pool *pool = pool_of(ex);
+    struct ac_blocking_job *job = calloc(1, sizeof *job);
+    int rc;
+    if (!pool || !job) {
+        free(job);
+        return -ENOMEM;
+    }
+    job->fn = fn;
+    job->arg = arg;
+    job->abandoned = true; /* nobody awaits it: its worker frees it once fn returns */
+    rc = submit(pool, job);
+    if (rc < 0)
+        free(job);
+    return rc;
+}

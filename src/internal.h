@@ -518,6 +518,10 @@ static inline ac_poll ac_wait_pending_(ac_wait_list *list, ac_wait_node *node, a
 void ac_blocking_shutdown_(ac_executor *ex);
 void ac_blocking_drop_abandoned_(ac_executor *ex); /* the drops of jobs abandoned while running */
 bool ac_blocking_drops_pending_(ac_executor *ex);
+/* Run fn(arg) on the pool with no future: nothing waits for it and its result is dropped; fn
+ * itself tells whoever needs to know (src/stdio.c). Queued jobs still run at shutdown, before
+ * the workers are joined. 0, -ENOMEM or -EAGAIN (no thread could be started). */
+int ac_blocking_submit_detached_(ac_executor *ex, ac_blocking_fn fn, void *arg);
 
 /* dns.c */
 bool ac_dns_has_lookups_(const ac_executor *ex); /* a lookup waits for an answer */

@@ -331,10 +331,27 @@ status=0
 "$examples/run_many" -j 1 'exit 0' 'true' >/dev/null || status=$?
 expect_status 0 "run_many when every command succeeds"
 
+# ---- number_lines: stdin and stdout as streams ---------------------------------------------------
+
+echo "number_lines: a pipe, a file redirect, both, and a last line without a newline"
+printf 'one\n\ntwo\nlast' >"$work/lines.txt"
+head -c "$netcat_size" "$work/big" | od -An -tx1 >"$work/many_lines.txt"
+nl -ba "$work/lines.txt" >"$work/lines.expected"
+nl -ba "$work/many_lines.txt" >"$work/many_lines.expected"
+timeout "$limit" "${run_prefix[@]}" "$examples/number_lines" <"$work/lines.txt" >"$work/lines.out" ||
+    fail "number_lines from a file to a file"
+same "$work/lines.expected" "$work/lines.out" "number_lines, file to file"
+cat "$work/many_lines.txt" | timeout "$limit" "${run_prefix[@]}" "$examples/number_lines" |
+    cat >"$work/many_lines.out" || fail "number_lines from a pipe to a pipe"
+same "$work/many_lines.expected" "$work/many_lines.out" "number_lines, pipe to pipe"
+timeout "$limit" "${run_prefix[@]}" "$examples/number_lines" <"$work/many_lines.txt" |
+    cat >"$work/many_lines.out" || fail "number_lines from a file to a pipe"
+same "$work/many_lines.expected" "$work/many_lines.out" "number_lines, file to pipe"
+
 # ---- command lines ------------------------------------------------------------------------------
 
 echo "usage and --help"
-for program in echo_server connect_many netcat udp_echo run_many; do
+for program in echo_server connect_many netcat udp_echo run_many number_lines; do
     "$examples/$program" --help | grep -q '^usage: ' || fail "$program --help"
 done
 status=0
