@@ -4,7 +4,8 @@
 # chat's rules, a slow client told what it missed and a stalled one disconnected
 # (tests/web_chat_peer.py, python3-websockets); then two pages in headless Chromium exchanging
 # messages, one leaving and the server stopped by SIGTERM (tests/web_chat_browser.py,
-# python3-selenium and chromedriver), after which the server must exit 0.
+# python3-selenium and chromedriver), after which the server must exit 0. And the excerpt
+# tutorial chapter 15 shows must be the example's code, word for word.
 #
 #   test_web_chat.sh [--screenshot FILE.png]   (the tutorial's image: tutorial/images/web_chat.png)
 #
@@ -88,6 +89,16 @@ status() {
     shift
     timeout "$limit" curl -sS -o /dev/null -w '%{http_code}' "$@" "http://127.0.0.1:$port$path"
 }
+
+echo "web_chat: the excerpt in tutorial chapter 15 is the example's code"
+"$python" - "$here/../tutorial/15-websockets.md" "$here/../examples/web_chat.c" <<'PY' ||
+import re, sys
+chapter, source = (open(path, encoding="utf-8").read() for path in sys.argv[1:])
+excerpt = re.search(r"<!-- fragment: an excerpt of examples/web_chat\.c[^\n]*\n```c\n(.*?)```\n",
+                    chapter, re.S)
+sys.exit(0 if excerpt and excerpt.group(1) in source else 1)
+PY
+    fail "tutorial/15-websockets.md's excerpt of web_chat.c is not in web_chat.c"
 
 start web_chat --write-timeout 0
 

@@ -36,7 +36,7 @@ def start_browser(work):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--no-first-run", "--disable-extensions", "--window-size=1000,560",
+                "--no-first-run", "--disable-extensions", "--window-size=1000,640",
                 "--user-data-dir=" + os.path.join(work, "profile")]:
         options.add_argument(arg)
     service = Service("/usr/bin/chromedriver", log_path=os.path.join(work, "chromedriver.log"))
