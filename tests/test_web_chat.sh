@@ -100,6 +100,18 @@ sys.exit(0 if excerpt and excerpt.group(1) in source else 1)
 PY
     fail "tutorial/15-websockets.md's excerpt of web_chat.c is not in web_chat.c"
 
+echo "web_chat: bad command lines"
+for args in "--port 70000" "--port x" "--write-timeout -1" "--write-timeout 1s" "--port" "--what 1"
+do
+    # shellcheck disable=SC2086 # split on purpose: each string is a command line
+    timeout "$limit" "${run_prefix[@]}" "$examples/web_chat" $args >/dev/null 2>"$work/usage.err" &&
+        fail "web_chat $args was accepted"
+    code=$?
+    ((code == 2)) || fail "web_chat $args: exit status $code, not 2"
+done
+timeout "$limit" "${run_prefix[@]}" "$examples/web_chat" --help | grep -q '^usage: web_chat ' ||
+    fail "web_chat --help"
+
 start web_chat --write-timeout 0
 
 echo "web_chat: the page and the HTTP answers (curl)"
