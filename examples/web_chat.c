@@ -28,8 +28,9 @@
  *     lags and is told how many messages it missed, instead of holding everyone back. So what
  *     the server holds for a client is bounded: its place in a BACKLOG-message ring, one
  *     message being sent, and a received message of at most MAX_TEXT bytes (a longer one is
- *     refused with close code 1009 by ac_ws_recv's limit). A client that stops reading is
- *     disconnected once a send has waited --write-timeout seconds (default 30).
+ *     refused with close code 1009 by ac_ws_recv's limit; a binary one with 1003). A client
+ *     that stops reading is disconnected once a send has waited --write-timeout seconds
+ *     (default 30).
  *   - Each client task selects over three cancel-safe operations, biased in this order: the
  *     shutdown watch, the next broadcast message, the page's next WebSocket message.
  *   - The list of who is here is a plain linked list: every task runs on this one thread and
@@ -206,7 +207,8 @@ static int requested_nick(const char *query, char out[MAX_NICK])
 
 /* A browser sends the page's origin with every WebSocket handshake. Accept one only from this
  * server's own pages ("http://" plus the Host the browser asked for), or without an Origin (a
- * program rather than a page). */
+ * program rather than a page). Behind a proxy that adds TLS, the pages' origin is "https://"
+ * and the proxy's: this check would then compare with that. */
 static int same_origin(const ac_http_request *req)
 {
     const char *origin = ac_http_request_header(req, "Origin");
