@@ -277,9 +277,9 @@ static void who(struct session *self)
 /* Sends out/out_len to the page, giving up with -ETIMEDOUT when it does not take it in time. */
 static ac_future *send_out(struct session *self)
 {
-    return ac_timeout_ms(&self->write_limit, self->chat->write_ms,
-                         ac_ws_send(&self->send, self->accept.ws, AC_WS_TEXT, self->out,
-                                    self->out_len));
+    return ac_timeout_ms(
+        &self->write_limit, self->chat->write_ms,
+        ac_ws_send(&self->send, self->accept.ws, AC_WS_TEXT, self->out, self->out_len));
 }
 
 /* Answers a request that is not the WebSocket: the page, or 404 / 405. Sets out/out_len to the
@@ -328,8 +328,8 @@ static int join(struct session *self)
     if (valid == 1 && strcmp(wanted, self->me.nick) != 0)
         reply(self, "* you are %s (%s is taken)", self->me.nick, wanted);
     else if (valid < 0)
-        reply(self, "* you are %s (a nickname is 1-%d letters, digits, '-' or '_')",
-              self->me.nick, MAX_NICK - 1);
+        reply(self, "* you are %s (a nickname is 1-%d letters, digits, '-' or '_')", self->me.nick,
+              MAX_NICK - 1);
     else
         reply(self, "* you are %s", self->me.nick);
     return 0;
@@ -358,8 +358,8 @@ static int stopping(const struct session *self)
 ASYNC_FN(session)
     if (strcmp(ac_http_request_path(self->req), "/chat") != 0) {
         plain_response(self);
-        AWAIT_TRY(self->rc, ac_http_response_send(&self->answer, self->res, self->out,
-                                                  self->out_len));
+        AWAIT_TRY(self->rc,
+                  ac_http_response_send(&self->answer, self->res, self->out, self->out_len));
         ASYNC_RETURN(0);
     }
     if (!same_origin(self->req)) {
