@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # examples/web_chat in a real browser and against programs: the page and the HTTP answers over
 # curl (200, 404, 405, a plain GET of the WebSocket's path 400, another site's page 403); the
-# chat's rules, a slow client told what it missed and a stalled one disconnected
-# (tests/web_chat_peer.py, python3-websockets); then two pages in headless Chromium exchanging
-# messages, one leaving and the server stopped by SIGTERM (tests/web_chat_browser.py,
-# python3-selenium and chromedriver), after which the server must exit 0. And the excerpt
-# tutorial chapter 15 shows must be the example's code, word for word.
+# chat's rules, a slow client told what it missed, a stalled one disconnected, and a shutdown
+# with a client that does not answer (tests/web_chat_peer.py, python3-websockets); then two
+# pages in headless Chromium exchanging messages, one leaving and the server stopped by SIGTERM
+# (tests/web_chat_browser.py, python3-selenium and chromedriver), after which the server must
+# exit 0. And the excerpt tutorial chapter 15 shows must be the example's code, word for word.
 #
 #   test_web_chat.sh [--screenshot FILE.png]   (the tutorial's image: tutorial/images/web_chat.png)
 #
@@ -143,6 +143,19 @@ out=$(timeout "$limit" "$python" "$here/web_chat_peer.py" stalled "$port" \
 [[ $out == ok ]] || fail "stalled: $out"
 grep -q '^web_chat: slow: timed out$' "$work/web_chat_stalled.err" || fail "no timeout logged"
 stop web_chat_stalled
+
+echo "web_chat: SIGTERM with a client that never answers the close handshake"
+start web_chat_silent
+mkfifo "$work/silent.fifo"
+timeout "$limit" "$python" "$here/web_chat_peer.py" silent "$port" >"$work/silent.fifo" \
+    2>"$work/silent.err" &
+pids+=("$!")
+exec {silent_out}<"$work/silent.fifo"
+IFS= read -r -t "$limit" -u "$silent_out" line && [[ $line == joined ]] ||
+    fail "the silent client did not join: $line"
+# Its close handshake times out, or the HTTP server's shutdown deadline cancels it: either way
+# the server ends, with everything freed (the sanitizer and valgrind builds check that).
+stop web_chat_silent
 
 echo "web_chat: two pages in headless Chromium"
 start web_chat_browser

@@ -11,7 +11,10 @@ tests/web_chat_browser.py).
                                  (the server runs with --write-timeout 0)
   web_chat_peer.py stalled PORT  a client that never reads is disconnected, and the others
                                  told, once a send to it has waited --write-timeout (1 s)
-Each prints "ok". Every wait is bounded (WAIT seconds); nothing asserts how long anything took.
+  web_chat_peer.py silent PORT   a client that joins, prints "joined" and then neither reads
+                                 nor answers anything, until killed (the server's shutdown
+                                 must not wait for it for ever)
+The others print "ok". Every wait is bounded (WAIT seconds); nothing asserts how long anything took.
 """
 import asyncio
 import base64
@@ -19,6 +22,7 @@ import os
 import socket
 import struct
 import sys
+import time
 
 import websockets
 
@@ -185,8 +189,17 @@ async def stalled(port):
     slow.close()
 
 
+def silent(port):
+    raw_client(port, "silent")
+    print("joined", flush=True)
+    time.sleep(WAIT)
+
+
 def main():
     mode, port = sys.argv[1], sys.argv[2]
+    if mode == "silent":
+        silent(port)
+        return
     asyncio.run({"rules": rules, "lag": lag, "stalled": stalled}[mode](port))
     print("ok")
 
