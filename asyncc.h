@@ -3578,7 +3578,7 @@ AC_API const char *ac_tls_verify_error_string(int verify_error);
  *                                       self->recv.data, self->recv.len));
  *     }
  *   and in its ASYNC_FINALLY: ac_ws_close(self->accept.ws);  (NULL until accepted: a no-op)
- * examples/ws_echo.c is the whole program.
+ * examples/ws_echo.c is the whole program; examples/web_chat.c is a chat that browsers join.
  *
  * Messages. ac_ws_recv delivers one whole message at a time, text or binary, reassembled from
  * its fragments; ping frames are answered with pongs automatically (while a receive runs), pongs
