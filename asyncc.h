@@ -837,11 +837,16 @@ AC_API int ac_task_result(const ac_task *task);
 
 /* The join future: finishes with the task's result (or -ECANCELED if it was aborted), then
  * frees the task and releases the handle. One joiner per task: a second concurrent ac_task_join on
- * the same handle is a misuse. Cancelling a pending join leaves the task running and the handle
+ * the same handle is a misuse (debug builds abort naming it; other builds finish the second join
+ * with -EBUSY, and the first keeps waiting). Cancelling a pending join leaves the task running and the handle
  * unreleased: join, detach or abort it later. */
 typedef struct ac_task_join_op {
     ac_future future;
     ac_task *task;
+    /* The runtime's, while the join waits: the task to wake, and the task's spawn file, whose
+     * place in the task's header holds this op meanwhile (the header stays 48 bytes). */
+    ac_task *joiner;
+    const char *spawn_file;
 } ac_task_join_op;
 AC_API ac_future *ac_task_join(ac_task_join_op *join, ac_task *task);
 

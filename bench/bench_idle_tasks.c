@@ -188,7 +188,7 @@ int main(int argc, char **argv)
         bench_print_tsv("bytes_per_task", per_task, "B");
         return 0;
     }
-    printf("idle tasks: %s tasks parked on one notify (frame %zu B, task header 64 B)\n",
+    printf("idle tasks: %s tasks parked on one notify (frame %zu B, task header 48 B)\n",
            bench_thousands(args.count, count_text, sizeof count_text), sizeof(struct idle_task));
     printf("  RSS for all parked tasks            %8.3f GiB\n", total / gib);
     printf("  RSS per task                        %8.1f B  (frame %zu B, runtime %.1f B)\n",

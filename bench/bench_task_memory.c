@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { TASK_HEADER_BYTES = 64 }; /* sizeof(struct ac_task), src/internal.h */
+enum { TASK_HEADER_BYTES = 48 }; /* sizeof(struct ac_task), src/internal.h */
 
 /* The smallest task: a frame that is only the future header. */
 struct bare {

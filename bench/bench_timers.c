@@ -87,7 +87,7 @@ int main(int argc, char **argv)
            bench_thousands(args.count, count_text, sizeof count_text), sizeof(struct sleeper));
     printf("  wall time, first spawn to last finish %6.3f s   (ideal 2.000 s, ratio %.3f)\n", wall,
            wall / 2.0);
-    printf("  RSS per sleeping task                 %6.1f B   (frame %zu B + task header 64 B "
+    printf("  RSS per sleeping task                 %6.1f B   (frame %zu B + task header 48 B "
            "+ timer heap slot)\n",
            per_task, sizeof(struct sleeper));
     printf("budget: <= 2.5 s wall: %s (%.3f s); <= 128 B RSS per task: %s (%.1f B)\n",

@@ -317,7 +317,7 @@ int main(int argc, char **argv)
     printf("  RSS per task        %.0f B   (measured while all of them slept)\n", rss_per_task);
     printf(
         "  runtime per task    %.0f B   beyond the %zu-byte frame and the demo's 8-byte handle:\n"
-        "                               the 64-byte task header (tasks come from slabs: no\n"
+        "                               the 48-byte task header (tasks come from slabs: no\n"
         "                               allocator header) and an 8-byte slot in the timer heap\n",
         runtime_per_task, sizeof(struct sleepy_task));
     if (main_frame.wrong || main_frame.sum != expected) {

@@ -300,7 +300,7 @@ static void blocking_cancel(ac_future *f)
     bool running = false;
     if (job) {
         struct ac_remote_waker *waker = job->waker;
-        struct ac_blocking_pool *pool = ((ac_task *)(void *)waker)->ex->pool;
+        struct ac_blocking_pool *pool = ac_task_executor_((ac_task *)(void *)waker)->pool;
         pthread_mutex_lock(&pool->lock);
         if (job->state == AC_JOB_QUEUED) {
             struct ac_blocking_job **link = &pool->head, *prev = NULL;

@@ -59,7 +59,7 @@ int ac_task_backtrace(const ac_task *t, char *buf, size_t size)
     if (size)
         buf[0] = '\0';
     append(buf, size, &len, "task %u \"%s\" (spawned at %s:%d)", t->id, ac_task_name(t),
-           base_name(t->spawn_file), (int)t->spawn_line);
+           base_name(ac_task_spawn_file_(t)), (int)t->spawn_line);
     if (t->flags & AC_TASK_FINISHED) {
         append(buf, size, &len, " finished: %d", (int)f->result);
         if (f->result < 0)

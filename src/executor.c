@@ -44,9 +44,10 @@ static void arm_run_event(ac_executor *ex)
 
 void ac_schedule_(ac_task *t)
 {
-    ac_executor *ex = t->ex;
+    ac_executor *ex;
     if (t->flags & (AC_TASK_SCHEDULED | AC_TASK_FINISHED))
         return;
+    ex = ac_task_executor_(t);
     assert(!ex->run_head == !ex->run_tail);
     t->flags |= AC_TASK_SCHEDULED;
     t->run_next = NULL;
@@ -72,7 +73,7 @@ ac_waker ac_cx_waker(ac_cx *cx)
 
 ac_executor *ac_cx_executor(ac_cx *cx)
 {
-    return ((ac_task *)cx)->ex;
+    return ac_task_executor_((ac_task *)cx);
 }
 
 void ac_yield_now_(ac_cx *cx)
@@ -158,6 +159,7 @@ static ac_executor *executor_create(struct event_base *base, bool owns_base)
     if (!ex)
         return NULL;
     ex->base = base;
+    ex->task_blocks.owner = ex;
     ex->owns_base = owns_base;
     ex->thread = pthread_self();
     ex->budget = AC_DEFAULT_BUDGET;
@@ -349,14 +351,14 @@ int ac_block_on(ac_executor *ex, ac_future *future)
     if (rc)
         return rc;
     /* On the heap, not the C stack: a remote waker taken by the future may outlive this call. */
-    bt = calloc(1, sizeof *bt);
+    bt = (ac_external_task *)(void *)ac_task_malloc_(ex, sizeof *bt);
     if (!bt) {
         ac_future_cancel(future); /* as ac_spawn does: its cleanup runs, nothing is held */
         return -ENOMEM;
     }
     bt->root = future;
     bt->task.flags = AC_TASK_EXTERNAL_ROOT;
-    ac_task_link_(ex, &bt->task, __FILE__, __LINE__);
+    ac_task_link_(&bt->task, __FILE__, __LINE__);
     resume_after_stop(ex);
     ac_schedule_(&bt->task);
     while (!(bt->task.flags & AC_TASK_FINISHED)) {

@@ -66,7 +66,7 @@ ac_task *ac_group_spawn_at_(ac_group *group, ac_future *future, const char *name
         ac_future_cancel(future);
         return NULL;
     }
-    t = ac_task_alloc_(ex, future, name, true);
+    t = ac_task_alloc_(ex, true, future, name, true);
     if (!t)
         return NULL;
     group->ex = ex;
@@ -78,7 +78,7 @@ ac_task *ac_group_spawn_at_(ac_group *group, ac_future *future, const char *name
         ac_task_group_link_(group->running)->prev = t;
     group->running = t;
     group->running_count++;
-    ac_task_link_(ex, t, file, line);
+    ac_task_link_(t, file, line);
     ac_schedule_(t);
     return t;
 }

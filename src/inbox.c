@@ -146,7 +146,7 @@ static int post(ac_executor *ex, ac_task *t, enum ac_inbox_kind kind)
 
 void ac_remote_release_local_(ac_task *t)
 {
-    ac_executor *ex = t->ex;
+    ac_executor *ex = ac_task_executor_(t);
     t->remote_refs--;
     ex->remote_refs--;
     pthread_mutex_lock(&ex->inbox_lock);
@@ -172,7 +172,7 @@ static void carry_out(ac_executor *ex, struct ac_inbox_entry *e)
         ac_remote_release_local_(e->task);
         break;
     case AC_INBOX_SPAWN:
-        ac_task_link_(ex, e->task, e->task->spawn_file, e->task->spawn_line);
+        ac_task_link_(e->task, e->task->site.spawn_file, e->task->spawn_line);
         e->task->flags |= AC_TASK_RELEASED;
         ac_schedule_(e->task);
         break;
@@ -237,7 +237,7 @@ void ac_inbox_free_(ac_executor *ex)
     for (i = 0; i < ex->inbox_len; i++) {
         if (ex->inbox[i].kind == AC_INBOX_SPAWN) {
             ac_future_cancel(ac_task_root_(ex->inbox[i].task));
-            free(ex->inbox[i].task);
+            ac_task_block_free_(ex->inbox[i].task);
         }
     }
     free(ex->inbox);
@@ -267,7 +267,7 @@ bool ac_inbox_has_requests_(ac_executor *ex)
 
 void ac_inbox_forget_(ac_task *t)
 {
-    ac_executor *ex = t->ex;
+    ac_executor *ex = ac_task_executor_(t);
     size_t i, kept = 0;
     if (ex->inbox_fd < 0)
         return;
@@ -312,10 +312,10 @@ static int reserve_slots(ac_executor *ex, const ac_task *t)
 ac_remote_waker *ac_cx_remote_waker(ac_cx *cx)
 {
     ac_task *t = ac_cx_waker(cx);
-    if (t->remote_refs == UINT16_MAX || reserve_slots(t->ex, t) < 0)
+    if (t->remote_refs == UINT16_MAX || reserve_slots(ac_task_executor_(t), t) < 0)
         return NULL;
     t->remote_refs++;
-    t->ex->remote_refs++;
+    ac_task_executor_(t)->remote_refs++;
     t->flags |= AC_TASK_REMOTE_EVER;
     return (ac_remote_waker *)(void *)t;
 }
@@ -323,33 +323,33 @@ ac_remote_waker *ac_cx_remote_waker(ac_cx *cx)
 void ac_remote_wake(ac_remote_waker *w)
 {
     ac_task *t = &w->task;
-    if (pthread_equal(pthread_self(), t->ex->thread))
+    if (pthread_equal(pthread_self(), ac_task_executor_(t)->thread))
         ac_wake(t);
     else
-        post(t->ex, t, AC_INBOX_WAKE); /* into a reserved slot: cannot fail */
+        post(ac_task_executor_(t), t, AC_INBOX_WAKE); /* into a reserved slot: cannot fail */
 }
 
 void ac_remote_waker_release(ac_remote_waker *w)
 {
     ac_task *t = &w->task;
-    if (pthread_equal(pthread_self(), t->ex->thread))
+    if (pthread_equal(pthread_self(), ac_task_executor_(t)->thread))
         ac_remote_release_local_(t);
     else
-        post(t->ex, t, AC_INBOX_RELEASE); /* into a reserved slot: cannot fail */
+        post(ac_task_executor_(t), t, AC_INBOX_RELEASE); /* into a reserved slot: cannot fail */
 }
 
 int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
                         int line)
 {
-    ac_task *t = ac_task_alloc_(NULL, future, name, false);
+    /* Not from the executor's slabs: they belong to its thread. */
+    ac_task *t = ac_task_alloc_(ex, false, future, name, false);
     if (!t)
         return -ENOMEM;
-    t->ex = ex;
-    t->spawn_file = file;
+    t->site.spawn_file = file;
     t->spawn_line = line;
     if (post(ex, t, AC_INBOX_SPAWN) < 0) {
         ac_future_cancel(ac_task_root_(t));
-        free(t);
+        ac_task_block_free_(t);
         return -ENOMEM;
     }
     return 0;

@@ -39,15 +39,20 @@ enum ac_task_flag {
     AC_TASK_NAMED = 1u << 8,       /* a copied name follows the root frame */
     AC_TASK_REMOTE_EVER = 1u << 9, /* a remote waker was taken: freeing must consult the inbox */
     AC_TASK_GROUPED = 1u << 10,    /* a group member: an ac_group_link follows the root frame */
+    AC_TASK_JOINED = 1u << 11,     /* a join waits on it: `site.join` holds its op */
 };
 
-/* The task header. 64 bytes; the root frame follows it in the same allocation, then the name. */
+/* The task header. 48 bytes; the root frame follows it in the same allocation, then the name.
+ * Every byte here is paid by every task (bench_task_memory), so what can live elsewhere does:
+ * the executor is found from the block (ac_task_executor_), and the joiner from the join op,
+ * which a join in progress puts in place of the spawn file (it keeps the file meanwhile). */
 struct ac_task {
-    ac_executor *ex;
     ac_task *run_next;               /* run queue link */
     ac_task *live_prev, *live_next;  /* every task not yet freed */
-    ac_task *joiner;                 /* the task awaiting ac_task_join on this one */
-    const char *spawn_file;
+    union {
+        const char *spawn_file;      /* without AC_TASK_JOINED; read it with ac_task_spawn_file_ */
+        ac_task_join_op *join;       /* with AC_TASK_JOINED: the pending join (task.c) */
+    } site;
     uint32_t id;
     int32_t spawn_line;
     uint32_t flags;
@@ -55,6 +60,23 @@ struct ac_task {
     uint8_t inbox_state;             /* guarded by ex->inbox_lock: see inbox.c */
     uint8_t size_class;              /* slab.c's class of its block; 0: from malloc */
 };
+
+/* A task block that does not come from a slab (too big, spawned from another thread, block_on's)
+ * is malloc'd with this prefix in front of the header; a slab block finds its executor in its
+ * slab's head instead. 16 bytes, so the header stays 16-aligned. */
+typedef struct ac_task_prefix {
+    ac_executor *ex;
+    void *unused_; /* padding to 16 bytes */
+} ac_task_prefix;
+
+/* The executor a task belongs to. Fixed when its block is taken, so it is safe to read from any
+ * thread for as long as the task lives (remote wakers do). */
+static inline ac_executor *ac_task_executor_(const ac_task *t);
+
+static inline const char *ac_task_spawn_file_(const ac_task *t)
+{
+    return t->flags & AC_TASK_JOINED ? t->site.join->spawn_file : t->site.spawn_file;
+}
 
 /* block_on's task points at the caller's future; NULL once block_on has returned. */
 typedef struct ac_external_task {
@@ -109,6 +131,7 @@ enum { AC_SLAB_SPARES = 16 }; /* empty slabs kept for reuse: 1 MiB */
 typedef struct ac_slab ac_slab;
 
 typedef struct ac_slab_cache {
+    ac_executor *owner;                /* written into every slab's head */
     ac_slab *partial[AC_SLAB_CLASSES]; /* per class, the slabs that have a free block */
     ac_slab *spare;                    /* empty slabs kept for reuse by any class */
     unsigned spare_count;
@@ -133,17 +156,32 @@ struct ac_slab {
     uint32_t live;        /* blocks handed out */
     uint32_t unused;      /* offset of the first block never handed out yet */
     uint32_t block_size;
-    bool listed; /* on the class's list */
+    bool listed;         /* on the class's list */
+    ac_executor *owner;  /* the cache's: the executor of every task in the slab */
 };
 
+static inline ac_slab *ac_slab_of_(const void *block)
+{
+    return (ac_slab *)((uintptr_t)block & ~(uintptr_t)(AC_SLAB_BYTES - 1));
+}
+
+static inline ac_executor *ac_task_executor_(const ac_task *t)
+{
+    if (t->size_class)
+        return ac_slab_of_(t)->owner;
+    return ((const ac_task_prefix *)(const void *)t)[-1].ex;
+}
+
 /* A free block is inaccessible to ASan or valgrind but for its first word, the free-list link,
- * so touching a released task trips them. */
+ * so touching a released task trips them. For valgrind only in builds with the misuse checks:
+ * its client requests run natively too, and cost a release build's spawn + join ~25 of its
+ * ~620 instructions (callgrind, bench_spawn). */
 #if defined(__has_include)
 #if __has_include(<sanitizer/asan_interface.h>) && defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define AC_POISON_(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define AC_UNPOISON_(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#elif __has_include(<valgrind/memcheck.h>)
+#elif __has_include(<valgrind/memcheck.h>) && ASYNCC_DEBUG
 #include <valgrind/memcheck.h>
 #define AC_POISON_(p, n) VALGRIND_MAKE_MEM_NOACCESS((p), (n))
 #define AC_UNPOISON_(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
@@ -156,11 +194,6 @@ struct ac_slab {
 
 void *ac_slab_alloc_slow_(ac_slab_cache *cache, unsigned cls);
 void ac_slab_free_slow_(ac_slab_cache *cache, void *block, unsigned cls);
-
-static inline ac_slab *ac_slab_of_(const void *block)
-{
-    return (ac_slab *)((uintptr_t)block & ~(uintptr_t)(AC_SLAB_BYTES - 1));
-}
 
 /* A block of class `cls` (>= 1), or NULL when the system has no memory for a new slab. Inline
  * for the common case, a block from the free list of a slab that keeps another block free (so
@@ -272,10 +305,13 @@ bool ac_nothing_can_wake_(ac_executor *ex);
 void ac_task_unlink_and_free_(ac_task *t);
 
 /* task.c */
-ac_task *ac_task_alloc_(ac_executor *cache, ac_future *future, const char *name, bool grouped);
+ac_task *ac_task_alloc_(ac_executor *ex, bool from_slab, ac_future *future, const char *name,
+                        bool grouped);
+ac_task *ac_task_malloc_(ac_executor *ex, size_t size); /* zeroed, outside the slabs */
+void ac_task_block_free_(ac_task *t);
 void ac_task_finish_(ac_task *t);
 void ac_task_cancel_now_(ac_task *t);
-ac_task *ac_task_link_(ac_executor *ex, ac_task *t, const char *file, int line);
+ac_task *ac_task_link_(ac_task *t, const char *file, int line);
 
 /* group.c: a member's root has finished (called by ac_task_finish_) */
 void ac_group_member_finished_(ac_task *t);

@@ -4,7 +4,7 @@
  * Blocks up to AC_SLAB_MAX_BLOCK bytes come from slabs: 64 KiB pieces of 2 MiB mappings, aligned
  * to their size, each carved into blocks of one size class (a multiple of 8 bytes). A block carries no
  * allocator header — the slab is found by masking the block's address — so a task costs its
- * 64-byte header and its frame, nothing more (glibc's malloc added 8 to 16 bytes), and finished
+ * 48-byte header and its frame, nothing more (glibc's malloc added 8 to 16 bytes), and finished
  * tasks' blocks are reused without a call into malloc (a quarter of a spawn's instructions
  * before). A slab with free blocks sits on its class's list; a slab left empty (unless it is
  * its class's only one) becomes a spare for any class, and beyond AC_SLAB_SPARES spares it is
@@ -120,6 +120,7 @@ SLAB_COLD static ac_slab *slab_new(ac_slab_cache *cache, uint32_t block_size)
     slab->unused = (uint32_t)SLAB_FIRST_BLOCK;
     slab->block_size = block_size;
     slab->listed = false;
+    slab->owner = cache->owner;
     AC_POISON_((char *)slab + SLAB_FIRST_BLOCK, AC_SLAB_BYTES - SLAB_FIRST_BLOCK);
     return slab;
 }

@@ -183,7 +183,7 @@ static void sleep_cancel(ac_future *f)
 {
     ac_sleep_ms_op *s = (ac_sleep_ms_op *)(void *)f;
     if (heap_index(s))
-        heap_remove(s->waiter->ex, s);
+        heap_remove(ac_task_executor_(s->waiter), s);
     ac_leaf_finish(f, -ECANCELED);
 }
 

@@ -446,6 +446,125 @@ START_TEST(join_of_self_is_a_deadlock)
 }
 END_TEST
 
+/* Joins `target` and returns what the join returned. */
+struct join_one {
+    ac_future future;
+    ac_task *target;
+    ac_task_join_op join;
+    int joined;
+};
+
+ASYNC_FN(join_one)
+    AWAIT_INTO(self->joined, ac_task_join(&self->join, self->target));
+    ASYNC_RETURN(self->joined);
+ASYNC_END
+
+static ac_future *join_one(struct join_one *self, ac_task *target)
+{
+    return ASYNC_NEW(self, join_one, .target = target);
+}
+
+static void expect_spawned_at(const ac_task *t, int line)
+{
+    char text[512], want[64];
+    ac_task_backtrace(t, text, sizeof text);
+    snprintf(want, sizeof want, "(spawned at test_tasks.c:%d)", line);
+    ck_assert_msg(strstr(text, want) != NULL, "got  %s\nwant %s", text, want);
+}
+
+/* A pending join keeps its op where the task's header kept the spawn file (task.c): the file
+ * must read the same while the join waits, after it is cancelled, and for the next joiner. */
+START_TEST(a_joined_task_keeps_its_spawn_site)
+{
+    ac_executor *ex = ac_executor_new();
+    struct napper nap;
+    struct join_one first, second;
+    ac_task *target, *joiner1, *joiner2;
+    int spawn_line = __LINE__ + 1;
+    target = ac_spawn(ex, napper(&nap, 60000, 5, NULL, NULL));
+    joiner1 = ac_spawn(ex, join_one(&first, target));
+    let_tasks_park(ex);
+    expect_spawned_at(target, spawn_line);
+    ck_assert_int_eq(ac_task_abort(joiner1), 0); /* cancels the pending join */
+    expect_spawned_at(target, spawn_line);
+    ck_assert(!ac_task_is_finished(target));
+
+    joiner2 = ac_spawn(ex, join_one(&second, target));
+    let_tasks_park(ex);
+    expect_spawned_at(target, spawn_line);
+    ck_assert_int_eq(ac_task_abort(target), 0); /* wakes the second joiner */
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(ac_task_result(joiner1), -ECANCELED);
+    ck_assert_int_eq(ac_task_result(joiner2), -ECANCELED);
+    ac_task_detach(joiner1);
+    ac_task_detach(joiner2);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Records the executor it runs on, before and after a yield (which schedules it through that
+ * executor). Its frame is too big for a slab block, so its task is malloc'd (task.c). */
+struct big_frame {
+    ac_future future;
+    ac_executor **seen;
+    char pad[600];
+};
+
+ASYNC_FN(big_frame)
+    self->seen[0] = ac_cx_executor(ac_cx_);
+    ASYNC_YIELD_NOW();
+    self->seen[1] = ac_cx_executor(ac_cx_);
+    ASYNC_RETURN(7);
+ASYNC_END
+
+static ac_future *big_frame(struct big_frame *self, ac_executor **seen)
+{
+    return ASYNC_NEW(self, big_frame, .seen = seen);
+}
+
+/* A task block outside the slabs (a big frame, block_on's task) finds its executor too. */
+START_TEST(tasks_outside_the_slabs_find_their_executor)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_executor *seen[2] = {NULL, NULL};
+    struct big_frame frame;
+    ac_task_join_op join;
+    ac_task *t = ac_spawn(ex, big_frame(&frame, seen));
+
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(ac_block_on(ex, ac_task_join(&join, t)), 7);
+    ck_assert_ptr_eq(seen[0], ex);
+    ck_assert_ptr_eq(seen[1], ex);
+    seen[0] = seen[1] = NULL;
+    ck_assert_int_eq(ac_block_on(ex, big_frame(&frame, seen)), 7);
+    ck_assert_ptr_eq(seen[0], ex);
+    ck_assert_ptr_eq(seen[1], ex);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* Without the misuse checks (NDEBUG), a second join of a handle already being joined finishes
+ * with -EBUSY, and the first join still gets the result. */
+START_TEST(a_second_join_is_refused_without_the_misuse_checks)
+{
+    ac_executor *ex = ac_executor_new();
+    struct napper nap;
+    struct join_one first, second;
+    ac_task *target = ac_spawn(ex, napper(&nap, 1, 5, NULL, NULL));
+    ac_task *joiner1 = ac_spawn(ex, join_one(&first, target));
+    ac_task *joiner2;
+
+    let_tasks_park(ex);
+    joiner2 = ac_spawn(ex, join_one(&second, target));
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(ac_task_result(joiner2), -EBUSY);
+    ck_assert_int_eq(ac_task_result(joiner1), 5);
+    ac_task_detach(joiner1);
+    ac_task_detach(joiner2);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* ---- names and ids ---- */
 
 START_TEST(names_and_ids)
@@ -641,6 +760,10 @@ int main(void)
     tcase_add_test(tc, joiner_of_an_aborted_task_sees_cancelled);
     tcase_add_test(tc, cancelled_join_leaves_the_handle_valid);
     tcase_add_test(tc, join_of_self_is_a_deadlock);
+    tcase_add_test(tc, a_joined_task_keeps_its_spawn_site);
+    tcase_add_test(tc, tasks_outside_the_slabs_find_their_executor);
+    if (!ASYNCC_DEBUG)
+        tcase_add_test(tc, a_second_join_is_refused_without_the_misuse_checks);
     tcase_add_test(tc, names_and_ids);
     tcase_add_test(tc, spawn_from_inside_a_task);
     tcase_add_test(tc, a_thousand_children);
