@@ -45,6 +45,8 @@ static void arm_run_event(ac_executor *ex)
 void ac_schedule_(ac_task *t)
 {
     ac_executor *ex = t->ex;
+    ac_check_thread_(ex, "a task woken or spawned from the wrong thread: another thread must "
+                         "use ac_remote_wake, ac_spawn_remote or ac_runtime_spawn");
     if (t->flags & (AC_TASK_SCHEDULED | AC_TASK_FINISHED))
         return;
     assert(!ex->run_head == !ex->run_tail);

@@ -85,6 +85,8 @@ ac_task *ac_spawn_at_(ac_executor *ex, ac_future *future, const char *name, cons
                       int line)
 {
     ac_task *t;
+    ac_check_thread_(ex, "ac_spawn from the wrong thread: another thread must use "
+                         "ac_spawn_remote or ac_runtime_spawn");
     if (ASYNCC_DEBUG && future->state != AC_STATE_START)
         ac_misuse_(future, file, line, "ac_spawn of a future that already started");
     t = ac_task_alloc_(ex, future, name, false);
@@ -125,7 +127,9 @@ void ac_task_finish_(ac_task *t)
         ac_group_member_finished_(t); /* the group delivers and frees it */
         return;
     }
-    if (t->joiner)
+    if (t->flags & AC_TASK_RUNTIME)
+        ac_runtime_task_settle_(t->handle, ac_task_root_(t)->result);
+    else if (t->joiner)
         ac_wake(t->joiner);
     if ((t->flags & AC_TASK_RELEASED) && !(t->flags & AC_TASK_SCHEDULED))
         ac_task_unlink_and_free_(t);
@@ -144,6 +148,7 @@ void ac_task_cancel_now_(ac_task *t)
 
 int ac_task_abort(ac_task *t)
 {
+    ac_check_thread_(t->ex, "ac_task_abort from the wrong thread: a task belongs to its executor's thread");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
         ac_misuse_task_(t, "ac_task_abort on a handle that was already detached or joined");
     if (t->flags & AC_TASK_FINISHED)
@@ -159,6 +164,7 @@ int ac_task_abort(ac_task *t)
 
 void ac_task_detach(ac_task *t)
 {
+    ac_check_thread_(t->ex, "ac_task_detach from the wrong thread: a task belongs to its executor's thread");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
         ac_misuse_task_(t, "ac_task_detach on a handle that was already detached or joined");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_GROUPED))
@@ -239,6 +245,8 @@ static const ac_future_vtable join_vtable = {join_poll,   join_cancel, join_desc
 
 ac_future *ac_task_join(ac_task_join_op *j, ac_task *task)
 {
+    ac_check_thread_(task->ex, "ac_task_join from the wrong thread: a task belongs to its "
+                               "executor's thread (ac_runtime_task_join crosses threads)");
     if (ASYNCC_DEBUG && (task->flags & AC_TASK_RELEASED))
         ac_misuse_task_(task, "ac_task_join on a handle that was already detached or joined");
     if (ASYNCC_DEBUG && (task->flags & AC_TASK_GROUPED))
