@@ -1826,6 +1826,7 @@ AC_API ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interva
  *   a send waits while it is full — backpressure) or unbounded (capacity 0: the ring doubles as
  *   needed and keeps its peak size; a send never waits).
  * ac_oneshot: exactly one value from one sender to one receiver (a reply, as tokio's oneshot).
+ *   A shared oneshot (ac_oneshot_new_shared) takes its value from any thread.
  * Broadcast (every receiver sees every value) and watch (the latest value) follow below.
  *
  * Handles. A channel is one heap object, reference-counted by its handles: it starts with one
@@ -1972,6 +1973,17 @@ typedef struct ac_oneshot ac_oneshot;
 /* Create a oneshot channel for one `elem_size`-byte value (> 0), with its sender handle and its
  * receiver handle. 0 and *out, or -EINVAL / -ENOMEM. */
 AC_API int ac_oneshot_new(size_t elem_size, ac_oneshot **out);
+
+/* The same, for a sender on another thread (section 26: a task of another executor, or a plain
+ * thread): the sender's calls — ac_oneshot_send, ac_oneshot_sender_release,
+ * ac_oneshot_is_closed, awaiting ac_oneshot_closed — may be made on any thread, the receiver's
+ * on its executor's thread; each handle from one thread at a time. The value is copied under a
+ * lock, so it is complete when the receive sees it. The cost: a pending receive (and a pending
+ * ac_oneshot_closed) holds a remote waker (section 10) while it waits, so it counts as a wake
+ * source — the deadlock check of ac_executor_run cannot tell that nobody will ever send — and
+ * either may also finish with -ENOMEM when that waker cannot be had. A plain oneshot is bound
+ * to one executor: debug builds abort when its waiter is woken from another thread. */
+AC_API int ac_oneshot_new_shared(size_t elem_size, ac_oneshot **out);
 
 /* Send the value (never waits) and give up the sender handle: 0, or -EPIPE when the receiver
  * closed or released the oneshot — the value was not sent and `*value` is untouched. Either way
@@ -3972,18 +3984,22 @@ AC_API ac_future *ac_process_wait(ac_process_wait_op *op, ac_process *process);
  *   - Thread-safe (any thread, an executor of this runtime or a plain one): ac_runtime_spawn,
  *     ac_runtime_executors, ac_runtime_task_detach, ac_runtime_task_join's handle (the join
  *     itself is awaited on any executor, of this runtime or another), ac_remote_wake and
- *     ac_remote_waker_release (section 10), ac_spawn_remote onto ac_runtime_executor(rt, i).
+ *     ac_remote_waker_release (section 10), ac_spawn_remote onto ac_runtime_executor(rt, i),
+ *     and the sender's side of a shared oneshot (ac_oneshot_new_shared, section 17): the way
+ *     to have a task of another executor, or a plain thread, hand a value to a task.
  *   - Plain threads only (they block, so never on an executor's thread; -EDEADLK there):
  *     ac_runtime_task_wait, ac_runtime_listen, ac_runtime_dump, ac_runtime_shutdown,
  *     ac_runtime_free.
  *   - Bound to one executor, never to be touched from another's thread: a task and its
  *     ac_task handle; an ac_io and everything on it (streams, listeners, TLS, WebSockets,
  *     HTTP); timers, intervals, signals, processes; the channels and synchronisation
- *     primitives of sections 17-19 (they use no atomics). Debug builds abort with "asyncc:
- *     misuse: ... from the wrong thread" when a task is woken or spawned, or an ac_io waited
- *     on, from a thread other than its executor's; release builds do not check.
+ *     primitives of sections 17-19 (they use no atomics; the shared oneshot's sender excepted).
+ *     Debug builds abort with "asyncc: misuse: ... from the wrong thread" when a task is
+ *     woken, spawned, aborted, detached or joined, or an ac_io waited on or closed, from a
+ *     thread other than its executor's; release builds do not check.
  *   To pass a value to a task of another executor, spawn a task there (the future's frame is
- *   copied: put the value in it) and join it for the answer.
+ *   copied: put the value in it) and join it for the answer, or give the other side the sender
+ *   of a shared oneshot.
  *
  *     // fragment: a plain main(); square() stands for an async function of yours
  *     ac_runtime *rt;

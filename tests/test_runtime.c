@@ -2,8 +2,8 @@
  * test_runtime.c — a runtime of N executors (asyncc.h section 26): start and stop, spawning
  * onto a chosen or the least loaded executor from plain threads and from tasks, joining across
  * executors, graceful and forced shutdown with tasks on every executor, the misuse it refuses,
- * a listener per executor, the dump across executors, and the debug build's wrong-thread
- * aborts. N is 1 and 4 on a 2-core machine. The stress test gives ThreadSanitizer contention.
+ * shared oneshots whose sender is on another thread, a listener per executor, the dump across
+ * executors, and the debug build's wrong-thread aborts. N is 1 and 4 on a 2-core machine. The stress test gives ThreadSanitizer contention.
  */
 /* ctest: threads */
 /* ctest: needs-fork */
@@ -307,12 +307,13 @@ struct cancelled_join {
     ac_runtime_task *handle;
     ac_runtime_task_join_op join;
     ac_timeout_ms_op timeout;
+    int rc;
 };
 
 ASYNC_FN(cancelled_join)
-    AWAIT_INTO(self->future.result, ac_timeout_ms(&self->timeout, 20,
-                                                  ac_runtime_task_join(&self->join, self->handle)));
-    ASYNC_RETURN(self->future.result);
+    AWAIT_INTO(self->rc, ac_timeout_ms(&self->timeout, 20,
+                                       ac_runtime_task_join(&self->join, self->handle)));
+    ASYNC_RETURN(self->rc);
 ASYNC_END
 
 START_TEST(a_cancelled_join_keeps_the_handle)
@@ -380,6 +381,143 @@ START_TEST(stress_spawn_and_join_from_threads_and_tasks)
         ck_assert_int_eq(args[i].sum, STRESS_SPAWNS - STRESS_SPAWNS / 5);
     }
     ck_assert_int_eq(ac_runtime_shutdown(rt, 10000), 0);
+    ac_runtime_free(rt);
+}
+END_TEST
+
+/* ---- shared oneshots: a sender on another thread ---- */
+
+struct receive_one {
+    ac_future future;
+    ac_oneshot *os;
+    int value, rc;
+    ac_oneshot_recv_op recv;
+};
+
+ASYNC_FN(receive_one)
+    AWAIT_INTO(self->rc, ac_oneshot_recv(&self->recv, self->os, &self->value));
+    ASYNC_RETURN(self->rc);
+ASYNC_FINALLY
+    ac_oneshot_receiver_release(self->os);
+ASYNC_END
+
+static ac_future *receive_one(struct receive_one *self, ac_oneshot *os)
+{
+    return ASYNC_NEW(self, receive_one, .os = os);
+}
+
+struct sender_arg {
+    ac_oneshot *os;
+    int value; /* 0: release without sending */
+};
+
+static void *send_from_thread(void *p)
+{
+    struct sender_arg *a = p;
+    if (a->value)
+        ck_assert_int_eq(ac_oneshot_send(a->os, &a->value), 0);
+    else
+        ac_oneshot_sender_release(a->os);
+    return NULL;
+}
+
+START_TEST(a_shared_oneshot_takes_its_value_from_a_plain_thread)
+{
+    ac_executor *ex = ac_executor_new();
+    for (int i = 0; i < 200; i++) {
+        struct sender_arg arg = {.value = i % 4 ? i : 0};
+        struct receive_one r;
+        pthread_t sender;
+        ck_assert_int_eq(ac_oneshot_new_shared(sizeof(int), &arg.os), 0);
+        ck_assert_int_eq(pthread_create(&sender, NULL, send_from_thread, &arg), 0);
+        /* the send races with the receive's first poll: before it, or while it waits */
+        ck_assert_int_eq(ac_block_on(ex, receive_one(&r, arg.os)), arg.value ? 1 : 0);
+        if (arg.value)
+            ck_assert_int_eq(r.value, i);
+        pthread_join(sender, NULL);
+    }
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* reply: on another executor, sends n*n through a shared oneshot */
+struct reply {
+    ac_future future;
+    ac_oneshot *os;
+    int n;
+};
+
+ASYNC_FN(reply)
+    self->n *= self->n;
+    ASYNC_RETURN(ac_oneshot_send(self->os, &self->n));
+ASYNC_END
+
+/* ask: creates a shared oneshot, has executor `target` reply on it, receives the answer */
+struct ask {
+    ac_future future;
+    ac_runtime *rt;
+    int target, n, rc;
+    ac_oneshot *os;
+    struct reply reply;
+    struct receive_one receive;
+};
+
+ASYNC_FN(ask)
+    ASYNC_TRY(ac_oneshot_new_shared(sizeof(int), &self->os));
+    self->rc = ac_runtime_spawn(self->rt, self->target,
+                                ASYNC_NEW(&self->reply, reply, .os = self->os, .n = self->n),
+                                NULL, NULL);
+    if (self->rc < 0) {
+        ac_oneshot_sender_release(self->os); /* the refused reply never had it */
+        ac_oneshot_receiver_release(self->os);
+        ASYNC_RETURN(self->rc);
+    }
+    AWAIT_TRY(self->rc, receive_one(&self->receive, self->os));
+    ASYNC_RETURN(self->rc == 1 ? self->receive.value : -ENODATA);
+ASYNC_END
+
+START_TEST(a_shared_oneshot_carries_a_reply_across_executors)
+{
+    ac_runtime *rt = start(2);
+    for (int i = 0; i < 100; i++) {
+        ac_runtime_task *h;
+        struct ask a;
+        ck_assert_int_eq(
+            ac_runtime_spawn(rt, i % 2, ASYNC_NEW(&a, ask, .rt = rt, .target = 1 - i % 2, .n = i),
+                             NULL, &h),
+            0);
+        ck_assert_int_eq(ac_runtime_task_wait(h), i * i);
+    }
+    ac_runtime_free(rt);
+}
+END_TEST
+
+/* close_waiter: a sender on an executor that waits for the receiver to give up */
+struct close_waiter {
+    ac_future future;
+    ac_oneshot *os;
+    ac_oneshot_closed_op closed;
+};
+
+ASYNC_FN(close_waiter)
+    AWAIT(ac_oneshot_closed(&self->closed, self->os));
+    ac_oneshot_sender_release(self->os);
+    ASYNC_RETURN(5);
+ASYNC_END
+
+START_TEST(a_shared_oneshot_reports_its_close_across_threads)
+{
+    ac_runtime *rt = start(1);
+    for (int i = 0; i < 100; i++) {
+        ac_oneshot *os;
+        ac_runtime_task *h;
+        struct close_waiter w;
+        ck_assert_int_eq(ac_oneshot_new_shared(sizeof(int), &os), 0);
+        ck_assert_int_eq(
+            ac_runtime_spawn(rt, 0, ASYNC_NEW(&w, close_waiter, .os = os), NULL, &h), 0);
+        ac_oneshot_receiver_release(os); /* from this plain thread, racing the wait */
+        ck_assert_int_eq(ac_runtime_task_wait(h), 5);
+    }
     ac_runtime_free(rt);
 }
 END_TEST
@@ -511,6 +649,20 @@ static void abort_from_another_thread(void)
     pthread_join(other, NULL);
 }
 
+/* A plain (not shared) oneshot sent from another thread to a waiting receiver. */
+static void plain_oneshot_sent_from_another_thread(void)
+{
+    ac_executor *ex = ac_executor_new();
+    struct sender_arg arg = {.value = 1};
+    struct receive_one r;
+    pthread_t sender;
+    ac_oneshot_new(sizeof(int), &arg.os);
+    ac_task_detach(ac_spawn(ex, receive_one(&r, arg.os)));
+    let_tasks_park(ex);
+    pthread_create(&sender, NULL, send_from_thread, &arg);
+    pthread_join(sender, NULL);
+}
+
 START_TEST(debug_builds_catch_the_wrong_thread)
 {
     struct death d = run_to_death(await_another_executors_io);
@@ -519,6 +671,8 @@ START_TEST(debug_builds_catch_the_wrong_thread)
     ck_assert_aborted_with(d, "asyncc: misuse", "ac_spawn from the wrong thread");
     d = run_to_death(abort_from_another_thread);
     ck_assert_aborted_with(d, "asyncc: misuse", "ac_task_abort from the wrong thread");
+    d = run_to_death(plain_oneshot_sent_from_another_thread);
+    ck_assert_aborted_with(d, "asyncc: misuse", "a task woken or spawned from the wrong thread");
 }
 END_TEST
 #endif
@@ -541,6 +695,9 @@ Suite *runtime_suite(void)
     tcase_add_test(tc, stopping_outside_the_runtime_is_einval);
     tcase_add_test(tc, a_cancelled_join_keeps_the_handle);
     tcase_add_test(tc, stress_spawn_and_join_from_threads_and_tasks);
+    tcase_add_test(tc, a_shared_oneshot_takes_its_value_from_a_plain_thread);
+    tcase_add_test(tc, a_shared_oneshot_carries_a_reply_across_executors);
+    tcase_add_test(tc, a_shared_oneshot_reports_its_close_across_threads);
     tcase_add_test(tc, a_listener_per_executor_on_one_port);
     tcase_add_test(tc, the_dump_covers_every_executor);
 #if ASYNCC_DEBUG
