@@ -4088,8 +4088,11 @@ AC_API ac_future *ac_runtime_stopping(ac_runtime_stopping_op *op, ac_runtime *rt
 AC_API int ac_runtime_listen(ac_runtime *rt, const ac_sockaddr *addr, int backlog,
                              ac_io **listeners);
 
-/* Write every executor's task dump (ac_dump_tasks) to `out`, each under a line "executor I
- * (thread T):". Each executor writes its own part on its own thread, one after the other.
+/* Write every executor's task dump (ac_dump_tasks) to `out`, each under a line "executor I:".
+ * Each executor writes its own part on its own thread, one after the other (so the dump of
+ * each executor is a moment of its own, not one moment of all); the part is a task spawned
+ * for it, which the part lists, beside the executor's anchor ("runtime", waiting for the
+ * shutdown).
  * Returns the number of tasks, or -EDEADLK on an executor's thread, -ESHUTDOWN after shutdown
  * began. Plain threads only. */
 AC_API int ac_runtime_dump(ac_runtime *rt, FILE *out);
@@ -4106,7 +4109,9 @@ AC_API int ac_runtime_shutdown(ac_runtime *rt, uint64_t grace_ms);
 
 /* ac_runtime_shutdown(rt, 0) unless it was done, then free the runtime. Handles not yet
  * released stay valid until they are (their tasks finished with -ECANCELED). NULL is a no-op.
- * Plain threads only: debug builds abort on an executor's thread. */
+ * No other call on `rt` may run or follow (a spawn racing with the free would touch freed
+ * memory; one racing with ac_runtime_shutdown is safely refused). Plain threads only: debug
+ * builds abort on an executor's thread. */
 AC_API void ac_runtime_free(ac_runtime *rt);
 
 #ifdef __cplusplus

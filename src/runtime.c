@@ -37,12 +37,12 @@ typedef struct runtime_slot {
     ac_runtime *rt;
     unsigned index;
     pthread_t thread;
-    ac_executor *ex; /* set by its thread before it reports started; then read-only */
-    int start_rc;    /* 0, or why the thread could not start its executor */
-    atomic_size_t load; /* tasks ac_runtime_spawn put here that have not finished */
+    ac_executor *ex;         /* set by its thread before it reports started; then read-only */
+    int start_rc;            /* 0, or why the thread could not start its executor */
+    atomic_size_t load;      /* tasks ac_runtime_spawn put here that have not finished */
     ac_remote_waker *anchor; /* under rt->lock: the anchor's waker, while it waits */
     /* Its executor's thread only: */
-    bool stopping;            /* the shutdown reached this executor */
+    bool stopping;             /* the shutdown reached this executor */
     ac_wait_list stop_waiters; /* ac_runtime_stopping ops waiting */
     ac_instant grace_deadline;
     size_t cancelled; /* tasks left at the deadline; read by shutdown after the join */
@@ -69,9 +69,9 @@ struct ac_runtime_task {
     atomic_size_t *load;     /* its slot's load, given back when the task finishes */
     ac_remote_waker *joiner; /* a pending ac_runtime_task_join's waker, or NULL */
     int result;
-    bool finished;         /* the task finished: result is final */
-    bool released;         /* the handle was released (or never given out: detached) */
-    bool waited;           /* a join or wait is in progress (debug check) */
+    bool finished; /* the task finished: result is final */
+    bool released; /* the handle was released (or never given out: detached) */
+    bool waited;   /* a join or wait is in progress (debug check) */
 };
 
 /* ---- the cross-thread join record ---- */
@@ -215,9 +215,12 @@ static const char *runtime_join_describe(const ac_future *f, char *buf, size_t s
     return buf;
 }
 
-static const ac_future_vtable runtime_join_vtable = {
-    runtime_join_poll, runtime_join_cancel,           runtime_join_describe,
-    "runtime_join",    __FILE__, sizeof(ac_runtime_task_join_op)};
+static const ac_future_vtable runtime_join_vtable = {runtime_join_poll,
+                                                     runtime_join_cancel,
+                                                     runtime_join_describe,
+                                                     "runtime_join",
+                                                     __FILE__,
+                                                     sizeof(ac_runtime_task_join_op)};
 
 ac_future *ac_runtime_task_join(ac_runtime_task_join_op *op, ac_runtime_task *h)
 {
@@ -333,9 +336,9 @@ static const char *stopping_describe(const ac_future *f, char *buf, size_t size)
     return buf;
 }
 
-static const ac_future_vtable stopping_vtable = {
-    stopping_poll, stopping_cancel, stopping_describe,
-    "runtime_stopping", __FILE__,  sizeof(ac_runtime_stopping_op)};
+static const ac_future_vtable stopping_vtable = {stopping_poll,     stopping_cancel,
+                                                 stopping_describe, "runtime_stopping",
+                                                 __FILE__,          sizeof(ac_runtime_stopping_op)};
 
 ac_future *ac_runtime_stopping(ac_runtime_stopping_op *op, ac_runtime *rt)
 {
@@ -657,9 +660,8 @@ static const char *part_describe(const ac_future *f, char *buf, size_t size)
     return buf;
 }
 
-static const ac_future_vtable dump_part_vtable = {dump_part_poll, part_cancel, part_describe,
-                                                  "runtime_dump", __FILE__,
-                                                  sizeof(dump_part_op)};
+static const ac_future_vtable dump_part_vtable = {
+    dump_part_poll, part_cancel, part_describe, "runtime_dump", __FILE__, sizeof(dump_part_op)};
 
 int ac_runtime_dump(ac_runtime *rt, FILE *out)
 {
@@ -707,9 +709,9 @@ static ac_poll listen_part_poll(ac_future *f, ac_cx *cx)
     return ac_leaf_finish(f, rc);
 }
 
-static const ac_future_vtable listen_part_vtable = {listen_part_poll, part_cancel, part_describe,
-                                                    "runtime_listen", __FILE__,
-                                                    sizeof(listen_part_op)};
+static const ac_future_vtable listen_part_vtable = {listen_part_poll, part_cancel,
+                                                    part_describe,    "runtime_listen",
+                                                    __FILE__,         sizeof(listen_part_op)};
 
 int ac_runtime_listen(ac_runtime *rt, const ac_sockaddr *addr, int backlog, ac_io **listeners)
 {
@@ -719,8 +721,7 @@ int ac_runtime_listen(ac_runtime *rt, const ac_sockaddr *addr, int backlog, ac_i
     if (ac_executor_current())
         return -EDEADLK;
     for (opened = 0; opened < rt->count; opened++) {
-        listen_part_op part = {.addr = &shared, .backlog = backlog,
-                               .listener = &listeners[opened]};
+        listen_part_op part = {.addr = &shared, .backlog = backlog, .listener = &listeners[opened]};
         listeners[opened] = NULL;
         rc = run_on(rt, opened, ac_leaf_init(&part.future, &listen_part_vtable), NULL);
         if (rc < 0)

@@ -3,7 +3,8 @@
  * onto a chosen or the least loaded executor from plain threads and from tasks, joining across
  * executors, graceful and forced shutdown with tasks on every executor, the misuse it refuses,
  * shared oneshots whose sender is on another thread, a listener per executor, the dump across
- * executors, and the debug build's wrong-thread aborts. N is 1 and 4 on a 2-core machine. The stress test gives ThreadSanitizer contention.
+ * executors, and the debug build's wrong-thread aborts. N is 1 and 4 on a 2-core machine. The
+ * stress test gives ThreadSanitizer contention.
  */
 /* ctest: threads */
 /* ctest: needs-fork */
@@ -267,8 +268,8 @@ struct on_executor {
 };
 
 ASYNC_FN(on_executor)
-    if (ac_runtime_task_wait(self->other) != -EDEADLK || ac_runtime_shutdown(self->rt, 0) !=
-                                                             -EDEADLK ||
+    if (ac_runtime_task_wait(self->other) != -EDEADLK ||
+        ac_runtime_shutdown(self->rt, 0) != -EDEADLK ||
         ac_runtime_dump(self->rt, stdout) != -EDEADLK)
         ASYNC_RETURN(-1);
     ASYNC_RETURN(0);
@@ -663,6 +664,25 @@ static void plain_oneshot_sent_from_another_thread(void)
     pthread_join(sender, NULL);
 }
 
+/* frees_its_runtime: a task that frees the runtime it runs on */
+struct frees_its_runtime {
+    ac_future future;
+    ac_runtime *rt;
+};
+
+ASYNC_FN(frees_its_runtime)
+    ac_runtime_free(self->rt);
+ASYNC_END
+
+static void free_from_an_executor(void)
+{
+    ac_runtime *rt = start(1);
+    ac_runtime_task *h;
+    struct frees_its_runtime f;
+    ac_runtime_spawn(rt, 0, ASYNC_NEW(&f, frees_its_runtime, .rt = rt), NULL, &h);
+    ac_runtime_task_wait(h); /* the executor's thread aborts first */
+}
+
 START_TEST(debug_builds_catch_the_wrong_thread)
 {
     struct death d = run_to_death(await_another_executors_io);
@@ -673,6 +693,8 @@ START_TEST(debug_builds_catch_the_wrong_thread)
     ck_assert_aborted_with(d, "asyncc: misuse", "ac_task_abort from the wrong thread");
     d = run_to_death(plain_oneshot_sent_from_another_thread);
     ck_assert_aborted_with(d, "asyncc: misuse", "a task woken or spawned from the wrong thread");
+    d = run_to_death(free_from_an_executor);
+    ck_assert_aborted_with(d, "asyncc: misuse", "ac_runtime_free called on an executor's thread");
 }
 END_TEST
 #endif
