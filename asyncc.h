@@ -262,8 +262,8 @@ extern "C" {
  *   ac_mpsc_send               0                               -EPIPE, -ENOMEM   yes     no [3]
  *   ac_mpsc_recv               1 per value, 0 at the end                         yes     no
  *   ac_mpsc_closed             0 once the receiver closed                        yes     no
- *   ac_oneshot_recv            1 with the value, 0 if none                       yes     no
- *   ac_oneshot_closed          0 once the receiver closed                        yes     no
+ *   ac_oneshot_recv            1 with the value, 0 if none     -ENOMEM [13]      yes     no
+ *   ac_oneshot_closed          0 once the receiver closed      -ENOMEM [13]      yes     no
  *   ac_broadcast_recv          1 per value, 0 at the end       -EOVERFLOW        yes     no
  *   ac_watch_changed           0                               -EPIPE            yes     no
  *   ac_notify_wait             0                                                 yes     no
@@ -298,7 +298,8 @@ extern "C" {
  *   ac_ws_connect              0, op->ws                       -EPROTO, I/O      closes  the ws
  *   ac_signal_recv             deliveries (>= 1)                                 yes     no
  *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [11] no
- *   ac_runtime_task_join       the task's result               -ECANCELED [12]   yes     no
+ *   ac_runtime_task_join       the task's result               -ECANCELED [12],  yes     no
+ *                                                              -ENOMEM
  *   ac_runtime_stopping        0 once shutdown began           -EINVAL           yes     no
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
@@ -318,6 +319,7 @@ extern "C" {
  *     write (section 24).
  * [11] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
  * [12] the task was cancelled: by ac_runtime_shutdown, or it cancelled itself (section 26).
+ * [13] a shared oneshot's only (ac_oneshot_new_shared): its remote waker could not be had.
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -4051,9 +4053,9 @@ AC_API int ac_runtime_spawn_at_(ac_runtime *rt, int index, ac_future *future, co
 
 /* Await the task behind `handle` from a task of any executor (of any runtime): finishes with
  * the task's result (-ECANCELED if it was cancelled) and releases the handle. Holds a remote
- * waker (section 10) while it waits. Cancel-safe: a cancelled join leaves the task running
- * and the handle valid (join, wait or detach it later). One join or wait per handle at a time:
- * debug builds abort on a second. */
+ * waker (section 10) while it waits; -ENOMEM, the handle kept, when that cannot be had.
+ * Cancel-safe: a cancelled join leaves the task running and the handle valid (join, wait or
+ * detach it later). One join or wait per handle at a time: debug builds abort on a second. */
 typedef struct ac_runtime_task_join_op {
     ac_future future;
     ac_runtime_task *handle;

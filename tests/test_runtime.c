@@ -683,7 +683,18 @@ static void free_from_an_executor(void)
     ac_runtime_task_wait(h); /* the executor's thread aborts first */
 }
 
-START_TEST(debug_builds_catch_the_wrong_thread)
+/* A handle used after it was detached (its task still runs, so the record is still there). */
+static void wait_after_detach(void)
+{
+    ac_runtime *rt = start(1);
+    ac_runtime_task *h;
+    struct forever f;
+    ac_runtime_spawn(rt, 0, forever(&f), NULL, &h);
+    ac_runtime_task_detach(h);
+    ac_runtime_task_wait(h);
+}
+
+START_TEST(debug_builds_catch_the_wrong_thread_and_handle_misuse)
 {
     struct death d = run_to_death(await_another_executors_io);
     ck_assert_aborted_with(d, "asyncc: misuse", "an ac_io awaited from the wrong thread");
@@ -695,6 +706,8 @@ START_TEST(debug_builds_catch_the_wrong_thread)
     ck_assert_aborted_with(d, "asyncc: misuse", "a task woken or spawned from the wrong thread");
     d = run_to_death(free_from_an_executor);
     ck_assert_aborted_with(d, "asyncc: misuse", "ac_runtime_free called on an executor's thread");
+    d = run_to_death(wait_after_detach);
+    ck_assert_aborted_with(d, "asyncc: misuse", "ac_runtime_task_wait on a released handle");
 }
 END_TEST
 #endif
@@ -723,7 +736,7 @@ Suite *runtime_suite(void)
     tcase_add_test(tc, a_listener_per_executor_on_one_port);
     tcase_add_test(tc, the_dump_covers_every_executor);
 #if ASYNCC_DEBUG
-    tcase_add_test(tc, debug_builds_catch_the_wrong_thread);
+    tcase_add_test(tc, debug_builds_catch_the_wrong_thread_and_handle_misuse);
 #endif
     suite_add_tcase(s, tc);
     return s;
