@@ -2,12 +2,11 @@
  * test_runtime.c — a runtime of N executors (asyncc.h section 26): start and stop, spawning
  * onto a chosen or the least loaded executor from plain threads and from tasks, joining across
  * executors, graceful and forced shutdown with tasks on every executor, the misuse it refuses,
- * shared oneshots whose sender is on another thread, a listener per executor, the dump across
- * executors, and the debug build's wrong-thread aborts. N is 1 and 4 on a 2-core machine. The
- * stress test gives ThreadSanitizer contention.
+ * shared oneshots whose sender is on another thread, a listener per executor, and the dump
+ * across executors. N is 1 and 4 on a 2-core machine. The stress test gives ThreadSanitizer
+ * contention. The debug build's aborts are in test_runtime_misuse.c (it needs fork).
  */
 /* ctest: threads */
-/* ctest: needs-fork */
 #include "asyncc.h"
 #include "helpers.h"
 
@@ -606,112 +605,6 @@ START_TEST(the_dump_covers_every_executor)
 }
 END_TEST
 
-/* ---- the wrong-thread checks of debug builds ---- */
-
-#if ASYNCC_DEBUG
-/* A task of executor 0 accepts on executor 1's listener. */
-static void await_another_executors_io(void)
-{
-    ac_runtime *rt = start(2);
-    ac_io *listeners[2];
-    ac_sockaddr addr;
-    ac_runtime_task *h;
-    struct accept_one acc;
-    ac_sockaddr_ip(&addr, "127.0.0.1", 0);
-    ck_assert_int_eq(ac_runtime_listen(rt, &addr, 16, listeners), 0);
-    ck_assert_int_eq(
-        ac_runtime_spawn(rt, 0, ASYNC_NEW(&acc, accept_one, .listener = listeners[1]), NULL, &h),
-        0);
-    ac_runtime_task_wait(h); /* the executor's thread aborts first */
-}
-
-/* Plain ac_spawn onto a runtime's executor from the main thread. */
-static void spawn_from_a_plain_thread(void)
-{
-    ac_runtime *rt = start(1);
-    struct square sq;
-    ac_spawn(ac_runtime_executor(rt, 0), square(&sq, 1, NULL));
-}
-
-static void *abort_it(void *task)
-{
-    ac_task_abort(task);
-    return NULL;
-}
-
-/* A task of this thread's executor aborted from another thread. */
-static void abort_from_another_thread(void)
-{
-    ac_executor *ex = ac_executor_new();
-    struct forever f;
-    ac_task *t = ac_spawn(ex, forever(&f));
-    pthread_t other;
-    pthread_create(&other, NULL, abort_it, t);
-    pthread_join(other, NULL);
-}
-
-/* A plain (not shared) oneshot sent from another thread to a waiting receiver. */
-static void plain_oneshot_sent_from_another_thread(void)
-{
-    ac_executor *ex = ac_executor_new();
-    struct sender_arg arg = {.value = 1};
-    struct receive_one r;
-    pthread_t sender;
-    ac_oneshot_new(sizeof(int), &arg.os);
-    ac_task_detach(ac_spawn(ex, receive_one(&r, arg.os)));
-    let_tasks_park(ex);
-    pthread_create(&sender, NULL, send_from_thread, &arg);
-    pthread_join(sender, NULL);
-}
-
-/* frees_its_runtime: a task that frees the runtime it runs on */
-struct frees_its_runtime {
-    ac_future future;
-    ac_runtime *rt;
-};
-
-ASYNC_FN(frees_its_runtime)
-    ac_runtime_free(self->rt);
-ASYNC_END
-
-static void free_from_an_executor(void)
-{
-    ac_runtime *rt = start(1);
-    ac_runtime_task *h;
-    struct frees_its_runtime f;
-    ac_runtime_spawn(rt, 0, ASYNC_NEW(&f, frees_its_runtime, .rt = rt), NULL, &h);
-    ac_runtime_task_wait(h); /* the executor's thread aborts first */
-}
-
-/* A handle used after it was detached (its task still runs, so the record is still there). */
-static void wait_after_detach(void)
-{
-    ac_runtime *rt = start(1);
-    ac_runtime_task *h;
-    struct forever f;
-    ac_runtime_spawn(rt, 0, forever(&f), NULL, &h);
-    ac_runtime_task_detach(h);
-    ac_runtime_task_wait(h);
-}
-
-START_TEST(debug_builds_catch_the_wrong_thread_and_handle_misuse)
-{
-    struct death d = run_to_death(await_another_executors_io);
-    ck_assert_aborted_with(d, "asyncc: misuse", "an ac_io awaited from the wrong thread");
-    d = run_to_death(spawn_from_a_plain_thread);
-    ck_assert_aborted_with(d, "asyncc: misuse", "ac_spawn from the wrong thread");
-    d = run_to_death(abort_from_another_thread);
-    ck_assert_aborted_with(d, "asyncc: misuse", "ac_task_abort from the wrong thread");
-    d = run_to_death(plain_oneshot_sent_from_another_thread);
-    ck_assert_aborted_with(d, "asyncc: misuse", "a task woken or spawned from the wrong thread");
-    d = run_to_death(free_from_an_executor);
-    ck_assert_aborted_with(d, "asyncc: misuse", "ac_runtime_free called on an executor's thread");
-    d = run_to_death(wait_after_detach);
-    ck_assert_aborted_with(d, "asyncc: misuse", "ac_runtime_task_wait on a released handle");
-}
-END_TEST
-#endif
-
 Suite *runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -735,9 +628,6 @@ Suite *runtime_suite(void)
     tcase_add_test(tc, a_shared_oneshot_reports_its_close_across_threads);
     tcase_add_test(tc, a_listener_per_executor_on_one_port);
     tcase_add_test(tc, the_dump_covers_every_executor);
-#if ASYNCC_DEBUG
-    tcase_add_test(tc, debug_builds_catch_the_wrong_thread_and_handle_misuse);
-#endif
     suite_add_tcase(s, tc);
     return s;
 }
