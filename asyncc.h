@@ -28,6 +28,7 @@
  *  23. TLS: encrypted streams on OpenSSL 3, HTTPS
  *  24. WebSockets: the server's upgrade, a client, messages, ping/pong, the close handshake
  *  25. Signals and child processes
+ *  26. Runtimes: one executor per core, spawning and joining across threads
  *  27. Files: whole-file and chunked reads and writes, metadata, directories; stdin/stdout
  *  28. Framing: lines, length-prefixed frames, your own decoder; writing frames
  *
@@ -118,7 +119,8 @@
  *
  * ---------------------------------------------------------------------------------------------
  * Threads: an executor and its tasks belong to one thread. The only functions that may be
- * called from other threads are the ones marked "thread-safe" (section 10).
+ * called from other threads are the ones marked "thread-safe" (sections 10 and 26); a runtime
+ * (section 26) runs one executor per core.
  */
 #ifndef ASYNCC_H
 #define ASYNCC_H
@@ -263,8 +265,8 @@ extern "C" {
  *   ac_mpsc_send               0                               -EPIPE, -ENOMEM   yes     no [3]
  *   ac_mpsc_recv               1 per value, 0 at the end                         yes     no
  *   ac_mpsc_closed             0 once the receiver closed                        yes     no
- *   ac_oneshot_recv            1 with the value, 0 if none                       yes     no
- *   ac_oneshot_closed          0 once the receiver closed                        yes     no
+ *   ac_oneshot_recv            1 with the value, 0 if none     -ENOMEM [13]      yes     no
+ *   ac_oneshot_closed          0 once the receiver closed      -ENOMEM [13]      yes     no
  *   ac_broadcast_recv          1 per value, 0 at the end       -EOVERFLOW        yes     no
  *   ac_watch_changed           0                               -EPIPE            yes     no
  *   ac_notify_wait             0                                                 yes     no
@@ -299,22 +301,25 @@ extern "C" {
  *   ac_ws_connect              0, op->ws                       -EPROTO, I/O      closes  the ws
  *   ac_signal_recv             deliveries (>= 1)                                 yes     no
  *   ac_process_wait            0; ac_process_exit_code         -ECHILD, -ENOMEM  yes [11] no
- *   ac_fs_read_file            length, op->data                -EFBIG, fs [12]   yes     a job [13]
- *   ac_fs_write_file           0                               fs [12]           runs on a job
- *   ac_fs_metadata             0, op->meta                     fs [12]           yes     a job
- *   ac_fs_read_dir             entries, op->entries            -EFBIG, fs [12]   yes     a job [13]
- *   ac_fs_rename               0                               fs [12]           runs on a job
- *   ac_fs_remove               0                               fs [12]           runs on a job
- *   ac_fs_mkdir                0                               fs [12]           runs on a job
- *   ac_file_open               0, op->file                     fs [12]           yes     a job
- *   ac_file_read_at            bytes (> 0), 0 at end of file   fs [12]           yes     a job [13]
- *   ac_file_write_at           len                             fs [12]           partial a job [13]
- *   ac_file_sync               0                               fs [12]           runs on a job
+ *   ac_runtime_task_join       the task's result               -ECANCELED [12],  yes     no
+ *                                                              -ENOMEM
+ *   ac_runtime_stopping        0 once shutdown began           -EINVAL           yes     no
+ *   ac_fs_read_file            length, op->data                -EFBIG, fs [14]   yes     a job [15]
+ *   ac_fs_write_file           0                               fs [14]           runs on a job
+ *   ac_fs_metadata             0, op->meta                     fs [14]           yes     a job
+ *   ac_fs_read_dir             entries, op->entries            -EFBIG, fs [14]   yes     a job [15]
+ *   ac_fs_rename               0                               fs [14]           runs on a job
+ *   ac_fs_remove               0                               fs [14]           runs on a job
+ *   ac_fs_mkdir                0                               fs [14]           runs on a job
+ *   ac_file_open               0, op->file                     fs [14]           yes     a job
+ *   ac_file_read_at            bytes (> 0), 0 at end of file   fs [14]           yes     a job [15]
+ *   ac_file_write_at           len                             fs [14]           partial a job [15]
+ *   ac_file_sync               0                               fs [14]           runs on a job
  *   ac_frame_read              1 per frame, 0 at the end       -EMSGSIZE,        yes     buf [2]
  *                                                              -EPROTO, I/O
  *   ac_frame_write_line        0                               -EINVAL, I/O      partial buf [2]
  *   ac_frame_write_length      0                               -EMSGSIZE, I/O    partial buf [2]
- *   ac_frame_write_encoded     0                               encoder's, I/O    partial [14]
+ *   ac_frame_write_encoded     0                               encoder's, I/O    partial [16]
  *   a generator (section 20)   1 per item, 0 at the end        its own           closes  no
  * [1] the executor's timer heap grows to the most timers ever armed at once.
  * [2] the stream's read (or write) buffer, held only while it has bytes (section 15).
@@ -332,11 +337,13 @@ extern "C" {
  * [10] queued: the frames of a cancelled send still go out, whole, with the connection's next
  *     write (section 24).
  * [11] the child keeps running, unless AC_PROCESS_KILL_ON_CANCEL (section 25).
- * [12] section 27: the system's errors (-ENOENT, -EACCES, -EISDIR, -ENOSPC, ...), -EINVAL.
- * [13] a job on the blocking pool, and a copy of the data (or a buffer for what is read);
+ * [12] the task was cancelled: by ac_runtime_shutdown, or it cancelled itself (section 26).
+ * [13] a shared oneshot's only (ac_oneshot_new_shared): its remote waker could not be had.
+ * [14] section 27: the system's errors (-ENOENT, -EACCES, -EISDIR, -ENOSPC, ...), -EINVAL.
+ * [15] a job on the blocking pool, and a copy of the data (or a buffer for what is read);
  *     cancelled, a running job runs on ("runs on": the change may still happen) and what it
  *     allocated or opened is released when it ends.
- * [14] the stream's write buffer, and one allocation while an encoding of more than 120
+ * [16] the stream's write buffer, and one allocation while an encoding of more than 120
  *     bytes is written (section 28).
  * ============================================================================================ */
 
@@ -1851,6 +1858,7 @@ AC_API ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interva
  *   a send waits while it is full — backpressure) or unbounded (capacity 0: the ring doubles as
  *   needed and keeps its peak size; a send never waits).
  * ac_oneshot: exactly one value from one sender to one receiver (a reply, as tokio's oneshot).
+ *   A shared oneshot (ac_oneshot_new_shared) takes its value from any thread.
  * Broadcast (every receiver sees every value) and watch (the latest value) follow below.
  *
  * Handles. A channel is one heap object, reference-counted by its handles: it starts with one
@@ -1997,6 +2005,17 @@ typedef struct ac_oneshot ac_oneshot;
 /* Create a oneshot channel for one `elem_size`-byte value (> 0), with its sender handle and its
  * receiver handle. 0 and *out, or -EINVAL / -ENOMEM. */
 AC_API int ac_oneshot_new(size_t elem_size, ac_oneshot **out);
+
+/* The same, for a sender on another thread (section 26: a task of another executor, or a plain
+ * thread): the sender's calls — ac_oneshot_send, ac_oneshot_sender_release,
+ * ac_oneshot_is_closed, awaiting ac_oneshot_closed — may be made on any thread, the receiver's
+ * on its executor's thread; each handle from one thread at a time. The value is copied under a
+ * lock, so it is complete when the receive sees it. The cost: a pending receive (and a pending
+ * ac_oneshot_closed) holds a remote waker (section 10) while it waits, so it counts as a wake
+ * source — the deadlock check of ac_executor_run cannot tell that nobody will ever send — and
+ * either may also finish with -ENOMEM when that waker cannot be had. A plain oneshot is bound
+ * to one executor: debug builds abort when its waiter is woken from another thread. */
+AC_API int ac_oneshot_new_shared(size_t elem_size, ac_oneshot **out);
 
 /* Send the value (never waits) and give up the sender handle: 0, or -EPIPE when the receiver
  * closed or released the oneshot — the value was not sent and `*value` is untouched. Either way
@@ -3984,6 +4003,148 @@ typedef struct ac_process_wait_op {
     ac_signal sigchld; /* the fallback's listener, while it waits */
 } ac_process_wait_op;
 AC_API ac_future *ac_process_wait(ac_process_wait_op *op, ac_process *process);
+
+/* ============================================================================================
+ * 26. RUNTIMES: ONE EXECUTOR PER CORE
+ *
+ * An ac_runtime is N executors, each on a thread of its own (thread-per-core, as Seastar and
+ * glommio: no work stealing; docs/ARCHITECTURE.md says why). A task stays on the executor it
+ * was spawned on for its whole life; what it shares with tasks of other executors it shares
+ * through the thread-safe calls below.
+ *
+ * What may cross threads, and what may not.
+ *   - Thread-safe (any thread, an executor of this runtime or a plain one): ac_runtime_spawn,
+ *     ac_runtime_executors, ac_runtime_task_detach, ac_runtime_task_join's handle (the join
+ *     itself is awaited on any executor, of this runtime or another), ac_remote_wake and
+ *     ac_remote_waker_release (section 10), ac_spawn_remote onto ac_runtime_executor(rt, i),
+ *     and the sender's side of a shared oneshot (ac_oneshot_new_shared, section 17): the way
+ *     to have a task of another executor, or a plain thread, hand a value to a task.
+ *   - Plain threads only (they block, so never on an executor's thread; -EDEADLK there):
+ *     ac_runtime_task_wait, ac_runtime_listen, ac_runtime_dump, ac_runtime_shutdown,
+ *     ac_runtime_free.
+ *   - Bound to one executor, never to be touched from another's thread: a task and its
+ *     ac_task handle; an ac_io and everything on it (streams, listeners, TLS, WebSockets,
+ *     HTTP); timers, intervals, signals, processes; the channels and synchronisation
+ *     primitives of sections 17-19 (they use no atomics; the shared oneshot's sender excepted).
+ *     Debug builds abort with "asyncc: misuse: ... from the wrong thread" when a task is
+ *     woken, spawned, aborted, detached or joined, or an ac_io waited on or closed, from a
+ *     thread other than its executor's; release builds do not check.
+ *   To pass a value to a task of another executor, spawn a task there (the future's frame is
+ *   copied: put the value in it) and join it for the answer, or give the other side the sender
+ *   of a shared oneshot.
+ *
+ *     // fragment: a plain main(); square() stands for an async function of yours
+ *     ac_runtime *rt;
+ *     ac_runtime_task *h;
+ *     struct square sq;
+ *     if (ac_runtime_new(2, 0, &rt) < 0)
+ *         return 1;
+ *     if (ac_runtime_spawn(rt, AC_RUNTIME_LEAST_LOADED, square(&sq, 7), "square", &h) == 0)
+ *         printf("%d\n", ac_runtime_task_wait(h));     // 49, computed on an executor thread
+ *     ac_runtime_free(rt);
+ * ============================================================================================ */
+
+typedef struct ac_runtime ac_runtime;
+typedef struct ac_runtime_task ac_runtime_task;
+
+enum {
+    AC_RUNTIME_PIN = 1 << 0, /* pin executor i to CPU i (modulo the CPUs this process may use) */
+};
+
+/* Start `executors` executors (0: one per CPU this process may run on; at most 1024), each
+ * on a new thread, and return once all of them run: 0 and *out, or -EINVAL (too many, an
+ * unknown flag), -ENOMEM, -EAGAIN (no thread could be started), or the error of pinning
+ * (-EINVAL: no such CPU); nothing is left running then. The threads block every signal, so
+ * that a signal reaches the program's own threads (sigwait in main, say) or an ac_signal. */
+AC_API int ac_runtime_new(unsigned executors, unsigned flags, ac_runtime **out);
+
+/* The number of executors, and executor `index` (< that number; else NULL): to hand to
+ * ac_spawn_remote, or to compare with ac_executor_current(). Thread-safe. */
+AC_API unsigned ac_runtime_executors(const ac_runtime *rt);
+AC_API ac_executor *ac_runtime_executor(const ac_runtime *rt, unsigned index);
+
+/* Which executor ac_runtime_spawn puts a task on: an index, or the one with the fewest tasks
+ * spawned by ac_runtime_spawn still running (the first of them on a tie). */
+#define AC_RUNTIME_LEAST_LOADED (-1)
+
+/* Spawn `future` (not started; its frame is copied now, as ac_spawn does) on executor `index`
+ * of `rt`, from any thread. It starts on a later turn of that executor's loop. `name` (may be
+ * NULL) is copied. With `handle` NULL the task is detached; otherwise *handle is its
+ * cross-thread join handle, to release exactly once: by ac_runtime_task_join to completion, by
+ * ac_runtime_task_wait, or by ac_runtime_task_detach. Returns 0; -EINVAL (no executor
+ * `index`), -ESHUTDOWN (ac_runtime_shutdown has begun) or -ENOMEM — and then the future was
+ * cancelled on the calling thread (its cleanup ran) and *handle is NULL. A task still queued or
+ * running when the runtime shuts down is cancelled on its executor: its handle sees
+ * -ECANCELED. */
+#define ac_runtime_spawn(rt, index, future, name, handle)                                          \
+    ac_runtime_spawn_at_((rt), (index), (future), (name), (handle), __FILE__, __LINE__)
+AC_API int ac_runtime_spawn_at_(ac_runtime *rt, int index, ac_future *future, const char *name,
+                                ac_runtime_task **handle, const char *file, int line);
+
+/* Await the task behind `handle` from a task of any executor (of any runtime): finishes with
+ * the task's result (-ECANCELED if it was cancelled) and releases the handle. Holds a remote
+ * waker (section 10) while it waits; -ENOMEM, the handle kept, when that cannot be had.
+ * Cancel-safe: a cancelled join leaves the task running and the handle valid (join, wait or
+ * detach it later). One join or wait per handle at a time: debug builds abort on a second. */
+typedef struct ac_runtime_task_join_op {
+    ac_future future;
+    ac_runtime_task *handle;
+} ac_runtime_task_join_op;
+AC_API ac_future *ac_runtime_task_join(ac_runtime_task_join_op *op, ac_runtime_task *handle);
+
+/* Block the calling plain thread until the task finishes; return its result and release the
+ * handle. -EDEADLK (the handle kept) when called on an executor's thread, which it would
+ * stall: await ac_runtime_task_join there instead. */
+AC_API int ac_runtime_task_wait(ac_runtime_task *handle);
+
+/* Release the handle without waiting: the task runs on, and its result is discarded. */
+AC_API void ac_runtime_task_detach(ac_runtime_task *handle);
+
+/* Finishes with 0 once ac_runtime_shutdown has begun, at once if it has: await it (in a
+ * select beside an accept, say) to finish a task's work gracefully within the grace period.
+ * -EINVAL when the awaiting task's executor is not one of `rt`'s. Cancel-safe. */
+typedef struct ac_runtime_stopping_op {
+    ac_future future;
+    ac_runtime *rt;
+    ac_wait_node node; /* its executor's list of stopping waiters */
+} ac_runtime_stopping_op;
+AC_API ac_future *ac_runtime_stopping(ac_runtime_stopping_op *op, ac_runtime *rt);
+
+/* Open a listening socket per executor on one address, with SO_REUSEPORT (the kernel spreads
+ * incoming connections over them): listeners[i] (an array of ac_runtime_executors(rt)) is
+ * registered on executor i and may only be accepted on, and closed, by tasks of executor i.
+ * Port 0 picks a free port, the same for every listener. 0, or the first error of
+ * ac_socket_listen (-EADDRINUSE, ...), -ESHUTDOWN, -ENOMEM; then none is left open. Plain
+ * threads only (-EDEADLK on an executor's thread). The listeners are yours: close each from a
+ * task of its executor (ac_io_close; the accept loop's ASYNC_FINALLY is the place). */
+AC_API int ac_runtime_listen(ac_runtime *rt, const ac_sockaddr *addr, int backlog,
+                             ac_io **listeners);
+
+/* Write every executor's task dump (ac_dump_tasks) to `out`, each under a line "executor I:".
+ * Each executor writes its own part on its own thread, one after the other (so the dump of
+ * each executor is a moment of its own, not one moment of all); the part is a task spawned
+ * for it, which the part lists, beside the executor's anchor ("runtime", waiting for the
+ * shutdown).
+ * Returns the number of tasks, or -EDEADLK on an executor's thread, -ESHUTDOWN after shutdown
+ * began. Plain threads only. */
+AC_API int ac_runtime_dump(ac_runtime *rt, FILE *out);
+
+/* Stop every executor as one. New spawns fail with -ESHUTDOWN from now on; every
+ * ac_runtime_stopping finishes; the tasks then have `grace_ms` milliseconds, on the monotonic
+ * clock and for all executors together, to finish by themselves. Those left at the deadline
+ * (or at once when grace_ms is 0, or as soon as nothing can wake them) are cancelled on their
+ * executor, innermost first, their cleanup running there, and the executors are freed
+ * (ac_executor_free) and their threads joined. Returns 0 when every task finished by itself,
+ * -ETIMEDOUT when some had to be cancelled, -EDEADLK on an executor's thread (nothing done),
+ * -EALREADY when it was already done. Plain threads only. */
+AC_API int ac_runtime_shutdown(ac_runtime *rt, uint64_t grace_ms);
+
+/* ac_runtime_shutdown(rt, 0) unless it was done, then free the runtime. Handles not yet
+ * released stay valid until they are (their tasks finished with -ECANCELED). NULL is a no-op.
+ * No other call on `rt` may run or follow (a spawn racing with the free would touch freed
+ * memory; one racing with ac_runtime_shutdown is safely refused). Plain threads only: debug
+ * builds abort on an executor's thread. */
+AC_API void ac_runtime_free(ac_runtime *rt);
 
 /* ============================================================================================
  * 27. FILES

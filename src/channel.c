@@ -1,5 +1,6 @@
 /*
- * channel.c — mpsc and oneshot channels between the tasks of one executor.
+ * channel.c — mpsc channels between the tasks of one executor, and oneshots (a shared one's
+ * sender may be on any thread).
  *
  * An mpsc channel is a ring of fixed-size values plus two kinds of waiter: at most one pending
  * receive (ch->receiving) and a FIFO wait list (internal.h) of pending sends, linked through
@@ -424,11 +425,23 @@ ac_future *ac_mpsc_closed(ac_mpsc_closed_op *op, ac_mpsc *ch)
     return ac_leaf_init(&op->future, &mpsc_closed_vtable);
 }
 
-/* ---- oneshot ---- */
+/* ---- oneshot ----
+ *
+ * A shared oneshot (ac_oneshot_new_shared) lets the sender's side be on any thread (asyncc.h
+ * section 26): the tasks that wait on it — the receive, and ac_oneshot_closed — hold a remote
+ * waker from their first pending poll until they finish or are cancelled, so whichever thread
+ * sends, releases or closes can wake them (ac_remote_wake is a plain ac_wake on the waiter's
+ * own thread). The waker is the task pointer itself, so the ops keep it where they keep the
+ * task; each releases its own, on its own thread. A plain oneshot's waits hold no remote waker,
+ * so that the executor's deadlock check still sees a receive nobody will ever send to. Every
+ * field is guarded by `lock`, taken before any inbox lock. The last of the two handles to go
+ * frees the oneshot, decided under the lock. */
 
 /* `closed`: the receiver refuses the value (ac_oneshot_close, or its release). A value sent
  * before the close stays receivable. */
 struct ac_oneshot {
+    pthread_mutex_t lock;
+    bool shared; /* ac_oneshot_new_shared: waiters hold remote wakers */
     bool sender_alive, receiver_open, closed, has_value;
     ac_oneshot_recv_op *receiving;
     ac_wait_list closing; /* ac_oneshot_closed futures waiting for the close */
@@ -436,7 +449,10 @@ struct ac_oneshot {
     unsigned char value[];
 };
 
-int ac_oneshot_new(size_t elem_size, ac_oneshot **out)
+/* A waiting node's `wanted` says it holds a remote waker (node->task) to release. */
+enum { ONESHOT_NODE_HOLDS_WAKER = 1 };
+
+static int oneshot_create(size_t elem_size, bool shared, ac_oneshot **out)
 {
     ac_oneshot *os;
     *out = NULL;
@@ -445,6 +461,11 @@ int ac_oneshot_new(size_t elem_size, ac_oneshot **out)
     os = malloc(sizeof *os + elem_size);
     if (!os)
         return -ENOMEM;
+    if (pthread_mutex_init(&os->lock, NULL) != 0) {
+        free(os);
+        return -ENOMEM;
+    }
+    os->shared = shared;
     os->sender_alive = os->receiver_open = true;
     os->closed = os->has_value = false;
     os->receiving = NULL;
@@ -454,14 +475,34 @@ int ac_oneshot_new(size_t elem_size, ac_oneshot **out)
     return 0;
 }
 
-static void oneshot_free_if_unused(ac_oneshot *os)
+int ac_oneshot_new(size_t elem_size, ac_oneshot **out)
 {
-    if (!os->sender_alive && !os->receiver_open)
-        free(os);
+    return oneshot_create(elem_size, false, out);
 }
 
-/* The sender is gone, with or without a value: the receiver can finish now. */
-static void oneshot_sender_gone(ac_oneshot *os)
+int ac_oneshot_new_shared(size_t elem_size, ac_oneshot **out)
+{
+    return oneshot_create(elem_size, true, out);
+}
+
+/* Wake a waiting task: through its remote waker when the oneshot is shared (any thread). */
+static void oneshot_wake(const ac_oneshot *os, ac_task *waiter)
+{
+    if (os->shared)
+        ac_remote_wake((ac_remote_waker *)(void *)waiter);
+    else
+        ac_wake(waiter);
+}
+
+static void oneshot_free(ac_oneshot *os)
+{
+    pthread_mutex_destroy(&os->lock);
+    free(os);
+}
+
+/* The sender is gone, with or without a value (under the lock): the receiver can finish now.
+ * Returns whether the caller must free the oneshot, after unlocking. */
+static bool oneshot_sender_gone(ac_oneshot *os)
 {
     if (ASYNCC_DEBUG && !os->sender_alive)
         channel_misuse("the oneshot sender handle was used after it was released");
@@ -469,90 +510,142 @@ static void oneshot_sender_gone(ac_oneshot *os)
         channel_misuse("the oneshot sender handle was given up while ac_oneshot_closed is pending");
     os->sender_alive = false;
     if (os->receiving)
-        ac_wake(os->receiving->waiter);
-    oneshot_free_if_unused(os);
+        oneshot_wake(os, os->receiving->waiter);
+    return !os->receiver_open;
 }
 
 int ac_oneshot_send(ac_oneshot *os, const void *value)
 {
     int rc = 0;
+    bool last;
+    pthread_mutex_lock(&os->lock);
     if (!os->closed) {
         memcpy(os->value, value, os->elem_size);
         os->has_value = true;
     } else {
         rc = -EPIPE;
     }
-    oneshot_sender_gone(os);
+    last = oneshot_sender_gone(os);
+    pthread_mutex_unlock(&os->lock);
+    if (last)
+        oneshot_free(os);
     return rc;
 }
 
 void ac_oneshot_sender_release(ac_oneshot *os)
 {
-    oneshot_sender_gone(os);
+    bool last;
+    pthread_mutex_lock(&os->lock);
+    last = oneshot_sender_gone(os);
+    pthread_mutex_unlock(&os->lock);
+    if (last)
+        oneshot_free(os);
 }
 
-/* Refuse the value from now on: a pending receive with nothing sent finds its end, and every
- * ac_oneshot_closed finishes. */
+/* Refuse the value from now on (under the lock): a pending receive with nothing sent finds its
+ * end, and every ac_oneshot_closed finishes, on whatever thread it waits. */
 static void oneshot_close(ac_oneshot *os)
 {
+    ac_wait_node *node, *next;
     if (os->closed)
         return;
     os->closed = true;
     if (os->receiving && !os->has_value)
-        ac_wake(os->receiving->waiter);
-    ac_wait_list_hand_to_all_(&os->closing, AC_WAIT_GRANTED);
+        oneshot_wake(os, os->receiving->waiter);
+    node = os->closing.head;
+    ac_wait_list_init_(&os->closing);
+    for (; node; node = next) {
+        next = node->next;
+        node->prev = node->next = NULL;
+        node->status = AC_WAIT_GRANTED;
+        oneshot_wake(os, node->task);
+    }
 }
 
 void ac_oneshot_close(ac_oneshot *os)
 {
+    pthread_mutex_lock(&os->lock);
     if (ASYNCC_DEBUG && !os->receiver_open)
         channel_misuse("ac_oneshot_close after ac_oneshot_receiver_release");
     oneshot_close(os);
+    pthread_mutex_unlock(&os->lock);
 }
 
 int ac_oneshot_is_closed(const ac_oneshot *os)
 {
-    return os->closed;
+    ac_oneshot *locked = (ac_oneshot *)os; /* the lock is the only thing written */
+    bool closed;
+    pthread_mutex_lock(&locked->lock);
+    closed = os->closed;
+    pthread_mutex_unlock(&locked->lock);
+    return closed;
 }
 
 void ac_oneshot_receiver_release(ac_oneshot *os)
 {
+    bool last;
+    pthread_mutex_lock(&os->lock);
     if (ASYNCC_DEBUG && !os->receiver_open)
         channel_misuse("ac_oneshot_receiver_release called twice");
     if (ASYNCC_DEBUG && os->receiving)
         channel_misuse("ac_oneshot_receiver_release while a receive is pending");
     oneshot_close(os);
     os->receiver_open = false;
-    oneshot_free_if_unused(os);
+    last = !os->sender_alive;
+    pthread_mutex_unlock(&os->lock);
+    if (last)
+        oneshot_free(os);
+}
+
+/* The receive is over (under the lock, which it gives up): it no longer waits, and gives its
+ * remote waker back, if it holds one (on its own thread). */
+static ac_poll oneshot_recv_finish(ac_oneshot_recv_op *op, int result)
+{
+    ac_oneshot *os = op->os;
+    ac_task *waiter = os->shared ? op->waiter : NULL;
+    if (os->receiving == op)
+        os->receiving = NULL;
+    op->waiter = NULL;
+    pthread_mutex_unlock(&os->lock);
+    if (waiter)
+        ac_remote_waker_release((ac_remote_waker *)(void *)waiter);
+    return ac_leaf_finish(&op->future, result);
 }
 
 static ac_poll oneshot_recv_poll(ac_future *f, ac_cx *cx)
 {
     ac_oneshot_recv_op *op = (ac_oneshot_recv_op *)(void *)f;
     ac_oneshot *os = op->os;
+    pthread_mutex_lock(&os->lock);
     if (ASYNCC_DEBUG && os->receiving && os->receiving != op)
         ac_misuse_task_(ac_cx_waker(cx), "two receives are pending at once on one oneshot");
     if (os->has_value) {
-        os->receiving = NULL;
         os->has_value = false;
         memcpy(op->out, os->value, os->elem_size);
-        return ac_leaf_finish(f, 1);
+        return oneshot_recv_finish(op, 1);
     }
-    if (!os->sender_alive || os->closed) { /* no value, and none can come: the end */
-        os->receiving = NULL;
-        return ac_leaf_finish(f, 0);
+    if (!os->sender_alive || os->closed) /* no value, and none can come: the end */
+        return oneshot_recv_finish(op, 0);
+    if (!os->shared) {
+        op->waiter = ac_cx_waker(cx);
+    } else if (!op->waiter) {
+        /* Taken under the lock: a sender on another thread finds it as soon as it can look. */
+        op->waiter = (ac_task *)(void *)ac_cx_remote_waker(cx);
+        if (!op->waiter)
+            return oneshot_recv_finish(op, -ENOMEM);
+    } else {
+        (void)ac_cx_waker(cx); /* the remote waker taken earlier is this task's */
     }
-    op->waiter = ac_cx_waker(cx);
     os->receiving = op;
+    pthread_mutex_unlock(&os->lock);
     return ac_pending();
 }
 
 static void oneshot_recv_cancel(ac_future *f)
 {
     ac_oneshot_recv_op *op = (ac_oneshot_recv_op *)(void *)f;
-    if (op->os->receiving == op)
-        op->os->receiving = NULL;
-    ac_leaf_finish(f, -ECANCELED);
+    pthread_mutex_lock(&op->os->lock);
+    oneshot_recv_finish(op, -ECANCELED);
 }
 
 static const char *oneshot_recv_describe(const ac_future *f, char *buf, size_t size)
@@ -576,25 +669,41 @@ ac_future *ac_oneshot_recv(ac_oneshot_recv_op *op, ac_oneshot *os, void *out)
     return ac_leaf_init(&op->future, &oneshot_recv_vtable);
 }
 
+/* The wait for the close is over (under the lock, which it gives up). */
+static ac_poll oneshot_closed_finish(ac_oneshot_closed_op *op, int result)
+{
+    ac_task *waiter = op->node.wanted == ONESHOT_NODE_HOLDS_WAKER ? op->node.task : NULL;
+    if (op->node.status == AC_WAIT_QUEUED)
+        ac_wait_list_remove_(&op->os->closing, &op->node);
+    op->node.wanted = 0;
+    pthread_mutex_unlock(&op->os->lock);
+    if (waiter)
+        ac_remote_waker_release((ac_remote_waker *)(void *)waiter);
+    return ac_leaf_finish(&op->future, result);
+}
+
 static ac_poll oneshot_closed_poll(ac_future *f, ac_cx *cx)
 {
     ac_oneshot_closed_op *op = (ac_oneshot_closed_op *)(void *)f;
-    if (op->node.status == AC_WAIT_GRANTED) /* closed; see mpsc_closed_poll */
-        return ac_leaf_finish(f, 0);
-    if (op->os->closed) {
-        if (op->node.status == AC_WAIT_QUEUED)
-            ac_wait_list_remove_(&op->os->closing, &op->node);
-        return ac_leaf_finish(f, 0);
+    pthread_mutex_lock(&op->os->lock);
+    if (op->node.status == AC_WAIT_GRANTED || op->os->closed) /* see mpsc_closed_poll */
+        return oneshot_closed_finish(op, 0);
+    if (op->os->shared && op->node.wanted != ONESHOT_NODE_HOLDS_WAKER) {
+        ac_remote_waker *w = ac_cx_remote_waker(cx);
+        if (!w)
+            return oneshot_closed_finish(op, -ENOMEM);
+        op->node.wanted = ONESHOT_NODE_HOLDS_WAKER;
     }
-    return ac_wait_pending_(&op->os->closing, &op->node, cx);
+    ac_wait_pending_(&op->os->closing, &op->node, cx);
+    pthread_mutex_unlock(&op->os->lock);
+    return ac_pending();
 }
 
 static void oneshot_closed_cancel(ac_future *f)
 {
     ac_oneshot_closed_op *op = (ac_oneshot_closed_op *)(void *)f;
-    if (op->node.status == AC_WAIT_QUEUED)
-        ac_wait_list_remove_(&op->os->closing, &op->node);
-    ac_leaf_finish(f, -ECANCELED);
+    pthread_mutex_lock(&op->os->lock);
+    oneshot_closed_finish(op, -ECANCELED);
 }
 
 static const char *oneshot_closed_describe(const ac_future *f, char *buf, size_t size)

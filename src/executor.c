@@ -44,10 +44,11 @@ static void arm_run_event(ac_executor *ex)
 
 void ac_schedule_(ac_task *t)
 {
-    ac_executor *ex;
+    ac_executor *ex = ac_task_executor_(t);
+    ac_check_thread_(ex, "a task woken or spawned from the wrong thread: another thread must "
+                         "use ac_remote_wake, ac_spawn_remote or ac_runtime_spawn");
     if (t->flags & (AC_TASK_SCHEDULED | AC_TASK_FINISHED))
         return;
-    ex = ac_task_executor_(t);
     assert(!ex->run_head == !ex->run_tail);
     t->flags |= AC_TASK_SCHEDULED;
     t->run_next = NULL;

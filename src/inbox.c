@@ -236,8 +236,11 @@ void ac_inbox_free_(ac_executor *ex)
         return;
     for (i = 0; i < ex->inbox_len; i++) {
         if (ex->inbox[i].kind == AC_INBOX_SPAWN) {
-            ac_future_cancel(ac_task_root_(ex->inbox[i].task));
-            ac_task_block_free_(ex->inbox[i].task);
+            ac_task *t = ex->inbox[i].task;
+            ac_future_cancel(ac_task_root_(t));
+            if (t->flags & AC_TASK_RUNTIME)
+                ac_runtime_task_settle_(t->site.handle, -ECANCELED);
+            ac_task_block_free_(t);
         }
     }
     free(ex->inbox);
@@ -338,6 +341,11 @@ void ac_remote_waker_release(ac_remote_waker *w)
         post(ac_task_executor_(t), t, AC_INBOX_RELEASE); /* into a reserved slot: cannot fail */
 }
 
+int ac_inbox_post_spawn_(ac_executor *ex, ac_task *t)
+{
+    return post(ex, t, AC_INBOX_SPAWN);
+}
+
 int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, const char *file,
                         int line)
 {
@@ -347,7 +355,7 @@ int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *name, co
         return -ENOMEM;
     t->site.spawn_file = file;
     t->spawn_line = line;
-    if (post(ex, t, AC_INBOX_SPAWN) < 0) {
+    if (ac_inbox_post_spawn_(ex, t) < 0) {
         ac_future_cancel(ac_task_root_(t));
         ac_task_block_free_(t);
         return -ENOMEM;

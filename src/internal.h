@@ -40,6 +40,7 @@ enum ac_task_flag {
     AC_TASK_REMOTE_EVER = 1u << 9, /* a remote waker was taken: freeing must consult the inbox */
     AC_TASK_GROUPED = 1u << 10,    /* a group member: an ac_group_link follows the root frame */
     AC_TASK_JOINED = 1u << 11,     /* a join waits on it: `site.join` holds its op */
+    AC_TASK_RUNTIME = 1u << 12,    /* spawned by ac_runtime_spawn: `site.handle`, never joined */
 };
 
 /* The task header. 48 bytes; the root frame follows it in the same allocation, then the name.
@@ -50,8 +51,10 @@ struct ac_task {
     ac_task *run_next;               /* run queue link */
     ac_task *live_prev, *live_next;  /* every task not yet freed */
     union {
-        const char *spawn_file;      /* without AC_TASK_JOINED; read it with ac_task_spawn_file_ */
+        const char *spawn_file;      /* otherwise; read it with ac_task_spawn_file_ */
         ac_task_join_op *join;       /* with AC_TASK_JOINED: the pending join (task.c) */
+        struct ac_runtime_task *handle; /* with AC_TASK_RUNTIME: its cross-thread join record,
+                                           which keeps the spawn file */
     } site;
     uint32_t id;
     int32_t spawn_line;
@@ -73,8 +76,12 @@ typedef struct ac_task_prefix {
  * thread for as long as the task lives (remote wakers do). */
 static inline ac_executor *ac_task_executor_(const ac_task *t);
 
+const char *ac_runtime_task_spawn_file_(const struct ac_runtime_task *handle);
+
 static inline const char *ac_task_spawn_file_(const ac_task *t)
 {
+    if (t->flags & AC_TASK_RUNTIME)
+        return ac_runtime_task_spawn_file_(t->site.handle);
     return t->flags & AC_TASK_JOINED ? t->site.join->spawn_file : t->site.spawn_file;
 }
 
@@ -368,11 +375,25 @@ void ac_inbox_forget_(ac_task *t);
 bool ac_inbox_has_requests_(ac_executor *ex);
 void ac_inbox_post_blocking_drops_(ac_executor *ex); /* thread-safe */
 void ac_remote_release_local_(ac_task *t);
+int ac_inbox_post_spawn_(ac_executor *ex, ac_task *t); /* thread-safe; 0 or -ENOMEM */
+
+/* runtime.c: a task of ac_runtime_spawn finished with `result`, or was cancelled unstarted */
+void ac_runtime_task_settle_(struct ac_runtime_task *handle, int result);
 
 /* diagnostics.c: print the task's async backtrace and abort */
 AC_NORETURN_ void ac_misuse_task_(const ac_task *t, const char *what);
 /* a misuse found in a plain call: names the running task (its backtrace), if any, and aborts */
 AC_NORETURN_ void ac_misuse_call_(const char *what);
+
+/* Debug builds: abort naming `what` unless the calling thread is `ex`'s. Tasks, ac_io and what
+ * is built on them belong to one executor's thread (asyncc.h section 26); each hot entry point
+ * asks (waking or spawning a task, waiting on or closing an ac_io, the handle operations), and
+ * release builds compile the question out. */
+static inline void ac_check_thread_(const ac_executor *ex, const char *what)
+{
+    if (ASYNCC_DEBUG && !pthread_equal(pthread_self(), ex->thread))
+        ac_misuse_call_(what);
+}
 
 #include "io_driver.h" /* after struct ac_io: its inline functions read the struct */
 
@@ -402,6 +423,8 @@ static inline ac_poll ac_io_wait_(ac_io *io, unsigned direction, ac_cx *cx)
     ac_task **slot = direction == AC_IO_READ ? &io->reader : &io->writer;
     ac_task *me = (ac_task *)cx;
     me->flags |= AC_TASK_WAKER_TAKEN;
+    ac_check_thread_(io->ex, "an ac_io awaited from the wrong thread: it belongs to the "
+                             "executor it was opened on");
     if (ASYNCC_DEBUG && *slot && *slot != me)
         ac_misuse_task_(me, direction == AC_IO_READ
                                 ? "two tasks are reading from the same ac_io at once"

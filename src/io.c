@@ -68,6 +68,8 @@ void ac_io_close(ac_io *io)
 {
     if (!io)
         return;
+    ac_check_thread_(io->ex, "ac_io_close from the wrong thread: an ac_io belongs to the "
+                             "executor it was opened on");
     if (ASYNCC_DEBUG && (io->reader || io->writer))
         ac_misuse_task_(io->reader ? io->reader : io->writer,
                         "ac_io_close while an operation on it is pending");

@@ -40,7 +40,12 @@ static inline ac_task *task_link(ac_executor *ex, ac_task *t, const char *file, 
 
 ac_task *ac_task_link_(ac_task *t, const char *file, int line)
 {
-    return task_link(ac_task_executor_(t), t, file, line);
+    /* A runtime task's site holds its join record, which keeps the spawn file itself. */
+    struct ac_runtime_task *handle = t->flags & AC_TASK_RUNTIME ? t->site.handle : NULL;
+    task_link(ac_task_executor_(t), t, file, line);
+    if (handle)
+        t->site.handle = handle;
+    return t;
 }
 
 /* ---- task memory ----
@@ -106,6 +111,8 @@ ac_task *ac_spawn_at_(ac_executor *ex, ac_future *future, const char *name, cons
                       int line)
 {
     ac_task *t;
+    ac_check_thread_(ex, "ac_spawn from the wrong thread: another thread must use "
+                         "ac_spawn_remote or ac_runtime_spawn");
     if (ASYNCC_DEBUG && future->state != AC_STATE_START)
         ac_misuse_(future, file, line, "ac_spawn of a future that already started");
     t = ac_task_alloc_(ex, true, future, name, false);
@@ -162,9 +169,13 @@ void ac_task_finish_(ac_task *t)
         ac_group_member_finished_(t); /* the group delivers and frees it */
         return;
     }
-    joiner = join_leave(t);
-    if (joiner)
-        ac_wake(joiner);
+    if (t->flags & AC_TASK_RUNTIME) {
+        ac_runtime_task_settle_(t->site.handle, ac_task_root_(t)->result);
+    } else {
+        joiner = join_leave(t);
+        if (joiner)
+            ac_wake(joiner);
+    }
     if ((t->flags & AC_TASK_RELEASED) && !(t->flags & AC_TASK_SCHEDULED))
         ac_task_unlink_and_free_(t);
 }
@@ -182,6 +193,8 @@ void ac_task_cancel_now_(ac_task *t)
 
 int ac_task_abort(ac_task *t)
 {
+    ac_check_thread_(ac_task_executor_(t),
+                     "ac_task_abort from the wrong thread: a task belongs to its executor's thread");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
         ac_misuse_task_(t, "ac_task_abort on a handle that was already detached or joined");
     if (t->flags & AC_TASK_FINISHED)
@@ -197,6 +210,8 @@ int ac_task_abort(ac_task *t)
 
 void ac_task_detach(ac_task *t)
 {
+    ac_check_thread_(ac_task_executor_(t),
+                     "ac_task_detach from the wrong thread: a task belongs to its executor's thread");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
         ac_misuse_task_(t, "ac_task_detach on a handle that was already detached or joined");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_GROUPED))
@@ -285,6 +300,9 @@ static const ac_future_vtable join_vtable = {join_poll,   join_cancel, join_desc
 
 ac_future *ac_task_join(ac_task_join_op *j, ac_task *task)
 {
+    ac_check_thread_(ac_task_executor_(task),
+                     "ac_task_join from the wrong thread: a task belongs to its executor's "
+                     "thread (ac_runtime_task_join crosses threads)");
     if (ASYNCC_DEBUG && (task->flags & AC_TASK_RELEASED))
         ac_misuse_task_(task, "ac_task_join on a handle that was already detached or joined");
     if (ASYNCC_DEBUG && (task->flags & AC_TASK_GROUPED))

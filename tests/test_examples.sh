@@ -239,6 +239,46 @@ finish "$emfile_pid"
 expect_status 0 "echo_server after EMFILE and SIGTERM"
 exec {emfile_out}<&-
 
+# ---- echo_multi: the echo server on 2 executors ----------------------------------------------------
+
+echo "echo_multi: start on 2 executors"
+start multi out "${run_prefix[@]}" "$examples/echo_multi" --executors 2
+multi_pid=$bg_pid multi_out=$bg_fd
+next_match "$multi_out" '^listening on 127\.0\.0\.1:([0-9]+) \(2 executors\)$'
+mport=${BASH_REMATCH[1]}
+
+echo "echo_multi: 8 concurrent clients, byte for byte"
+clients=()
+for ((i = 0; i < 8; i++)); do
+    timeout "$limit" nc -N 127.0.0.1 "$mport" <"$work/c$i" >"$work/m$i.back" &
+    clients+=($!)
+done
+for ((i = 0; i < 8; i++)); do
+    wait "${clients[i]}" || fail "echo_multi client $i exited with $?"
+    same "$work/c$i" "$work/m$i.back" "echo_multi client $i"
+done
+
+echo "echo_multi: SIGUSR1 dumps both executors"
+kill -USR1 "$multi_pid"
+next_match "$multi_out" '^executor 0:$'
+next_match "$multi_out" '^task [0-9]+ "acceptor" '
+next_match "$multi_out" '^executor 1:$'
+next_match "$multi_out" '^task [0-9]+ "acceptor" '
+
+echo "echo_multi: SIGTERM stops it, closing a connection still open"
+exec {held}<>"/dev/tcp/127.0.0.1/$mport"
+printf 'ping' >&"$held"
+IFS= read -r -t "$limit" -N 4 -u "$held" reply || fail "echo_multi held connection: no echo"
+kill -TERM "$multi_pid"
+finish "$multi_pid"
+expect_status 0 "echo_multi after SIGTERM"
+status=0
+IFS= read -r -t "$limit" -u "$held" reply || status=$?
+expect_status 1 "reading echo_multi's held connection after SIGTERM"
+exec {held}<&-
+grep -q '^echo_multi: SIGTERM, stopping$' "$work/multi.err" || fail "echo_multi: no stop message"
+exec {multi_out}<&-
+
 # ---- netcat -------------------------------------------------------------------------------------
 
 echo "netcat: client against a socat listener, both directions, through pipes"
