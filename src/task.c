@@ -194,7 +194,8 @@ void ac_task_cancel_now_(ac_task *t)
 int ac_task_abort(ac_task *t)
 {
     ac_check_thread_(ac_task_executor_(t),
-                     "ac_task_abort from the wrong thread: a task belongs to its executor's thread");
+                     "ac_task_abort from the wrong thread: a task belongs to its "
+                     "executor's thread");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
         ac_misuse_task_(t, "ac_task_abort on a handle that was already detached or joined");
     if (t->flags & AC_TASK_FINISHED)
@@ -211,7 +212,8 @@ int ac_task_abort(ac_task *t)
 void ac_task_detach(ac_task *t)
 {
     ac_check_thread_(ac_task_executor_(t),
-                     "ac_task_detach from the wrong thread: a task belongs to its executor's thread");
+                     "ac_task_detach from the wrong thread: a task belongs to its "
+                     "executor's thread");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_RELEASED))
         ac_misuse_task_(t, "ac_task_detach on a handle that was already detached or joined");
     if (ASYNCC_DEBUG && (t->flags & AC_TASK_GROUPED))
