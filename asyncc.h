@@ -3164,7 +3164,8 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  *   - HTTPS: a new connection to an "https://" URL is handshaken with ac_tls_connect (section
  *     23) before the request goes out, with config.tls or, when that is NULL, a context the
  *     client makes on its first https connection and frees with itself: the system's CA store,
- *     ALPN "http/1.1". The server's certificate is verified and checked against the URL's host
+ *     ALPN "http/1.1" (made on a blocking thread, section 10: OpenSSL reads the store for about
+ *     100 ms, which the loop does not wait for). The server's certificate is verified and checked against the URL's host
  *     (or IP address), which is also sent as SNI. connect_timeout_ms covers the lookup, the
  *     connection and the handshake together. A refused certificate fails the send with
  *     -EKEYREJECTED or -EKEYEXPIRED, and ac_http_client_request_tls_verify_error tells why;

@@ -93,6 +93,8 @@ struct ac_http_client_request {
     ac_instant connect_deadline; /* connect_timeout_ms covers the lookup, connect and handshake */
     ac_tls_connect_op handshake; /* an https connection's: awaited by the send, which holds
                                   * no room for it (section 23 comes after the send's op) */
+    ac_spawn_blocking_owned_op make_tls; /* the client's own context, made off the loop */
+    ac_tls_context **tls_slot;           /* its result, until make_tls owns it */
 
     /* the request */
     char *method;
@@ -748,22 +750,47 @@ static ac_tls_context *tls_context(const ac_http_client *client)
     return client->config.tls ? client->config.tls : client->own_tls;
 }
 
-/* Make the client's own context unless it has one: the system's CAs, ALPN "http/1.1". 0, or
- * ac_tls_context_new's error (-ENOTSUP without OpenSSL, -ENOMEM, ...). */
-static int tls_context_make(ac_http_client *client)
+/* The client's own context (the system's CAs, ALPN "http/1.1") is made on a blocking thread:
+ * reading the system's CA store takes OpenSSL about 100 ms, which the loop must not wait for.
+ * The job's argument is a heap slot for it. */
+static int make_context(void *slot)
 {
     static const ac_tls_config defaults = {.alpn = "http/1.1"};
-    if (tls_context(client))
-        return 0;
-    return ac_tls_context_new(AC_TLS_CLIENT, &defaults, &client->own_tls);
+    return ac_tls_context_new(AC_TLS_CLIENT, &defaults, slot);
 }
 
-/* What may follow a new connection before the handshake: a context, and time left. */
-static int handshake_check(ac_http_client_request *req)
+static void drop_context(void *slot)
 {
-    int rc = tls_context_make(req->client);
-    if (rc == 0 && http_ms_until(req->connect_deadline) == 0)
-        rc = -ETIMEDOUT;
+    ac_tls_context_free(*(ac_tls_context **)slot);
+    free(slot);
+}
+
+/* Before make_own_context: the slot. 0 or -ENOMEM. */
+static int own_context_slot(ac_http_client_request *req)
+{
+    req->tls_slot = calloc(1, sizeof *req->tls_slot);
+    return req->tls_slot ? 0 : -ENOMEM;
+}
+
+static ac_future *make_own_context(ac_http_client_request *req)
+{
+    ac_tls_context **slot = req->tls_slot;
+    req->tls_slot = NULL; /* the op's now, whatever happens */
+    return ac_spawn_blocking_owned(&req->make_tls, make_context, slot, drop_context);
+}
+
+/* After make_own_context finished with `rc`: the client keeps the context (unless another
+ * request made one meanwhile). Returns rc. */
+static int adopt_own_context(ac_http_client_request *req, int rc)
+{
+    ac_tls_context **slot = req->make_tls.arg;
+    if (!slot)
+        return rc;
+    if (rc == 0 && !req->client->own_tls) {
+        req->client->own_tls = *slot;
+        *slot = NULL;
+    }
+    drop_context(slot);
     return rc;
 }
 
@@ -985,6 +1012,14 @@ ASYNC_FN(ac_http_client_request_send_op)
                 self->req->stream = pool_take(self->req->client, &self->req->where);
                 self->req->reused = self->req->stream != NULL;
             }
+            if (!self->req->stream && self->req->where.tls && !tls_context(self->req->client)) {
+                if (own_context_slot(self->req) < 0)
+                    ASYNC_RETURN(request_fail(self->req, -ENOMEM));
+                AWAIT_INTO(self->rc, make_own_context(self->req));
+                self->rc = adopt_own_context(self->req, self->rc);
+                if (self->rc < 0)
+                    ASYNC_RETURN(request_fail(self->req, self->rc));
+            }
             if (!self->req->stream) {
                 if (wait_ms(self->req, self->req->client->config.connect_timeout_ms) == 0)
                     ASYNC_RETURN(request_fail(self->req, -ETIMEDOUT));
@@ -996,8 +1031,9 @@ ASYNC_FN(ac_http_client_request_send_op)
                                                   http_ms_until(self->req->connect_deadline)));
                 if (self->rc == 0)
                     self->rc = ac_stream_from_io(self->connect.conn, &self->req->stream);
-                if (self->rc == 0 && self->req->where.tls)
-                    self->rc = handshake_check(self->req);
+                if (self->rc == 0 && self->req->where.tls &&
+                    http_ms_until(self->req->connect_deadline) == 0)
+                    self->rc = -ETIMEDOUT;
                 if (self->rc == 0 && self->req->where.tls) {
                     AWAIT_INTO(self->rc, handshake(self->req));
                     self->req->stream = self->req->handshake.stream;

@@ -1080,6 +1080,12 @@ START_TEST(the_request_line_and_host_follow_the_url)
     expect_request_bytes("http://Example.com?x", "POST",
                          "POST /?x HTTP/1.1\r\nHost: Example.com\r\nAccept: */*\r\n"
                          "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    /* https's default port is 443 (the stream handed over is used as it is: no handshake) */
+    expect_request_bytes("https://a:443/", "GET",
+                         "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+    expect_request_bytes("https://a:80/", "GET",
+                         "GET / HTTP/1.1\r\nHost: a:80\r\nAccept: */*\r\n"
+                         "Connection: close\r\n\r\n");
 }
 END_TEST
 
