@@ -3127,10 +3127,10 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  * (section 14, Happy Eyeballs). "http://" and "https://" URLs.
  *
  * Model. An ac_http_client (one per executor, or several) holds the configuration and the pool:
- * idle connections per origin (scheme, host and port). An ac_http_client_request is one exchange: you create it with
- * a method and a URL, add header fields and a body, send it, read the response's head and body,
- * and free it. Freeing a request whose response was read to its end on a kept-alive connection
- * gives the connection back to the pool; otherwise the connection is closed.
+ * idle connections per origin (scheme, host and port). An ac_http_client_request is one exchange:
+ * you create it with a method and a URL, add header fields and a body, send it, read the response's
+ * head and body, and free it. Freeing a request whose response was read to its end on a kept-alive
+ * connection gives the connection back to the pool; otherwise the connection is closed.
  *
  *     struct get { ac_future future; ac_http_client *client; ac_http_client_request *req;
  *                  ac_http_client_request_send_op send;
@@ -3161,13 +3161,13 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  *   - the request line, Host, and the framing: Content-Length for a buffered body (and 0 for a
  *     POST, PUT or PATCH without one), Transfer-Encoding: chunked for a streamed body without a
  *     length; "Connection: close" when the pool keeps nothing (max_idle_per_host 0);
- *   - HTTPS: a new connection to an "https://" URL is handshaken with ac_tls_connect (section
- *     23) before the request goes out, with config.tls or, when that is NULL, a context the
- *     client makes on its first https connection and frees with itself: the system's CA store,
- *     ALPN "http/1.1" (made on a blocking thread, section 10: OpenSSL reads the store for about
- *     100 ms, which the loop does not wait for). The server's certificate is verified and checked against the URL's host
- *     (or IP address), which is also sent as SNI. connect_timeout_ms covers the lookup, the
- *     connection and the handshake together. A refused certificate fails the send with
+ *   - HTTPS: a new connection to an "https://" URL is handshaken with ac_tls_connect (section 23)
+ *     before the request goes out, with config.tls or, when that is NULL, a context the client
+ *     makes on its first https connection and frees with itself: the system's CA store, ALPN
+ *     "http/1.1" (made on a blocking thread, section 10: OpenSSL reads the store for about 100 ms,
+ *     which the loop does not wait for). The server's certificate is verified and checked against
+ *     the URL's host (or IP address), which is also sent as SNI. connect_timeout_ms covers the
+ *     lookup, the connection and the handshake together. A refused certificate fails the send with
  *     -EKEYREJECTED or -EKEYEXPIRED, and ac_http_client_request_tls_verify_error tells why;
  *   - keep-alive: a connection goes back to the pool when its response was read to the end and
  *     the server did not ask to close; at most max_idle_per_host stay idle per origin, none
