@@ -22,13 +22,14 @@ mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
 peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt go node
-    nginx hyper evhttp"
+    nginx hyper evhttp curl"
 benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m bytes_per_task_10m
     timers_1m_wall timers_1m_bytes
     channel_pingpong context_switch
     echo_rps_1 echo_rps_100 echo_rps_10000 echo_p50_us_1 echo_p50_us_100 echo_p50_us_10000
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
-    idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns"
+    idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns
+    http_client_rps http_client_cpu_ns"
 
 version() { # version COMMAND...: the first line the command prints, or "not installed"
     "$@" 2>&1 | head -n1 || true
@@ -83,6 +84,10 @@ report=$out/report.md
     echo "  measures: requests/s, p50/p99 latency, and the server's CPU time over that run per"
     echo "  request. The Go and Node rows of the TCP echo tables are their echo servers; in the"
     echo "  HTTP tables, their HTTP servers."
+    echo "- HTTP/1.1 client: the same nginx (one process, CPU 0, fresh for each run) answers each"
+    echo "  client on CPU 1 with 100 requests in flight on 100 keep-alive connections: asyncc"
+    echo "  \`bench/http_client_load\`, \`curl --parallel\`, Go's net/http (GOMAXPROCS=1); requests/s"
+    echo "  over the client's wall time and the client's CPU time (user + system) per request."
     echo "- Server CPU time is read in clock ticks (10 ms), so short (--quick) windows are rough."
     echo "- Micro benchmarks: \`bench/peers/micro.sh\` (see bench/README.md)."
     echo
@@ -95,6 +100,10 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
     function numeric(s) { return s ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ }
     # Why a peer has no row for a benchmark nobody ran it on.
     function missing(b, p) {
+        if (b ~ /^http_client_/ && p !~ /^(asyncc|curl|go)$/)
+            return "n/a (the HTTP client table: asyncc, curl and Go against nginx)"
+        if (p == "curl")
+            return "n/a (an HTTP client: in the HTTP client table only)"
         if (p ~ /^(nginx|hyper|evhttp)$/ && b !~ /^http_/)
             return "n/a (an HTTP server: in the HTTP tables only)"
         if (p ~ /^(asyncc_libevent|libevent|threads|ucontext|tokio_ct|tokio_mt)$/ && b ~ /^http_/)
@@ -172,6 +181,8 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "http_p50_us") return "HTTP/1.1 hello, 100 keep-alive connections: median latency"
         if (b == "http_p99_us") return "HTTP/1.1 hello, 100 keep-alive connections: 99th percentile latency"
         if (b == "http_cpu_ns") return "HTTP/1.1 hello, 100 keep-alive connections: server CPU time per request"
+        if (b == "http_client_rps") return "HTTP/1.1 client against nginx, 100 in flight: requests per second"
+        if (b == "http_client_cpu_ns") return "HTTP/1.1 client against nginx, 100 in flight: client CPU time per request"
         if (b == "await") return "AWAIT of a ready future"
         if (b == "spawn") return "spawn + run + join of a trivial task"
         if (b == "spawn_bulk_1m") return "spawn 1 M tasks, then join them all: per task"
@@ -223,6 +234,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["nginx"] = "HTTP only: nginx, one process serving (`master_process off`), `return 200` from a configuration `bench/run` writes"
         what["hyper"] = "HTTP only: `bench/peers/rust/src/bin/http_hyper.rs`: hyper 0.14 on tokio'"'"'s current-thread runtime"
         what["evhttp"] = "HTTP only: `bench/peers/http_evhttp.c`: libevent'"'"'s evhttp, callbacks"
+        what["curl"] = "HTTP client only: `curl --parallel --parallel-max 100` over a list of the URL (asyncc: `bench/http_client_load.c`; Go: `bench/peers/go/http_client`)"
         for (j = 1; j <= np; j++) {
             p = peers[j]
             printf "| %s | %s | %s |\n", p, (p in what) ? what[p] : "", \
