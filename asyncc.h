@@ -306,8 +306,9 @@ extern "C" {
  *     to the most queries ever in flight at once.
  * [6] it stops accepting; the connections, each a task it allocated, stay the server's.
  * [7] and -ENOMEM when its deadline cannot be armed, as for a sleep.
- * [8] the errors of section 22 (-EPROTO, -EMSGSIZE, -ECONNRESET, -EPIPE, -ELOOP, ...); a
- *     cancelled send closes its connection and fails the request: "fails".
+ * [8] the errors of section 22 (-EPROTO, -EMSGSIZE, -ECONNRESET, -EPIPE, -ELOOP, ...; over
+ *     https section 23's too); a cancelled send closes its connection and fails the request:
+ *     "fails".
  * [9] section 23: -EKEYEXPIRED, -EKEYREJECTED, -EPROTO, -ECONNABORTED, -ETIMEDOUT, -ENOTSUP;
  *     "session" is the TLS state (OpenSSL's and about 50 KiB of buffers) the stream keeps.
  * [10] queued: the frames of a cancelled send still go out, whole, with the connection's next
