@@ -330,8 +330,9 @@ extern "C" {
  *     to the most queries ever in flight at once.
  * [6] it stops accepting; the connections, each a task it allocated, stay the server's.
  * [7] and -ENOMEM when its deadline cannot be armed, as for a sleep.
- * [8] the errors of section 22 (-EPROTO, -EMSGSIZE, -ECONNRESET, -EPIPE, -ELOOP, ...); a
- *     cancelled send closes its connection and fails the request: "fails".
+ * [8] the errors of section 22 (-EPROTO, -EMSGSIZE, -ECONNRESET, -EPIPE, -ELOOP, ...; over
+ *     https section 23's too); a cancelled send closes its connection and fails the request:
+ *     "fails".
  * [9] section 23: -EKEYEXPIRED, -EKEYREJECTED, -EPROTO, -ECONNABORTED, -ETIMEDOUT, -ENOTSUP;
  *     "session" is the TLS state (OpenSSL's and about 50 KiB of buffers) the stream keeps.
  * [10] queued: the frames of a cancelled send still go out, whole, with the connection's next
@@ -3173,13 +3174,13 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  * Requests by URL over a keep-alive connection pool, with a timeout for every phase, bodies
  * streamed both ways and redirects followed. Responses are parsed by llhttp in strict mode (the
  * server's parser, section 21); names are resolved and connected by ac_socket_connect_host
- * (section 14, Happy Eyeballs). Only "http://" URLs for now.
+ * (section 14, Happy Eyeballs). "http://" and "https://" URLs.
  *
  * Model. An ac_http_client (one per executor, or several) holds the configuration and the pool:
- * idle connections per host:port. An ac_http_client_request is one exchange: you create it with
- * a method and a URL, add header fields and a body, send it, read the response's head and body,
- * and free it. Freeing a request whose response was read to its end on a kept-alive connection
- * gives the connection back to the pool; otherwise the connection is closed.
+ * idle connections per origin (scheme, host and port). An ac_http_client_request is one exchange:
+ * you create it with a method and a URL, add header fields and a body, send it, read the response's
+ * head and body, and free it. Freeing a request whose response was read to its end on a kept-alive
+ * connection gives the connection back to the pool; otherwise the connection is closed.
  *
  *     struct get { ac_future future; ac_http_client *client; ac_http_client_request *req;
  *                  ac_http_client_request_send_op send;
@@ -3210,8 +3211,16 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  *   - the request line, Host, and the framing: Content-Length for a buffered body (and 0 for a
  *     POST, PUT or PATCH without one), Transfer-Encoding: chunked for a streamed body without a
  *     length; "Connection: close" when the pool keeps nothing (max_idle_per_host 0);
+ *   - HTTPS: a new connection to an "https://" URL is handshaken with ac_tls_connect (section 23)
+ *     before the request goes out, with config.tls or, when that is NULL, a context the client
+ *     makes on its first https connection and frees with itself: the system's CA store, ALPN
+ *     "http/1.1" (made on a blocking thread, section 10: OpenSSL reads the store for about 100 ms,
+ *     which the loop does not wait for). The server's certificate is verified and checked against
+ *     the URL's host (or IP address), which is also sent as SNI. connect_timeout_ms covers the
+ *     lookup, the connection and the handshake together. A refused certificate fails the send with
+ *     -EKEYREJECTED or -EKEYEXPIRED, and ac_http_client_request_tls_verify_error tells why;
  *   - keep-alive: a connection goes back to the pool when its response was read to the end and
- *     the server did not ask to close; at most max_idle_per_host stay idle per host:port, none
+ *     the server did not ask to close; at most max_idle_per_host stay idle per origin, none
  *     longer than idle_timeout_ms (idle ones are checked, and the expired closed, whenever the
  *     pool is used, and all closed by ac_http_client_free). Before a pooled connection is
  *     reused it is checked without waiting: one the server closed (or that has stray bytes) is
@@ -3222,15 +3231,22 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  *     no body; a body is framed by Content-Length, chunked, or the end of the connection;
  *   - redirects: 301, 302 and 303 are followed with GET and no body (HEAD stays HEAD); 307 and
  *     308 with the same method and body, when the body is a buffer (a streamed body cannot be
- *     sent again: the 3xx is the response). A Location that is absolute ("http://h/p"), or
- *     relative to the host ("/p") or to the path ("p", "?q") is followed; the redirect's body is
- *     read and dropped (more than 64 KiB of it: the connection is closed instead). Authorization
- *     and Cookie fields are not sent to another host:port. max_redirects 0 follows none.
+ *     sent again: the 3xx is the response). A Location that is absolute ("http://h/p",
+ *     "https://h/p": either scheme, both ways), relative to the scheme ("//h/p"), the host
+ *     ("/p") or the path ("p", "?q") is followed; the redirect's body is read and dropped (more
+ *     than 64 KiB of it: the connection is closed instead). Authorization, Proxy-Authorization
+ *     and Cookie fields are not sent to another origin: another host, port or scheme (from
+ *     https to http, or the reverse). max_redirects 0 follows none.
  *
  * Errors (every operation's, besides its own):
  *   -EINVAL           a malformed URL or argument (found by the call, before any I/O);
- *   -EPROTONOSUPPORT  a URL (or a redirect's Location) whose scheme is not http;
+ *   -EPROTONOSUPPORT  a URL (or a redirect's Location) whose scheme is neither http nor https;
+ *   -ENOTSUP          an https URL, and asyncc was built without OpenSSL (section 23);
  *   DNS's and connect's (section 14: -ENOENT no such name, -ECONNREFUSED, ...);
+ *   TLS's (section 23), for https: -EKEYREJECTED (an untrusted or self-signed certificate, or
+ *                     one for another host), -EKEYEXPIRED (an expired or not yet valid one),
+ *                     -EPROTO (not TLS, or the server refused the handshake), -ECONNABORTED
+ *                     (closed mid-handshake, or a response truncated without close_notify);
  *   -ETIMEDOUT        a phase's timeout or the deadline ran out (see the configuration);
  *   -EPROTO           the response is not acceptable HTTP: a bad status line, a bad chunk size,
  *                     Content-Length with Transfer-Encoding, two Content-Lengths, whitespace
@@ -3248,7 +3264,8 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  *
  * Cancellation. Cancelling a send or finish closes the request's connection (a request in
  * flight is never given back to the pool) and leaves the request failed with -ECANCELED;
- * cancelling a connect cancels the lookups and attempts (section 14). A body read is
+ * cancelling a connect cancels the lookups and attempts (section 14), and cancelling it during
+ * an https handshake drops the handshake and closes its connection. A body read is
  * cancel-safe: a cancelled read took no body bytes, and the next read goes on (so wrapping it in
  * your own ac_timeout_ms loses nothing; the configured read timeout, however, fails the
  * request). A cancelled streamed write fails the request (part of it may be out).
@@ -3263,7 +3280,8 @@ typedef struct ac_http_client_request ac_http_client_request;
 /* Timeouts and limits. Start from ac_http_client_config_default and change what you need. Every
  * duration must be > 0 and saturates as ac_sleep_ms's does: UINT64_MAX never expires. */
 typedef struct ac_http_client_config {
-    uint64_t connect_timeout_ms;  /* the lookup and the connection (default 10000) */
+    uint64_t connect_timeout_ms;  /* the lookup, the connection and an https handshake
+                                     (default 10000) */
     uint64_t write_timeout_ms;    /* each write of the request (default 30000) */
     uint64_t response_timeout_ms; /* from the request's end to its response head (default 30000) */
     uint64_t read_timeout_ms;     /* each body read waiting for bytes (default 30000) */
@@ -3274,6 +3292,9 @@ typedef struct ac_http_client_config {
     uint32_t max_redirects;       /* redirects followed (default 10; 0: none, the 3xx is it) */
     uint32_t max_headers;         /* fields in a response head (default 100): -EMSGSIZE */
     size_t max_head_bytes;        /* a response head's bytes (default 65536): -EMSGSIZE */
+    ac_tls_context *tls;          /* https: an AC_TLS_CLIENT context (section 23: a CA file,
+                                     ALPN), not owned: it must outlive the client. NULL (the
+                                     default): the client's own, made on first use */
 } ac_http_client_config;
 
 AC_API void ac_http_client_config_default(ac_http_client_config *config);
@@ -3292,12 +3313,12 @@ AC_API uint32_t ac_http_client_idle_connections(const ac_http_client *client);
 
 /* ---- a request ---- */
 
-/* Create a request: `method` an HTTP token ("GET", "POST", ...), `url` "http://host[:port]
+/* Create a request: `method` an HTTP token ("GET", "POST", ...), `url` "http[s]://host[:port]
  * [/path][?query][#fragment]" where host is a name, an IPv4 address or an [IPv6] literal, the
- * port 1-65535 (default 80), the path defaults to "/", the fragment is not sent, and neither a
- * user ("user@") nor a space or control byte is accepted. Both strings are copied. Returns 0
- * and *out, -EINVAL (a malformed method or URL), -EPROTONOSUPPORT (another scheme: "https" is
- * not supported yet) or -ENOMEM. */
+ * port 1-65535 (default 80, or 443 for https), the path defaults to "/", the fragment is not
+ * sent, and neither a user ("user@") nor a space or control byte is accepted. Both strings are
+ * copied. Returns 0 and *out, -EINVAL (a malformed method or URL), -EPROTONOSUPPORT (another
+ * scheme), -ENOTSUP (https in a build without OpenSSL) or -ENOMEM. */
 AC_API int ac_http_client_request_new(ac_http_client *client, const char *method, const char *url,
                                       ac_http_client_request **out);
 
@@ -3323,13 +3344,18 @@ AC_API int ac_http_client_request_set_body(ac_http_client_request *req, const vo
 AC_API int ac_http_client_request_stream_body(ac_http_client_request *req, int64_t length);
 
 /* Send the request on `stream` (a connected stream you hand over: a socketpair, a Unix-domain
- * socket) instead of connecting to the URL's host, which still names the Host field. Takes
+ * socket) instead of connecting to the URL's host, which still names the Host field. The
+ * stream is used as it is: for an https URL hand over a TLS stream (ac_tls_connect). Takes
  * ownership whatever happens (on -EALREADY the stream is closed); the stream is never pooled
  * and is closed with the request, and redirects are not followed. */
 AC_API int ac_http_client_request_set_stream(ac_http_client_request *req, ac_stream *stream);
 
 /* The URL the request is sent to now: the one it was made with, or the last redirect's. */
 AC_API const char *ac_http_client_request_url(const ac_http_client_request *req);
+
+/* Why the last https handshake refused the server's certificate: OpenSSL's X509_V_ERR_* code
+ * (ac_tls_verify_error_string gives its text), 0 when it was verified or not checked yet. */
+AC_API int ac_http_client_request_tls_verify_error(const ac_http_client_request *req);
 
 /* ac_http_client_request_send: connect (or take a pooled connection), write the request head
  *   and a buffered body, and wait for the response head, following redirects. Finishes with

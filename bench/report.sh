@@ -22,7 +22,7 @@ mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
 peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt go node
-    nginx hyper evhttp"
+    nginx hyper evhttp curl"
 benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m bytes_per_task_10m
     timers_1m_wall timers_1m_bytes
     channel_pingpong context_switch
@@ -30,7 +30,7 @@ benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m byte
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
     idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns
     tls_handshakes_per_s tls_handshake_cpu_us tls_bulk_mb_per_s tls_bulk_cpu_us_per_mb
-    ws_messages_per_s ws_cpu_ns"
+    ws_messages_per_s ws_cpu_ns http_client_rps http_client_cpu_ns"
 
 version() { # version COMMAND...: the first line the command prints, or "not installed"
     "$@" 2>&1 | head -n1 || true
@@ -101,6 +101,10 @@ report=$out/report.md
     echo "- Goals (issue 12): TLS handshakes/s within 5 % of nginx (both spend it in OpenSSL);"
     echo "  WebSocket echo messages/s at least Go's and Node's. The goal lines below say whether"
     echo "  this run met them."
+    echo "- HTTP/1.1 client: the same nginx (one process, CPU 0, fresh for each run) answers each"
+    echo "  client on CPU 1 with 100 requests in flight on 100 keep-alive connections: asyncc"
+    echo "  \`bench/http_client_load\`, \`curl --parallel\`, Go's net/http (GOMAXPROCS=1); requests/s"
+    echo "  over the client's wall time and the client's CPU time (user + system) per request."
     echo "- Server CPU time is read in clock ticks (10 ms), so short (--quick) windows are rough."
     echo "- Micro benchmarks: \`bench/peers/micro.sh\` (see bench/README.md)."
     echo
@@ -117,6 +121,10 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
             return "n/a (not a TLS peer: asyncc, nginx and Go are)"
         if (b ~ /^ws_/ && p !~ /^(asyncc|go|node)$/)
             return "n/a (not a WebSocket peer: asyncc, Go and Node are)"
+        if (b ~ /^http_client_/ && p !~ /^(asyncc|curl|go)$/)
+            return "n/a (the HTTP client table: asyncc, curl and Go against nginx)"
+        if (p == "curl")
+            return "n/a (an HTTP client: in the HTTP client table only)"
         if (p ~ /^(nginx|hyper|evhttp)$/ && b !~ /^(http|tls)_/)
             return "n/a (an HTTP server: in the HTTP and TLS tables only)"
         if (p ~ /^(asyncc_libevent|libevent|threads|ucontext|tokio_ct|tokio_mt)$/ && b ~ /^http_/)
@@ -200,6 +208,8 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "tls_bulk_cpu_us_per_mb") return "TLS 1.3 bulk, one connection: server CPU time per MB"
         if (b == "ws_messages_per_s") return "WebSocket echo, 100 connections: messages per second"
         if (b == "ws_cpu_ns") return "WebSocket echo, 100 connections: server CPU time per message"
+        if (b == "http_client_rps") return "HTTP/1.1 client against nginx, 100 in flight: requests per second"
+        if (b == "http_client_cpu_ns") return "HTTP/1.1 client against nginx, 100 in flight: client CPU time per request"
         if (b == "await") return "AWAIT of a ready future"
         if (b == "spawn") return "spawn + run + join of a trivial task"
         if (b == "spawn_bulk_1m") return "spawn 1 M tasks, then join them all: per task"
@@ -271,6 +281,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["nginx"] = "HTTP and TLS only: nginx, one process serving (`master_process off`), `return 200` (TLS: and a 16 MiB file) from a configuration `bench/run` writes"
         what["hyper"] = "HTTP only: `bench/peers/rust/src/bin/http_hyper.rs`: hyper 0.14 on tokio'"'"'s current-thread runtime"
         what["evhttp"] = "HTTP only: `bench/peers/http_evhttp.c`: libevent'"'"'s evhttp, callbacks"
+        what["curl"] = "HTTP client only: `curl --parallel --parallel-max 100` over a list of the URL (asyncc: `bench/http_client_load.c`; Go: `bench/peers/go/http_client`)"
         for (j = 1; j <= np; j++) {
             p = peers[j]
             printf "| %s | %s | %s |\n", p, (p in what) ? what[p] : "", \

@@ -2,8 +2,10 @@
  * fetch_many.c — fetch many URLs at once: at most K in flight, each with its own timeout (the
  * concurrent fetcher the Rust async book ends with).
  *
- *   fetch_many [--parallel K] [--timeout-ms N] URL...
+ *   fetch_many [--parallel K] [--timeout-ms N] [--ca FILE] URL...
  *
+ * URLs are http:// or https://; https servers are verified against the system's CA store, or
+ * against the CAs in FILE (PEM) with --ca.
  * K workers (default 4) share the list: each takes the next URL, fetches it over the client's
  * keep-alive pool, and takes another. Once every URL is done, one line per URL, in the order
  * given:
@@ -11,6 +13,7 @@
  *   http://127.0.0.1:8080/a.txt 200 1048576 bytes
  *   http://127.0.0.1:8080/missing 404 153 bytes
  *   http://10.255.255.1/ error: Connection timed out
+ *   https://self-signed.example/ error: Key was rejected by service (self-signed certificate)
  *
  * Redirects are followed (up to 10). The exit status is the number of URLs that failed or
  * answered 4xx/5xx (at most 100), or 125 for a bad command line.
@@ -37,6 +40,7 @@ struct fetch {
     ac_http_client_request *req;
     int status;
     int n;
+    int verify_error; /* why an https server's certificate was refused, or 0 */
     uint64_t bytes;
     ac_http_client_request_send_op send;
     ac_http_client_response_read_body_op read;
@@ -58,6 +62,8 @@ ASYNC_FN(fetch)
     }
     ASYNC_RETURN(self->status);
 ASYNC_FINALLY
+    if (self->req)
+        self->verify_error = ac_http_client_request_tls_verify_error(self->req);
     ac_http_client_request_free(self->req); /* back to the pool, or closed */
 ASYNC_END
 
@@ -70,6 +76,7 @@ static ac_future *fetch(struct fetch *self, ac_http_client *client, const char *
 
 struct result {
     int rc; /* the status, or a negative errno */
+    int verify_error;
     uint64_t bytes;
 };
 
@@ -97,6 +104,7 @@ ASYNC_FN(worker)
             ac_timeout_ms(&self->timeout, self->work->timeout_ms,
                           fetch(&self->fetch, self->work->client, self->work->urls[self->i])));
         self->work->results[self->i].bytes = self->fetch.bytes;
+        self->work->results[self->i].verify_error = self->fetch.verify_error;
     }
 ASYNC_END
 
@@ -109,7 +117,7 @@ static ac_future *worker(struct worker *self, struct work *work)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: fetch_many [--parallel K] [--timeout-ms N] URL...\n");
+    fprintf(stderr, "usage: fetch_many [--parallel K] [--timeout-ms N] [--ca FILE] URL...\n");
     return USAGE_EXIT;
 }
 
@@ -124,6 +132,9 @@ static unsigned long positive(const char *text)
 int main(int argc, char **argv)
 {
     struct work work = {.timeout_ms = DEFAULT_TIMEOUT_MS};
+    ac_http_client_config config;
+    ac_tls_config tls = {.alpn = "http/1.1"};
+    ac_tls_context *ca_context = NULL;
     ac_task *tasks[MAX_PARALLEL];
     struct worker frame;
     ac_task_join_op join;
@@ -136,6 +147,8 @@ int main(int argc, char **argv)
             parallel = positive(argv[arg + 1]);
         else if (strcmp(argv[arg], "--timeout-ms") == 0)
             work.timeout_ms = positive(argv[arg + 1]);
+        else if (strcmp(argv[arg], "--ca") == 0)
+            tls.ca_file = argv[arg + 1];
         else
             return usage();
         if (parallel == 0 || parallel > MAX_PARALLEL || work.timeout_ms == 0)
@@ -143,11 +156,19 @@ int main(int argc, char **argv)
     }
     if (arg >= argc)
         return usage();
+    /* The client's https context: the default one trusts the system's CAs; ours trusts FILE's.
+     * It must outlive the client. */
+    ac_http_client_config_default(&config);
+    if (tls.ca_file && (rc = ac_tls_context_new(AC_TLS_CLIENT, &tls, &ca_context)) < 0) {
+        fprintf(stderr, "fetch_many: %s: %s\n", tls.ca_file, ac_strerror(rc));
+        return USAGE_EXIT;
+    }
+    config.tls = ca_context;
     work.urls = argv + arg;
     work.count = argc - arg;
     work.results = calloc((size_t)work.count, sizeof *work.results);
     ex = ac_executor_new();
-    if (!work.results || !ex || (rc = ac_http_client_new(ex, NULL, &work.client)) < 0) {
+    if (!work.results || !ex || (rc = ac_http_client_new(ex, &config, &work.client)) < 0) {
         fprintf(stderr, "fetch_many: out of memory\n");
         return 1;
     }
@@ -165,7 +186,10 @@ int main(int argc, char **argv)
 
     for (i = 0; i < work.count; i++) {
         const struct result *r = &work.results[i];
-        if (r->rc < 0)
+        if (r->rc < 0 && r->verify_error)
+            printf("%s error: %s (%s)\n", work.urls[i], ac_strerror(r->rc),
+                   ac_tls_verify_error_string(r->verify_error));
+        else if (r->rc < 0)
             printf("%s error: %s\n", work.urls[i], ac_strerror(r->rc));
         else
             printf("%s %d %llu bytes\n", work.urls[i], r->rc, (unsigned long long)r->bytes);
@@ -173,6 +197,7 @@ int main(int argc, char **argv)
     }
     ac_http_client_free(work.client);
     ac_executor_free(ex);
+    ac_tls_context_free(ca_context);
     free(work.results);
     return failures < MAX_EXIT_FAILURES ? failures : MAX_EXIT_FAILURES;
 }

@@ -12,6 +12,10 @@
  * response was read to its end on a kept-alive connection with nothing left over, does the
  * connection go back to the pool. Every failure, and every cancel of an operation in flight,
  * closes it: a connection whose state is unknown is never reused.
+ *
+ * HTTPS is the same exchange over a TLS stream (tls.c): a new connection to an https origin is
+ * handshaken before the request is written, and the pool keys connections by origin (scheme,
+ * host, port), so a plain connection never serves an https URL nor the reverse.
  */
 #include "http_internal.h"
 
@@ -48,18 +52,20 @@ struct response_field {
     uint32_t name, value; /* offsets into the response's text */
 };
 
-/* An idle connection in the pool. */
+/* An idle connection in the pool, for its origin: scheme, host and port. */
 struct pooled {
     struct pooled *next;
     ac_stream *stream;
     ac_instant idle_since;
     uint16_t port;
+    int tls;
     char host[]; /* without brackets */
 };
 
 struct ac_http_client {
     ac_executor *ex;
     ac_http_client_config config;
+    ac_tls_context *own_tls; /* made on the first https connection when config.tls is NULL */
     struct pooled *idle; /* most recently used first */
     uint32_t idle_count;
     uint32_t requests; /* not freed yet */
@@ -70,6 +76,7 @@ struct url {
     char *host;   /* a name or an address, without the brackets of an IPv6 literal */
     char *target; /* the path and query: "/a?b" */
     uint16_t port;
+    int tls; /* https */
 };
 
 struct ac_http_client_request {
@@ -83,6 +90,11 @@ struct ac_http_client_request {
     int phase;
     int redirects;
     ac_instant deadline;
+    ac_instant connect_deadline; /* connect_timeout_ms covers the lookup, connect and handshake */
+    ac_tls_connect_op handshake; /* an https connection's: awaited by the send, which holds
+                                  * no room for it (section 23 comes after the send's op) */
+    ac_spawn_blocking_owned_op make_tls; /* the client's own context, made off the loop */
+    ac_tls_context **tls_slot;           /* its result, until make_tls owns it */
 
     /* the request */
     char *method;
@@ -171,13 +183,19 @@ static size_t scheme_length(const char *s)
     return strncmp(s + i, "://", 3) == 0 ? i : 0;
 }
 
-/* "" (80), or 1-65535 in decimal. */
-static int parse_port(const char *s, size_t len, uint16_t *port)
+/* The port a URL without one means. */
+static uint16_t default_port(int tls)
+{
+    return tls ? 443 : 80;
+}
+
+/* "" (the scheme's default), or 1-65535 in decimal. */
+static int parse_port(const char *s, size_t len, int tls, uint16_t *port)
 {
     unsigned long value = 0;
     size_t i;
     if (len == 0) {
-        *port = 80;
+        *port = default_port(tls);
         return 0;
     }
     if (len > 5)
@@ -218,8 +236,9 @@ static int url_parse(const char *url, struct url *out)
     *out = (struct url){0};
     if (!scheme)
         return -EINVAL;
-    if (scheme != 4 || strncasecmp(url, "http", 4) != 0)
-        return -EPROTONOSUPPORT;
+    if ((scheme != 4 && scheme != 5) || strncasecmp(url, "https", scheme) != 0)
+        return -EPROTONOSUPPORT; /* "http" or "https": the prefixes of "https" that long */
+    out->tls = scheme == 5;
     for (i = 0; url[i]; i++)
         if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f || i >= URL_MAX)
             return -EINVAL; /* nothing that could split the request line */
@@ -246,11 +265,12 @@ static int url_parse(const char *url, struct url *out)
     if (after < authority + authority_len) {
         if (*after != ':')
             return -EINVAL;
-        rc = parse_port(after + 1, (size_t)(authority + authority_len - after - 1), &out->port);
+        rc = parse_port(after + 1, (size_t)(authority + authority_len - after - 1), out->tls,
+                        &out->port);
         if (rc < 0)
             return rc;
     } else {
-        out->port = 80;
+        out->port = default_port(out->tls);
     }
     target = authority + authority_len;
     target_len = strcspn(target, "#");
@@ -272,7 +292,7 @@ static int url_parse(const char *url, struct url *out)
     return 0;
 }
 
-/* "host", "[v6]", with ":port" unless it is 80. */
+/* "host", "[v6]", with ":port" unless it is the scheme's default. */
 static int add_authority(struct text *t, const struct url *u)
 {
     char port[8];
@@ -280,7 +300,13 @@ static int add_authority(struct text *t, const struct url *u)
     snprintf(port, sizeof port, ":%u", (unsigned)u->port);
     if ((v6 && text_add(t, "[") < 0) || text_add(t, u->host) < 0 || (v6 && text_add(t, "]") < 0))
         return -ENOMEM;
-    return u->port == 80 ? 0 : text_add(t, port);
+    return u->port == default_port(u->tls) ? 0 : text_add(t, port);
+}
+
+/* RFC 6454: the same scheme, host and port. */
+static int same_origin(const struct url *u, int tls, const char *host, uint16_t port)
+{
+    return u->tls == tls && u->port == port && strcasecmp(u->host, host) == 0;
 }
 
 /* The absolute URL a Location field points to, from the request's current one (RFC 3986 5.2,
@@ -290,14 +316,16 @@ static int resolve_location(const ac_http_client_request *req, const char *locat
     struct text t = {0};
     size_t path_len;
     int rc;
+    const char *scheme = req->where.tls ? "https:" : "http:";
     *out = NULL;
     if (!location || !*location)
         return -EPROTO;
     if (scheme_length(location))
         rc = text_add(&t, location);
     else if (location[0] == '/' && location[1] == '/')
-        rc = text_add(&t, "http:") < 0 ? -ENOMEM : text_add(&t, location);
-    else if ((rc = text_add(&t, "http://")) == 0 && (rc = add_authority(&t, &req->where)) == 0) {
+        rc = text_add(&t, scheme) < 0 ? -ENOMEM : text_add(&t, location);
+    else if ((rc = text_add(&t, scheme)) == 0 && (rc = text_add(&t, "//")) == 0 &&
+             (rc = add_authority(&t, &req->where)) == 0) {
         path_len = strcspn(req->where.target, "?");
         if (location[0] == '/') {
             path_len = 0;
@@ -320,15 +348,20 @@ static int resolve_location(const ac_http_client_request *req, const char *locat
 /* ---- the pool ---- */
 
 /* An idle connection can be reused when nothing has arrived on it: not the end of file of a
- * server that closed it, and no stray bytes. Looked at without waiting (MSG_PEEK). */
-static int is_reusable(ac_stream *stream)
+ * server that closed it, and no stray bytes. Looked at without waiting (MSG_PEEK on the
+ * socket). Over TLS, what arrived may be records that carry no data (a TLS 1.3 session ticket,
+ * a key update): a read that only tries lets OpenSSL take those, and says -EAGAIN when no data,
+ * close_notify or error came with them. */
+static int is_reusable(ac_stream *stream, int tls)
 {
     char byte;
     ssize_t n;
     if (ac_stream_buffered(stream, NULL) > 0)
         return 0;
     n = recv(ac_io_fd(ac_stream_io(stream)), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 1;
+    return n > 0 && tls && ac_stream_read_raw_(stream, &byte, 1, NULL) == -EAGAIN;
 }
 
 static void pool_drop(ac_http_client *client, struct pooled **link)
@@ -356,7 +389,7 @@ static void pool_sweep(ac_http_client *client)
     }
 }
 
-/* An idle connection to host:port that is still good, or NULL. */
+/* An idle connection to the URL's origin that is still good, or NULL. */
 static ac_stream *pool_take(ac_http_client *client, const struct url *u)
 {
     struct pooled **link = &client->idle;
@@ -364,11 +397,11 @@ static ac_stream *pool_take(ac_http_client *client, const struct url *u)
     while (*link) {
         struct pooled *p = *link;
         ac_stream *stream;
-        if (p->port != u->port || strcasecmp(p->host, u->host) != 0) {
+        if (!same_origin(u, p->tls, p->host, p->port)) {
             link = &p->next;
             continue;
         }
-        if (!is_reusable(p->stream)) {
+        if (!is_reusable(p->stream, p->tls)) {
             pool_drop(client, link);
             continue;
         }
@@ -381,7 +414,7 @@ static ac_stream *pool_take(ac_http_client *client, const struct url *u)
     return NULL;
 }
 
-/* Keep `stream` idle for host:port, or close it when the host has its share already. */
+/* Keep `stream` idle for the URL's origin, or close it when the origin has its share already. */
 static void pool_put(ac_http_client *client, const struct url *u, ac_stream *stream)
 {
     size_t host_len = strlen(u->host);
@@ -389,7 +422,7 @@ static void pool_put(ac_http_client *client, const struct url *u, ac_stream *str
     struct pooled *p;
     pool_sweep(client);
     for (p = client->idle; p; p = p->next)
-        same += p->port == u->port && strcasecmp(p->host, u->host) == 0;
+        same += same_origin(u, p->tls, p->host, p->port);
     p = same < client->config.max_idle_per_host ? malloc(sizeof *p + host_len + 1) : NULL;
     if (!p) {
         ac_stream_close(stream);
@@ -398,6 +431,7 @@ static void pool_put(ac_http_client *client, const struct url *u, ac_stream *str
     p->stream = stream;
     p->idle_since = ac_now();
     p->port = u->port;
+    p->tls = u->tls;
     memcpy(p->host, u->host, host_len + 1);
     p->next = client->idle;
     client->idle = p;
@@ -708,6 +742,69 @@ static int may_retry(ac_http_client_request *req, int err)
     return 1;
 }
 
+/* ---- https ---- */
+
+/* The context of the client's handshakes: the configuration's, or its own. */
+static ac_tls_context *tls_context(const ac_http_client *client)
+{
+    return client->config.tls ? client->config.tls : client->own_tls;
+}
+
+/* The client's own context (the system's CAs, ALPN "http/1.1") is made on a blocking thread:
+ * reading the system's CA store takes OpenSSL about 100 ms, which the loop must not wait for.
+ * The job's argument is a heap slot for it. */
+static int make_context(void *slot)
+{
+    static const ac_tls_config defaults = {.alpn = "http/1.1"};
+    return ac_tls_context_new(AC_TLS_CLIENT, &defaults, slot);
+}
+
+static void drop_context(void *slot)
+{
+    ac_tls_context_free(*(ac_tls_context **)slot);
+    free(slot);
+}
+
+/* Before make_own_context: the slot. 0 or -ENOMEM. */
+static int own_context_slot(ac_http_client_request *req)
+{
+    req->tls_slot = calloc(1, sizeof *req->tls_slot);
+    return req->tls_slot ? 0 : -ENOMEM;
+}
+
+static ac_future *make_own_context(ac_http_client_request *req)
+{
+    ac_tls_context **slot = req->tls_slot;
+    req->tls_slot = NULL; /* the op's now, whatever happens */
+    return ac_spawn_blocking_owned(&req->make_tls, make_context, slot, drop_context);
+}
+
+/* After make_own_context finished with `rc`: the client keeps the context (unless another
+ * request made one meanwhile). Returns rc. */
+static int adopt_own_context(ac_http_client_request *req, int rc)
+{
+    ac_tls_context **slot = req->make_tls.arg;
+    if (!slot)
+        return rc;
+    if (rc == 0 && !req->client->own_tls) {
+        req->client->own_tls = *slot;
+        *slot = NULL;
+    }
+    drop_context(slot);
+    return rc;
+}
+
+/* The handshake over the request's new connection, which it takes: the host name is checked
+ * and sent as SNI, in what is left of the connect timeout. */
+static ac_future *handshake(ac_http_client_request *req)
+{
+    ac_stream *lower = req->stream;
+    uint64_t left = http_ms_until(req->connect_deadline);
+    req->stream = NULL;
+    return ac_tls_connect(&req->handshake, tls_context(req->client), lower, req->where.host,
+                          left == UINT64_MAX ? 0 : left); /* 0: no limit */
+}
+
 /* ---- building what is written ---- */
 
 static int add_framing(ac_http_client_request *req)
@@ -791,7 +888,8 @@ static int redirect_check(const ac_http_client_request *req)
     return req->redirects >= (int)req->client->config.max_redirects ? -ELOOP : 1;
 }
 
-/* The fields that carry credentials do not follow a redirect to another host:port. */
+/* The fields that carry credentials do not follow a redirect to another origin (scheme, host,
+ * port: not from https to http either). */
 static int drop_credentials(ac_http_client_request *req)
 {
     struct text kept = {0};
@@ -825,7 +923,7 @@ static int follow_redirect(ac_http_client_request *req)
         free(url);
         return rc;
     }
-    if ((next.port != req->where.port || strcasecmp(next.host, req->where.host) != 0) &&
+    if (!same_origin(&req->where, next.tls, next.host, next.port) &&
         (rc = drop_credentials(req)) < 0) {
         url_free(&next);
         free(url);
@@ -914,16 +1012,32 @@ ASYNC_FN(ac_http_client_request_send_op)
                 self->req->stream = pool_take(self->req->client, &self->req->where);
                 self->req->reused = self->req->stream != NULL;
             }
+            if (!self->req->stream && self->req->where.tls && !tls_context(self->req->client)) {
+                if (own_context_slot(self->req) < 0)
+                    ASYNC_RETURN(request_fail(self->req, -ENOMEM));
+                AWAIT_INTO(self->rc, make_own_context(self->req));
+                self->rc = adopt_own_context(self->req, self->rc);
+                if (self->rc < 0)
+                    ASYNC_RETURN(request_fail(self->req, self->rc));
+            }
             if (!self->req->stream) {
                 if (wait_ms(self->req, self->req->client->config.connect_timeout_ms) == 0)
                     ASYNC_RETURN(request_fail(self->req, -ETIMEDOUT));
+                self->req->connect_deadline = http_deadline_after(
+                    wait_ms(self->req, self->req->client->config.connect_timeout_ms));
                 AWAIT_INTO(self->rc,
-                           ac_socket_connect_host(
-                               &self->connect, self->req->client->ex, self->req->where.host,
-                               self->req->where.port,
-                               wait_ms(self->req, self->req->client->config.connect_timeout_ms)));
+                           ac_socket_connect_host(&self->connect, self->req->client->ex,
+                                                  self->req->where.host, self->req->where.port,
+                                                  http_ms_until(self->req->connect_deadline)));
                 if (self->rc == 0)
                     self->rc = ac_stream_from_io(self->connect.conn, &self->req->stream);
+                if (self->rc == 0 && self->req->where.tls &&
+                    http_ms_until(self->req->connect_deadline) == 0)
+                    self->rc = -ETIMEDOUT;
+                if (self->rc == 0 && self->req->where.tls) {
+                    AWAIT_INTO(self->rc, handshake(self->req));
+                    self->req->stream = self->req->handshake.stream;
+                }
                 if (self->rc < 0)
                     ASYNC_RETURN(request_fail(self->req, self->rc));
             }
@@ -1125,6 +1239,10 @@ int ac_http_client_request_new(ac_http_client *client, const char *method, const
         return -EINVAL;
     if ((rc = url_parse(url, &where)) < 0)
         return rc;
+    if (where.tls && !ac_tls_available()) {
+        url_free(&where);
+        return -ENOTSUP;
+    }
     req = calloc(1, sizeof *req);
     if (req) {
         req->method = copy_of(method, strlen(method));
@@ -1225,6 +1343,11 @@ const char *ac_http_client_request_url(const ac_http_client_request *req)
     return req->url;
 }
 
+int ac_http_client_request_tls_verify_error(const ac_http_client_request *req)
+{
+    return req->handshake.verify_error;
+}
+
 /* ---- the client ---- */
 
 void ac_http_client_config_default(ac_http_client_config *config)
@@ -1282,6 +1405,7 @@ void ac_http_client_free(ac_http_client *client)
     }
     while (client->idle)
         pool_drop(client, &client->idle);
+    ac_tls_context_free(client->own_tls);
     free(client);
 }
 

@@ -117,8 +117,8 @@ ASYNC_FN(origin)
     } else if (path_is(self, "/to-other-host")) {
         snprintf(self->text, sizeof self->text, "http://localhost:%u/credentials", (unsigned)port);
         AWAIT_TRY(self->n, redirect(self, 302, self->text));
-    } else if (path_is(self, "/to-https")) {
-        AWAIT_TRY(self->n, redirect(self, 302, "https://127.0.0.1/"));
+    } else if (path_is(self, "/to-ftp")) {
+        AWAIT_TRY(self->n, redirect(self, 302, "ftp://127.0.0.1/"));
     } else if (path_is(self, "/to-nowhere")) {
         AWAIT_TRY(self->n, redirect(self, 302, ""));
     } else if (path_is(self, "/to-query") && !*ac_http_request_query(self->req)) {
@@ -766,7 +766,7 @@ START_TEST(redirects_are_followed_up_to_the_limit)
     ck_assert_int_eq(get(client, &f, "/loop"), -ELOOP);
     ck_assert_int_eq(ac_http_client_idle_connections(client), 0);
     /* Where a redirect may not go. */
-    ck_assert_int_eq(get(client, &f, "/to-https"), -EPROTONOSUPPORT);
+    ck_assert_int_eq(get(client, &f, "/to-ftp"), -EPROTONOSUPPORT);
     ck_assert_int_eq(get(client, &f, "/to-nowhere"), -EPROTO);
     ck_assert_int_eq(get(client, &f, "/to-query"), 200);
     ck_assert_str_eq(f.data, "hello\n"); /* from "/to-query?from=query" */
@@ -1005,7 +1005,9 @@ START_TEST(urls_are_checked)
         const char *url;
         int rc;
     } cases[] = {
-        {"https://example.com/", -EPROTONOSUPPORT},
+        {"HTTPS://[::1]:8443/p", 0},
+        {"httpx://example.com/", -EPROTONOSUPPORT},
+        {"htt://example.com/", -EPROTONOSUPPORT},
         {"ftp://example.com/", -EPROTONOSUPPORT},
         {"example.com/", -EINVAL},
         {"http://", -EINVAL},
@@ -1078,6 +1080,12 @@ START_TEST(the_request_line_and_host_follow_the_url)
     expect_request_bytes("http://Example.com?x", "POST",
                          "POST /?x HTTP/1.1\r\nHost: Example.com\r\nAccept: */*\r\n"
                          "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    /* https's default port is 443 (the stream handed over is used as it is: no handshake) */
+    expect_request_bytes("https://a:443/", "GET",
+                         "GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+    expect_request_bytes("https://a:80/", "GET",
+                         "GET / HTTP/1.1\r\nHost: a:80\r\nAccept: */*\r\n"
+                         "Connection: close\r\n\r\n");
 }
 END_TEST
 

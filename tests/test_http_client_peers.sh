@@ -3,7 +3,9 @@
 #   - nginx (config: tests/nginx/client.conf), one process on a loopback port, every path under
 #     a temporary directory: files by Content-Length, a chunked body, a redirect, a 404, and
 #     keep-alive (its access log shows one connection for every request);
-#   - python3 -m http.server: HTTP/1.0, a connection per request, a directory redirect.
+#   - python3 -m http.server: HTTP/1.0, a connection per request, a directory redirect;
+#   - nginx serving TLS (tests/nginx/https.conf, certificates by tests/tls_make_certs.sh):
+#     https with --ca, kept alive, and refused without it (the system's CAs do not know ours).
 # Bodies are counted byte for byte against the files served. Every client runs under `timeout`;
 # under the valgrind build ($ASYNCC_RUN_PREFIX) fetch_many runs under valgrind, which fails it
 # (exit 99) on a leak or memory error.
@@ -19,9 +21,10 @@ work=$(mktemp -d)
 nginx_pid=
 python_pid=
 silent_pid=
+tls_nginx_pid=
 cleanup() {
     local pid
-    for pid in $nginx_pid $python_pid $silent_pid; do
+    for pid in $nginx_pid $python_pid $silent_pid $tls_nginx_pid; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -37,8 +40,9 @@ fail() {
     exit 1
 }
 
-for tool in nginx python3 curl timeout; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (./run installs nginx, python3, curl)"
+for tool in nginx python3 curl timeout openssl; do
+    command -v "$tool" >/dev/null ||
+        fail "$tool is missing (./run installs nginx, python3, curl, openssl)"
 done
 
 free_port() {
@@ -130,4 +134,33 @@ $output"
 grep -Eqx "$base/chunked 200 [0-9]+ bytes" <<<"$output" ||
     fail "python: the directory redirect: $output"
 grep -Eqx "$base/missing 404 [0-9]+ bytes" <<<"$output" || fail "python: no 404 line in $output"
+
+echo "nginx over TLS: https with --ca on one kept-alive connection; refused without it"
+mkdir -p "$work/tls"
+bash "$source_dir/tests/tls_make_certs.sh" "$work/tls" >/dev/null 2>&1
+port=$(free_port)
+sed -e "s|@WORK@|$work/tls|g" -e "s|@PORT@|$port|g" "$source_dir/tests/nginx/https.conf" \
+    >"$work/tls/nginx.conf"
+nginx -p "$work/tls" -e "$work/tls/nginx.err" -c "$work/tls/nginx.conf" &
+tls_nginx_pid=$!
+wait_for_port "$port"
+base=https://localhost:$port
+fetch --parallel 1 --ca "$work/tls/ca.pem" "$base/hello.txt" "$base/moved" "$base/hello.txt"
+[[ $status -eq 0 ]] || fail "fetch_many over TLS exited with $status: $output"
+[[ $output == "$base/hello.txt 200 17 bytes
+$base/moved 200 17 bytes
+$base/hello.txt 200 17 bytes" ]] || fail "nginx over TLS: got
+$output"
+# nginx logs a request after its response has gone: wait (at most 10 s) for the fourth line
+for ((tries = 0; tries < 100; tries++)); do
+    [[ $(wc -l <"$work/tls/access.log") -ge 4 ]] && break
+    sleep 0.1
+done
+connections=$(cut -d' ' -f1 "$work/tls/access.log" | sort -u | wc -l)
+[[ $connections -eq 1 ]] ||
+    fail "nginx over TLS saw $connections connections, not 1: $(cat "$work/tls/access.log")"
+fetch "$base/hello.txt"
+[[ $status -eq 1 ]] || fail "fetch_many without --ca exited with $status: $output"
+reason="Key was rejected by service (unable to get local issuer"
+[[ $output == "$base/hello.txt error: $reason"* ]] || fail "fetch_many without --ca: $output"
 echo "ok"

@@ -1,0 +1,3 @@
+module asyncc/bench/peers/go/http_client
+
+go 1.19
