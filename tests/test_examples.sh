@@ -164,8 +164,11 @@ done
 
 echo "connect_many: one open port, one closed port"
 # Port 1 on the loopback: nothing listens there (binding it needs privileges, and no test does).
+# Neither attempt should meet its limit: a generous one, since a first poll under valgrind on a
+# busy machine can take longer than the default second.
 status=0
-output=$(timeout "$limit" "${run_prefix[@]}" "$examples/connect_many" "127.0.0.1:$port" 127.0.0.1:1) || status=$?
+output=$(timeout "$limit" "${run_prefix[@]}" "$examples/connect_many" --timeout-ms 30000 \
+    "127.0.0.1:$port" 127.0.0.1:1) || status=$?
 printf '%s\n' "$output"
 expect_status 1 "connect_many"
 grep -Eqx "127\.0\.0\.1:$port: connected in [0-9]+ ms" <<<"$output" || fail "connect_many: no 'connected' line"
@@ -328,8 +331,9 @@ udp_pid=$bg_pid udp_out=$bg_fd
 next_match "$udp_out" '^listening on 127\.0\.0\.1:([0-9]+)$'
 udp_port=${BASH_REMATCH[1]}
 status=0
-output=$(timeout "$limit" "${run_prefix[@]}" "$examples/udp_echo" client "127.0.0.1:$udp_port" \
-    hello 'two words' '') || status=$?
+# A generous limit per echo (default 1 s): both ends may run under valgrind on a busy machine.
+output=$(timeout "$limit" "${run_prefix[@]}" "$examples/udp_echo" client --timeout-ms 30000 \
+    "127.0.0.1:$udp_port" hello 'two words' '') || status=$?
 expect_status 0 "udp_echo client"
 [[ $output == $'echo: hello\necho: two words\necho: ' ]] || fail "udp_echo client printed: $output"
 # socat: one datagram per read of stdin; the reply arrives while it waits -t seconds.
@@ -352,7 +356,9 @@ grep -q '^udp_echo: no echo of message 1 within 300 ms$' "$work/udp_timeout.err"
 
 echo "run_many: exit codes, a signal, output sizes, a timeout, at most 2 at once"
 status=0
-timeout "$limit" "${run_prefix[@]}" "$examples/run_many" -j 2 -t 1 'echo hello' 'exit 3' \
+# -t 3: the limit must cut 'sleep 30' short, and no other command may come near it, even when a
+# busy machine takes a second to start a shell.
+timeout "$limit" "${run_prefix[@]}" "$examples/run_many" -j 2 -t 3 'echo hello' 'exit 3' \
     'sleep 30' 'head -c 200000 /dev/zero' 'kill -TERM $$' \
     'n=$(ls /proc/$PPID/task/*/children | xargs cat | wc -w); [ "$n" -le 2 ]' \
     >"$work/run_many.out" 2>"$work/run_many.err" || status=$?

@@ -22,7 +22,9 @@ static ac_future *fetch(struct fetch *self, int page, ac_instant due)
     return ASYNC_NEW(self, fetch, .page = page, .due = due);
 }
 
-/* Prints a line after a short wait; nobody waits for it. */
+/* Prints a line after half a second; nobody waits for it. (Half a second, not a few ms: the
+ * wait is what keeps it running after fetch_all has returned, and a busy machine can take longer
+ * than a few ms over the poll that starts it.) */
 struct log_line {
     ac_future future;
     const char *text;
@@ -30,7 +32,7 @@ struct log_line {
 };
 
 ASYNC_FN(log_line)
-    AWAIT(ac_sleep_ms(&self->nap, 10));
+    AWAIT(ac_sleep_ms(&self->nap, 500));
     printf("log: %s\n", self->text);
 ASYNC_END
 
@@ -54,7 +56,9 @@ struct fetch_all {
 ASYNC_FN(fetch_all)
     self->start = ac_now();
     for (self->i = 0; self->i < PAGES; self->i++) {
-        static const ac_instant latency[PAGES] = {600 * AC_MSEC, 200 * AC_MSEC, 400 * AC_MSEC};
+        /* Far apart: page 1 must still be waiting when it is first polled, and under valgrind
+         * on a busy machine the polls before that can take more than half a second. */
+        static const ac_instant latency[PAGES] = {1500 * AC_MSEC, 500 * AC_MSEC, 1000 * AC_MSEC};
         struct fetch f;
         self->tasks[self->i] =
             ac_spawn(ac_executor_current(), fetch(&f, self->i + 1, self->start + latency[self->i]));

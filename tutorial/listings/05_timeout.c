@@ -65,8 +65,10 @@ int main(void)
 
     if (!ex)
         return 1;
-    ac_block_on(ex, with_limit(&w, 7, 10, 1000)); /* about 50 ms of work: in time */
-    ac_block_on(ex, with_limit(&w, 7, 200, 100)); /* about 1 s of work: too slow */
+    /* Far from the limit either way, so that a busy machine, which wakes each sleep late,
+     * changes nothing. */
+    ac_block_on(ex, with_limit(&w, 7, 10, 5000));  /* about 50 ms of work: in time */
+    ac_block_on(ex, with_limit(&w, 7, 2000, 100)); /* about 10 s of work: too slow */
     ac_executor_free(ex);
     return 0;
 }

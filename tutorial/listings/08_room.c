@@ -83,37 +83,20 @@ static ac_future *client(struct client *self, struct room *room, int id, const c
     return &self->future;
 }
 
-/* What the users do, one step every 20 ms: each step runs to quiet before the next. */
-struct script {
-    ac_future future;
-    struct room *room;
-    ac_mpsc **typing; /* the sender handle of each client's input */
-    ac_sleep_ms_op pause;
-};
-
 static void type(ac_mpsc *input, const char *line)
 {
     ac_mpsc_try_send(input, &line); /* unbounded: never full */
 }
 
-ASYNC_FN(script)
-    printf("alice and bob type at the same time:\n");
-    type(self->typing[0], "hi, everyone");
-    type(self->typing[1], "hello!");
-    AWAIT(ac_sleep_ms(&self->pause, 20));
-    printf("carol hangs up:\n");
-    ac_mpsc_sender_release(self->typing[2]);
-    AWAIT(ac_sleep_ms(&self->pause, 20));
-    printf("the room closes:\n");
-    {
-        const int closing = 1;
-        ac_watch_send(self->room->shutdown, &closing);
-    }
-ASYNC_END
-
-static ac_future *script(struct script *self, struct room *room, ac_mpsc **typing)
+/* Runs every task that is ready until each waits again: one step of what the users do runs to
+ * quiet before the next. A zero sleep finishes on its first poll; block_on's task is queued
+ * behind the clients that are ready, and the turn goes on through the ones they wake. (Not a
+ * sleep of some milliseconds in a task: a busy machine can take longer than that over a poll,
+ * and the sleep would end before the clients have run.) */
+static void settle(ac_executor *ex)
 {
-    return ASYNC_NEW(self, script, .room = room, .typing = typing);
+    ac_sleep_ms_op nap;
+    ac_block_on(ex, ac_sleep_ms(&nap, 0));
 }
 
 int main(void)
@@ -124,7 +107,7 @@ int main(void)
     struct room room;
     ac_mpsc *typing[3];
     struct client c;
-    struct script s;
+    const int closing = 1;
 
     if (!ex || ac_broadcast_new(sizeof(struct message), 16, &room.messages) < 0 ||
         ac_watch_new(sizeof open, &open, &room.shutdown) < 0)
@@ -139,7 +122,15 @@ int main(void)
             return 1;
         ac_task_detach(t);
     }
-    ac_block_on(ex, script(&s, &room, typing));
+    printf("alice and bob type at the same time:\n");
+    type(typing[0], "hi, everyone");
+    type(typing[1], "hello!");
+    settle(ex);
+    printf("carol hangs up:\n");
+    ac_mpsc_sender_release(typing[2]);
+    settle(ex);
+    printf("the room closes:\n");
+    ac_watch_send(room.shutdown, &closing);
     ac_executor_run(ex);               /* until every client has finished */
     ac_mpsc_sender_release(typing[0]); /* carol's went when she hung up */
     ac_mpsc_sender_release(typing[1]);

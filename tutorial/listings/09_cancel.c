@@ -5,7 +5,7 @@
 #include <asyncc.h>
 #include <stdio.h>
 
-/* Yields 1, 2, 3, ..., sleeping `ms` before each item. */
+/* Yields 1, 2, 3, ..., sleeping `ms` after each item: the first comes at once. */
 struct ticks {
     ac_future future;
     uint64_t ms;
@@ -15,8 +15,8 @@ struct ticks {
 
 ASYNC_FN(ticks)
     for (self->item = 1;; self->item++) {
-        AWAIT(ac_sleep_ms(&self->nap, self->ms));
         ASYNC_YIELD(self->item);
+        AWAIT(ac_sleep_ms(&self->nap, self->ms));
     }
 ASYNC_FINALLY
     printf("  generator: closed (%s)\n", ac_strerror(ASYNC_RESULT));
@@ -62,11 +62,13 @@ int main(void)
 
     if (!ex)
         return 1;
-    printf("a slow generator, cancelled at 500 ms while the consumer awaits it:\n");
-    rc = ac_block_on(ex, ac_timeout_ms(&limit, 500, consumer(&c, 200, 0)));
+    /* Each run is cancelled half-way through a wait of a second: a machine that runs every poll
+     * late, by anything up to half a second, still cancels it at the same place. */
+    printf("a slow generator (1 s per item), cancelled at 500 ms while the consumer awaits it:\n");
+    rc = ac_block_on(ex, ac_timeout_ms(&limit, 500, consumer(&c, 1000, 0)));
     printf("  -> %s\n", ac_strerror(rc));
-    printf("a slow consumer, cancelled at 500 ms in its loop body:\n");
-    rc = ac_block_on(ex, ac_timeout_ms(&limit, 500, consumer(&c, 0, 200)));
+    printf("a slow consumer (1 s per item), cancelled at 500 ms in its loop body:\n");
+    rc = ac_block_on(ex, ac_timeout_ms(&limit, 500, consumer(&c, 0, 1000)));
     printf("  -> %s\n", ac_strerror(rc));
     ac_executor_free(ex);
     return 0;
