@@ -31,8 +31,7 @@
 #include <time.h>
 
 enum {
-    TEXT_INITIAL = 512,            /* a request's strings grow from here as a head needs */
-    FIELDS_INITIAL = 16,           /* header field slots, likewise */
+    FIELDS_INITIAL = 16,           /* header field slots grow from here as a head needs */
     RESPONSE_FIELDS_INITIAL = 256, /* the response's header bytes, likewise */
     RESPONSE_FIELDS_MAX = 65536,   /* ac_http_response_add_header's -EMSGSIZE */
     CHUNK_EXTENSIONS_MAX = 4096,   /* chunk-extension bytes in one body: 400 beyond */
@@ -180,17 +179,8 @@ static int text_append(ac_http_request *req, const char *at, size_t len)
     size_t inside = req->text && at >= req->text && at < req->text + req->text_cap
                         ? (size_t)(at - req->text)
                         : SIZE_MAX;
-    if (req->text_cap - req->text_len < len + 1) {
-        size_t cap = req->text_cap ? req->text_cap : TEXT_INITIAL;
-        char *grown;
-        while (cap - req->text_len < len + 1)
-            cap *= 2;
-        grown = realloc(req->text, cap);
-        if (!grown)
-            return -ENOMEM;
-        req->text = grown;
-        req->text_cap = cap;
-    }
+    if (http_text_reserve(&req->text, &req->text_cap, req->text_len, len) < 0)
+        return -ENOMEM;
     memcpy(req->text + req->text_len, inside == SIZE_MAX ? at : req->text + inside, len);
     req->text_len += len;
     return 0;

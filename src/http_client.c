@@ -28,8 +28,7 @@
 #include <sys/uio.h>
 
 enum {
-    TEXT_INITIAL = 512,         /* a growable text starts with this many bytes */
-    FIELDS_INITIAL = 16,        /* response field slots, likewise */
+    FIELDS_INITIAL = 16,        /* response field slots grow from here as a head needs */
     REDIRECT_DRAIN_MAX = 65536, /* a redirect's body is read and dropped up to this much */
     URL_MAX = 65536,            /* a URL (or a redirect's) longer than this is refused */
 };
@@ -130,17 +129,8 @@ struct ac_http_client_request {
 
 static int text_append(struct text *t, const char *data, size_t len)
 {
-    if (t->cap - t->len < len + 1) {
-        size_t cap = t->cap ? t->cap : TEXT_INITIAL;
-        char *grown;
-        while (cap - t->len < len + 1)
-            cap *= 2;
-        grown = realloc(t->data, cap);
-        if (!grown)
-            return -ENOMEM;
-        t->data = grown;
-        t->cap = cap;
-    }
+    if (http_text_reserve(&t->data, &t->cap, t->len, len) < 0)
+        return -ENOMEM;
     memcpy(t->data + t->len, data, len);
     t->len += len;
     t->data[t->len] = '\0'; /* text_append kept room for it; the next append overwrites it */

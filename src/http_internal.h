@@ -8,6 +8,8 @@
 
 #include "internal.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* RFC 9110 5.6.2: tchar. */
@@ -46,6 +48,26 @@ static inline uint64_t http_ms_until(ac_instant deadline)
     if (deadline == UINT64_MAX)
         return UINT64_MAX;
     return deadline > now ? (deadline - now + AC_MSEC - 1) / AC_MSEC : 0;
+}
+
+/* Make room for `more` bytes and a NUL after the `len` bytes at *data (*cap allocated),
+ * doubling from 512 bytes: 0, or -ENOMEM with the text as it was. The server's request strings
+ * and the client's texts grow this way. */
+static inline int http_text_reserve(char **data, size_t *cap, size_t len, size_t more)
+{
+    size_t want;
+    char *grown;
+    if (*cap - len >= more + 1)
+        return 0;
+    want = *cap ? *cap : 512;
+    while (want - len < more + 1)
+        want *= 2;
+    grown = realloc(*data, want);
+    if (!grown)
+        return -ENOMEM;
+    *data = grown;
+    *cap = want;
+    return 0;
 }
 
 #endif /* ASYNCC_HTTP_INTERNAL_H */
