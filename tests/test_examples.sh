@@ -219,29 +219,6 @@ grep -Eqx "127\.0\.0\.1:$full: timed out after [0-9]+ ms" <<<"$output" || fail "
 exec {filler}<&- {bg_fd}<&-
 kill "$backlog_pid"
 
-echo "echo_server: out of file descriptors, it backs off and recovers"
-# With at most 40 fds, 50 connections exhaust it: accept fails with EMFILE while the rest wait in
-# the listen queue. Once they close, the server accepts again and serves a new client.
-start emfile out bash -c 'ulimit -n 40 && exec "$@" 2>&1' _ "${run_prefix[@]}" "$examples/echo_server"
-emfile_pid=$bg_pid emfile_out=$bg_fd
-next_match "$emfile_out" '^listening on 127\.0\.0\.1:([0-9]+)$'
-emfile_port=${BASH_REMATCH[1]}
-held_fds=()
-for ((i = 0; i < 50; i++)); do
-    exec {fd}<>"/dev/tcp/127.0.0.1/$emfile_port"
-    held_fds+=("$fd")
-done
-next_match "$emfile_out" '^echo_server: accept: Too many open files; retrying every 100 ms$'
-for fd in "${held_fds[@]}"; do
-    exec {fd}<&-
-done
-timeout "$limit" nc -N 127.0.0.1 "$emfile_port" <"$work/text" >"$work/text.emfile"
-same "$work/text" "$work/text.emfile" "echo after running out of fds"
-kill -TERM "$emfile_pid"
-finish "$emfile_pid"
-expect_status 0 "echo_server after EMFILE and SIGTERM"
-exec {emfile_out}<&-
-
 # ---- echo_multi: the echo server on 2 executors ----------------------------------------------------
 
 echo "echo_multi: start on 2 executors"
