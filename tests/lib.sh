@@ -81,14 +81,22 @@ finish() {
 # $work/<name>.log, and waits for its first line, "listening on 127.0.0.1:PORT" (every example
 # server prints it). Sets $port and $server_pid (in `pids`).
 serve() {
-    local name=$1 deadline=$((SECONDS + limit))
+    local name=$1
     shift
+    serve_matching "$name" '^listening on 127\.0\.0\.1:([0-9]+)$' "$@"
+}
+
+# serve_matching <name> <pattern> <command...>: serve, for a server whose first line matches
+# <pattern> instead, with the port as its first group (a peer written in another language).
+serve_matching() {
+    local name=$1 pattern=$2 deadline=$((SECONDS + limit))
+    shift 2
     : >"$work/$name.log"
     "$@" >"$work/$name.log" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
-    until [[ $(head -n 1 "$work/$name.log") =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; do
-        ((SECONDS < deadline)) || fail "$name printed no address"
+    until [[ $(head -n 1 "$work/$name.log") =~ $pattern ]]; do
+        ((SECONDS < deadline)) || fail "$name: no first line matching '$pattern' within ${limit}s"
         sleep 0.05
     done
     port=${BASH_REMATCH[1]}
