@@ -765,8 +765,12 @@ AC_API ac_executor *ac_executor_current(void);
 /* The event_base the executor runs on (to add your own libevent events). */
 AC_API struct event_base *ac_executor_base(ac_executor *ex);
 
-/* Run the loop until every task has finished (joined or not) or ac_executor_stop() is called.
- * Returns 0, -EDEADLK when called from inside a poll, or -EDEADLK when tasks remain that
+/* Run the loop until every task has finished (joined or not) and no request from another
+ * thread waits in the inbox, or until ac_executor_stop() is called. So tasks that other threads
+ * spawned (ac_spawn_remote, section 10) before or during the run are run too, even on an
+ * executor that had no task of its own; a spawn posted after run has returned waits for the
+ * next run (to keep the loop waiting for spawns still to come, let a task hold a remote waker
+ * until they are done, or use a runtime: section 26). Returns 0, -EDEADLK when called from inside a poll, or -EDEADLK when tasks remain that
  * nothing can ever wake. Before every turn the loop looks for a wake source, and finds none
  * when all of these hold:
  *   - no task is ready to run;

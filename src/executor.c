@@ -327,6 +327,13 @@ static int turn(ac_executor *ex, bool first)
     return event_base_loop(ex->base, EVLOOP_ONCE);
 }
 
+/* Work for ac_executor_run: a task not finished, or a request from another thread not yet
+ * carried out — a remote spawn is not a task until the loop takes it from the inbox. */
+static bool has_work(ac_executor *ex)
+{
+    return ex->unfinished > 0 || ac_inbox_has_requests_(ex);
+}
+
 int ac_executor_run(ac_executor *ex)
 {
     int rc = refuse_inside_poll("ac_executor_run called from inside a poll");
@@ -334,7 +341,7 @@ int ac_executor_run(ac_executor *ex)
     if (rc)
         return rc;
     resume_after_stop(ex);
-    while (ex->unfinished > 0 && !ex->stopped) {
+    while (has_work(ex) && !ex->stopped) {
         if (ac_nothing_can_wake_(ex))
             return -EDEADLK;
         if (turn(ex, first) < 0)
