@@ -792,10 +792,10 @@ AC_API struct event_base *ac_executor_base(ac_executor *ex);
  *
  * Cost: when no task is ready and the base holds no libevent event of yours, a turn of run or
  * block_on waits in the readiness driver alone (with the epoll backend: one epoll_wait, which
- * a libevent turn needs two for — libevent's, then the driver's). An event of yours on the base,
- * a signal event included, sends every turn through libevent's loop, the only one that sees it:
- * to stop a server on a signal at the lower cost, let the handler write a byte to a pipe that a
- * task reads and then calls ac_executor_stop (the self-pipe trick: bench/echo_asyncc.c). */
+ * a libevent turn needs two for — libevent's, then the driver's). A task waiting in
+ * ac_signal_recv (section 25) keeps it so: to stop a server on SIGTERM, await the signal. An
+ * event of yours on the base, a libevent signal event included, sends every turn through
+ * libevent's loop, the only one that sees it. */
 AC_API int ac_executor_run(ac_executor *ex);
 
 /* Make ac_executor_run / ac_block_on return after the current turn (block_on returns
@@ -3897,8 +3897,8 @@ AC_API ac_future *ac_ws_connect(ac_ws_connect_op *op, ac_stream *stream, const c
  *
  * ac_signal_recv: one pending recv per listener (debug builds abort on a second). Cancel-safe:
  * a cancelled recv reports nothing, and the deliveries it would have reported are the next
- * recv's. Errors: -ECANCELED, and -ENOMEM when libevent cannot watch the executor's
- * self-pipe.
+ * recv's. Errors: -ECANCELED, and -ENOMEM (or the system's error, e.g. -ENOSPC: the epoll
+ * watch limit) when the executor cannot watch its self-pipe.
  * ============================================================================================ */
 
 typedef struct ac_signal ac_signal;

@@ -272,16 +272,16 @@ static int loop_failed(void)
 
 #if AC_IO_DRIVER_WAITS
 /* Whether the readiness driver may do this turn's waiting by itself, and for how long: no task
- * is ready, no libevent event but the executor's own is added (a user's event, the dump
- * signal's, or signal.c's self-pipe while a task waits on a signal, needs libevent's loop to be
- * seen: a signal caught before the wait began, or on another thread, would go unnoticed until
- * the next readiness) and the next sleep is not due yet (libevent's timer fires it). The
- * timeout rounds up, so the wait never ends before the deadline. */
+ * is ready, no libevent event is added but the executor's own (a user's event, or the dump
+ * signal's, needs libevent's loop to be seen: a signal caught before the wait began, or on
+ * another thread, would go unnoticed until the next readiness; signal.c's self-pipe and the
+ * inbox's fd are the driver's loop fds, which end its wait) and the next sleep is not due yet
+ * (libevent's timer fires it). The timeout rounds up, so the wait never ends before the
+ * deadline. */
 static bool driver_can_wait(ac_executor *ex, int *timeout_ms)
 {
     ac_instant deadline, now, ms;
-    if (ex->run_head || ex->run_armed || ex->dump_signal_event || ac_signal_events_(ex) > 0 ||
-        user_events_pending(ex))
+    if (ex->run_head || ex->run_armed || ex->dump_signal_event || user_events_pending(ex))
         return false;
     deadline = ac_timers_next_deadline_(ex);
     if (deadline == UINT64_MAX) {

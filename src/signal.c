@@ -9,8 +9,9 @@
  * The handler runs on whatever thread the kernel picks. It only increments the delivery count
  * and writes a byte to every notifier's pipe, which are async-signal-safe. Each executor reads
  * its pipe with a libevent event (added only while a task waits in a recv, so that an idle
- * listener is no wake source for the deadlock check) and wakes the listeners whose signal's
- * count moved past what they last reported. A listener reports `count - seen`, so a delivery
+ * listener is no wake source for the deadlock check; and watched by the readiness driver
+ * meanwhile, so that the executor keeps waiting in the driver alone: io_driver.h's loop fds)
+ * and wakes the listeners whose signal's count moved past what they last reported. A listener reports `count - seen`, so a delivery
  * that arrives while nobody waits is reported by the next recv, and never twice.
  *
  * Invariants: a notifier is never freed, because a handler on another thread may be walking
@@ -248,6 +249,24 @@ void ac_signal_destroy(ac_signal *sig)
     sig->signo = 0;
 }
 
+/* The first waiter of the executor has its pipe read; the last one stops it. */
+static int hub_watch(struct ac_signal_hub *hub)
+{
+    int rc;
+    if (event_add(hub->event, NULL) < 0)
+        return -ENOMEM;
+    rc = ac_io_driver_watch_loop_fd_(hub->ex, hub->read_fd);
+    if (rc < 0)
+        event_del(hub->event);
+    return rc;
+}
+
+static void hub_unwatch(struct ac_signal_hub *hub)
+{
+    ac_io_driver_unwatch_loop_fd_(hub->ex, hub->read_fd);
+    event_del(hub->event);
+}
+
 static void stop_waiting(ac_signal *sig)
 {
     struct ac_signal_hub *hub;
@@ -256,7 +275,7 @@ static void stop_waiting(ac_signal *sig)
     hub = sig->ex->signals;
     sig->waiter = NULL;
     if (--hub->waiters == 0)
-        event_del(hub->event);
+        hub_unwatch(hub);
 }
 
 int ac_signal_poll_(ac_signal *sig, ac_cx *cx)
@@ -273,10 +292,11 @@ int ac_signal_poll_(ac_signal *sig, ac_cx *cx)
     me = ac_cx_waker(cx);
     if (ASYNCC_DEBUG && sig->waiter && sig->waiter != me)
         ac_misuse_task_(me, "two tasks are receiving from the same ac_signal at once");
-    if (!sig->waiter && hub->waiters++ == 0 && event_add(hub->event, NULL) < 0) {
-        /* Without the event nothing would wake us: say so rather than hang. */
-        hub->waiters--;
-        return -ENOMEM;
+    if (!sig->waiter) {
+        int rc = hub->waiters == 0 ? hub_watch(hub) : 0;
+        if (rc < 0)
+            return rc; /* without the pipe read, nothing would wake us: say so, not hang */
+        hub->waiters++;
     }
     sig->waiter = me;
     return 0;
