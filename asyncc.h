@@ -1025,9 +1025,13 @@ AC_API int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *n
 AC_API int ac_dump_tasks(ac_executor *ex, FILE *out);
 
 /* Dump the tasks to `out` whenever the process receives `signo` (e.g. SIGUSR1: `kill -USR1
- * <pid>` shows where every task is waiting). The signal is handled through libevent, so the
- * dump runs on the loop, between polls. Returns 0, or a negative errno value. Replaces an
- * earlier hook; `signo` 0 removes it. `out` must stay open until the hook is removed.
+ * <pid>` shows where every task is waiting). The hook is an ac_signal listener (section 25) of
+ * the executor's own, so the dump runs on the loop, between polls; deliveries that come
+ * together make one dump. While the hook is set asyncc's handler for `signo` is in place, and
+ * an ac_signal of the same signal sees every delivery too. The hook is no wake source: it does
+ * not keep ac_executor_run from returning. Returns 0, -EINVAL (`out` NULL, or a signal
+ * ac_signal_init refuses) or ac_signal_init's error. Replaces an earlier hook; `signo` 0
+ * removes it (ac_executor_free does too). `out` must stay open until the hook is removed.
  *
  * The dump never blocks the loop, whatever `out` is — a pipe or terminal nobody reads, a full
  * socket. It is formatted into a 64 KiB buffer (tasks beyond it are left out, and a last line
@@ -3883,7 +3887,8 @@ AC_API ac_future *ac_ws_connect(ac_ws_connect_op *op, ac_stream *stream, const c
  * disposition found at the first init (the default action, an ignore, or your own handler). So
  * while an ac_signal for SIGINT exists, Ctrl-C no longer kills the program: it is a message.
  * Do not install another handler for the same signal while asyncc's is in place (your own
- * sigaction, libevent's evsignal_new, or ac_dump_tasks_on_signal): the last one installed wins.
+ * sigaction, or libevent's evsignal_new): the last one installed wins. (ac_dump_tasks_on_signal,
+ * section 11, is a listener like the others: it shares asyncc's handler.)
  * Threads: a signal may be handled on any thread of the process; asyncc's blocking pool blocks
  * every signal on its threads, so that a blocking job never takes one (nor sees EINTR).
  *
