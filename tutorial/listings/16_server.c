@@ -127,9 +127,9 @@ int main(void)
         printf("echo: %s", reply);
     }
 
-    /* Every accept loop sees ac_runtime_stopping and returns; the connections get up to five
+    /* Every accept loop sees ac_runtime_stopping and returns; the connections get up to ten
      * seconds to see their end of file; what is left then would be cancelled. */
-    printf("shutdown: %s\n", ac_strerror(ac_runtime_shutdown(rt, 5000)));
+    printf("shutdown: %s\n", ac_strerror(ac_runtime_shutdown(rt, 10000)));
     for (int i = 0; i < EXECUTORS; i++)
         total += ac_runtime_task_wait(loops[i]);
     printf("%d connections, accepted on %d listeners sharing one port\n", total, EXECUTORS);
