@@ -107,31 +107,40 @@ struct job_call {
 
 static atomic_int calls_live; /* records not freed yet: main prints it */
 
+static void job_call_free(struct job_call *call)
+{
+    pthread_mutex_destroy(&call->lock);
+    free(call);
+    atomic_fetch_sub(&calls_live, 1);
+}
+
+/* Give up one owner's share: the last one frees the record. */
 static void job_call_release(struct job_call *call)
 {
     bool last;
     pthread_mutex_lock(&call->lock);
     last = --call->owners == 0;
     pthread_mutex_unlock(&call->lock);
-    if (last) {
-        pthread_mutex_destroy(&call->lock);
-        free(call);
-        atomic_fetch_sub(&calls_live, 1);
-    }
+    if (last)
+        job_call_free(call);
 }
 
-/* The library's callback, on its thread: write the result down, and wake the task if it waits.
- * It never touches the future: the future may be gone. */
+/* The library's callback, on its thread: write the result down, wake the task if it waits, and
+ * let go of the record in the same step, so that a future which finds the result is its last
+ * owner. It never touches the future: the future may be gone. */
 static void job_call_done(long result, void *user)
 {
     struct job_call *call = user;
+    bool last;
     pthread_mutex_lock(&call->lock);
     call->result = result;
     call->done = true;
     if (call->waker)
         ac_remote_wake(call->waker); /* thread-safe: the task is polled on its own thread */
+    last = --call->owners == 0;
     pthread_mutex_unlock(&call->lock);
-    job_call_release(call);
+    if (last)
+        job_call_free(call);
 }
 
 /* ---- the leaf future: submit on the first poll, finish when the callback has come ---- */
