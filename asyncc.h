@@ -1071,13 +1071,37 @@ AC_API void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms,
 /* ============================================================================================
  * 12. WRITING LEAF FUTURES
  *
- * A leaf future talks to the outside world (a timer, a socket, another thread). Its poll
- * function checks whether what it waits for has happened; if not, it takes the waker from cx,
- * stores it where the event source will find it, and returns ac_pending(). Write the waker down
- * before testing readiness if readiness can change concurrently. When the event happens, call
- * ac_wake(waker): it schedules the task (once, however often it is called) and never polls
- * inline. Its cancel function unregisters the waker and sets state AC_STATE_FINISHED with result
- * -ECANCELED (use ac_leaf_finish).
+ * A leaf future talks to the outside world (a timer, a socket, another thread). It is a struct
+ * that starts with an ac_future header, a vtable (section 4) written by hand, and a constructor
+ * that fills the struct in and returns ac_leaf_init(&op->future, &vtable). The constructor
+ * starts nothing: the first poll does, because a future may be copied (ac_spawn) or dropped
+ * before it is ever polled.
+ *
+ * Poll. Its poll function checks whether what it waits for has happened, and if so finishes
+ * with ac_leaf_finish. If not, it takes the waker from cx, stores it where the event source will
+ * find it, and returns ac_pending(). Every poll that returns pending registers, even when a
+ * waker stored by an earlier poll is still in place: call ac_cx_waker(cx) again (a future's
+ * waker never changes, since one task polls it). Debug builds check each pending poll (section
+ * 11, "lost wake-up"). A leaf may instead poll futures embedded in it with ac_future_poll (an
+ * ac_io_readable_op, section 13): a child that returns pending has registered for it. Write the
+ * waker down before testing readiness if readiness can change concurrently, or test and store
+ * under one lock. Any poll may be spurious — woken with nothing new — so a poll tests again and
+ * never assumes the event happened; a wake that is never made, in contrast, is a task that
+ * hangs.
+ *
+ * Wake. When the event happens, call ac_wake(waker), on the executor's thread: it schedules the
+ * task (once, however often it is called) and never polls inline. Another thread needs a remote
+ * waker (ac_cx_remote_waker, section 10).
+ *
+ * Cancel. Its cancel function unregisters the waker (releases a remote one), cancels the
+ * futures it polls, and sets state AC_STATE_FINISHED with result -ECANCELED (use
+ * ac_leaf_finish). An event source that may still call back afterwards (a library's callback)
+ * must find nothing of the future there: give it a record of its own on the heap, which the
+ * last of the two to let go frees.
+ *
+ * Describe. The vtable's describe function writes what the leaf waits for ("sleep, 120 ms left")
+ * for task dumps and backtraces (section 11). It runs on the executor's thread between polls,
+ * and must not wait. Chapter 18 of the tutorial works through two leaves and their tests.
  * ============================================================================================ */
 
 typedef ac_task *ac_waker;
