@@ -59,9 +59,13 @@ ulimit -n "$hard_limit"
 work=$(mktemp -d)
 server_pid=""
 client_pid=""
-cleanup() {
-    [[ -n $client_pid ]] && kill -TERM "$client_pid" 2>/dev/null && wait "$client_pid" || true
-    [[ -n $server_pid ]] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" || true
+cleanup() { # after a failure: stop what this script started
+    local pid
+    for pid in $client_pid $server_pid; do
+        if kill -TERM "$pid" 2>/dev/null; then
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -223,7 +227,7 @@ server_socket_bytes() { # one object of each socket cache: what a server socket 
     echo
     echo "| connections | setup CPU / conn | in user space | user memory / conn | kernel slab / conn (both ends) | socket buffers / conn (server, idle) | idle CPU / conn / s | CPU / message (1 msg/s each) | in user space |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    for count in $(cut -f1 "$raw" | grep -E '^[0-9]+$' | sort -nu); do
+    while read -r count; do
         row="| $count"
         for metric in setup_cpu_ns_per_conn setup_user_share user_bytes_per_conn \
             slab_bytes_per_conn sockbuf_bytes_per_conn idle_cpu_ns_per_conn_s \
@@ -234,7 +238,7 @@ server_socket_bytes() { # one object of each socket cache: what a server socket 
         done
         echo "$row |"
         largest=$count
-    done
+    done < <(cut -f1 "$raw" | grep -E '^[0-9]+$' | sort -nu)
     echo
     IFS=$'\t' read -r setup _ <<<"$(median "$largest" setup_cpu_ns_per_conn)"
     IFS=$'\t' read -r user _ <<<"$(median "$largest" user_bytes_per_conn)"
