@@ -139,6 +139,8 @@ START_TEST(a_send_waits_for_room_and_its_cancel_passes_the_room_on)
     ck_assert_int_eq(ac_task_abort(t1), 0);
     ck_assert_int_eq(join(ex, t1), -ECANCELED);
     ck_assert_int_eq(join(ex, t2), 0);
+    ac_mpsc_shared_sender_release(first.tx);
+    ac_mpsc_shared_sender_release(second.tx);
     ck_assert_int_eq(ac_mpsc_shared_try_recv(ch, &v), 1);
     ck_assert_int_eq(v, 3);
     ck_assert_int_eq(ac_mpsc_shared_try_recv(ch, &v), -EAGAIN);
@@ -153,8 +155,7 @@ START_TEST(a_send_waits_for_room_and_its_cancel_passes_the_room_on)
     ck_assert_int_eq(ac_mpsc_shared_try_recv(ch, &v), 1);
     ck_assert_int_eq(v, 3);
     ck_assert_int_eq(ac_mpsc_shared_try_send(ch, &v), 0); /* no room left reserved */
-    ac_mpsc_shared_sender_release(first.tx);
-    ac_mpsc_shared_sender_release(second.tx);
+    ac_mpsc_shared_sender_release(ch);
     ac_mpsc_shared_receiver_release(ch); /* discards the queued value, frees the channel */
     ac_executor_free(ex);
 }
