@@ -4157,7 +4157,8 @@ AC_API ac_future *ac_process_wait(ac_process_wait_op *op, ac_process *process);
  *
  * What may cross threads, and what may not.
  *   - Thread-safe (any thread, an executor of this runtime or a plain one): ac_runtime_spawn,
- *     ac_runtime_executors, ac_runtime_task_detach, ac_runtime_task_join's handle (the join
+ *     ac_runtime_executors, ac_runtime_task_detach, ac_runtime_task_abort,
+ *     ac_runtime_task_join's handle (the join
  *     itself is awaited on any executor, of this runtime or another), ac_remote_wake and
  *     ac_remote_waker_release (section 10), ac_spawn_remote onto ac_runtime_executor(rt, i),
  *     and the sender's side of a shared oneshot (ac_oneshot_new_shared, section 17): the way
@@ -4246,6 +4247,15 @@ AC_API int ac_runtime_task_wait(ac_runtime_task *handle);
 
 /* Release the handle without waiting: the task runs on, and its result is discarded. */
 AC_API void ac_runtime_task_detach(ac_runtime_task *handle);
+
+/* Cancel the task behind `handle`, from any thread (tokio's JoinHandle::abort): the task is
+ * cancelled on its own executor, on a later turn of its loop — its pending await dropped, its
+ * cleanup run there — unless it finishes first. Returns 0 once the request is on its way (a
+ * join or wait then sees -ECANCELED, or the result of a task that finished first); -EALREADY
+ * when the task had already finished (its result kept); -ESHUTDOWN once ac_runtime_shutdown has
+ * begun (the shutdown cancels what is left); -ENOMEM, nothing done. The handle stays valid:
+ * join, wait or detach it as usual. Aborting twice is harmless. */
+AC_API int ac_runtime_task_abort(ac_runtime_task *handle);
 
 /* Finishes with 0 once ac_runtime_shutdown has begun, at once if it has: await it (in a
  * select beside an accept, say) to finish a task's work gracefully within the grace period.

@@ -286,7 +286,7 @@ ASYNC_FN(consume)
         self->total++;
     }
     ASYNC_RETURN(self->total);
-    ASYNC_FINALLY
+ASYNC_FINALLY
     ac_mpsc_shared_receiver_release(self->rx);
 ASYNC_END
 
@@ -308,7 +308,7 @@ ASYNC_FN(produce)
         self->value = self->id * PER_PRODUCER + self->i;
         AWAIT_TRY(self->rc, ac_mpsc_shared_send(&self->send, self->tx, &self->value));
     }
-    ASYNC_FINALLY
+ASYNC_FINALLY
     ac_mpsc_shared_sender_release(self->tx);
 ASYNC_END
 
