@@ -2,9 +2,9 @@
  * test_mpsc_shared.c — the shared mpsc channel (asyncc.h section 17): values in order, the end
  * when every sender is gone, backpressure with senders waiting in tasks and in plain threads,
  * the close from either side, cancelled sends, -EDEADLK for a blocking send on an executor, and
- * many producers on two executors and plain threads with every value accounted for. Debug
- * builds' aborts are in test_mpsc_shared_misuse.c (they need fork); allocation failures in
- * test_oom.c.
+ * many producers on two executors and plain threads with every value accounted for, also with
+ * producers aborted mid-send (ac_runtime_task_abort). Debug builds' aborts are in
+ * test_mpsc_shared_misuse.c (they need fork); allocation failures in test_oom.c.
  */
 /* ctest: threads */
 #include "asyncc.h"
@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- the pieces ---- */
 
@@ -268,6 +269,7 @@ enum { PRODUCERS_MAX = 16, PER_PRODUCER = 200 };
 struct consume {
     ac_future future;
     ac_mpsc_shared *rx;
+    int *received;           /* NULL, or where to copy `next` at the end: each producer's count */
     int next[PRODUCERS_MAX]; /* each producer's next expected sequence number */
     int value, n, total, producer, seq;
     ac_mpsc_shared_recv_op recv;
@@ -285,20 +287,23 @@ ASYNC_FN(consume)
         self->next[self->producer]++;
         self->total++;
     }
+    if (self->received)
+        memcpy(self->received, self->next, sizeof self->next);
     ASYNC_RETURN(self->total);
 ASYNC_FINALLY
     ac_mpsc_shared_receiver_release(self->rx);
 ASYNC_END
 
-static ac_future *consume(struct consume *self, ac_mpsc_shared *rx)
+static ac_future *consume(struct consume *self, ac_mpsc_shared *rx, int *received)
 {
-    return ASYNC_NEW(self, consume, .rx = rx);
+    return ASYNC_NEW(self, consume, .rx = rx, .received = received);
 }
 
 /* produce: awaits the sends of producer `id`'s values, then gives its handle up */
 struct produce {
     ac_future future;
     ac_mpsc_shared *tx;
+    atomic_int *sent; /* NULL, or this producer's count of sends that finished with 0 */
     int id, i, value, rc;
     ac_mpsc_shared_send_op send;
 };
@@ -307,14 +312,16 @@ ASYNC_FN(produce)
     for (self->i = 0; self->i < PER_PRODUCER; self->i++) {
         self->value = self->id * PER_PRODUCER + self->i;
         AWAIT_TRY(self->rc, ac_mpsc_shared_send(&self->send, self->tx, &self->value));
+        if (self->sent)
+            atomic_fetch_add(self->sent, 1);
     }
 ASYNC_FINALLY
     ac_mpsc_shared_sender_release(self->tx);
 ASYNC_END
 
-static ac_future *produce(struct produce *self, ac_mpsc_shared *tx, int id)
+static ac_future *produce(struct produce *self, ac_mpsc_shared *tx, int id, atomic_int *sent)
 {
-    return ASYNC_NEW(self, produce, .tx = tx, .id = id);
+    return ASYNC_NEW(self, produce, .tx = tx, .id = id, .sent = sent);
 }
 
 /* a plain thread that only try_sends, yielding while the channel is full */
@@ -352,10 +359,10 @@ START_TEST(producers_on_two_executors_and_plain_threads_lose_no_value)
     int id = 0, i, k;
     ck_assert_int_eq(ac_runtime_new(2, 0, &rt), 0);
     ck_assert_int_eq(ac_mpsc_new_shared(sizeof(int), 4, &ch), 0); /* small: senders wait */
-    ck_assert_int_eq(ac_runtime_spawn(rt, 0, consume(&c, ch), "consume", &consumer), 0);
+    ck_assert_int_eq(ac_runtime_spawn(rt, 0, consume(&c, ch, NULL), "consume", &consumer), 0);
     for (k = 0; k < 2 * TASKS_PER_EXECUTOR; k++, id++)
         ck_assert_int_eq(ac_runtime_spawn(rt, k % 2,
-                                          produce(&p[k], ac_mpsc_shared_sender_clone(ch), id),
+                                          produce(&p[k], ac_mpsc_shared_sender_clone(ch), id, NULL),
                                           "produce", &producers[k]),
                          0);
     for (i = 0; i < BLOCKING; i++, id++)
@@ -377,6 +384,48 @@ START_TEST(producers_on_two_executors_and_plain_threads_lose_no_value)
 }
 END_TEST
 
+/* Producers on two executors, half of them aborted from this thread while they send (now, or
+ * once they sent a few): a cancelled send sent nothing, so the consumer receives exactly what
+ * each producer's sends reported sent, in order — nothing lost, nothing twice. */
+START_TEST(producers_aborted_mid_send_lose_and_duplicate_nothing)
+{
+    enum { PRODUCERS = 8 };
+    ac_runtime *rt;
+    ac_mpsc_shared *ch;
+    ac_runtime_task *consumer, *producers[PRODUCERS];
+    struct consume c;
+    struct produce p;
+    atomic_int sent[PRODUCERS];
+    int received[PRODUCERS_MAX], k, rc, total = 0;
+    ck_assert_int_eq(ac_runtime_new(2, 0, &rt), 0);
+    ck_assert_int_eq(ac_mpsc_new_shared(sizeof(int), 2, &ch), 0);
+    ck_assert_int_eq(ac_runtime_spawn(rt, 0, consume(&c, ch, received), "consume", &consumer), 0);
+    for (k = 0; k < PRODUCERS; k++) {
+        atomic_init(&sent[k], 0);
+        ck_assert_int_eq(ac_runtime_spawn(rt, k % 2,
+                                          produce(&p, ac_mpsc_shared_sender_clone(ch), k, &sent[k]),
+                                          "produce", &producers[k]),
+                         0);
+    }
+    ac_mpsc_shared_sender_release(ch); /* the producers' clones end the stream */
+    for (k = 0; k < PRODUCERS; k += 2) {
+        while (k % 4 == 2 && atomic_load(&sent[k]) < 20) /* bounded: the consumer drains */
+            sched_yield();
+        rc = ac_runtime_task_abort(producers[k]);
+        ck_assert(rc == 0 || rc == -EALREADY);
+    }
+    for (k = 0; k < PRODUCERS; k++) {
+        rc = ac_runtime_task_wait(producers[k]);
+        ck_assert(rc == 0 || (k % 2 == 0 && rc == -ECANCELED));
+        total += atomic_load(&sent[k]);
+    }
+    ck_assert_int_eq(ac_runtime_task_wait(consumer), total);
+    for (k = 0; k < PRODUCERS; k++)
+        ck_assert_int_eq(received[k], atomic_load(&sent[k]));
+    ac_runtime_free(rt);
+}
+END_TEST
+
 /* The receiver on executor 1 waits; a plain thread's last release (after a value) ends it. */
 START_TEST(a_release_on_a_plain_thread_ends_a_receive_waiting_on_an_executor)
 {
@@ -387,7 +436,7 @@ START_TEST(a_release_on_a_plain_thread_ends_a_receive_waiting_on_an_executor)
     int v = 0; /* producer 0's first value */
     ck_assert_int_eq(ac_runtime_new(2, 0, &rt), 0);
     ck_assert_int_eq(ac_mpsc_new_shared(sizeof(int), 2, &ch), 0);
-    ck_assert_int_eq(ac_runtime_spawn(rt, 1, consume(&c, ch), "consume", &consumer), 0);
+    ck_assert_int_eq(ac_runtime_spawn(rt, 1, consume(&c, ch, NULL), "consume", &consumer), 0);
     ck_assert_int_eq(ac_mpsc_shared_send_blocking(ch, &v), 0);
     ac_mpsc_shared_sender_release(ch);
     ck_assert_int_eq(ac_runtime_task_wait(consumer), 1);
@@ -430,6 +479,7 @@ int main(void)
     tcase_add_test(tc, the_receivers_close_fails_waiting_senders_and_keeps_the_queue);
     tcase_add_test(tc, the_receivers_release_fails_a_blocked_sender_on_another_thread);
     tcase_add_test(tc, producers_on_two_executors_and_plain_threads_lose_no_value);
+    tcase_add_test(tc, producers_aborted_mid_send_lose_and_duplicate_nothing);
     tcase_add_test(tc, a_release_on_a_plain_thread_ends_a_receive_waiting_on_an_executor);
     tcase_add_test(tc, a_cancelled_receive_takes_nothing);
     suite_add_tcase(s, tc);
