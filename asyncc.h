@@ -269,6 +269,7 @@ extern "C" {
  *   ac_oneshot_closed          0 once the receiver closed      -ENOMEM [13]      yes     no
  *   ac_mpsc_shared_send        0                               -EPIPE, -ENOMEM   yes     no [17]
  *   ac_mpsc_shared_recv        1 per value, 0 at the end       -ENOMEM [17]      yes     no
+ *   ac_mpsc_shared_closed      0 once the receiver closed      -ENOMEM [17]      yes     no
  *   ac_broadcast_recv          1 per value, 0 at the end       -EOVERFLOW        yes     no
  *   ac_watch_changed           0                               -EPIPE            yes     no
  *   ac_notify_wait             0                                                 yes     no
@@ -348,8 +349,8 @@ extern "C" {
  *     allocated or opened is released when it ends.
  * [16] the stream's write buffer, and one allocation while an encoding of more than 120
  *     bytes is written (section 28).
- * [17] -ENOMEM: the remote waker (section 10) a waiting send or receive of a shared mpsc holds
- *     could not be had; nothing was sent or taken.
+ * [17] -ENOMEM: the remote waker (section 10) a waiting operation of a shared mpsc holds could
+ *     not be had; nothing was sent or taken.
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -2082,7 +2083,7 @@ AC_API ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
  * Which call from where:
  *   any thread         ac_mpsc_shared_sender_clone, ac_mpsc_shared_sender_release,
  *                      ac_mpsc_shared_try_send, ac_mpsc_shared_is_closed, ac_mpsc_shared_len;
- *   a task (any        awaiting ac_mpsc_shared_send;
+ *   a task (any        awaiting ac_mpsc_shared_send and ac_mpsc_shared_closed;
  *   executor)
  *   a plain thread     ac_mpsc_shared_send_blocking (-EDEADLK on an executor's thread, which it
  *                      would stall, as ac_runtime_task_wait);
@@ -2090,8 +2091,8 @@ AC_API ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
  *   executor           ac_mpsc_shared_receiver_release.
  * Each handle is used by one thread at a time: clone a sender handle for each thread or task.
  *
- * Costs. A value is copied under the channel's lock; a pending receive or send holds a remote
- * waker (section 10) while it waits, so it counts as a wake source (the deadlock check of
+ * Costs. A value is copied under the channel's lock; a pending receive, send or closed wait
+ * holds a remote waker (section 10) while it waits, so it counts as a wake source (the deadlock check of
  * ac_executor_run cannot tell that nobody will ever send) and may finish with -ENOMEM when that
  * waker cannot be had. Wakes are batched: a receive that waits is woken once, by the first value
  * (or the end) that comes, however many follow before it runs; a send waiting for room is woken
@@ -2179,6 +2180,19 @@ typedef struct ac_mpsc_shared_recv_op {
     ac_remote_waker *waker; /* held while it waits */
 } ac_mpsc_shared_recv_op;
 AC_API ac_future *ac_mpsc_shared_recv(ac_mpsc_shared_recv_op *op, ac_mpsc_shared *ch, void *out);
+
+/* For a sender, awaited by a task of any executor: wait until the receiver closes or releases
+ * the channel, then finish with 0 (at once if it already has); -ENOMEM (no remote waker could
+ * be had) or -ECANCELED. As ac_mpsc_closed: race it against the work that produces the next
+ * value. The caller must hold a sender handle until this finishes (debug builds abort when it
+ * is started without one, or when the last one is released under a pending one). Cancel-safe.
+ */
+typedef struct ac_mpsc_shared_closed_op {
+    ac_future future;
+    ac_mpsc_shared *ch;
+    ac_wait_node node; /* the channel's list of waits for the close; .task: a remote waker */
+} ac_mpsc_shared_closed_op;
+AC_API ac_future *ac_mpsc_shared_closed(ac_mpsc_shared_closed_op *op, ac_mpsc_shared *ch);
 
 /* --------------------------------------------------------------------------------------------
  * Broadcast and watch

@@ -26,8 +26,11 @@
  * flight is left; whichever call sees that last, under the lock, frees it. (A send's wake in
  * flight implies a pending send, which holds a sender handle.)
  *
+ * Senders waiting in ac_mpsc_shared_closed sit on their own list (`closing`), claimed as a
+ * batch by the close, with the same remote wakers and the same landing rule.
+ *
  * Invariants (check_channel): len + reserved <= capacity; a send is on the waiting list iff its
- * node is QUEUED, and has room reserved iff it is GRANTED; once closed the list is empty; once
+ * node is QUEUED, and has room reserved iff it is GRANTED; once closed both lists are empty; once
  * the receiver is released the queue is empty; receiver_asleep only with a pending receive.
  */
 #include "internal.h"
@@ -55,6 +58,7 @@ struct ac_mpsc_shared {
     size_t senders;  /* sender handles */
     bool receiver_open, closed;
     ac_wait_list waiting; /* sends waiting for room, oldest first: tasks and blocking threads */
+    ac_wait_list closing; /* ac_mpsc_shared_closed ops waiting for the close */
     ac_mpsc_shared_recv_op *receiving; /* the pending receive, or NULL */
     bool receiver_asleep;              /* receiving's waker is there to claim */
     size_t receiver_wakes_in_flight;
@@ -72,7 +76,7 @@ typedef struct wakes {
 static void check_channel(const ac_mpsc_shared *ch)
 {
     assert(ch->len + ch->reserved <= ch->capacity);
-    assert(!ch->closed || ch->waiting.len == 0);
+    assert(!ch->closed || (ch->waiting.len == 0 && ch->closing.len == 0));
     assert(ch->receiver_open || (ch->len == 0 && !ch->ring));
     assert(!ch->receiver_asleep || ch->receiving);
     (void)ch; /* for release builds, where the asserts are gone */
@@ -123,6 +127,7 @@ int ac_mpsc_new_shared(size_t elem_size, size_t capacity, ac_mpsc_shared **out)
     ch->senders = 1;
     ch->receiver_open = true;
     ac_wait_list_init_(&ch->waiting);
+    ac_wait_list_init_(&ch->closing);
     *out = ch;
     return 0;
 }
@@ -155,14 +160,14 @@ static void claim_receiver(ac_mpsc_shared *ch, wakes *w)
     w->node[w->n++] = NULL;
 }
 
-/* Take the oldest waiting send out of the list with `status` (granted room, or refused) and
- * claim its wake: a task's remote wake, or the `room` broadcast for a blocking thread, which is
- * made here, under the lock, because a thread that finds its node changed may return, and its
- * handle's release free the channel, at once. */
-static void claim_head(ac_mpsc_shared *ch, wakes *w, uint32_t status)
+/* Take the oldest node of `list` (waiting sends, or closed waits) out with `status` (granted
+ * room or the close, or refused) and claim its wake: a task's remote wake, or the `room`
+ * broadcast for a blocking thread, which is made here, under the lock, because a thread that
+ * finds its node changed may return, and its handle's release free the channel, at once. */
+static void claim_head(ac_mpsc_shared *ch, ac_wait_list *list, wakes *w, uint32_t status)
 {
-    ac_wait_node *node = ch->waiting.head;
-    ac_wait_list_remove_(&ch->waiting, node);
+    ac_wait_node *node = list->head;
+    ac_wait_list_remove_(list, node);
     node->status = status;
     if (!node->task) {
         pthread_cond_broadcast(&ch->room);
@@ -179,7 +184,7 @@ static void grant_room(ac_mpsc_shared *ch, wakes *w)
 {
     while (ch->waiting.head && ch->len + ch->reserved < ch->capacity && w->n < WAKE_BATCH) {
         ch->reserved++;
-        claim_head(ch, w, AC_WAIT_GRANTED);
+        claim_head(ch, &ch->waiting, w, AC_WAIT_GRANTED);
     }
 }
 
@@ -301,12 +306,16 @@ void ac_mpsc_shared_sender_release(ac_mpsc_shared *ch)
         if (ASYNCC_DEBUG && (ch->waiting.head || ch->reserved))
             misuse_locked(
                 ch, "the last ac_mpsc_shared sender handle was released while a send is pending");
+        if (ASYNCC_DEBUG && ch->closing.head)
+            misuse_locked(ch, "the last ac_mpsc_shared sender handle was released while "
+                              "ac_mpsc_shared_closed is pending");
         claim_receiver(ch, &w); /* the end of the stream */
     }
     unlock_and_deliver(ch, &w);
 }
 
-/* Refuse sends from now on, and turn the waiting ones away, a batch of wakes at a time. */
+/* Refuse sends from now on, turn the waiting ones away and finish the closed waits, a batch of
+ * wakes at a time. */
 static void close_channel(ac_mpsc_shared *ch)
 {
     bool more;
@@ -317,8 +326,10 @@ static void close_channel(ac_mpsc_shared *ch)
         if (ch->len == 0)
             claim_receiver(ch, &w); /* nothing to drain: its end */
         while (ch->waiting.head && w.n < WAKE_BATCH)
-            claim_head(ch, &w, WAIT_REFUSED);
-        more = ch->waiting.head != NULL;
+            claim_head(ch, &ch->waiting, &w, WAIT_REFUSED);
+        while (ch->closing.head && w.n < WAKE_BATCH)
+            claim_head(ch, &ch->closing, &w, AC_WAIT_GRANTED);
+        more = ch->waiting.head || ch->closing.head;
         unlock_and_deliver(ch, &w);
     } while (more);
 }
@@ -599,4 +610,75 @@ ac_future *ac_mpsc_shared_recv(ac_mpsc_shared_recv_op *op, ac_mpsc_shared *ch, v
     op->out = out;
     op->waker = NULL;
     return ac_leaf_init(&op->future, &recv_vtable);
+}
+
+/* ---- waiting for the close, on a sender's side ---- */
+
+/* The wait is over (under the lock, which it gives up): once no wake of it is in flight, it
+ * leaves the list and gives its remote waker back. */
+static ac_poll closed_finish(ac_mpsc_shared_closed_op *op, int result)
+{
+    ac_mpsc_shared *ch = op->ch;
+    ac_remote_waker *mine = (ac_remote_waker *)(void *)op->node.task;
+    wakes w = {.n = 0};
+    wait_landed(ch, &op->node);
+    if (op->node.status == AC_WAIT_QUEUED)
+        ac_wait_list_remove_(&ch->closing, &op->node);
+    op->node.status = AC_WAIT_IDLE;
+    op->node.task = NULL;
+    unlock_and_deliver(ch, &w);
+    if (mine)
+        ac_remote_waker_release(mine);
+    return ac_leaf_finish(&op->future, result);
+}
+
+static ac_poll closed_poll(ac_future *f, ac_cx *cx)
+{
+    ac_mpsc_shared_closed_op *op = (ac_mpsc_shared_closed_op *)(void *)f;
+    ac_mpsc_shared *ch = op->ch;
+    pthread_mutex_lock(&ch->lock);
+    if (ch->closed)
+        return closed_finish(op, 0);
+    if (!op->node.task) {
+        op->node.task = (ac_task *)(void *)ac_cx_remote_waker(cx); /* as for a send */
+        if (!op->node.task)
+            return closed_finish(op, -ENOMEM);
+    } else {
+        (void)ac_cx_waker(cx); /* the remote waker taken earlier is this task's */
+    }
+    if (op->node.status == AC_WAIT_IDLE)
+        ac_wait_list_push_(&ch->closing, &op->node);
+    pthread_mutex_unlock(&ch->lock);
+    return ac_pending();
+}
+
+static void closed_cancel(ac_future *f)
+{
+    ac_mpsc_shared_closed_op *op = (ac_mpsc_shared_closed_op *)(void *)f;
+    pthread_mutex_lock(&op->ch->lock);
+    closed_finish(op, -ECANCELED);
+}
+
+static const char *closed_describe(const ac_future *f, char *buf, size_t size)
+{
+    (void)f;
+    snprintf(buf, size, "shared mpsc closed (receiver open)");
+    return buf;
+}
+
+static const ac_future_vtable closed_vtable = {closed_poll,     closed_cancel,
+                                               closed_describe, "shared mpsc closed",
+                                               __FILE__,        sizeof(ac_mpsc_shared_closed_op)};
+
+ac_future *ac_mpsc_shared_closed(ac_mpsc_shared_closed_op *op, ac_mpsc_shared *ch)
+{
+    if (ASYNCC_DEBUG) {
+        pthread_mutex_lock(&ch->lock);
+        if (ch->senders == 0)
+            misuse_locked(ch, "ac_mpsc_shared_closed after every sender handle was released");
+        pthread_mutex_unlock(&ch->lock);
+    }
+    op->ch = ch;
+    ac_wait_node_init_(&op->node);
+    return ac_leaf_init(&op->future, &closed_vtable);
 }

@@ -1,10 +1,10 @@
 /*
  * test_mpsc_shared.c — the shared mpsc channel (asyncc.h section 17): values in order, the end
  * when every sender is gone, backpressure with senders waiting in tasks and in plain threads,
- * the close from either side, cancelled sends, -EDEADLK for a blocking send on an executor, and
- * many producers on two executors and plain threads with every value accounted for, also with
- * producers aborted mid-send (ac_runtime_task_abort). Debug builds' aborts are in
- * test_mpsc_shared_misuse.c (they need fork); allocation failures in test_oom.c.
+ * the close from either side (and ac_mpsc_shared_closed), cancelled sends, -EDEADLK for a blocking
+ * send on an executor, and many producers on two executors and plain threads with every value
+ * accounted for, also with producers aborted mid-send (ac_runtime_task_abort). Debug builds' aborts
+ * are in test_mpsc_shared_misuse.c (they need fork); allocation failures in test_oom.c.
  */
 /* ctest: threads */
 #include "asyncc.h"
@@ -261,6 +261,85 @@ START_TEST(the_receivers_release_fails_a_blocked_sender_on_another_thread)
 }
 END_TEST
 
+/* watch_close: tells it is about to wait (a value sent), then waits for the close */
+struct watch_close {
+    ac_future future;
+    ac_mpsc_shared *tx; /* a sender handle of its own, released at the end */
+    int value, rc;
+    ac_mpsc_shared_closed_op closed;
+};
+
+ASYNC_FN(watch_close)
+    ASYNC_TRY(ac_mpsc_shared_try_send(self->tx, &self->value));
+    AWAIT_INTO(self->rc, ac_mpsc_shared_closed(&self->closed, self->tx));
+    ASYNC_RETURN(self->rc);
+ASYNC_FINALLY
+    ac_mpsc_shared_sender_release(self->tx);
+ASYNC_END
+
+static ac_future *watch_close(struct watch_close *self, ac_mpsc_shared *tx)
+{
+    return ASYNC_NEW(self, watch_close, .tx = tx);
+}
+
+/* recv_then_close: receives one value, closes the channel, and gives the receiver up */
+struct recv_then_close {
+    ac_future future;
+    ac_mpsc_shared *rx;
+    int value, rc;
+    ac_mpsc_shared_recv_op recv;
+};
+
+ASYNC_FN(recv_then_close)
+    AWAIT_INTO(self->rc, ac_mpsc_shared_recv(&self->recv, self->rx, &self->value));
+    ac_mpsc_shared_close(self->rx);
+    ASYNC_RETURN(self->rc);
+ASYNC_FINALLY
+    ac_mpsc_shared_receiver_release(self->rx);
+ASYNC_END
+
+/* A sender on executor 1 waits for the close made by the receiver on executor 0. */
+START_TEST(a_sender_on_another_executor_sees_the_close)
+{
+    ac_runtime *rt;
+    ac_mpsc_shared *ch;
+    ac_runtime_task *waiter, *receiver;
+    struct watch_close w;
+    struct recv_then_close r;
+    ck_assert_int_eq(ac_runtime_new(2, 0, &rt), 0);
+    ck_assert_int_eq(ac_mpsc_new_shared(sizeof(int), 2, &ch), 0);
+    ck_assert_int_eq(ac_runtime_spawn(rt, 1, watch_close(&w, ch), "watch_close", &waiter), 0);
+    /* It closes once the waiter told it is about to wait. */
+    ck_assert_int_eq(
+        ac_runtime_spawn(rt, 0, ASYNC_NEW(&r, recv_then_close, .rx = ch), "receiver", &receiver),
+        0);
+    ck_assert_int_eq(ac_runtime_task_wait(receiver), 1);
+    ck_assert_int_eq(ac_runtime_task_wait(waiter), 0);
+    ac_runtime_free(rt);
+}
+END_TEST
+
+START_TEST(a_cancelled_closed_wait_leaves_nothing_behind)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc_shared *ch;
+    struct watch_close w;
+    ac_task *t;
+    int v;
+    ck_assert_int_eq(ac_mpsc_new_shared(sizeof(int), 2, &ch), 0);
+    t = ac_spawn(ex, watch_close(&w, ac_mpsc_shared_sender_clone(ch)));
+    run_queued_tasks(ex);
+    ck_assert(!ac_task_is_finished(t));
+    ck_assert_int_eq(ac_task_abort(t), 0);
+    ck_assert_int_eq(join(ex, t), -ECANCELED);
+    ac_mpsc_shared_close(ch); /* nobody waits any more */
+    ck_assert_int_eq(ac_mpsc_shared_try_recv(ch, &v), 1);
+    ac_mpsc_shared_sender_release(ch);
+    ac_mpsc_shared_receiver_release(ch);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* ---- across threads: a runtime of two executors ---- */
 
 /* consume: receives until the end; checks every producer's values arrive in its order */
@@ -478,6 +557,8 @@ int main(void)
     tcase_add_test(tc, a_blocking_send_is_refused_on_an_executor_and_waits_in_a_plain_thread);
     tcase_add_test(tc, the_receivers_close_fails_waiting_senders_and_keeps_the_queue);
     tcase_add_test(tc, the_receivers_release_fails_a_blocked_sender_on_another_thread);
+    tcase_add_test(tc, a_sender_on_another_executor_sees_the_close);
+    tcase_add_test(tc, a_cancelled_closed_wait_leaves_nothing_behind);
     tcase_add_test(tc, producers_on_two_executors_and_plain_threads_lose_no_value);
     tcase_add_test(tc, producers_aborted_mid_send_lose_and_duplicate_nothing);
     tcase_add_test(tc, a_release_on_a_plain_thread_ends_a_receive_waiting_on_an_executor);

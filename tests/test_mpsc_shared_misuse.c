@@ -1,7 +1,7 @@
 /*
  * test_mpsc_shared_misuse.c — the debug build's aborts for the shared mpsc channel (asyncc.h
  * section 17): two receives pending at once, a receive on a second executor, handles given up
- * twice, and the last sender handle given up under a pending send.
+ * twice, and the last sender handle given up under a pending send or closed wait.
  *
  * Each scenario runs in a child forked by run_to_death, so that test_mpsc_shared needs no fork
  * and runs under valgrind too.
@@ -104,6 +104,28 @@ static void last_sender_released_under_a_send(void)
     ac_mpsc_shared_sender_release(ch);
 }
 
+/* waits for the close */
+struct wait_close {
+    ac_future future;
+    ac_mpsc_shared *tx;
+    ac_mpsc_shared_closed_op closed;
+};
+
+ASYNC_FN(wait_close)
+    AWAIT(ac_mpsc_shared_closed(&self->closed, self->tx));
+ASYNC_END
+
+static void last_sender_released_under_a_closed_wait(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_mpsc_shared *ch;
+    struct wait_close w;
+    ac_mpsc_new_shared(sizeof(int), 1, &ch);
+    ac_task_detach(ac_spawn(ex, ASYNC_NEW(&w, wait_close, .tx = ch)));
+    let_tasks_park(ex);
+    ac_mpsc_shared_sender_release(ch);
+}
+
 START_TEST(debug_builds_catch_shared_mpsc_misuse)
 {
     struct death d = run_to_death(two_receives_at_once);
@@ -116,6 +138,8 @@ START_TEST(debug_builds_catch_shared_mpsc_misuse)
     ck_assert_aborted_with(d, "asyncc: misuse", "no sender handle left to release");
     d = run_to_death(last_sender_released_under_a_send);
     ck_assert_aborted_with(d, "asyncc: misuse", "released while a send is pending");
+    d = run_to_death(last_sender_released_under_a_closed_wait);
+    ck_assert_aborted_with(d, "asyncc: misuse", "released while ac_mpsc_shared_closed is pending");
 }
 END_TEST
 
