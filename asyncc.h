@@ -2087,14 +2087,14 @@ AC_API ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
  *   executor)
  *   a plain thread     ac_mpsc_shared_send_blocking (-EDEADLK on an executor's thread, which it
  *                      would stall, as ac_runtime_task_wait);
- *   the receiver's     awaiting ac_mpsc_shared_recv, ac_mpsc_shared_try_recv, ac_mpsc_shared_close,
- *   executor           ac_mpsc_shared_receiver_release.
+ *   the receiver's     awaiting ac_mpsc_shared_recv, ac_mpsc_shared_try_recv,
+ *   executor           ac_mpsc_shared_close, ac_mpsc_shared_receiver_release.
  * Each handle is used by one thread at a time: clone a sender handle for each thread or task.
  *
  * Costs. A value is copied under the channel's lock; a pending receive, send or closed wait
- * holds a remote waker (section 10) while it waits, so it counts as a wake source (the deadlock check of
- * ac_executor_run cannot tell that nobody will ever send) and may finish with -ENOMEM when that
- * waker cannot be had. Wakes are batched: a receive that waits is woken once, by the first value
+ * holds a remote waker (section 10) while it waits, so it counts as a wake source (the deadlock
+ * check of ac_executor_run cannot tell that nobody will ever send) and may finish with -ENOMEM
+ * when that waker cannot be had. Wakes are batched: a receive that waits is woken once, by the first value
  * (or the end) that comes, however many follow before it runs; a send waiting for room is woken
  * once, when room is reserved for it. No lock is held while a task of another executor is woken.
  *
