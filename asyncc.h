@@ -2094,9 +2094,10 @@ AC_API ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
  * Costs. A value is copied under the channel's lock; a pending receive, send or closed wait
  * holds a remote waker (section 10) while it waits, so it counts as a wake source (the deadlock
  * check of ac_executor_run cannot tell that nobody will ever send) and may finish with -ENOMEM
- * when that waker cannot be had. Wakes are batched: a receive that waits is woken once, by the first value
- * (or the end) that comes, however many follow before it runs; a send waiting for room is woken
- * once, when room is reserved for it. No lock is held while a task of another executor is woken.
+ * when that waker cannot be had. Wakes are batched: a receive that waits is woken once, by the
+ * first value (or the end) that comes, however many follow before it runs; a send waiting for
+ * room is woken once, when room is reserved for it. No lock is held while a task of another
+ * executor is woken.
  *
  * Cancellation: as for ac_mpsc. A cancelled send sent nothing (the value is copied when it
  * finishes with 0) and passes room reserved for it on; a cancelled receive took nothing.
