@@ -206,12 +206,8 @@ END_TEST
 
 /* ---- the close ---- */
 
-/* Polls (yielding) until `n` values are queued: a plain thread's progress, without a sleep. */
-static void wait_for_len(ac_mpsc_shared *ch, size_t n)
-{
-    while (ac_mpsc_shared_len(ch) != n)
-        sched_yield();
-}
+/* Polls until `n` values are queued. */
+#define wait_for_len(ch, n) POLL_UNTIL(ac_mpsc_shared_len(ch) == (n))
 
 START_TEST(the_receivers_close_fails_waiting_senders_and_keeps_the_queue)
 {
@@ -488,8 +484,8 @@ START_TEST(producers_aborted_mid_send_lose_and_duplicate_nothing)
     }
     ac_mpsc_shared_sender_release(ch); /* the producers' clones end the stream */
     for (k = 0; k < PRODUCERS; k += 2) {
-        while (k % 4 == 2 && atomic_load(&sent[k]) < 20) /* bounded: the consumer drains */
-            sched_yield();
+        if (k % 4 == 2)
+            POLL_UNTIL(atomic_load(&sent[k]) >= 20); /* the consumer drains */
         rc = ac_runtime_task_abort(producers[k]);
         ck_assert(rc == 0 || rc == -EALREADY);
     }

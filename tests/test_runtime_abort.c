@@ -145,8 +145,7 @@ START_TEST(handles_released_while_aborts_are_under_way)
         ck_assert(rc == i * i || rc == -ECANCELED);
     }
     /* Every forever task is cancelled by its abort, none by the shutdown: poll for it. */
-    while (atomic_load(&cleanups) < TASKS)
-        sched_yield();
+    POLL_UNTIL(atomic_load(&cleanups) == TASKS);
     ck_assert_int_eq(ac_runtime_shutdown(rt, 1000), 0);
     ac_runtime_free(rt);
     ck_assert_int_eq(atomic_load(&cleanups), TASKS);
