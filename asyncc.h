@@ -267,6 +267,9 @@ extern "C" {
  *   ac_mpsc_closed             0 once the receiver closed                        yes     no
  *   ac_oneshot_recv            1 with the value, 0 if none     -ENOMEM [13]      yes     no
  *   ac_oneshot_closed          0 once the receiver closed      -ENOMEM [13]      yes     no
+ *   ac_mpsc_shared_send        0                               -EPIPE, -ENOMEM   yes     no [17]
+ *   ac_mpsc_shared_recv        1 per value, 0 at the end       -ENOMEM [17]      yes     no
+ *   ac_mpsc_shared_closed      0 once the receiver closed      -ENOMEM [17]      yes     no
  *   ac_broadcast_recv          1 per value, 0 at the end       -EOVERFLOW        yes     no
  *   ac_watch_changed           0                               -EPIPE            yes     no
  *   ac_notify_wait             0                                                 yes     no
@@ -346,6 +349,8 @@ extern "C" {
  *     allocated or opened is released when it ends.
  * [16] the stream's write buffer, and one allocation while an encoding of more than 120
  *     bytes is written (section 28).
+ * [17] -ENOMEM: the remote waker (section 10) a waiting operation of a shared mpsc holds could
+ *     not be had; nothing was sent or taken.
  * ============================================================================================ */
 
 /* ============================================================================================
@@ -1892,6 +1897,8 @@ AC_API ac_future *ac_interval_tick(ac_interval_tick_op *op, ac_interval *interva
  *   needed and keeps its peak size; a send never waits).
  * ac_oneshot: exactly one value from one sender to one receiver (a reply, as tokio's oneshot).
  *   A shared oneshot (ac_oneshot_new_shared) takes its value from any thread.
+ * ac_mpsc_shared: a bounded mpsc whose senders may be on any thread (ac_mpsc_new_shared,
+ *   below the oneshot).
  * Broadcast (every receiver sees every value) and watch (the latest value) follow below.
  *
  * Handles. A channel is one heap object, reference-counted by its handles: it starts with one
@@ -2094,6 +2101,131 @@ typedef struct ac_oneshot_closed_op {
     ac_wait_node node; /* the oneshot's list of waits for the close */
 } ac_oneshot_closed_op;
 AC_API ac_future *ac_oneshot_closed(ac_oneshot_closed_op *op, ac_oneshot *os);
+
+/* ---- shared mpsc: senders on any thread ----
+ *
+ * ac_mpsc_shared is a bounded mpsc channel whose senders may be anywhere (section 26): tasks of
+ * any executor of any runtime, or plain threads; its receiver belongs to one executor (the one
+ * of its first receive; debug builds abort on a receive from another thread). It speaks the
+ * same results and errors as ac_mpsc (0 sent, -EAGAIN full, -EPIPE closed; receives 1 per
+ * value, 0 at the end), with the same handles, close and release, and values of a fixed size
+ * copied in and out; only bounded (capacity > 0). Each sender's values arrive in the order it
+ * sent them; waiting senders get room first come, first served, as with ac_mpsc.
+ *
+ * Which call from where:
+ *   any thread         ac_mpsc_shared_sender_clone, ac_mpsc_shared_sender_release,
+ *                      ac_mpsc_shared_try_send, ac_mpsc_shared_is_closed, ac_mpsc_shared_len;
+ *   a task (any        awaiting ac_mpsc_shared_send and ac_mpsc_shared_closed;
+ *   executor)
+ *   a plain thread     ac_mpsc_shared_send_blocking (-EDEADLK on an executor's thread, which it
+ *                      would stall, as ac_runtime_task_wait);
+ *   the receiver's     awaiting ac_mpsc_shared_recv, ac_mpsc_shared_try_recv,
+ *   executor           ac_mpsc_shared_close, ac_mpsc_shared_receiver_release.
+ * Each handle is used by one thread at a time: clone a sender handle for each thread or task.
+ *
+ * Costs. A value is copied under the channel's lock; a pending receive, send or closed wait
+ * holds a remote waker (section 10) while it waits, so it counts as a wake source (the deadlock
+ * check of ac_executor_run cannot tell that nobody will ever send) and may finish with -ENOMEM
+ * when that waker cannot be had. Wakes are batched: a receive that waits is woken once, by the
+ * first value (or the end) that comes, however many follow before it runs; a send waiting for
+ * room is woken once, when room is reserved for it. No lock is held while a task of another
+ * executor is woken.
+ *
+ * Cancellation: as for ac_mpsc. A cancelled send sent nothing (the value is copied when it
+ * finishes with 0) and passes room reserved for it on; a cancelled receive took nothing.
+ *
+ *     // fragment: a plain thread's loop, `tx` a sender handle cloned for it
+ *     for (int i = 0; i < n; i++)
+ *         if (ac_mpsc_shared_send_blocking(tx, &i) < 0)
+ *             break;                                // -EPIPE: the receiver is gone
+ *     ac_mpsc_shared_sender_release(tx);            // the last one ends the receiver's stream
+ */
+
+typedef struct ac_mpsc_shared ac_mpsc_shared;
+
+/* Create a channel of `elem_size`-byte values (> 0) holding at most `capacity` (> 0) of them,
+ * its ring allocated here. Sets *out to a channel with one sender handle and the receiver
+ * handle, and returns 0; or -EINVAL (a size is 0, or the ring's size overflows) or -ENOMEM. */
+AC_API int ac_mpsc_new_shared(size_t elem_size, size_t capacity, ac_mpsc_shared **out);
+
+/* Add a sender handle (the caller must hold one) and return `ch`. Any thread. */
+AC_API ac_mpsc_shared *ac_mpsc_shared_sender_clone(ac_mpsc_shared *ch);
+
+/* Give up one sender handle. Any thread. The last one ends the stream: the receiver drains what
+ * is queued, then receives 0. Frees the channel if the receiver handle is gone too. No send may
+ * be pending on the handle (debug builds abort when the last one goes under a pending send). */
+AC_API void ac_mpsc_shared_sender_release(ac_mpsc_shared *ch);
+
+/* For the receiver: refuse new values, keep the queue (as ac_mpsc_close). Pending and later
+ * sends, on every thread, fail with -EPIPE (the value not sent); receives drain what is queued,
+ * then finish with 0. Closing again does nothing. */
+AC_API void ac_mpsc_shared_close(ac_mpsc_shared *ch);
+
+/* Give up the receiver handle: it closes the channel and discards what is still queued. Frees
+ * the channel if no sender handle remains. No receive may be pending. */
+AC_API void ac_mpsc_shared_receiver_release(ac_mpsc_shared *ch);
+
+/* 1 once the receiver closed or released the channel (sends can only fail), else 0. Any
+ * thread. */
+AC_API int ac_mpsc_shared_is_closed(const ac_mpsc_shared *ch);
+
+/* The number of values queued now (another thread may change it at once). Any thread. */
+AC_API size_t ac_mpsc_shared_len(const ac_mpsc_shared *ch);
+
+/* Send without waiting, from any thread: copy `*value` in and return 0; or -EAGAIN (full, or
+ * senders are already waiting for room), -EPIPE (the receiver is closed); the value was not
+ * sent then. */
+AC_API int ac_mpsc_shared_try_send(ac_mpsc_shared *ch, const void *value);
+
+/* Send from a plain thread, blocking it while the channel is full: 0 once sent; -EPIPE when the
+ * receiver is closed, now or while it blocks (the value not sent); -EDEADLK, nothing done, when
+ * called on an executor's thread (await ac_mpsc_shared_send there). */
+AC_API int ac_mpsc_shared_send_blocking(ac_mpsc_shared *ch, const void *value);
+
+/* Receive without waiting, on the receiver's executor: 1 and the oldest value in `*out`; 0 at
+ * the end (nothing queued, and every sender released or the channel closed); -EAGAIN when empty
+ * while values may still come. */
+AC_API int ac_mpsc_shared_try_recv(ac_mpsc_shared *ch, void *out);
+
+/* The send future, awaited by a task of any executor: copies elem_size bytes from `value` into
+ * the channel, waiting while it is full. Finishes with 0 once sent; otherwise with -EPIPE (the
+ * receiver is closed, now or while waiting), -ENOMEM (no remote waker could be had) or
+ * -ECANCELED, and then the value was NOT sent: the bytes at `value` are untouched. `value` must
+ * stay valid until the future finishes. Cancel-safe. */
+typedef struct ac_mpsc_shared_send_op {
+    ac_future future;
+    ac_mpsc_shared *ch;
+    const void *value;
+    ac_wait_node node; /* the channel's queue of sends waiting for room; .task: a remote waker */
+} ac_mpsc_shared_send_op;
+AC_API ac_future *ac_mpsc_shared_send(ac_mpsc_shared_send_op *op, ac_mpsc_shared *ch,
+                                      const void *value);
+
+/* The receive future, on the receiver's executor: waits for a value and copies it to `out`
+ * (elem_size bytes; valid until the future finishes). Finishes with 1 when a value was
+ * received, 0 at the end (the queue drained, and every sender released or the channel closed),
+ * -ENOMEM (no remote waker could be had; nothing was taken) or -ECANCELED. One receive pending
+ * at a time (debug builds abort on a second). Cancel-safe. */
+typedef struct ac_mpsc_shared_recv_op {
+    ac_future future;
+    ac_mpsc_shared *ch;
+    void *out;
+    ac_remote_waker *waker; /* held while it waits */
+} ac_mpsc_shared_recv_op;
+AC_API ac_future *ac_mpsc_shared_recv(ac_mpsc_shared_recv_op *op, ac_mpsc_shared *ch, void *out);
+
+/* For a sender, awaited by a task of any executor: wait until the receiver closes or releases
+ * the channel, then finish with 0 (at once if it already has); -ENOMEM (no remote waker could
+ * be had) or -ECANCELED. As ac_mpsc_closed: race it against the work that produces the next
+ * value. The caller must hold a sender handle until this finishes (debug builds abort when it
+ * is started without one, or when the last one is released under a pending one). Cancel-safe.
+ */
+typedef struct ac_mpsc_shared_closed_op {
+    ac_future future;
+    ac_mpsc_shared *ch;
+    ac_wait_node node; /* the channel's list of waits for the close; .task: a remote waker */
+} ac_mpsc_shared_closed_op;
+AC_API ac_future *ac_mpsc_shared_closed(ac_mpsc_shared_closed_op *op, ac_mpsc_shared *ch);
 
 /* --------------------------------------------------------------------------------------------
  * Broadcast and watch
@@ -4073,24 +4205,29 @@ AC_API ac_future *ac_process_wait(ac_process_wait_op *op, ac_process *process);
  *
  * What may cross threads, and what may not.
  *   - Thread-safe (any thread, an executor of this runtime or a plain one): ac_runtime_spawn,
- *     ac_runtime_executors, ac_runtime_task_detach, ac_runtime_task_join's handle (the join
+ *     ac_runtime_executors, ac_runtime_task_detach, ac_runtime_task_abort,
+ *     ac_runtime_task_join's handle (the join
  *     itself is awaited on any executor, of this runtime or another), ac_remote_wake and
  *     ac_remote_waker_release (section 10), ac_spawn_remote onto ac_runtime_executor(rt, i),
  *     and the sender's side of a shared oneshot (ac_oneshot_new_shared, section 17): the way
  *     to have a task of another executor, or a plain thread, hand a value to a task.
+ *     Likewise the senders of a shared mpsc (ac_mpsc_new_shared, section 17): try_send and
+ *     the handles anywhere, the awaited send on any executor, the blocking send on plain
+ *     threads — a stream of values into one executor.
  *   - Plain threads only (they block, so never on an executor's thread; -EDEADLK there):
- *     ac_runtime_task_wait, ac_runtime_listen, ac_runtime_dump, ac_runtime_shutdown,
- *     ac_runtime_free.
+ *     ac_runtime_task_wait, ac_mpsc_shared_send_blocking, ac_runtime_listen, ac_runtime_dump,
+ *     ac_runtime_shutdown, ac_runtime_free.
  *   - Bound to one executor, never to be touched from another's thread: a task and its
  *     ac_task handle; an ac_io and everything on it (streams, listeners, TLS, WebSockets,
  *     HTTP); timers, intervals, signals, processes; the channels and synchronisation
- *     primitives of sections 17-19 (they use no atomics; the shared oneshot's sender excepted).
+ *     primitives of sections 17-19 (they use no atomics; the shared oneshot's sender and the
+ *     shared mpsc's senders excepted).
  *     Debug builds abort with "asyncc: misuse: ... from the wrong thread" when a task is
  *     woken, spawned, aborted, detached or joined, or an ac_io waited on or closed, from a
  *     thread other than its executor's; release builds do not check.
  *   To pass a value to a task of another executor, spawn a task there (the future's frame is
  *   copied: put the value in it) and join it for the answer, or give the other side the sender
- *   of a shared oneshot.
+ *   of a shared oneshot (one value) or of a shared mpsc (a stream of them).
  *
  *     // fragment: a plain main(); square() stands for an async function of yours
  *     ac_runtime *rt;
@@ -4158,6 +4295,15 @@ AC_API int ac_runtime_task_wait(ac_runtime_task *handle);
 
 /* Release the handle without waiting: the task runs on, and its result is discarded. */
 AC_API void ac_runtime_task_detach(ac_runtime_task *handle);
+
+/* Cancel the task behind `handle`, from any thread (tokio's JoinHandle::abort): the task is
+ * cancelled on its own executor, on a later turn of its loop — its pending await dropped, its
+ * cleanup run there — unless it finishes first. Returns 0 once the request is on its way (a
+ * join or wait then sees -ECANCELED, or the result of a task that finished first); -EALREADY
+ * when the task had already finished (its result kept); -ESHUTDOWN once ac_runtime_shutdown has
+ * begun (the shutdown cancels what is left); -ENOMEM, nothing done. The handle stays valid:
+ * join, wait or detach it as usual. Aborting twice is harmless. */
+AC_API int ac_runtime_task_abort(ac_runtime_task *handle);
 
 /* Finishes with 0 once ac_runtime_shutdown has begun, at once if it has: await it (in a
  * select beside an accept, say) to finish a task's work gracefully within the grace period.

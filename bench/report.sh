@@ -21,11 +21,11 @@ cg_load=${5:-100 x 200}
 mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
-peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt go node
+peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt tokio_2rt go node
     nginx hyper evhttp curl"
 benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m bytes_per_task_10m
     timers_1m_wall timers_1m_bytes
-    channel_pingpong context_switch
+    channel_pingpong channel_pingpong_xthread context_switch
     echo_rps_1 echo_rps_100 echo_rps_10000 echo_p50_us_1 echo_p50_us_100 echo_p50_us_10000
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
     idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns
@@ -219,6 +219,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "timers_1m_wall") return "1 M timers (1-2 s): wall time from first schedule to last fire"
         if (b == "timers_1m_bytes") return "1 M timers: memory per sleeping task"
         if (b == "channel_pingpong") return "Channel ping-pong between two tasks"
+        if (b == "channel_pingpong_xthread") return "Channel ping-pong between tasks on two threads"
         if (b == "context_switch") return "Task switch"
         return b
     }

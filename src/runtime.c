@@ -19,7 +19,13 @@
  * A task spawned by ac_runtime_spawn carries AC_TASK_RUNTIME and points to its ac_runtime_task
  * record (internal.h); ac_task_finish_ settles the record, which then wakes the joining task
  * (a remote waker) or the waiting thread (a condition variable). The record is freed by
- * whichever of its two sides — the task finishing, the handle released — comes last.
+ * whichever of its sides — the task finishing, the handle released, the aborts under way —
+ * comes last.
+ *
+ * ac_runtime_task_abort sends an "abort" task to the task's executor (ac_spawn_remote), which
+ * there cancels the task unless it finished meanwhile: the record says which, and a task that
+ * has not finished is alive, since tasks finish and are freed on that same thread. Each abort
+ * under way holds the record.
  */
 #include "internal.h"
 
@@ -73,6 +79,12 @@ struct ac_runtime_task {
     bool released; /* the handle was released (or never given out: detached) */
     bool waited;   /* a join or wait is in progress (debug check) */
     const char *spawn_file; /* for the task's dump line: its header holds this record instead */
+    /* Abort tasks spawned that have not ended: they hold the record. */
+    unsigned aborts;
+    /* Set at the spawn, read-only then; the task is alive until `finished`: */
+    ac_runtime *rt;
+    ac_executor *ex;
+    ac_task *task;
 };
 
 const char *ac_runtime_task_spawn_file_(const ac_runtime_task *handle)
@@ -119,7 +131,7 @@ void ac_runtime_task_settle_(ac_runtime_task *h, int result)
     if (h->joiner)
         ac_remote_wake(h->joiner); /* the joiner releases its waker itself, on its thread */
     pthread_cond_broadcast(&h->done);
-    last = h->released;
+    last = h->released && h->aborts == 0;
     pthread_mutex_unlock(&h->lock);
     if (last)
         record_free(h);
@@ -135,7 +147,7 @@ void ac_runtime_task_detach(ac_runtime_task *h)
                                     : "ac_runtime_task_detach while a join or wait is pending");
     }
     h->released = true;
-    last = h->finished;
+    last = h->finished && h->aborts == 0;
     pthread_mutex_unlock(&h->lock);
     if (last)
         record_free(h);
@@ -144,6 +156,7 @@ void ac_runtime_task_detach(ac_runtime_task *h)
 int ac_runtime_task_wait(ac_runtime_task *h)
 {
     int result;
+    bool last;
     if (ac_executor_current())
         return -EDEADLK;
     pthread_mutex_lock(&h->lock);
@@ -156,8 +169,11 @@ int ac_runtime_task_wait(ac_runtime_task *h)
     while (!h->finished)
         pthread_cond_wait(&h->done, &h->lock);
     result = h->result;
+    h->released = true;
+    last = h->aborts == 0; /* finished, and now released: only an abort may still refer to it */
     pthread_mutex_unlock(&h->lock);
-    record_free(h); /* finished, and now released: nobody else refers to it */
+    if (last)
+        record_free(h);
     return result;
 }
 
@@ -167,15 +183,19 @@ static ac_poll runtime_join_poll(ac_future *f, ac_cx *cx)
     ac_runtime_task *h = op->handle;
     ac_remote_waker *mine;
     int result;
+    bool last;
     pthread_mutex_lock(&h->lock);
     if (h->finished) {
         mine = h->joiner;
         h->joiner = NULL;
         result = h->result;
+        h->released = true;
+        last = h->aborts == 0;
         pthread_mutex_unlock(&h->lock);
         if (mine)
             ac_remote_waker_release(mine); /* on its own thread: at once */
-        record_free(h);
+        if (last)
+            record_free(h);
         op->handle = NULL;
         return ac_leaf_finish(f, result);
     }
@@ -234,6 +254,74 @@ ac_future *ac_runtime_task_join(ac_runtime_task_join_op *op, ac_runtime_task *h)
     return ac_leaf_init(&op->future, &runtime_join_vtable);
 }
 
+/* ---- aborting from any thread ---- */
+
+/* On the task's executor: cancel it, unless it finished meanwhile. */
+static void abort_if_unfinished(ac_runtime_task *h)
+{
+    ac_task *t;
+    pthread_mutex_lock(&h->lock);
+    t = h->finished ? NULL : h->task;
+    pthread_mutex_unlock(&h->lock);
+    /* Alive: it finishes, and is freed, only on this thread. Not ac_task_abort, which refuses
+     * a released handle: a runtime's task has none, its record stands in for it. */
+    if (t)
+        ac_task_cancel_now_(t); /* not running: the abort task is */
+}
+
+/* An abort is over (delivered, or cancelled undelivered): it lets go of the record. */
+static void abort_done(ac_runtime_task *h)
+{
+    bool last;
+    pthread_mutex_lock(&h->lock);
+    h->aborts--;
+    last = h->aborts == 0 && h->released && h->finished;
+    pthread_mutex_unlock(&h->lock);
+    if (last)
+        record_free(h);
+}
+
+/* The abort task, spawned on the aborted task's executor. */
+struct abort_request {
+    ac_future future;
+    ac_runtime_task *handle;
+};
+
+ASYNC_FN(abort_request)
+    abort_if_unfinished(self->handle);
+ASYNC_FINALLY
+    abort_done(self->handle);
+ASYNC_END
+
+int ac_runtime_task_abort(ac_runtime_task *h)
+{
+    struct abort_request request;
+    ac_runtime *rt;
+    int rc;
+    pthread_mutex_lock(&h->lock);
+    if (ASYNCC_DEBUG && h->released) {
+        pthread_mutex_unlock(&h->lock);
+        ac_misuse_call_("ac_runtime_task_abort on a released handle");
+    }
+    if (h->finished) {
+        pthread_mutex_unlock(&h->lock);
+        return -EALREADY;
+    }
+    h->aborts++;
+    rt = h->rt; /* alive: its task has not finished */
+    pthread_mutex_unlock(&h->lock);
+    pthread_rwlock_rdlock(&rt->spawn_lock); /* so that the executor is not freed under the post */
+    if (rt->closed) {
+        rc = -ESHUTDOWN;
+        abort_done(h);
+    } else {
+        /* On failure the request is cancelled here, and its cleanup lets go of the record. */
+        rc = ac_spawn_remote(h->ex, ASYNC_NEW(&request, abort_request, .handle = h), "abort");
+    }
+    pthread_rwlock_unlock(&rt->spawn_lock);
+    return rc;
+}
+
 /* ---- spawning ---- */
 
 static runtime_slot *least_loaded(ac_runtime *rt)
@@ -283,6 +371,9 @@ int ac_runtime_spawn_at_(ac_runtime *rt, int index, ac_future *future, const cha
         t->flags |= AC_TASK_RUNTIME;
         t->site.handle = h;
         h->spawn_file = file;
+        h->rt = rt;
+        h->ex = slot->ex;
+        h->task = t;
         t->spawn_line = line;
         atomic_fetch_add_explicit(&slot->load, 1, memory_order_relaxed);
         rc = ac_inbox_post_spawn_(slot->ex, t);

@@ -12,6 +12,8 @@
  *   join(ex, task)             block on joining `task`; returns its result.
  *   yield_n(&frame, n)         a future that yields n times (ASYNC_YIELD_NOW).
  *   let_tasks_park(ex)         block on yield_n(4): freshly spawned tasks run until they park.
+ *   POLL_UNTIL(cond)           yield until `cond` holds (another thread's progress), failing
+ *                              after a minute: a deadline for a lost wake-up, not a timing.
  *
  * Backtraces (ac_task_backtrace of a parked task):
  *   ends_with(text, suffix), backtrace_has(task, part)      plain predicates.
@@ -45,6 +47,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,6 +94,17 @@ static inline ac_future *yield_n(struct yield_n *self, int n)
 {
     return ASYNC_NEW(self, yield_n, .n = n);
 }
+
+/* Yields until `cond` holds; fails after a minute, which only a lost wake-up (never a slow
+ * machine) reaches. */
+#define POLL_UNTIL(cond)                                                                           \
+    do {                                                                                           \
+        ac_instant deadline_ = ac_now() + 60000 * AC_MSEC;                                         \
+        while (!(cond)) {                                                                          \
+            ck_assert_msg(ac_now() < deadline_, "still not: %s", #cond);                           \
+            sched_yield();                                                                         \
+        }                                                                                          \
+    } while (0)
 
 /* Lets freshly spawned tasks run until they park. */
 static inline void let_tasks_park(ac_executor *ex)

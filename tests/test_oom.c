@@ -313,12 +313,56 @@ static int oneshot_round(ac_executor *ex)
     return rc < 0 ? rc : 0;
 }
 
+/* A shared mpsc's receive that waits (it takes a remote waker), woken by a send on its own
+ * executor. */
+struct shared_recv {
+    ac_future future;
+    ac_mpsc_shared *rx;
+    int value, rc;
+    ac_mpsc_shared_recv_op recv;
+};
+
+ASYNC_FN(shared_recv)
+    AWAIT_INTO(self->rc, ac_mpsc_shared_recv(&self->recv, self->rx, &self->value));
+    ASYNC_RETURN(self->rc);
+ASYNC_END
+
+static int shared_mpsc_round(ac_executor *ex)
+{
+    ac_mpsc_shared *ch;
+    ac_mpsc_shared_send_op send;
+    ac_task_join_op join;
+    struct shared_recv r;
+    ac_task *t;
+    int v = 6, sent, got, rc = ac_mpsc_new_shared(sizeof v, 1, &ch);
+
+    if (rc < 0)
+        return rc;
+    t = ac_spawn(ex, ASYNC_NEW(&r, shared_recv, .rx = ch));
+    rc = t ? 0 : -ENOMEM;
+    sent = ac_block_on(ex, ac_mpsc_shared_send(&send, ch, &v)); /* the receive waits first */
+    EXPECT(sent == 0 || sent == -ENOMEM);
+    ac_mpsc_shared_sender_release(ch); /* a receive that did not get the value sees the end */
+    if (t) {
+        got = ac_block_on(ex, ac_task_join(&join, t));
+        EXPECT(got == (sent == 0) || got == -ENOMEM);
+        if (join.task) { /* the join was cancelled: the handle is still ours */
+            ac_task_abort(t);
+            ac_task_detach(t);
+        }
+        rc = first_error(rc, got < 0 ? got : 0);
+    }
+    ac_mpsc_shared_receiver_release(ch);
+    return first_error(rc, sent < 0 ? sent : 0);
+}
+
 static int scenario_channels(ac_executor *ex)
 {
     int rc = 0;
     rc = first_error(rc, mpsc_round(8, 10));
     rc = first_error(rc, mpsc_round(0, 100)); /* unbounded: the ring grows several times */
     rc = first_error(rc, oneshot_round(ex));
+    rc = first_error(rc, shared_mpsc_round(ex));
     rc = first_error(rc, broadcast_round());
     rc = first_error(rc, watch_round());
     return rc;

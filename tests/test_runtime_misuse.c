@@ -2,7 +2,8 @@
  * test_runtime_misuse.c — the debug build's aborts of section 26: a task or an ac_io touched
  * from the wrong thread (an ac_io of another executor awaited, ac_spawn from a plain thread, a
  * task aborted from another thread, a plain oneshot's receiver woken from another thread), a
- * runtime freed on one of its own executors, and a runtime handle used after its release.
+ * runtime freed on one of its own executors, and a runtime handle used (waited for, aborted) after
+ * its release.
  *
  * Each scenario runs in a child forked by run_to_death, so that test_runtime needs no fork and
  * runs under valgrind too.
@@ -176,6 +177,17 @@ static void wait_after_detach(void)
     ac_runtime_task_wait(h);
 }
 
+/* A handle aborted after it was detached (its task still runs). */
+static void abort_after_detach(void)
+{
+    ac_runtime *rt = start(1);
+    ac_runtime_task *h;
+    struct forever f;
+    ac_runtime_spawn(rt, 0, forever(&f), NULL, &h);
+    ac_runtime_task_detach(h);
+    ac_runtime_task_abort(h);
+}
+
 START_TEST(debug_builds_catch_the_wrong_thread_and_handle_misuse)
 {
     struct death d = run_to_death(await_another_executors_io);
@@ -190,6 +202,8 @@ START_TEST(debug_builds_catch_the_wrong_thread_and_handle_misuse)
     ck_assert_aborted_with(d, "asyncc: misuse", "ac_runtime_free called on an executor's thread");
     d = run_to_death(wait_after_detach);
     ck_assert_aborted_with(d, "asyncc: misuse", "ac_runtime_task_wait on a released handle");
+    d = run_to_death(abort_after_detach);
+    ck_assert_aborted_with(d, "asyncc: misuse", "ac_runtime_task_abort on a released handle");
 }
 END_TEST
 

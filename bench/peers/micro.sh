@@ -7,7 +7,7 @@
 #   --runs N: runs per (benchmark, peer), default 5; --quick: 1 run at small sizes (< 60 s).
 #   --only LIST: only these benchmarks (comma-separated: await, spawn, spawn_bulk_1m,
 #   spawn_bulk_10m, bytes_per_task_1m, bytes_per_task_10m, timers, channel_pingpong,
-#   context_switch).
+#   channel_pingpong_xthread, context_switch).
 #
 # Builds the peers it needs into BUILD_DIR/peers (the same places bench/run uses, so a build
 # made there is reused): ucontext and threads_micro with cc, the Go program with `go build`, the
@@ -52,7 +52,7 @@ done
 build_dir=$(cd "$build_dir" && pwd)
 ((quick)) && runs=1
 for program in bench_await bench_spawn bench_spawn_bulk bench_idle_tasks bench_timers \
-    bench_switch; do
+    bench_switch bench_runtime; do
     if [[ ! -x $build_dir/bench/$program ]]; then
         echo "micro.sh: $build_dir/bench/$program is missing: build the Release configuration" >&2
         exit 1
@@ -66,12 +66,12 @@ if ((quick)); then
     await_n=1000000 spawn_n=100000 spawn_slow_n=2000 idle_1m_n=50000 idle_10m_n=100000
     bulk_1m_n=50000 bulk_10m_n=100000
     threads_idle_n=1000 timers_n=20000 pingpong_n=100000 switch_n=100000 slow_n=20000
-    threads_pingpong_n=5000
+    threads_pingpong_n=5000 xthread_n=400
 else
     await_n=10000000 spawn_n=1000000 spawn_slow_n=20000 idle_1m_n=1000000 idle_10m_n=10000000
     bulk_1m_n=1000000 bulk_10m_n=10000000
     threads_idle_n=10000 timers_n=1000000 pingpong_n=1000000 switch_n=1000000 slow_n=200000
-    threads_pingpong_n=100000
+    threads_pingpong_n=100000 xthread_n=4000
 fi
 
 # --- Building the peers -----------------------------------------------------------------------
@@ -287,6 +287,22 @@ selected channel_pingpong && for ((r = 1; r <= runs; r++)); do
     run channel_pingpong:ns node $r "${pin[@]}" node "$node_js" pingpong $pingpong_n
     run channel_pingpong:ns threads $r "$peers_dir/threads_micro" pingpong $threads_pingpong_n
     run channel_pingpong:ns ucontext $r "${pin[@]}" "$peers_dir/ucontext" pingpong $slow_n
+done
+
+# Across two threads: asyncc's tasks sit on executors 0 and 1 of a runtime (bench_runtime, whose
+# COUNT of xthread_n makes xthread_n * 5 round trips, after its fan-out); tokio_mt's (2 workers)
+# and Go's (GOMAXPROCS=2) are placed by their schedulers, often both on one worker; tokio_2rt
+# puts each on a thread of its own (a current-thread runtime each), as asyncc does. Not pinned.
+selected channel_pingpong_xthread && for ((r = 1; r <= runs; r++)); do
+    run channel_pingpong_xthread:ns asyncc $r "$asyncc/bench_runtime" --tsv $xthread_n
+    run channel_pingpong_xthread:ns tokio_mt $r "$rust_bin/micro_pingpong_mt" $((xthread_n * 5))
+    run channel_pingpong_xthread:ns tokio_2rt $r "$rust_bin/micro_pingpong_2rt" $((xthread_n * 5))
+    run channel_pingpong_xthread:ns go $r env GOMAXPROCS=2 "$peers_dir/micro_go" pingpong_xthread \
+        $((xthread_n * 5))
+    for peer in tokio_ct node ucontext; do
+        nan channel_pingpong_xthread $peer $r ns "one thread: the channel_pingpong row"
+    done
+    nan channel_pingpong_xthread threads $r ns "two threads already: the channel_pingpong row"
 done
 
 selected context_switch && for ((r = 1; r <= runs; r++)); do

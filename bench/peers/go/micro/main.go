@@ -166,7 +166,7 @@ func contextSwitch(count uint64) float64 {
 
 func main() {
 	if len(os.Args) != 3 {
-		fail("usage: micro spawn|idle|timers|pingpong|switch COUNT")
+		fail("usage: micro spawn|idle|timers|pingpong|pingpong_xthread|switch COUNT")
 	}
 	count, err := strconv.ParseUint(os.Args[2], 10, 64)
 	if err != nil || count == 0 {
@@ -183,6 +183,8 @@ func main() {
 		fmt.Printf("timers_1m_bytes\tgo\t%.6f\tB\n", bytes)
 	case "pingpong":
 		fmt.Printf("channel_pingpong\tgo\t%.6f\tns\n", pingpong(count))
+	case "pingpong_xthread": // the same goroutines, run with GOMAXPROCS=2: Go places them
+		fmt.Printf("channel_pingpong_xthread\tgo\t%.6f\tns\n", pingpong(count))
 	case "switch":
 		fmt.Printf("context_switch\tgo\t%.6f\tns\n", contextSwitch(count))
 	default:
