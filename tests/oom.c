@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <wslay/wslay.h>
+#if ASYNCC_TLS
+#include <openssl/ssl.h>
+#endif
 
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t count, size_t size);
@@ -36,6 +40,19 @@ struct evdns_request *__real_evdns_base_resolve_ipv4(struct evdns_base *base, co
 struct evdns_request *__real_evdns_base_resolve_ipv6(struct evdns_base *base, const char *name,
                                                      int flags, evdns_callback_type callback,
                                                      void *arg);
+
+int __real_wslay_event_context_server_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user);
+int __real_wslay_event_context_client_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user);
+int __real_wslay_event_queue_msg(wslay_event_context_ptr ctx, const struct wslay_event_msg *arg);
+int __real_wslay_event_queue_fragmented_msg(wslay_event_context_ptr ctx,
+                                            const struct wslay_event_fragmented_msg *arg);
+int __real_wslay_event_queue_close(wslay_event_context_ptr ctx, uint16_t status_code,
+                                   const uint8_t *reason, size_t reason_length);
+int __real_wslay_event_recv(wslay_event_context_ptr ctx);
 
 /* Prototypes for -Wmissing-prototypes: the linker, not a header, is their caller. */
 void *__wrap_malloc(size_t size);
@@ -58,6 +75,18 @@ struct evdns_request *__wrap_evdns_base_resolve_ipv4(struct evdns_base *base, co
 struct evdns_request *__wrap_evdns_base_resolve_ipv6(struct evdns_base *base, const char *name,
                                                      int flags, evdns_callback_type callback,
                                                      void *arg);
+int __wrap_wslay_event_context_server_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user);
+int __wrap_wslay_event_context_client_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user);
+int __wrap_wslay_event_queue_msg(wslay_event_context_ptr ctx, const struct wslay_event_msg *arg);
+int __wrap_wslay_event_queue_fragmented_msg(wslay_event_context_ptr ctx,
+                                            const struct wslay_event_fragmented_msg *arg);
+int __wrap_wslay_event_queue_close(wslay_event_context_ptr ctx, uint16_t status_code,
+                                   const uint8_t *reason, size_t reason_length);
+int __wrap_wslay_event_recv(wslay_event_context_ptr ctx);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bool armed, fired, persistent;
@@ -317,3 +346,74 @@ struct evdns_request *__wrap_evdns_base_resolve_ipv6(struct evdns_base *base, co
 {
     return should_fail() ? NULL : __real_evdns_base_resolve_ipv6(base, name, flags, callback, arg);
 }
+
+/* wslay (src/websocket.c): the context, and each call that allocates inside libwslay — a queued
+ * message's copy, the buffer of a message being received — fails as wslay says it does then. */
+int __wrap_wslay_event_context_server_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM
+                         : __real_wslay_event_context_server_init(ctx, callbacks, user);
+}
+
+int __wrap_wslay_event_context_client_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM
+                         : __real_wslay_event_context_client_init(ctx, callbacks, user);
+}
+
+int __wrap_wslay_event_queue_msg(wslay_event_context_ptr ctx, const struct wslay_event_msg *arg)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM : __real_wslay_event_queue_msg(ctx, arg);
+}
+
+int __wrap_wslay_event_queue_fragmented_msg(wslay_event_context_ptr ctx,
+                                            const struct wslay_event_fragmented_msg *arg)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM : __real_wslay_event_queue_fragmented_msg(ctx, arg);
+}
+
+int __wrap_wslay_event_queue_close(wslay_event_context_ptr ctx, uint16_t status_code,
+                                   const uint8_t *reason, size_t reason_length)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM
+                         : __real_wslay_event_queue_close(ctx, status_code, reason, reason_length);
+}
+
+int __wrap_wslay_event_recv(wslay_event_context_ptr ctx)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM : __real_wslay_event_recv(ctx);
+}
+
+#if ASYNCC_TLS
+/* OpenSSL (src/tls.c): the objects asyncc makes — a context, a connection, its BIO pair. What
+ * OpenSSL allocates inside a handshake or a record is its own business, as libevent's is. */
+SSL_CTX *__real_SSL_CTX_new(const SSL_METHOD *method);
+SSL *__real_SSL_new(SSL_CTX *ctx);
+int __real_BIO_new_bio_pair(BIO **bio1, size_t size1, BIO **bio2, size_t size2);
+SSL_CTX *__wrap_SSL_CTX_new(const SSL_METHOD *method);
+SSL *__wrap_SSL_new(SSL_CTX *ctx);
+int __wrap_BIO_new_bio_pair(BIO **bio1, size_t size1, BIO **bio2, size_t size2);
+
+SSL_CTX *__wrap_SSL_CTX_new(const SSL_METHOD *method)
+{
+    return should_fail() ? NULL : __real_SSL_CTX_new(method);
+}
+
+SSL *__wrap_SSL_new(SSL_CTX *ctx)
+{
+    return should_fail() ? NULL : __real_SSL_new(ctx);
+}
+
+int __wrap_BIO_new_bio_pair(BIO **bio1, size_t size1, BIO **bio2, size_t size2)
+{
+    if (should_fail()) {
+        *bio1 = *bio2 = NULL;
+        return 0;
+    }
+    return __real_BIO_new_bio_pair(bio1, size1, bio2, size2);
+}
+#endif

@@ -952,6 +952,9 @@ static const struct scenario scenarios[] = {
     {"process", scenario_process, 0, false},
     {"signal", scenario_signal, 0, false},
     {"runtime", scenario_runtime, -EAGAIN, true},
+    {"http_client", scenario_http_client, 0, false}, /* tests/oom_web.c */
+    {"websocket", scenario_websocket, 0, false},
+    {"tls", scenario_tls, 0, false}, /* tests/oom_tls.c */
 }; /* clang-format would pack these rows; one scenario a line reads better */
 
 static int open_fds(void)
@@ -1053,7 +1056,7 @@ int main(int argc, char **argv)
         perror("oom: hosts file");
         return EXIT_FAILURE;
     }
-    printf("scenario  sites  recovered: one failure  failures from then on\n");
+    printf("scenario     sites  recovered: one failure  failures from then on\n");
     for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         const struct scenario *sc = &scenarios[i];
         unsigned long sites;
@@ -1071,7 +1074,7 @@ int main(int argc, char **argv)
         once = run_every_site(sc, sites);
         persistent = true;
         from_then_on = run_every_site(sc, sites);
-        printf("%-9s %5lu  %22d  %21d\n", sc->name, sites, once, from_then_on);
+        printf("%-12s %5lu  %22d  %21d\n", sc->name, sites, once, from_then_on);
     }
     unlink(hosts_path);
     return EXIT_SUCCESS;
