@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <wslay/wslay.h>
 #if ASYNCC_TLS
 #include <openssl/ssl.h>
@@ -90,6 +91,16 @@ int __wrap_wslay_event_recv(wslay_event_context_ptr ctx);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bool armed, fired, persistent;
+/* The test's process, once armed. A child between fork and exec (ac_process_spawn) is left
+ * alone — nothing counted, failed or locked (another thread may have held the lock at the
+ * fork): asyncc's child code allocates nothing, but a coverage build's does (libgcov, linked in
+ * and so wrapped too, writes the child's counters before exec), and a failure there killed it. */
+static pid_t test_pid;
+
+static bool in_child(void)
+{
+    return test_pid && getpid() != test_pid;
+}
 static unsigned long fail_at, counted;
 static size_t mapped;
 
@@ -101,6 +112,7 @@ static void arm(unsigned long k, bool from_then_on)
     armed = true;
     fired = false;
     persistent = from_then_on;
+    test_pid = getpid();
     fail_at = k;
     counted = 0;
     pthread_mutex_unlock(&lock);
@@ -138,6 +150,8 @@ bool oom_fired(void)
 static bool should_fail(void)
 {
     bool fail = false;
+    if (in_child())
+        return false;
     pthread_mutex_lock(&lock);
     if (armed && (++counted == fail_at || (persistent && fail_at && counted > fail_at))) {
         fired = true;
@@ -161,7 +175,7 @@ static size_t slot_of(const void *ptr)
 static void live_add(void *ptr)
 {
     size_t i;
-    if (!ptr)
+    if (!ptr || in_child())
         return;
     pthread_mutex_lock(&lock);
     if (live_count >= LIVE_SLOTS / 2) {
@@ -179,7 +193,7 @@ static void live_add(void *ptr)
 static void live_remove(void *ptr)
 {
     size_t i, j;
-    if (!ptr)
+    if (!ptr || in_child())
         return;
     pthread_mutex_lock(&lock);
     for (i = slot_of(ptr); live_set[i] && live_set[i] != ptr; i = (i + 1) & (LIVE_SLOTS - 1))
@@ -279,7 +293,7 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
         return MAP_FAILED;
     }
     p = __real_mmap(addr, len, prot, flags, fd, offset);
-    if (p != MAP_FAILED) {
+    if (p != MAP_FAILED && !in_child()) {
         pthread_mutex_lock(&lock);
         mapped += len;
         pthread_mutex_unlock(&lock);
@@ -290,7 +304,7 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 int __wrap_munmap(void *addr, size_t len)
 {
     int rc = __real_munmap(addr, len);
-    if (rc == 0) {
+    if (rc == 0 && !in_child()) {
         pthread_mutex_lock(&lock);
         mapped -= len;
         pthread_mutex_unlock(&lock);
