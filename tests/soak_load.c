@@ -26,13 +26,12 @@
  *       server's close and end of file — or, one in five, reset in the middle of an echo.
  *
  * Every wait is bounded: each connection depends only on its own socket, poll waits at most a
- * second, 10 s without progress on any connection is an error, and so is a run still going 30 s
- * after its end. Plain C and poll(2), not asyncc, so that it shares no bug with the servers it
- * checks. Prints
- * one line: "connections=N bytes=N lost=N errors=N" (bytes: verified payload bytes; lost:
- * bytes (echo) or lines (chat) that never arrived or arrived wrong; errors: connections that
- * failed where they should not have). Exit status 0 when lost and errors are 0 and at least one
- * connection finished.
+ * second (echo: 10 s), 10 s without progress is an error, and so is an http or ws run still
+ * going 30 s after its end. Plain C and poll(2), not asyncc, so that it shares no bug with the
+ * servers it checks. Prints one line: "connections=N bytes=N lost=N errors=N" (bytes: verified
+ * payload bytes; lost: bytes (echo, http, ws) or lines (chat) that never arrived or arrived
+ * wrong; errors: connections that failed where they should not have). Exit status 0 when lost
+ * and errors are 0 and at least one connection finished.
  */
 #define _GNU_SOURCE
 
@@ -86,8 +85,8 @@ static int open_connection(void)
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 ||
-        (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS)) {
+    if (fd < 0 || (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0 &&
+                   errno != EINPROGRESS)) {
         fprintf(stderr, "soak_load: connect: %s\n", strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -337,8 +336,8 @@ static void listener_line(struct sender *senders, int concurrency, char *line)
     struct sender *s = &senders[(id - 1) % (uint64_t)concurrency];
     chat_text(id, seq, expected);
     if (s->id != id || s->state == IDLE || seq != s->seen || strcmp(text + 2, expected) != 0) {
-        fprintf(stderr, "soak_load: unexpected line from sender %llu (seq %d): %.60s\n", id, seq,
-                line);
+        fprintf(stderr, "soak_load: unexpected line from sender %llu (seq %d): %.60s\n", id,
+                seq, line);
         errors++;
         return;
     }

@@ -871,7 +871,7 @@ struct owner {
 
 ASYNC_FN(owner)
     ASYNC_RETURN(0);
-    ASYNC_FINALLY
+ASYNC_FINALLY
     free(self->block);
 ASYNC_END
 

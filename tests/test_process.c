@@ -538,8 +538,8 @@ START_TEST(wait_mechanism)
 {
     const char *argv[] = {"sleep", "100", NULL};
     const char *forced = getenv("ASYNCC_FORCE_FALLBACKS");
-    bool want_sigchld =
-        ASYNCC_EXPECT_SIGCHLD || (forced && strcmp(forced, "1") == 0) || !kernel_has_pidfd_open();
+    bool want_sigchld = ASYNCC_EXPECT_SIGCHLD || (forced && strcmp(forced, "1") == 0) ||
+                        !kernel_has_pidfd_open();
     ac_executor *ex = ac_executor_new();
     struct waiter w;
     ac_process *p;

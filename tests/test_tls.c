@@ -713,7 +713,7 @@ ASYNC_FN(exchange)
         self->got += (size_t)self->rc;
     }
     self->response[self->got] = '\0';
-    ASYNC_FINALLY
+ASYNC_FINALLY
     ac_stream_close(self->s);
 ASYNC_END
 

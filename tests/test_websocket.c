@@ -322,7 +322,8 @@ START_TEST(messages_fragments_and_pings_go_out_as_frames)
     ck_assert_int_eq(opcode, 0x81);
     ck_assert_mem_eq(payload, "hi", 2);
 
-    ck_assert_int_eq(ac_block_on(ex, ac_ws_send_fragmented(&op, ws, AC_WS_BINARY, big, 2500, 1000)),
+    ck_assert_int_eq(ac_block_on(ex, ac_ws_send_fragmented(&op, ws, AC_WS_BINARY, big, 2500,
+                                                           1000)),
                      0);
     ck_assert_uint_eq(read_frame(raw, &opcode, payload, sizeof payload), 1000);
     ck_assert_int_eq(opcode, 0x02);
@@ -430,9 +431,11 @@ START_TEST(a_cancelled_receive_loses_nothing)
     size_t n = frame(buf, 1, 1, 1, "patience", 8);
     ac_timeout_ms_op timeout;
     pair_open(AC_WS_SERVER, NULL);
-    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 5, ac_ws_recv(&rx, ws))), -ETIMEDOUT);
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 5, ac_ws_recv(&rx, ws))),
+                     -ETIMEDOUT);
     raw_write(buf, 5); /* half a frame: the receive takes it, and is cancelled */
-    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 5, ac_ws_recv(&rx, ws))), -ETIMEDOUT);
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 5, ac_ws_recv(&rx, ws))),
+                     -ETIMEDOUT);
     raw_write(buf + 5, n - 5);
     ck_assert_int_eq(recv_message(), 1);
     ck_assert_str_eq(rx.data, "patience");
@@ -468,8 +471,8 @@ START_TEST(a_cancelled_send_still_goes_out_whole_with_the_next_write)
     pair_open(AC_WS_SERVER, NULL);
     /* nobody reads: the send waits for the stream, and the timeout cancels it */
     ck_assert_int_eq(
-        ac_block_on(
-            ex, ac_timeout_ms(&timeout, 20, ac_ws_send(&op, ws, AC_WS_BINARY, big, sizeof big))),
+        ac_block_on(ex, ac_timeout_ms(&timeout, 20,
+                                      ac_ws_send(&op, ws, AC_WS_BINARY, big, sizeof big))),
         -ETIMEDOUT);
     ck_assert_int_eq(pthread_create(&d.thread, NULL, drain_run, &d), 0);
     ck_assert_int_eq(send_message(AC_WS_TEXT, "after", 5), 0);
@@ -609,7 +612,7 @@ ASYNC_FN(echo)
     handled.close_code = ac_ws_close_code(self->accept.ws);
     snprintf(handled.close_reason, sizeof handled.close_reason, "%s",
              ac_ws_close_reason(self->accept.ws));
-    ASYNC_FINALLY
+ASYNC_FINALLY
     handled.finished++;
     handled.result = ASYNC_RESULT;
     ac_ws_close(self->accept.ws);
@@ -667,8 +670,8 @@ ASYNC_FN(client)
     ck_assert_str_eq(self->recv.data, "hello");
 
     memset(self->big, 'b', sizeof self->big);
-    AWAIT_TRY(self->n, ac_ws_send_fragmented(&self->send, self->connect.ws, AC_WS_BINARY, self->big,
-                                             sizeof self->big, 999));
+    AWAIT_TRY(self->n, ac_ws_send_fragmented(&self->send, self->connect.ws, AC_WS_BINARY,
+                                             self->big, sizeof self->big, 999));
     AWAIT_TRY(self->n, ac_ws_recv(&self->recv, self->connect.ws));
     ck_assert_int_eq(self->recv.type, AC_WS_BINARY);
     ck_assert_uint_eq(self->recv.len, sizeof self->big);
@@ -683,7 +686,7 @@ ASYNC_FN(client)
     AWAIT_TRY(self->n, ac_ws_shutdown(&self->shut, self->connect.ws, 1000, "done"));
     ck_assert_int_eq(ac_ws_close_code(self->connect.ws), 1000);
     ck_assert_str_eq(ac_ws_close_reason(self->connect.ws), "done");
-    ASYNC_FINALLY
+ASYNC_FINALLY
     if (self->connect.ws)
         ac_ws_close(self->connect.ws);
 ASYNC_END
@@ -737,7 +740,8 @@ static const char *raw_exchange(const char *request, const void *extra, size_t e
     return answer;
 }
 
-#define HANDSHAKE(fields) "GET /chat HTTP/1.1\r\nHost: h\r\n" fields "\r\n"
+#define HANDSHAKE(fields)                                                                          \
+    "GET /chat HTTP/1.1\r\nHost: h\r\n" fields "\r\n"
 #define GOOD_FIELDS                                                                                \
     "Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"                                    \
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -928,9 +932,9 @@ START_TEST(the_client_refuses_answers_that_are_no_handshake)
     close(sv[1]);
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     ck_assert_int_eq(ac_stream_open(ex, sv[0], &s), 0);
-    ck_assert_int_eq(
-        ac_block_on(ex, ac_timeout_ms(&timeout, 5, ac_ws_connect(&op, s, "h", "/", NULL, NULL))),
-        -ETIMEDOUT);
+    ck_assert_int_eq(ac_block_on(ex, ac_timeout_ms(&timeout, 5,
+                                                   ac_ws_connect(&op, s, "h", "/", NULL, NULL))),
+                     -ETIMEDOUT);
     close(sv[1]);
     ac_executor_free(ex);
 }
