@@ -99,7 +99,7 @@ ASYNC_FN(http_peer)
         ac_io_close(self->conn);
         self->conn = NULL;
     }
-    ASYNC_FINALLY
+ASYNC_FINALLY
     ac_io_close(self->conn);
 ASYNC_END
 
@@ -197,7 +197,7 @@ ASYNC_FN(http_user)
         self->req = NULL;
     }
     ASYNC_RETURN(0);
-    ASYNC_FINALLY
+ASYNC_FINALLY
     ac_http_client_request_free(self->req);
     ac_http_client_free(self->client);
 ASYNC_END
@@ -267,7 +267,7 @@ ASYNC_FN(ws_handler)
     EXPECT(self->rc == 0 || self->rc == -ENOMEM || self->rc == -EPIPE || self->rc == -ECONNRESET);
     ws_server_rc = self->rc;
     ASYNC_RETURN(self->rc);
-    ASYNC_FINALLY
+ASYNC_FINALLY
     ac_ws_close(self->accept.ws);
 ASYNC_END
 
@@ -318,7 +318,7 @@ ASYNC_FN(ws_client)
         ASYNC_RETURN(self->rc);
     AWAIT_INTO(self->rc, ac_ws_shutdown(&self->shutdown, self->ws, 1000, "bye"));
     ASYNC_RETURN(self->rc);
-    ASYNC_FINALLY
+ASYNC_FINALLY
     ac_stream_close(self->stream); /* a client cancelled before it started */
     ac_ws_close(self->ws);
 ASYNC_END

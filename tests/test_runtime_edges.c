@@ -112,7 +112,7 @@ ASYNC_FN(joiner)
     AWAIT_INTO(self->rc, ac_runtime_task_join(&self->join, self->handle));
     self->handle = NULL; /* released by the join */
     ASYNC_RETURN(self->rc);
-    ASYNC_FINALLY
+ASYNC_FINALLY
     if (self->handle)
         ac_runtime_task_detach(self->handle);
 ASYNC_END
