@@ -24,6 +24,7 @@ struct http_peer {
     ac_io *conn;
     int rc;
     size_t used, head_end, body_end;
+    size_t end, answer_len; /* the request answered now: its end in buf, the answer's length */
     char buf[2048];
     char answer[2300];
     ac_socket_accept_op accept;
@@ -79,12 +80,12 @@ ASYNC_FN(http_peer)
         self->conn = self->accept.conn;
         self->used = 0;
         for (;;) {
-            size_t end;
-            while ((end = http_request_end(self)) > 0) {
-                size_t len = http_answer(self, end);
-                self->used -= end;
-                memmove(self->buf, self->buf + end, self->used);
-                AWAIT_INTO(self->rc, ac_io_write_all(&self->write, self->conn, self->answer, len));
+            while ((self->end = http_request_end(self)) > 0) {
+                self->answer_len = http_answer(self, self->end);
+                self->used -= self->end;
+                memmove(self->buf, self->buf + self->end, self->used);
+                AWAIT_INTO(self->rc, ac_io_write_all(&self->write, self->conn, self->answer,
+                                                     self->answer_len));
                 if (self->rc < 0)
                     break;
             }
