@@ -3422,7 +3422,8 @@ AC_API ac_future *ac_http_response_end(ac_http_response_end_op *op, ac_http_resp
  *   -EPIPE            the connection closed in the middle of the response head or body;
  *   -ELOOP            more than max_redirects redirects in a row;
  *   -EBUSY            another operation on the request is pending;
- *   -EALREADY         the request was sent already (a setter after the send, a second send).
+ *   -EALREADY         the request was sent already (a setter after the send, a second send);
+ *   -ENOMEM           out of memory (the request's texts, its connection, its deadlines).
  * An error is sticky: the request's later operations fail with it, and freeing the request
  * closes its connection.
  *
@@ -3672,7 +3673,8 @@ AC_API ac_future *ac_http_response_upgrade(ac_http_response_upgrade_op *op, ac_h
  *   -ECONNABORTED    the peer closed the connection without close_notify: during the
  *                    handshake, or in the middle of the stream — a truncation, never reported
  *                    as end of file. Reads finish with 0 only after the peer's close_notify.
- *   -ETIMEDOUT       the handshake took longer than its timeout
+ *   -ETIMEDOUT       the handshake took longer than its timeout (when its deadline cannot
+ *                    be armed for want of memory: -ENOMEM)
  *   -ENOTSUP         asyncc was built without OpenSSL (ASYNCC_TLS off): every function
  *                    fails with it (ac_tls_available() says which build this is)
  *   and the lower stream's own (-ECONNRESET, -EPIPE ...), -EINVAL, -ENOMEM.
@@ -3807,8 +3809,9 @@ AC_API const char *ac_tls_verify_error_string(int verify_error);
  * gets a close frame without a code, as wslay sends it), and the receive finishes with -EPROTO,
  * -EILSEQ or -EMSGSIZE. A peer that goes
  * away without a close frame (end of file, even mid-frame) is -EPIPE, and ac_ws_close_code says
- * 1006. I/O errors are the stream's (-ECONNRESET, ...). These errors are sticky: later receives
- * finish with the same; later sends fail with -EPIPE once a close frame has gone out.
+ * 1006. I/O errors are the stream's (-ECONNRESET, ...); a received message that cannot be
+ * stored for want of memory is -ENOMEM. These errors are sticky: later receives finish with
+ * the same; later sends fail with -EPIPE once a close frame has gone out.
  *
  * Backpressure. Nothing reads the socket unless a receive is pending: a peer that sends faster
  * than its messages are received fills the kernel's buffers and is slowed by TCP. (While

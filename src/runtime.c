@@ -463,6 +463,25 @@ static void anchor_let_go(runtime_slot *slot)
         ac_remote_waker_release(mine);
 }
 
+/* The shutdown has begun: let the tasks awaiting ac_runtime_stopping go on. */
+static void slot_stop(runtime_slot *slot)
+{
+    anchor_let_go(slot);
+    slot->stopping = true;
+    ac_wait_list_hand_to_all_(&slot->stop_waiters, AC_WAIT_GRANTED);
+}
+
+/* Whether the shutdown has begun; takes its grace deadline when it has. */
+static bool slot_sees_stopping(runtime_slot *slot)
+{
+    bool stopping;
+    pthread_mutex_lock(&slot->rt->lock);
+    stopping = slot->rt->stopping;
+    slot->grace_deadline = slot->rt->grace_deadline;
+    pthread_mutex_unlock(&slot->rt->lock);
+    return stopping;
+}
+
 static ac_poll anchor_poll(ac_future *f, ac_cx *cx)
 {
     runtime_slot *slot = ((anchor_op *)(void *)f)->slot;
@@ -478,9 +497,7 @@ static ac_poll anchor_poll(ac_future *f, ac_cx *cx)
         return ac_leaf_finish(f, -ENOMEM); /* the thread tries again (serve) */
     if (!stopping)
         return ac_pending();
-    anchor_let_go(slot);
-    slot->stopping = true;
-    ac_wait_list_hand_to_all_(&slot->stop_waiters, AC_WAIT_GRANTED);
+    slot_stop(slot);
     return ac_leaf_finish(f, 0);
 }
 
@@ -502,7 +519,9 @@ static const ac_future_vtable anchor_vtable = {anchor_poll, anchor_cancel, ancho
 
 /* Run the executor until the shutdown begins. block_on returns early when a task of the user's
  * calls ac_executor_stop (-ESHUTDOWN: only ac_runtime_shutdown stops a runtime's executor) or
- * when the anchor's waker cannot be had (-ENOMEM: try again shortly). */
+ * when block_on's record or the anchor's waker cannot be had (-ENOMEM: try again shortly; or,
+ * once the shutdown has begun, stop without the anchor, so that memory that stays short cannot
+ * keep ac_runtime_new's clean-up or ac_runtime_free waiting for this thread for ever). */
 static void serve(runtime_slot *slot)
 {
     anchor_op anchor;
@@ -512,6 +531,10 @@ static void serve(runtime_slot *slot)
         rc = ac_block_on(slot->ex, ac_leaf_init(&anchor.future, &anchor_vtable));
         if (rc == -ENOMEM) {
             static const struct timespec a_moment = {0, 1000000};
+            if (slot_sees_stopping(slot)) {
+                slot_stop(slot);
+                return;
+            }
             nanosleep(&a_moment, NULL);
         }
     } while (rc != 0);

@@ -600,8 +600,10 @@ static ac_poll handshake_poll(ac_future *f, ac_cx *cx)
             break;
     }
     if (rc == -EAGAIN) {
+        /* A deadline that could not be armed (-ENOMEM) has not expired. */
         if (op->timeout_ms && ac_future_poll(&op->timer.future, cx).is_ready)
-            return handshake_fail(op, -ETIMEDOUT);
+            return handshake_fail(op, op->timer.future.result < 0 ? op->timer.future.result
+                                                                  : -ETIMEDOUT);
         return ac_pending();
     }
     if (rc < 0)

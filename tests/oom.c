@@ -16,6 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+#include <wslay/wslay.h>
+#if ASYNCC_TLS
+#include <openssl/ssl.h>
+#endif
 
 void *__real_malloc(size_t size);
 void *__real_calloc(size_t count, size_t size);
@@ -36,6 +41,19 @@ struct evdns_request *__real_evdns_base_resolve_ipv4(struct evdns_base *base, co
 struct evdns_request *__real_evdns_base_resolve_ipv6(struct evdns_base *base, const char *name,
                                                      int flags, evdns_callback_type callback,
                                                      void *arg);
+
+int __real_wslay_event_context_server_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user);
+int __real_wslay_event_context_client_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user);
+int __real_wslay_event_queue_msg(wslay_event_context_ptr ctx, const struct wslay_event_msg *arg);
+int __real_wslay_event_queue_fragmented_msg(wslay_event_context_ptr ctx,
+                                            const struct wslay_event_fragmented_msg *arg);
+int __real_wslay_event_queue_close(wslay_event_context_ptr ctx, uint16_t status_code,
+                                   const uint8_t *reason, size_t reason_length);
+int __real_wslay_event_recv(wslay_event_context_ptr ctx);
 
 /* Prototypes for -Wmissing-prototypes: the linker, not a header, is their caller. */
 void *__wrap_malloc(size_t size);
@@ -58,9 +76,31 @@ struct evdns_request *__wrap_evdns_base_resolve_ipv4(struct evdns_base *base, co
 struct evdns_request *__wrap_evdns_base_resolve_ipv6(struct evdns_base *base, const char *name,
                                                      int flags, evdns_callback_type callback,
                                                      void *arg);
+int __wrap_wslay_event_context_server_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user);
+int __wrap_wslay_event_context_client_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user);
+int __wrap_wslay_event_queue_msg(wslay_event_context_ptr ctx, const struct wslay_event_msg *arg);
+int __wrap_wslay_event_queue_fragmented_msg(wslay_event_context_ptr ctx,
+                                            const struct wslay_event_fragmented_msg *arg);
+int __wrap_wslay_event_queue_close(wslay_event_context_ptr ctx, uint16_t status_code,
+                                   const uint8_t *reason, size_t reason_length);
+int __wrap_wslay_event_recv(wslay_event_context_ptr ctx);
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bool armed, fired, persistent;
+/* The test's process, once armed. A child between fork and exec (ac_process_spawn) is left
+ * alone — nothing counted, failed or locked (another thread may have held the lock at the
+ * fork): asyncc's child code allocates nothing, but a coverage build's does (libgcov, linked in
+ * and so wrapped too, writes the child's counters before exec), and a failure there killed it. */
+static pid_t test_pid;
+
+static bool in_child(void)
+{
+    return test_pid && getpid() != test_pid;
+}
 static unsigned long fail_at, counted;
 static size_t mapped;
 
@@ -72,6 +112,7 @@ static void arm(unsigned long k, bool from_then_on)
     armed = true;
     fired = false;
     persistent = from_then_on;
+    test_pid = getpid();
     fail_at = k;
     counted = 0;
     pthread_mutex_unlock(&lock);
@@ -109,6 +150,8 @@ bool oom_fired(void)
 static bool should_fail(void)
 {
     bool fail = false;
+    if (in_child())
+        return false;
     pthread_mutex_lock(&lock);
     if (armed && (++counted == fail_at || (persistent && fail_at && counted > fail_at))) {
         fired = true;
@@ -132,7 +175,7 @@ static size_t slot_of(const void *ptr)
 static void live_add(void *ptr)
 {
     size_t i;
-    if (!ptr)
+    if (!ptr || in_child())
         return;
     pthread_mutex_lock(&lock);
     if (live_count >= LIVE_SLOTS / 2) {
@@ -150,7 +193,7 @@ static void live_add(void *ptr)
 static void live_remove(void *ptr)
 {
     size_t i, j;
-    if (!ptr)
+    if (!ptr || in_child())
         return;
     pthread_mutex_lock(&lock);
     for (i = slot_of(ptr); live_set[i] && live_set[i] != ptr; i = (i + 1) & (LIVE_SLOTS - 1))
@@ -250,7 +293,7 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
         return MAP_FAILED;
     }
     p = __real_mmap(addr, len, prot, flags, fd, offset);
-    if (p != MAP_FAILED) {
+    if (p != MAP_FAILED && !in_child()) {
         pthread_mutex_lock(&lock);
         mapped += len;
         pthread_mutex_unlock(&lock);
@@ -261,7 +304,7 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 int __wrap_munmap(void *addr, size_t len)
 {
     int rc = __real_munmap(addr, len);
-    if (rc == 0) {
+    if (rc == 0 && !in_child()) {
         pthread_mutex_lock(&lock);
         mapped -= len;
         pthread_mutex_unlock(&lock);
@@ -317,3 +360,74 @@ struct evdns_request *__wrap_evdns_base_resolve_ipv6(struct evdns_base *base, co
 {
     return should_fail() ? NULL : __real_evdns_base_resolve_ipv6(base, name, flags, callback, arg);
 }
+
+/* wslay (src/websocket.c): the context, and each call that allocates inside libwslay — a queued
+ * message's copy, the buffer of a message being received — fails as wslay says it does then. */
+int __wrap_wslay_event_context_server_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM
+                         : __real_wslay_event_context_server_init(ctx, callbacks, user);
+}
+
+int __wrap_wslay_event_context_client_init(wslay_event_context_ptr *ctx,
+                                           const struct wslay_event_callbacks *callbacks,
+                                           void *user)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM
+                         : __real_wslay_event_context_client_init(ctx, callbacks, user);
+}
+
+int __wrap_wslay_event_queue_msg(wslay_event_context_ptr ctx, const struct wslay_event_msg *arg)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM : __real_wslay_event_queue_msg(ctx, arg);
+}
+
+int __wrap_wslay_event_queue_fragmented_msg(wslay_event_context_ptr ctx,
+                                            const struct wslay_event_fragmented_msg *arg)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM : __real_wslay_event_queue_fragmented_msg(ctx, arg);
+}
+
+int __wrap_wslay_event_queue_close(wslay_event_context_ptr ctx, uint16_t status_code,
+                                   const uint8_t *reason, size_t reason_length)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM
+                         : __real_wslay_event_queue_close(ctx, status_code, reason, reason_length);
+}
+
+int __wrap_wslay_event_recv(wslay_event_context_ptr ctx)
+{
+    return should_fail() ? WSLAY_ERR_NOMEM : __real_wslay_event_recv(ctx);
+}
+
+#if ASYNCC_TLS
+/* OpenSSL (src/tls.c): the objects asyncc makes — a context, a connection, its BIO pair. What
+ * OpenSSL allocates inside a handshake or a record is its own business, as libevent's is. */
+SSL_CTX *__real_SSL_CTX_new(const SSL_METHOD *method);
+SSL *__real_SSL_new(SSL_CTX *ctx);
+int __real_BIO_new_bio_pair(BIO **bio1, size_t size1, BIO **bio2, size_t size2);
+SSL_CTX *__wrap_SSL_CTX_new(const SSL_METHOD *method);
+SSL *__wrap_SSL_new(SSL_CTX *ctx);
+int __wrap_BIO_new_bio_pair(BIO **bio1, size_t size1, BIO **bio2, size_t size2);
+
+SSL_CTX *__wrap_SSL_CTX_new(const SSL_METHOD *method)
+{
+    return should_fail() ? NULL : __real_SSL_CTX_new(method);
+}
+
+SSL *__wrap_SSL_new(SSL_CTX *ctx)
+{
+    return should_fail() ? NULL : __real_SSL_new(ctx);
+}
+
+int __wrap_BIO_new_bio_pair(BIO **bio1, size_t size1, BIO **bio2, size_t size2)
+{
+    if (should_fail()) {
+        *bio1 = *bio2 = NULL;
+        return 0;
+    }
+    return __real_BIO_new_bio_pair(bio1, size1, bio2, size2);
+}
+#endif

@@ -4,8 +4,9 @@
  *
  * The test executable is linked with -Wl,--wrap=SYMBOL for every call through which asyncc
  * obtains memory or a resource that costs memory: malloc, calloc, realloc, strdup, getline, mmap
- * (the task slabs), pthread_create (the blocking pool's threads) and the libevent entry points that
- * allocate (event_base_new, event_new, evdns_base_new, evdns_base_resolve_ipv4/ipv6). The linker
+ * (the task slabs), pthread_create (the blocking pool's threads), the libevent entry points that
+ * allocate (event_base_new, event_new, evdns_base_new, evdns_base_resolve_ipv4/ipv6) and wslay's
+ * (its contexts, queueing a message or a close, receiving). The linker
  * sends the library's calls — and the test's own — to the __wrap_ functions in oom.c; calls made
  * inside libevent.so or libc stay unwrapped, so their internal allocations are not counted: they
  * are not asyncc's to handle, whereas a NULL from event_new is. src/ carries no test hook.

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# tests/soak.sh [--minutes M] — connection churn through examples/echo_server and
-# examples/chat_server, checking that nothing is lost and nothing leaks.
+# tests/soak.sh [--minutes M] — connection churn through examples/echo_server,
+# examples/chat_server, examples/http_files and examples/ws_echo, checking that nothing is lost
+# and nothing leaks.
 #
-# Each server gets half of M minutes (default 1: the run ctest does, label `soak`; a longer one
-# is `tests/soak.sh --minutes 30`) of tests/soak_load: many short connections opening, sending
-# random-sized payloads (echo) or lines (chat), verifying every byte and line, and closing —
-# cleanly, by half-close, with /quit, or by reset. Meanwhile the server's VmRSS and open file
+# Each server gets a quarter of M minutes (default 1: the run ctest does, label `soak`; a longer
+# one is `tests/soak.sh --minutes 30`) of tests/soak_load: many short connections opening,
+# sending random-sized payloads (echo), lines (chat), keep-alive requests for files and byte
+# ranges (http) or WebSocket messages (ws), verifying every byte and line, and closing —
+# cleanly, by half-close, with /quit, a close frame, or by reset. Meanwhile the server's VmRSS and open file
 # descriptors (/proc/PID/status and /proc/PID/fd) are sampled every few seconds. It fails when
 #   - the load generator reports a lost byte or line, or a connection that failed;
 #   - RSS grows after the warm-up (the first fifth of the run) by more than 10 % or 512 KiB,
@@ -33,8 +35,8 @@ done
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 examples=${ASYNCC_EXAMPLES_DIR:-$here/../build/debug/examples}
 tests=${ASYNCC_TESTS_DIR:-$here/../build/debug/tests}
-# Seconds of load per server, and between samples (about 20 samples per run).
-seconds=$(awk -v m="$minutes" 'BEGIN { s = int(m * 30); print s < 10 ? 10 : s }')
+# Seconds of load per server (four of them), and between samples (about 20 samples per run).
+seconds=$(awk -v m="$minutes" 'BEGIN { s = int(m * 15); print s < 10 ? 10 : s }')
 interval=$(((seconds + 19) / 20))
 
 work=$(mktemp -d)
@@ -76,7 +78,10 @@ soak() {
     port=${BASH_REMATCH[1]}
     fds_before=$(fd_count "$pid")
 
-    "$tests/soak_load" "$mode" "$port" "$seconds" >"$work/$name.load" 2>"$work/$name.load.err" &
+    # The http load writes its files into the directory the server serves, its first argument.
+    local load_args=("$mode" "$port" "$seconds")
+    [[ $mode == http ]] && load_args+=("$1")
+    "$tests/soak_load" "${load_args[@]}" >"$work/$name.load" 2>"$work/$name.load.err" &
     load_pid=$!
     pids+=("$load_pid")
     started=$SECONDS
@@ -127,4 +132,7 @@ soak echo_server echo
 # The chat load's listener sends nothing for the whole run, by design; the server's idle timeout
 # (600 s by default) would disconnect it in a run longer than that: set it past the run.
 soak chat_server chat --idle-timeout $((seconds + 60))
+mkdir "$work/files"
+soak http_files http "$work/files"
+soak ws_echo ws
 echo PASS

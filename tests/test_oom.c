@@ -20,9 +20,11 @@
 /* ctest: threads */
 #include "asyncc.h"
 #include "oom.h"
+#include "oom_scenario.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,29 +32,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* ---- reporting: the first broken expectation of a run ---- */
+/* ---- reporting: the first broken expectation of a run (EXPECT, oom_scenario.h) ---- */
 
-static const char *broken;
-static int broken_line;
-
-#define EXPECT(cond)                                                                               \
-    do {                                                                                           \
-        if (!(cond) && !broken) {                                                                  \
-            broken = #cond;                                                                        \
-            broken_line = __LINE__;                                                                \
-        }                                                                                          \
-    } while (0)
-
-/* The first error a run met, kept so that a scenario can go on releasing what it made. */
-static int first_error(int so_far, int rc)
-{
-    return so_far < 0 ? so_far : (rc < 0 ? rc : 0);
-}
+const char *oom_broken;
+int oom_broken_line;
 
 /* ---- ac_block_on runs every step; it can run out of memory itself: it then cancels the
  * future unpolled and returns -ENOMEM (section 10). A cancelled join leaves the handle ours. */
 
-static int join_task(ac_executor *ex, ac_task *task)
+int join_task(ac_executor *ex, ac_task *task)
 {
     ac_task_join_op join;
     int rc = ac_block_on(ex, ac_task_join(&join, task));
@@ -847,7 +835,7 @@ static int http_check_responses(const char *text)
 
     for (i = 0; i < HTTP_RESPONSES && *text; i++) {
         EXPECT(http_parse_response(&text, &status, body, sizeof body));
-        if (broken)
+        if (oom_broken)
             return -EPROTO;
         if (status == 500) {
             EXPECT(*text == '\0' && body[0] == '\0');
@@ -991,20 +979,31 @@ struct scenario {
     int (*run)(ac_executor *ex);
     int also_allowed;  /* an error besides -ENOMEM that a failure may end with, or 0 */
     bool own_executor; /* run makes and frees its executor: no bystander, no follow-up */
+    /* Only one failure at a time: memory that stays short is a known hang here (the runtime's
+     * executor thread that cannot get its first ac_block_on record never runs the tasks sent
+     * to it; docs/RELIABILITY.md). */
+    bool once_only;
 };
 
 static const struct scenario scenarios[] = {
-    {"executor", scenario_executor, 0, true},
-    {"spawn", scenario_spawn, 0, false},
-    {"timers", scenario_timers, 0, false},
-    {"blocking", scenario_blocking, -EAGAIN, false},
-    {"channels", scenario_channels, 0, false},
-    {"io", scenario_io, 0, false},
-    {"streams", scenario_streams, 0, false},
-    {"sockets", scenario_sockets, 0, false},
-    {"dns", scenario_dns, 0, false},
-    {"http", scenario_http, 0, false},
-    {"group", scenario_group, 0, false},
+    {"executor", scenario_executor, 0, true, false},
+    {"spawn", scenario_spawn, 0, false, false},
+    {"timers", scenario_timers, 0, false, false},
+    {"blocking", scenario_blocking, -EAGAIN, false, false},
+    {"channels", scenario_channels, 0, false, false},
+    {"io", scenario_io, 0, false, false},
+    {"streams", scenario_streams, 0, false, false},
+    {"sockets", scenario_sockets, 0, false, false},
+    {"dns", scenario_dns, 0, false, false},
+    {"http", scenario_http, 0, false, false},
+    {"group", scenario_group, 0, false, false},
+    {"fs", scenario_fs, -EAGAIN, false, false}, /* tests/oom_os.c */
+    {"process", scenario_process, 0, false, false},
+    {"signal", scenario_signal, 0, false, false},
+    {"runtime", scenario_runtime, -EAGAIN, true, true},
+    {"http_client", scenario_http_client, 0, false, false}, /* tests/oom_web.c */
+    {"websocket", scenario_websocket, 0, false, false},
+    {"tls", scenario_tls, 0, false, false}, /* tests/oom_tls.c */
 }; /* clang-format would pack these rows; one scenario a line reads better */
 
 static int open_fds(void)
@@ -1034,7 +1033,7 @@ static int run_once(const struct scenario *sc, unsigned long k, unsigned long *s
     struct bystander b;
     ac_task *parked = NULL;
 
-    broken = NULL;
+    oom_broken = NULL;
     if (!sc->own_executor) {
         ex = ac_executor_new();
         ac_notify_init(&notify);
@@ -1051,8 +1050,8 @@ static int run_once(const struct scenario *sc, unsigned long k, unsigned long *s
         oom_fail_at(k);
     rc = sc->run(ex);
     *sites = oom_stop();
-    if (broken)
-        fail(sc, k, broken, broken_line);
+    if (oom_broken)
+        fail(sc, k, oom_broken, oom_broken_line);
     if (ex) {
         struct answer a;
         ac_task_join_op join;
@@ -1090,7 +1089,24 @@ static int run_every_site(const struct scenario *sc, unsigned long sites)
     return recovered;
 }
 
-int main(void)
+/* signal.c keeps the notifier node of an executor that listened to a signal for the process's
+ * lifetime, for the next executor to reuse (a handler may be reading it). Whether a run listens
+ * can depend on timing — a process's wait listens to SIGCHLD only if the child is still running
+ * — so the node is made here, once, rather than by whichever run listens first. */
+static void warm_up_signals(void)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_signal sig;
+    if (!ex || ac_signal_init(&sig, ex, SIGUSR2) != 0) {
+        fputs("oom: warming up the signal notifier failed\n", stderr);
+        exit(EXIT_FAILURE);
+    }
+    ac_signal_destroy(&sig);
+    ac_executor_free(ex);
+}
+
+/* test_oom [SCENARIO]: every scenario, or the one named. */
+int main(int argc, char **argv)
 {
     size_t i;
     int fd = mkstemp(hosts_path);
@@ -1099,19 +1115,26 @@ int main(void)
         perror("oom: hosts file");
         return EXIT_FAILURE;
     }
-    printf("scenario  sites  recovered: one failure  failures from then on\n");
+    warm_up_signals();
+    printf("scenario     sites  recovered: one failure  failures from then on\n");
     for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         const struct scenario *sc = &scenarios[i];
         unsigned long sites;
         int once, from_then_on;
 
+        if (argc > 1 && strcmp(argv[1], sc->name) != 0)
+            continue;
         persistent = false;
         if (run_once(sc, 0, &sites) != 0)
             fail(sc, 0, "a run with no failure succeeds", __LINE__);
         once = run_every_site(sc, sites);
         persistent = true;
+        if (sc->once_only) {
+            printf("%-12s %5lu  %22d  %21s\n", sc->name, sites, once, "(not run)");
+            continue;
+        }
         from_then_on = run_every_site(sc, sites);
-        printf("%-9s %5lu  %22d  %21d\n", sc->name, sites, once, from_then_on);
+        printf("%-12s %5lu  %22d  %21d\n", sc->name, sites, once, from_then_on);
     }
     unlink(hosts_path);
     return EXIT_SUCCESS;

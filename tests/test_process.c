@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -330,6 +331,85 @@ START_TEST(programs_that_cannot_run)
 }
 END_TEST
 
+/* How argv[0] is looked up in PATH, as execvp does: an empty name is no program; a file that
+ * is there but not executable is -EACCES; an empty PATH means "/bin:/usr/bin"; an empty entry
+ * means the working directory. */
+START_TEST(program_lookup_in_path)
+{
+    const char *empty[] = {"", NULL};
+    const char *not_executable[] = {"passwd", NULL};
+    const char *true_argv[] = {"true", NULL};
+    const char *here_argv[] = {"asyncc-here", NULL};
+    char dir[] = "/tmp/asyncc-path-XXXXXX", script[64], *saved = getenv("PATH"), cwd[4096];
+    ac_executor *ex = ac_executor_new();
+    ac_process *p;
+    FILE *f;
+    saved = saved ? strdup(saved) : NULL;
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(spawn(ex, empty, (ac_process_options){0}, &p), -ENOENT);
+    setenv("PATH", "/etc", 1); /* /etc/passwd: a regular file, not executable */
+    ck_assert_int_eq(spawn(ex, not_executable, (ac_process_options){0}, &p), -EACCES);
+    setenv("PATH", "", 1);
+    ck_assert_int_eq(spawn(ex, true_argv, (ac_process_options){0}, &p), 0);
+    ck_assert_int_eq(wait_for(ex, p), 0);
+    ck_assert_int_eq(ac_process_exit_code(p), 0);
+    ac_process_free(p);
+    /* An executable script in the working directory, found through PATH's empty entry. */
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(script, sizeof script, "%s/asyncc-here", dir);
+    ck_assert_ptr_nonnull(f = fopen(script, "w"));
+    fputs("#!/bin/sh\nexit 9\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(chmod(script, 0700), 0);
+    ck_assert_int_eq(chdir(dir), 0);
+    setenv("PATH", "/nonexistent-asyncc::/bin", 1);
+    ck_assert_int_eq(spawn(ex, here_argv, (ac_process_options){0}, &p), 0);
+    ck_assert_int_eq(wait_for(ex, p), 0);
+    ck_assert_int_eq(ac_process_exit_code(p), 9);
+    ac_process_free(p);
+    ck_assert_int_eq(chdir(cwd), 0);
+    ck_assert_int_eq(unlink(script), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+    if (saved)
+        setenv("PATH", saved, 1);
+    else
+        unsetenv("PATH");
+    free(saved);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* A parent whose stdin is closed (a daemon's) gets descriptor 0 for its next pipe: the end
+ * the child needs must not be the one its dup2s overwrite, and the parent may keep its own ends
+ * on 0 (so stdin is given back only once the process is freed). */
+START_TEST(pipes_when_the_parent_has_no_stdin)
+{
+    const char *argv[] = {"sh", "-c", "read line; echo \"got $line\"", NULL};
+    ac_executor *ex = ac_executor_new();
+    int saved_in = dup(STDIN_FILENO);
+    unsigned char buf[64];
+    struct feeder fd_in;
+    struct drain d;
+    ac_process *p;
+    ck_assert_int_ge(saved_in, 0);
+    close(STDIN_FILENO);
+    ck_assert_int_eq(
+        spawn(ex, argv,
+              (ac_process_options){.stdin_mode = AC_PROCESS_PIPE, .stdout_mode = AC_PROCESS_PIPE},
+              &p),
+        0);
+    ck_assert_int_eq(ac_block_on(ex, feeder(&fd_in, p, "hello\n", 6)), 0);
+    ck_assert_int_eq(ac_block_on(ex, drain(&d, ac_process_stdout(p), buf, sizeof buf)), 10);
+    ck_assert(memcmp(buf, "got hello\n", 10) == 0);
+    ck_assert_int_eq(wait_for(ex, p), 0);
+    ck_assert_int_eq(ac_process_exit_code(p), 0);
+    ac_process_free(p);
+    ck_assert_int_eq(dup2(saved_in, STDIN_FILENO), STDIN_FILENO);
+    close(saved_in);
+    ac_executor_free(ex);
+}
+END_TEST
+
 START_TEST(bad_options)
 {
     const char *empty[] = {NULL};
@@ -490,6 +570,8 @@ int main(void)
     tcase_add_test(tc, cancelled_wait_leaves_the_child_running_by_default);
     tcase_add_test(tc, freed_running_child_is_reaped_later);
     tcase_add_test(tc, programs_that_cannot_run);
+    tcase_add_test(tc, program_lookup_in_path);
+    tcase_add_test(tc, pipes_when_the_parent_has_no_stdin);
     tcase_add_test(tc, bad_options);
     tcase_add_test(tc, environment_modes);
     tcase_add_test(tc, standard_stream_modes);

@@ -749,6 +749,58 @@ START_TEST(https_over_a_duplex_stream_and_a_server_freed_mid_handshake)
 }
 END_TEST
 
+/* No ALPN protocol in common: the handshake goes on without one. After a TLS error the stream
+ * refuses to say goodbye: ac_tls_shutdown and ac_stream_shutdown_write are -EPIPE. */
+START_TEST(no_common_alpn_and_no_close_notify_after_an_error)
+{
+    ac_tls_context *cctx = client_context("h2"), *sctx = server_context("server", "http/1.1");
+    ac_stream *a, *b, *client_end, *server_end;
+    ac_stream_read_some_op r;
+    ac_tls_shutdown_op bye;
+    char buf[100];
+    socket_streams(&a, &b);
+    tls_pair(cctx, sctx, a, b, "localhost", &client_end, &server_end);
+    ck_assert_ptr_null(ac_tls_alpn(client_end));
+    ck_assert_ptr_null(ac_tls_alpn(server_end));
+    ck_assert_int_eq(write(ac_io_fd(ac_stream_io(server_end)), "\x17\x03\x03\x00\x05garbage", 12),
+                     12);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, client_end, buf, sizeof buf)),
+                     -EPROTO);
+    ck_assert_int_eq(ac_block_on(ex, ac_tls_shutdown(&bye, client_end)), -EPIPE);
+    ck_assert_int_eq(ac_stream_shutdown_write(client_end), -EPIPE);
+    ac_stream_close(client_end);
+    ac_stream_close(server_end);
+    ac_tls_context_free(cctx);
+    ac_tls_context_free(sctx);
+}
+END_TEST
+
+/* A task dump shows a handshake in progress and the descriptor it runs on. */
+START_TEST(the_dump_shows_a_handshake_in_progress)
+{
+    ac_tls_context *cctx = client_context(NULL);
+    ac_stream *a, *b, *client_end = NULL;
+    struct handshake hc;
+    char *text = NULL, expected[64];
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    socket_streams(&a, &b);
+    snprintf(expected, sizeof expected, "tls handshake on fd %d", ac_io_fd(ac_stream_io(a)));
+    /* nobody answers on b: the handshake waits for the server's first flight */
+    ac_task *t = ac_spawn(ex, handshake(&hc, cctx, a, "localhost", &client_end));
+    let_tasks_park(ex);
+    ck_assert_int_ge(ac_dump_tasks(ex, out), 1);
+    fclose(out);
+    ck_assert_ptr_nonnull(strstr(text, expected));
+    free(text);
+    ac_task_abort(t);
+    ck_assert_int_eq(join(ex, t), -ECANCELED);
+    ck_assert_ptr_null(client_end);
+    ac_stream_close(b);
+    ac_tls_context_free(cctx);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
     ac_tls_context *ctx = (ac_tls_context *)1, *sctx = server_context("server", NULL);
@@ -847,6 +899,8 @@ int main(void)
     tcase_add_test(tc, close_notify_both_ways_in_process);
     tcase_add_test(tc, a_cancelled_handshake_closes_its_stream);
     tcase_add_test(tc, https_over_a_duplex_stream_and_a_server_freed_mid_handshake);
+    tcase_add_test(tc, no_common_alpn_and_no_close_notify_after_an_error);
+    tcase_add_test(tc, the_dump_shows_a_handshake_in_progress);
     tcase_add_test(tc, bad_arguments);
     suite_add_tcase(suite, tc);
     failed = run_suite(suite);

@@ -486,6 +486,61 @@ START_TEST(a_cancelled_send_still_goes_out_whole_with_the_next_write)
 }
 END_TEST
 
+/* Reads whole messages (frames up to one with FIN) off the raw end in another thread: each
+ * message's first opcode and its total size. */
+struct message_drain {
+    pthread_t thread;
+    int count, opcodes[3];
+    size_t sizes[3];
+};
+
+static void *message_drain_run(void *arg)
+{
+    struct message_drain *d = arg;
+    static uint8_t sink[1];
+    for (int opcode = 0; d->count < 3;) {
+        size_t n = read_frame(raw, &opcode, sink, 0);
+        if (d->sizes[d->count] == 0)
+            d->opcodes[d->count] = opcode & 0x0f;
+        d->sizes[d->count] += n;
+        if (opcode & 0x80)
+            d->count++;
+    }
+    return NULL;
+}
+
+START_TEST(cancelled_fragmented_sends_go_out_whole_and_in_order)
+{
+    static char first[1 << 20], second[3 << 19];
+    ac_ws_send_fragmented_op op;
+    ac_timeout_ms_op timeout;
+    struct message_drain d = {0};
+    pair_open(AC_WS_SERVER, NULL);
+    /* Nobody reads: each send waits for the stream and its timeout cancels it, so that two
+     * fragmented messages are queued at once, their frames still to be written. */
+    ck_assert_int_eq(
+        ac_block_on(ex, ac_timeout_ms(&timeout, 20,
+                                      ac_ws_send_fragmented(&op, ws, AC_WS_BINARY, first,
+                                                            sizeof first, 65536))),
+        -ETIMEDOUT);
+    ck_assert_int_eq(
+        ac_block_on(ex, ac_timeout_ms(&timeout, 20,
+                                      ac_ws_send_fragmented(&op, ws, AC_WS_BINARY, second,
+                                                            sizeof second, 65536))),
+        -ETIMEDOUT);
+    ck_assert_int_eq(pthread_create(&d.thread, NULL, message_drain_run, &d), 0);
+    ck_assert_int_eq(send_message(AC_WS_TEXT, "after", 5), 0);
+    ck_assert_int_eq(pthread_join(d.thread, NULL), 0);
+    ck_assert_int_eq(d.opcodes[0], 2);
+    ck_assert_uint_eq(d.sizes[0], sizeof first);
+    ck_assert_int_eq(d.opcodes[1], 2);
+    ck_assert_uint_eq(d.sizes[1], sizeof second);
+    ck_assert_int_eq(d.opcodes[2], 1);
+    ck_assert_uint_eq(d.sizes[2], 5);
+    pair_close();
+}
+END_TEST
+
 START_TEST(a_receiver_that_does_not_read_stops_reading_the_socket)
 {
     static uint8_t message[1000], buf[1100];
@@ -903,6 +958,7 @@ int main(void)
     tcase_add_test(tc, shutdown_sends_its_close_and_waits_for_the_peers);
     tcase_add_test(tc, a_cancelled_receive_loses_nothing);
     tcase_add_test(tc, a_cancelled_send_still_goes_out_whole_with_the_next_write);
+    tcase_add_test(tc, cancelled_fragmented_sends_go_out_whole_and_in_order);
     tcase_add_test(tc, a_receiver_that_does_not_read_stops_reading_the_socket);
     tcase_add_test(tc, upgrade_handshakes_and_every_operation_between_two_asyncc_ends);
     tcase_add_test(tc, the_server_answers_the_rfc_example_and_keeps_bytes_after_the_head);
