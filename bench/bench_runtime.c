@@ -21,7 +21,7 @@
  * beyond "<= tokio multi-thread and Go".
  *
  * --tsv prints one run of the fan-out from a task (ms at 1 and 2 executors, the speed-up) for
- * bench/run.
+ * bench/run, and of the plain threads' ceiling (peer "threads").
  */
 #include "bench.h"
 
@@ -257,11 +257,18 @@ int main(int argc, char **argv)
     if (!handles)
         return 1;
     if (args.tsv) {
+        double one, two;
         measure(&from_task, 0, args.count, handles, true);
         free(handles);
         bench_print_tsv("cores_fanout_ms_1", from_task.one[0] * 1e3, "ms");
         bench_print_tsv("cores_fanout_ms_2", from_task.two[0] * 1e3, "ms");
         bench_print_tsv("cores_fanout_speedup", from_task.ratio[0], "x");
+        /* The ceiling, as a peer of its own ("threads"): what the machine allowed just now. */
+        one = threads_only(1, args.count);
+        two = threads_only(2, args.count);
+        printf("cores_fanout_ms_1\tthreads\t%.6g\tms\n", one * 1e3);
+        printf("cores_fanout_ms_2\tthreads\t%.6g\tms\n", two * 1e3);
+        printf("cores_fanout_speedup\tthreads\t%.6g\tx\n", one / two);
         return 0;
     }
     for (int r = 0; r < runs; r++) {

@@ -114,7 +114,9 @@ report=$out/report.md
     echo "  N tasks of ~20,000 xorshift rounds spawned by a task inside the runtime and joined in"
     echo "  turn (asyncc \`bench/bench_runtime --tsv\`, tokio multi-thread"
     echo "  \`bench/peers/rust/src/bin/fanout_tokio_mt.rs\`, Go \`bench/peers/go/fanout\`), on 1"
-    echo "  then 2 executors / workers / GOMAXPROCS: wall time and the speed-up. TCP echo at 100"
+    echo "  then 2 executors / workers / GOMAXPROCS: wall time and the speed-up; \"threads\" is the"
+    echo "  same work split evenly over 1, then 2, plain threads (\`bench_runtime\`), the ceiling"
+    echo "  the machine allowed in that moment. TCP echo at 100"
     echo "  connections and HTTP hello as above, against asyncc on 2 executors (\`examples/echo_multi\`"
     echo "  and \`examples/http_hello --executors 2\`: a SO_REUSEPORT listener per executor; asyncc_1:"
     echo "  the same on 1 executor; asyncc_hand_off: one acceptor dealing connections out with"
@@ -135,8 +137,8 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
     function numeric(s) { return s ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ }
     # Why a peer has no row for a benchmark nobody ran it on.
     function missing(b, p) {
-        if (b ~ /^cores_fanout_/ && p !~ /^(asyncc|tokio_mt|go)$/)
-            return "n/a (the fan-out: asyncc, tokio multi-thread and Go)"
+        if (b ~ /^cores_fanout_/ && p !~ /^(asyncc|tokio_mt|go|threads)$/)
+            return "n/a (the fan-out: asyncc, tokio multi-thread, Go and plain threads)"
         if (b ~ /^cores_accept_/ && p !~ /^(asyncc|asyncc_hand_off|tokio_mt|go)$/)
             return "n/a (new connections: asyncc both ways, tokio multi-thread and Go)"
         if (b ~ /^cores_echo_/ && p !~ /^(asyncc|asyncc_hand_off|asyncc_1|tokio_mt|go)$/)
