@@ -118,29 +118,34 @@ struct options {
     unsigned executors;     /* --executors: 0 serves on one executor of the main thread */
 };
 
+/* A whole decimal number in [min, max]: 0, or -1. */
+static int parse_number(const char *text, unsigned long min, unsigned long max,
+                        unsigned long *out)
+{
+    char *end;
+    *out = strtoul(text, &end, 10);
+    return *text != '\0' && *end == '\0' && *out >= min && *out <= max ? 0 : -1;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
     *o = (struct options){0};
     for (int i = 1; i < argc; i++) {
-        char *end;
         unsigned long value;
         if (strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
             o->cert = argv[++i];
             o->key = argv[++i];
-            continue;
-        }
-        if ((strcmp(argv[i], "--port") != 0 && strcmp(argv[i], "--executors") != 0) ||
-            i + 1 >= argc)
-            return -1;
-        value = strtoul(argv[i + 1], &end, 10);
-        if (argv[i + 1][0] == '\0' || *end != '\0')
-            return -1;
-        if (strcmp(argv[i++], "--port") == 0 && value <= 65535)
+        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            if (parse_number(argv[++i], 0, 65535, &value) < 0)
+                return -1;
             o->port = (uint16_t)value;
-        else if (value >= 1 && value <= MAX_EXECUTORS)
+        } else if (strcmp(argv[i], "--executors") == 0 && i + 1 < argc) {
+            if (parse_number(argv[++i], 1, MAX_EXECUTORS, &value) < 0)
+                return -1;
             o->executors = (unsigned)value;
-        else
+        } else {
             return -1;
+        }
     }
     return 0;
 }
