@@ -310,7 +310,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["asyncc"] = "`bench/echo_asyncc.c`: a task per connection, `ac_io_read` + `ac_io_write_all`"
         what["asyncc_libevent"] = "`bench/echo_asyncc.c` built with `-DASYNCC_IO_BACKEND=libevent`: the portable readiness driver (a libevent event per fd)"
         what["libevent"] = "`bench/echo_libevent.c`: raw libevent callbacks, the zero-cost limit"
-        what["threads"] = "`bench/peers/echo_threads.c`: blocking thread per connection, 64 KiB stacks"
+        what["threads"] = "`bench/peers/echo_threads.c`: blocking thread per connection, 64 KiB stacks; in the two-core fan-out, the same work split over 1, then 2, plain threads (`bench_runtime`: the ceiling)"
         what["ucontext"] = "stackful `ucontext` coroutines (micro benchmarks only)"
         what["tokio_ct"] = "`bench/peers/rust/src/bin/echo_tokio_ct.rs`: tokio current-thread runtime"
         what["tokio_mt"] = "`bench/peers/rust/src/bin/echo_tokio_mt.rs`: tokio multi-thread runtime (one worker per CPU it may use: 1)"
