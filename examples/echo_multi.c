@@ -48,7 +48,7 @@ struct connection {
 
 ASYNC_FN(connection)
     if (!self->io) {
-        ASYNC_TRY(self->n = ac_io_open(ac_cx_executor(ac_cx_), self->fd, AC_IO_OWN_FD, &self->io));
+        ASYNC_TRY(ac_io_open(ac_cx_executor(ac_cx_), self->fd, AC_IO_OWN_FD, &self->io));
         self->fd = -1; /* the ac_io owns it now */
     }
     for (;;) {

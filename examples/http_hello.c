@@ -119,8 +119,7 @@ struct options {
 };
 
 /* A whole decimal number in [min, max]: 0, or -1. */
-static int parse_number(const char *text, unsigned long min, unsigned long max,
-                        unsigned long *out)
+static int parse_number(const char *text, unsigned long min, unsigned long max, unsigned long *out)
 {
     char *end;
     *out = strtoul(text, &end, 10);
