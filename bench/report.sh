@@ -22,7 +22,7 @@ mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
 peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt tokio_2rt go node
-    nginx hyper evhttp curl"
+    nginx hyper evhttp curl asyncc_1 asyncc_hand_off"
 benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m bytes_per_task_10m
     timers_1m_wall timers_1m_bytes
     channel_pingpong channel_pingpong_xthread context_switch
@@ -30,7 +30,11 @@ benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m byte
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
     idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns
     tls_handshakes_per_s tls_handshake_cpu_us tls_bulk_mb_per_s tls_bulk_cpu_us_per_mb
-    ws_messages_per_s ws_cpu_ns http_client_rps http_client_cpu_ns"
+    ws_messages_per_s ws_cpu_ns http_client_rps http_client_cpu_ns
+    cores_fanout_speedup cores_fanout_ms_1 cores_fanout_ms_2
+    cores_echo_rps_100 cores_echo_cpu_ns_100 cores_echo_p50_us_100 cores_echo_p99_us_100
+    cores_accept_per_s cores_accept_cpu_us
+    cores_http_rps cores_http_cpu_ns cores_http_p50_us cores_http_p99_us"
 
 version() { # version COMMAND...: the first line the command prints, or "not installed"
     "$@" 2>&1 | head -n1 || true
@@ -105,6 +109,22 @@ report=$out/report.md
     echo "  client on CPU 1 with 100 requests in flight on 100 keep-alive connections: asyncc"
     echo "  \`bench/http_client_load\`, \`curl --parallel\`, Go's net/http (GOMAXPROCS=1); requests/s"
     echo "  over the client's wall time and the client's CPU time (user + system) per request."
+    echo "- Two cores (the tables titled \"2 cores\"): nothing is pinned, so the load generator"
+    echo "  shares the two cores with the server (the machine has no third). The CPU-heavy fan-out:"
+    echo "  N tasks of ~20,000 xorshift rounds spawned by a task inside the runtime and joined in"
+    echo "  turn (asyncc \`bench/bench_runtime --tsv\`, tokio multi-thread"
+    echo "  \`bench/peers/rust/src/bin/fanout_tokio_mt.rs\`, Go \`bench/peers/go/fanout\`), on 1"
+    echo "  then 2 executors / workers / GOMAXPROCS: wall time and the speed-up; \"threads\" is the"
+    echo "  same work split evenly over 1, then 2, plain threads (\`bench_runtime\`), the ceiling"
+    echo "  the machine allowed in that moment. TCP echo at 100 connections and HTTP hello as"
+    echo "  above, against asyncc on 2 executors (\`examples/echo_multi\` and"
+    echo "  \`examples/http_hello --executors 2\`: a SO_REUSEPORT listener per executor; asyncc_1:"
+    echo "  the same on 1 executor; asyncc_hand_off: one acceptor dealing connections out with"
+    echo "  \`ac_spawn_remote\`), tokio multi-thread and hyper on it (2 workers), Go (GOMAXPROCS=2)"
+    echo "  and nginx (a master and 2 workers). Server CPU time counts every thread and process."
+    echo "  New connections: \`bench/echo_load --round-trips 1\` opens 4,000 connections one after"
+    echo "  the other, one round trip on each, then closes them: connections per second over its"
+    echo "  wall time, and the server's CPU time per connection."
     echo "- Server CPU time is read in clock ticks (10 ms), so short (--quick) windows are rough."
     echo "- Micro benchmarks: \`bench/peers/micro.sh\` (see bench/README.md)."
     echo
@@ -117,6 +137,18 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
     function numeric(s) { return s ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ }
     # Why a peer has no row for a benchmark nobody ran it on.
     function missing(b, p) {
+        if (b ~ /^cores_fanout_/ && p !~ /^(asyncc|tokio_mt|go|threads)$/)
+            return "n/a (the fan-out: asyncc, tokio multi-thread, Go and plain threads)"
+        if (b ~ /^cores_accept_/ && p !~ /^(asyncc|asyncc_hand_off|tokio_mt|go)$/)
+            return "n/a (new connections: asyncc both ways, tokio multi-thread and Go)"
+        if (b ~ /^cores_echo_/ && p !~ /^(asyncc|asyncc_hand_off|asyncc_1|tokio_mt|go)$/)
+            return "n/a (the two-core echo: asyncc, tokio multi-thread and Go)"
+        if (b ~ /^cores_http_/ && p !~ /^(asyncc|asyncc_1|nginx|hyper|go)$/)
+            return "n/a (the two-core HTTP: asyncc, nginx, hyper and Go)"
+        if (b ~ /^cores_/)
+            return "n/a (not measured by bench/run --quick)"
+        if (p ~ /^asyncc_(1|hand_off)$/)
+            return "n/a (asyncc on 1 executor, or handing connections off: the two-core tables only)"
         if (b ~ /^tls_/ && p !~ /^(asyncc|nginx|go)$/)
             return "n/a (not a TLS peer: asyncc, nginx and Go are)"
         if (b ~ /^ws_/ && p !~ /^(asyncc|go|node)$/)
@@ -192,6 +224,12 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         return sprintf("%.2f", x)
     }
     function title(b,   m) {
+        if (b ~ /^cores_/) return "2 cores: " title(substr(b, 7))
+        if (b == "fanout_speedup") return "CPU-heavy fan-out: speed-up of 2 executors (workers) over 1"
+        if (b == "fanout_ms_1") return "CPU-heavy fan-out on 1 executor (worker): wall time"
+        if (b == "accept_per_s") return "TCP echo, 4,000 new connections (one round trip each): connections per second"
+        if (b == "accept_cpu_us") return "TCP echo, 4,000 new connections: server CPU time per connection"
+        if (b == "fanout_ms_2") return "CPU-heavy fan-out on 2 executors (workers): wall time"
         if (b ~ /^echo_rps_/) return "TCP echo, " commas(cnt(b)) " connection" plural(b) ": round trips per second"
         if (b ~ /^echo_p50_us_/) return "TCP echo, " commas(cnt(b)) " connection" plural(b) ": median latency"
         if (b ~ /^echo_p99_us_/) return "TCP echo, " commas(cnt(b)) " connection" plural(b) ": 99th percentile latency"
@@ -225,7 +263,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
     }
     function cnt(b,   a, k) { k = split(b, a, "_"); return a[k] }
     function plural(b) { return cnt(b) == 1 ? "" : "s" }
-    function better(u) { return u == "1/s" ? "higher is better" : "lower is better" }
+    function better(u) { return u == "1/s" || u == "x" ? "higher is better" : "lower is better" }
     {
         b = $1; p = $2
         if (!(b in known)) { known[b] = 1; if (b !~ /^server_threads_/) order[++nb] = b }
@@ -273,7 +311,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["asyncc"] = "`bench/echo_asyncc.c`: a task per connection, `ac_io_read` + `ac_io_write_all`"
         what["asyncc_libevent"] = "`bench/echo_asyncc.c` built with `-DASYNCC_IO_BACKEND=libevent`: the portable readiness driver (a libevent event per fd)"
         what["libevent"] = "`bench/echo_libevent.c`: raw libevent callbacks, the zero-cost limit"
-        what["threads"] = "`bench/peers/echo_threads.c`: blocking thread per connection, 64 KiB stacks"
+        what["threads"] = "`bench/peers/echo_threads.c`: blocking thread per connection, 64 KiB stacks; in the two-core fan-out, the same work split over 1, then 2, plain threads (`bench_runtime`: the ceiling)"
         what["ucontext"] = "stackful `ucontext` coroutines (micro benchmarks only)"
         what["tokio_ct"] = "`bench/peers/rust/src/bin/echo_tokio_ct.rs`: tokio current-thread runtime"
         what["tokio_mt"] = "`bench/peers/rust/src/bin/echo_tokio_mt.rs`: tokio multi-thread runtime (one worker per CPU it may use: 1)"
@@ -282,6 +320,8 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["nginx"] = "HTTP and TLS only: nginx, one process serving (`master_process off`), `return 200` (TLS: and a 16 MiB file) from a configuration `bench/run` writes"
         what["hyper"] = "HTTP only: `bench/peers/rust/src/bin/http_hyper.rs`: hyper 0.14 on tokio'"'"'s current-thread runtime"
         what["evhttp"] = "HTTP only: `bench/peers/http_evhttp.c`: libevent'"'"'s evhttp, callbacks"
+        what["asyncc_1"] = "two-core tables only: `examples/echo_multi` and `examples/http_hello` on 1 executor (`--executors 1`), the baseline of the 2-executor rows (asyncc)"
+        what["asyncc_hand_off"] = "two-core echo only: `examples/echo_multi --executors 2 --hand-off`: one acceptor on executor 0 dealing connections out in turn with `ac_spawn_remote`"
         what["curl"] = "HTTP client only: `curl --parallel --parallel-max 100` over a list of the URL (asyncc: `bench/http_client_load.c`; Go: `bench/peers/go/http_client`)"
         for (j = 1; j <= np; j++) {
             p = peers[j]

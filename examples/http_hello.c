@@ -1,7 +1,7 @@
 /*
  * http_hello.c — an HTTP/1.1 server whose handler is an ordinary async function.
  *
- *   http_hello [--port N] [--tls CERT KEY]
+ *   http_hello [--port N] [--tls CERT KEY] [--executors N]
  *
  * Listens on 127.0.0.1 and a free port by default and prints "listening on ADDRESS". Try it:
  *
@@ -22,16 +22,23 @@
  * cleanup runs), and a graceful shutdown on SIGINT/SIGTERM: no new connections, requests in
  * flight finish (5 s at most), idle keep-alive connections close. SIGUSR1 prints every task
  * and where it waits.
+ *
+ * With --executors N it serves on a runtime of N executors (asyncc.h section 26): one
+ * SO_REUSEPORT listener per executor (ac_runtime_listen), a server per executor that keeps its
+ * connections there, the same handler; the main thread waits for the signals (SIGUSR1 dumps
+ * every executor's tasks) and SIGINT/SIGTERM shuts every server down gracefully.
  */
 #include <asyncc.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { ECHO_PIECE = 16384, SLOW_MS = 200, SHUTDOWN_DEADLINE_MS = 5000 };
+enum { ECHO_PIECE = 16384, SLOW_MS = 200, SHUTDOWN_DEADLINE_MS = 5000, MAX_EXECUTORS = 64 };
 
 /* ---- the handler: one frame per request ---- */
 
@@ -127,25 +134,36 @@ static int serve_until_signal(ac_executor *ex, ac_http_server *server, ac_io *li
 struct options {
     uint16_t port;
     const char *cert, *key; /* --tls */
+    unsigned executors;     /* --executors: 0 serves on one executor of the main thread */
 };
+
+/* A whole decimal number in [min, max]: 0, or -1. */
+static int parse_number(const char *text, unsigned long min, unsigned long max, unsigned long *out)
+{
+    char *end;
+    *out = strtoul(text, &end, 10);
+    return *text != '\0' && *end == '\0' && *out >= min && *out <= max ? 0 : -1;
+}
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
     *o = (struct options){0};
     for (int i = 1; i < argc; i++) {
-        char *end;
         unsigned long value;
         if (strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
             o->cert = argv[++i];
             o->key = argv[++i];
-            continue;
+        } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
+            if (parse_number(argv[++i], 0, 65535, &value) < 0)
+                return -1;
+            o->port = (uint16_t)value;
+        } else if (strcmp(argv[i], "--executors") == 0 && i + 1 < argc) {
+            if (parse_number(argv[++i], 1, MAX_EXECUTORS, &value) < 0)
+                return -1;
+            o->executors = (unsigned)value;
+        } else {
+            return -1;
         }
-        if (strcmp(argv[i], "--port") != 0 || i + 1 >= argc)
-            return -1;
-        value = strtoul(argv[++i], &end, 10);
-        if (*argv[i] == '\0' || *end != '\0' || value > 65535)
-            return -1;
-        o->port = (uint16_t)value;
     }
     return 0;
 }
@@ -158,6 +176,99 @@ static int configure(const struct options *o, ac_http_server_config *config)
     if (!o->cert)
         return 0;
     return ac_tls_context_new(AC_TLS_SERVER, &tls, &config->tls);
+}
+
+/* ---- --executors N: a server per executor of a runtime ---- */
+
+/* Serves one executor's listener until the runtime's shutdown begins, then shuts this
+ * executor's server down gracefully and waits for its connections. */
+struct executor_server {
+    ac_future future;
+    ac_runtime *rt;
+    ac_http_server *server; /* this executor's, with its listener: freed here */
+    ac_io *listener;
+    int rc;
+    bool started; /* a frame refused by ac_runtime_spawn never owned them */
+    ac_http_serve_op serve;
+    ac_runtime_stopping_op stopping;
+    ac_future *branches[2];
+    ac_select_op race;
+};
+
+ASYNC_FN(executor_server)
+    self->started = true;
+    self->branches[0] = ac_http_serve(&self->serve, self->server, self->listener);
+    self->branches[1] = ac_runtime_stopping(&self->stopping, self->rt);
+    AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 2, 0));
+    if (self->race.winner == 1) {
+        /* The serve was cancelled (no more accepts); a new one waits for the connections. */
+        ac_http_server_shutdown(self->server, SHUTDOWN_DEADLINE_MS);
+        AWAIT_INTO(self->rc, ac_http_serve(&self->serve, self->server, self->listener));
+    }
+    if (self->rc < 0)
+        fprintf(stderr, "http_hello: %s\n", ac_strerror(self->rc));
+ASYNC_FINALLY
+    if (self->started) {
+        ac_http_server_free(self->server);
+        ac_io_close(self->listener);
+    }
+ASYNC_END
+
+static int serve_on_runtime(const struct options *options)
+{
+    ac_io *listeners[MAX_EXECUTORS];
+    ac_http_server *servers[MAX_EXECUTORS] = {0};
+    ac_http_server_config config = {0};
+    ac_runtime *rt = NULL;
+    ac_sockaddr addr;
+    sigset_t signals;
+    char text[64];
+    unsigned i;
+    int rc, signo = 0;
+
+    /* Blocked before the executors' threads start: sigwait below is the only taker. */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    rc = configure(options, &config);
+    if (rc == 0)
+        rc = ac_runtime_new(options->executors, 0, &rt);
+    if (rc == 0)
+        rc = ac_sockaddr_ip(&addr, "127.0.0.1", options->port);
+    if (rc == 0)
+        rc = ac_runtime_listen(rt, &addr, 0, listeners);
+    if (rc == 0)
+        rc = ac_io_local_address(listeners[0], &addr);
+    for (i = 0; rc == 0 && i < options->executors; i++)
+        rc = ac_http_server_new(&config, hello, sizeof(struct hello), NULL, &servers[i]);
+    for (i = 0; rc == 0 && i < options->executors; i++) {
+        struct executor_server part;
+        rc = ac_runtime_spawn(rt, (int)i,
+                              ASYNC_NEW(&part, executor_server, .rt = rt, .server = servers[i],
+                                        .listener = listeners[i]),
+                              "server", NULL);
+    }
+    if (rc == 0) {
+        ac_sockaddr_format(&addr, text, sizeof text);
+        printf("listening on %s (%u executors)\n", text, options->executors);
+        fflush(stdout);
+        while (sigwait(&signals, &signo) == 0 && signo == SIGUSR1)
+            ac_runtime_dump(rt, stderr);
+        fprintf(stderr, "http_hello: %s, shutting down\n", signo == SIGINT ? "SIGINT" : "SIGTERM");
+        /* Each server's own deadline ends its connections; the runtime's is a backstop. */
+        if (ac_runtime_shutdown(rt, 2 * SHUTDOWN_DEADLINE_MS) == -ETIMEDOUT)
+            fprintf(stderr, "http_hello: connections still open at the deadline were cancelled\n");
+    } else {
+        fprintf(stderr, "http_hello: %s\n", ac_strerror(rc));
+    }
+    /* Servers and listeners of executors not started are left to the process's exit (they are
+     * bound to their executors' threads). */
+    ac_runtime_free(rt);
+    ac_tls_context_free(config.tls); /* after the servers, which use it */
+    return rc < 0;
 }
 
 int main(int argc, char **argv)
@@ -173,9 +284,12 @@ int main(int argc, char **argv)
     int rc;
 
     if (parse_options(argc, argv, &options) < 0) {
-        fprintf(stderr, "usage: http_hello [--port N] [--tls CERT KEY]\n");
+        fprintf(stderr, "usage: http_hello [--port N] [--tls CERT KEY] [--executors N (1-%d)]\n",
+                MAX_EXECUTORS);
         return 2;
     }
+    if (options.executors > 0)
+        return serve_on_runtime(&options);
     signal(SIGPIPE, SIG_IGN);
     ex = ac_executor_new();
     if (!ex)

@@ -226,6 +226,92 @@ exec {held}<&-
 grep -q '^echo_multi: SIGTERM, stopping$' "$work/multi.err" || fail "echo_multi: no stop message"
 exec {multi_out}<&-
 
+echo "echo_multi --hand-off: one listener; 8 concurrent clients, byte for byte"
+start deal out "${run_prefix[@]}" "$examples/echo_multi" --executors 2 --hand-off
+deal_pid=$bg_pid deal_out=$bg_fd
+next_match "$deal_out" '^listening on 127\.0\.0\.1:([0-9]+) \(2 executors\)$'
+dport=${BASH_REMATCH[1]}
+clients=()
+for ((i = 0; i < 8; i++)); do
+    timeout "$limit" nc -N 127.0.0.1 "$dport" <"$work/c$i" >"$work/d$i.back" &
+    clients+=($!)
+done
+for ((i = 0; i < 8; i++)); do
+    wait "${clients[i]}" || fail "echo_multi --hand-off client $i exited with $?"
+    same "$work/c$i" "$work/d$i.back" "echo_multi --hand-off client $i"
+done
+
+echo "echo_multi --hand-off: two held connections, dealt one to each executor"
+held=()
+for ((i = 0; i < 2; i++)); do
+    exec {fd}<>"/dev/tcp/127.0.0.1/$dport"
+    printf 'ping' >&"$fd"
+    # Echoed: its task runs, on the executor it was handed to.
+    IFS= read -r -t "$limit" -N 4 -u "$fd" reply || fail "echo_multi --hand-off: no echo"
+    held+=("$fd")
+done
+kill -USR1 "$deal_pid"
+next_match "$deal_out" '^executor 0:$'
+section=0 dealt=""
+while IFS= read -r -t "$limit" -u "$deal_out" text; do
+    [[ $text == 'executor 1:' ]] && section=1
+    [[ $text =~ ^task\ [0-9]+\ \"conn\" ]] && dealt+=$section
+    [[ $text == *'executor 1 of a runtime: waiting for its shutdown' ]] && break
+done
+# 8 clients before them went 0, 1, 0, 1, ...: the held two are on executor 0, then 1.
+[[ $dealt == 01 ]] || fail "echo_multi --hand-off: held connections on executors '$dealt', not 0 and 1"
+
+echo "echo_multi --hand-off: SIGTERM stops it, closing the held connections"
+kill -TERM "$deal_pid"
+finish "$deal_pid"
+expect_status 0 "echo_multi --hand-off after SIGTERM"
+for fd in "${held[@]}"; do
+    status=0
+    IFS= read -r -t "$limit" -u "$fd" reply || status=$?
+    expect_status 1 "reading a held echo_multi --hand-off connection after SIGTERM"
+    exec {fd}<&-
+done
+exec {deal_out}<&-
+
+# ---- http_hello --executors: the HTTP server on 2 executors --------------------------------------
+
+http_get() { # http_get PORT PATH: the raw response of one request
+    printf 'GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' "$2" |
+        timeout "$limit" nc 127.0.0.1 "$1"
+}
+
+echo "http_hello --executors 2: requests answered"
+start hello2 out "${run_prefix[@]}" "$examples/http_hello" --executors 2
+hello2_pid=$bg_pid hello2_out=$bg_fd
+next_match "$hello2_out" '^listening on 127\.0\.0\.1:([0-9]+) \(2 executors\)$'
+hport=${BASH_REMATCH[1]}
+for ((i = 0; i < 4; i++)); do
+    http_get "$hport" / >"$work/hello2.$i" || fail "http_hello --executors 2: request $i: nc exit $?"
+    [[ $(tail -n 1 "$work/hello2.$i") == 'hello, world' ]] ||
+        fail "http_hello --executors 2: request $i: $(cat "$work/hello2.$i")"
+done
+
+echo "http_hello --executors 2: a server on each executor; SIGTERM lets a request finish"
+http_get "$hport" '/slow?ms=1000' >"$work/hello2.slow" &
+slow_pid=$!
+# The dump (SIGUSR1, on stderr) shows the handler's sleep once the request is in.
+for ((i = 0; i < limit * 10; i++)); do
+    kill -USR1 "$hello2_pid"
+    sleep 0.1
+    grep -q 'hello -> sleep' "$work/hello2.err" && break
+done
+grep -q 'hello -> sleep' "$work/hello2.err" || fail "http_hello --executors 2: /slow never in a dump"
+servers=$(awk '/^executor [0-9]+:$/ { executor = $2 } / "server" / { seen[executor] = 1 }
+    END { for (e in seen) n++; print n + 0 }' "$work/hello2.err")
+((servers == 2)) || fail "http_hello --executors 2: server tasks on $servers executors, not 2"
+kill -TERM "$hello2_pid"
+wait "$slow_pid" || fail "http_hello --executors 2: /slow: nc exit $?"
+[[ $(tail -n 1 "$work/hello2.slow") == 'hello, world' ]] ||
+    fail "http_hello --executors 2: /slow during shutdown: $(cat "$work/hello2.slow")"
+finish "$hello2_pid"
+expect_status 0 "http_hello --executors 2 after SIGTERM"
+exec {hello2_out}<&-
+
 # ---- netcat -------------------------------------------------------------------------------------
 
 echo "netcat: client against a socat listener, both directions, through pipes"

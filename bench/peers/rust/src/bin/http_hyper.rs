@@ -1,8 +1,10 @@
 //! HTTP/1.1 hello server on hyper 0.14 and tokio's current-thread runtime: one thread, a task
 //! per connection (hyper's `serve_connection`), every request answered "hello, world\n" (13
-//! bytes, text/plain) like examples/http_hello.c and the other HTTP peers of bench/run.
+//! bytes, text/plain) like examples/http_hello.c and the other HTTP peers of bench/run. With
+//! WORKERS, tokio's multi-thread runtime of that many worker threads instead (bench/run's
+//! multi-core table).
 //!
-//! Usage: http_hyper PORT (0: any free port). Listens on 127.0.0.1, prints
+//! Usage: http_hyper PORT [WORKERS] (port 0: any free port). Listens on 127.0.0.1, prints
 //! "listening on PORT" once it accepts connections; SIGTERM ends it (default action).
 
 use std::convert::Infallible;
@@ -36,12 +38,15 @@ async fn serve(port: u16) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("usage: http_hyper PORT");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?
-        .block_on(serve(port))
+    let usage = "usage: http_hyper PORT [WORKERS]";
+    let mut args = std::env::args().skip(1);
+    let port: u16 = args.next().and_then(|p| p.parse().ok()).expect(usage);
+    let runtime = match args.next() {
+        None => tokio::runtime::Builder::new_current_thread().enable_io().build()?,
+        Some(workers) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers.parse().expect(usage))
+            .enable_io()
+            .build()?,
+    };
+    runtime.block_on(serve(port))
 }

@@ -1,0 +1,3 @@
+module asyncc/bench/peers/go/fanout
+
+go 1.19
