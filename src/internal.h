@@ -23,6 +23,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h> /* ssize_t */
 #include <time.h>
 
 struct event;
@@ -457,6 +458,16 @@ static inline int ac_io_failed_(ac_io *io, unsigned direction)
     else if (err != EINTR)
         return -err;
     return 0;
+}
+
+/* A read on `io` returned `n` >= 0 of the `len` bytes asked for. Where a short read is known to
+ * have drained the receive queue (short_read_drains: io_epoll.c says when), the read that would
+ * only say EAGAIN is skipped: readiness is cleared, and the next read waits for the edge of the
+ * next bytes. Every read of a registered fd (ac_io_read, a stream's) goes through here. */
+static inline void ac_io_read_returned_(ac_io *io, ssize_t n, size_t len)
+{
+    if (n > 0 && (size_t)n < len && io->short_read_drains)
+        io->ready &= (uint8_t)~AC_IO_READ;
 }
 
 /* The operation is over (finished or cancelled): it no longer waits in that direction. */

@@ -305,13 +305,17 @@ static int make_room(ac_stream *s, size_t want)
 AC_FAST_PATH_ int read_once(ac_stream *s, void *buf, size_t len, ac_cx *cx)
 {
     ac_io *io = s->rio;
+    if (len > INT32_MAX)
+        len = INT32_MAX;
     if (s->transport)
-        return s->transport->read(s->tctx, buf, len > INT32_MAX ? INT32_MAX : len, cx);
+        return s->transport->read(s->tctx, buf, len, cx);
     while (io->ready & AC_IO_READ) {
         int err;
-        ssize_t n = read(io->fd, buf, len > INT32_MAX ? INT32_MAX : len);
-        if (n >= 0)
+        ssize_t n = read(io->fd, buf, len);
+        if (n >= 0) {
+            ac_io_read_returned_(io, n, len);
             return (int)n;
+        }
         if ((err = ac_io_failed_(io, AC_IO_READ)) < 0)
             return err;
     }
