@@ -678,6 +678,36 @@ START_TEST(a_slow_head_gets_408_and_an_idle_connection_is_closed)
 }
 END_TEST
 
+/* The head's timeouts run on one sleep per connection that stays armed across requests
+ * (http.c: http_conn.clock). Armed at the header timeout when the connection opens, it fires
+ * while the kept-alive connection idles after its first answer: the connection must stay open
+ * (the idle timeout, an hour, has not passed). A second head then begins and stops: its
+ * header timeout, far sooner than the idle one the sleep was moved to, must still answer 408
+ * (if it did not, the test would run into its timeout). */
+START_TEST(a_kept_alive_connection_times_out_by_the_wait_in_progress)
+{
+    static const char first[] = "GET /quiet HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char request[] = "GET /quiet HTTP/1.1\r\nHost: h\r\n\r\n"
+                                  "GET / HTTP/1.1\r\nHost: h\r\n";
+    ac_http_server_config config;
+    ac_executor *ex = ac_executor_new();
+    ac_http_server *server;
+    ac_http_server_config_default(&config);
+    config.header_timeout_ms = 1000;
+    config.idle_timeout_ms = 3600 * 1000;
+    seen_reset();
+    ck_assert_int_eq(ac_http_server_new(&config, probe, sizeof(struct probe), NULL, &server), 0);
+    client_pause_ms = 1500; /* past the header timeout of the connection's start */
+    ck_assert_str_eq(exchange_on(ex, server, request, sizeof request - 1, sizeof first - 1),
+                     "HTTP/1.1 404 Not Found\r\nX-Quiet: 1\r\nContent-Length: 0\r\n\r\n"
+                     "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+    client_pause_ms = 1;
+    ac_http_server_free(server);
+    ac_executor_free(ex);
+}
+END_TEST
+
 /* A client that sends a request and reads nothing for a while, then counts what it gets. */
 struct slow_reader {
     ac_future future;
@@ -993,6 +1023,7 @@ int main(void)
     tcase_add_test(tc, a_handler_failing_mid_stream_leaves_the_response_cut_short);
     tcase_add_test(tc, body_reads_cut_short_by_a_timeout_lose_nothing);
     tcase_add_test(tc, a_slow_head_gets_408_and_an_idle_connection_is_closed);
+    tcase_add_test(tc, a_kept_alive_connection_times_out_by_the_wait_in_progress);
     tcase_add_test(tc, a_client_that_goes_away_cancels_its_handler);
     tcase_add_test(tc, a_client_that_does_not_read_is_dropped_at_the_write_timeout);
     tcase_add_test(tc, shutdown_finishes_requests_in_flight_and_closes_idle_connections);
