@@ -699,12 +699,17 @@ int ac_http_response_set_status(ac_http_response *res, int status)
     return 0;
 }
 
-static int fields_append(ac_http_response *res, const char *text, size_t len)
+/* Append the field "name: value\r\n" to the response's fields: 0, -EMSGSIZE (beyond
+ * RESPONSE_FIELDS_MAX) or -ENOMEM, with the fields as they were. */
+static int field_append(ac_http_response *res, const char *name, size_t name_len,
+                        const char *value, size_t value_len)
 {
+    size_t len = name_len + 2 + value_len + 2;
+    char *at;
     if (res->fields_cap - res->fields_len < len) {
         size_t cap = res->fields_cap ? res->fields_cap : RESPONSE_FIELDS_INITIAL;
         char *grown;
-        while (cap - res->fields_len < len)
+        while (cap - res->fields_len < len && cap <= RESPONSE_FIELDS_MAX)
             cap *= 2;
         if (cap > RESPONSE_FIELDS_MAX)
             return -EMSGSIZE;
@@ -714,29 +719,35 @@ static int fields_append(ac_http_response *res, const char *text, size_t len)
         res->fields = grown;
         res->fields_cap = cap;
     }
-    memcpy(res->fields + res->fields_len, text, len);
+    at = res->fields + res->fields_len;
+    memcpy(at, name, name_len);
+    memcpy(at + name_len, ": ", 2);
+    memcpy(at + name_len + 2, value, value_len);
+    memcpy(at + name_len + 2 + value_len, "\r\n", 2);
     res->fields_len += len;
     return 0;
 }
 
+/* Whether a field's name (`len` bytes) is `field`, in any case. */
+static int name_is(const char *name, size_t len, const char *field)
+{
+    return len == strlen(field) && strcasecmp(name, field) == 0;
+}
+
 int ac_http_response_add_header(ac_http_response *res, const char *name, const char *value)
 {
-    size_t name_len = strlen(name), value_len = strlen(value), before = res->fields_len;
+    size_t name_len = strlen(name), value_len = strlen(value);
     int rc;
     if (res->started)
         return -EALREADY;
-    if (name_len == 0 || strcasecmp(name, "Content-Length") == 0 ||
-        strcasecmp(name, "Transfer-Encoding") == 0)
+    if (name_len == 0 || name_is(name, name_len, "Content-Length") ||
+        name_is(name, name_len, "Transfer-Encoding"))
         return -EINVAL;
     if (!http_is_token(name) || !http_is_field_value(value))
         return -EINVAL;
-    if ((rc = fields_append(res, name, name_len)) < 0 || (rc = fields_append(res, ": ", 2)) < 0 ||
-        (rc = fields_append(res, value, value_len)) < 0 ||
-        (rc = fields_append(res, "\r\n", 2)) < 0) {
-        res->fields_len = before;
+    if ((rc = field_append(res, name, name_len, value, value_len)) < 0)
         return rc;
-    }
-    if (strcasecmp(name, "Connection") == 0 && strcasecmp(value, "close") == 0)
+    if (name_is(name, name_len, "Connection") && strcasecmp(value, "close") == 0)
         res->close = res->user_close = 1;
     return 0;
 }
@@ -1034,8 +1045,7 @@ static int upgrade_check(ac_http_response *res, const char *protocol)
     for (i = 0; i < len; i++)
         if (!http_is_token_char((unsigned char)protocol[i]) && protocol[i] != '/')
             return -EINVAL; /* RFC 9110 7.8: protocol-name ["/" protocol-version] */
-    if (fields_append(res, "Upgrade: ", 9) < 0 || fields_append(res, protocol, len) < 0 ||
-        fields_append(res, "\r\n", 2) < 0)
+    if (field_append(res, "Upgrade", 7, protocol, len) < 0)
         return -ENOMEM;
     return 0;
 }

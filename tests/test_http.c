@@ -21,7 +21,7 @@ static struct {
     int body_rc;       /* the last body read's result */
     int timeouts;      /* "/timed": body reads cut short by a timeout */
     ac_notify release; /* "/wait" waits for it */
-    int api[17];       /* "/api": the results of the response calls */
+    int api[19];       /* "/api": the results of the response calls */
     int send_rc;       /* "/big": the result of sending it */
 } seen;
 
@@ -69,7 +69,9 @@ static size_t describe(struct probe *self)
 /* The response calls that must refuse, and why; then a valid streamed response. */
 static void api_checks(struct probe *self)
 {
+    static char big[65536]; /* a value whose field is longer than the fields may be */
     ac_http_response *res = self->res;
+    memset(big, 'v', sizeof big - 1);
     seen.api[0] = ac_http_response_set_status(res, 99);
     seen.api[1] = ac_http_response_set_status(res, 1000);
     seen.api[2] = ac_http_response_add_header(res, "X-Split", "a\r\nInjected: 1");
@@ -79,6 +81,8 @@ static void api_checks(struct probe *self)
     seen.api[6] = ac_http_response_add_header(res, "X-Fine", "yes");
     seen.api[7] = ac_http_response_set_content_length(res, 5);
     seen.api[8] = ac_http_response_is_started(res);
+    seen.api[17] = ac_http_response_add_header(res, "X-Big", big);
+    seen.api[18] = ac_http_response_add_header(res, "X-\xc3\xa9", "x");
 }
 
 ASYNC_FN(probe)
@@ -446,6 +450,8 @@ START_TEST(streamed_responses_are_chunked_or_sized)
     ck_assert_int_eq(seen.api[14], 3);
     ck_assert_int_eq(seen.api[15], 0);
     ck_assert_int_eq(seen.api[16], -EINVAL); /* a body read into no buffer */
+    ck_assert_int_eq(seen.api[17], -EMSGSIZE); /* and the fields are as they were */
+    ck_assert_int_eq(seen.api[18], -EINVAL);   /* a name beyond ASCII is no token */
 }
 END_TEST
 
