@@ -242,6 +242,9 @@ static inline void ac_slab_free_(ac_slab_cache *cache, void *block, unsigned cls
 /* Unmap every slab, with whatever blocks are still handed out. */
 void ac_slab_cache_free_(ac_slab_cache *cache);
 
+/* stream.c: how many released read buffers an executor keeps (4 KiB each). */
+enum { AC_STREAM_BUFFERS_KEPT = 16 };
+
 struct ac_executor {
     struct event_base *base;
     bool owns_base;
@@ -290,6 +293,11 @@ struct ac_executor {
 
     struct ac_blocking_pool *pool; /* blocking.c, created on first use */
 
+    /* stream.c: read buffers of the initial size that streams on this executor released,
+     * kept for the next that needs one (ac_stream_buffers_free_ frees them) */
+    void *stream_buffers[AC_STREAM_BUFFERS_KEPT];
+    unsigned stream_buffers_kept;
+
     struct ac_dns *dns; /* dns.c: the resolver, created on first use */
 
     struct ac_signal_hub *signals; /* signal.c: while this executor has ac_signal listeners */
@@ -325,6 +333,9 @@ ac_task *ac_task_link_(ac_task *t, const char *file, int line);
 void ac_group_member_finished_(ac_task *t);
 /* group.c: the running task is one of `group`'s members, still unfinished */
 bool ac_group_runs_a_member_(const ac_group *group);
+
+/* stream.c: free the read buffers the executor kept (ac_executor_free) */
+void ac_stream_buffers_free_(ac_executor *ex);
 
 /* timer.c */
 int ac_timers_init_(ac_executor *ex);
