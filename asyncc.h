@@ -765,8 +765,12 @@ AC_API ac_executor *ac_executor_current(void);
 /* The event_base the executor runs on (to add your own libevent events). */
 AC_API struct event_base *ac_executor_base(ac_executor *ex);
 
-/* Run the loop until every task has finished (joined or not) or ac_executor_stop() is called.
- * Returns 0, -EDEADLK when called from inside a poll, or -EDEADLK when tasks remain that
+/* Run the loop until every task has finished (joined or not) and no request from another
+ * thread waits in the inbox, or until ac_executor_stop() is called. So tasks that other threads
+ * spawned (ac_spawn_remote, section 10) before or during the run are run too, even on an
+ * executor that had no task of its own; a spawn posted after run has returned waits for the
+ * next run (to keep the loop waiting for spawns still to come, let a task hold a remote waker
+ * until they are done, or use a runtime: section 26). Returns 0, -EDEADLK when called from inside a poll, or -EDEADLK when tasks remain that
  * nothing can ever wake. Before every turn the loop looks for a wake source, and finds none
  * when all of these hold:
  *   - no task is ready to run;
@@ -788,10 +792,10 @@ AC_API struct event_base *ac_executor_base(ac_executor *ex);
  *
  * Cost: when no task is ready and the base holds no libevent event of yours, a turn of run or
  * block_on waits in the readiness driver alone (with the epoll backend: one epoll_wait, which
- * a libevent turn needs two for — libevent's, then the driver's). An event of yours on the base,
- * a signal event included, sends every turn through libevent's loop, the only one that sees it:
- * to stop a server on a signal at the lower cost, let the handler write a byte to a pipe that a
- * task reads and then calls ac_executor_stop (the self-pipe trick: bench/echo_asyncc.c). */
+ * a libevent turn needs two for — libevent's, then the driver's). A task waiting in
+ * ac_signal_recv (section 25) keeps it so: to stop a server on SIGTERM, await the signal. An
+ * event of yours on the base, a libevent signal event included, sends every turn through
+ * libevent's loop, the only one that sees it. */
 AC_API int ac_executor_run(ac_executor *ex);
 
 /* Make ac_executor_run / ac_block_on return after the current turn (block_on returns
@@ -1021,9 +1025,13 @@ AC_API int ac_spawn_remote_at_(ac_executor *ex, ac_future *future, const char *n
 AC_API int ac_dump_tasks(ac_executor *ex, FILE *out);
 
 /* Dump the tasks to `out` whenever the process receives `signo` (e.g. SIGUSR1: `kill -USR1
- * <pid>` shows where every task is waiting). The signal is handled through libevent, so the
- * dump runs on the loop, between polls. Returns 0, or a negative errno value. Replaces an
- * earlier hook; `signo` 0 removes it. `out` must stay open until the hook is removed.
+ * <pid>` shows where every task is waiting). The hook is an ac_signal listener (section 25) of
+ * the executor's own, so the dump runs on the loop, between polls; deliveries that come
+ * together make one dump. While the hook is set asyncc's handler for `signo` is in place, and
+ * an ac_signal of the same signal sees every delivery too. The hook is no wake source: it does
+ * not keep ac_executor_run from returning. Returns 0, -EINVAL (`out` NULL, or a signal
+ * ac_signal_init refuses) or ac_signal_init's error. Replaces an earlier hook; `signo` 0
+ * removes it (ac_executor_free does too). `out` must stay open until the hook is removed.
  *
  * The dump never blocks the loop, whatever `out` is — a pipe or terminal nobody reads, a full
  * socket. It is formatted into a 64 KiB buffer (tasks beyond it are left out, and a last line
@@ -1063,13 +1071,37 @@ AC_API void ac_executor_set_slow_poll(ac_executor *ex, uint64_t threshold_ms,
 /* ============================================================================================
  * 12. WRITING LEAF FUTURES
  *
- * A leaf future talks to the outside world (a timer, a socket, another thread). Its poll
- * function checks whether what it waits for has happened; if not, it takes the waker from cx,
- * stores it where the event source will find it, and returns ac_pending(). Write the waker down
- * before testing readiness if readiness can change concurrently. When the event happens, call
- * ac_wake(waker): it schedules the task (once, however often it is called) and never polls
- * inline. Its cancel function unregisters the waker and sets state AC_STATE_FINISHED with result
- * -ECANCELED (use ac_leaf_finish).
+ * A leaf future talks to the outside world (a timer, a socket, another thread). It is a struct
+ * that starts with an ac_future header, a vtable (section 4) written by hand, and a constructor
+ * that fills the struct in and returns ac_leaf_init(&op->future, &vtable). The constructor
+ * starts nothing: the first poll does, because a future may be copied (ac_spawn) or dropped
+ * before it is ever polled.
+ *
+ * Poll. Its poll function checks whether what it waits for has happened, and if so finishes
+ * with ac_leaf_finish. If not, it takes the waker from cx, stores it where the event source will
+ * find it, and returns ac_pending(). Every poll that returns pending registers, even when a
+ * waker stored by an earlier poll is still in place: call ac_cx_waker(cx) again (a future's
+ * waker never changes, since one task polls it). Debug builds check each pending poll (section
+ * 11, "lost wake-up"). A leaf may instead poll futures embedded in it with ac_future_poll (an
+ * ac_io_readable_op, section 13): a child that returns pending has registered for it. Write the
+ * waker down before testing readiness if readiness can change concurrently, or test and store
+ * under one lock. Any poll may be spurious — woken with nothing new — so a poll tests again and
+ * never assumes the event happened; a wake that is never made, in contrast, is a task that
+ * hangs.
+ *
+ * Wake. When the event happens, call ac_wake(waker), on the executor's thread: it schedules the
+ * task (once, however often it is called) and never polls inline. Another thread needs a remote
+ * waker (ac_cx_remote_waker, section 10).
+ *
+ * Cancel. Its cancel function unregisters the waker (releases a remote one), cancels the
+ * futures it polls, and sets state AC_STATE_FINISHED with result -ECANCELED (use
+ * ac_leaf_finish). An event source that may still call back afterwards (a library's callback)
+ * must find nothing of the future there: give it a record of its own on the heap, which the
+ * last of the two to let go frees.
+ *
+ * Describe. The vtable's describe function writes what the leaf waits for ("sleep, 120 ms left")
+ * for task dumps and backtraces (section 11). It runs on the executor's thread between polls,
+ * and must not wait. Chapter 18 of the tutorial works through two leaves and their tests.
  * ============================================================================================ */
 
 typedef ac_task *ac_waker;
@@ -3881,7 +3913,8 @@ AC_API ac_future *ac_ws_connect(ac_ws_connect_op *op, ac_stream *stream, const c
  * disposition found at the first init (the default action, an ignore, or your own handler). So
  * while an ac_signal for SIGINT exists, Ctrl-C no longer kills the program: it is a message.
  * Do not install another handler for the same signal while asyncc's is in place (your own
- * sigaction, libevent's evsignal_new, or ac_dump_tasks_on_signal): the last one installed wins.
+ * sigaction, or libevent's evsignal_new): the last one installed wins. (ac_dump_tasks_on_signal,
+ * section 11, is a listener like the others: it shares asyncc's handler.)
  * Threads: a signal may be handled on any thread of the process; asyncc's blocking pool blocks
  * every signal on its threads, so that a blocking job never takes one (nor sees EINTR).
  *
@@ -3895,8 +3928,8 @@ AC_API ac_future *ac_ws_connect(ac_ws_connect_op *op, ac_stream *stream, const c
  *
  * ac_signal_recv: one pending recv per listener (debug builds abort on a second). Cancel-safe:
  * a cancelled recv reports nothing, and the deliveries it would have reported are the next
- * recv's. Errors: -ECANCELED, and -ENOMEM when libevent cannot watch the executor's
- * self-pipe.
+ * recv's. Errors: -ECANCELED, and -ENOMEM (or the system's error, e.g. -ENOSPC: the epoll
+ * watch limit) when the executor cannot watch its self-pipe.
  * ============================================================================================ */
 
 typedef struct ac_signal ac_signal;

@@ -9,23 +9,19 @@
  *
  * Usage: echo_asyncc PORT (0: any free port). Listens on 127.0.0.1 and prints
  * "listening on PORT" once it accepts connections; SIGINT or SIGTERM stops it cleanly (so that
- * valgrind tools write their output). The signal handler writes a byte to a pipe that a task
- * reads (the self-pipe trick): a libevent signal event on the executor's base would send every
- * turn through libevent's loop, two epoll_waits where the driver's alone is one, and a thread of
- * its own (sigwait) would make glibc's every read and send pay for cancellation points
- * (asyncc.h, ac_executor_run).
+ * valgrind tools write their output). A task awaits them with ac_signal, as a server would: that
+ * keeps the executor's one-epoll_wait turn (asyncc.h section 7), where a libevent signal event
+ * on the executor's base would send every turn through libevent's loop, and a thread of its own
+ * (sigwait) would make glibc's every read and send pay for cancellation points.
  */
 #define _GNU_SOURCE
 
 #include <asyncc.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 enum { BUFFER_SIZE = 4096 };
 
@@ -86,44 +82,17 @@ static ac_future *server(struct server *self, ac_io *listener)
     return ASYNC_NEW(self, server, .listener = listener);
 }
 
-static int stop_pipe[2];
-
-static void on_signal(int signo)
-{
-    char byte = (char)signo;
-    (void)!write(stop_pipe[1], &byte, 1); /* async-signal-safe; a full pipe has one already */
-}
-
-/* Stops the executor once a signal's byte arrives (or the pipe fails). */
-struct stopper {
-    ac_future future;
-    ac_io *io;
-    ac_io_read_op read;
-    char byte;
-    int n;
-};
-
-ASYNC_FN(stopper)
-    AWAIT_INTO(self->n, ac_io_read(&self->read, self->io, &self->byte, 1));
-    ac_executor_stop(ac_cx_executor(ac_cx_));
-ASYNC_FINALLY
-    ac_io_close(self->io);
-ASYNC_END
-
-static ac_future *stopper(struct stopper *self, ac_io *io)
-{
-    return ASYNC_NEW(self, stopper, .io = io);
-}
-
 int main(int argc, char **argv)
 {
     ac_executor *ex;
     ac_sockaddr addr;
-    ac_io *listener, *stop_io;
-    ac_task *task, *stop_task;
+    ac_io *listener;
+    ac_task *task;
     struct server frame;
-    struct stopper stop_frame;
-    struct sigaction sa;
+    ac_signal stop_signals[2]; /* counted from their init: before "listening on" is printed */
+    ac_signal_recv_op on_signal[2];
+    ac_future *branches[2];
+    ac_select_op first;
     int rc;
 
     if (argc != 2) {
@@ -142,25 +111,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "echo_asyncc: listen: %s\n", ac_strerror(rc));
         return 1;
     }
-    if (pipe(stop_pipe) < 0 || fcntl(stop_pipe[0], F_SETFL, O_NONBLOCK) < 0 ||
-        fcntl(stop_pipe[1], F_SETFL, O_NONBLOCK) < 0 ||
-        ac_io_open(ex, stop_pipe[0], AC_IO_OWN_FD, &stop_io) < 0)
-        return 1;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+    if (ac_signal_init(&stop_signals[0], ex, SIGINT) < 0 ||
+        ac_signal_init(&stop_signals[1], ex, SIGTERM) < 0)
         return 1;
     task = ac_spawn(ex, server(&frame, listener));
-    stop_task = ac_spawn(ex, stopper(&stop_frame, stop_io));
-    if (!task || !stop_task)
+    if (!task)
         return 1;
     ac_task_detach(task);
-    ac_task_detach(stop_task);
     printf("listening on %u\n", ac_sockaddr_port(&addr));
     fflush(stdout);
-    rc = ac_executor_run(ex);
+    /* The loop runs until the first SIGINT or SIGTERM. */
+    branches[0] = ac_signal_recv(&on_signal[0], &stop_signals[0]);
+    branches[1] = ac_signal_recv(&on_signal[1], &stop_signals[1]);
+    rc = ac_block_on(ex, ac_select(&first, branches, 2, 0));
+    ac_signal_destroy(&stop_signals[0]);
+    ac_signal_destroy(&stop_signals[1]);
     ac_executor_free(ex); /* cancels the accept loop and the connections still open */
-    close(stop_pipe[1]);
     return rc < 0;
 }

@@ -15,7 +15,6 @@
  */
 #include <asyncc.h>
 
-#include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,26 +52,21 @@ static ac_future *echo_server(struct echo_server *self, ac_io *sock)
     return ASYNC_NEW(self, echo_server, .sock = sock);
 }
 
-static void on_stop_signal(evutil_socket_t signo, short what, void *arg)
-{
-    (void)what;
-    fprintf(stderr, "udp_echo: %s, stopping\n", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    ac_executor_stop(arg);
-}
-
-/* Binds, prints the address, serves until a stop signal. Returns the exit code. */
+/* Binds, prints the address, serves until SIGINT or SIGTERM (awaited beside the server, which
+ * is cancelled then). Returns the exit code. */
 static int run_server(ac_executor *ex, const char *host, uint16_t port)
 {
     ac_sockaddr addr;
     ac_io *sock = NULL;
     char text[128];
     struct echo_server srv;
-    struct event *stop_int = evsignal_new(ac_executor_base(ex), SIGINT, on_stop_signal, ex);
-    struct event *stop_term = evsignal_new(ac_executor_base(ex), SIGTERM, on_stop_signal, ex);
+    ac_signal stop[2] = {{0}}; /* zero-filled: destroying one whose init failed does nothing */
+    ac_signal_recv_op on_signal[2];
+    ac_future *branches[3];
+    ac_select_op race;
     int rc = ac_sockaddr_ip(&addr, host, port);
 
-    if (!stop_int || !stop_term || event_add(stop_int, NULL) < 0 ||
-        event_add(stop_term, NULL) < 0) {
+    if (ac_signal_init(&stop[0], ex, SIGINT) < 0 || ac_signal_init(&stop[1], ex, SIGTERM) < 0) {
         fprintf(stderr, "udp_echo: cannot handle SIGINT/SIGTERM\n");
         rc = 1;
     } else if (rc < 0) {
@@ -87,17 +81,21 @@ static int run_server(ac_executor *ex, const char *host, uint16_t port)
         ac_sockaddr_format(&addr, text, sizeof text);
         printf("listening on %s\n", text);
         fflush(stdout); /* scripts wait for this line to learn the port */
-        /* block_on returns -ESHUTDOWN after a stop signal; the server is cancelled then. */
-        rc = ac_block_on(ex, echo_server(&srv, sock));
-        if (rc < 0 && rc != -ESHUTDOWN)
+        branches[0] = echo_server(&srv, sock);
+        branches[1] = ac_signal_recv(&on_signal[0], &stop[0]);
+        branches[2] = ac_signal_recv(&on_signal[1], &stop[1]);
+        rc = ac_block_on(ex, ac_select(&race, branches, 3, 0));
+        if (race.winner > 0) {
+            fprintf(stderr, "udp_echo: %s, stopping\n", race.winner == 1 ? "SIGINT" : "SIGTERM");
+            rc = 0;
+        } else {
             fprintf(stderr, "udp_echo: receiving: %s\n", ac_strerror(rc));
-        rc = rc < 0 && rc != -ESHUTDOWN;
+            rc = 1;
+        }
     }
     ac_io_close(sock);
-    if (stop_int)
-        event_free(stop_int);
-    if (stop_term)
-        event_free(stop_term);
+    ac_signal_destroy(&stop[0]);
+    ac_signal_destroy(&stop[1]);
     return rc;
 }
 

@@ -9,7 +9,6 @@
 #include "internal.h"
 #include "compat.h"
 
-#include <event2/event.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -227,14 +226,11 @@ static size_t write_without_waiting(int fd, const char *buf, size_t len)
     return done;
 }
 
-static void dump_signal_cb(evutil_socket_t signo, short what, void *arg)
+void ac_dump_on_signal_(ac_executor *ex)
 {
-    ac_executor *ex = arg;
     int fd = fileno(ex->dump_out);
     size_t len = 0, notice_len, written;
     char *buf;
-    (void)signo;
-    (void)what;
     if (fd < 0) {
         ac_dump_tasks(ex, ex->dump_out); /* a memory stream (open_memstream): nothing to wait for */
         return;
@@ -263,27 +259,24 @@ static void dump_signal_cb(evutil_socket_t signo, short what, void *arg)
 
 void ac_dump_signal_free_(ac_executor *ex)
 {
-    if (ex->dump_signal_event)
-        event_free(ex->dump_signal_event);
-    ex->dump_signal_event = NULL;
+    ac_signal_destroy(&ex->dump_signal); /* a no-op without a hook */
 }
 
+/* The hook is an ac_signal listener that signal.c's hub reads for us: one signal machinery,
+ * whose handler coexists with the program's own ac_signal listeners of the same signal. */
 int ac_dump_tasks_on_signal(ac_executor *ex, int signo, FILE *out)
 {
+    int rc;
     ac_dump_signal_free_(ex);
     if (signo == 0)
         return 0;
-    if (signo < 0 || !out)
+    if (!out)
         return -EINVAL;
     ex->dump_out = out;
-    ex->dump_signal_event = evsignal_new(ex->base, signo, dump_signal_cb, ex);
-    if (!ex->dump_signal_event)
-        return -ENOMEM;
-    if (event_add(ex->dump_signal_event, NULL) < 0) {
-        ac_dump_signal_free_(ex);
-        return -EINVAL;
-    }
-    return 0;
+    rc = ac_signal_init(&ex->dump_signal, ex, signo);
+    if (rc == 0 && (rc = ac_signal_set_dump_(&ex->dump_signal)) < 0)
+        ac_signal_destroy(&ex->dump_signal);
+    return rc;
 }
 
 /* ---- the slow-poll watchdog ----

@@ -217,15 +217,14 @@ void ac_executor_stop(ac_executor *ex)
  * such as evdns's). The executor cannot know whether their callbacks wake a task, so any one of
  * them counts as a wake source. The executor's own events wake nobody by themselves: the inbox
  * and the readiness driver's (their requests and waiters are counted apart), the timer (armed
- * only while a sleep is in the heap), the dump-signal hook and signal.c's self-pipe (added only
- * while a task waits on a signal: those waiters are counted apart); run_event is counted by
+ * only while a sleep is in the heap) and signal.c's self-pipe (added only while a task waits on
+ * a signal, whose waiters are counted apart, or the dump hook is set); run_event is counted by
  * run_armed. */
 static bool user_events_pending(ac_executor *ex)
 {
     int added = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ADDED);
     int active = event_base_get_num_events(ex->base, EVENT_BASE_COUNT_ACTIVE);
-    int internal = 1 + ac_io_driver_events_(ex) + ac_timers_events_(ex) +
-                   (ex->dump_signal_event != NULL) + ac_signal_events_(ex);
+    int internal = 1 + ac_io_driver_events_(ex) + ac_timers_events_(ex) + ac_signal_events_(ex);
     return active > 0 || added > internal;
 }
 
@@ -272,16 +271,15 @@ static int loop_failed(void)
 
 #if AC_IO_DRIVER_WAITS
 /* Whether the readiness driver may do this turn's waiting by itself, and for how long: no task
- * is ready, no libevent event but the executor's own is added (a user's event, the dump
- * signal's, or signal.c's self-pipe while a task waits on a signal, needs libevent's loop to be
- * seen: a signal caught before the wait began, or on another thread, would go unnoticed until
- * the next readiness) and the next sleep is not due yet (libevent's timer fires it). The
- * timeout rounds up, so the wait never ends before the deadline. */
+ * is ready, no libevent event is added but the executor's own (a user's event needs libevent's
+ * loop to be seen: a libevent signal event caught before the wait began, or on another thread,
+ * would go unnoticed until the next readiness; signal.c's self-pipe and the inbox's fd are the
+ * driver's loop fds, which end its wait) and the next sleep is not due yet (libevent's timer
+ * fires it). The timeout rounds up, so the wait never ends before the deadline. */
 static bool driver_can_wait(ac_executor *ex, int *timeout_ms)
 {
     ac_instant deadline, now, ms;
-    if (ex->run_head || ex->run_armed || ex->dump_signal_event || ac_signal_events_(ex) > 0 ||
-        user_events_pending(ex))
+    if (ex->run_head || ex->run_armed || user_events_pending(ex))
         return false;
     deadline = ac_timers_next_deadline_(ex);
     if (deadline == UINT64_MAX) {
@@ -327,6 +325,13 @@ static int turn(ac_executor *ex, bool first)
     return event_base_loop(ex->base, EVLOOP_ONCE);
 }
 
+/* Work for ac_executor_run: a task not finished, or a request from another thread not yet
+ * carried out — a remote spawn is not a task until the loop takes it from the inbox. */
+static bool has_work(ac_executor *ex)
+{
+    return ex->unfinished > 0 || ac_inbox_has_requests_(ex);
+}
+
 int ac_executor_run(ac_executor *ex)
 {
     int rc = refuse_inside_poll("ac_executor_run called from inside a poll");
@@ -334,7 +339,7 @@ int ac_executor_run(ac_executor *ex)
     if (rc)
         return rc;
     resume_after_stop(ex);
-    while (ex->unfinished > 0 && !ex->stopped) {
+    while (has_work(ex) && !ex->stopped) {
         if (ac_nothing_can_wake_(ex))
             return -EDEADLK;
         if (turn(ex, first) < 0)
@@ -397,6 +402,7 @@ void ac_executor_free(ac_executor *ex)
     }
     ac_blocking_shutdown_(ex);
     ac_dns_free_(ex); /* after the tasks: their lookups are cancelled by now */
+    ac_dump_signal_free_(ex);   /* the hook's listener, before the check for the others */
     ac_signal_check_freed_(ex); /* after the tasks: their cleanup destroys their listeners */
     if (ASYNCC_DEBUG && ex->remote_refs)
         fprintf(stderr, "asyncc: misuse: ac_executor_free with %zu remote waker(s) unreleased\n",
@@ -413,7 +419,6 @@ void ac_executor_free(ac_executor *ex)
     ac_stream_buffers_free_(ex);
     ac_io_driver_free_(ex);
     ac_timers_free_(ex);
-    ac_dump_signal_free_(ex);
     event_free(ex->run_event);
     if (ex->owns_base)
         event_base_free(ex->base);

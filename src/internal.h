@@ -303,7 +303,7 @@ struct ac_executor {
     struct ac_signal_hub *signals; /* signal.c: while this executor has ac_signal listeners */
 
     /* diagnostics.c: ac_dump_tasks_on_signal */
-    struct event *dump_signal_event;
+    ac_signal dump_signal; /* signal.c's dump hook (signo 0: none) */
     FILE *dump_out;
     unsigned dumps_cut_short; /* signal dumps cut short since a dump last said so */
     bool dump_mid_line;       /* the last signal dump written stopped inside a line */
@@ -416,8 +416,12 @@ bool ac_io_has_waiters_(const ac_executor *ex);
  * (process.c): the count of unreported deliveries (> 0), 0 when it parked the task, or a
  * negative errno; ac_signal_cancel_ stops its waiting. ac_signal_events_ is the number of
  * libevent events signal.c has added to the executor's base (the deadlock check's
- * bookkeeping), ac_signal_check_freed_ the misuse check of ac_executor_free. */
+ * bookkeeping), ac_signal_check_freed_ the misuse check of ac_executor_free.
+ * ac_signal_set_dump_ makes an initialised listener the executor's dump hook: on the loop, its
+ * deliveries call ac_dump_on_signal_ (diagnostics.c); destroying it removes the hook. 0, or a
+ * negative errno (the pipe cannot be read). */
 int ac_signal_poll_(ac_signal *sig, ac_cx *cx);
+int ac_signal_set_dump_(ac_signal *sig);
 void ac_signal_cancel_(ac_signal *sig);
 bool ac_signal_has_waiters_(const ac_executor *ex);
 int ac_signal_events_(const ac_executor *ex);
@@ -608,8 +612,10 @@ int ac_blocking_submit_detached_(ac_executor *ex, ac_blocking_fn fn, void *arg);
 bool ac_dns_has_lookups_(const ac_executor *ex); /* a lookup waits for an answer */
 void ac_dns_free_(ac_executor *ex);
 
-/* diagnostics.c */
+/* diagnostics.c: the dump hook's removal (ac_executor_free), and the dump it writes when its
+ * signal came (signal.c, on the loop) */
 void ac_dump_signal_free_(ac_executor *ex);
+void ac_dump_on_signal_(ac_executor *ex);
 
 /* diagnostics.c: the slow-poll watchdog. The executor brackets every task poll with begin and
  * end; `*clock_ns` is its clock, carried from one poll to the next (0 before the first of a

@@ -46,10 +46,32 @@ int ac_io_driver_events_(const ac_executor *ex);
 
 /* Wait at most timeout_ms (-1: no limit) for readiness, record it and wake its waiters, as the
  * libevent event would. The executor's loop calls it instead of running libevent's when nothing
- * else can need the loop before then (executor.c: turn). The inbox's fd is watched too: returns
- * true when libevent's loop must run after all — the inbox has requests, or a signal interrupted
- * the wait (libevent's handler has queued it). */
+ * else can need the loop before then (executor.c: turn). The loop's fds are watched too: returns
+ * true when libevent's loop must run after all — one of them is readable, or a signal
+ * interrupted the wait. */
 bool ac_io_driver_wait_(ac_executor *ex, int timeout_ms);
+#endif
+
+/* A loop fd: one of the executor's own fds that a libevent event of its own reads (the inbox's;
+ * signal.c's self-pipe while a task waits on a signal). While it is watched, its readiness ends
+ * the driver's own wait, which then has libevent's loop run (ac_io_driver_wait_ returns true):
+ * so the executor may leave the waiting to the driver while such an fd's event is added. Level-triggered. Watch
+ * returns 0 or a negative errno. The libevent backend has no wait of its own: nothing to do. */
+#if AC_IO_DRIVER_WAITS
+int ac_io_driver_watch_loop_fd_(ac_executor *ex, int fd);
+void ac_io_driver_unwatch_loop_fd_(ac_executor *ex, int fd);
+#else
+static inline int ac_io_driver_watch_loop_fd_(ac_executor *ex, int fd)
+{
+    (void)ex;
+    (void)fd;
+    return 0;
+}
+static inline void ac_io_driver_unwatch_loop_fd_(ac_executor *ex, int fd)
+{
+    (void)ex;
+    (void)fd;
+}
 #endif
 
 /* The name ac_io_backend_name() returns. */

@@ -13,11 +13,12 @@
  * thread, no edge can slip between an operation's EAGAIN (which clears the direction's ready
  * bit, in io.c) and its wait.
  *
- * The executor's own loop can skip libevent altogether when only the set, the inbox or the next
- * sleep can need it (ac_io_driver_wait_): then this set's epoll_wait is the one that blocks, and
- * a round trip of one connection costs one epoll_wait instead of libevent's and then ours. The
- * inbox's fd is in the set for that (level-triggered, cookie NULL), so that a request from
- * another thread ends such a wait; inbox.c's libevent callback still carries the requests out.
+ * The executor's own loop can skip libevent altogether when only the set, the inbox, a signal
+ * or the next sleep can need it (ac_io_driver_wait_): then this set's epoll_wait is the one that
+ * blocks, and a round trip of one connection costs one epoll_wait instead of libevent's and then
+ * ours. The loop fds are in the set for that (the inbox's, and signal.c's self-pipe while a task
+ * waits on a signal; level-triggered, cookie NULL), so that a request from another thread or a
+ * signal ends such a wait; their libevent callbacks still do the work.
  */
 #include "internal.h"
 
@@ -61,8 +62,8 @@ static void record_readiness(ac_io *io, uint32_t events)
 
 /* Collect every event of the set, waiting at most timeout_ms (-1: no limit) for the first.
  * Only wakes happen here, no polls, so no ac_io can be closed while a batch still refers to it.
- * Returns true when libevent has work the set saw (the inbox's fd is readable) or may have (a
- * signal interrupted the wait: libevent's handler has queued it). */
+ * Returns true when libevent has work the set saw (a loop fd is readable) or may have (a signal
+ * interrupted the wait: a handler of libevent's own may have queued it). */
 static bool collect(int epoll_fd, int timeout_ms)
 {
     struct epoll_event events[AC_EPOLL_BATCH];
@@ -83,7 +84,7 @@ static bool collect(int epoll_fd, int timeout_ms)
     return loop_needed;
 }
 
-/* libevent says the epoll set has events. The inbox's, if any, is libevent's own to handle. */
+/* libevent says the epoll set has events. The loop fds', if any, are libevent's own to handle. */
 static void epoll_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)what;
@@ -96,16 +97,27 @@ bool ac_io_driver_wait_(ac_executor *ex, int timeout_ms)
     return collect(ex->io_driver_fd, timeout_ms);
 }
 
+int ac_io_driver_watch_loop_fd_(ac_executor *ex, int fd)
+{
+    struct epoll_event loop_fd = {.events = EPOLLIN}; /* level-triggered */
+    loop_fd.data.ptr = NULL;                           /* not an ac_io: libevent's to handle */
+    return epoll_ctl(ex->io_driver_fd, EPOLL_CTL_ADD, fd, &loop_fd) < 0 ? -errno : 0;
+}
+
+void ac_io_driver_unwatch_loop_fd_(ac_executor *ex, int fd)
+{
+    epoll_ctl(ex->io_driver_fd, EPOLL_CTL_DEL, fd, NULL);
+}
+
 int ac_io_driver_init_(ac_executor *ex)
 {
-    struct epoll_event inbox = {.events = EPOLLIN}; /* data.ptr NULL: the inbox */
-    assert(ex->inbox_fd >= 0);                       /* the inbox is set up first */
+    int rc;
+    assert(ex->inbox_fd >= 0); /* the inbox is set up first */
     ex->io_driver_fd = epoll_create1(EPOLL_CLOEXEC);
     if (ex->io_driver_fd < 0)
         return -errno;
-    inbox.data.ptr = NULL;
-    if (epoll_ctl(ex->io_driver_fd, EPOLL_CTL_ADD, ex->inbox_fd, &inbox) < 0)
-        return -errno;
+    if ((rc = ac_io_driver_watch_loop_fd_(ex, ex->inbox_fd)) < 0)
+        return rc;
     ex->io_driver_event =
         event_new(ex->base, ex->io_driver_fd, EV_READ | EV_PERSIST, epoll_cb, ex);
     if (!ex->io_driver_event || event_add(ex->io_driver_event, NULL) < 0)

@@ -8,9 +8,12 @@
  *
  * The handler runs on whatever thread the kernel picks. It only increments the delivery count
  * and writes a byte to every notifier's pipe, which are async-signal-safe. Each executor reads
- * its pipe with a libevent event (added only while a task waits in a recv, so that an idle
- * listener is no wake source for the deadlock check) and wakes the listeners whose signal's
- * count moved past what they last reported. A listener reports `count - seen`, so a delivery
+ * its pipe with a libevent event (added only while a task waits in a recv or the dump hook is
+ * set, so that an idle listener is no wake source for the deadlock check; and watched by the
+ * readiness driver meanwhile, so that the executor keeps waiting in the driver alone:
+ * io_driver.h's loop fds), wakes the listeners whose signal's count moved past what they last
+ * reported, and has diagnostics.c dump the tasks when the dump hook's count moved. The hook is
+ * a listener like the others, which no task waits on: so it is no wake source either. A listener reports `count - seen`, so a delivery
  * that arrives while nobody waits is reported by the next recv, and never twice.
  *
  * Invariants: a notifier is never freed, because a handler on another thread may be walking
@@ -43,7 +46,9 @@ struct ac_signal_hub {
     int read_fd, write_fd;
     struct event *event;
     ac_signal *head; /* every listener on this executor */
-    size_t waiters;  /* listeners whose recv is pending; the event is added iff > 0 */
+    ac_signal *dump; /* the listener of ac_dump_tasks_on_signal, or NULL */
+    size_t waiters;  /* listeners whose recv is pending */
+    bool watched;    /* the pipe is read (the event added): iff waiters > 0 or dump */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -86,6 +91,13 @@ static void hub_read_cb(evutil_socket_t fd, short what, void *arg)
     for (ac_signal *s = hub->head; s; s = s->next)
         if (s->waiter && atomic_load(&deliveries[s->signo]) != s->seen)
             ac_wake(s->waiter);
+    if (hub->dump) {
+        unsigned long now = atomic_load(&deliveries[hub->dump->signo]);
+        if (now != hub->dump->seen) {
+            hub->dump->seen = now; /* deliveries since the last dump make one dump */
+            ac_dump_on_signal_(hub->ex);
+        }
+    }
 }
 
 /* Claim a free notifier node, or publish a new one. Under registry_lock. */
@@ -175,6 +187,27 @@ static int hub_get(ac_executor *ex, struct ac_signal_hub **out)
     return 0;
 }
 
+/* Read the pipe while a task waits or the dump hook is set, and only then. Returns 0, or a
+ * negative errno when it cannot be read (then nothing changed). */
+static int hub_update_watch(struct ac_signal_hub *hub)
+{
+    bool wanted = hub->waiters > 0 || hub->dump;
+    int rc = 0;
+    if (wanted == hub->watched)
+        return 0;
+    if (!wanted) {
+        ac_io_driver_unwatch_loop_fd_(hub->ex, hub->read_fd);
+        event_del(hub->event);
+    } else if (event_add(hub->event, NULL) < 0) {
+        return -ENOMEM;
+    } else if ((rc = ac_io_driver_watch_loop_fd_(hub->ex, hub->read_fd)) < 0) {
+        event_del(hub->event);
+        return rc;
+    }
+    hub->watched = wanted;
+    return 0;
+}
+
 /* The first listener of `signo` in the process installs the handler. Under registry_lock. */
 static int handler_hold(int signo)
 {
@@ -234,6 +267,10 @@ void ac_signal_destroy(ac_signal *sig)
     if (ASYNCC_DEBUG && sig->waiter)
         ac_misuse_call_("ac_signal_destroy while an ac_signal_recv on it is pending");
     hub = sig->ex->signals;
+    if (hub->dump == sig) {
+        hub->dump = NULL;
+        hub_update_watch(hub);
+    }
     if (sig->prev)
         sig->prev->next = sig->next;
     else
@@ -255,8 +292,8 @@ static void stop_waiting(ac_signal *sig)
         return;
     hub = sig->ex->signals;
     sig->waiter = NULL;
-    if (--hub->waiters == 0)
-        event_del(hub->event);
+    hub->waiters--;
+    hub_update_watch(hub); /* stopping never fails */
 }
 
 int ac_signal_poll_(ac_signal *sig, ac_cx *cx)
@@ -273,10 +310,13 @@ int ac_signal_poll_(ac_signal *sig, ac_cx *cx)
     me = ac_cx_waker(cx);
     if (ASYNCC_DEBUG && sig->waiter && sig->waiter != me)
         ac_misuse_task_(me, "two tasks are receiving from the same ac_signal at once");
-    if (!sig->waiter && hub->waiters++ == 0 && event_add(hub->event, NULL) < 0) {
-        /* Without the event nothing would wake us: say so rather than hang. */
-        hub->waiters--;
-        return -ENOMEM;
+    if (!sig->waiter) {
+        int rc;
+        hub->waiters++;
+        if ((rc = hub_update_watch(hub)) < 0) {
+            hub->waiters--;
+            return rc; /* without the pipe read, nothing would wake us: say so, not hang */
+        }
     }
     sig->waiter = me;
     return 0;
@@ -287,6 +327,17 @@ void ac_signal_cancel_(ac_signal *sig)
     stop_waiting(sig);
 }
 
+int ac_signal_set_dump_(ac_signal *sig)
+{
+    struct ac_signal_hub *hub = sig->ex->signals;
+    int rc;
+    assert(sig->signo && !hub->dump);
+    hub->dump = sig;
+    if ((rc = hub_update_watch(hub)) < 0)
+        hub->dump = NULL;
+    return rc;
+}
+
 bool ac_signal_has_waiters_(const ac_executor *ex)
 {
     return ex->signals && ex->signals->waiters > 0;
@@ -294,7 +345,7 @@ bool ac_signal_has_waiters_(const ac_executor *ex)
 
 int ac_signal_events_(const ac_executor *ex)
 {
-    return ac_signal_has_waiters_(ex);
+    return ex->signals && ex->signals->watched;
 }
 
 void ac_signal_check_freed_(ac_executor *ex)

@@ -19,8 +19,8 @@
  *       WAIT_MS for the server to close the connection.
  *
  * Connects to 127.0.0.1:PORT. What the server sent goes to stdout; the last line on stderr is
- * "fault_client: sent=N received=N closed=eof|reset|no ms=N" (ms: from connecting until the
- * connection closed, or until the client gave up). Exit status 0, or 1 on a failure to
+ * "fault_client: sent=N received=N closed=eof|reset|no ms=N" (ms: from just before connecting
+ * until the connection closed, or until the client gave up). Exit status 0, or 1 on a failure to
  * connect or a mismatched echo, 2 on a bad command line.
  */
 #define _GNU_SOURCE /* POLLRDHUP */
@@ -77,13 +77,15 @@ static void connect_to(struct conn *c, const char *port_text, int rcvbuf)
     /* Before connect, so the window the server sees is small from the start. */
     if (rcvbuf > 0)
         setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    /* Before connect: the server may accept, and start its timeouts, before connect returns
+     * here — and on a loaded machine this process may not run again for milliseconds after. */
+    c->started_ms = now_ms();
     if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
         fprintf(stderr, "fault_client: connect: %s\n", strerror(errno));
         exit(1);
     }
     fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
     c->closed = "no";
-    c->started_ms = now_ms();
 }
 
 static void mark_closed(struct conn *c, const char *how)

@@ -1054,6 +1054,43 @@ START_TEST(a_remote_spawn_left_in_the_inbox_is_cancelled_by_free)
 }
 END_TEST
 
+/* Spawns the job remotely, from a thread of its own. */
+struct remote_job_spawn {
+    ac_executor *ex;
+    struct run_job job;
+    int *ran, *cleanup;
+    int spawned;
+};
+
+static void *spawn_job_remotely(void *arg)
+{
+    struct remote_job_spawn *r = arg;
+    r->spawned = ac_spawn_remote(r->ex, run_job(&r->job, flag_job, r->ran, r->cleanup), "remote");
+    return NULL;
+}
+
+/* An executor with no task of its own but a remote spawn in its inbox has work: ac_executor_run
+ * starts the task and returns once it has finished, not at once. */
+START_TEST(run_starts_a_remote_spawn_on_an_executor_without_tasks)
+{
+    ac_executor *ex = ac_executor_new();
+    int ran = 0, cleanup = 1;
+    struct remote_job_spawn spawn = {.ex = ex, .ran = &ran, .cleanup = &cleanup, .spawned = 1};
+    pthread_t thread;
+
+    ck_assert_int_eq(pthread_create(&thread, NULL, spawn_job_remotely, &spawn), 0);
+    pthread_join(thread, NULL);
+    ck_assert_int_eq(spawn.spawned, 0);
+    ck_assert_int_eq(live_tasks(ex), 0); /* still in the inbox */
+    ck_assert_int_eq(ac_executor_run(ex), 0);
+    ck_assert_int_eq(ran, 1);
+    ck_assert_int_eq(cleanup, 1); /* the job's result */
+    ck_assert_int_eq(live_tasks(ex), 0);
+    ck_assert_int_eq(ac_executor_run(ex), 0); /* nothing left: returns at once */
+    ac_executor_free(ex);
+}
+END_TEST
+
 START_TEST(remote_wakes_from_many_threads)
 {
     ac_executor *ex = ac_executor_new();
@@ -1343,6 +1380,7 @@ int main(void)
     tcase_add_test(tc, a_task_waiting_on_an_fd_is_a_wake_source);
     tcase_add_test(tc, a_remote_spawn_in_the_inbox_is_a_wake_source);
     tcase_add_test(tc, a_remote_spawn_left_in_the_inbox_is_cancelled_by_free);
+    tcase_add_test(tc, run_starts_a_remote_spawn_on_an_executor_without_tasks);
     tcase_add_test(tc, remote_wakes_from_many_threads);
     tcase_add_test(tc, remote_release_frees_the_task);
     tcase_add_test(tc, local_release_while_a_wake_is_queued);

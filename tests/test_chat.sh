@@ -12,36 +12,11 @@
 # with a deadline for an expected line, never a fixed sleep. Every process is killed on exit.
 # Under the valgrind build ($ASYNCC_RUN_PREFIX set) the server runs under valgrind, which fails
 # it (exit 99) on a leak or memory error; the deadlines grow.
-set -euo pipefail
-
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if ((${#run_prefix[@]})); then limit=120; else limit=20; fi # seconds any single wait may take
+failure_files=("*.out" "*.err")
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        { wait "$pid" || true; } 2>/dev/null # reaped without bash's "Killed" notice
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    local f
-    for f in "$work"/*.out "$work"/*.err; do
-        [[ -s $f ]] && printf -- '--- %s:\n%s\n' "${f##*/}" "$(head -c 4000 "$f")" >&2
-    done
-    exit 1
-}
-
-for tool in nc socat timeout; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (./run installs netcat-openbsd and socat)"
-done
+require 'netcat-openbsd and socat' nc socat timeout
 
 # ---- the server -----------------------------------------------------------------------------
 
@@ -102,12 +77,6 @@ wait_for() {
     done
 }
 
-# finish <pid> <what>: waits (bounded) for a process to exit; sets $status.
-finish() {
-    timeout "$limit" tail --pid="$1" -s 0.1 -f /dev/null || fail "$2 did not exit"
-    status=0
-    wait "$1" || status=$?
-}
 
 welcome() {
     printf '* welcome, %s! /nick NAME renames you, /who lists who is here, /quit leaves' "$1"

@@ -401,6 +401,37 @@ START_TEST(a_signal_dump_into_memory_and_bad_arguments)
 }
 END_TEST
 
+/* The dump hook is a listener of asyncc's own signal handling: a task awaiting the same signal
+ * with ac_signal sees the delivery too (with a handler of its own, one of the two would not),
+ * and the dump is written in the same turn, listing that task. */
+START_TEST(a_signal_dump_and_an_ac_signal_of_the_same_signal_both_see_it)
+{
+    ac_executor *ex = ac_executor_new();
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    ac_signal sig;
+    ac_signal_recv_op recv;
+    ac_task *receiver;
+
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(ac_dump_tasks_on_signal(ex, SIGUSR1, out), 0);
+    ck_assert_int_eq(ac_signal_init(&sig, ex, SIGUSR1), 0);
+    receiver = ac_spawn_named(ex, ac_signal_recv(&recv, &sig), "receiver");
+    run_queued_tasks(ex);
+    raise(SIGUSR1); /* delivered to this thread before raise returns */
+    ck_assert_int_eq(join(ex, receiver), 1);
+    ck_assert_int_eq(fflush(out), 0);
+    ck_assert_msg(text && strstr(text, "\"receiver\"") != NULL, "no dump of the receiver: %s",
+                  text ? text : "(nothing)");
+    ac_signal_destroy(&sig);
+    ck_assert_int_eq(ac_dump_tasks_on_signal(ex, 0, NULL), 0);
+    ac_executor_free(ex);
+    fclose(out);
+    free(text);
+}
+END_TEST
+
 /* Into a regular file: whole lines, and when the tasks' lines exceed the dump's buffer, a last
  * line says how many were left out. */
 START_TEST(a_signal_dump_too_long_for_its_buffer_says_how_many_tasks_it_left_out)
@@ -610,6 +641,7 @@ int main(void)
     tcase_add_test(tc, a_signal_dump_into_memory_and_bad_arguments);
     tcase_add_test(tc, a_signal_dump_too_long_for_its_buffer_says_how_many_tasks_it_left_out);
     tcase_add_test(tc, slow_poll_names_the_await_it_resumed_from);
+    tcase_add_test(tc, a_signal_dump_and_an_ac_signal_of_the_same_signal_both_see_it);
     tcase_add_test(tc, slow_poll_threshold_zero_disables_it);
     tcase_add_test(tc, slow_poll_settings_changed_during_a_poll_apply_from_the_next);
     tcase_add_test(tc, slow_poll_threshold_too_long_for_the_clock_never_reports);

@@ -8,42 +8,16 @@
 # is killed on exit, every client runs under `timeout`. Under the valgrind build
 # ($ASYNCC_RUN_PREFIX set) the examples run under valgrind, which fails them (exit 99) on a leak
 # or memory error, and the large transfers shrink.
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
-limit=60 # seconds any single step may take
-
 if ((${#run_prefix[@]})); then
     big_size=$((1024 * 1024)) netcat_size=$((256 * 1024))
 else
     big_size=$((8 * 1024 * 1024)) netcat_size=$((1024 * 1024))
 fi
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    local err
-    for err in "$work"/*.err; do
-        [[ -s $err ]] && printf -- '--- %s:\n%s\n' "${err##*/}" "$(cat "$err")" >&2
-    done
-    exit 1
-}
-
-for tool in nc socat timeout; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (./run installs netcat-openbsd and socat)"
-done
+require 'netcat-openbsd and socat' nc socat timeout
 
 # start <name> <stream: out|err> <command...>: runs the command in the background; the chosen
 # stream goes to a FIFO opened on fd $bg_fd (read it with next_match), the other to
@@ -71,13 +45,6 @@ next_match() {
         [[ $text =~ $pattern ]] && return 0
     done
     fail "no line matching '$pattern' within ${limit}s"
-}
-
-# finish <pid>: waits (bounded) for a background process to exit; sets $status.
-finish() {
-    timeout "$limit" tail --pid="$1" -s 0.1 -f /dev/null || fail "process $1 did not exit"
-    status=0
-    wait "$1" || status=$?
 }
 
 # expect_status <expected> <what>
@@ -178,7 +145,7 @@ grep -Eqx '127\.0\.0\.1:1: refused \(Connection refused\) after [0-9]+ ms' <<<"$
 
 echo "echo_server: SIGTERM stops it cleanly (connection still open)"
 kill -TERM "$echo_pid"
-finish "$echo_pid"
+finish "$echo_pid" echo_server
 expect_status 0 "echo_server after SIGTERM"
 # The server closed the held connection while stopping: reading it meets end of file (status 1,
 # where a timeout would be > 128).
@@ -250,7 +217,7 @@ exec {held}<>"/dev/tcp/127.0.0.1/$mport"
 printf 'ping' >&"$held"
 IFS= read -r -t "$limit" -N 4 -u "$held" reply || fail "echo_multi held connection: no echo"
 kill -TERM "$multi_pid"
-finish "$multi_pid"
+finish "$multi_pid" echo_multi
 expect_status 0 "echo_multi after SIGTERM"
 status=0
 IFS= read -r -t "$limit" -u "$held" reply || status=$?
@@ -270,7 +237,7 @@ next_match "$bg_fd" 'listening on .*127\.0\.0\.1:([0-9]+)$'
 cat "$work/up" | timeout "$limit" "${run_prefix[@]}" "$examples/netcat" 127.0.0.1 \
     "${BASH_REMATCH[1]}" 2>"$work/netcat1.err" | cat >"$work/down.netcat" ||
     fail "netcat client: exit status ${PIPESTATUS[*]}"
-finish "$socat_pid"
+finish "$socat_pid" socat
 expect_status 0 "socat listener"
 same "$work/up" "$work/up.socat" "netcat client -> socat"
 same "$work/down" "$work/down.netcat" "socat -> netcat client"
@@ -283,7 +250,7 @@ listen_port=${BASH_REMATCH[1]}
 timeout "$limit" socat -t "$limit" "TCP:127.0.0.1:$listen_port" \
     "OPEN:$work/down!!CREATE:$work/up.listen" || fail "socat client: exit status $?"
 next_match "$bg_fd" '^netcat: connection from 127\.0\.0\.1:[0-9]+$'
-finish "$netcat_pid"
+finish "$netcat_pid" netcat
 expect_status 0 "netcat -l"
 same "$work/up" "$work/up.listen" "netcat -l -> socat"
 same "$work/down" "$work/netcat_listen.out" "socat -> netcat -l"
@@ -319,7 +286,7 @@ same "$work/bytes" "$work/bytes.udp" "socat UDP binary echo"
 
 echo "udp_echo: SIGTERM, then a client gets no echo"
 kill -TERM "$udp_pid"
-finish "$udp_pid"
+finish "$udp_pid" udp_echo
 expect_status 0 "udp_echo server after SIGTERM"
 exec {udp_out}<&-
 status=0

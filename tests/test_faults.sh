@@ -13,12 +13,10 @@
 # stays fast; every wait has a generous upper bound that fails rather than hangs, and nothing
 # asserts that anything is fast. Under the valgrind build ($ASYNCC_RUN_PREFIX set) the servers
 # run under valgrind (exit 99 on a leak or memory error) and the timeouts and sizes scale.
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
 client=$ASYNCC_TESTS_DIR/fault_client
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
 if ((${#run_prefix[@]})); then
     limit=120 timeout=3 big=$((1024 * 1024))
 else
@@ -26,67 +24,9 @@ else
 fi
 timeout_ms=$((timeout * 1000))
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        { wait "$pid" || true; } 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
+require netcat-openbsd nc timeout
+require curl curl
 
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    local f
-    for f in "$work"/*.err "$work"/*.log; do
-        [[ -s $f ]] && printf -- '--- %s:\n%s\n' "${f##*/}" "$(tail -n 30 "$f")" >&2
-    done
-    exit 1
-}
-
-for tool in nc timeout curl ss; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (./run installs netcat-openbsd)"
-done
-
-# serve <name> <command...>: starts a server whose stdout and stderr both go to $work/<name>.log;
-# waits (bounded) for its "listening on" line. Sets $port and $server_pid.
-serve() {
-    local name=$1 deadline=$((SECONDS + limit))
-    shift
-    : >"$work/$name.log"
-    "$@" >"$work/$name.log" 2>&1 &
-    server_pid=$!
-    pids+=("$server_pid")
-    until [[ $(head -n 1 "$work/$name.log") =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; do
-        ((SECONDS < deadline)) || fail "$name printed no address"
-        sleep 0.05
-    done
-    port=${BASH_REMATCH[1]}
-}
-
-# stop <pid> <name>: SIGTERM, then a bounded wait; the server must exit 0.
-stop() {
-    local status=0
-    kill -TERM "$1"
-    timeout "$limit" tail --pid="$1" -s 0.1 -f /dev/null || fail "$2 did not stop"
-    wait "$1" || status=$?
-    ((status == 0)) || fail "$2 exited with status $status"
-}
-
-# until_true <what> <command...>: polls the command until it succeeds, at most $limit seconds.
-until_true() {
-    local what=$1 deadline=$((SECONDS + limit))
-    shift
-    until "$@"; do
-        ((SECONDS < deadline)) || fail "$what: not within ${limit}s"
-        sleep 0.05
-    done
-}
-
-fd_count() { local fds=("/proc/$1/fd"/*); echo "${#fds[@]}"; }
 fds_are() { (($(fd_count "$1") == $2)); }
 
 # run_client <name> <fault_client args...>: its summary line goes to $summary, its stdout to
@@ -176,13 +116,26 @@ hello_ok() {
         "hello, world" ]]
 }
 
+# listener_backlog <port>: the connections queued on the listener for accept (/proc/net/tcp: a
+# listening socket's rx_queue).
+listener_backlog() {
+    local port slot address remote state queues rest
+    port=$(printf ':%04X' "$1")
+    while read -r slot address remote state queues rest; do
+        if [[ $address == *"$port" && $state == 0A ]]; then
+            echo $((16#${queues#*:}))
+            return
+        fi
+    done </proc/net/tcp
+    echo 0
+}
+
 # Connections the server cannot take: still queued on the listener (the kernel keeps them), or
 # hung up on (under valgrind, which closes an accepted fd above its own limit). A server that
 # accepts is idle-timed at a minute: neither happens to its connections before that.
 some_refused() {
-    local fd queued
-    queued=$(ss -Hltn "sport = :$port" | awk '{ print $2 }')
-    ((${queued:-0} > 0)) && return 0
+    local fd
+    (($(listener_backlog "$port") > 0)) && return 0
     for fd in "$@"; do
         read -r -t 0 -u "$fd" && return 0
     done

@@ -4,45 +4,16 @@
 # pipelining over a raw socket, a refused smuggling shape, and a graceful shutdown on SIGTERM
 # with a request in flight.
 #
-# The server prints its address on stdout, read through a FIFO with a bounded `read -t`: no
-# fixed ports, no sleeps to wait for it. Everything is on 127.0.0.1; every client runs under
+# The server prints its address on stdout, which the test waits for (bounded): no fixed ports. Everything is on 127.0.0.1; every client runs under
 # `timeout`. Under the valgrind build ($ASYNCC_RUN_PREFIX) the server runs under valgrind,
 # which fails it (exit 99) on a leak or memory error.
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
-limit=60 # seconds any single step may take
+require 'curl, netcat-openbsd, socat' curl nc socat timeout
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [[ -n $server_pid ]] && kill -KILL "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    [[ -s $work/server.err ]] &&
-        printf -- '--- server stderr:\n%s\n' "$(cat "$work/server.err")" >&2
-    exit 1
-}
-
-for tool in curl nc socat timeout; do
-    command -v "$tool" >/dev/null ||
-        fail "$tool is missing (./run installs curl, netcat-openbsd, socat)"
-done
-
-mkfifo "$work/server.fifo"
-"${run_prefix[@]}" "$examples/http_hello" >"$work/server.fifo" 2>"$work/server.err" &
-server_pid=$!
-exec {server_out}<"$work/server.fifo"
-IFS= read -r -t "$limit" -u "$server_out" line || fail "the server printed no address"
-[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "unexpected first line: $line"
-base=http://127.0.0.1:${BASH_REMATCH[1]}
-port=${BASH_REMATCH[1]}
+serve server "${run_prefix[@]}" "$examples/http_hello"
+base=http://127.0.0.1:$port
 
 run_curl() {
     timeout "$limit" curl --silent --show-error --max-time "$limit" "$@"
@@ -109,18 +80,15 @@ slow_pid=$!
 for ((i = 0; i < limit * 10; i++)); do
     kill -USR1 "$server_pid"
     sleep 0.1
-    grep -q 'hello -> sleep' "$work/server.err" && break
+    grep -q 'hello -> sleep' "$work/server.log" && break
 done
-grep -q 'hello -> sleep' "$work/server.err" || fail "the /slow handler never showed in a task dump"
+grep -q 'hello -> sleep' "$work/server.log" || fail "the /slow handler never showed in a task dump"
 kill -TERM "$server_pid"
 wait "$slow_pid" || fail "curl /slow: exit $? ($(cat "$work/slow.err"))"
 [[ $(cat "$work/slow.out") == 'hello, world' ]] ||
     fail "/slow during shutdown: $(cat "$work/slow.out")"
 grep -qi '^Connection: close' "$work/slow.head" ||
     fail "/slow's response did not say Connection: close"
-status=0
-timeout "$limit" tail --pid="$server_pid" -s 0.1 -f /dev/null || fail "the server did not exit"
-wait "$server_pid" || status=$?
-server_pid=
+finish "$server_pid" http_hello
 ((status == 0)) || fail "the server exited with $status"
 echo "http_curl: ok"

@@ -5,35 +5,14 @@
 # ranges (206, 416) and ranges that are ignored; a large file byte for byte, whole and in a
 # range that crosses the server's 64 KiB pieces; a client that hangs up mid-body; SIGTERM.
 #
-# The server prints its address on stdout, read through a FIFO with a bounded `read -t`: no
-# fixed ports. Everything is on 127.0.0.1; every client runs under `timeout`. Under the
+# The server prints its address on stdout, which the test waits for (bounded): no fixed
+# ports. Everything is on 127.0.0.1; every client runs under `timeout`. Under the
 # valgrind build ($ASYNCC_RUN_PREFIX) the server runs under valgrind, which fails it (exit 99)
 # on a leak or memory error — the hung-up client's job included.
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
-limit=60 # seconds any single step may take
-
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [[ -n $server_pid ]] && kill -KILL "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    [[ -s $work/server.err ]] &&
-        printf -- '--- server stderr:\n%s\n' "$(cat "$work/server.err")" >&2
-    exit 1
-}
-
-for tool in curl nc timeout; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (./run installs curl, netcat-openbsd)"
-done
+require 'curl, netcat-openbsd' curl nc timeout
 
 # The served directory, and a secret beside it that no request may reach.
 root=$work/root
@@ -48,13 +27,7 @@ ln -s ../secret.txt "$root/out_link"
 ln -s hello.txt "$root/in_link"
 touch -d '2020-01-02 03:04:05 UTC' "$root/hello.txt"
 
-mkfifo "$work/server.fifo"
-"${run_prefix[@]}" "$examples/http_files" "$root" >"$work/server.fifo" 2>"$work/server.err" &
-server_pid=$!
-exec {server_out}<"$work/server.fifo"
-IFS= read -r -t "$limit" -u "$server_out" line || fail "the server printed no address"
-[[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "unexpected first line: $line"
-port=${BASH_REMATCH[1]}
+serve server "${run_prefix[@]}" "$examples/http_files" "$root"
 base=http://127.0.0.1:$port
 
 run_curl() {
@@ -163,10 +136,5 @@ printf '%s' $'GET /large.bin HTTP/1.1\r\nHost: a\r\n\r\n' |
 [[ $(run_curl "$base/hello.txt") == 'hello, files' ]] || fail "the server after a hang-up"
 
 echo "http_files: SIGTERM"
-kill -TERM "$server_pid"
-status=0
-timeout "$limit" tail --pid="$server_pid" -s 0.1 -f /dev/null || fail "the server did not exit"
-wait "$server_pid" || status=$?
-server_pid=
-((status == 0)) || fail "the server exited with $status"
+stop "$server_pid" http_files
 echo "http_files: ok"

@@ -4,37 +4,18 @@
 # a plain-HTTP client on the TLS port (refused, the server carries on), a client that rejects
 # the certificate (no CA: curl fails, the server carries on), and a clean exit on SIGTERM. Under
 # the sanitizer and valgrind builds a leak fails the server's exit status.
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
-limit=60
 here=$(cd "$(dirname "$0")" && pwd)
-
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [[ -n $server_pid ]] && kill -KILL "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    [[ -s $work/server.err ]] &&
-        printf -- '--- server stderr:\n%s\n' "$(cat "$work/server.err")" >&2
-    exit 1
-}
-
-for tool in curl openssl timeout; do
-    command -v "$tool" >/dev/null || fail "$tool is missing (./run installs curl, openssl)"
-done
+require 'curl, openssl' curl openssl timeout
 bash "$here/tls_make_certs.sh" "$work" >/dev/null 2>&1 || fail "tls_make_certs.sh failed"
 
 mkfifo "$work/server.fifo"
 "${run_prefix[@]}" "$examples/http_hello" --tls "$work/server.pem" "$work/server.key" \
     >"$work/server.fifo" 2>"$work/server.err" &
 server_pid=$!
+pids+=("$server_pid")
 exec {server_out}<"$work/server.fifo"
 if ! IFS= read -r -t "$limit" -u "$server_out" line; then
     if grep -q 'not supported' "$work/server.err"; then
@@ -82,10 +63,5 @@ echo "https_curl: the server still answers"
 run_curl --cacert "$work/ca.pem" "$base/" >"$work/after.out" || fail "curl after: exit $?"
 [[ $(cat "$work/after.out") == 'hello, world' ]] || fail "after: $(cat "$work/after.out")"
 
-kill -TERM "$server_pid"
-status=0
-timeout "$limit" tail --pid="$server_pid" -s 0.1 -f /dev/null || fail "the server did not exit"
-wait "$server_pid" || status=$?
-server_pid=
-((status == 0)) || fail "the server exited with $status"
+stop "$server_pid" http_hello
 echo "https_curl: ok"

@@ -4,39 +4,27 @@
 # certificate's own checks pass) must report nothing of severity LOW or worse — in particular
 # no HIGH or CRITICAL finding. About a minute; skipped under valgrind, where the handshakes
 # testssl makes by the hundred would take far longer.
-set -euo pipefail
+limit=300
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
-limit=300
 here=$(cd "$(dirname "$0")" && pwd)
 
-if [[ -n ${ASYNCC_RUN_PREFIX:-} ]]; then
+if ((${#run_prefix[@]})); then
     echo "https_testssl: skipped under $ASYNCC_RUN_PREFIX"
     exit 0
 fi
 
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-    [[ -n $server_pid ]] && kill -KILL "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
 testssl=$(command -v testssl || command -v testssl.sh) ||
     fail "testssl.sh is missing (./run installs the testssl.sh package)"
-command -v python3 >/dev/null || fail "python3 is missing"
+require python3 python3
 bash "$here/tls_make_certs.sh" "$work" >/dev/null 2>&1 || fail "tls_make_certs.sh failed"
 
 mkfifo "$work/server.fifo"
 "$examples/http_hello" --tls "$work/server.pem" "$work/server.key" \
     >"$work/server.fifo" 2>"$work/server.err" &
 server_pid=$!
+pids+=("$server_pid")
 exec {server_out}<"$work/server.fifo"
 if ! IFS= read -r -t 60 -u "$server_out" line; then
     if grep -q 'not supported' "$work/server.err"; then
@@ -61,9 +49,5 @@ if not findings:
     print("testssl wrote no findings", file=sys.stderr)
 sys.exit(1 if bad or not findings else 0)
 PY
-kill -TERM "$server_pid"
-status=0
-wait "$server_pid" || status=$?
-server_pid=
-((status == 0)) || fail "the server exited with $status"
+stop "$server_pid" http_hello
 echo "https_testssl: ok ($(grep -c '"severity"' "$work/testssl.json" || true) checks, none LOW or worse)"

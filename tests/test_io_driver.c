@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -351,6 +352,71 @@ START_TEST(a_bulk_transfer_both_ways_on_a_level_triggered_base)
 }
 END_TEST
 
+/* Sends a byte to the other end and waits for a byte from it, `rounds` times. */
+struct ping {
+    ac_future future;
+    ac_io *io;
+    int rounds, i, n;
+    char byte;
+    ac_io_write_all_op write;
+    ac_io_read_op read;
+};
+
+ASYNC_FN(ping)
+    for (self->i = 0; self->i < self->rounds; self->i++) {
+        AWAIT_TRY(self->n, ac_io_write_all(&self->write, self->io, &self->byte, 1));
+        AWAIT_INTO(self->n, ac_io_read(&self->read, self->io, &self->byte, 1));
+        if (self->n != 1)
+            ASYNC_RETURN(self->n < 0 ? self->n : -EPIPE);
+    }
+    ASYNC_RETURN(self->i);
+ASYNC_END
+
+static ac_future *ping(struct ping *self, ac_io *io, int rounds)
+{
+    return ASYNC_NEW(self, ping, .io = io, .rounds = rounds, .byte = 'p');
+}
+
+/* A task waiting in ac_signal_recv (as every server waits for SIGTERM) keeps the readiness
+ * driver's own wait: with the epoll backend, a run of round trips calls libevent's loop (here on
+ * the poll method, so each of its turns is a poll call) on the first turn only, not on every
+ * turn. Then the signal still arrives — on either backend. */
+START_TEST(a_task_waiting_for_a_signal_keeps_the_drivers_wait)
+{
+    enum { ROUNDS = 50 };
+    struct event_base *base = level_triggered_base();
+    ac_executor *ex = ac_executor_new_with_base(base);
+    int s[2];
+    ac_io *a, *b;
+    ac_signal sig;
+    ac_signal_recv_op recv;
+    ac_task *waiter, *echoer;
+    struct ping p, other; /* each round, each end sends a byte and waits for the other's */
+
+    make_socketpair(s);
+    a = open_io(ex, s[0]);
+    b = open_io(ex, s[1]);
+    ck_assert_int_eq(ac_signal_init(&sig, ex, SIGUSR1), 0);
+    waiter = ac_spawn(ex, ac_signal_recv(&recv, &sig));
+    run_queued_tasks(ex); /* it waits for the signal now */
+    poll_calls = 0;
+    echoer = ac_spawn(ex, ping(&other, b, ROUNDS));
+    ck_assert_int_eq(ac_block_on(ex, ping(&p, a, ROUNDS)), ROUNDS);
+    if (!libevent_backend())
+        ck_assert_int_le(poll_calls, 5);
+    ck_assert_int_eq(join(ex, echoer), ROUNDS);
+
+    ck_assert(!ac_task_is_finished(waiter));
+    raise(SIGUSR1); /* delivered to this thread before raise returns */
+    ck_assert_int_eq(join(ex, waiter), 1);
+    ac_signal_destroy(&sig);
+    ac_io_close(a);
+    ac_io_close(b);
+    ac_executor_free(ex);
+    event_base_free(base);
+}
+END_TEST
+
 /* Whatever the backend: an fd registered twice with one executor is refused the second time. */
 START_TEST(an_fd_registered_twice_is_eexist)
 {
@@ -385,6 +451,7 @@ int main(void)
     tcase_add_test(tc, a_reader_woken_for_readiness_another_took_waits_again);
     tcase_add_test(tc, a_bulk_transfer_both_ways_on_a_level_triggered_base);
     tcase_add_test(tc, an_fd_registered_twice_is_eexist);
+    tcase_add_test(tc, a_task_waiting_for_a_signal_keeps_the_drivers_wait);
     suite_add_tcase(s, tc);
     return run_suite(s) ? EXIT_FAILURE : EXIT_SUCCESS;
 }

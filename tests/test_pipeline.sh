@@ -6,19 +6,9 @@
 # a line longer than 256 bytes (exit 1, the line's number named), a missing file and bad usage
 # (exit 2). Under the valgrind build ($ASYNCC_RUN_PREFIX set) every run is under valgrind, which
 # fails it (exit 99) on a leak or error.
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
 pipeline=("${run_prefix[@]}" "$ASYNCC_EXAMPLES_DIR/pipeline")
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$1" >&2
-    exit 1
-}
 
 # same <what> <expected> <actual>
 same() {

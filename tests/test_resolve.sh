@@ -4,31 +4,17 @@
 # addresses printed (IPv6 first, command-line order), -4/-6, a hosts file, the errors and the
 # exit status (names not resolved; 125 for a bad command line). Under the valgrind build
 # ($ASYNCC_RUN_PREFIX set) the example runs under valgrind, which fails it on a leak.
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
-limit=60 # seconds any single step may take
-
-work=$(mktemp -d)
+require dnsmasq dnsmasq
 dnsmasq_pid=
-cleanup() {
-    [[ -n $dnsmasq_pid ]] && kill "$dnsmasq_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
-command -v dnsmasq >/dev/null || fail "dnsmasq is missing (./run installs it)"
+on_exit+=('[[ -z $dnsmasq_pid ]] || kill "$dnsmasq_pid" 2>/dev/null')
 
 # A port free now for both UDP and TCP (dnsmasq binds both a moment later; retried if another
 # process won it): the kernel picks one free for TCP, which the other suites crowd, and it is
 # kept if UDP has it free too.
-free_port() {
+free_udp_and_tcp_port() {
     python3 -c 'import socket
 while True:
     t = socket.socket(socket.AF_INET, socket.SOCK_STREAM); t.bind(("127.0.0.1", 0))
@@ -52,7 +38,7 @@ sys.exit(1)' "$1"
 }
 
 for attempt in 1 2 3; do
-    port=$(free_port)
+    port=$(free_udp_and_tcp_port)
     dnsmasq --no-daemon --conf-file=/dev/null --pid-file= --no-resolv --no-hosts \
         --port="$port" --listen-address=127.0.0.1 --bind-interfaces --local=/test/ \
         --host-record=v4.test,127.0.0.2 --host-record=v6.test,::2 \

@@ -3,27 +3,14 @@
 # each line reversed: lines both ways, close_notify at the end of stdin and a clean exit; a
 # wrong host name and an expired certificate each refused with OpenSSL's reason. Certificates
 # are made fresh by tls_make_certs.sh; the server picks its port (ACCEPT line).
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
-limit=60
 here=$(cd "$(dirname "$0")" && pwd)
-
-work=$(mktemp -d)
 server_pid=
-cleanup() {
-    [[ -n $server_pid ]] && kill -KILL "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+on_exit+=('[[ -z $server_pid ]] || kill -KILL "$server_pid" 2>/dev/null')
 
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    exit 1
-}
-
-command -v openssl >/dev/null || fail "openssl is missing (./run installs it)"
+require openssl openssl
 if "$examples/netcat" -t localhost 127.0.0.1 1 </dev/null 2>&1 | grep -q 'not supported'; then
     echo "tls_netcat: skipped, asyncc was built without TLS (ASYNCC_TLS off)"
     exit 0

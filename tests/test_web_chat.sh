@@ -9,18 +9,14 @@
 #
 #   test_web_chat.sh [--screenshot FILE.png]   (the tutorial's image: tutorial/images/web_chat.png)
 #
-# Servers print their port, read through a FIFO with a bounded `read -t`: no fixed ports, no
+# Servers print their port, which the test waits for (bounded): no fixed ports, no
 # sleeps. Everything is on 127.0.0.1; every client runs under `timeout`. The browser runs in a
 # session of its own, killed as a whole on every way out. Skipped (exit 77) only when Chromium
 # cannot start at all; a missing package is a failure (./run installs them all). Under the
 # valgrind build ($ASYNCC_RUN_PREFIX) the server runs under valgrind, which fails it on a leak.
-set -euo pipefail
-
-examples=$ASYNCC_EXAMPLES_DIR
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
 limit=120 # seconds any single step may take
+. "$here/lib.sh"
 screenshot=
 if (($# == 2)) && [[ $1 == --screenshot ]]; then
     screenshot=$(realpath "$2")
@@ -29,30 +25,10 @@ elif (($# != 0)); then
     exit 2
 fi
 
-work=$(mktemp -d)
-pids=()
+examples=$ASYNCC_EXAMPLES_DIR
 browser_session=
-cleanup() {
-    local pid
-    # The browser's whole session: the driver script, chromedriver and every Chromium process.
-    if [[ -n $browser_session ]]; then
-        kill -KILL -- "-$browser_session" 2>/dev/null || true
-    fi
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    local err
-    for err in "$work"/*.err; do
-        [[ -s $err ]] && printf -- '--- %s:\n%s\n' "${err##*/}" "$(cat "$err")" >&2
-    done
-    exit 1
-}
+# The browser's whole session: the driver script, chromedriver and every Chromium process.
+on_exit+=('[[ -z $browser_session ]] || kill -KILL -- "-$browser_session" 2>/dev/null')
 
 # Debian's python3-websockets and python3-selenium are /usr/bin/python3's.
 python=/usr/bin/python3
@@ -60,28 +36,7 @@ python=/usr/bin/python3
 "$python" -c 'import selenium' 2>/dev/null || fail "no python3-selenium (./run installs it)"
 [[ -x /usr/bin/chromium ]] || fail "no /usr/bin/chromium (./run installs chromium)"
 [[ -x /usr/bin/chromedriver ]] || fail "no /usr/bin/chromedriver (./run installs chromium-driver)"
-command -v curl >/dev/null || fail "curl is missing"
-
-# start NAME ARGS...: run web_chat ARGS in the background and wait for its address; sets $port
-# and $server_pid.
-start() {
-    local name=$1 line fd
-    shift
-    mkfifo "$work/$name.fifo"
-    "${run_prefix[@]}" "$examples/web_chat" "$@" >"$work/$name.fifo" 2>"$work/$name.err" &
-    server_pid=$!
-    pids+=("$server_pid")
-    exec {fd}<"$work/$name.fifo"
-    IFS= read -r -t "$limit" -u "$fd" line || fail "$name printed no address"
-    [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] || fail "$name: first line: $line"
-    port=${BASH_REMATCH[1]}
-}
-
-# stop NAME: SIGTERM the server started last; it must exit 0.
-stop() {
-    kill -TERM "$server_pid"
-    wait "$server_pid" || fail "$1 exited with $? after SIGTERM"
-}
+require curl curl
 
 # status PATH [CURL ARGS...]: the HTTP status of a request to the server.
 status() {
@@ -112,7 +67,7 @@ done
 timeout "$limit" "${run_prefix[@]}" "$examples/web_chat" --help | grep -q '^usage: web_chat ' ||
     fail "web_chat --help"
 
-start web_chat --write-timeout 0
+serve web_chat "${run_prefix[@]}" "$examples/web_chat" --write-timeout 0
 
 echo "web_chat: the page and the HTTP answers (curl)"
 page=$(timeout "$limit" curl -sS -D "$work/page.head" "http://127.0.0.1:$port/")
@@ -134,18 +89,18 @@ echo "web_chat: a client that does not read is told what it missed"
 out=$(timeout "$limit" "$python" "$here/web_chat_peer.py" lag "$port" 2>"$work/lag.err") ||
     fail "the slow client failed"
 [[ $out == ok ]] || fail "lag: $out"
-stop web_chat
+stop "$server_pid" web_chat
 
 echo "web_chat: a client that never reads is disconnected after --write-timeout"
-start web_chat_stalled --write-timeout 1
+serve web_chat_stalled "${run_prefix[@]}" "$examples/web_chat" --write-timeout 1
 out=$(timeout "$limit" "$python" "$here/web_chat_peer.py" stalled "$port" \
     2>"$work/stalled.err") || fail "the stalled client failed"
 [[ $out == ok ]] || fail "stalled: $out"
-grep -q '^web_chat: slow: timed out$' "$work/web_chat_stalled.err" || fail "no timeout logged"
-stop web_chat_stalled
+grep -q '^web_chat: slow: timed out$' "$work/web_chat_stalled.log" || fail "no timeout logged"
+stop "$server_pid" web_chat_stalled
 
 echo "web_chat: SIGTERM with a client that never answers the close handshake"
-start web_chat_silent
+serve web_chat_silent "${run_prefix[@]}" "$examples/web_chat"
 mkfifo "$work/silent.fifo"
 timeout "$limit" "$python" "$here/web_chat_peer.py" silent "$port" >"$work/silent.fifo" \
     2>"$work/silent.err" &
@@ -155,10 +110,10 @@ IFS= read -r -t "$limit" -u "$silent_out" line && [[ $line == joined ]] ||
     fail "the silent client did not join: $line"
 # Its close handshake times out, or the HTTP server's shutdown deadline cancels it: either way
 # the server ends, with everything freed (the sanitizer and valgrind builds check that).
-stop web_chat_silent
+stop "$server_pid" web_chat_silent
 
 echo "web_chat: two pages in headless Chromium"
-start web_chat_browser
+serve web_chat_browser "${run_prefix[@]}" "$examples/web_chat"
 mkfifo "$work/browser.fifo"
 # setsid: the driver script leads a new session, so that its id names every process the
 # browser starts. TMPDIR: Chromium's and chromedriver's temporary files stay in $work.
@@ -177,8 +132,9 @@ if ((browser_status == 77)); then
 fi
 ((browser_status == 0)) && [[ $line == ok ]] || fail "the browser's part failed ($browser_status)"
 # The browser script sent SIGTERM and saw every page closed with 1001: the server must be done.
-wait "$server_pid" || fail "web_chat exited with $? after SIGTERM"
-grep -q '^web_chat: SIGTERM, shutting down$' "$work/web_chat_browser.err" ||
+finish "$server_pid" web_chat
+((status == 0)) || fail "web_chat exited with $status after SIGTERM"
+grep -q '^web_chat: SIGTERM, shutting down$' "$work/web_chat_browser.log" ||
     fail "web_chat did not log the shutdown"
 if [[ -z $screenshot ]]; then
     [[ $(head -c 8 "$work/web_chat.png" | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] ||

@@ -6,36 +6,13 @@
 # close code); then curl's plain GET and a handshake with a wrong version (426) against
 # ws_echo, and a graceful shutdown on SIGTERM with a WebSocket open (closed with 1001).
 #
-# Servers print their port, read through a FIFO with a bounded `read -t`: no fixed ports, no
+# Servers print their port, which the test waits for (bounded): no fixed ports, no
 # sleeps. Everything is on 127.0.0.1; every client runs under `timeout`. Under the valgrind
 # build ($ASYNCC_RUN_PREFIX) the examples run under valgrind, which fails them on a leak.
-set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
-limit=60 # seconds any single step may take
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    local err
-    for err in "$work"/*.err; do
-        [[ -s $err ]] && printf -- '--- %s:\n%s\n' "${err##*/}" "$(cat "$err")" >&2
-    done
-    exit 1
-}
 
 # The Python that has websockets: Debian's python3-websockets is /usr/bin/python3's.
 python=
@@ -48,25 +25,10 @@ done
 [[ -n $python ]] || fail "no python3 with websockets (./run installs python3-websockets)"
 export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
 node -e 'require("ws")' 2>/dev/null || fail "node cannot load ws (./run installs node-ws)"
-command -v curl >/dev/null || fail "curl is missing"
+require curl curl
 
-# start NAME PATTERN COMMAND...: run COMMAND in the background, wait for its first line, which
-# must match PATTERN (with the port as its first group); sets $port and $bg_pid.
-start() {
-    local name=$1 pattern=$2 line fd
-    shift 2
-    mkfifo "$work/$name.fifo"
-    "$@" >"$work/$name.fifo" 2>"$work/$name.err" &
-    bg_pid=$!
-    pids+=("$bg_pid")
-    exec {fd}<"$work/$name.fifo"
-    IFS= read -r -t "$limit" -u "$fd" line || fail "$name printed no address"
-    [[ $line =~ $pattern ]] || fail "$name: unexpected first line: $line"
-    port=${BASH_REMATCH[1]}
-}
-
-start ws_echo '^listening on 127\.0\.0\.1:([0-9]+)$' "${run_prefix[@]}" "$examples/ws_echo"
-echo_pid=$bg_pid echo_port=$port
+serve ws_echo "${run_prefix[@]}" "$examples/ws_echo"
+echo_pid=$server_pid echo_port=$port
 
 echo "websocket_interop: python3-websockets client -> ws_echo"
 out=$(timeout "$limit" "$python" "$here/ws_peer.py" client "ws://127.0.0.1:$echo_port/echo" \
@@ -96,10 +58,10 @@ grep -q '^Sec-WebSocket-Version: 13$' "$work/refused.out" || fail "426 without t
 for peer in python node; do
     echo "websocket_interop: ws_client -> $peer server"
     if [[ $peer == python ]]; then
-        start "${peer}_server" '^listening on ([0-9]+)$' timeout "$limit" "$python" \
+        serve_matching "${peer}_server" '^listening on ([0-9]+)$' timeout "$limit" "$python" \
             "$here/ws_peer.py" server
     else
-        start "${peer}_server" '^listening on ([0-9]+)$' timeout "$limit" node \
+        serve_matching "${peer}_server" '^listening on ([0-9]+)$' timeout "$limit" node \
             "$here/ws_peer.js" server
     fi
     out=$(timeout "$limit" "${run_prefix[@]}" "$examples/ws_client" 127.0.0.1 "$port" / \
@@ -107,7 +69,7 @@ for peer in python node; do
         fail "ws_client against the $peer server failed"
     [[ $out == $'protocol: echo\n< hello\n< abc\npong\nclosed: 1000' ]] ||
         fail "ws_client against the $peer server printed: $out"
-    kill -TERM "$bg_pid" 2>/dev/null || true
+    kill -TERM "$server_pid" 2>/dev/null || true
 done
 
 echo "websocket_interop: SIGTERM closes an open WebSocket with 1001"
@@ -136,5 +98,6 @@ kill -TERM "$echo_pid"
 IFS= read -r -t "$limit" -u "$held_out" line || fail "the held client saw no close"
 [[ $line == '1001 server shutting down' ]] || fail "held client's close: $line"
 wait "$held_pid" || fail "held client: exit $?"
-wait "$echo_pid" || fail "ws_echo exited with $? after SIGTERM"
+finish "$echo_pid" ws_echo
+((status == 0)) || fail "ws_echo exited with $status after SIGTERM"
 echo "websocket_interop: ok"

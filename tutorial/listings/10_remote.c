@@ -55,7 +55,9 @@ static ac_poll wait_done_poll(ac_future *f, ac_cx *cx)
     done = h->done;
     if (done)
         forget_waker(h);
-    else if (!h->waker)
+    else if (h->waker)
+        ac_cx_waker(cx); /* a later poll: the stored remote waker is this task's (header §12) */
+    else
         h->waker = ac_cx_remote_waker(cx); /* written down before we return pending */
     pthread_mutex_unlock(&h->lock);
     if (!done && !h->waker)
