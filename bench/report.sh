@@ -28,7 +28,7 @@ benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m byte
     channel_pingpong channel_pingpong_xthread context_switch
     echo_rps_1 echo_rps_100 echo_rps_10000 echo_p50_us_1 echo_p50_us_100 echo_p50_us_10000
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
-    idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns
+    idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns http_instr
     tls_handshakes_per_s tls_handshake_cpu_us tls_bulk_mb_per_s tls_bulk_cpu_us_per_mb
     ws_messages_per_s ws_cpu_ns http_client_rps http_client_cpu_ns
     cores_fanout_speedup cores_fanout_ms_1 cores_fanout_ms_2
@@ -88,7 +88,9 @@ report=$out/report.md
     echo "  keep-alive connections, \`--latency\`) on CPU 1 warms the server up, then a second wrk"
     echo "  measures: requests/s, p50/p99 latency, and the server's CPU time over that run per"
     echo "  request. The Go and Node rows of the TCP echo tables are their echo servers; in the"
-    echo "  HTTP tables, their HTTP servers."
+    echo "  HTTP tables, their HTTP servers. Instructions: \`valgrind --tool=callgrind\` on asyncc,"
+    echo "  hyper and nginx, user space only: \`bench/http_client_load\` on 100 keep-alive"
+    echo "  connections, 100 x 201 requests minus 100 x 1, divided by the 20,000 (--quick: 100 x 51)."
     echo "- TLS: HTTPS, TLS 1.3, one P-256 (ECDSA) certificate for every server: asyncc"
     echo "  \`bench/tls_server\` (the HTTP server with a TLS context), nginx (one process), Go"
     echo "  \`crypto/tls\` through \`net/http\` (\`bench/peers/go/tls\`, GOMAXPROCS=1)."
@@ -155,6 +157,8 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
             return "n/a (not a WebSocket peer: asyncc, Go and Node are)"
         if (b ~ /^http_client_/ && p !~ /^(asyncc|curl|go)$/)
             return "n/a (the HTTP client table: asyncc, curl and Go against nginx)"
+        if (b == "http_instr" && p ~ /^(go|node|evhttp)$/)
+            return "n/a (counted for asyncc, hyper and nginx: Go and Node do not run well under valgrind)"
         if (p == "curl")
             return "n/a (an HTTP client: in the HTTP client table only)"
         if (p ~ /^(nginx|hyper|evhttp)$/ && b !~ /^(http|tls)_/)
@@ -240,6 +244,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "http_p50_us") return "HTTP/1.1 hello, 100 keep-alive connections: median latency"
         if (b == "http_p99_us") return "HTTP/1.1 hello, 100 keep-alive connections: 99th percentile latency"
         if (b == "http_cpu_ns") return "HTTP/1.1 hello, 100 keep-alive connections: server CPU time per request"
+        if (b == "http_instr") return "HTTP/1.1 hello: user-space instructions per request (callgrind)"
         if (b == "tls_handshakes_per_s") return "TLS 1.3 full handshakes (new HTTPS connections) per second"
         if (b == "tls_handshake_cpu_us") return "TLS 1.3: server CPU time per full handshake"
         if (b == "tls_bulk_mb_per_s") return "TLS 1.3 bulk throughput, one connection"

@@ -416,6 +416,7 @@ void ac_executor_free(ac_executor *ex)
         ac_task_unlink_and_free_(t);
     }
     ac_slab_cache_free_(&ex->task_blocks);
+    ac_stream_buffers_free_(ex);
     ac_io_driver_free_(ex);
     ac_timers_free_(ex);
     event_free(ex->run_event);

@@ -12,11 +12,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* RFC 9110 5.6.2: tchar. */
+/* RFC 9110 5.6.2: tchar, ALPHA / DIGIT / one of !#$%&'*+-.^_`|~. A bit per ASCII character:
+ * every field a server's handler adds is checked, and strchr per character was ~4 % of a
+ * hello server's instructions. */
 static inline int http_is_token_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("!#$%&'*+-.^_`|~", c));
+    static const uint64_t tchar[2] = {
+        0x03ff6cfa00000000u, /* 0-63: ! # $ % & ' * + - . and the digits */
+        0x57ffffffc7fffffeu, /* 64-127: the letters, ^ _ ` | ~ */
+    };
+    return c < 128 && (tchar[c >> 6] >> (c & 63) & 1);
 }
 
 /* A non-empty token: a method or a field name. */

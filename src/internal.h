@@ -23,6 +23,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h> /* ssize_t */
 #include <time.h>
 
 struct event;
@@ -241,6 +242,9 @@ static inline void ac_slab_free_(ac_slab_cache *cache, void *block, unsigned cls
 /* Unmap every slab, with whatever blocks are still handed out. */
 void ac_slab_cache_free_(ac_slab_cache *cache);
 
+/* stream.c: how many released read buffers an executor keeps (4 KiB each). */
+enum { AC_STREAM_BUFFERS_KEPT = 16 };
+
 struct ac_executor {
     struct event_base *base;
     bool owns_base;
@@ -289,6 +293,11 @@ struct ac_executor {
 
     struct ac_blocking_pool *pool; /* blocking.c, created on first use */
 
+    /* stream.c: read buffers of the initial size that streams on this executor released,
+     * kept for the next that needs one (ac_stream_buffers_free_ frees them) */
+    void *stream_buffers[AC_STREAM_BUFFERS_KEPT];
+    unsigned stream_buffers_kept;
+
     struct ac_dns *dns; /* dns.c: the resolver, created on first use */
 
     struct ac_signal_hub *signals; /* signal.c: while this executor has ac_signal listeners */
@@ -324,6 +333,9 @@ ac_task *ac_task_link_(ac_task *t, const char *file, int line);
 void ac_group_member_finished_(ac_task *t);
 /* group.c: the running task is one of `group`'s members, still unfinished */
 bool ac_group_runs_a_member_(const ac_group *group);
+
+/* stream.c: free the read buffers the executor kept (ac_executor_free) */
+void ac_stream_buffers_free_(ac_executor *ex);
 
 /* timer.c */
 int ac_timers_init_(ac_executor *ex);
@@ -461,6 +473,16 @@ static inline int ac_io_failed_(ac_io *io, unsigned direction)
     else if (err != EINTR)
         return -err;
     return 0;
+}
+
+/* A read on `io` returned `n` >= 0 of the `len` bytes asked for. Where a short read is known to
+ * have drained the receive queue (short_read_drains: io_epoll.c says when), the read that would
+ * only say EAGAIN is skipped: readiness is cleared, and the next read waits for the edge of the
+ * next bytes. Every read of a registered fd (ac_io_read, a stream's) goes through here. */
+static inline void ac_io_read_returned_(ac_io *io, ssize_t n, size_t len)
+{
+    if (n > 0 && (size_t)n < len && io->short_read_drains)
+        io->ready &= (uint8_t)~AC_IO_READ;
 }
 
 /* The operation is over (finished or cancelled): it no longer waits in that direction. */

@@ -7,11 +7,12 @@
  *
  * Operations try their system call while the direction is marked ready and clear the mark only
  * on EAGAIN; the driver reports any readiness after that (see its contract), so no wake-up can
- * slip between the EAGAIN and the wait. A short read clears nothing: it does not mean the queue
- * is drained. A TCP read stops at the urgent mark, a Unix one after a message carrying
+ * slip between the EAGAIN and the wait. A short read in general clears nothing: it does not mean
+ * the queue is drained. A TCP read stops at the urgent mark, a Unix one after a message carrying
  * descriptors (or, with SO_PASSCRED, where the sender changes), with bytes still queued and no
- * new edge to come for them. A fresh registration starts optimistic (both directions ready):
- * the first call tells.
+ * new edge to come for them — unless the driver knows better (short_read_drains: TCP on epoll,
+ * ac_io_read_returned_). A fresh registration starts optimistic (both directions ready): the
+ * first call tells.
  */
 #include "internal.h"
 #include "compat.h"
@@ -147,10 +148,7 @@ static ac_poll read_poll(ac_future *f, ac_cx *cx)
         int err;
         ssize_t n = read(io->fd, op->buf, op->len);
         if (n >= 0) {
-            /* Where a short read is known to have drained the queue, the read that would only
-             * say EAGAIN is skipped: the next one waits for the edge of the next bytes. */
-            if (n > 0 && (size_t)n < op->len && io->short_read_drains)
-                io->ready &= (uint8_t)~AC_IO_READ;
+            ac_io_read_returned_(io, n, op->len);
             return ac_io_finish_(io, AC_IO_READ, f, (int)n);
         }
         if ((err = ac_io_failed_(io, AC_IO_READ)) < 0)

@@ -21,7 +21,7 @@ static struct {
     int body_rc;       /* the last body read's result */
     int timeouts;      /* "/timed": body reads cut short by a timeout */
     ac_notify release; /* "/wait" waits for it */
-    int api[17];       /* "/api": the results of the response calls */
+    int api[19];       /* "/api": the results of the response calls */
     int send_rc;       /* "/big": the result of sending it */
 } seen;
 
@@ -69,7 +69,9 @@ static size_t describe(struct probe *self)
 /* The response calls that must refuse, and why; then a valid streamed response. */
 static void api_checks(struct probe *self)
 {
+    static char big[65536]; /* a value whose field is longer than the fields may be */
     ac_http_response *res = self->res;
+    memset(big, 'v', sizeof big - 1);
     seen.api[0] = ac_http_response_set_status(res, 99);
     seen.api[1] = ac_http_response_set_status(res, 1000);
     seen.api[2] = ac_http_response_add_header(res, "X-Split", "a\r\nInjected: 1");
@@ -79,6 +81,8 @@ static void api_checks(struct probe *self)
     seen.api[6] = ac_http_response_add_header(res, "X-Fine", "yes");
     seen.api[7] = ac_http_response_set_content_length(res, 5);
     seen.api[8] = ac_http_response_is_started(res);
+    seen.api[17] = ac_http_response_add_header(res, "X-Big", big);
+    seen.api[18] = ac_http_response_add_header(res, "X-\xc3\xa9", "x");
 }
 
 ASYNC_FN(probe)
@@ -446,6 +450,8 @@ START_TEST(streamed_responses_are_chunked_or_sized)
     ck_assert_int_eq(seen.api[14], 3);
     ck_assert_int_eq(seen.api[15], 0);
     ck_assert_int_eq(seen.api[16], -EINVAL); /* a body read into no buffer */
+    ck_assert_int_eq(seen.api[17], -EMSGSIZE); /* and the fields are as they were */
+    ck_assert_int_eq(seen.api[18], -EINVAL);   /* a name beyond ASCII is no token */
 }
 END_TEST
 
@@ -567,9 +573,13 @@ START_TEST(request_smuggling_shapes_are_refused)
         "GET / HTTP/1.7\r\nHost: h\r\n\r\n",
         "G@T / HTTP/1.1\r\nHost: h\r\n\r\n",
     };
+    static const char fold[] = "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n";
     size_t i;
     for (i = 0; i < sizeof requests / sizeof requests[0]; i++)
         expect_refused(NULL, requests[i], "HTTP/1.1 400 Bad Request");
+    /* an obs-fold whose line end and blank come in two pieces */
+    ck_assert_str_eq(exchange_with(NULL, fold, (size_t)(strstr(fold, "\n ") + 1 - fold)),
+                     "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
 }
 END_TEST
 
@@ -675,6 +685,36 @@ START_TEST(a_slow_head_gets_408_and_an_idle_connection_is_closed)
     ck_assert_int_eq(seen.body_rc, -ETIMEDOUT);
     /* a connection that never sends a byte: closed at the header timeout, silently */
     ck_assert_str_eq(exchange_with(&config, "", 0), "");
+}
+END_TEST
+
+/* The head's timeouts run on one sleep per connection that stays armed across requests
+ * (http.c: http_conn.clock). Armed at the header timeout when the connection opens, it fires
+ * while the kept-alive connection idles after its first answer: the connection must stay open
+ * (the idle timeout, an hour, has not passed). A second head then begins and stops: its
+ * header timeout, far sooner than the idle one the sleep was moved to, must still answer 408
+ * (if it did not, the test would run into its timeout). */
+START_TEST(a_kept_alive_connection_times_out_by_the_wait_in_progress)
+{
+    static const char first[] = "GET /quiet HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char request[] = "GET /quiet HTTP/1.1\r\nHost: h\r\n\r\n"
+                                  "GET / HTTP/1.1\r\nHost: h\r\n";
+    ac_http_server_config config;
+    ac_executor *ex = ac_executor_new();
+    ac_http_server *server;
+    ac_http_server_config_default(&config);
+    config.header_timeout_ms = 1000;
+    config.idle_timeout_ms = 3600 * 1000;
+    seen_reset();
+    ck_assert_int_eq(ac_http_server_new(&config, probe, sizeof(struct probe), NULL, &server), 0);
+    client_pause_ms = 1500; /* past the header timeout of the connection's start */
+    ck_assert_str_eq(exchange_on(ex, server, request, sizeof request - 1, sizeof first - 1),
+                     "HTTP/1.1 404 Not Found\r\nX-Quiet: 1\r\nContent-Length: 0\r\n\r\n"
+                     "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n");
+    client_pause_ms = 1;
+    ac_http_server_free(server);
+    ac_executor_free(ex);
 }
 END_TEST
 
@@ -993,6 +1033,7 @@ int main(void)
     tcase_add_test(tc, a_handler_failing_mid_stream_leaves_the_response_cut_short);
     tcase_add_test(tc, body_reads_cut_short_by_a_timeout_lose_nothing);
     tcase_add_test(tc, a_slow_head_gets_408_and_an_idle_connection_is_closed);
+    tcase_add_test(tc, a_kept_alive_connection_times_out_by_the_wait_in_progress);
     tcase_add_test(tc, a_client_that_goes_away_cancels_its_handler);
     tcase_add_test(tc, a_client_that_does_not_read_is_dropped_at_the_write_timeout);
     tcase_add_test(tc, shutdown_finishes_requests_in_flight_and_closes_idle_connections);

@@ -288,6 +288,31 @@ static ac_future *read_at_least(struct read_at_least *self, ac_io *io, char *buf
     return ASYNC_NEW(self, read_at_least, .io = io, .buf = buf, .cap = cap, .want = want, .ms = ms);
 }
 
+/* Reads exactly `len` bytes from a stream, within `ms`. */
+struct stream_read_exact {
+    ac_future future;
+    ac_stream *stream;
+    char *buf;
+    size_t len;
+    uint64_t ms;
+    ac_timeout_ms_op timeout;
+    ac_stream_read_exact_op rd;
+    int n;
+};
+
+ASYNC_FN(stream_read_exact)
+    AWAIT_TRY(self->n, ac_timeout_ms(&self->timeout, self->ms,
+                                     ac_stream_read_exact(&self->rd, self->stream, self->buf,
+                                                          self->len)));
+    ASYNC_RETURN(self->n);
+ASYNC_END
+
+static ac_future *stream_read_exact(struct stream_read_exact *self, ac_stream *stream, char *buf,
+                                    size_t len, uint64_t ms)
+{
+    return ASYNC_NEW(self, stream_read_exact, .stream = stream, .buf = buf, .len = len, .ms = ms);
+}
+
 /* Waits (at most 5 s) until urgent data has arrived on `fd`. */
 static void wait_for_urgent_data(int fd)
 {
@@ -573,6 +598,41 @@ START_TEST(bytes_queued_behind_the_urgent_mark_are_read)
     ck_assert_mem_eq(buf, "abcefg", 6);
     ac_io_close(client);
     ac_io_close(server);
+    ac_io_close(listener);
+    ac_executor_free(ex);
+}
+END_TEST
+
+/* The same through a stream, whose buffered reads skip the EAGAIN read after a short one where
+ * that is safe (ac_io_read_returned_): the urgent mark makes it unsafe, and the read after
+ * "abc" must still find "efg". */
+START_TEST(a_stream_reads_the_bytes_queued_behind_the_urgent_mark)
+{
+    ac_executor *ex = ac_executor_new();
+    ac_sockaddr addr;
+    ac_io *listener = listen_on(ex, "127.0.0.1", 0, &addr), *client, *server;
+    ac_stream *stream;
+    struct stream_read_exact rf;
+    char buf[6];
+    int on = 1, off = 0, fd;
+    ac_task *reader;
+
+    connect_pair(ex, listener, &client, &server, NULL);
+    ck_assert_int_eq(ac_stream_from_io(server, &stream), 0);
+    reader = ac_spawn(ex, stream_read_exact(&rf, stream, buf, sizeof buf, 2000));
+    let_tasks_park(ex);
+    ck_assert(!ac_task_is_finished(reader));
+    fd = ac_io_fd(client); /* abc, an urgent d, efg: one corked burst */
+    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on), 0);
+    ck_assert_int_eq(send(fd, "abc", 3, 0), 3);
+    ck_assert_int_eq(send(fd, "d", 1, MSG_OOB), 1);
+    ck_assert_int_eq(send(fd, "efg", 3, 0), 3);
+    ck_assert_int_eq(setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off), 0);
+    wait_for_urgent_data(ac_io_fd(server));
+    ck_assert_int_eq(join(ex, reader), 6);
+    ck_assert_mem_eq(buf, "abcefg", 6);
+    ac_io_close(client);
+    ac_stream_close(stream);
     ac_io_close(listener);
     ac_executor_free(ex);
 }
@@ -981,6 +1041,7 @@ int main(void)
     tcase_add_test(tc, half_close_reads_eof_while_the_other_direction_works);
     tcase_add_test(tc, end_of_file_right_after_data_is_not_lost);
     tcase_add_test(tc, bytes_queued_behind_the_urgent_mark_are_read);
+    tcase_add_test(tc, a_stream_reads_the_bytes_queued_behind_the_urgent_mark);
     tcase_add_test(tc, bytes_queued_behind_passed_descriptors_are_read);
     tcase_add_test(tc, writing_to_a_closed_peer_is_an_error_not_a_signal);
     tcase_add_test(tc, reuseport_lets_two_listeners_share_a_port);

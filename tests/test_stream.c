@@ -259,6 +259,36 @@ START_TEST(read_some_takes_buffered_bytes_first)
 }
 END_TEST
 
+/* A drained read buffer goes back to the executor, which hands it to the next stream that
+ * needs one: what was left in it is never that stream's. */
+START_TEST(a_released_read_buffer_serves_another_stream)
+{
+    int peer_a, peer_b;
+    ac_stream *a = stream_with_peer(&peer_a), *b = stream_with_peer(&peer_b);
+    ac_stream_read_some_op r;
+    char buf[100];
+    const void *data;
+
+    put(peer_a, "secret");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, a, buf, 3)), 3);
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, a, buf, 3)), 3);
+    ck_assert_mem_eq(buf, "ret", 3);
+    ck_assert_uint_eq(ac_stream_buffer_capacity(a), 0); /* drained: released */
+    put(peer_b, "hi");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, b, buf, 1)), 1);
+    ck_assert_mem_eq(buf, "h", 1);
+    ck_assert_uint_eq(ac_stream_buffered(b, &data), 1);
+    ck_assert_mem_eq(data, "i", 1);
+    put(peer_a, "x");
+    ck_assert_int_eq(ac_block_on(ex, ac_stream_read_some(&r, a, buf, sizeof buf)), 1);
+    ck_assert_mem_eq(buf, "x", 1);
+    close(peer_a);
+    close(peer_b);
+    ac_stream_close(a);
+    ac_stream_close(b);
+}
+END_TEST
+
 START_TEST(read_exact_and_eof_before_the_count)
 {
     int peer;
@@ -1495,6 +1525,7 @@ int main(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, read_some_takes_buffered_bytes_first);
+    tcase_add_test(tc, a_released_read_buffer_serves_another_stream);
     tcase_add_test(tc, read_exact_and_eof_before_the_count);
     tcase_add_test(tc, read_exact_of_records_across_partial_reads);
     tcase_add_test(tc, lines_across_packet_boundaries);
