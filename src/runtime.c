@@ -521,7 +521,10 @@ static const ac_future_vtable anchor_vtable = {anchor_poll, anchor_cancel, ancho
  * calls ac_executor_stop (-ESHUTDOWN: only ac_runtime_shutdown stops a runtime's executor) or
  * when block_on's record or the anchor's waker cannot be had (-ENOMEM: try again shortly; or,
  * once the shutdown has begun, stop without the anchor, so that memory that stays short cannot
- * keep ac_runtime_new's clean-up or ac_runtime_free waiting for this thread for ever). */
+ * keep ac_runtime_new's clean-up or ac_runtime_free waiting for this thread for ever). While
+ * memory is short, every attempt is followed by one turn of the loop that does not wait: the
+ * tasks sent here still run (and may free what they hold), instead of waiting for the memory
+ * of a record they do not need. */
 static void serve(runtime_slot *slot)
 {
     anchor_op anchor;
@@ -535,6 +538,7 @@ static void serve(runtime_slot *slot)
                 slot_stop(slot);
                 return;
             }
+            (void)event_base_loop(slot->ex->base, EVLOOP_NONBLOCK);
             nanosleep(&a_moment, NULL);
         }
     } while (rc != 0);
