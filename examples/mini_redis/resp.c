@@ -70,7 +70,7 @@ static int bad(struct resp_decoder *decoder, const char *format, ...)
 }
 
 /* A header line "*N\r\n" or "$N\r\n" starting at `line` with `left` bytes after it: its number
- * in *value and its length with "\r\n" in *size. AC_FRAME_READY, AC_FRAME_NEED_MORE, or 0 for
+ * in *value and its length with "\r\n" in *size. AC_FRAME_READY, AC_FRAME_NEED_MORE, or -1 for
  * a line longer than redis reads without a "\r" (RESP_INLINE_MAX). As in redis, the byte after
  * the "\r" is taken to be "\n" unchecked, and a line whose number is not an integer gets
  * *value_ok 0. */
@@ -79,7 +79,7 @@ static int header_line(const char *line, size_t left, size_t *size, long long *v
 {
     const char *cr = memchr(line, '\r', left);
     if (!cr)
-        return left > RESP_INLINE_MAX ? 0 : AC_FRAME_NEED_MORE;
+        return left > RESP_INLINE_MAX ? -1 : AC_FRAME_NEED_MORE;
     if ((size_t)(cr - line) + 2 > left)
         return AC_FRAME_NEED_MORE;
     *size = (size_t)(cr - line) + 2;
@@ -110,7 +110,7 @@ static int multibulk_end(struct resp_decoder *decoder, const char *buf, size_t l
     int ok, rc;
     if (decoder->checked == 0) {
         rc = header_line(buf, len, &size, &value, &ok);
-        if (rc == 0)
+        if (rc < 0)
             return bad(decoder, "Protocol error: too big mbulk count string");
         if (rc == AC_FRAME_NEED_MORE)
             return rc;
@@ -125,7 +125,7 @@ static int multibulk_end(struct resp_decoder *decoder, const char *buf, size_t l
         if (left == 0)
             return AC_FRAME_NEED_MORE;
         rc = header_line(line, left, &size, &value, &ok);
-        if (rc == 0)
+        if (rc < 0)
             return bad(decoder, "Protocol error: too big bulk count string");
         if (rc == AC_FRAME_NEED_MORE)
             return rc;

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Send a request script to a redis server in one write and print every byte it answers.
 
-    exchange.py PORT [--multibulk] [--timeout SECONDS] < script > replies
+    exchange.py PORT [--multibulk] [--hang-up] [--timeout SECONDS] < script > replies
 
 The script's bytes go out as they are (inline commands, or raw RESP), or with --multibulk each
 line is split like a shell line (quotes group words) and sent as a RESP array of bulk strings.
 Everything is sent in one sendall — a pipeline — and the replies are read until the server
-closes the connection (the script ends with QUIT, or with a protocol error). A reset after the
+closes the connection (the script ends with QUIT, or with a protocol error); with --hang-up the
+sending side is shut down after the script, so the server reads end of file after it. A reset after the
 server's last bytes counts as a close: those bytes are printed. Exit status 2 when the server
 did not close within the timeout.
 """
@@ -38,6 +39,8 @@ def main():
     replies = bytearray()
     try:
         conn.sendall(script)
+        if "--hang-up" in sys.argv:
+            conn.shutdown(socket.SHUT_WR)
         while True:
             chunk = conn.recv(65536)
             if not chunk:
