@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""Send a request script to a redis server in one write and print every byte it answers.
+"""Send request scripts to a redis server, each in one write, and keep every byte it answers.
 
     exchange.py PORT [--multibulk] [--hang-up] [--timeout SECONDS] < script > replies
+    exchange.py PORT [options] --save SUFFIX FILE...      (replies to FILE.SUFFIX)
 
-The script's bytes go out as they are (inline commands, or raw RESP), or with --multibulk each
+A script's bytes go out as they are (inline commands, or raw RESP), or with --multibulk each
 line is split like a shell line (quotes group words) and sent as a RESP array of bulk strings.
-Everything is sent in one sendall — a pipeline — and the replies are read until the server
-closes the connection (the script ends with QUIT, or with a protocol error); with --hang-up the
-sending side is shut down after the script, so the server reads end of file after it. A reset after the
-server's last bytes counts as a close: those bytes are printed. Exit status 2 when the server
-did not close within the timeout.
+Each script goes out in one sendall — a pipeline — on a connection of its own, and the replies
+are read until the server closes it (the script ends with QUIT, or with a protocol error); with
+--hang-up the sending side is shut down after the script, so the server reads end of file after
+it. A reset after the server's last bytes counts as a close: those bytes are kept. Exit status
+2 when the server did not close within the timeout (default 60 s).
 """
 import shlex
 import socket
@@ -27,19 +28,13 @@ def multibulk(script):
     return bytes(out)
 
 
-def main():
-    port = int(sys.argv[1])
-    timeout = 60.0
-    if "--timeout" in sys.argv:
-        timeout = float(sys.argv[sys.argv.index("--timeout") + 1])
-    script = sys.stdin.buffer.read()
-    if "--multibulk" in sys.argv:
-        script = multibulk(script)
+def exchange(port, script, hang_up, timeout):
+    """The replies, and whether the server closed the connection in time."""
     conn = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     replies = bytearray()
     try:
         conn.sendall(script)
-        if "--hang-up" in sys.argv:
+        if hang_up:
             conn.shutdown(socket.SHUT_WR)
         while True:
             chunk = conn.recv(65536)
@@ -49,10 +44,35 @@ def main():
     except (ConnectionResetError, BrokenPipeError):
         pass
     except socket.timeout:
-        sys.stdout.buffer.write(replies)
-        return 2
-    sys.stdout.buffer.write(replies)
-    return 0
+        return bytes(replies), False
+    finally:
+        conn.close()
+    return bytes(replies), True
+
+
+def option(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+def main():
+    port = int(sys.argv[1])
+    timeout = float(option("--timeout", 60))
+    suffix = option("--save", None)
+    files = sys.argv[sys.argv.index("--save") + 2:] if suffix else [None]
+    closed_all = True
+    for name in files:
+        with open(name, "rb") if name else sys.stdin.buffer as source:
+            script = source.read()
+        if "--multibulk" in sys.argv:
+            script = multibulk(script)
+        replies, closed = exchange(port, script, "--hang-up" in sys.argv, timeout)
+        closed_all = closed_all and closed
+        if name:
+            with open(name + "." + suffix, "wb") as out:
+                out.write(replies)
+        else:
+            sys.stdout.buffer.write(replies)
+    return 0 if closed_all else 2
 
 
 if __name__ == "__main__":
