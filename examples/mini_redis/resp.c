@@ -77,7 +77,8 @@ static int bad(struct resp_decoder *decoder, const char *format, ...)
 static int header_line(const char *line, size_t left, size_t *size, long long *value,
                        int *value_ok)
 {
-    const char *cr = memchr(line, '\r', left);
+    /* Looking no further than redis would: the same error, however the bytes arrive. */
+    const char *cr = memchr(line, '\r', left < RESP_INLINE_MAX ? left : RESP_INLINE_MAX + 1);
     if (!cr)
         return left > RESP_INLINE_MAX ? -1 : AC_FRAME_NEED_MORE;
     if ((size_t)(cr - line) + 2 > left)
