@@ -69,6 +69,14 @@ static int bad(struct resp_decoder *decoder, const char *format, ...)
     return RESP_BAD;
 }
 
+/* How far to look for the end of a line among `len` bytes: no further than redis would (one
+ * byte past RESP_INLINE_MAX tells a line that is too long), so that the error is the same
+ * however the bytes arrive. */
+static size_t scan_limit(size_t len)
+{
+    return len <= RESP_INLINE_MAX ? len : RESP_INLINE_MAX + 1;
+}
+
 /* A header line "*N\r\n" or "$N\r\n" starting at `line` with `left` bytes after it: its number
  * in *value and its length with "\r\n" in *size. AC_FRAME_READY, AC_FRAME_NEED_MORE, or -1 for
  * a line longer than redis reads without a "\r" (RESP_INLINE_MAX). As in redis, the byte after
@@ -77,8 +85,7 @@ static int bad(struct resp_decoder *decoder, const char *format, ...)
 static int header_line(const char *line, size_t left, size_t *size, long long *value,
                        int *value_ok)
 {
-    /* Looking no further than redis would: the same error, however the bytes arrive. */
-    const char *cr = memchr(line, '\r', left < RESP_INLINE_MAX ? left : RESP_INLINE_MAX + 1);
+    const char *cr = memchr(line, '\r', scan_limit(left));
     if (!cr)
         return left > RESP_INLINE_MAX ? -1 : AC_FRAME_NEED_MORE;
     if ((size_t)(cr - line) + 2 > left)
@@ -92,7 +99,7 @@ static int inline_split(struct resp_args *args, const char *p, const char *end);
 
 static int inline_end(struct resp_decoder *decoder, const char *buf, size_t len, size_t *end)
 {
-    const char *newline = memchr(buf, '\n', len < RESP_INLINE_MAX ? len : RESP_INLINE_MAX + 1);
+    const char *newline = memchr(buf, '\n', scan_limit(len));
     const char *line_end;
     if (!newline)
         return len > RESP_INLINE_MAX ? bad(decoder, "Protocol error: too big inline request")
