@@ -22,7 +22,7 @@ mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
 peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt go node
-    nginx hyper evhttp curl"
+    nginx hyper evhttp curl redis"
 benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m bytes_per_task_10m
     timers_1m_wall timers_1m_bytes
     channel_pingpong context_switch
@@ -30,7 +30,9 @@ benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m byte
     echo_p99_us_1 echo_p99_us_100 echo_p99_us_10000 echo_cpu_ns_1 echo_cpu_ns_100 echo_cpu_ns_10000
     idle_bytes_per_conn echo_instr http_rps http_p50_us http_p99_us http_cpu_ns
     tls_handshakes_per_s tls_handshake_cpu_us tls_bulk_mb_per_s tls_bulk_cpu_us_per_mb
-    ws_messages_per_s ws_cpu_ns http_client_rps http_client_cpu_ns"
+    ws_messages_per_s ws_cpu_ns http_client_rps http_client_cpu_ns
+    redis_set_rps redis_get_rps redis_incr_rps redis_cpu_ns
+    redis_set_rps_p16 redis_get_rps_p16 redis_incr_rps_p16 redis_cpu_ns_p16"
 
 version() { # version COMMAND...: the first line the command prints, or "not installed"
     "$@" 2>&1 | head -n1 || true
@@ -209,6 +211,8 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "ws_messages_per_s") return "WebSocket echo, 100 connections: messages per second"
         if (b == "ws_cpu_ns") return "WebSocket echo, 100 connections: server CPU time per message"
         if (b == "http_client_rps") return "HTTP/1.1 client against nginx, 100 in flight: requests per second"
+        if (b ~ /^redis_(set|get|incr)_rps/) return "redis-benchmark " toupper(substr(b, 7, index(substr(b, 7), "_") - 1)) ", 50 clients" (b ~ /_p16$/ ? ", 16 pipelined each" : "") ": requests per second"
+        if (b ~ /^redis_cpu_ns/) return "redis-benchmark SET, GET and INCR, 50 clients" (b ~ /_p16$/ ? ", 16 pipelined each" : "") ": server CPU time per request"
         if (b == "http_client_cpu_ns") return "HTTP/1.1 client against nginx, 100 in flight: client CPU time per request"
         if (b == "await") return "AWAIT of a ready future"
         if (b == "spawn") return "spawn + run + join of a trivial task"

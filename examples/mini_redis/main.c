@@ -132,7 +132,7 @@ static int parse_options(int argc, char **argv, uint16_t *port, struct client_op
     *port = 0;
     options->idle_ms = DEFAULT_IDLE_TIMEOUT * 1000ULL;
     options->pubsub_limit = DEFAULT_PUBSUB_LIMIT;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* options come in pairs: --name value */
         const char *option = argv[i], *value = i + 1 < argc ? argv[i + 1] : "";
         long long n = -1;
         if (strcmp(option, "--help") == 0) {
@@ -150,7 +150,6 @@ static int parse_options(int argc, char **argv, uint16_t *port, struct client_op
             usage(stderr);
             return 2;
         }
-        i++;
     }
     return 0;
 }
