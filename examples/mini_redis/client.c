@@ -64,11 +64,11 @@ ASYNC_FN(client)
                 while (self->sent < self->sending.len && !self->evicted) {
                     /* A publisher that evicts this client wakes it even mid-write. */
                     self->branches[0] = ac_notify_wait(&self->woken, &self->wake);
-                    self->branches[1] = ac_timeout_ms(
-                        &self->write_limit, self->options->idle_ms,
-                        ac_stream_write_all(&self->write, self->stream,
-                                            self->sending.data + self->sent,
-                                            self->sending.len - self->sent));
+                    self->branches[1] =
+                        ac_timeout_ms(&self->write_limit, self->options->idle_ms,
+                                      ac_stream_write_all(&self->write, self->stream,
+                                                          self->sending.data + self->sent,
+                                                          self->sending.len - self->sent));
                     AWAIT_INTO(self->rc,
                                ac_select(&self->race, self->branches, 2, AC_SELECT_BIASED));
                     self->sent += self->write.transferred;

@@ -15,7 +15,7 @@
 
 struct command {
     const char *name;
-    int arity; /* argc including the name; -N: at least N */
+    int arity;            /* argc including the name; -N: at least N */
     int while_subscribed; /* allowed on a connection that has subscribed */
     void (*run)(struct session *session, const struct resp_args *args, int64_t now);
 };
@@ -54,8 +54,7 @@ static int integer_argument(struct session *session, const struct resp_args *arg
     return 0;
 }
 
-static struct key *lookup(struct session *session, const struct resp_args *args, int i,
-                          int64_t now)
+static struct key *lookup(struct session *session, const struct resp_args *args, int i, int64_t now)
 {
     return keyspace_lookup(&session->db->keys, args->argv[i], args->len[i], now);
 }
@@ -153,8 +152,8 @@ static void set(struct session *session, const struct resp_args *args, int64_t n
         reply_null(&session->replies);
         return;
     }
-    if (keyspace_set(&session->db->keys, args->argv[1], args->len[1], args->argv[2],
-                     args->len[2], ms ? now + ms : 0) < 0)
+    if (keyspace_set(&session->db->keys, args->argv[1], args->len[1], args->argv[2], args->len[2],
+                     ms ? now + ms : 0) < 0)
         session->replies.out_of_memory = 1;
     else
         reply_simple(&session->replies, "OK");
@@ -373,14 +372,21 @@ static void unsubscribe(struct session *session, const struct resp_args *args, i
 /* ---- dispatch ---- */
 
 static const struct command commands[] = {
-    {"ping", -1, 1, ping},       {"echo", 2, 0, echo},
-    {"quit", -1, 1, quit},       {"get", 2, 0, get},
-    {"set", -3, 0, set},         {"incr", 2, 0, incr},
-    {"decr", 2, 0, decr},        {"del", -2, 0, del},
-    {"exists", -2, 0, exists},   {"expire", -3, 0, expire},
-    {"ttl", 2, 0, ttl},          {"dbsize", 1, 0, dbsize},
+    {"ping", -1, 1, ping},
+    {"echo", 2, 0, echo},
+    {"quit", -1, 1, quit},
+    {"get", 2, 0, get},
+    {"set", -3, 0, set},
+    {"incr", 2, 0, incr},
+    {"decr", 2, 0, decr},
+    {"del", -2, 0, del},
+    {"exists", -2, 0, exists},
+    {"expire", -3, 0, expire},
+    {"ttl", 2, 0, ttl},
+    {"dbsize", 1, 0, dbsize},
     {"publish", 3, 0, publish},
-    {"subscribe", -2, 1, subscribe}, {"unsubscribe", -1, 1, unsubscribe},
+    {"subscribe", -2, 1, subscribe},
+    {"unsubscribe", -1, 1, unsubscribe},
 };
 
 static void unknown_command(struct session *session, const struct resp_args *args)
@@ -389,8 +395,7 @@ static void unknown_command(struct session *session, const struct resp_args *arg
     size_t used = 0;
     for (int i = 1; i < args->argc && used < 128; i++)
         used += (size_t)snprintf(quoted + used, sizeof quoted - used, "'%.*s' ",
-                                 printable(args->argv[i], args->len[i], 128 - used),
-                                 args->argv[i]);
+                                 printable(args->argv[i], args->len[i], 128 - used), args->argv[i]);
     reply_error(&session->replies, "unknown command '%.*s', with args beginning with: %s",
                 printable(args->argv[0], args->len[0], 128), args->argv[0], quoted);
 }
@@ -405,8 +410,7 @@ void command_run(struct session *session, const struct resp_args *args, int64_t 
         unknown_command(session, args);
     } else if ((command->arity > 0 && args->argc != command->arity) ||
                args->argc < -command->arity) {
-        reply_error(&session->replies, "wrong number of arguments for '%s' command",
-                    command->name);
+        reply_error(&session->replies, "wrong number of arguments for '%s' command", command->name);
     } else if (session->subscriber.count > 0 && !command->while_subscribed) {
         reply_error(&session->replies,
                     "Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT "

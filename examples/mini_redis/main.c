@@ -34,9 +34,9 @@
 #include <string.h>
 
 enum {
-    EXPIRY_PERIOD_MS = 100,    /* active expiry runs ten times a second, like redis's hz 10 */
-    EXPIRY_PER_TICK = 10000,   /* at most this many keys at a time; the rest wait a tick */
-    ACCEPT_BACKOFF_MS = 100,   /* out of file descriptors: try again after this */
+    EXPIRY_PERIOD_MS = 100,     /* active expiry runs ten times a second, like redis's hz 10 */
+    EXPIRY_PER_TICK = 10000,    /* at most this many keys at a time; the rest wait a tick */
+    ACCEPT_BACKOFF_MS = 100,    /* out of file descriptors: try again after this */
     DEFAULT_IDLE_TIMEOUT = 300, /* seconds */
     DEFAULT_PUBSUB_LIMIT = 32 * 1024 * 1024,
 };

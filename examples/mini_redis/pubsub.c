@@ -117,8 +117,8 @@ void pubsub_unsubscribe_all(struct pubsub *pubsub, struct subscriber *subscriber
         unlink_subscription(pubsub, subscriber->first);
 }
 
-long long pubsub_publish(struct pubsub *pubsub, const char *name, size_t len,
-                         const char *message, size_t message_len)
+long long pubsub_publish(struct pubsub *pubsub, const char *name, size_t len, const char *message,
+                         size_t message_len)
 {
     struct channel *channel = (struct channel *)dict_find(&pubsub->channels, name, len);
     long long receivers = 0;

@@ -36,8 +36,8 @@ int pubsub_subscribe(struct pubsub *pubsub, struct subscriber *subscriber, const
                      size_t len);
 
 /* 1 when it was subscribed, 0 when not. */
-int pubsub_unsubscribe(struct pubsub *pubsub, struct subscriber *subscriber,
-                       const char *channel, size_t len);
+int pubsub_unsubscribe(struct pubsub *pubsub, struct subscriber *subscriber, const char *channel,
+                       size_t len);
 
 /* The name of the subscriber's first channel (NULL if none): UNSUBSCRIBE without arguments
  * leaves its channels in this order. */

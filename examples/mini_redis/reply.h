@@ -19,11 +19,11 @@ struct reply_buffer {
     int out_of_memory;
 };
 
-void reply_simple(struct reply_buffer *out, const char *text);   /* +OK */
-void reply_integer(struct reply_buffer *out, long long value);   /* :42 */
+void reply_simple(struct reply_buffer *out, const char *text);           /* +OK */
+void reply_integer(struct reply_buffer *out, long long value);           /* :42 */
 void reply_bulk(struct reply_buffer *out, const void *data, size_t len); /* $5 hello */
-void reply_null(struct reply_buffer *out);                       /* $-1: no such key */
-void reply_array(struct reply_buffer *out, long long count);    /* *3, then the 3 items */
+void reply_null(struct reply_buffer *out);                               /* $-1: no such key */
+void reply_array(struct reply_buffer *out, long long count);             /* *3, then the 3 items */
 
 /* -ERR and the text, formatted like printf. As redis does, a "\r" or "\n" in the text (which
  * may quote the client's own bytes) becomes a space, so that the error stays one line. */

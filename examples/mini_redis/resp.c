@@ -82,8 +82,7 @@ static size_t scan_limit(size_t len)
  * a line longer than redis reads without a "\r" (RESP_INLINE_MAX). As in redis, the byte after
  * the "\r" is taken to be "\n" unchecked, and a line whose number is not an integer gets
  * *value_ok 0. */
-static int header_line(const char *line, size_t left, size_t *size, long long *value,
-                       int *value_ok)
+static int header_line(const char *line, size_t left, size_t *size, long long *value, int *value_ok)
 {
     const char *cr = memchr(line, '\r', scan_limit(left));
     if (!cr)
@@ -231,8 +230,12 @@ static int inline_split(struct resp_args *args, const char *p, const char *end)
                     p += 3;
                 } else if (c == '\\' && at(p + 1, end)) {
                     c = at(++p, end);
-                    emit = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t'
-                         : c == 'b' ? '\b' : c == 'a' ? '\a' : c;
+                    emit = c == 'n'   ? '\n'
+                           : c == 'r' ? '\r'
+                           : c == 't' ? '\t'
+                           : c == 'b' ? '\b'
+                           : c == 'a' ? '\a'
+                                      : c;
                 } else if (c == '"') {
                     if (at(p + 1, end) && !isspace(at(p + 1, end)))
                         return RESP_BAD;

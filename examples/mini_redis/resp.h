@@ -27,8 +27,8 @@
 #include <stddef.h>
 
 enum {
-    RESP_INLINE_MAX = 64 * 1024,        /* redis's PROTO_INLINE_MAX_SIZE */
-    RESP_BULK_MAX = 512 * 1024 * 1024,  /* redis's proto-max-bulk-len */
+    RESP_INLINE_MAX = 64 * 1024,       /* redis's PROTO_INLINE_MAX_SIZE */
+    RESP_BULK_MAX = 512 * 1024 * 1024, /* redis's proto-max-bulk-len */
     RESP_ERROR_MAX = 64,
 };
 
@@ -36,8 +36,8 @@ enum {
  * many arguments arriving in pieces is scanned once, not once per piece), and the text of the
  * protocol error that stopped it. Start it zeroed. */
 struct resp_decoder {
-    size_t checked;      /* bytes of the current command known to be well-formed */
-    long long remaining; /* bulks still to come after `checked`, in a multibulk */
+    size_t checked;             /* bytes of the current command known to be well-formed */
+    long long remaining;        /* bulks still to come after `checked`, in a multibulk */
     char error[RESP_ERROR_MAX]; /* "Protocol error: ...", when resp_decode returned RESP_BAD */
 };
 

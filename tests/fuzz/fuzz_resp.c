@@ -62,8 +62,8 @@ static void check_arguments(const char *frame, size_t len)
         size_t total = 0;
         for (int i = 0; i < args.argc; i++)
             total += args.len[i] + 1;
-        FUZZ_CHECK(total <= len + 1, "inline arguments (%zu bytes) outgrow their line (%zu)",
-                   total, len);
+        FUZZ_CHECK(total <= len + 1, "inline arguments (%zu bytes) outgrow their line (%zu)", total,
+                   len);
     }
     resp_args_free(&args);
 }
@@ -91,8 +91,8 @@ static void decode(const uint8_t *data, size_t size, fuzz_input *chunks, struct 
             memcpy(out->error, decoder.error, sizeof out->error);
             return;
         }
-        FUZZ_CHECK(consumed >= 1 && consumed <= available - start &&
-                       frame.data == data + start && frame.len == consumed,
+        FUZZ_CHECK(consumed >= 1 && consumed <= available - start && frame.data == data + start &&
+                       frame.len == consumed,
                    "a command of %zu bytes at %zu, %zu available", consumed, start, available);
         out->offset[out->count] = start;
         out->len[out->count++] = consumed;
