@@ -107,6 +107,10 @@ report=$out/report.md
     echo "  client on CPU 1 with 100 requests in flight on 100 keep-alive connections: asyncc"
     echo "  \`bench/http_client_load\`, \`curl --parallel\`, Go's net/http (GOMAXPROCS=1); requests/s"
     echo "  over the client's wall time and the client's CPU time (user + system) per request."
+    echo "- Redis: asyncc \`examples/mini_redis\` and redis-server 7 (persistence off), each fresh"
+    echo "  for each pass; \`redis-benchmark\` on CPU 1 (50 clients) sends SET, GET and INCR"
+    echo "  unpipelined, then 16 in flight per client (\`-P 16\`): requests/s of each command, and"
+    echo "  the server's CPU time over the pass per request."
     echo "- Server CPU time is read in clock ticks (10 ms), so short (--quick) windows are rough."
     echo "- Micro benchmarks: \`bench/peers/micro.sh\` (see bench/README.md)."
     echo
@@ -119,6 +123,10 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
     function numeric(s) { return s ~ /^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$/ }
     # Why a peer has no row for a benchmark nobody ran it on.
     function missing(b, p) {
+        if (b ~ /^redis_/ && p !~ /^(asyncc|redis)$/)
+            return "n/a (the Redis tables: mini-redis against redis-server)"
+        if (p == "redis")
+            return "n/a (a Redis server: in the Redis tables only)"
         if (b ~ /^tls_/ && p !~ /^(asyncc|nginx|go)$/)
             return "n/a (not a TLS peer: asyncc, nginx and Go are)"
         if (b ~ /^ws_/ && p !~ /^(asyncc|go|node)$/)
@@ -285,6 +293,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["nginx"] = "HTTP and TLS only: nginx, one process serving (`master_process off`), `return 200` (TLS: and a 16 MiB file) from a configuration `bench/run` writes"
         what["hyper"] = "HTTP only: `bench/peers/rust/src/bin/http_hyper.rs`: hyper 0.14 on tokio'"'"'s current-thread runtime"
         what["evhttp"] = "HTTP only: `bench/peers/http_evhttp.c`: libevent'"'"'s evhttp, callbacks"
+        what["redis"] = "Redis tables only: redis-server 7 (Debian), persistence off; asyncc: `examples/mini_redis`"
         what["curl"] = "HTTP client only: `curl --parallel --parallel-max 100` over a list of the URL (asyncc: `bench/http_client_load.c`; Go: `bench/peers/go/http_client`)"
         for (j = 1; j <= np; j++) {
             p = peers[j]
