@@ -56,7 +56,11 @@ ASYNC_FN(client)
                                  &self->decoder);
     self->idle_deadline = deadline_after(self->options->idle_ms);
     while (!self->evicted && !self->session.replies.out_of_memory) {
-        if (!command_buffered(self)) {
+        if (command_buffered(self)) {
+            /* Pipelining: run every command already here before answering any. This read
+             * finishes at once, without waiting. */
+            AWAIT_INTO(self->rc, ac_frame_read(&self->read, &self->reader));
+        } else {
             /* Nothing more to run without waiting: send every queued reply in one write. */
             while (self->session.replies.len > 0 && !self->evicted) {
                 reply_buffer_swap(&self->session.replies, &self->sending);
@@ -81,17 +85,18 @@ ASYNC_FN(client)
                 break;
             /* A client that never stops sending must not keep the others waiting. */
             ASYNC_YIELD_NOW();
+            /* Wait for the next command, for messages to send, or for the idle timeout. */
+            self->branches[0] = ac_notify_wait(&self->woken, &self->wake);
+            self->branches[1] = ac_frame_read(&self->read, &self->reader);
+            self->branches[2] = self->session.subscriber.count > 0
+                                    ? NULL /* a subscriber may wait for messages for ever */
+                                    : ac_sleep_until(&self->idle, self->idle_deadline);
+            AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 3, AC_SELECT_BIASED));
+            if (self->race.winner == 0)
+                continue; /* messages to send, or evicted */
+            if (self->race.winner == 2)
+                break; /* idle for too long */
         }
-        self->branches[0] = ac_notify_wait(&self->woken, &self->wake);
-        self->branches[1] = ac_frame_read(&self->read, &self->reader);
-        self->branches[2] = self->session.subscriber.count > 0
-                                ? NULL /* a subscriber may wait for messages for ever */
-                                : ac_sleep_until(&self->idle, self->idle_deadline);
-        AWAIT_INTO(self->rc, ac_select(&self->race, self->branches, 3, AC_SELECT_BIASED));
-        if (self->race.winner == 0)
-            continue; /* messages to send, or evicted */
-        if (self->race.winner == 2)
-            break; /* idle for too long */
         if (self->rc == RESP_BAD) {
             reply_error(&self->session.replies, "%s", self->decoder.error);
             self->session.closing = 1; /* redis answers, then closes */
