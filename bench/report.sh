@@ -22,7 +22,7 @@ mkdir -p "$out"
 rm -f "$out"/*.png "$out"/*.dat
 
 peer_order="asyncc asyncc_libevent libevent threads ucontext tokio_ct tokio_mt tokio_2rt go node
-    nginx hyper evhttp curl asyncc_1 asyncc_hand_off"
+    nginx hyper evhttp curl asyncc_1 asyncc_hand_off redis"
 benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m bytes_per_task_10m
     timers_1m_wall timers_1m_bytes
     channel_pingpong channel_pingpong_xthread context_switch
@@ -34,7 +34,9 @@ benchmark_order="await spawn spawn_bulk_1m spawn_bulk_10m bytes_per_task_1m byte
     cores_fanout_speedup cores_fanout_ms_1 cores_fanout_ms_2
     cores_echo_rps_100 cores_echo_cpu_ns_100 cores_echo_p50_us_100 cores_echo_p99_us_100
     cores_accept_per_s cores_accept_cpu_us
-    cores_http_rps cores_http_cpu_ns cores_http_p50_us cores_http_p99_us"
+    cores_http_rps cores_http_cpu_ns cores_http_p50_us cores_http_p99_us
+    redis_set_rps redis_get_rps redis_incr_rps redis_cpu_ns
+    redis_set_rps_p16 redis_get_rps_p16 redis_incr_rps_p16 redis_cpu_ns_p16"
 
 version() { # version COMMAND...: the first line the command prints, or "not installed"
     "$@" 2>&1 | head -n1 || true
@@ -127,6 +129,10 @@ report=$out/report.md
     echo "  New connections: \`bench/echo_load --round-trips 1\` opens 4,000 connections one after"
     echo "  the other, one round trip on each, then closes them: connections per second over its"
     echo "  wall time, and the server's CPU time per connection."
+    echo "- Redis: asyncc \`examples/mini_redis\` and redis-server 7 (persistence off), each fresh"
+    echo "  for each pass; \`redis-benchmark\` on CPU 1 (50 clients) sends SET, GET and INCR"
+    echo "  unpipelined, then 16 in flight per client (\`-P 16\`): requests/s of each command, and"
+    echo "  the server's CPU time over the pass per request."
     echo "- Server CPU time is read in clock ticks (10 ms), so short (--quick) windows are rough."
     echo "- Micro benchmarks: \`bench/peers/micro.sh\` (see bench/README.md)."
     echo
@@ -151,6 +157,10 @@ awk -F'\t' -v order="$peer_order" -v benchmarks="$benchmark_order" '
             return "n/a (not measured by bench/run --quick)"
         if (p ~ /^asyncc_(1|hand_off)$/)
             return "n/a (asyncc on 1 executor, or handing connections off: the two-core tables only)"
+        if (b ~ /^redis_/ && p !~ /^(asyncc|redis)$/)
+            return "n/a (the Redis tables: mini-redis against redis-server)"
+        if (p == "redis")
+            return "n/a (a Redis server: in the Redis tables only)"
         if (b ~ /^tls_/ && p !~ /^(asyncc|nginx|go)$/)
             return "n/a (not a TLS peer: asyncc, nginx and Go are)"
         if (b ~ /^ws_/ && p !~ /^(asyncc|go|node)$/)
@@ -252,6 +262,8 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         if (b == "ws_messages_per_s") return "WebSocket echo, 100 connections: messages per second"
         if (b == "ws_cpu_ns") return "WebSocket echo, 100 connections: server CPU time per message"
         if (b == "http_client_rps") return "HTTP/1.1 client against nginx, 100 in flight: requests per second"
+        if (b ~ /^redis_(set|get|incr)_rps/) return "redis-benchmark " toupper(substr(b, 7, index(substr(b, 7), "_") - 1)) ", 50 clients" (b ~ /_p16$/ ? ", 16 pipelined each" : "") ": requests per second"
+        if (b ~ /^redis_cpu_ns/) return "redis-benchmark SET, GET and INCR, 50 clients" (b ~ /_p16$/ ? ", 16 pipelined each" : "") ": server CPU time per request"
         if (b == "http_client_cpu_ns") return "HTTP/1.1 client against nginx, 100 in flight: client CPU time per request"
         if (b == "await") return "AWAIT of a ready future"
         if (b == "spawn") return "spawn + run + join of a trivial task"
@@ -327,6 +339,7 @@ awk -F'\t' -v idle="$idle_connections" -v out="$out" '
         what["evhttp"] = "HTTP only: `bench/peers/http_evhttp.c`: libevent'"'"'s evhttp, callbacks"
         what["asyncc_1"] = "two-core tables only: `examples/echo_multi` and `examples/http_hello` on 1 executor (`--executors 1`), the baseline of the 2-executor rows (asyncc)"
         what["asyncc_hand_off"] = "two-core echo only: `examples/echo_multi --executors 2 --hand-off`: one acceptor on executor 0 dealing connections out in turn with `ac_spawn_remote`"
+        what["redis"] = "Redis tables only: redis-server 7 (Debian), persistence off; asyncc: `examples/mini_redis`"
         what["curl"] = "HTTP client only: `curl --parallel --parallel-max 100` over a list of the URL (asyncc: `bench/http_client_load.c`; Go: `bench/peers/go/http_client`)"
         for (j = 1; j <= np; j++) {
             p = peers[j]

@@ -15,8 +15,8 @@ fail() {
 }
 
 for backend in -DASYNCC_PORTABLE=0 -DASYNCC_PORTABLE=1; do
-    if ! output=$("$lint" "$backend" examples/*.c tutorial/listings/*.c tests/*.c tests/*.cpp \
-        tests/lint/good_*.c 2>&1); then
+    if ! output=$("$lint" "$backend" examples/*.c examples/mini_redis/*.c tutorial/listings/*.c \
+        tests/*.c tests/*.cpp tests/lint/good_*.c 2>&1); then
         fail "$backend: findings (or a parse error) in code that is right:"
         printf '%s\n' "$output"
     fi
