@@ -96,6 +96,7 @@ serve_matching() {
     server_pid=$!
     pids+=("$server_pid")
     until [[ $(head -n 1 "$work/$name.log") =~ $pattern ]]; do
+        kill -0 "$server_pid" 2>/dev/null || fail "$name exited before its first line"
         ((SECONDS < deadline)) || fail "$name: no first line matching '$pattern' within ${limit}s"
         sleep 0.05
     done

@@ -19,64 +19,17 @@
 # Nothing waits a fixed time: every wait polls with a deadline. Under the valgrind build
 # ($ASYNCC_RUN_PREFIX set) mini_redis runs under valgrind (exit 99 on a leak or memory error),
 # deadlines grow and counts shrink.
-set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 examples=$ASYNCC_EXAMPLES_DIR
 data=$(cd "$(dirname "${BASH_SOURCE[0]}")/mini_redis" && pwd)
-# ASYNCC_RUN_PREFIX is the valgrind command line in the valgrind build; split on purpose.
-read -r -a run_prefix <<<"${ASYNCC_RUN_PREFIX:-}"
 if ((${#run_prefix[@]})); then limit=120 requests=300; else limit=30 requests=2000; fi
+require 'redis-server, redis-tools and python3' redis-server redis-cli redis-benchmark python3 \
+    timeout
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-        { wait "$pid" || true; } 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    printf 'FAIL: %s\n' "$*" >&2
-    local f
-    for f in "$work"/*.log; do
-        [[ -s $f ]] && printf -- '--- %s:\n%s\n' "${f##*/}" "$(tail -n 30 "$f")" >&2
-    done
-    exit 1
-}
-
-for tool in redis-server redis-cli redis-benchmark python3 timeout; do
-    command -v "$tool" >/dev/null ||
-        fail "$tool is missing (./run installs redis-server, redis-tools and python3)"
-done
-
-# serve <name> <args...>: starts mini_redis with its output in $work/<name>.log; waits (bounded)
-# for its "listening on" line. Sets $port and $server_pid.
-serve() {
-    local name=$1 deadline=$((SECONDS + limit))
-    shift
-    : >"$work/$name.log"
-    "${run_prefix[@]}" "$examples/mini_redis" "$@" >"$work/$name.log" 2>&1 &
-    server_pid=$!
-    pids+=("$server_pid")
-    until [[ $(head -n 1 "$work/$name.log") =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]]; do
-        kill -0 "$server_pid" 2>/dev/null || fail "$name exited before listening"
-        ((SECONDS < deadline)) || fail "$name printed no address"
-        sleep 0.05
-    done
-    port=${BASH_REMATCH[1]}
-}
-
-# stop <pid> <name>: SIGTERM, then a bounded wait; the server must exit 0.
-stop() {
-    local status=0
-    kill -TERM "$1"
-    timeout "$limit" tail --pid="$1" -s 0.1 -f /dev/null || fail "$2 did not stop"
-    wait "$1" || status=$?
-    ((status == 0)) || fail "$2 exited with status $status"
+# serve_mini <name> <args...>: mini_redis, started by lib.sh's serve (sets $port, $server_pid).
+serve_mini() {
+    serve "$1" "${run_prefix[@]}" "$examples/mini_redis" "${@:2}"
 }
 
 # A real redis-server on a free port: the port is free when we look, so another process may
@@ -84,8 +37,7 @@ stop() {
 start_redis() {
     local tries deadline
     for ((tries = 0; tries < 5; tries++)); do
-        redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+        redis_port=$(free_port)
         redis-server --save "" --appendonly no --port "$redis_port" --bind 127.0.0.1 \
             --dir "$work" --daemonize no >"$work/redis-server.log" 2>&1 &
         redis_pid=$!
@@ -134,7 +86,7 @@ same() {
 }
 
 start_redis
-serve mini --pubsub-limit 262144
+serve_mini mini --pubsub-limit 262144
 
 echo "mini_redis: active expiry empties the database without a lookup"
 for ((i = 0; i < 50; i++)); do printf 'SET volatile:%d x PX 20\r\n' "$i"; done >"$work/volatile"
@@ -257,7 +209,7 @@ expect "every INCR counted once" $((requests + (requests + 15) / 16 * 16)) \
 stop "$server_pid" mini_redis
 
 echo "mini_redis: half a command and silence: the idle timeout closes it"
-serve idle --idle-timeout 1
+serve_mini idle --idle-timeout 1
 exec {half}<>"/dev/tcp/127.0.0.1/$port"
 printf '*2\r\n$3\r\nGET\r\n' >&"$half"
 timeout "$limit" cat <&"$half" >/dev/null || fail "the idle connection was not closed"
