@@ -62,9 +62,9 @@ awk -v a="$p50" -v b="$p99" -v c="$max" 'BEGIN { exit !(0 < a && a <= b && b <= 
 # the runtime working as documented, not a fault.
 unexpected=$(grep -e 'connecting [0-9,]* /' -e 'running [0-9.]* s:' -e 'asyncc:' -e 'FAILED' \
     -e 'first failure' -e 'server errors' <<<"$output" || true)
-if [[ -n ${ASYNCC_RUN_PREFIX:-} ]]; then
-    unexpected=$(grep -v '^asyncc: slow poll: ' <<<"$unexpected" || true)
-fi
+# The slow-poll watchdog reports a poll that took 100 ms or more, which a loaded machine (or
+# valgrind) causes by descheduling the process in the middle of one: not the demo's doing.
+unexpected=$(grep -v '^asyncc: slow poll: ' <<<"$unexpected" || true)
 [[ -z $unexpected ]] || fail "unexpected progress, runtime or failure message: $unexpected"
 
 # ---- demo: arguments, and the fd limit ----
@@ -104,7 +104,7 @@ expect "$output" '^  peak RSS +[0-9.]+ MiB'
 expect "$output" '^  RSS per task +[0-9]+ B'
 expect "$output" '^  all results correct$'
 
-if grep -q -e 'finished [0-9,]* /' -e 'asyncc:' <<<"$output"; then
+if grep -v '^asyncc: slow poll: ' <<<"$output" | grep -q -e 'finished [0-9,]* /' -e 'asyncc:'; then
     fail 'unexpected progress or runtime message from tasks_demo'
 fi
 
