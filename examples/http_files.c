@@ -46,7 +46,6 @@
 #include <asyncc.h>
 
 #include <errno.h>
-#include <event2/event.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -405,11 +404,31 @@ static ac_future *files(void *frame, ac_http_request *req, ac_http_response *res
 
 /* ---- main: the directory, the listener, the signals, the loop ---- */
 
-static void on_stop_signal(evutil_socket_t signo, short what, void *arg)
+/* Serves until the server ends; the first SIGINT or SIGTERM starts its graceful shutdown, which
+ * the server then finishes. The signals were set up before "listening on" was printed, so one
+ * sent as soon as that line appears is already theirs. */
+static int serve_until_signal(ac_executor *ex, ac_http_server *server, ac_io *listener,
+                              ac_signal stop[2])
 {
-    (void)what;
-    fprintf(stderr, "http_files: %s, shutting down\n", signo == SIGINT ? "SIGINT" : "SIGTERM");
-    ac_http_server_shutdown(arg, SHUTDOWN_DEADLINE_MS);
+    ac_http_serve_op serve;
+    ac_task *serving = ac_spawn(ex, ac_http_serve(&serve, server, listener));
+    ac_task_join_op join;
+    ac_signal_recv_op on_signal[2];
+    ac_future *branches[3];
+    ac_select_op race;
+    int rc;
+
+    if (!serving)
+        return -ENOMEM;
+    branches[0] = ac_task_join(&join, serving);
+    branches[1] = ac_signal_recv(&on_signal[0], &stop[0]);
+    branches[2] = ac_signal_recv(&on_signal[1], &stop[1]);
+    rc = ac_block_on(ex, ac_select(&race, branches, 3, 0));
+    if (race.winner == 0)
+        return rc;
+    fprintf(stderr, "http_files: %s, shutting down\n", race.winner == 1 ? "SIGINT" : "SIGTERM");
+    ac_http_server_shutdown(server, SHUTDOWN_DEADLINE_MS);
+    return ac_block_on(ex, ac_task_join(&join, serving));
 }
 
 static int parse_args(int argc, char **argv, const char **dir, uint16_t *port)
@@ -435,9 +454,8 @@ int main(int argc, char **argv)
     ac_executor *ex;
     ac_http_server *server = NULL;
     ac_io *listener = NULL;
-    ac_http_serve_op serve;
     ac_sockaddr addr;
-    struct event *on_int = NULL, *on_term = NULL;
+    ac_signal stop[2] = {{0}}; /* zero-filled: destroying one whose init failed does nothing */
     char text[64], root[PATH_MAX];
     const char *dir = NULL;
     uint16_t port;
@@ -463,23 +481,21 @@ int main(int argc, char **argv)
         rc = ac_io_local_address(listener, &addr);
     if (rc == 0)
         rc = ac_http_server_new(NULL, files, sizeof(struct files), root, &server);
+    if (rc == 0)
+        rc = ac_signal_init(&stop[0], ex, SIGINT);
+    if (rc == 0)
+        rc = ac_signal_init(&stop[1], ex, SIGTERM);
     if (rc == 0) {
         ac_sockaddr_format(&addr, text, sizeof text);
         printf("listening on %s\n", text);
         fflush(stdout);
-        on_int = evsignal_new(ac_executor_base(ex), SIGINT, on_stop_signal, server);
-        on_term = evsignal_new(ac_executor_base(ex), SIGTERM, on_stop_signal, server);
-        event_add(on_int, NULL);
-        event_add(on_term, NULL);
         ac_dump_tasks_on_signal(ex, SIGUSR1, stderr);
-        rc = ac_block_on(ex, ac_http_serve(&serve, server, listener));
+        rc = serve_until_signal(ex, server, listener, stop);
     }
     if (rc < 0)
         fprintf(stderr, "http_files: %s\n", ac_strerror(rc));
-    if (on_int)
-        event_free(on_int);
-    if (on_term)
-        event_free(on_term);
+    ac_signal_destroy(&stop[0]);
+    ac_signal_destroy(&stop[1]);
     ac_dump_tasks_on_signal(ex, 0, NULL);
     ac_http_server_free(server);
     ac_io_close(listener);
