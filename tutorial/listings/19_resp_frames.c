@@ -111,10 +111,10 @@ struct receiver {
 ASYNC_FN(receiver)
     ac_frame_reader_init_decoder(&self->commands, self->s, 1024, resp_decode, NULL);
     for (;;) {
-        struct command cmd;
         AWAIT_INTO(self->rc, ac_frame_read(&self->read, &self->commands));
         if (self->rc != 1)
             break;
+        struct command cmd; /* after the await: a local does not survive one */
         scan_command(self->read.frame.data, self->read.frame.len, &cmd);
         printf("command of %zu bytes:", self->read.frame.len);
         for (int i = 0; i < cmd.argc; i++) {
