@@ -7,7 +7,9 @@
 #   - a ```text block introduced by a line "Output:" is the whole standard output of the chapter's
 #     latest listing: it must equal listings/NAME.expected; one introduced by "Output (excerpt):"
 #     must be a run of whole lines of it. Other ```text blocks (stderr, shell sessions) are not
-#     checked.
+#     checked;
+#   - the ```c block under a comment "<!-- fragment: [an] excerpt of examples/FILE..." must be
+#     in that file word for word (a chapter that quotes an example keeps up with it).
 # Experiments belong in tutorial/scratch/ (built, not checked, ignored by git): see
 # tutorial/README.md.
 set -euo pipefail
@@ -16,7 +18,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../tutorial"
 # shellcheck disable=SC2016 # the backquotes are Markdown's, not the shell's
 caption='^\*Listing [0-9.]*: \[`listings/[^`]*\.(c|sh)`\]'
 listing_path='listings/[^`]*\.(c|sh)'
-checked=0 outputs=0 failed=0
+checked=0 outputs=0 excerpts=0 failed=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 declare -A shown=()
@@ -71,11 +73,31 @@ for chapter in [0-9][0-9]-*.md; do
         inside && /^```$/ { inside = 0; close(out "/" n); next }
         inside { print > (out "/" n); next }
         $0 != "" { prev = $0 }' "$chapter")
+
+    # Excerpts of the examples: "N LINE FILE" per excerpt, its lines in $work/excerpt.N.
+    while IFS=' ' read -r n line file; do
+        excerpts=$((excerpts + 1))
+        if [[ ! -f ../$file ]]; then
+            fail "$chapter:$line quotes $file, which does not exist"
+        elif [[ $(<"../$file") != *"$(<"$work/excerpt.$n")"* ]]; then
+            fail "$chapter:$line shows an excerpt that is not in $file word for word"
+        fi
+    done < <(awk -v out="$work" '
+        match($0, /^<!-- fragment: (an )?excerpt of examples\/[A-Za-z0-9_.\/]*\.c/) {
+            file = substr($0, RSTART, RLENGTH)
+            sub(/^.* of /, "", file)
+            pending = NR
+            next
+        }
+        pending && /^```c$/ { n++; print n, pending, file; printf "" > (out "/excerpt." n); inside = 1; pending = 0; next }
+        inside && /^```$/ { inside = 0; close(out "/excerpt." n); next }
+        inside { print > (out "/excerpt." n); next }' "$chapter")
 done
 for listing in listings/*.c listings/*.sh; do
     [[ -e $listing ]] || continue
     [[ -n ${shown[$listing]+x} ]] ||
         fail "$listing is not shown in any chapter (experiments go in tutorial/scratch/)"
 done
-echo "$checked listings and $outputs outputs compared with their chapters, $failed problems"
+echo "$checked listings, $outputs outputs and $excerpts excerpts of examples compared with their" \
+    "chapters, $failed problems"
 ((failed == 0))

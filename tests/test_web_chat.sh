@@ -5,7 +5,7 @@
 # with a client that does not answer (tests/web_chat_peer.py, python3-websockets); then two
 # pages in headless Chromium exchanging messages, one leaving and the server stopped by SIGTERM
 # (tests/web_chat_browser.py, python3-selenium and chromedriver), after which the server must
-# exit 0. And the excerpt tutorial chapter 15 shows must be the example's code, word for word.
+# exit 0.
 #
 #   test_web_chat.sh [--screenshot FILE.png]   (the tutorial's image: tutorial/images/web_chat.png)
 #
@@ -44,16 +44,6 @@ status() {
     shift
     timeout "$limit" curl -sS -o /dev/null -w '%{http_code}' "$@" "http://127.0.0.1:$port$path"
 }
-
-echo "web_chat: the excerpt in tutorial chapter 15 is the example's code"
-"$python" - "$here/../tutorial/15-websockets.md" "$here/../examples/web_chat.c" <<'PY' ||
-import re, sys
-chapter, source = (open(path, encoding="utf-8").read() for path in sys.argv[1:])
-excerpt = re.search(r"<!-- fragment: an excerpt of examples/web_chat\.c[^\n]*\n```c\n(.*?)```\n",
-                    chapter, re.S)
-sys.exit(0 if excerpt and excerpt.group(1) in source else 1)
-PY
-    fail "tutorial/15-websockets.md's excerpt of web_chat.c is not in web_chat.c"
 
 echo "web_chat: bad command lines"
 for args in "--port 70000" "--port x" "--write-timeout -1" "--write-timeout 1s" "--port" "--what 1"
